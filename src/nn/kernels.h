@@ -1,0 +1,124 @@
+/*
+ * kernels.h - the compute kernels of the nn layer.
+ *
+ * Layout: activations are NHWC float32, contiguous. Convolution filters are
+ * HWIO ([kh][kw][in_c][out_c], TensorFlow's layout), depthwise filters are
+ * [kh][kw][c] (channel multiplier 1), fully-connected weights are
+ * [in][out].
+ *
+ * Each op has a reference implementation (`_ref`: plain loops, written to be
+ * obviously right; the tests' yardstick) and a fast one (no suffix: im2col +
+ * OpenBLAS sgemm for convolutions and matmul, channel-vectorised loops for
+ * depthwise and elementwise ops, split over the thread pool). Both compute
+ * the same function; the fast one may reorder float sums.
+ *
+ * Kernels never allocate: an op that needs scratch memory says how much via
+ * its `_workspace` function and takes the buffer from the caller (the graph
+ * plans it once per input shape).
+ */
+#ifndef FK_NN_KERNELS_H
+#define FK_NN_KERNELS_H
+
+#include <stddef.h>
+
+#include "nn/threadpool.h"
+
+typedef struct fk_shape4 {
+    int n, h, w, c;
+} fk_shape4;
+
+typedef enum fk_act_kind {
+    FK_ACT_NONE = 0,
+    FK_ACT_RELU,
+    FK_ACT_RELU6,
+    FK_ACT_LEAKY,  /* x < 0 ? alpha * x : x */
+    FK_ACT_PRELU,  /* x < 0 ? slope[c] * x : x, per channel */
+    FK_ACT_SIGMOID,
+    FK_ACT_TANH
+} fk_act_kind;
+
+typedef struct fk_act {
+    fk_act_kind kind;
+    float alpha;         /* FK_ACT_LEAKY */
+    const float *slope;  /* FK_ACT_PRELU: one per output channel */
+} fk_act;
+
+/* Window geometry for convolutions and pools. Output size:
+ *   oh = (h + pad_top + pad_bottom - kh) / stride_h + 1   (same for w) */
+typedef struct fk_window {
+    int kh, kw;
+    int stride_h, stride_w;
+    int pad_top, pad_left, pad_bottom, pad_right;
+} fk_window;
+
+/* Fill the pads of `win` (kh, kw, strides already set) for TensorFlow's
+ * padding modes: same != 0 gives SAME (output = ceil(in / stride), the extra
+ * pad going to the bottom/right), same == 0 gives VALID (no pad). */
+void fk_window_pad_tf(fk_window *win, int in_h, int in_w, int same);
+/* Output spatial size of a window over in_h x in_w. */
+void fk_window_out(const fk_window *win, int in_h, int in_w, int *out_h,
+                   int *out_w);
+
+/* Apply an activation in place to `count` values of `c` channels each
+ * (channel = index % c). */
+void fk_act_apply(const fk_act *act, float *x, long count, int c);
+
+/* ---- convolution: out = act(conv(in, filt) + bias) --------------------- *
+ * in: is (NHWC); filt: [kh][kw][is.c][oc]; bias: [oc] or NULL;
+ * out: [is.n][oh][ow][oc]. Padded input positions read as 0. */
+void fk_conv2d_ref(const float *in, fk_shape4 is, const float *filt,
+                   const float *bias, int oc, const fk_window *win,
+                   const fk_act *act, float *out);
+size_t fk_conv2d_workspace(fk_shape4 is, int oc, const fk_window *win,
+                           int threads);
+void fk_conv2d(const float *in, fk_shape4 is, const float *filt,
+               const float *bias, int oc, const fk_window *win,
+               const fk_act *act, float *out, float *workspace, fk_pool *pool);
+
+/* ---- depthwise convolution (channel multiplier 1) ---------------------- *
+ * filt: [kh][kw][c]; bias: [c] or NULL; out: [n][oh][ow][c]. */
+void fk_depthwise_ref(const float *in, fk_shape4 is, const float *filt,
+                      const float *bias, const fk_window *win,
+                      const fk_act *act, float *out);
+void fk_depthwise(const float *in, fk_shape4 is, const float *filt,
+                  const float *bias, const fk_window *win, const fk_act *act,
+                  float *out, fk_pool *pool);
+
+/* ---- fully connected: out[m][n] = act(in[m][k] . w[k][n] + bias[n]) ---- */
+void fk_fc_ref(const float *in, int m, int k, const float *w,
+               const float *bias, int n, const fk_act *act, float *out);
+void fk_fc(const float *in, int m, int k, const float *w, const float *bias,
+           int n, const fk_act *act, float *out, fk_pool *pool);
+
+/* ---- pooling ------------------------------------------------------------ *
+ * Max pool ignores padded positions; average pool divides by the number of
+ * real (unpadded) positions in the window, as TensorFlow does. */
+void fk_maxpool_ref(const float *in, fk_shape4 is, const fk_window *win,
+                    float *out);
+void fk_maxpool(const float *in, fk_shape4 is, const fk_window *win,
+                float *out, fk_pool *pool);
+void fk_avgpool_ref(const float *in, fk_shape4 is, const fk_window *win,
+                    float *out);
+void fk_avgpool(const float *in, fk_shape4 is, const fk_window *win,
+                float *out, fk_pool *pool);
+
+/* ---- elementwise with broadcasting of the last axis -------------------- *
+ * out[i] = a[i] op b[i % b_count] (b_count divides count; b_count == count is
+ * plain elementwise, b_count == c is per-channel, 1 is a scalar). out may
+ * alias a. Then act is applied (c = b_count for PReLU). */
+void fk_add(const float *a, long count, const float *b, long b_count,
+            const fk_act *act, float *out);
+void fk_mul(const float *a, long count, const float *b, long b_count,
+            const fk_act *act, float *out);
+/* out[i] = a[i] * scale[i % c] + shift[i % c]  (folded batch-norm / affine).
+ * out may alias a. */
+void fk_scale_shift(const float *a, long count, int c, const float *scale,
+                    const float *shift, const fk_act *act, float *out);
+
+/* ---- reductions and normalisation -------------------------------------- */
+/* Softmax over the last axis: rows of length c. out may alias in. */
+void fk_softmax(const float *in, long rows, int c, float *out);
+/* Mean over H and W: in NHWC -> out [n][c]. */
+void fk_mean_hw(const float *in, fk_shape4 is, float *out);
+
+#endif
