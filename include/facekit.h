@@ -113,6 +113,8 @@ typedef struct fk_options {
     float expand_percentage;  /* grow detected boxes by this % (default 0) */
     float min_confidence;     /* detector score threshold (default 0.5) */
     float threshold;          /* verify: <= 0 uses the calibrated threshold */
+    const char *image_names[2]; /* labels for error messages (file names);
+                                   NULL: "img1", "img2" */
 } fk_options;
 
 void fk_options_init(fk_options *opt);
@@ -179,6 +181,10 @@ typedef struct fk_verify_result {
  * faces across the two images decides (as deepface does). */
 fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
                     const fk_options *opt, fk_verify_result *out);
+
+/* Draw each face's box (green), landmarks (yellow) and eyes (left red, right
+ * blue) onto an RGB image in place. */
+fk_status fk_draw_faces(fk_image *img, const fk_faces *faces);
 
 /* ---- distances and thresholds ------------------------------------------ */
 

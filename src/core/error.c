@@ -27,7 +27,16 @@ fk_status fk_fail_prefix(fk_status status, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, error_text, sizeof old);
-    snprintf(error_text, sizeof error_text, "%s: %s", prefix, old);
+    /* Assemble by hand: the message is cut at the buffer size on purpose. */
+    size_t n = strlen(prefix);
+    if (n > FK_ERROR_CAP - 3) n = FK_ERROR_CAP - 3;
+    memcpy(error_text, prefix, n);
+    error_text[n++] = ':';
+    error_text[n++] = ' ';
+    size_t m = strlen(old);
+    if (m > FK_ERROR_CAP - 1 - n) m = FK_ERROR_CAP - 1 - n;
+    memcpy(error_text + n, old, m);
+    error_text[n + m] = '\0';
     return status;
 }
 

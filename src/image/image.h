@@ -15,6 +15,12 @@
  * (sample position ((x + 0.5) * sw / dw - 0.5)), edges clamped. */
 fk_status fk_image_resize(const fk_image *src, int dw, int dh, fk_image **out);
 
+/* Area-averaging downscale to dw x dh (dw <= width, dh <= height): each
+ * destination pixel is the mean of the source pixels it covers (fractional
+ * coverage weighted). Used before large shrinks, where bilinear aliases. */
+fk_status fk_image_resize_area(const fk_image *src, int dw, int dh,
+                               fk_image **out);
+
 /* Affine warp. `m` maps destination pixel coordinates to source coordinates:
  *   sx = m[0]*dx + m[1]*dy + m[2];   sy = m[3]*dx + m[4]*dy + m[5]
  * sampled bilinearly at pixel centres. Source pixels outside the image are

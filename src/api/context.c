@@ -1,0 +1,232 @@
+/*
+ * context.c - the public entry points of the pipeline (facekit.h): the
+ * context, options, detect, represent and verify. Each validates its
+ * arguments, then hands the work to the stages in src/detect, src/represent
+ * and src/verify.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "detect/detect.h"
+#include "image/image.h"
+#include "models/zoo.h"
+#include "nn/threadpool.h"
+#include "represent/represent.h"
+#include "verify/verify.h"
+
+struct fk_context {
+    char home[PATH_MAX];
+    size_t max_pixels;
+    fk_pool *pool;
+    fk_zoo *zoo;
+};
+
+void fk_context_options_init(fk_context_options *opt) {
+    if (!opt) return;
+    memset(opt, 0, sizeof *opt);
+}
+
+/* Threads from the options, else $FACEKIT_THREADS, else every core (0). */
+static int context_threads(const fk_context_options *opt) {
+    if (opt && opt->threads > 0) return opt->threads;
+    const char *env = getenv("FACEKIT_THREADS");
+    if (env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (*end == '\0' && v > 0 && v <= 1024) return (int)v;
+    }
+    return 0;
+}
+
+fk_status fk_context_new(const fk_context_options *opt, fk_context **out) {
+    fk_clear_error();
+    if (!out) return fk_fail(FK_EINVAL, "fk_context_new: out is NULL");
+    *out = NULL;
+    fk_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return fk_fail(FK_ENOMEM, "out of memory");
+    fk_status st = FK_OK;
+    if (opt && opt->model_home) {
+        if (strlen(opt->model_home) >= sizeof ctx->home)
+            st = fk_fail(FK_EINVAL, "model home path is too long");
+        else
+            strcpy(ctx->home, opt->model_home);
+    } else {
+        st = fk_default_home(ctx->home, sizeof ctx->home);
+    }
+    ctx->max_pixels = opt && opt->max_pixels ? opt->max_pixels : FK_DEFAULT_MAX_PIXELS;
+    if (st == FK_OK) st = fk_pool_new(context_threads(opt), &ctx->pool);
+    if (st == FK_OK) st = fk_zoo_new(ctx->home, &ctx->zoo);
+    if (st != FK_OK) {
+        fk_context_free(ctx);
+        return st;
+    }
+    *out = ctx;
+    return FK_OK;
+}
+
+void fk_context_free(fk_context *ctx) {
+    if (!ctx) return;
+    fk_zoo_free(ctx->zoo);
+    fk_pool_free(ctx->pool);
+    free(ctx);
+}
+
+const char *fk_context_model_home(const fk_context *ctx) {
+    return ctx ? ctx->home : NULL;
+}
+
+void fk_options_init(fk_options *opt) {
+    if (!opt) return;
+    memset(opt, 0, sizeof *opt);
+    opt->detector = "ssd";
+    opt->model = "Dlib";
+    opt->metric = "cosine";
+    opt->align = 1;
+    opt->enforce_detection = 1;
+    opt->expand_percentage = 0;
+    opt->min_confidence = 0.5f;
+    opt->threshold = 0;
+}
+
+void fk_faces_free(fk_faces *faces) {
+    if (!faces) return;
+    for (int i = 0; i < faces->count; i++) free(faces->faces[i].embedding);
+    free(faces->faces);
+    faces->faces = NULL;
+    faces->count = 0;
+}
+
+/* Check an image handed in by a caller. */
+static fk_status check_image(const fk_image *img, const char *what) {
+    if (!img || !img->data || img->width <= 0 || img->height <= 0 ||
+        img->channels != 3 || img->stride < (size_t)img->width * 3)
+        return fk_fail(FK_EINVAL, "%s: not a valid RGB image", what);
+    return FK_OK;
+}
+
+/* Options with defaults filled in and every name checked; the canonical
+ * names are static strings. */
+static fk_status resolve_options(const fk_options *in, fk_options *out) {
+    fk_options_init(out);
+    if (in) *out = *in;
+    if (!out->detector) out->detector = "ssd";
+    if (!out->model) out->model = "Dlib";
+    if (!out->metric) out->metric = "cosine";
+    if (!out->image_names[0]) out->image_names[0] = "img1";
+    if (!out->image_names[1]) out->image_names[1] = "img2";
+    fk_status st = fk_zoo_detector_name(out->detector, &out->detector);
+    if (st == FK_OK) st = fk_zoo_model_name(out->model, &out->model);
+    if (st == FK_OK) st = fk_metric_name(out->metric, &out->metric);
+    if (st != FK_OK) return st;
+    if (!(out->min_confidence >= 0 && out->min_confidence <= 1))
+        return fk_fail(FK_EINVAL, "min_confidence must be within 0..1");
+    if (!(out->expand_percentage >= 0 && out->expand_percentage <= 1000))
+        return fk_fail(FK_EINVAL, "expand_percentage must be within 0..1000");
+    if (out->threshold != out->threshold || out->threshold < 0)
+        return fk_fail(FK_EINVAL, "threshold must be >= 0 (0 = calibrated)");
+    return FK_OK;
+}
+
+fk_status fk_detect(fk_context *ctx, const fk_image *img, const fk_options *opt,
+                    fk_faces *out) {
+    fk_clear_error();
+    if (!ctx || !out) return fk_fail(FK_EINVAL, "fk_detect: ctx and out are required");
+    memset(out, 0, sizeof *out);
+    fk_options o;
+    fk_status st = check_image(img, "fk_detect");
+    if (st == FK_OK) st = resolve_options(opt, &o);
+    if (st != FK_OK) return st;
+    return fk_detect_faces(ctx->zoo, ctx->pool, img, o.image_names[0], &o, out, NULL, NULL);
+}
+
+fk_status fk_represent_timed(fk_context *ctx, const fk_image *img,
+                             const fk_options *opt, fk_faces *out,
+                             fk_stage_times *times) {
+    fk_clear_error();
+    if (!ctx || !out) return fk_fail(FK_EINVAL, "fk_represent: ctx and out are required");
+    memset(out, 0, sizeof *out);
+    fk_options o;
+    fk_status st = check_image(img, "fk_represent");
+    if (st == FK_OK) st = resolve_options(opt, &o);
+    if (st != FK_OK) return st;
+    fk_stage_times local = {0};
+    if (!times) times = &local;
+    st = fk_detect_faces(ctx->zoo, ctx->pool, img, o.image_names[0], &o, out,
+                         &times->detect_ms, &times->landmarks_ms);
+    if (st == FK_OK)
+        st = fk_represent_faces(ctx->zoo, ctx->pool, img, &o, out,
+                                &times->align_ms, &times->embed_ms);
+    if (st != FK_OK) fk_faces_free(out);
+    return st;
+}
+
+fk_status fk_represent(fk_context *ctx, const fk_image *img,
+                       const fk_options *opt, fk_faces *out) {
+    return fk_represent_timed(ctx, img, opt, out, NULL);
+}
+
+fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
+                    const fk_options *opt, fk_verify_result *out) {
+    fk_clear_error();
+    if (!ctx || !out) return fk_fail(FK_EINVAL, "fk_verify: ctx and out are required");
+    memset(out, 0, sizeof *out);
+    double t0 = fk_now_ms();
+    fk_options o;
+    fk_status st = check_image(img1, "fk_verify: img1");
+    if (st == FK_OK) st = check_image(img2, "fk_verify: img2");
+    if (st == FK_OK) st = resolve_options(opt, &o);
+    if (st != FK_OK) return st;
+    float threshold = o.threshold;
+    if (threshold <= 0) {
+        st = fk_threshold(o.model, o.metric, &threshold);
+        if (st != FK_OK) return st;
+    }
+    fk_faces a = {0}, b = {0};
+    st = fk_detect_faces(ctx->zoo, ctx->pool, img1, o.image_names[0], &o, &a, NULL, NULL);
+    if (st == FK_OK) st = fk_detect_faces(ctx->zoo, ctx->pool, img2, o.image_names[1], &o, &b, NULL, NULL);
+    if (st == FK_OK) st = fk_represent_faces(ctx->zoo, ctx->pool, img1, &o, &a, NULL, NULL);
+    if (st == FK_OK) st = fk_represent_faces(ctx->zoo, ctx->pool, img2, &o, &b, NULL, NULL);
+    int i = -1, j = -1;
+    float d = 0;
+    if (st == FK_OK) st = fk_closest_pair(&a, &b, o.metric, &i, &j, &d);
+    if (st == FK_OK) {
+        out->verified = d <= threshold;
+        out->distance = d;
+        out->threshold = threshold;
+        out->model = o.model;
+        out->detector = o.detector;
+        out->metric = o.metric;
+        out->face1 = a.faces[i];
+        out->face2 = b.faces[j];
+        out->face1.embedding = out->face2.embedding = NULL;
+        out->faces1 = a.count;
+        out->faces2 = b.count;
+        out->time_ms = fk_now_ms() - t0;
+    }
+    fk_faces_free(&a);
+    fk_faces_free(&b);
+    return st;
+}
+
+fk_status fk_draw_faces(fk_image *img, const fk_faces *faces) {
+    fk_clear_error();
+    fk_status st = check_image(img, "fk_draw_faces");
+    if (st != FK_OK) return st;
+    if (!faces || (faces->count > 0 && !faces->faces))
+        return fk_fail(FK_EINVAL, "fk_draw_faces: faces is NULL");
+    int thick = (img->width + img->height) / 400 + 1;
+    for (int i = 0; i < faces->count; i++) {
+        const fk_face *f = &faces->faces[i];
+        fk_image_draw_rect(img, (int)f->x, (int)f->y, (int)f->w, (int)f->h, thick, 0, 255, 0);
+        for (int k = 0; k < f->landmark_count && k < FK_MAX_LANDMARKS; k++)
+            fk_image_draw_dot(img, (int)f->landmarks[k].x, (int)f->landmarks[k].y,
+                              thick / 2 + 1, 255, 220, 0);
+        if (f->landmark_count) {
+            fk_image_draw_dot(img, (int)f->left_eye.x, (int)f->left_eye.y, thick + 1, 255, 0, 0);
+            fk_image_draw_dot(img, (int)f->right_eye.x, (int)f->right_eye.y, thick + 1, 0, 0, 255);
+        }
+    }
+    return FK_OK;
+}

@@ -1,0 +1,40 @@
+/*
+ * cli.h - the facekit command line: option parsing shared by the commands,
+ * and the commands themselves. The CLI is a user of the public API
+ * (facekit.h) like any other: it never reaches into the library's layers.
+ */
+#ifndef FK_CLI_H
+#define FK_CLI_H
+
+#include <jansson.h>
+
+#include "facekit.h"
+
+/* Parsed command line: positional arguments plus the pipeline options. */
+typedef struct cli_args {
+    const char *positional[8];
+    int npositional;
+    fk_options opt;
+    int threads;
+    const char *out_path;   /* detect --out */
+    int quiet;
+} cli_args;
+
+/* Parse argv[first..argc) into *a. Returns 0, or prints the problem to
+ * stderr and returns 2 (usage error). */
+int cli_parse(int argc, char **argv, int first, cli_args *a);
+
+/* Print a JSON value to stdout (indented), then free it. */
+void cli_print_json(json_t *v);
+/* Print "facekit: <fk_last_error()>" and return exit code 1. */
+int cli_fail(void);
+
+/* A face's facial_area object (deepface's field names). */
+json_t *cli_facial_area(const fk_face *f);
+
+int cmd_verify(cli_args *a);
+int cmd_represent(cli_args *a);
+int cmd_detect(cli_args *a);
+int cmd_models(cli_args *a);
+
+#endif

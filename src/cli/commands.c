@@ -1,0 +1,184 @@
+/*
+ * commands.c - the facekit commands: verify, represent, detect, models.
+ * Each prints JSON on success and one line on stderr on failure.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static json_t *point_json(fk_point p) {
+    return json_pack("[f, f]", (double)p.x, (double)p.y);
+}
+
+json_t *cli_facial_area(const fk_face *f) {
+    json_t *o = json_pack("{s:i, s:i, s:i, s:i}", "x", (int)(f->x + 0.5f),
+                          "y", (int)(f->y + 0.5f), "w", (int)(f->w + 0.5f),
+                          "h", (int)(f->h + 0.5f));
+    if (f->landmark_count) {
+        json_object_set_new(o, "left_eye", point_json(f->left_eye));
+        json_object_set_new(o, "right_eye", point_json(f->right_eye));
+    } else {
+        json_object_set_new(o, "left_eye", json_null());
+        json_object_set_new(o, "right_eye", json_null());
+    }
+    return o;
+}
+
+/* A context honouring --threads. */
+static int open_context(const cli_args *a, fk_context **ctx) {
+    fk_context_options co;
+    fk_context_options_init(&co);
+    co.threads = a->threads;
+    return fk_context_new(&co, ctx) == FK_OK ? 0 : -1;
+}
+
+static int need_args(const cli_args *a, int n, const char *usage) {
+    if (a->npositional == n) return 0;
+    fprintf(stderr, "facekit: usage: %s\n", usage);
+    return 2;
+}
+
+int cmd_verify(cli_args *a) {
+    int rc = need_args(a, 2, "facekit verify IMG1 IMG2 [options]");
+    if (rc) return rc;
+    double t0 = now_s();
+    fk_context *ctx = NULL;
+    fk_image *i1 = NULL, *i2 = NULL;
+    fk_verify_result r;
+    a->opt.image_names[0] = a->positional[0];
+    a->opt.image_names[1] = a->positional[1];
+    if (open_context(a, &ctx) || fk_image_load(a->positional[0], 0, &i1) != FK_OK ||
+        fk_image_load(a->positional[1], 0, &i2) != FK_OK ||
+        fk_verify(ctx, i1, i2, &a->opt, &r) != FK_OK) {
+        rc = cli_fail();
+    } else {
+        json_t *areas = json_pack("{s:o, s:o}", "img1", cli_facial_area(&r.face1),
+                                  "img2", cli_facial_area(&r.face2));
+        json_t *out = json_pack(
+            "{s:b, s:f, s:f, s:s, s:s, s:s, s:o, s:{s:f, s:f}, s:f}",
+            "verified", r.verified, "distance", (double)r.distance,
+            "threshold", (double)r.threshold, "model", r.model,
+            "detector_backend", r.detector, "similarity_metric", r.metric,
+            "facial_areas", areas, "face_confidence", "img1",
+            (double)r.face1.confidence, "img2", (double)r.face2.confidence,
+            "time", now_s() - t0);
+        cli_print_json(out);
+    }
+    fk_image_free(i1);
+    fk_image_free(i2);
+    fk_context_free(ctx);
+    return rc;
+}
+
+int cmd_represent(cli_args *a) {
+    int rc = need_args(a, 1, "facekit represent IMG [options]");
+    if (rc) return rc;
+    fk_context *ctx = NULL;
+    fk_image *img = NULL;
+    fk_faces faces = {0};
+    a->opt.image_names[0] = a->positional[0];
+    if (open_context(a, &ctx) || fk_image_load(a->positional[0], 0, &img) != FK_OK ||
+        fk_represent(ctx, img, &a->opt, &faces) != FK_OK) {
+        rc = cli_fail();
+    } else {
+        json_t *list = json_array();
+        for (int i = 0; i < faces.count; i++) {
+            const fk_face *f = &faces.faces[i];
+            json_t *emb = json_array();
+            for (int k = 0; k < f->embedding_dim; k++)
+                json_array_append_new(emb, json_real(f->embedding[k]));
+            json_array_append_new(list, json_pack("{s:o, s:o, s:f}", "embedding", emb,
+                                                  "facial_area", cli_facial_area(f),
+                                                  "face_confidence", (double)f->confidence));
+        }
+        cli_print_json(list);
+    }
+    fk_faces_free(&faces);
+    fk_image_free(img);
+    fk_context_free(ctx);
+    return rc;
+}
+
+/* Boxes, eyes and landmarks drawn on a copy of the image. */
+static int write_annotated(const fk_image *img, const fk_faces *faces, const char *path) {
+    fk_image *copy = NULL;
+    if (fk_image_new(img->width, img->height, 3, &copy) != FK_OK) return -1;
+    for (int y = 0; y < img->height; y++)
+        memcpy(copy->data + y * copy->stride, img->data + y * img->stride,
+               (size_t)img->width * 3);
+    fk_status st = fk_draw_faces(copy, faces);
+    if (st == FK_OK) st = fk_image_save(copy, path, 90);
+    fk_image_free(copy);
+    return st == FK_OK ? 0 : -1;
+}
+
+int cmd_detect(cli_args *a) {
+    int rc = need_args(a, 1, "facekit detect IMG [--out annotated.jpg] [options]");
+    if (rc) return rc;
+    fk_context *ctx = NULL;
+    fk_image *img = NULL;
+    fk_faces faces = {0};
+    a->opt.image_names[0] = a->positional[0];
+    if (open_context(a, &ctx) || fk_image_load(a->positional[0], 0, &img) != FK_OK ||
+        fk_detect(ctx, img, &a->opt, &faces) != FK_OK ||
+        (a->out_path && write_annotated(img, &faces, a->out_path))) {
+        rc = cli_fail();
+    } else {
+        json_t *list = json_array();
+        for (int i = 0; i < faces.count; i++) {
+            const fk_face *f = &faces.faces[i];
+            json_t *lm = json_array();
+            for (int k = 0; k < f->landmark_count; k++)
+                json_array_append_new(lm, point_json(f->landmarks[k]));
+            json_array_append_new(list, json_pack("{s:o, s:f, s:o}", "facial_area",
+                                                  cli_facial_area(f), "confidence",
+                                                  (double)f->confidence, "landmarks", lm));
+        }
+        cli_print_json(list);
+    }
+    fk_faces_free(&faces);
+    fk_image_free(img);
+    fk_context_free(ctx);
+    return rc;
+}
+
+static void log_line(void *user, const char *msg) {
+    (void)user;
+    fprintf(stderr, "%s\n", msg);
+}
+
+int cmd_models(cli_args *a) {
+    if (a->npositional != 1 ||
+        (strcmp(a->positional[0], "fetch") && strcmp(a->positional[0], "list"))) {
+        fprintf(stderr, "facekit: usage: facekit models fetch|list\n");
+        return 2;
+    }
+    char home[PATH_MAX];
+    if (fk_default_home(home, sizeof home) != FK_OK) return cli_fail();
+    if (!strcmp(a->positional[0], "fetch")) {
+        if (fk_models_fetch(home, a->quiet ? NULL : log_line, NULL) != FK_OK) return cli_fail();
+        if (!a->quiet) fprintf(stderr, "models installed in %s\n", home);
+        return 0;
+    }
+    fk_model_info infos[32];
+    int n = 0;
+    if (fk_models_list(home, infos, 32, &n) != FK_OK) return cli_fail();
+    printf("model home: %s\n", home);
+    printf("%-12s %-11s %-9s %-13s %-5s %s\n", "name", "role", "installed", "input", "dim",
+           "origin / licence");
+    for (int i = 0; i < n && i < 32; i++)
+        printf("%-12s %-11s %-9s %-13s %-5d %s / %s\n", infos[i].name, infos[i].role,
+               infos[i].installed ? "yes" : "no", infos[i].input, infos[i].output_dim,
+               infos[i].origin, infos[i].license);
+    return 0;
+}

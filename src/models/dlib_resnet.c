@@ -1,0 +1,180 @@
+/*
+ * dlib_resnet.c - recognizer "Dlib": dlib's ResNet face descriptor as ported
+ * by face-api (face_recognition_model), 150x150 RGB -> 128-d.
+ *
+ * Facts used:
+ *  - input: an aligned 150x150 chip, normalised (x - [122.782, 117.001,
+ *    104.298]) / 256;
+ *  - a 7x7/2 VALID conv (32), 3x3/2 VALID max pool, then residual blocks:
+ *    3 x 32, a down block + 3 x 64, a down block + 2 x 128, a down block +
+ *    2 x 256, and a final 256 down block; every conv is conv + bias followed
+ *    by a per-channel affine "scale" layer (folded into the conv at load);
+ *  - a residual block: relu(conv2(relu(conv1(x))) + x), 3x3 SAME convs;
+ *  - a down block: conv1 is 3x3/2 VALID; the shortcut is a 2x2/2 average
+ *    pool of x, zero-extended in channels, and the conv path is zero-extended
+ *    by a row and a column where its spatial size comes out one short;
+ *  - global average pool, then a 256x128 matrix (no bias).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "models/face_models.h"
+#include "nn/graph.h"
+
+struct fk_dlib_resnet {
+    fk_weights *weights;
+    fk_graph *graph;
+    int out;
+    float *input;
+    int input_batch;
+};
+
+static const char *DR_WHAT = "face_recognition_model";
+
+/* conv + bias + scale layer `prefix`, folded into one conv. */
+static int dr_conv(fk_dlib_resnet *m, int in, const char *prefix, int k,
+                   int in_c, int out_c, int stride, fk_padding pad, int relu,
+                   fk_status *st) {
+    if (*st != FK_OK) return -1;
+    char name[96];
+    const fk_weight *f, *b, *sw, *sb;
+    int fshape[4] = {k, k, in_c, out_c}, vshape[1] = {out_c};
+    snprintf(name, sizeof name, "%s/conv/filters", prefix);
+    if ((*st = fk_weights_get(m->weights, DR_WHAT, name, 4, fshape, &f)) != FK_OK) return -1;
+    snprintf(name, sizeof name, "%s/conv/bias", prefix);
+    if ((*st = fk_weights_get(m->weights, DR_WHAT, name, 1, vshape, &b)) != FK_OK) return -1;
+    snprintf(name, sizeof name, "%s/scale/weights", prefix);
+    if ((*st = fk_weights_get(m->weights, DR_WHAT, name, 1, vshape, &sw)) != FK_OK) return -1;
+    snprintf(name, sizeof name, "%s/scale/biases", prefix);
+    if ((*st = fk_weights_get(m->weights, DR_WHAT, name, 1, vshape, &sb)) != FK_OK) return -1;
+    long n = (long)k * k * in_c;
+    float *folded = malloc(sizeof(float) * (size_t)(n * out_c + out_c));
+    if (!folded) {
+        *st = fk_fail(FK_ENOMEM, "%s: out of memory", DR_WHAT);
+        return -1;
+    }
+    float *bias = folded + n * out_c;
+    for (long i = 0; i < n; i++)
+        for (int o = 0; o < out_c; o++)
+            folded[i * out_c + o] = f->data[i * out_c + o] * sw->data[o];
+    for (int o = 0; o < out_c; o++) bias[o] = b->data[o] * sw->data[o] + sb->data[o];
+    if ((*st = fk_graph_keep(m->graph, folded)) != FK_OK) return -1;
+    fk_act act = {.kind = relu ? FK_ACT_RELU : FK_ACT_NONE};
+    return fk_graph_conv(m->graph, in, folded, bias, k, k, in_c, out_c, stride,
+                         pad, act);
+}
+
+static int dr_residual(fk_dlib_resnet *m, int x, const char *name, int c,
+                       fk_status *st) {
+    char p1[64], p2[64];
+    snprintf(p1, sizeof p1, "%s/conv1", name);
+    snprintf(p2, sizeof p2, "%s/conv2", name);
+    int v = dr_conv(m, x, p1, 3, c, c, 1, FK_PAD_SAME, 1, st);
+    v = dr_conv(m, v, p2, 3, c, c, 1, FK_PAD_SAME, 0, st);
+    if (*st != FK_OK) return -1;
+    fk_act relu = {.kind = FK_ACT_RELU};
+    return fk_graph_add(m->graph, v, x, relu);
+}
+
+static int dr_down(fk_dlib_resnet *m, int x, const char *name, int in_c,
+                   int out_c, fk_status *st) {
+    char p1[64], p2[64];
+    snprintf(p1, sizeof p1, "%s/conv1", name);
+    snprintf(p2, sizeof p2, "%s/conv2", name);
+    int v = dr_conv(m, x, p1, 3, in_c, out_c, 2, FK_PAD_VALID, 1, st);
+    v = dr_conv(m, v, p2, 3, out_c, out_c, 1, FK_PAD_SAME, 0, st);
+    if (*st != FK_OK) return -1;
+    int pooled = fk_graph_pool(m->graph, FK_OP_AVGPOOL, x, 2, 2, FK_PAD_VALID);
+    fk_act relu = {.kind = FK_ACT_RELU};
+    return fk_graph_add(m->graph, pooled, v, relu);
+}
+
+static fk_status dr_build(fk_dlib_resnet *m) {
+    fk_status st = FK_OK;
+    int v = dr_conv(m, 0, "conv32_down", 7, 3, 32, 2, FK_PAD_VALID, 1, &st);
+    if (st != FK_OK) return st;
+    v = fk_graph_pool(m->graph, FK_OP_MAXPOOL, v, 3, 2, FK_PAD_VALID);
+    v = dr_residual(m, v, "conv32_1", 32, &st);
+    v = dr_residual(m, v, "conv32_2", 32, &st);
+    v = dr_residual(m, v, "conv32_3", 32, &st);
+    v = dr_down(m, v, "conv64_down", 32, 64, &st);
+    v = dr_residual(m, v, "conv64_1", 64, &st);
+    v = dr_residual(m, v, "conv64_2", 64, &st);
+    v = dr_residual(m, v, "conv64_3", 64, &st);
+    v = dr_down(m, v, "conv128_down", 64, 128, &st);
+    v = dr_residual(m, v, "conv128_1", 128, &st);
+    v = dr_residual(m, v, "conv128_2", 128, &st);
+    v = dr_down(m, v, "conv256_down", 128, 256, &st);
+    v = dr_residual(m, v, "conv256_1", 256, &st);
+    v = dr_residual(m, v, "conv256_2", 256, &st);
+    v = dr_down(m, v, "conv256_down_out", 256, 256, &st);
+    if (st != FK_OK) return st;
+    v = fk_graph_mean_hw(m->graph, v);
+    int fshape[2] = {256, FK_DLIB_DIM};
+    const fk_weight *fc;
+    st = fk_weights_get(m->weights, DR_WHAT, "fc", 2, fshape, &fc);
+    if (st != FK_OK) return st;
+    fk_act none = {.kind = FK_ACT_NONE};
+    m->out = fk_graph_fc(m->graph, v, fc->data, NULL, 256, FK_DLIB_DIM, none);
+    fk_graph_mark_output(m->graph, m->out);
+    return fk_graph_plan(m->graph, 1, FK_DLIB_CHIP, FK_DLIB_CHIP);
+}
+
+fk_status fk_dlib_resnet_load(const char *home, fk_dlib_resnet **out) {
+    if (!out) return fk_fail(FK_EINVAL, "fk_dlib_resnet_load: out is NULL");
+    *out = NULL;
+    fk_dlib_resnet *m = calloc(1, sizeof *m);
+    if (!m) return fk_fail(FK_ENOMEM, "Dlib: out of memory");
+    fk_status st = fk_model_weights(home, "face-api",
+                                    "face_recognition_model-weights_manifest.json",
+                                    &m->weights);
+    if (st == FK_OK) st = fk_graph_new(3, &m->graph);
+    if (st == FK_OK) st = dr_build(m);
+    if (st != FK_OK) {
+        fk_dlib_resnet_free(m);
+        return st;
+    }
+    *out = m;
+    return FK_OK;
+}
+
+void fk_dlib_resnet_free(fk_dlib_resnet *m) {
+    if (!m) return;
+    fk_graph_free(m->graph);
+    fk_weights_free(m->weights);
+    free(m->input);
+    free(m);
+}
+
+fk_status fk_dlib_resnet_embed(fk_dlib_resnet *m, const fk_image *const *chips,
+                               int n, fk_pool *pool, float *out) {
+    if (!m || !chips || n <= 0 || !out)
+        return fk_fail(FK_EINVAL, "fk_dlib_resnet_embed: bad arguments");
+    const long per = (long)FK_DLIB_CHIP * FK_DLIB_CHIP * 3;
+    for (int i = 0; i < n; i++)
+        if (!chips[i] || chips[i]->width != FK_DLIB_CHIP ||
+            chips[i]->height != FK_DLIB_CHIP || chips[i]->channels != 3)
+            return fk_fail(FK_EINVAL, "Dlib: chip %d is not a 150x150 RGB image", i);
+    if (n > m->input_batch) {
+        float *p = realloc(m->input, sizeof(float) * (size_t)(per * n));
+        if (!p) return fk_fail(FK_ENOMEM, "Dlib: out of memory");
+        m->input = p;
+        m->input_batch = n;
+    }
+    static const float mean[3] = {122.782f, 117.001f, 104.298f};
+    for (int i = 0; i < n; i++) {
+        float *dst = m->input + per * i;
+        for (int y = 0; y < FK_DLIB_CHIP; y++) {
+            const uint8_t *row = chips[i]->data + (size_t)y * chips[i]->stride;
+            for (int k = 0; k < FK_DLIB_CHIP * 3; k++)
+                *dst++ = (row[k] - mean[k % 3]) / 256.0f;
+        }
+    }
+    fk_status st = fk_graph_plan(m->graph, n, FK_DLIB_CHIP, FK_DLIB_CHIP);
+    if (st == FK_OK) st = fk_graph_run(m->graph, m->input, pool);
+    if (st != FK_OK) return st;
+    const float *o = fk_graph_output(m->graph, m->out, NULL);
+    for (long i = 0; i < (long)n * FK_DLIB_DIM; i++) out[i] = o[i];
+    return FK_OK;
+}

@@ -1,0 +1,187 @@
+/*
+ * face_landmark68.c - 68-point facial landmarks (face-api's
+ * face_landmark_68_model).
+ *
+ * Facts used:
+ *  - input: the face box, padded to a square (centred, black) and resized to
+ *    112x112 RGB, normalised as (x - [122.782, 117.001, 104.298]) / 255;
+ *  - four dense blocks of four layers each; every layer is a 3x3
+ *    depthwise-separable conv (the very first a plain 3x3 conv) + bias, the
+ *    first layer of each block with stride 2; inside a block each layer's
+ *    input is ReLU of the sum of all earlier layer outputs of the block;
+ *  - 7x7/2 average pool (VALID) -> 256 features -> fully connected -> 136
+ *    values: (x, y) of each point relative to the padded square, in 0..1.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "image/image.h"
+#include "models/face_models.h"
+#include "nn/graph.h"
+
+#define LM_INPUT 112
+
+struct fk_landmarks68 {
+    fk_weights *weights;
+    fk_graph *graph;
+    int out;
+    float *input;
+};
+
+static const char *LM_WHAT = "face_landmark_68_model";
+
+static const fk_weight *lm_get(fk_landmarks68 *m, const char *name, int ndim,
+                               const int *shape, fk_status *st) {
+    const fk_weight *w = NULL;
+    if (*st == FK_OK) *st = fk_weights_get(m->weights, LM_WHAT, name, ndim, shape, &w);
+    return *st == FK_OK ? w : NULL;
+}
+
+/* Layer `layer` of dense block `block`: a 3x3 conv (the network's first
+ * layer) or a depthwise + pointwise pair, plus bias, then `act`. */
+static int lm_layer(fk_landmarks68 *m, int in, int block, int layer, int in_c,
+                    int out_c, int stride, fk_act act, fk_status *st) {
+    char name[96];
+    fk_act none = {.kind = FK_ACT_NONE};
+    int bshape[1] = {out_c};
+    snprintf(name, sizeof name, "dense%d/conv%d/bias", block, layer);
+    const fk_weight *bias = lm_get(m, name, 1, bshape, st);
+    if (block == 0 && layer == 0) {
+        int fshape[4] = {3, 3, in_c, out_c};
+        snprintf(name, sizeof name, "dense%d/conv%d/filters", block, layer);
+        const fk_weight *f = lm_get(m, name, 4, fshape, st);
+        if (*st != FK_OK) return -1;
+        return fk_graph_conv(m->graph, in, f->data, bias->data, 3, 3, in_c,
+                             out_c, stride, FK_PAD_SAME, act);
+    }
+    int dshape[4] = {3, 3, in_c, 1};
+    int pshape[4] = {1, 1, in_c, out_c};
+    snprintf(name, sizeof name, "dense%d/conv%d/depthwise_filter", block, layer);
+    const fk_weight *dw = lm_get(m, name, 4, dshape, st);
+    snprintf(name, sizeof name, "dense%d/conv%d/pointwise_filter", block, layer);
+    const fk_weight *pw = lm_get(m, name, 4, pshape, st);
+    if (*st != FK_OK) return -1;
+    int v = fk_graph_depthwise(m->graph, in, dw->data, NULL, 3, 3, in_c, stride,
+                               FK_PAD_SAME, none);
+    return fk_graph_conv(m->graph, v, pw->data, bias->data, 1, 1, in_c, out_c,
+                         1, FK_PAD_SAME, act);
+}
+
+/* A dense block: out1 = relu(L0(x)); out2 = L1(out1);
+ * out3 = L2(relu(out1 + out2)); out4 = L3(relu(out1 + out2 + out3));
+ * result = relu(out1 + out2 + out3 + out4). */
+static int lm_block(fk_landmarks68 *m, int in, int block, int in_c, int out_c,
+                    fk_status *st) {
+    fk_act relu = {.kind = FK_ACT_RELU};
+    fk_act none = {.kind = FK_ACT_NONE};
+    fk_graph *g = m->graph;
+    int out1 = lm_layer(m, in, block, 0, in_c, out_c, 2, relu, st);
+    int out2 = lm_layer(m, out1, block, 1, out_c, out_c, 1, none, st);
+    int in3 = fk_graph_add(g, out1, out2, relu);
+    int out3 = lm_layer(m, in3, block, 2, out_c, out_c, 1, none, st);
+    int s12 = fk_graph_add(g, out1, out2, none);
+    int in4 = fk_graph_add(g, s12, out3, relu);
+    int out4 = lm_layer(m, in4, block, 3, out_c, out_c, 1, none, st);
+    int s123 = fk_graph_add(g, s12, out3, none);
+    return fk_graph_add(g, s123, out4, relu);
+}
+
+static fk_status lm_build(fk_landmarks68 *m) {
+    fk_status st = FK_OK;
+    static const int ch[5] = {3, 32, 64, 128, 256};
+    int v = 0;
+    for (int b = 0; b < 4 && st == FK_OK; b++) v = lm_block(m, v, b, ch[b], ch[b + 1], &st);
+    if (st != FK_OK) return st;
+    v = fk_graph_pool(m->graph, FK_OP_AVGPOOL, v, 7, 2, FK_PAD_VALID);
+    int wshape[2] = {256, 136}, bshape[1] = {136};
+    const fk_weight *w = lm_get(m, "fc/weights", 2, wshape, &st);
+    const fk_weight *b = lm_get(m, "fc/bias", 1, bshape, &st);
+    if (st != FK_OK) return st;
+    fk_act none = {.kind = FK_ACT_NONE};
+    m->out = fk_graph_fc(m->graph, v, w->data, b->data, 256, 136, none);
+    fk_graph_mark_output(m->graph, m->out);
+    return fk_graph_plan(m->graph, 1, LM_INPUT, LM_INPUT);
+}
+
+fk_status fk_landmarks68_load(const char *home, fk_landmarks68 **out) {
+    if (!out) return fk_fail(FK_EINVAL, "fk_landmarks68_load: out is NULL");
+    *out = NULL;
+    fk_landmarks68 *m = calloc(1, sizeof *m);
+    if (!m) return fk_fail(FK_ENOMEM, "landmarks: out of memory");
+    fk_status st = fk_model_weights(home, "face-api",
+                                    "face_landmark_68_model-weights_manifest.json",
+                                    &m->weights);
+    if (st == FK_OK) st = fk_graph_new(3, &m->graph);
+    if (st == FK_OK) st = lm_build(m);
+    if (st == FK_OK) {
+        m->input = malloc(sizeof(float) * LM_INPUT * LM_INPUT * 3);
+        if (!m->input) st = fk_fail(FK_ENOMEM, "landmarks: out of memory");
+    }
+    if (st != FK_OK) {
+        fk_landmarks68_free(m);
+        return st;
+    }
+    *out = m;
+    return FK_OK;
+}
+
+void fk_landmarks68_free(fk_landmarks68 *m) {
+    if (!m) return;
+    fk_graph_free(m->graph);
+    fk_weights_free(m->weights);
+    free(m->input);
+    free(m);
+}
+
+fk_status fk_landmarks68_run(fk_landmarks68 *m, const fk_image *img, float x,
+                             float y, float w, float h, fk_pool *pool,
+                             fk_point pts[68]) {
+    if (!m || !img || !pts || img->channels != 3 || !(w >= 1) || !(h >= 1))
+        return fk_fail(FK_EINVAL, "fk_landmarks68_run: bad arguments");
+    /* The box as face-api crops it: clipped to the image, whole pixels. */
+    int x0 = (int)(x < 0 ? 0 : x), y0 = (int)(y < 0 ? 0 : y);
+    int x1 = (int)(x + w + 0.5f), y1 = (int)(y + h + 0.5f);
+    if (x1 > img->width) x1 = img->width;
+    if (y1 > img->height) y1 = img->height;
+    if (x1 - x0 < 1 || y1 - y0 < 1)
+        return fk_fail(FK_EINVAL, "landmarks: face box lies outside the image");
+    int bw = x1 - x0, bh = y1 - y0;
+    int side = bw > bh ? bw : bh;
+    int px = (side - bw) / 2, py = (side - bh) / 2;
+    /* Crop the padded square directly: outside the box reads black. */
+    fk_image *crop = NULL, *sq = NULL, *rs = NULL;
+    fk_status st = fk_image_crop(img, x0, y0, bw, bh, 0, &crop);
+    if (st == FK_OK) st = fk_image_pad(crop, px, py, side - bw - px, side - bh - py, 0, &sq);
+    if (st == FK_OK) st = fk_image_resize(sq, LM_INPUT, LM_INPUT, &rs);
+    fk_image_free(crop);
+    fk_image_free(sq);
+    if (st != FK_OK) return st;
+    static const float mean[3] = {122.782f, 117.001f, 104.298f};
+    for (int yy = 0; yy < LM_INPUT; yy++) {
+        const uint8_t *row = rs->data + (size_t)yy * rs->stride;
+        float *dst = m->input + (size_t)yy * LM_INPUT * 3;
+        for (int i = 0; i < LM_INPUT * 3; i++) dst[i] = (row[i] - mean[i % 3]) / 255.0f;
+    }
+    fk_image_free(rs);
+    st = fk_graph_plan(m->graph, 1, LM_INPUT, LM_INPUT);
+    if (st == FK_OK) st = fk_graph_run(m->graph, m->input, pool);
+    if (st != FK_OK) return st;
+    const float *o = fk_graph_output(m->graph, m->out, NULL);
+    for (int i = 0; i < 68; i++) {
+        pts[i].x = x0 - px + o[2 * i] * side;
+        pts[i].y = y0 - py + o[2 * i + 1] * side;
+    }
+    return FK_OK;
+}
+
+void fk_landmarks68_eyes(const fk_point pts[68], fk_point *left_eye,
+                         fk_point *right_eye) {
+    fk_point l = {0, 0}, r = {0, 0};
+    for (int i = 0; i < 6; i++) {
+        r.x += pts[36 + i].x / 6; r.y += pts[36 + i].y / 6;
+        l.x += pts[42 + i].x / 6; l.y += pts[42 + i].y / 6;
+    }
+    *left_eye = l;
+    *right_eye = r;
+}

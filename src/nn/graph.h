@@ -1,0 +1,88 @@
+/*
+ * graph.h - a small graph IR for feed-forward networks, planned once per
+ * input shape and then run without allocating.
+ *
+ * A graph is a list of nodes in execution order. Each node reads one or two
+ * values (tensors, NHWC float32) and writes one new value. Value 0 is the
+ * graph input. Weights are referenced, not copied: they belong to whoever
+ * built the graph (usually an fk_weights plus tensors folded at load time,
+ * kept alive in the graph's own `owned` list).
+ *
+ * Lifecycle (create -> plan -> run, like XNNPACK's operators):
+ *   fk_graph_new            an empty graph with one input of `c` channels
+ *   fk_graph_conv/...       append nodes; each returns the new value id
+ *   fk_graph_mark_output    values the caller will read after run
+ *   fk_graph_plan(n, h, w)  infer every shape and lay out every value in one
+ *                           arena (values whose lifetimes do not overlap share
+ *                           memory); sizes the convolution workspace
+ *   fk_graph_run(input)     execute; outputs are read with fk_graph_output
+ *                           and stay valid until the next plan or run
+ * Re-planning with the same shape is free, so callers may plan before each
+ * run.
+ */
+#ifndef FK_NN_GRAPH_H
+#define FK_NN_GRAPH_H
+
+#include "facekit.h"
+#include "nn/kernels.h"
+
+typedef struct fk_graph fk_graph;
+
+typedef enum fk_op {
+    FK_OP_CONV,       /* conv2d + bias + activation */
+    FK_OP_DEPTHWISE,  /* depthwise conv + bias + activation */
+    FK_OP_MAXPOOL,
+    FK_OP_AVGPOOL,
+    FK_OP_ADD,        /* a + b, + activation; when shapes differ, each operand
+                         is zero-extended (at the end of H, W and C) to the
+                         larger size in every dimension */
+    FK_OP_MEAN_HW,    /* mean over H and W: [n,h,w,c] -> [n,1,1,c] */
+    FK_OP_FC,         /* flatten [n,h,w,c] to [n, h*w*c], matmul + bias + act
+                         -> [n,1,1,out] */
+    FK_OP_SIGMOID     /* elementwise logistic */
+} fk_op;
+
+/* Padding of a window op: TensorFlow's SAME or VALID, or explicit. */
+typedef enum fk_padding { FK_PAD_VALID = 0, FK_PAD_SAME = 1 } fk_padding;
+
+fk_status fk_graph_new(int in_channels, fk_graph **out);
+void fk_graph_free(fk_graph *g);
+
+/* Append nodes. Weights must outlive the graph (see fk_graph_keep). On a bad
+ * argument (unknown value, channel mismatch) they return -1 and the graph
+ * remembers the error, which fk_graph_plan then reports. */
+int fk_graph_conv(fk_graph *g, int in, const float *filt, const float *bias,
+                  int kh, int kw, int in_c, int out_c, int stride,
+                  fk_padding pad, fk_act act);
+int fk_graph_depthwise(fk_graph *g, int in, const float *filt,
+                       const float *bias, int kh, int kw, int c, int stride,
+                       fk_padding pad, fk_act act);
+int fk_graph_pool(fk_graph *g, fk_op op, int in, int k, int stride,
+                  fk_padding pad);
+int fk_graph_add(fk_graph *g, int a, int b, fk_act act);
+int fk_graph_mean_hw(fk_graph *g, int in);
+int fk_graph_fc(fk_graph *g, int in, const float *w, const float *bias,
+                int in_features, int out_features, fk_act act);
+int fk_graph_sigmoid(fk_graph *g, int in);
+void fk_graph_mark_output(fk_graph *g, int value);
+
+/* Hand the graph a malloc'd buffer to free with it (folded weights). */
+fk_status fk_graph_keep(fk_graph *g, void *buffer);
+
+/* Infer shapes and lay out memory for an input of n x h x w. */
+fk_status fk_graph_plan(fk_graph *g, int n, int h, int w);
+/* Run on `input` ([n][h][w][c] as planned). */
+fk_status fk_graph_run(fk_graph *g, const float *input, fk_pool *pool);
+/* Run with the plain reference kernels instead of the fast ones (tests use
+ * this to check that speed never changes answers). Also enabled for every
+ * graph by the environment variable FK_REFERENCE_KERNELS=1. */
+void fk_graph_use_reference(fk_graph *g, int on);
+/* An output's data and shape after run. */
+const float *fk_graph_output(const fk_graph *g, int value, fk_shape4 *shape);
+
+/* Statistics of the current plan: bytes of the arena and workspace, and the
+ * multiply-adds of one run (for benchmarks). */
+size_t fk_graph_arena_bytes(const fk_graph *g);
+double fk_graph_macs(const fk_graph *g);
+
+#endif

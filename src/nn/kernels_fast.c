@@ -1,0 +1,612 @@
+/*
+ * kernels_fast.c - the fast kernels: sgemm-based convolution and fully
+ * connected layers, SIMD depthwise convolution and pooling, all split over
+ * the thread pool.
+ *
+ * Convolution is a matrix product: each output pixel is one row of the
+ * "im2col" matrix (the kh * kw * in_c input values under its window, in the
+ * filter's HWIO order) times the [kh * kw * in_c][out_c] filter. A 1x1,
+ * stride 1, unpadded convolution needs no gathering at all: the NHWC input
+ * already is that matrix. Output rows are cut into one slice per thread and
+ * each slice is processed in tiles small enough for the tile's im2col rows
+ * to stay in L2 while sgemm reads them; the bias and activation are applied
+ * to each tile's output right after its sgemm, while it is still in cache.
+ *
+ * OpenBLAS is the serial build and is called from several of our threads at
+ * once. That is safe only because Debian builds it with USE_LOCKING (its
+ * buffer allocator takes a lock; a serial build without it races). The
+ * tests compare two-thread runs against the reference, which catches a
+ * library that races.
+ *
+ * The channel loops use GCC's vector extensions (4 floats, plain SSE on
+ * x86-64, NEON elsewhere) rather than relying on auto-vectorisation, which
+ * the project's -O2 leaves to gcc's "very cheap" cost model: that model
+ * skips any loop whose trip count is not a known multiple of the vector
+ * width, i.e. every channel loop here.
+ *
+ * Nothing here allocates. A NULL act means no activation; a NULL pool runs
+ * everything on the calling thread.
+ */
+#include "nn/kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* Below this many floating-point operations a piece of work is not worth
+ * waking another thread for (a wake-up and join costs tens of
+ * microseconds, in which sgemm does a few million operations). */
+#define FK_MIN_TASK_FLOPS 2000000.0
+
+/* An im2col tile holds about this many floats (256 KB): it must stay in L2
+ * between being written and being read by sgemm, and should be tall enough
+ * (FK_TILE_MIN_ROWS) for sgemm to run at full speed. */
+#define FK_TILE_FLOATS (64 * 1024)
+#define FK_TILE_MIN_ROWS 32
+
+/* ---- 4-float vectors ---------------------------------------------------- */
+
+typedef float v4f __attribute__((vector_size(16)));
+typedef int v4i __attribute__((vector_size(16)));
+
+/* Unaligned load and store; gcc turns the memcpy into one movups. */
+static inline v4f v4_load(const float *p) {
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void v4_store(float *p, v4f v) { memcpy(p, &v, sizeof v); }
+
+static inline v4f v4_splat(float x) { return (v4f){x, x, x, x}; }
+
+/* Lane-wise mask ? a : b. C (unlike C++) has no ?: on vectors, so blend
+ * with bit operations on the comparison mask (all ones or all zeros). */
+static inline v4f v4_select(v4i mask, v4f a, v4f b) {
+    return (v4f)(((v4i)a & mask) | ((v4i)b & ~mask));
+}
+
+static inline v4f v4_max(v4f a, v4f b) { return v4_select(a > b, a, b); }
+static inline v4f v4_min(v4f a, v4f b) { return v4_select(a < b, a, b); }
+
+/* ---- activations on vectors --------------------------------------------- */
+
+/* True for the activations act_v4 handles (everything but the
+ * transcendental ones, which go through fk_act_apply). */
+static int act_is_simple(const fk_act *act) {
+    return !act || (act->kind != FK_ACT_SIGMOID && act->kind != FK_ACT_TANH);
+}
+
+/* One activated vector whose lane 0 is channel ch (PReLU reads slope[ch]
+ * onwards). Assumes act_is_simple(act). The switch is on a value that does
+ * not change within a kernel, so the branch predicts perfectly. */
+static inline v4f act_v4(const fk_act *act, v4f x, int ch) {
+    if (!act)
+        return x;
+    v4f zero = v4_splat(0.0f);
+    switch (act->kind) {
+    case FK_ACT_RELU: return v4_max(x, zero);
+    case FK_ACT_RELU6: return v4_min(v4_max(x, zero), v4_splat(6.0f));
+    case FK_ACT_LEAKY: return v4_select(x < zero, x * act->alpha, x);
+    case FK_ACT_PRELU:
+        return v4_select(x < zero, x * v4_load(act->slope + ch), x);
+    default: return x;
+    }
+}
+
+/* The scalar twin of act_v4, for the channels left over after the vectors. */
+static inline float act_1(const fk_act *act, float x, int ch) {
+    if (!act)
+        return x;
+    switch (act->kind) {
+    case FK_ACT_RELU: return x < 0.0f ? 0.0f : x;
+    case FK_ACT_RELU6: return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x);
+    case FK_ACT_LEAKY: return x < 0.0f ? act->alpha * x : x;
+    case FK_ACT_PRELU: return x < 0.0f ? act->slope[ch] * x : x;
+    default: return x;
+    }
+}
+
+/* row[j] = act(row[j] + bias[j]) for j < c, where row[j] is channel ch0 + j
+ * (ch0 > 0 when a kernel works on a block of columns). bias may be NULL and
+ * points at the block's first column. */
+static void bias_act_row(float *row, int c, const float *bias,
+                         const fk_act *act, int ch0) {
+    if (!act_is_simple(act)) {
+        if (bias)
+            for (int j = 0; j < c; j++)
+                row[j] += bias[j];
+        /* sigmoid and tanh ignore the channel, so ch0 does not matter */
+        fk_act_apply(act, row, c, c);
+        return;
+    }
+    if (!bias && (!act || act->kind == FK_ACT_NONE))
+        return;
+    int j = 0;
+    for (; j + 4 <= c; j += 4) {
+        v4f v = v4_load(row + j);
+        if (bias)
+            v += v4_load(bias + j);
+        v4_store(row + j, act_v4(act, v, ch0 + j));
+    }
+    for (; j < c; j++)
+        row[j] = act_1(act, bias ? row[j] + bias[j] : row[j], ch0 + j);
+}
+
+/* The same over `rows` rows that are `ld` floats apart. */
+static void bias_act_rows(float *out, long rows, int c, long ld,
+                          const float *bias, const fk_act *act, int ch0) {
+    for (long r = 0; r < rows; r++)
+        bias_act_row(out + r * ld, c, bias, act, ch0);
+}
+
+/* Piece i of [0, n) cut into `parts` near-equal contiguous pieces. */
+static void split_range(long n, long parts, long i, long *begin, long *end) {
+    long base = n / parts, extra = n % parts;
+    *begin = i * base + (i < extra ? i : extra);
+    *end = *begin + base + (i < extra ? 1 : 0);
+}
+
+/* The smallest number of indices worth a task of its own when each index
+ * costs `flops_per_index`. */
+static long grain_for(double flops_per_index) {
+    if (flops_per_index <= 0.0)
+        return 1;
+    double g = ceil(FK_MIN_TASK_FLOPS / flops_per_index);
+    return g < 1.0 ? 1 : (g > 1e15 ? (long)1e15 : (long)g);
+}
+
+/* ---- convolution -------------------------------------------------------- */
+
+/* How a convolution is cut up. fk_conv2d_workspace and fk_conv2d both
+ * derive it from the same arguments, so the workspace always fits. */
+typedef struct conv_plan {
+    int oh, ow;
+    long rows;    /* output pixels: n * oh * ow (rows of the product) */
+    long k;       /* kh * kw * in_c (columns of im2col) */
+    int direct;   /* 1x1, stride 1, no pad: the input is the im2col matrix */
+    long slices;  /* one per thread that gets work, each its own workspace */
+    long tile;    /* rows per sgemm call (and per im2col tile) */
+} conv_plan;
+
+static void conv_plan_make(fk_shape4 is, int oc, const fk_window *win,
+                           int threads, conv_plan *p) {
+    fk_window_out(win, is.h, is.w, &p->oh, &p->ow);
+    p->rows = (long)is.n * p->oh * p->ow;
+    p->k = (long)win->kh * win->kw * is.c;
+    p->direct = win->kh == 1 && win->kw == 1 && win->stride_h == 1 &&
+                win->stride_w == 1 && win->pad_top == 0 &&
+                win->pad_bottom == 0 && win->pad_left == 0 &&
+                win->pad_right == 0;
+
+    /* As many slices as threads, unless the job is too small to share. */
+    double flops = 2.0 * (double)p->rows * (double)p->k * (oc > 0 ? oc : 0);
+    long slices = threads > 1 ? threads : 1;
+    long worth = (long)(flops / FK_MIN_TASK_FLOPS);
+    if (slices > worth)
+        slices = worth > 1 ? worth : 1;
+    if (slices > p->rows)
+        slices = p->rows > 1 ? p->rows : 1;
+    p->slices = slices;
+
+    long per_slice = (p->rows + slices - 1) / slices;
+    long tile = FK_TILE_FLOATS / (p->k > 0 ? p->k : 1);
+    if (tile < FK_TILE_MIN_ROWS)
+        tile = FK_TILE_MIN_ROWS;
+    if (tile > per_slice)
+        tile = per_slice;
+    p->tile = tile > 0 ? tile : 1;
+}
+
+/* Floats of scratch fk_conv2d needs with a pool of `threads` threads: an
+ * im2col tile per slice, or nothing for the direct 1x1 case. `threads` must
+ * be fk_pool_threads() of the pool later passed to fk_conv2d. */
+size_t fk_conv2d_workspace(fk_shape4 is, int oc, const fk_window *win,
+                           int threads) {
+    conv_plan p;
+    conv_plan_make(is, oc, win, threads, &p);
+    if (p.direct || p.rows == 0 || p.k == 0 || oc <= 0)
+        return 0;
+    return (size_t)p.slices * (size_t)p.tile * (size_t)p.k;
+}
+
+typedef struct conv_job {
+    const float *in;
+    fk_shape4 is;
+    const float *filt;
+    const float *bias;
+    int oc;
+    const fk_window *win;
+    const fk_act *act;
+    float *out;
+    float *workspace;
+    conv_plan plan;
+} conv_job;
+
+/* Gather rows [r0, r0 + nr) of the im2col matrix into col (nr x k). A row
+ * is the window of one output pixel in [ky][kx][in_c] order; positions in
+ * the padding become zeros. When a window row lies wholly inside the image
+ * its kw pixels are adjacent in NHWC, so it is one memcpy. */
+static void im2col(const conv_job *j, long r0, long nr, float *col) {
+    const fk_window *win = j->win;
+    fk_shape4 is = j->is;
+    long plane = (long)j->plan.oh * j->plan.ow;
+    size_t px = (size_t)is.c * sizeof(float);
+    size_t span = (size_t)win->kw * px;
+    for (long r = r0; r < r0 + nr; r++) {
+        long b = r / plane, pix = r % plane;
+        int oy = (int)(pix / j->plan.ow), ox = (int)(pix % j->plan.ow);
+        int iy0 = oy * win->stride_h - win->pad_top;
+        int ix0 = ox * win->stride_w - win->pad_left;
+        const float *img = j->in + (size_t)b * is.h * is.w * is.c;
+        float *dst = col;
+        for (int ky = 0; ky < win->kh; ky++) {
+            int iy = iy0 + ky;
+            if (iy < 0 || iy >= is.h) {
+                memset(dst, 0, span);
+                dst += (size_t)win->kw * is.c;
+                continue;
+            }
+            const float *src = img + (size_t)iy * is.w * is.c;
+            if (ix0 >= 0 && ix0 + win->kw <= is.w) {
+                memcpy(dst, src + (size_t)ix0 * is.c, span);
+                dst += (size_t)win->kw * is.c;
+                continue;
+            }
+            for (int kx = 0; kx < win->kw; kx++, dst += is.c) {
+                int ix = ix0 + kx;
+                if (ix < 0 || ix >= is.w)
+                    memset(dst, 0, px);
+                else
+                    memcpy(dst, src + (size_t)ix * is.c, px);
+            }
+        }
+        col += j->plan.k;
+    }
+}
+
+/* Pool task: slices [s0, s1), each with its own rows of the output and its
+ * own tile of the workspace, so slices never share memory they write. */
+static void conv_slices(void *arg, long s0, long s1) {
+    const conv_job *j = arg;
+    const conv_plan *p = &j->plan;
+    int oc = j->oc;
+    for (long s = s0; s < s1; s++) {
+        long begin, end;
+        split_range(p->rows, p->slices, s, &begin, &end);
+        float *col = j->workspace + (p->direct ? 0 : s * p->tile * p->k);
+        for (long r = begin; r < end; r += p->tile) {
+            long nr = end - r < p->tile ? end - r : p->tile;
+            const float *a;
+            if (p->direct) {
+                a = j->in + (size_t)r * p->k;
+            } else {
+                im2col(j, r, nr, col);
+                a = col;
+            }
+            float *c = j->out + (size_t)r * oc;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nr,
+                        oc, (int)p->k, 1.0f, a, (int)p->k, j->filt, oc, 0.0f,
+                        c, oc);
+            bias_act_rows(c, nr, oc, oc, j->bias, j->act, 0);
+        }
+    }
+}
+
+/* Convolution through sgemm (see the top of the file). Assumes workspace
+ * holds fk_conv2d_workspace(is, oc, win, fk_pool_threads(pool)) floats
+ * (it may be NULL when that is 0). */
+void fk_conv2d(const float *in, fk_shape4 is, const float *filt,
+               const float *bias, int oc, const fk_window *win,
+               const fk_act *act, float *out, float *workspace,
+               fk_pool *pool) {
+    conv_job j = {in, is, filt, bias, oc, win, act, out, workspace, {0}};
+    conv_plan_make(is, oc, win, fk_pool_threads(pool), &j.plan);
+    if (j.plan.rows == 0 || oc <= 0)
+        return;
+    if (j.plan.k == 0) {
+        /* no input channels: sgemm would reject lda = 0; the sum is empty */
+        for (long r = 0; r < j.plan.rows; r++) {
+            float *row = out + (size_t)r * oc;
+            for (int o = 0; o < oc; o++)
+                row[o] = bias ? bias[o] : 0.0f;
+            bias_act_row(row, oc, NULL, act, 0);
+        }
+        return;
+    }
+    fk_pool_run(pool, j.plan.slices, 1, conv_slices, &j);
+}
+
+/* ---- depthwise convolution ---------------------------------------------- */
+
+/* The range [k0, k1) of window offsets whose input position
+ * start + k lies inside [0, size); empty when the window is all padding. */
+static inline void valid_taps(int start, int k, int size, int *k0, int *k1) {
+    *k0 = start < 0 ? -start : 0;
+    *k1 = size - start < k ? size - start : k;
+    if (*k1 < *k0)
+        *k1 = *k0;
+}
+
+typedef struct dw_job {
+    const float *in;
+    fk_shape4 is;
+    const float *filt;
+    const float *bias;
+    const fk_window *win;
+    const fk_act *act;
+    float *out;
+    int oh, ow;
+} dw_job;
+
+/* Output rows [r0, r1) (a row is one (image, oy) pair). Borders are handled
+ * by clipping the tap ranges once per pixel, so the inner loops have no
+ * bounds checks; for each block of 8 channels the sums stay in registers
+ * over all taps and are stored once, already activated. */
+static void dw_rows(void *arg, long r0, long r1) {
+    const dw_job *j = arg;
+    const fk_window *win = j->win;
+    fk_shape4 is = j->is;
+    int c = is.c;
+    int simple = act_is_simple(j->act);
+    const fk_act *vact = simple ? j->act : NULL;
+    for (long r = r0; r < r1; r++) {
+        long b = r / j->oh;
+        int oy = (int)(r % j->oh);
+        int iy0 = oy * win->stride_h - win->pad_top, ky0, ky1;
+        valid_taps(iy0, win->kh, is.h, &ky0, &ky1);
+        const float *img = j->in + (size_t)b * is.h * is.w * c;
+        float *orow = j->out + (size_t)r * j->ow * c;
+        for (int ox = 0; ox < j->ow; ox++) {
+            int ix0 = ox * win->stride_w - win->pad_left, kx0, kx1;
+            valid_taps(ix0, win->kw, is.w, &kx0, &kx1);
+            float *o = orow + (size_t)ox * c;
+            /* first real tap of the window, for input and filter */
+            size_t in_base =
+                ((size_t)(iy0 + ky0) * is.w + (size_t)(ix0 + kx0)) * c;
+            size_t f_base = ((size_t)ky0 * win->kw + kx0) * c;
+            size_t in_row = (size_t)is.w * c, f_row = (size_t)win->kw * c;
+            int nky = ky1 - ky0, nkx = kx1 - kx0;
+            if (nky == 0 || nkx == 0)
+                nky = nkx = 0; /* all padding: just bias; form no pointers */
+            int ch = 0;
+            for (; ch + 8 <= c; ch += 8) {
+                v4f a0 = j->bias ? v4_load(j->bias + ch) : v4_splat(0.0f);
+                v4f a1 = j->bias ? v4_load(j->bias + ch + 4) : v4_splat(0.0f);
+                for (int ky = 0; ky < nky; ky++) {
+                    const float *x = img + in_base + ky * in_row + ch;
+                    const float *f = j->filt + f_base + ky * f_row + ch;
+                    for (int kx = 0; kx < nkx; kx++, x += c, f += c) {
+                        a0 += v4_load(x) * v4_load(f);
+                        a1 += v4_load(x + 4) * v4_load(f + 4);
+                    }
+                }
+                v4_store(o + ch, act_v4(vact, a0, ch));
+                v4_store(o + ch + 4, act_v4(vact, a1, ch + 4));
+            }
+            for (; ch + 4 <= c; ch += 4) {
+                v4f a0 = j->bias ? v4_load(j->bias + ch) : v4_splat(0.0f);
+                for (int ky = 0; ky < nky; ky++) {
+                    const float *x = img + in_base + ky * in_row + ch;
+                    const float *f = j->filt + f_base + ky * f_row + ch;
+                    for (int kx = 0; kx < nkx; kx++, x += c, f += c)
+                        a0 += v4_load(x) * v4_load(f);
+                }
+                v4_store(o + ch, act_v4(vact, a0, ch));
+            }
+            for (; ch < c; ch++) {
+                float a = j->bias ? j->bias[ch] : 0.0f;
+                for (int ky = 0; ky < nky; ky++) {
+                    const float *x = img + in_base + ky * in_row + ch;
+                    const float *f = j->filt + f_base + ky * f_row + ch;
+                    for (int kx = 0; kx < nkx; kx++, x += c, f += c)
+                        a += *x * *f;
+                }
+                o[ch] = act_1(vact, a, ch);
+            }
+        }
+        if (!simple)
+            fk_act_apply(j->act, orow, (long)j->ow * c, c);
+    }
+}
+
+/* Depthwise convolution (channel multiplier 1), rows split over the pool. */
+void fk_depthwise(const float *in, fk_shape4 is, const float *filt,
+                  const float *bias, const fk_window *win, const fk_act *act,
+                  float *out, fk_pool *pool) {
+    dw_job j = {in, is, filt, bias, win, act, out, 0, 0};
+    fk_window_out(win, is.h, is.w, &j.oh, &j.ow);
+    long rows = (long)is.n * j.oh;
+    if (rows == 0 || j.ow == 0 || is.c == 0)
+        return;
+    double row_flops = 2.0 * j.ow * win->kh * win->kw * is.c;
+    fk_pool_run(pool, rows, grain_for(row_flops), dw_rows, &j);
+}
+
+/* ---- fully connected ---------------------------------------------------- */
+
+typedef struct fc_job {
+    const float *in;
+    int m, k;
+    const float *w;
+    const float *bias;
+    int n;
+    const fk_act *act;
+    float *out;
+    int by_rows;
+} fc_job;
+
+/* Pool task: rows [b, e) of the output when splitting by rows, else
+ * columns [b, e), i.e. the matching columns of w and of out. */
+static void fc_part(void *arg, long b, long e) {
+    const fc_job *j = arg;
+    if (j->by_rows) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(e - b),
+                    j->n, j->k, 1.0f, j->in + (size_t)b * j->k, j->k, j->w,
+                    j->n, 0.0f, j->out + (size_t)b * j->n, j->n);
+        bias_act_rows(j->out + (size_t)b * j->n, e - b, j->n, j->n, j->bias,
+                      j->act, 0);
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->m,
+                    (int)(e - b), j->k, 1.0f, j->in, j->k, j->w + b, j->n,
+                    0.0f, j->out + b, j->n);
+        bias_act_rows(j->out + b, j->m, (int)(e - b), j->n,
+                      j->bias ? j->bias + b : NULL, j->act, (int)b);
+    }
+}
+
+/* Fully connected layer through sgemm. Many rows (a batch) are split by
+ * rows; a few rows (the usual single embedding) are split by columns, so
+ * each thread reads only its share of the weights, which then dominate. */
+void fk_fc(const float *in, int m, int k, const float *w, const float *bias,
+           int n, const fk_act *act, float *out, fk_pool *pool) {
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0) {
+        for (int i = 0; i < m; i++) {
+            float *row = out + (size_t)i * n;
+            for (int o = 0; o < n; o++)
+                row[o] = bias ? bias[o] : 0.0f;
+            bias_act_row(row, n, NULL, act, 0);
+        }
+        return;
+    }
+    fc_job j = {in, m, k, w, bias, n, act, out, m >= 64};
+    if (j.by_rows)
+        fk_pool_run(pool, m, grain_for(2.0 * k * n), fc_part, &j);
+    else
+        fk_pool_run(pool, n, grain_for(2.0 * m * k), fc_part, &j);
+}
+
+/* ---- pooling ------------------------------------------------------------ */
+
+typedef struct pool_job {
+    const float *in;
+    fk_shape4 is;
+    const fk_window *win;
+    float *out;
+    int oh, ow;
+} pool_job;
+
+/* Max pool of output rows [r0, r1): the maximum over each window's real
+ * positions (clipped ranges, as in dw_rows), 0 for a window with none. */
+static void maxpool_rows(void *arg, long r0, long r1) {
+    const pool_job *j = arg;
+    const fk_window *win = j->win;
+    fk_shape4 is = j->is;
+    int c = is.c;
+    for (long r = r0; r < r1; r++) {
+        long b = r / j->oh;
+        int oy = (int)(r % j->oh);
+        int iy0 = oy * win->stride_h - win->pad_top, ky0, ky1;
+        valid_taps(iy0, win->kh, is.h, &ky0, &ky1);
+        const float *img = j->in + (size_t)b * is.h * is.w * c;
+        float *orow = j->out + (size_t)r * j->ow * c;
+        for (int ox = 0; ox < j->ow; ox++) {
+            int ix0 = ox * win->stride_w - win->pad_left, kx0, kx1;
+            valid_taps(ix0, win->kw, is.w, &kx0, &kx1);
+            float *o = orow + (size_t)ox * c;
+            if (ky1 == ky0 || kx1 == kx0) {
+                memset(o, 0, (size_t)c * sizeof(float));
+                continue;
+            }
+            const float *first =
+                img + ((size_t)(iy0 + ky0) * is.w + (size_t)(ix0 + kx0)) * c;
+            size_t in_row = (size_t)is.w * c;
+            int nky = ky1 - ky0, nkx = kx1 - kx0;
+            int ch = 0;
+            for (; ch + 4 <= c; ch += 4) {
+                v4f m = v4_load(first + ch);
+                for (int ky = 0; ky < nky; ky++) {
+                    const float *x = first + ky * in_row + ch;
+                    for (int kx = 0; kx < nkx; kx++, x += c)
+                        m = v4_max(m, v4_load(x));
+                }
+                v4_store(o + ch, m);
+            }
+            for (; ch < c; ch++) {
+                float m = first[ch];
+                for (int ky = 0; ky < nky; ky++) {
+                    const float *x = first + ky * in_row + ch;
+                    for (int kx = 0; kx < nkx; kx++, x += c)
+                        m = *x > m ? *x : m;
+                }
+                o[ch] = m;
+            }
+        }
+    }
+}
+
+/* Average pool of output rows [r0, r1), dividing by the number of real
+ * positions in each window (TensorFlow's rule at padded borders). */
+static void avgpool_rows(void *arg, long r0, long r1) {
+    const pool_job *j = arg;
+    const fk_window *win = j->win;
+    fk_shape4 is = j->is;
+    int c = is.c;
+    for (long r = r0; r < r1; r++) {
+        long b = r / j->oh;
+        int oy = (int)(r % j->oh);
+        int iy0 = oy * win->stride_h - win->pad_top, ky0, ky1;
+        valid_taps(iy0, win->kh, is.h, &ky0, &ky1);
+        const float *img = j->in + (size_t)b * is.h * is.w * c;
+        float *orow = j->out + (size_t)r * j->ow * c;
+        for (int ox = 0; ox < j->ow; ox++) {
+            int ix0 = ox * win->stride_w - win->pad_left, kx0, kx1;
+            valid_taps(ix0, win->kw, is.w, &kx0, &kx1);
+            float *o = orow + (size_t)ox * c;
+            int nky = ky1 - ky0, nkx = kx1 - kx0;
+            if (nky == 0 || nkx == 0) {
+                memset(o, 0, (size_t)c * sizeof(float));
+                continue;
+            }
+            float inv = 1.0f / (float)(nky * nkx);
+            const float *first =
+                img + ((size_t)(iy0 + ky0) * is.w + (size_t)(ix0 + kx0)) * c;
+            size_t in_row = (size_t)is.w * c;
+            int ch = 0;
+            for (; ch + 4 <= c; ch += 4) {
+                v4f s = v4_splat(0.0f);
+                for (int ky = 0; ky < nky; ky++) {
+                    const float *x = first + ky * in_row + ch;
+                    for (int kx = 0; kx < nkx; kx++, x += c)
+                        s += v4_load(x);
+                }
+                v4_store(o + ch, s * inv);
+            }
+            for (; ch < c; ch++) {
+                float s = 0.0f;
+                for (int ky = 0; ky < nky; ky++) {
+                    const float *x = first + ky * in_row + ch;
+                    for (int kx = 0; kx < nkx; kx++, x += c)
+                        s += *x;
+                }
+                o[ch] = s * inv;
+            }
+        }
+    }
+}
+
+/* Shared driver of the two pools: rows over the pool. */
+static void pool_run(const float *in, fk_shape4 is, const fk_window *win,
+                     float *out, fk_pool *pool, fk_pool_fn fn) {
+    pool_job j = {in, is, win, out, 0, 0};
+    fk_window_out(win, is.h, is.w, &j.oh, &j.ow);
+    long rows = (long)is.n * j.oh;
+    if (rows == 0 || j.ow == 0 || is.c == 0)
+        return;
+    /* one compare or add per window element; count it as two flops so the
+     * threshold is comparable with the arithmetic kernels' */
+    double row_ops = 2.0 * j.ow * win->kh * win->kw * is.c;
+    fk_pool_run(pool, rows, grain_for(row_ops), fn, &j);
+}
+
+void fk_maxpool(const float *in, fk_shape4 is, const fk_window *win,
+                float *out, fk_pool *pool) {
+    pool_run(in, is, win, out, pool, maxpool_rows);
+}
+
+void fk_avgpool(const float *in, fk_shape4 is, const fk_window *win,
+                float *out, fk_pool *pool) {
+    pool_run(in, is, win, out, pool, avgpool_rows);
+}

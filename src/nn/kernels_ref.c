@@ -1,0 +1,369 @@
+/*
+ * kernels_ref.c - the reference kernels and the small ops that need no
+ * faster twin.
+ *
+ * The `_ref` functions are the yardstick the fast kernels are tested
+ * against, so they are written to be obviously right rather than quick:
+ * one output value at a time, every index spelled out, sums in double so
+ * that their own rounding is far below the tolerance of the comparison.
+ *
+ * The rest (window geometry, activations, elementwise ops, softmax, mean)
+ * is used by the graph directly; they are single loops that gcc vectorises
+ * well, so they have no separate fast version.
+ *
+ * Throughout, a NULL `act` means no activation.
+ */
+#include "nn/kernels.h"
+
+#include <math.h>
+
+/* ---- window geometry ---------------------------------------------------- */
+
+/* The pads TensorFlow uses for one axis. SAME: the output has
+ * ceil(in / stride) positions and the total pad needed for that is split
+ * with the odd one out at the end (bottom/right). VALID: no pad. */
+static void pad_axis_tf(int in, int k, int stride, int same, int *before,
+                        int *after) {
+    if (!same) {
+        *before = *after = 0;
+        return;
+    }
+    int out = (in + stride - 1) / stride;
+    int total = (out - 1) * stride + k - in;
+    if (total < 0)
+        total = 0;
+    *before = total / 2;
+    *after = total - *before;
+}
+
+/* Fill the pads of `win` for TensorFlow's SAME (same != 0) or VALID
+ * padding. Assumes kh, kw and the strides are already set and positive. */
+void fk_window_pad_tf(fk_window *win, int in_h, int in_w, int same) {
+    pad_axis_tf(in_h, win->kh, win->stride_h, same, &win->pad_top,
+                &win->pad_bottom);
+    pad_axis_tf(in_w, win->kw, win->stride_w, same, &win->pad_left,
+                &win->pad_right);
+}
+
+/* Output size of `win` over in_h x in_w. A window larger than the padded
+ * input gives 0 rather than the 1 that C's truncating division would. */
+void fk_window_out(const fk_window *win, int in_h, int in_w, int *out_h,
+                   int *out_w) {
+    int span_h = in_h + win->pad_top + win->pad_bottom - win->kh;
+    int span_w = in_w + win->pad_left + win->pad_right - win->kw;
+    *out_h = span_h < 0 ? 0 : span_h / win->stride_h + 1;
+    *out_w = span_w < 0 ? 0 : span_w / win->stride_w + 1;
+}
+
+/* ---- activations -------------------------------------------------------- */
+
+/* One activated value; `ch` picks the PReLU slope. The reference kernels
+ * use this so that they do not depend on fk_act_apply, which the tests
+ * check separately against hand-computed values. */
+static float act_one(const fk_act *act, float x, int ch) {
+    if (!act)
+        return x;
+    switch (act->kind) {
+    case FK_ACT_NONE: return x;
+    case FK_ACT_RELU: return x < 0.0f ? 0.0f : x;
+    case FK_ACT_RELU6: return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x);
+    case FK_ACT_LEAKY: return x < 0.0f ? act->alpha * x : x;
+    case FK_ACT_PRELU: return x < 0.0f ? act->slope[ch] * x : x;
+    case FK_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case FK_ACT_TANH: return tanhf(x);
+    }
+    return x;
+}
+
+/* Apply `act` in place to count values laid out as rows of c channels
+ * (channel = index % c; c only matters for PReLU). The switch sits outside
+ * the loops so each case is a plain loop gcc can vectorise; the ternaries
+ * compile to blends rather than branches. */
+void fk_act_apply(const fk_act *act, float *x, long count, int c) {
+    if (!act)
+        return;
+    switch (act->kind) {
+    case FK_ACT_NONE:
+        return;
+    case FK_ACT_RELU:
+        for (long i = 0; i < count; i++)
+            x[i] = x[i] < 0.0f ? 0.0f : x[i];
+        return;
+    case FK_ACT_RELU6:
+        for (long i = 0; i < count; i++) {
+            float v = x[i] < 0.0f ? 0.0f : x[i];
+            x[i] = v > 6.0f ? 6.0f : v;
+        }
+        return;
+    case FK_ACT_LEAKY: {
+        float a = act->alpha;
+        for (long i = 0; i < count; i++)
+            x[i] = x[i] < 0.0f ? a * x[i] : x[i];
+        return;
+    }
+    case FK_ACT_PRELU: {
+        const float *s = act->slope;
+        for (long i = 0; i < count; i += c) {
+            /* count need not be a whole number of rows */
+            long m = count - i < c ? count - i : c;
+            float *row = x + i;
+            for (long j = 0; j < m; j++)
+                row[j] = row[j] < 0.0f ? s[j] * row[j] : row[j];
+        }
+        return;
+    }
+    case FK_ACT_SIGMOID:
+        for (long i = 0; i < count; i++)
+            x[i] = 1.0f / (1.0f + expf(-x[i]));
+        return;
+    case FK_ACT_TANH:
+        for (long i = 0; i < count; i++)
+            x[i] = tanhf(x[i]);
+        return;
+    }
+}
+
+/* ---- reference kernels -------------------------------------------------- */
+
+/* Index of element (b, y, x, ch) in an NHWC tensor of shape s. */
+static size_t nhwc(fk_shape4 s, int b, int y, int x, int ch) {
+    return (((size_t)b * s.h + y) * s.w + x) * s.c + ch;
+}
+
+/* Convolution, one output value at a time: the sum over the window of
+ * input times filter, skipping positions that fall in the padding (they
+ * read as zero), plus bias, then the activation. */
+void fk_conv2d_ref(const float *in, fk_shape4 is, const float *filt,
+                   const float *bias, int oc, const fk_window *win,
+                   const fk_act *act, float *out) {
+    int oh, ow;
+    fk_window_out(win, is.h, is.w, &oh, &ow);
+    fk_shape4 os = {is.n, oh, ow, oc};
+    for (int b = 0; b < is.n; b++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                for (int o = 0; o < oc; o++) {
+                    double sum = bias ? bias[o] : 0.0;
+                    for (int ky = 0; ky < win->kh; ky++) {
+                        int iy = oy * win->stride_h - win->pad_top + ky;
+                        if (iy < 0 || iy >= is.h)
+                            continue;
+                        for (int kx = 0; kx < win->kw; kx++) {
+                            int ix = ox * win->stride_w - win->pad_left + kx;
+                            if (ix < 0 || ix >= is.w)
+                                continue;
+                            for (int i = 0; i < is.c; i++) {
+                                size_t f = (((size_t)ky * win->kw + kx) *
+                                                is.c + i) * oc + o;
+                                sum += (double)in[nhwc(is, b, iy, ix, i)] *
+                                       filt[f];
+                            }
+                        }
+                    }
+                    out[nhwc(os, b, oy, ox, o)] = act_one(act, (float)sum, o);
+                }
+}
+
+/* Depthwise convolution: like fk_conv2d_ref but channel ch of the output
+ * sees only channel ch of the input, with filter filt[ky][kx][ch]. */
+void fk_depthwise_ref(const float *in, fk_shape4 is, const float *filt,
+                      const float *bias, const fk_window *win,
+                      const fk_act *act, float *out) {
+    int oh, ow;
+    fk_window_out(win, is.h, is.w, &oh, &ow);
+    fk_shape4 os = {is.n, oh, ow, is.c};
+    for (int b = 0; b < is.n; b++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                for (int ch = 0; ch < is.c; ch++) {
+                    double sum = bias ? bias[ch] : 0.0;
+                    for (int ky = 0; ky < win->kh; ky++) {
+                        int iy = oy * win->stride_h - win->pad_top + ky;
+                        if (iy < 0 || iy >= is.h)
+                            continue;
+                        for (int kx = 0; kx < win->kw; kx++) {
+                            int ix = ox * win->stride_w - win->pad_left + kx;
+                            if (ix < 0 || ix >= is.w)
+                                continue;
+                            size_t f = ((size_t)ky * win->kw + kx) * is.c + ch;
+                            sum += (double)in[nhwc(is, b, iy, ix, ch)] *
+                                   filt[f];
+                        }
+                    }
+                    out[nhwc(os, b, oy, ox, ch)] =
+                        act_one(act, (float)sum, ch);
+                }
+}
+
+/* Fully connected: out[i][j] = act(bias[j] + sum_k in[i][k] * w[k][j]). */
+void fk_fc_ref(const float *in, int m, int k, const float *w,
+               const float *bias, int n, const fk_act *act, float *out) {
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double sum = bias ? bias[j] : 0.0;
+            for (int t = 0; t < k; t++)
+                sum += (double)in[(size_t)i * k + t] * w[(size_t)t * n + j];
+            out[(size_t)i * n + j] = act_one(act, (float)sum, j);
+        }
+}
+
+/* Shared body of the reference pools: for each output value, visit the
+ * real (unpadded) input positions of its window and either take their
+ * maximum or their mean. A window lying wholly in the padding (possible
+ * only with explicit pads at least as large as the window) gives 0. */
+static void pool_ref(const float *in, fk_shape4 is, const fk_window *win,
+                     int is_max, float *out) {
+    int oh, ow;
+    fk_window_out(win, is.h, is.w, &oh, &ow);
+    fk_shape4 os = {is.n, oh, ow, is.c};
+    for (int b = 0; b < is.n; b++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                for (int ch = 0; ch < is.c; ch++) {
+                    double sum = 0.0;
+                    float best = -INFINITY;
+                    int count = 0;
+                    for (int ky = 0; ky < win->kh; ky++) {
+                        int iy = oy * win->stride_h - win->pad_top + ky;
+                        if (iy < 0 || iy >= is.h)
+                            continue;
+                        for (int kx = 0; kx < win->kw; kx++) {
+                            int ix = ox * win->stride_w - win->pad_left + kx;
+                            if (ix < 0 || ix >= is.w)
+                                continue;
+                            float v = in[nhwc(is, b, iy, ix, ch)];
+                            sum += v;
+                            if (v > best)
+                                best = v;
+                            count++;
+                        }
+                    }
+                    float r = 0.0f;
+                    if (count > 0)
+                        r = is_max ? best : (float)(sum / count);
+                    out[nhwc(os, b, oy, ox, ch)] = r;
+                }
+}
+
+/* Max pool over the real positions of each window. */
+void fk_maxpool_ref(const float *in, fk_shape4 is, const fk_window *win,
+                    float *out) {
+    pool_ref(in, is, win, 1, out);
+}
+
+/* Average pool dividing by the number of real positions in each window. */
+void fk_avgpool_ref(const float *in, fk_shape4 is, const fk_window *win,
+                    float *out) {
+    pool_ref(in, is, win, 0, out);
+}
+
+/* ---- elementwise -------------------------------------------------------- */
+
+/* out = a + b with b repeated every b_count values, then act (PReLU
+ * channels = b_count). Assumes b_count >= 1 divides count. Walking in
+ * blocks of b_count keeps the inner loop free of a modulo. out may be a. */
+void fk_add(const float *a, long count, const float *b, long b_count,
+            const fk_act *act, float *out) {
+    if (b_count == 1) {
+        /* a scalar: one long loop rather than count blocks of one */
+        float s = b[0];
+        for (long i = 0; i < count; i++)
+            out[i] = a[i] + s;
+    } else {
+        for (long i = 0; i < count; i += b_count) {
+            const float *ai = a + i;
+            float *oi = out + i;
+            for (long j = 0; j < b_count; j++)
+                oi[j] = ai[j] + b[j];
+        }
+    }
+    fk_act_apply(act, out, count, (int)b_count);
+}
+
+/* out = a * b with the same broadcasting and aliasing rules as fk_add. */
+void fk_mul(const float *a, long count, const float *b, long b_count,
+            const fk_act *act, float *out) {
+    if (b_count == 1) {
+        /* a scalar: one long loop rather than count blocks of one */
+        float s = b[0];
+        for (long i = 0; i < count; i++)
+            out[i] = a[i] * s;
+    } else {
+        for (long i = 0; i < count; i += b_count) {
+            const float *ai = a + i;
+            float *oi = out + i;
+            for (long j = 0; j < b_count; j++)
+                oi[j] = ai[j] * b[j];
+        }
+    }
+    fk_act_apply(act, out, count, (int)b_count);
+}
+
+/* out = a * scale[ch] + shift[ch] per channel (a folded batch norm), then
+ * act. Assumes c divides count. A NULL scale means 1, a NULL shift 0. out
+ * may be a. */
+void fk_scale_shift(const float *a, long count, int c, const float *scale,
+                    const float *shift, const fk_act *act, float *out) {
+    for (long i = 0; i < count; i += c) {
+        const float *ai = a + i;
+        float *oi = out + i;
+        if (scale && shift)
+            for (int j = 0; j < c; j++)
+                oi[j] = ai[j] * scale[j] + shift[j];
+        else if (scale)
+            for (int j = 0; j < c; j++)
+                oi[j] = ai[j] * scale[j];
+        else if (shift)
+            for (int j = 0; j < c; j++)
+                oi[j] = ai[j] + shift[j];
+        else if (oi != ai)
+            for (int j = 0; j < c; j++)
+                oi[j] = ai[j];
+    }
+    fk_act_apply(act, out, count, c);
+}
+
+/* ---- reductions --------------------------------------------------------- */
+
+/* Softmax of each row of c values. Subtracting the row maximum first keeps
+ * every exponent <= 0, so expf cannot overflow and the largest term is 1
+ * (the sum is never 0). Each out[j] is written only after in[j] is read, so
+ * out may be in. */
+void fk_softmax(const float *in, long rows, int c, float *out) {
+    for (long r = 0; r < rows; r++) {
+        const float *x = in + r * c;
+        float *y = out + r * c;
+        if (c <= 0)
+            continue;
+        float max = x[0];
+        for (int j = 1; j < c; j++)
+            max = x[j] > max ? x[j] : max;
+        double sum = 0.0;
+        for (int j = 0; j < c; j++) {
+            y[j] = expf(x[j] - max);
+            sum += y[j];
+        }
+        float inv = (float)(1.0 / sum);
+        for (int j = 0; j < c; j++)
+            y[j] *= inv;
+    }
+}
+
+/* Global average over H and W: out[b][ch] is the mean of channel ch of
+ * image b. Sums whole pixels (c contiguous values) into out so the inner
+ * loop runs along memory; an empty image gives 0. */
+void fk_mean_hw(const float *in, fk_shape4 is, float *out) {
+    long pixels = (long)is.h * is.w;
+    for (int b = 0; b < is.n; b++) {
+        float *o = out + (size_t)b * is.c;
+        const float *px = in + (size_t)b * pixels * is.c;
+        for (int ch = 0; ch < is.c; ch++)
+            o[ch] = 0.0f;
+        for (long p = 0; p < pixels; p++, px += is.c)
+            for (int ch = 0; ch < is.c; ch++)
+                o[ch] += px[ch];
+        float inv = pixels > 0 ? 1.0f / (float)pixels : 0.0f;
+        for (int ch = 0; ch < is.c; ch++)
+            o[ch] *= inv;
+    }
+}

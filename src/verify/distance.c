@@ -1,0 +1,112 @@
+/*
+ * distance.c - distances between embeddings and the verify thresholds.
+ *
+ * Metrics follow deepface's definitions:
+ *   cosine        1 - a.b / (|a| |b|)
+ *   euclidean     |a - b|
+ *   euclidean_l2  |a/|a| - b/|b||
+ *   angular       arccos(a.b / (|a| |b|)) / pi     (0 = same direction)
+ */
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/error.h"
+#include "verify/verify.h"
+
+static const char *METRICS[] = {"cosine", "euclidean", "euclidean_l2", "angular", NULL};
+
+fk_status fk_metric_name(const char *name, const char **canonical) {
+    for (int i = 0; name && METRICS[i]; i++)
+        if (strcasecmp(name, METRICS[i]) == 0) {
+            *canonical = METRICS[i];
+            return FK_OK;
+        }
+    return fk_fail(FK_EINVAL,
+                   "unknown metric '%s'; valid: cosine, euclidean, euclidean_l2, angular",
+                   name ? name : "(null)");
+}
+
+fk_status fk_distance(const float *a, const float *b, int n, const char *metric,
+                      float *out) {
+    if (!a || !b || !out || n <= 0)
+        return fk_fail(FK_EINVAL, "fk_distance: bad arguments");
+    const char *m = NULL;
+    fk_status st = fk_metric_name(metric, &m);
+    if (st != FK_OK) return st;
+    double dot = 0, na = 0, nb = 0, diff = 0;
+    for (int i = 0; i < n; i++) {
+        dot += (double)a[i] * b[i];
+        na += (double)a[i] * a[i];
+        nb += (double)b[i] * b[i];
+        double d = (double)a[i] - b[i];
+        diff += d * d;
+    }
+    if (strcmp(m, "euclidean") == 0) {
+        *out = (float)sqrt(diff);
+        return FK_OK;
+    }
+    if (na == 0 || nb == 0)
+        return fk_fail(FK_EINVAL, "%s distance of a zero vector is undefined", m);
+    double cos = dot / (sqrt(na) * sqrt(nb));
+    if (cos > 1) cos = 1;
+    if (cos < -1) cos = -1;
+    if (strcmp(m, "cosine") == 0) *out = (float)(1 - cos);
+    else if (strcmp(m, "euclidean_l2") == 0) *out = (float)sqrt(fmax(0, 2 - 2 * cos));
+    else *out = (float)(acos(cos) / M_PI);
+    return FK_OK;
+}
+
+/* Verify thresholds per (model, metric): a pair is the same person when its
+ * distance is <= the threshold. Chosen by maximising accuracy on
+ * ../shared/data/lfw-devtrain (2200 pairs) with the default pipeline
+ * (detector ssd, align on); see README "Accuracy" for the command and the
+ * figures. */
+static const struct {
+    const char *model, *metric;
+    float threshold;
+} THRESHOLDS[] = {
+    {"Dlib", "cosine", 0.07f},
+    {"Dlib", "euclidean", 0.6f},
+    {"Dlib", "euclidean_l2", 0.4f},
+    {"Dlib", "angular", 0.12f},
+};
+
+fk_status fk_threshold(const char *model, const char *metric, float *out) {
+    if (!model || !metric || !out) return fk_fail(FK_EINVAL, "fk_threshold: bad arguments");
+    const char *m = NULL;
+    fk_status st = fk_metric_name(metric, &m);
+    if (st != FK_OK) return st;
+    for (size_t i = 0; i < sizeof THRESHOLDS / sizeof THRESHOLDS[0]; i++)
+        if (strcasecmp(THRESHOLDS[i].model, model) == 0 &&
+            strcmp(THRESHOLDS[i].metric, m) == 0) {
+            *out = THRESHOLDS[i].threshold;
+            return FK_OK;
+        }
+    return fk_fail(FK_EINVAL, "no threshold for model '%s' with metric '%s'", model, m);
+}
+
+fk_status fk_closest_pair(const fk_faces *a, const fk_faces *b,
+                          const char *metric, int *best_i, int *best_j,
+                          float *distance) {
+    float best = INFINITY;
+    *best_i = *best_j = -1;
+    for (int i = 0; i < a->count; i++)
+        for (int j = 0; j < b->count; j++) {
+            const fk_face *fa = &a->faces[i], *fb = &b->faces[j];
+            if (!fa->embedding || !fb->embedding || fa->embedding_dim != fb->embedding_dim)
+                return fk_fail(FK_EINVAL, "faces without comparable embeddings");
+            float d = 0;
+            fk_status st = fk_distance(fa->embedding, fb->embedding, fa->embedding_dim,
+                                       metric, &d);
+            if (st != FK_OK) return st;
+            if (d < best) {
+                best = d;
+                *best_i = i;
+                *best_j = j;
+            }
+        }
+    if (*best_i < 0) return fk_fail(FK_EINVAL, "no faces to compare");
+    *distance = best;
+    return FK_OK;
+}
