@@ -17,6 +17,8 @@ typedef struct cli_args {
     fk_options opt;
     int threads;
     const char *out_path;   /* detect --out */
+    const char *pairs_path; /* eval --pairs */
+    const char *images_dir; /* eval --images */
     int quiet;
 } cli_args;
 
@@ -36,5 +38,6 @@ int cmd_verify(cli_args *a);
 int cmd_represent(cli_args *a);
 int cmd_detect(cli_args *a);
 int cmd_models(cli_args *a);
+int cmd_eval(cli_args *a);
 
 #endif

