@@ -238,7 +238,8 @@ static fk_status orient_image(const fk_image *src, int o, const char *name,
 typedef struct jpeg_fail {
     struct jpeg_error_mgr pub;
     jmp_buf jump;
-    int finishing; /* inside jpeg_finish_decompress: pixels are complete */
+    int eof_fatal; /* a premature end is an error at once (see below) */
+    int eof_seen;  /* the data ran out; libjpeg now feeds a fake EOI */
     int truncated; /* the jump was for a premature end of data */
     char message[JMSG_LENGTH_MAX];
 } jpeg_fail;
@@ -250,19 +251,28 @@ static void jpeg_fail_exit(j_common_ptr cinfo) {
     longjmp(f->jump, 1);
 }
 
-/* Warnings (level -1) and trace messages. A premature end of data means the
- * decoder is about to invent grey pixels, so it is an error for us, unless
- * all scanlines are already out (only the EOI marker was missing). */
+/* Warnings (level -1) and trace messages. When the data runs out libjpeg
+ * warns "Premature end of JPEG file" and pads with grey; we refuse that
+ * picture. But the Huffman decoder reads ahead, so a file missing only its
+ * final EOI marker warns too, with every pixel present. So in a single-scan
+ * Huffman file the end of data is fatal only once the decoder really lacks
+ * bits, which it reports with a further warning ("premature end of data
+ * segment" or a restart resync). Before the header is read, and in
+ * progressive, multi-scan or arithmetic-coded files (where missing scans
+ * leave no trace), it is fatal at once. */
 static void jpeg_fail_emit(j_common_ptr cinfo, int level) {
     jpeg_fail *f = (jpeg_fail *)cinfo->err;
     if (level >= 0)
         return;
     f->pub.num_warnings++;
-    if (f->pub.msg_code == JWRN_JPEG_EOF && !f->finishing) {
-        f->truncated = 1;
+    int eof = f->pub.msg_code == JWRN_JPEG_EOF;
+    if (eof && !f->eof_seen)
         f->pub.format_message(cinfo, f->message);
+    if (f->eof_seen || (eof && f->eof_fatal)) {
+        f->truncated = 1;
         longjmp(f->jump, 1);
     }
+    f->eof_seen |= eof;
 }
 
 /* The library never prints. */
@@ -271,6 +281,7 @@ static void jpeg_fail_output(j_common_ptr cinfo) { (void)cinfo; }
 /* Install our handlers into f and return the manager for cinfo->err. */
 static struct jpeg_error_mgr *jpeg_fail_init(jpeg_fail *f) {
     jpeg_std_error(&f->pub);
+    f->eof_fatal = 1;
     f->pub.error_exit = jpeg_fail_exit;
     f->pub.emit_message = jpeg_fail_emit;
     f->pub.output_message = jpeg_fail_output;
@@ -346,7 +357,7 @@ static fk_status jpeg_decode_run(jpeg_decode *d, const uint8_t *data,
                                  size_t size) {
     d->cinfo.err = jpeg_fail_init(&d->fail);
     if (setjmp(d->fail.jump)) {
-        if (d->fail.truncated)
+        if (d->fail.truncated || d->fail.eof_seen)
             return fk_fail(FK_EFORMAT, "%s: truncated or corrupt JPEG (%s)",
                            d->name, d->fail.message);
         return fk_fail(jpeg_fail_status(&d->fail), "%s: corrupt JPEG (%s)",
@@ -361,6 +372,8 @@ static fk_status jpeg_decode_run(jpeg_decode *d, const uint8_t *data,
     if (st != FK_OK)
         return st;
     d->orientation = jpeg_exif_orientation(&d->cinfo);
+    d->fail.eof_fatal = jpeg_has_multiple_scans(&d->cinfo) ||
+                        d->cinfo.arith_code;
     int cmyk = d->cinfo.jpeg_color_space == JCS_CMYK ||
                d->cinfo.jpeg_color_space == JCS_YCCK;
     /* libjpeg turns gray and YCbCr into RGB itself, and YCCK into CMYK. */
@@ -371,7 +384,6 @@ static fk_status jpeg_decode_run(jpeg_decode *d, const uint8_t *data,
     st = jpeg_read_pixels(d, cmyk);
     if (st != FK_OK)
         return st;
-    d->fail.finishing = 1;
     jpeg_finish_decompress(&d->cinfo);
     return FK_OK;
 }

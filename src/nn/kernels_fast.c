@@ -12,11 +12,15 @@
  * to stay in L2 while sgemm reads them; the bias and activation are applied
  * to each tile's output right after its sgemm, while it is still in cache.
  *
- * OpenBLAS is the serial build and is called from several of our threads at
- * once. That is safe only because Debian builds it with USE_LOCKING (its
- * buffer allocator takes a lock; a serial build without it races). The
- * tests compare two-thread runs against the reference, which catches a
- * library that races.
+ * OpenBLAS is the serial build, and that build is not safe to call from two
+ * threads at once: Debian's 0.3.21 (built without USE_LOCKING) returns
+ * wrong products now and then when two threads call sgemm concurrently
+ * (measured: about 8% of 8x8x8 products and 2% of 64x64x64 ones, in a
+ * two-thread loop; never with one thread). So every sgemm call here goes
+ * through blas_sgemm, which holds a process-wide mutex. Threads still
+ * overlap everything around the products (im2col, bias, activation), and
+ * depthwise and pooling run fully in parallel; a thread-safe BLAS would
+ * let the products themselves run in parallel too (see FK_BLAS_SERIALISE).
  *
  * The channel loops use GCC's vector extensions (4 floats, plain SSE on
  * x86-64, NEON elsewhere) rather than relying on auto-vectorisation, which
@@ -31,6 +35,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 /* Below this many floating-point operations a piece of work is not worth
@@ -43,6 +48,33 @@
  * (FK_TILE_MIN_ROWS) for sgemm to run at full speed. */
 #define FK_TILE_FLOATS (64 * 1024)
 #define FK_TILE_MIN_ROWS 32
+
+/* Serialise calls into BLAS (see the top of the file). Building with
+ * -DFK_BLAS_SERIALISE=0 drops the lock, for a BLAS known to be re-entrant
+ * (OpenBLAS built with USE_LOCKING=1 or threads, BLIS). */
+#ifndef FK_BLAS_SERIALISE
+#define FK_BLAS_SERIALISE 1
+#endif
+
+#if FK_BLAS_SERIALISE
+static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
+#endif
+
+/* Row-major C[m][n] = A[m][k] . B[k][n] with leading dimensions lda, ldb,
+ * ldc, through cblas_sgemm under the BLAS lock. Assumes m, n, k >= 1 and
+ * valid leading dimensions (OpenBLAS would print an error otherwise, and
+ * the library must not print). */
+static void blas_sgemm(int m, int n, int k, const float *a, int lda,
+                       const float *b, int ldb, float *c, int ldc) {
+#if FK_BLAS_SERIALISE
+    pthread_mutex_lock(&blas_lock);
+#endif
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a,
+                lda, b, ldb, 0.0f, c, ldc);
+#if FK_BLAS_SERIALISE
+    pthread_mutex_unlock(&blas_lock);
+#endif
+}
 
 /* ---- 4-float vectors ---------------------------------------------------- */
 
@@ -285,9 +317,8 @@ static void conv_slices(void *arg, long s0, long s1) {
                 a = col;
             }
             float *c = j->out + (size_t)r * oc;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nr,
-                        oc, (int)p->k, 1.0f, a, (int)p->k, j->filt, oc, 0.0f,
-                        c, oc);
+            blas_sgemm((int)nr, oc, (int)p->k, a, (int)p->k, j->filt, oc, c,
+                       oc);
             bias_act_rows(c, nr, oc, oc, j->bias, j->act, 0);
         }
     }
@@ -441,15 +472,13 @@ typedef struct fc_job {
 static void fc_part(void *arg, long b, long e) {
     const fc_job *j = arg;
     if (j->by_rows) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(e - b),
-                    j->n, j->k, 1.0f, j->in + (size_t)b * j->k, j->k, j->w,
-                    j->n, 0.0f, j->out + (size_t)b * j->n, j->n);
+        blas_sgemm((int)(e - b), j->n, j->k, j->in + (size_t)b * j->k, j->k,
+                   j->w, j->n, j->out + (size_t)b * j->n, j->n);
         bias_act_rows(j->out + (size_t)b * j->n, e - b, j->n, j->n, j->bias,
                       j->act, 0);
     } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->m,
-                    (int)(e - b), j->k, 1.0f, j->in, j->k, j->w + b, j->n,
-                    0.0f, j->out + b, j->n);
+        blas_sgemm(j->m, (int)(e - b), j->k, j->in, j->k, j->w + b, j->n,
+                   j->out + b, j->n);
         bias_act_rows(j->out + b, j->m, (int)(e - b), j->n,
                       j->bias ? j->bias + b : NULL, j->act, (int)b);
     }

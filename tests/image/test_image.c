@@ -142,6 +142,8 @@ static double mean_abs_diff(const fk_image *a, const fk_image *b) {
 
 /* ---- helpers: making JPEGs and PNGs ------------------------------------ */
 
+static int encode_progressive; /* encode_jpeg writes progressive JPEGs */
+
 /* Encode w x h pixels of `comps` components (1 gray, 3 RGB, 4 CMYK) as a
  * JPEG in memory, with an optional APP1 marker. The caller frees. */
 static uint8_t *encode_jpeg(const uint8_t *pixels, int w, int h, int comps,
@@ -160,6 +162,8 @@ static uint8_t *encode_jpeg(const uint8_t *pixels, int w, int h, int comps,
     c.in_color_space = comps == 1 ? JCS_GRAYSCALE : comps == 3 ? JCS_RGB : JCS_CMYK;
     jpeg_set_defaults(&c);
     jpeg_set_quality(&c, quality, TRUE);
+    if (encode_progressive)
+        jpeg_simple_progression(&c);
     jpeg_start_compress(&c, TRUE);
     if (app1)
         jpeg_write_marker(&c, JPEG_APP0 + 1, app1, (unsigned)app1_len);
@@ -835,6 +839,36 @@ static void test_bad_input(void) {
     expect_load_fails(tpath("half.jpg"), FK_EFORMAT, "truncated JPEG");
     CHECK(strstr(fk_last_error(), "truncated") != NULL, "says truncated: %s",
           fk_last_error());
+    /* missing only the final EOI marker: every pixel is there, so it
+     * decodes, identical to the whole file (libjpeg warns, we accept) */
+    fk_image *whole = NULL, *noeoi = NULL;
+    CHECK(fk_image_decode(jpg, size, "whole.jpg", 0, &whole) == FK_OK, "whole");
+    CHECK(fk_image_decode(jpg, size - 2, "noeoi.jpg", 0, &noeoi) == FK_OK,
+          "JPEG without EOI: %s", fk_last_error());
+    CHECK(images_equal(whole, noeoi), "JPEG without EOI decodes fully");
+    fk_image_free(noeoi);
+    noeoi = NULL;
+    /* cut a few bytes more and pixel data is missing: refused */
+    CHECK(fk_image_decode(jpg, size - 40, "cut40.jpg", 0, &noeoi) == FK_EFORMAT &&
+          error_names("cut40.jpg"), "JPEG cut 40 bytes short: %s", fk_last_error());
+    fk_image_free(whole);
+    /* progressive: a missing scan leaves no trace, so any early end is an
+     * error, even just the EOI */
+    encode_progressive = 1;
+    size_t psize;
+    uint8_t *prog = encode_jpeg(pat->data, 128, 96, 3, 90, NULL, 0, &psize);
+    encode_progressive = 0;
+    whole = NULL;
+    CHECK(fk_image_decode(prog, psize, "prog.jpg", 0, &whole) == FK_OK,
+          "progressive: %s", fk_last_error());
+    fk_image_free(whole);
+    whole = NULL;
+    CHECK(fk_image_decode(prog, psize * 2 / 3, "progcut.jpg", 0, &whole) == FK_EFORMAT &&
+          error_names("progcut.jpg"), "truncated progressive: %s", fk_last_error());
+    CHECK(fk_image_decode(prog, psize - 2, "progeoi.jpg", 0, &whole) == FK_EFORMAT,
+          "progressive without EOI");
+    free(prog);
+
     /* only the SOI and a bit: ends inside the header */
     write_file(tpath("stub.jpg"), jpg, 40);
     expect_load_fails(tpath("stub.jpg"), FK_EFORMAT, "JPEG cut in its header");

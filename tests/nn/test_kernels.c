@@ -513,22 +513,23 @@ static void test_conv_random(void) {
           out[17]);
 }
 
-/* Several threads calling the serial OpenBLAS at once: repeated runs of a
- * convolution split over 2 threads must all match a 1-thread run. A serial
- * OpenBLAS built without locking would give sporadic wrong values here. */
+/* Two threads using BLAS at once: repeated runs of a convolution split
+ * over 2 threads (each slice making many small sgemm calls) must all match
+ * a 1-thread run. Debian's serial OpenBLAS is not re-entrant, so without
+ * the kernels' BLAS lock this fails within a few runs. */
 static void test_conv_repeatable(void) {
-    fk_shape4 is = {1, 28, 28, 32};
-    int oc = 32;
+    fk_shape4 is = {1, 64, 64, 64};
+    int oc = 8;
     fk_window win = {3, 3, 1, 1, 0, 0, 0, 0};
     fk_window_pad_tf(&win, is.h, is.w, 1);
-    size_t n_in = (size_t)28 * 28 * 32, n_out = n_in;
-    float *in = rnd_buf(n_in), *filt = rnd_buf((size_t)9 * 32 * 32);
+    size_t n_in = (size_t)64 * 64 * 64, n_out = (size_t)64 * 64 * oc;
+    float *in = rnd_buf(n_in), *filt = rnd_buf((size_t)9 * 64 * oc);
     float *one = nan_buf(n_out), *two = nan_buf(n_out);
     float *ws1 = malloc(fk_conv2d_workspace(is, oc, &win, 1) * sizeof(float));
     float *ws2 = malloc(fk_conv2d_workspace(is, oc, &win, 2) * sizeof(float));
     fk_conv2d(in, is, filt, NULL, oc, &win, NULL, one, ws1, pool1);
     int bad = 0;
-    for (int rep = 0; rep < 40 && !bad; rep++) {
+    for (int rep = 0; rep < 30 && !bad; rep++) {
         fk_conv2d(in, is, filt, NULL, oc, &win, NULL, two, ws2, pool2);
         for (size_t i = 0; i < n_out; i++)
             if (!(fabsf(two[i] - one[i]) <= 1e-5f * (1 + fabsf(one[i])))) {
@@ -538,6 +539,46 @@ static void test_conv_repeatable(void) {
     }
     CHECK(!bad, "2-thread conv differs from 1-thread conv on some run");
     free(in), free(filt), free(one), free(two), free(ws1), free(ws2);
+}
+
+/* Independent callers on two threads (as two contexts may be): each piece
+ * of the pool job runs its own small fully connected layer, on its own
+ * data, thousands of times with a NULL pool, and checks every result
+ * bitwise against one computed beforehand. Debian's serial OpenBLAS gets a
+ * few percent of these wrong when nothing serialises the calls. */
+typedef struct fc_pair {
+    float *in[2], *w[2], *want[2];
+    int bad[2];
+} fc_pair;
+
+enum { PAIR_M = 8, PAIR_K = 8, PAIR_N = 8, PAIR_REPS = 50000 };
+
+static void fc_pair_fn(void *arg, long begin, long end) {
+    fc_pair *fp = arg;
+    float out[PAIR_M * PAIR_N];
+    for (long t = begin; t < end; t++)
+        for (int rep = 0; rep < PAIR_REPS; rep++) {
+            fk_fc(fp->in[t], PAIR_M, PAIR_K, fp->w[t], NULL, PAIR_N, NULL,
+                  out, NULL);
+            fp->bad[t] += memcmp(out, fp->want[t], sizeof out) != 0;
+        }
+}
+
+static void test_blas_concurrent_callers(void) {
+    fc_pair fp = {{0}, {0}, {0}, {0, 0}};
+    for (int t = 0; t < 2; t++) {
+        fp.in[t] = rnd_buf(PAIR_M * PAIR_K);
+        fp.w[t] = rnd_buf(PAIR_K * PAIR_N);
+        fp.want[t] = nan_buf(PAIR_M * PAIR_N);
+        fk_fc(fp.in[t], PAIR_M, PAIR_K, fp.w[t], NULL, PAIR_N, NULL,
+              fp.want[t], NULL);
+    }
+    fk_pool_run(pool2, 2, 1, fc_pair_fn, &fp);
+    CHECK(fp.bad[0] == 0 && fp.bad[1] == 0,
+          "concurrent fc: %d and %d of %d results wrong", fp.bad[0],
+          fp.bad[1], PAIR_REPS);
+    for (int t = 0; t < 2; t++)
+        free(fp.in[t]), free(fp.w[t]), free(fp.want[t]);
 }
 
 /* One random depthwise convolution against the reference. */
@@ -852,6 +893,7 @@ int main(void) {
 
     test_conv_random();
     test_conv_repeatable();
+    test_blas_concurrent_callers();
     test_depthwise_random();
     test_fc_random();
     test_pool_random();
