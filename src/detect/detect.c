@@ -76,7 +76,7 @@ fk_status fk_detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
     int n = 0, whole = 0;
     if (strcmp(detector, "ssd") == 0) {
         st = ssd_boxes(zoo, pool, img, opt->min_confidence, &boxes, &n);
-        if (st != FK_OK) return fk_fail_prefix(st, "%s", name);
+        if (st != FK_OK) return st == FK_EMODEL ? st : fk_fail_prefix(st, "%s", name);
     }
     if (n == 0) {
         if (strcmp(detector, "skip") != 0 && opt->enforce_detection) {
@@ -126,7 +126,7 @@ fk_status fk_detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
         }
         if (st != FK_OK) {
             fk_faces_free(out);
-            return fk_fail_prefix(st, "%s", name);
+            return st == FK_EMODEL ? st : fk_fail_prefix(st, "%s", name);
         }
     }
     for (int i = 0; i < n; i++) expand_box(&out->faces[i], opt->expand_percentage,

@@ -170,26 +170,43 @@ static const uint8_t *tap(const fk_image *s, int x, int y, fk_border border) {
     return s->data + (size_t)y * s->stride + (size_t)x * s->channels;
 }
 
-/* Bilinear sample of s at (sx, sy) (pixel centres at integers) into px. */
+/* Blend four taps (NULL: the constant fill) with weights out of
+ * FRAC_ONE^2 into px. */
+static void blend4(const uint8_t *const p[4], const uint32_t w[4], int ch,
+                   uint8_t fill, uint8_t *px) {
+    for (int c = 0; c < ch; c++) {
+        uint32_t v = FRAC2_HALF;
+        for (int k = 0; k < 4; k++)
+            v += (p[k] ? p[k][c] : fill) * w[k];
+        px[c] = (uint8_t)(v >> FRAC2_SHIFT);
+    }
+}
+
+/* Bilinear sample of s at (sx, sy) (pixel centres at integers) into px.
+ * The common case, all four taps inside, skips the border logic. */
 static void sample(const fk_image *s, double sx, double sy, fk_border border,
                    uint8_t fill, uint8_t *px) {
     sx = clamp_coord(sx, -2.0, s->width + 1.0);
     sy = clamp_coord(sy, -2.0, s->height + 1.0);
     double fx = floor(sx), fy = floor(sy);
     int x = (int)fx, y = (int)fy;
-    uint32_t wx = (uint32_t)lround((sx - fx) * FRAC_ONE);
-    uint32_t wy = (uint32_t)lround((sy - fy) * FRAC_ONE);
-    const uint8_t *p[4] = {tap(s, x, y, border), tap(s, x + 1, y, border),
-                           tap(s, x, y + 1, border),
-                           tap(s, x + 1, y + 1, border)};
+    uint32_t wx = (uint32_t)((sx - fx) * FRAC_ONE + 0.5);
+    uint32_t wy = (uint32_t)((sy - fy) * FRAC_ONE + 0.5);
     uint32_t w[4] = {(FRAC_ONE - wx) * (FRAC_ONE - wy), wx * (FRAC_ONE - wy),
                      (FRAC_ONE - wx) * wy, wx * wy};
-    for (int c = 0; c < s->channels; c++) {
-        uint32_t v = FRAC2_HALF;
-        for (int k = 0; k < 4; k++)
-            v += (p[k] ? p[k][c] : fill) * w[k];
-        px[c] = (uint8_t)(v >> FRAC2_SHIFT);
+    const uint8_t *p[4];
+    if (x >= 0 && y >= 0 && x + 1 < s->width && y + 1 < s->height) {
+        p[0] = s->data + (size_t)y * s->stride + (size_t)x * s->channels;
+        p[1] = p[0] + s->channels;
+        p[2] = p[0] + s->stride;
+        p[3] = p[2] + s->channels;
+    } else {
+        p[0] = tap(s, x, y, border);
+        p[1] = tap(s, x + 1, y, border);
+        p[2] = tap(s, x, y + 1, border);
+        p[3] = tap(s, x + 1, y + 1, border);
     }
+    blend4(p, w, s->channels, fill, px);
 }
 
 /* Affine warp: destination pixel (dx, dy) samples the source at

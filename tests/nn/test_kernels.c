@@ -541,44 +541,61 @@ static void test_conv_repeatable(void) {
     free(in), free(filt), free(one), free(two), free(ws1), free(ws2);
 }
 
-/* Independent callers on two threads (as two contexts may be): each piece
- * of the pool job runs its own small fully connected layer, on its own
- * data, thousands of times with a NULL pool, and checks every result
- * bitwise against one computed beforehand. Debian's serial OpenBLAS gets a
- * few percent of these wrong when nothing serialises the calls. */
-typedef struct fc_pair {
-    float *in[2], *w[2], *want[2];
-    int bad[2];
-} fc_pair;
+/* Independent callers on two fresh threads (as two contexts used from two
+ * threads would be): each runs its own small fully connected layer on its
+ * own data thousands of times with a NULL pool, checking every result
+ * bitwise against one computed beforehand. Debian's serial OpenBLAS is not
+ * re-entrant: threads that start calling it together can end up sharing
+ * its internal buffers, and then a few percent of all their products are
+ * wrong. The kernels' BLAS lock prevents that. Without the lock one round
+ * here failed about one time in six, so the test runs several rounds, each
+ * with new threads (12 rounds caught the race in 7 of 8 runs). */
+enum { PAIR_M = 8, PAIR_K = 8, PAIR_N = 8, PAIR_REPS = 4000, PAIR_ROUNDS = 12 };
 
-enum { PAIR_M = 8, PAIR_K = 8, PAIR_N = 8, PAIR_REPS = 50000 };
+typedef struct fc_caller {
+    float in[PAIR_M * PAIR_K], w[PAIR_K * PAIR_N], want[PAIR_M * PAIR_N];
+    pthread_barrier_t *start;
+    int bad;
+} fc_caller;
 
-static void fc_pair_fn(void *arg, long begin, long end) {
-    fc_pair *fp = arg;
+static void *fc_caller_main(void *arg) {
+    fc_caller *fc = arg;
     float out[PAIR_M * PAIR_N];
-    for (long t = begin; t < end; t++)
-        for (int rep = 0; rep < PAIR_REPS; rep++) {
-            fk_fc(fp->in[t], PAIR_M, PAIR_K, fp->w[t], NULL, PAIR_N, NULL,
-                  out, NULL);
-            fp->bad[t] += memcmp(out, fp->want[t], sizeof out) != 0;
-        }
+    pthread_barrier_wait(fc->start);
+    for (int rep = 0; rep < PAIR_REPS; rep++) {
+        fk_fc(fc->in, PAIR_M, PAIR_K, fc->w, NULL, PAIR_N, NULL, out, NULL);
+        fc->bad += memcmp(out, fc->want, sizeof out) != 0;
+    }
+    return NULL;
 }
 
 static void test_blas_concurrent_callers(void) {
-    fc_pair fp = {{0}, {0}, {0}, {0, 0}};
+    static fc_caller callers[2];
     for (int t = 0; t < 2; t++) {
-        fp.in[t] = rnd_buf(PAIR_M * PAIR_K);
-        fp.w[t] = rnd_buf(PAIR_K * PAIR_N);
-        fp.want[t] = nan_buf(PAIR_M * PAIR_N);
-        fk_fc(fp.in[t], PAIR_M, PAIR_K, fp.w[t], NULL, PAIR_N, NULL,
-              fp.want[t], NULL);
+        fc_caller *fc = &callers[t];
+        for (int i = 0; i < PAIR_M * PAIR_K; i++)
+            fc->in[i] = rnd_float(-1, 1);
+        for (int i = 0; i < PAIR_K * PAIR_N; i++)
+            fc->w[i] = rnd_float(-1, 1);
+        fk_fc(fc->in, PAIR_M, PAIR_K, fc->w, NULL, PAIR_N, NULL, fc->want,
+              NULL);
+        fc->bad = 0;
     }
-    fk_pool_run(pool2, 2, 1, fc_pair_fn, &fp);
-    CHECK(fp.bad[0] == 0 && fp.bad[1] == 0,
-          "concurrent fc: %d and %d of %d results wrong", fp.bad[0],
-          fp.bad[1], PAIR_REPS);
-    for (int t = 0; t < 2; t++)
-        free(fp.in[t]), free(fp.w[t]), free(fp.want[t]);
+    for (int round = 0; round < PAIR_ROUNDS; round++) {
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, 2);
+        pthread_t th[2];
+        for (int t = 0; t < 2; t++) {
+            callers[t].start = &start;
+            pthread_create(&th[t], NULL, fc_caller_main, &callers[t]);
+        }
+        for (int t = 0; t < 2; t++)
+            pthread_join(th[t], NULL);
+        pthread_barrier_destroy(&start);
+    }
+    CHECK(callers[0].bad == 0 && callers[1].bad == 0,
+          "concurrent fc: %d and %d of %d results wrong", callers[0].bad,
+          callers[1].bad, PAIR_REPS * PAIR_ROUNDS);
 }
 
 /* One random depthwise convolution against the reference. */

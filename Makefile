@@ -1,0 +1,57 @@
+# facekit - common commands. The build itself is CMake (build/); this file
+# only wraps it. `make demo` and `make test` each do all set-up on a fresh
+# Debian 12 machine: packages, build, models.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+FACEKIT    := $(BUILD)/facekit
+HOME_DIR   := $(or $(FACEKIT_HOME),$(HOME)/.facekit)
+LFW        := ../shared/data/lfw-devtrain
+
+.PHONY: all deps build models demo test test-release test-asan bench eval clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+models: build
+	@$(FACEKIT) models fetch
+
+# Detect the faces of face-api's demo photo sample1 (annotated copy written),
+# verify it against sample2 (different women: "verified": false) and, when
+# the LFW data is beside the repo, two photos of the same man ("verified":
+# true).
+demo: models
+	$(FACEKIT) detect $(HOME_DIR)/face-api/sample1.jpg --out demo-annotated.jpg > demo-detect.json
+	@echo "detections: demo-detect.json, annotated photo: demo-annotated.jpg"
+	$(FACEKIT) verify $(HOME_DIR)/face-api/sample1.jpg $(HOME_DIR)/face-api/sample2.jpg
+	@if [ -d $(LFW)/images ]; then \
+	  echo "$(FACEKIT) verify Aaron_Peirsol_0001.jpg Aaron_Peirsol_0002.jpg"; \
+	  $(FACEKIT) verify $(LFW)/images/Aaron_Peirsol/Aaron_Peirsol_0001.jpg \
+	                    $(LFW)/images/Aaron_Peirsol/Aaron_Peirsol_0002.jpg; fi
+
+test: test-release test-asan
+
+test-release: models
+	@ctest --test-dir $(BUILD) --output-on-failure
+
+# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan: models
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFK_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure
+
+bench: models
+	@$(BUILD)/bench_pipeline
+
+eval: models
+	$(FACEKIT) eval --pairs $(LFW)/pairsDevTrain.txt --images $(LFW)/images
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install the Debian packages facekit builds against, when missing.
+# Safe to run repeatedly: does nothing when everything is present.
+set -euo pipefail
+
+PACKAGES=(
+  cmake pkg-config gcc make
+  libjpeg62-turbo-dev   # JPEG decode/encode (libjpeg-turbo)
+  libpng-dev            # PNG
+  libjansson-dev        # JSON: weights manifests, CLI output
+  libarchive-dev        # unpacking npm tarballs
+  libssl-dev            # sha512 for npm integrity (libcrypto)
+  libopenblas-serial-dev # sgemm behind the convolutions
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -1,0 +1,291 @@
+/*
+ * test_cli.c - the `facekit` binary end to end, run as a user runs it.
+ *
+ * Every bad input must give exit code != 0, exactly one line on stderr that
+ * names the file and the cause, and nothing on stdout. The good paths check
+ * the JSON fields deepface users expect. FK_CLI names the binary (set by
+ * ctest). Checks that need the models skip when they are not installed.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "facekit.h"
+#include "test.h"
+
+static const char *cli;
+static char tmp[64] = "/tmp/fk_cli_XXXXXX";
+static char out_buf[1 << 20], err_buf[1 << 16];
+
+/* Read all of fd into buf (NUL-terminated). */
+static void slurp(int fd, char *buf, size_t cap) {
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0) n += (size_t)r;
+    buf[n] = '\0';
+    /* Drain the rest so the child never blocks. */
+    char sink[4096];
+    while (read(fd, sink, sizeof sink) > 0) {
+    }
+}
+
+/* Run the CLI with argv (NULL-terminated) and optional FACEKIT_HOME;
+ * returns the exit code. stdout/stderr land in out_buf/err_buf. */
+static int run(const char *home, const char *const *argv) {
+    char out_path[128], err_path[128];
+    snprintf(out_path, sizeof out_path, "%s/stdout", tmp);
+    snprintf(err_path, sizeof err_path, "%s/stderr", tmp);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(o, 1);
+        dup2(e, 2);
+        if (home) setenv("FACEKIT_HOME", home, 1);
+        setenv("FACEKIT_THREADS", "2", 1);
+        execv(cli, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    int fd = open(out_path, O_RDONLY);
+    slurp(fd, out_buf, sizeof out_buf);
+    close(fd);
+    fd = open(err_path, O_RDONLY);
+    slurp(fd, err_buf, sizeof err_buf);
+    close(fd);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* A bad input: non-zero exit, one stderr line containing every `needles`,
+ * nothing on stdout. */
+static void expect_error(const char *what, int rc, const char *n1, const char *n2) {
+    CHECK(rc != 0 && rc < 128, "%s: exit code %d (stderr: %s)", what, rc, err_buf);
+    CHECK(count_lines(err_buf) == 1, "%s: stderr has %d lines: %s", what, count_lines(err_buf), err_buf);
+    CHECK(out_buf[0] == '\0', "%s: stdout not empty: %.200s", what, out_buf);
+    CHECK(!n1 || strstr(err_buf, n1), "%s: '%s' not in: %s", what, n1, err_buf);
+    CHECK(!n2 || strstr(err_buf, n2), "%s: '%s' not in: %s", what, n2, err_buf);
+}
+
+static void write_bytes(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+static long read_file(const char *path, unsigned char **data) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *data = malloc((size_t)n);
+    if (!*data || fread(*data, 1, (size_t)n, f) != (size_t)n) n = -1;
+    fclose(f);
+    return n;
+}
+
+/* A small real image: grey with a gradient, saved as JPEG or PNG. */
+static void make_image(const char *path) {
+    fk_image *img = NULL;
+    fk_image_new(120, 90, 3, &img);
+    for (int y = 0; y < 90; y++)
+        for (int x = 0; x < 360; x++) img->data[y * img->stride + x] = (uint8_t)(100 + y / 3);
+    CHECK(fk_image_save(img, path, 90) == FK_OK, "save %s: %s", path, fk_last_error());
+    fk_image_free(img);
+}
+
+static void put_be32(unsigned char *p, unsigned long v) {
+    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);  p[3] = (unsigned char)v;
+}
+
+/* The CRC-32 PNG chunks carry (bitwise; speed does not matter here). */
+static unsigned long crc32_png(const unsigned char *p, size_t n) {
+    unsigned long c = 0xFFFFFFFFul;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320ul & (0ul - (c & 1)));
+    }
+    return c ^ 0xFFFFFFFFul;
+}
+
+static void path_in_tmp(char *buf, size_t cap, const char *name) {
+    snprintf(buf, cap, "%s/%s", tmp, name);
+}
+
+static void test_bad_images(void) {
+    char missing[128], empty[128], text[128], trunc[128], png[128], badpng[128], jpg[128],
+        huge[128], hugepng[128];
+    path_in_tmp(missing, sizeof missing, "missing.jpg");
+    path_in_tmp(empty, sizeof empty, "empty.jpg");
+    path_in_tmp(text, sizeof text, "notes.jpg");
+    path_in_tmp(trunc, sizeof trunc, "truncated.jpg");
+    path_in_tmp(png, sizeof png, "good.png");
+    path_in_tmp(badpng, sizeof badpng, "corrupt.png");
+    path_in_tmp(jpg, sizeof jpg, "small.jpg");
+    path_in_tmp(huge, sizeof huge, "huge.jpg");
+    path_in_tmp(hugepng, sizeof hugepng, "huge.png");
+
+    write_bytes(empty, "", 0);
+    write_bytes(text, "this is not an image\n", 21);
+    make_image(jpg);
+    make_image(png);
+    unsigned char *data = NULL;
+    long n = read_file(jpg, &data);
+    CHECK(n > 200, "small jpeg written");
+    if (n > 200) {
+        write_bytes(trunc, data, (size_t)n / 2);
+        /* Patch the frame header (SOF0..SOF2) to claim 65000 x 65000, the
+         * most a JPEG header can say (16-bit fields): 4.2 gigapixels. */
+        for (long i = 2; i + 9 < n; i++)
+            if (data[i] == 0xFF && data[i + 1] >= 0xC0 && data[i + 1] <= 0xC2) {
+                data[i + 5] = 0xFD; data[i + 6] = 0xE8;
+                data[i + 7] = 0xFD; data[i + 8] = 0xE8;
+                break;
+            }
+        write_bytes(huge, data, (size_t)n);
+        free(data);
+    }
+    n = read_file(png, &data);
+    if (n > 100) {
+        /* A PNG whose IHDR claims 100000 x 100000, with a correct CRC. */
+        unsigned char *big = malloc((size_t)n);
+        memcpy(big, data, (size_t)n);
+        put_be32(big + 16, 100000);
+        put_be32(big + 20, 100000);
+        put_be32(big + 29, crc32_png(big + 12, 17));
+        write_bytes(hugepng, big, (size_t)n);
+        free(big);
+        for (long i = n / 2; i < n - 20; i++) data[i] ^= 0x5A; /* damage IDAT */
+        write_bytes(badpng, data, (size_t)n);
+        free(data);
+    }
+
+    struct {
+        const char *path, *cause;
+    } cases[] = {{missing, "No such file"},
+                 {empty, "empty"},
+                 {text, "not a JPEG or PNG"},
+                 {trunc, "JPEG"},
+                 {badpng, "PNG"},
+                 {huge, "megapixels"},
+                 {hugepng, "100000x100000"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *argv1[] = {cli, "verify", cases[i].path, jpg, NULL};
+        expect_error(cases[i].path, run(NULL, argv1), cases[i].path, cases[i].cause);
+        const char *argv2[] = {cli, "represent", cases[i].path, NULL};
+        expect_error(cases[i].path, run(NULL, argv2), cases[i].path, cases[i].cause);
+        const char *argv3[] = {cli, "detect", cases[i].path, NULL};
+        expect_error(cases[i].path, run(NULL, argv3), cases[i].path, cases[i].cause);
+    }
+}
+
+static void test_usage_errors(void) {
+    const char *a1[] = {cli, NULL};
+    CHECK(run(NULL, a1) == 2, "no command: exit 2");
+    const char *a2[] = {cli, "frobnicate", NULL};
+    CHECK(run(NULL, a2) == 2 && strstr(err_buf, "unknown command"), "unknown command");
+    const char *a3[] = {cli, "verify", "a.jpg", NULL};
+    CHECK(run(NULL, a3) == 2 && strstr(err_buf, "usage"), "verify needs two images");
+    const char *a4[] = {cli, "verify", "a.jpg", "b.jpg", "--bogus", "1", NULL};
+    CHECK(run(NULL, a4) == 2 && strstr(err_buf, "--bogus"), "unknown option");
+    const char *a5[] = {cli, "verify", "a.jpg", "b.jpg", "--align", "maybe", NULL};
+    CHECK(run(NULL, a5) == 2 && strstr(err_buf, "maybe"), "bad bool");
+    const char *a6[] = {cli, "--help", NULL};
+    CHECK(run(NULL, a6) == 0 && strstr(out_buf, "verify"), "help");
+}
+
+/* Everything that needs the models. */
+static void test_with_models(const char *home) {
+    char s1[1200], s2[1200], grey[128], ann[128];
+    snprintf(s1, sizeof s1, "%s/face-api/sample1.jpg", home);
+    snprintf(s2, sizeof s2, "%s/face-api/sample2.jpg", home);
+    path_in_tmp(grey, sizeof grey, "grey.png");
+    path_in_tmp(ann, sizeof ann, "annotated.jpg");
+    make_image(grey);
+
+    const char *v[] = {cli, "verify", s1, s2, NULL};
+    int rc = run(NULL, v);
+    CHECK(rc == 0, "verify exit %d: %s", rc, err_buf);
+    static const char *fields[] = {"\"verified\"", "\"distance\"", "\"threshold\"", "\"model\": \"Dlib\"",
+                                   "\"detector_backend\": \"ssd\"", "\"similarity_metric\": \"cosine\"",
+                                   "\"facial_areas\"", "\"left_eye\"", "\"right_eye\"", "\"time\""};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        CHECK(strstr(out_buf, fields[i]) != NULL, "verify JSON lacks %s", fields[i]);
+    /* Different women in the two photos: closest pair still not verified. */
+    CHECK(strstr(out_buf, "\"verified\": false") != NULL, "sample1 vs sample2: %s", out_buf);
+
+    const char *same[] = {cli, "verify", s1, s1, "--metric", "euclidean", NULL};
+    CHECK(run(NULL, same) == 0 && strstr(out_buf, "\"verified\": true") &&
+              strstr(out_buf, "\"similarity_metric\": \"euclidean\""),
+          "same photo verified: %s", out_buf);
+
+    const char *r[] = {cli, "represent", s1, NULL};
+    CHECK(run(NULL, r) == 0, "represent: %s", err_buf);
+    int embeddings = 0;
+    for (const char *p = out_buf; (p = strstr(p, "\"embedding\"")); p++) embeddings++;
+    CHECK(embeddings == 3, "represent found %d faces in sample1", embeddings);
+    CHECK(strstr(out_buf, "\"facial_area\"") && strstr(out_buf, "\"face_confidence\""), "fields");
+
+    const char *d[] = {cli, "detect", s1, "--out", ann, NULL};
+    CHECK(run(NULL, d) == 0, "detect: %s", err_buf);
+    fk_image *img = NULL;
+    CHECK(fk_image_load(ann, 0, &img) == FK_OK && img->width == 1920 && img->height == 1280,
+          "annotated image written");
+    fk_image_free(img);
+
+    const char *nf[] = {cli, "verify", grey, s1, NULL};
+    expect_error("no face", run(NULL, nf), "grey.png: no face detected", "--enforce-detection");
+    const char *nf2[] = {cli, "verify", grey, s1, "--enforce-detection", "false", NULL};
+    CHECK(run(NULL, nf2) == 0 && strstr(out_buf, "\"verified\": false"),
+          "no face, enforce off: whole image used: %s %s", out_buf, err_buf);
+
+    const char *bad_det[] = {cli, "detect", s1, "--detector", "yolo", NULL};
+    expect_error("unknown detector", run(NULL, bad_det), "yolo", "ssd");
+
+    /* A model home without models. */
+    char empty_home[128];
+    path_in_tmp(empty_home, sizeof empty_home, "emptyhome");
+    mkdir(empty_home, 0755);
+    const char *m[] = {cli, "verify", s1, s2, NULL};
+    expect_error("missing models", run(empty_home, m), "ssd_mobilenetv1_model", "facekit models fetch");
+    const char *ml[] = {cli, "models", "list", NULL};
+    CHECK(run(empty_home, ml) == 0 && strstr(out_buf, "Dlib") && strstr(out_buf, " no "),
+          "models list on empty home: %s", out_buf);
+    CHECK(run(NULL, ml) == 0 && strstr(out_buf, "yes"), "models list: %s", out_buf);
+    rmdir(empty_home);
+}
+
+int main(void) {
+    cli = getenv("FK_CLI");
+    if (!cli || access(cli, X_OK) != 0) test_skip("FK_CLI does not name the facekit binary");
+    if (!mkdtemp(tmp)) return 1;
+    test_usage_errors();
+    test_bad_images();
+    char home[1024];
+    char probe[1200];
+    if (fk_default_home(home, sizeof home) == FK_OK &&
+        (snprintf(probe, sizeof probe, "%s/face-api/face_recognition_model.bin", home),
+         access(probe, R_OK) == 0))
+        test_with_models(home);
+    else
+        printf("note: models not installed; skipped the checks that need them\n");
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
+    return test_summary();
+}
