@@ -13,14 +13,18 @@
  * to each tile's output right after its sgemm, while it is still in cache.
  *
  * OpenBLAS is the serial build, and that build is not safe to call from two
- * threads at once: Debian's 0.3.21 (built without USE_LOCKING) returns
- * wrong products now and then when two threads call sgemm concurrently
- * (measured: about 8% of 8x8x8 products and 2% of 64x64x64 ones, in a
- * two-thread loop; never with one thread). So every sgemm call here goes
- * through blas_sgemm, which holds a process-wide mutex. Threads still
- * overlap everything around the products (im2col, bias, activation), and
- * depthwise and pooling run fully in parallel; a thread-safe BLAS would
- * let the products themselves run in parallel too (see FK_BLAS_SERIALISE).
+ * threads at once: Debian's 0.3.21 (evidently built without USE_LOCKING)
+ * returns wrong products when two threads call sgemm concurrently. In a
+ * loop of two fresh threads each multiplying its own matrices, up to 8% of
+ * 8x8x8 products and 2% of 64x64x64 ones came out wrong, varying from run
+ * to run; never with one thread (Debian's pthread flavour of OpenBLAS and
+ * BLIS passed the same loop). So every sgemm call here goes through
+ * blas_sgemm, which holds a process-wide mutex, and convolutions and
+ * fully connected layers run on the calling thread only (splitting them
+ * gained nothing behind the lock; see conv_plan_make). Depthwise and
+ * pooling still run in parallel. With a re-entrant BLAS, build with
+ * -DFK_BLAS_SERIALISE=0 and the products are split over the pool too
+ * (measured here: 1.9x on two cores).
  *
  * The channel loops use GCC's vector extensions (4 floats, plain SSE on
  * x86-64, NEON elsewhere) rather than relying on auto-vectorisation, which
@@ -36,6 +40,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Below this many floating-point operations a piece of work is not worth
@@ -46,12 +51,17 @@
 /* An im2col tile holds about this many floats (256 KB): it must stay in L2
  * between being written and being read by sgemm, and should be tall enough
  * (FK_TILE_MIN_ROWS) for sgemm to run at full speed. */
+#ifndef FK_TILE_FLOATS
 #define FK_TILE_FLOATS (64 * 1024)
+#endif
+#ifndef FK_TILE_MIN_ROWS
 #define FK_TILE_MIN_ROWS 32
+#endif
 
 /* Serialise calls into BLAS (see the top of the file). Building with
  * -DFK_BLAS_SERIALISE=0 drops the lock, for a BLAS known to be re-entrant
- * (OpenBLAS built with USE_LOCKING=1 or threads, BLIS). */
+ * (OpenBLAS built with USE_LOCKING=1 or with threads and limited to one
+ * with openblas_set_num_threads(1); BLIS). */
 #ifndef FK_BLAS_SERIALISE
 #define FK_BLAS_SERIALISE 1
 #endif
@@ -211,9 +221,13 @@ static void conv_plan_make(fk_shape4 is, int oc, const fk_window *win,
                 win->pad_bottom == 0 && win->pad_left == 0 &&
                 win->pad_right == 0;
 
-    /* As many slices as threads, unless the job is too small to share. */
+    /* As many slices as threads, unless the job is too small to share or
+     * the products cannot run in parallel anyway: behind the BLAS lock a
+     * second slice only overlaps its im2col with the other's sgemm, which
+     * measured no gain, while handing the lock over between tiles cost
+     * about 12% on a 3x3 64->64 layer at 56x56. */
     double flops = 2.0 * (double)p->rows * (double)p->k * (oc > 0 ? oc : 0);
-    long slices = threads > 1 ? threads : 1;
+    long slices = threads > 1 && !FK_BLAS_SERIALISE ? threads : 1;
     long worth = (long)(flops / FK_MIN_TASK_FLOPS);
     if (slices > worth)
         slices = worth > 1 ? worth : 1;
@@ -230,16 +244,29 @@ static void conv_plan_make(fk_shape4 is, int oc, const fk_window *win,
     p->tile = tile > 0 ? tile : 1;
 }
 
-/* Floats of scratch fk_conv2d needs with a pool of `threads` threads: an
- * im2col tile per slice, or nothing for the direct 1x1 case. `threads` must
- * be fk_pool_threads() of the pool later passed to fk_conv2d. */
+/* Floats of scratch one plan needs: an im2col tile per slice, or nothing
+ * for the direct 1x1 case. */
+static size_t plan_workspace(const conv_plan *p, int oc) {
+    if (p->direct || p->rows == 0 || p->k == 0 || oc <= 0)
+        return 0;
+    return (size_t)p->slices * (size_t)p->tile * (size_t)p->k;
+}
+
+/* Floats of scratch fk_conv2d needs with a pool of up to `threads` threads.
+ * The need is not monotonic in the thread count (7 rows take 3 slices of 3
+ * rows but 4 slices of 2), so this is the largest need over 1..threads:
+ * a workspace sized for a big pool then serves every smaller one. */
 size_t fk_conv2d_workspace(fk_shape4 is, int oc, const fk_window *win,
                            int threads) {
-    conv_plan p;
-    conv_plan_make(is, oc, win, threads, &p);
-    if (p.direct || p.rows == 0 || p.k == 0 || oc <= 0)
-        return 0;
-    return (size_t)p.slices * (size_t)p.tile * (size_t)p.k;
+    size_t most = 0;
+    for (int t = 1; t <= (threads > 1 ? threads : 1); t++) {
+        conv_plan p;
+        conv_plan_make(is, oc, win, t, &p);
+        size_t need = plan_workspace(&p, oc);
+        if (need > most)
+            most = need;
+    }
+    return most;
 }
 
 typedef struct conv_job {
@@ -325,8 +352,8 @@ static void conv_slices(void *arg, long s0, long s1) {
 }
 
 /* Convolution through sgemm (see the top of the file). Assumes workspace
- * holds fk_conv2d_workspace(is, oc, win, fk_pool_threads(pool)) floats
- * (it may be NULL when that is 0). */
+ * holds fk_conv2d_workspace(is, oc, win, T) floats for some
+ * T >= fk_pool_threads(pool) (it may be NULL when that is 0). */
 void fk_conv2d(const float *in, fk_shape4 is, const float *filt,
                const float *bias, int oc, const fk_window *win,
                const fk_act *act, float *out, float *workspace,
@@ -359,6 +386,161 @@ static inline void valid_taps(int start, int k, int size, int *k0, int *k1) {
         *k1 = *k0;
 }
 
+/* One output pixel of a depthwise convolution, borders already clipped:
+ * x and f point at channel 0 of the first real tap of the input and of the
+ * filter; the window's real taps are nky rows of nkx pixels, rows in_row
+ * (input) and f_row (filter) floats apart, pixels c floats apart. */
+typedef struct dw_px {
+    float *o;
+    const float *x, *f;
+    size_t in_row, f_row;
+    int nky, nkx, c;
+    const float *bias;
+    const fk_act *act;  /* NULL unless act_is_simple */
+} dw_px;
+
+/* Channels [ch, c) of a pixel in blocks of 4, then one at a time. Shared by
+ * both pixel functions (always inlined, so it takes on the AVX encoding in
+ * the AVX2 one). */
+static inline __attribute__((always_inline)) void dw_pixel_tail(
+    const dw_px *p, int ch) {
+    for (; ch + 4 <= p->c; ch += 4) {
+        v4f a = p->bias ? v4_load(p->bias + ch) : v4_splat(0.0f);
+        for (int ky = 0; ky < p->nky; ky++) {
+            const float *x = p->x + ky * p->in_row + ch;
+            const float *f = p->f + ky * p->f_row + ch;
+            for (int kx = 0; kx < p->nkx; kx++, x += p->c, f += p->c)
+                a += v4_load(x) * v4_load(f);
+        }
+        v4_store(p->o + ch, act_v4(p->act, a, ch));
+    }
+    for (; ch < p->c; ch++) {
+        float a = p->bias ? p->bias[ch] : 0.0f;
+        for (int ky = 0; ky < p->nky; ky++) {
+            const float *x = p->x + ky * p->in_row + ch;
+            const float *f = p->f + ky * p->f_row + ch;
+            for (int kx = 0; kx < p->nkx; kx++, x += p->c, f += p->c)
+                a += *x * *f;
+        }
+        p->o[ch] = act_1(p->act, a, ch);
+    }
+}
+
+/* A pixel with SSE: 16 channels at a time in four independent sums, so
+ * the adds of successive taps do not wait on each other (one sum per
+ * block would make the loop latency-bound, at half the speed). */
+static void dw_pixel_sse(const dw_px *p) {
+    int ch = 0;
+    for (; ch + 16 <= p->c; ch += 16) {
+        v4f a0, a1, a2, a3;
+        if (p->bias) {
+            a0 = v4_load(p->bias + ch);
+            a1 = v4_load(p->bias + ch + 4);
+            a2 = v4_load(p->bias + ch + 8);
+            a3 = v4_load(p->bias + ch + 12);
+        } else {
+            a0 = a1 = a2 = a3 = v4_splat(0.0f);
+        }
+        for (int ky = 0; ky < p->nky; ky++) {
+            const float *x = p->x + ky * p->in_row + ch;
+            const float *f = p->f + ky * p->f_row + ch;
+            for (int kx = 0; kx < p->nkx; kx++, x += p->c, f += p->c) {
+                a0 += v4_load(x) * v4_load(f);
+                a1 += v4_load(x + 4) * v4_load(f + 4);
+                a2 += v4_load(x + 8) * v4_load(f + 8);
+                a3 += v4_load(x + 12) * v4_load(f + 12);
+            }
+        }
+        v4_store(p->o + ch, act_v4(p->act, a0, ch));
+        v4_store(p->o + ch + 4, act_v4(p->act, a1, ch + 4));
+        v4_store(p->o + ch + 8, act_v4(p->act, a2, ch + 8));
+        v4_store(p->o + ch + 12, act_v4(p->act, a3, ch + 12));
+    }
+    dw_pixel_tail(p, ch);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* 8-float vectors, only ever used inside functions compiled for AVX2 (the
+ * helpers carry the target too, so no 32-byte vector crosses a function
+ * boundary without AVX, which would change the ABI). */
+typedef float v8f __attribute__((vector_size(32)));
+typedef int v8i __attribute__((vector_size(32)));
+
+#define FK_AVX2 __attribute__((target("avx2"), always_inline))
+
+static inline FK_AVX2 v8f v8_load(const float *p) {
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline FK_AVX2 void v8_store(float *p, v8f v) {
+    memcpy(p, &v, sizeof v);
+}
+
+static inline FK_AVX2 v8f v8_splat(float x) {
+    return (v8f){x, x, x, x, x, x, x, x};
+}
+
+static inline FK_AVX2 v8f v8_select(v8i mask, v8f a, v8f b) {
+    return (v8f)(((v8i)a & mask) | ((v8i)b & ~mask));
+}
+
+/* act_v4 on 8 lanes. */
+static inline FK_AVX2 v8f act_v8(const fk_act *act, v8f x, int ch) {
+    if (!act)
+        return x;
+    v8f zero = v8_splat(0.0f);
+    switch (act->kind) {
+    case FK_ACT_RELU: return v8_select(x > zero, x, zero);
+    case FK_ACT_RELU6: {
+        v8f six = v8_splat(6.0f), y = v8_select(x > zero, x, zero);
+        return v8_select(y < six, y, six);
+    }
+    case FK_ACT_LEAKY: return v8_select(x < zero, x * act->alpha, x);
+    case FK_ACT_PRELU:
+        return v8_select(x < zero, x * v8_load(act->slope + ch), x);
+    default: return x;
+    }
+}
+
+/* A pixel with AVX2: the same as dw_pixel_sse with 8-float vectors (two
+ * independent sums of 8 per 16 channels), about twice as fast. Plain
+ * multiply and add rather than FMA: the sums are a dependency chain, and
+ * an add has a shorter latency than an FMA. */
+__attribute__((target("avx2"))) static void dw_pixel_avx2(const dw_px *p) {
+    int ch = 0;
+    for (; ch + 16 <= p->c; ch += 16) {
+        v8f a0 = p->bias ? v8_load(p->bias + ch) : v8_splat(0.0f);
+        v8f a1 = p->bias ? v8_load(p->bias + ch + 8) : v8_splat(0.0f);
+        for (int ky = 0; ky < p->nky; ky++) {
+            const float *x = p->x + ky * p->in_row + ch;
+            const float *f = p->f + ky * p->f_row + ch;
+            for (int kx = 0; kx < p->nkx; kx++, x += p->c, f += p->c) {
+                a0 += v8_load(x) * v8_load(f);
+                a1 += v8_load(x + 8) * v8_load(f + 8);
+            }
+        }
+        v8_store(p->o + ch, act_v8(p->act, a0, ch));
+        v8_store(p->o + ch + 8, act_v8(p->act, a1, ch + 8));
+    }
+    dw_pixel_tail(p, ch);
+}
+#endif
+
+/* The pixel function for this CPU, chosen at run time so the build does
+ * not assume AVX2. FK_NO_AVX2=1 in the environment forces the SSE path
+ * (the tests use it to cover both; it also helps to rule AVX2 out when
+ * chasing a numerical difference). */
+static void (*dw_pixel_fn(void))(const dw_px *) {
+#if defined(__x86_64__) || defined(__i386__)
+    const char *no = getenv("FK_NO_AVX2");
+    if (__builtin_cpu_supports("avx2") && !(no && *no == '1'))
+        return dw_pixel_avx2;
+#endif
+    return dw_pixel_sse;
+}
+
 typedef struct dw_job {
     const float *in;
     fk_shape4 is;
@@ -368,19 +550,23 @@ typedef struct dw_job {
     const fk_act *act;
     float *out;
     int oh, ow;
+    void (*pixel)(const dw_px *);
 } dw_job;
 
 /* Output rows [r0, r1) (a row is one (image, oy) pair). Borders are handled
  * by clipping the tap ranges once per pixel, so the inner loops have no
- * bounds checks; for each block of 8 channels the sums stay in registers
- * over all taps and are stored once, already activated. */
+ * bounds checks; the pixel function keeps its sums in registers over all
+ * taps and stores them once, already activated (sigmoid and tanh, which
+ * have no vector form here, are applied to the finished row instead). */
 static void dw_rows(void *arg, long r0, long r1) {
     const dw_job *j = arg;
     const fk_window *win = j->win;
     fk_shape4 is = j->is;
     int c = is.c;
     int simple = act_is_simple(j->act);
-    const fk_act *vact = simple ? j->act : NULL;
+    dw_px px = {NULL, NULL, j->filt, (size_t)is.w * c,
+                (size_t)win->kw * c, 0, 0, c, j->bias,
+                simple ? j->act : NULL};
     for (long r = r0; r < r1; r++) {
         long b = r / j->oh;
         int oy = (int)(r % j->oh);
@@ -391,50 +577,20 @@ static void dw_rows(void *arg, long r0, long r1) {
         for (int ox = 0; ox < j->ow; ox++) {
             int ix0 = ox * win->stride_w - win->pad_left, kx0, kx1;
             valid_taps(ix0, win->kw, is.w, &kx0, &kx1);
-            float *o = orow + (size_t)ox * c;
-            /* first real tap of the window, for input and filter */
-            size_t in_base =
-                ((size_t)(iy0 + ky0) * is.w + (size_t)(ix0 + kx0)) * c;
-            size_t f_base = ((size_t)ky0 * win->kw + kx0) * c;
-            size_t in_row = (size_t)is.w * c, f_row = (size_t)win->kw * c;
-            int nky = ky1 - ky0, nkx = kx1 - kx0;
-            if (nky == 0 || nkx == 0)
-                nky = nkx = 0; /* all padding: just bias; form no pointers */
-            int ch = 0;
-            for (; ch + 8 <= c; ch += 8) {
-                v4f a0 = j->bias ? v4_load(j->bias + ch) : v4_splat(0.0f);
-                v4f a1 = j->bias ? v4_load(j->bias + ch + 4) : v4_splat(0.0f);
-                for (int ky = 0; ky < nky; ky++) {
-                    const float *x = img + in_base + ky * in_row + ch;
-                    const float *f = j->filt + f_base + ky * f_row + ch;
-                    for (int kx = 0; kx < nkx; kx++, x += c, f += c) {
-                        a0 += v4_load(x) * v4_load(f);
-                        a1 += v4_load(x + 4) * v4_load(f + 4);
-                    }
-                }
-                v4_store(o + ch, act_v4(vact, a0, ch));
-                v4_store(o + ch + 4, act_v4(vact, a1, ch + 4));
+            px.o = orow + (size_t)ox * c;
+            px.nky = ky1 - ky0;
+            px.nkx = kx1 - kx0;
+            if (px.nky == 0 || px.nkx == 0) {
+                /* all padding: the output is the bias; point nowhere new */
+                px.nky = px.nkx = 0;
+                px.x = img;
+                px.f = j->filt;
+            } else {
+                px.x = img + ((size_t)(iy0 + ky0) * is.w +
+                              (size_t)(ix0 + kx0)) * c;
+                px.f = j->filt + ((size_t)ky0 * win->kw + kx0) * c;
             }
-            for (; ch + 4 <= c; ch += 4) {
-                v4f a0 = j->bias ? v4_load(j->bias + ch) : v4_splat(0.0f);
-                for (int ky = 0; ky < nky; ky++) {
-                    const float *x = img + in_base + ky * in_row + ch;
-                    const float *f = j->filt + f_base + ky * f_row + ch;
-                    for (int kx = 0; kx < nkx; kx++, x += c, f += c)
-                        a0 += v4_load(x) * v4_load(f);
-                }
-                v4_store(o + ch, act_v4(vact, a0, ch));
-            }
-            for (; ch < c; ch++) {
-                float a = j->bias ? j->bias[ch] : 0.0f;
-                for (int ky = 0; ky < nky; ky++) {
-                    const float *x = img + in_base + ky * in_row + ch;
-                    const float *f = j->filt + f_base + ky * f_row + ch;
-                    for (int kx = 0; kx < nkx; kx++, x += c, f += c)
-                        a += *x * *f;
-                }
-                o[ch] = act_1(vact, a, ch);
-            }
+            j->pixel(&px);
         }
         if (!simple)
             fk_act_apply(j->act, orow, (long)j->ow * c, c);
@@ -445,7 +601,7 @@ static void dw_rows(void *arg, long r0, long r1) {
 void fk_depthwise(const float *in, fk_shape4 is, const float *filt,
                   const float *bias, const fk_window *win, const fk_act *act,
                   float *out, fk_pool *pool) {
-    dw_job j = {in, is, filt, bias, win, act, out, 0, 0};
+    dw_job j = {in, is, filt, bias, win, act, out, 0, 0, dw_pixel_fn()};
     fk_window_out(win, is.h, is.w, &j.oh, &j.ow);
     long rows = (long)is.n * j.oh;
     if (rows == 0 || j.ow == 0 || is.c == 0)
@@ -501,7 +657,9 @@ void fk_fc(const float *in, int m, int k, const float *w, const float *bias,
         return;
     }
     fc_job j = {in, m, k, w, bias, n, act, out, m >= 64};
-    if (j.by_rows)
+    if (FK_BLAS_SERIALISE)
+        fc_part(&j, 0, j.by_rows ? m : n); /* no parallel sgemm: see top */
+    else if (j.by_rows)
         fk_pool_run(pool, m, grain_for(2.0 * k * n), fc_part, &j);
     else
         fk_pool_run(pool, n, grain_for(2.0 * m * k), fc_part, &j);

@@ -501,6 +501,36 @@ static void test_conv_random(void) {
     fk_window s2 = {1, 1, 2, 2, 0, 0, 0, 0};
     CHECK(fk_conv2d_workspace(is, 16, &s2, 2) > 0, "1x1 stride 2 workspace");
 
+    /* A workspace sized for T threads serves any pool of up to T threads.
+     * When convolutions are split over threads, 7 output rows make 3
+     * slices of 3 rows with 3 threads (9 rows of workspace) but 4 slices
+     * of 2 with 4 threads (8 rows), so the size must be the largest over
+     * 1..T. Checked with exact allocations (the sanitizer build catches an
+     * overrun) and against the reference. */
+    {
+        fk_shape4 row7 = {1, 1, 7, 256};
+        int oc7 = 256;
+        fk_window k3s = {3, 3, 1, 1, 0, 0, 0, 0};
+        fk_window_pad_tf(&k3s, 1, 7, 1);
+        int mono = 1;
+        for (int t = 2; t <= 8; t++)
+            mono &= fk_conv2d_workspace(row7, oc7, &k3s, t) >=
+                    fk_conv2d_workspace(row7, oc7, &k3s, t - 1);
+        CHECK(mono, "workspace grows with the thread count");
+        fk_pool *pool3;
+        CHECK(fk_pool_new(3, &pool3) == FK_OK, "pool of 3");
+        float *in = rnd_buf(7 * 256), *filt = rnd_buf((size_t)9 * 256 * oc7);
+        float *ref = nan_buf(7 * 256), *got = nan_buf(7 * 256);
+        float *ws = malloc(fk_conv2d_workspace(row7, oc7, &k3s, 4) *
+                           sizeof *ws);
+        fk_conv2d_ref(in, row7, filt, NULL, oc7, &k3s, NULL, ref);
+        fk_conv2d(in, row7, filt, NULL, oc7, &k3s, NULL, got, ws, pool3);
+        same_values("conv2d 3 threads, workspace for 4", "1x1x7x256 -> 256",
+                    got, ref, 7 * 256);
+        free(in), free(filt), free(ref), free(got), free(ws);
+        fk_pool_free(pool3);
+    }
+
     /* No input channels: every sum is empty, the output is act(bias). */
     fk_shape4 empty = {1, 3, 3, 0};
     fk_window k3 = {3, 3, 1, 1, 0, 0, 0, 0};
@@ -513,10 +543,9 @@ static void test_conv_random(void) {
           out[17]);
 }
 
-/* Two threads using BLAS at once: repeated runs of a convolution split
- * over 2 threads (each slice making many small sgemm calls) must all match
- * a 1-thread run. Debian's serial OpenBLAS is not re-entrant, so without
- * the kernels' BLAS lock this fails within a few runs. */
+/* Repeated runs of a convolution on the 2-thread pool (split into slices
+ * making many small sgemm calls at once when the kernels are built for a
+ * re-entrant BLAS) must all match a 1-thread run. */
 static void test_conv_repeatable(void) {
     fk_shape4 is = {1, 64, 64, 64};
     int oc = 8;
@@ -632,11 +661,18 @@ static void depthwise_case(int big) {
     free(in), free(filt), free(bias), free(ref), free(slopes);
 }
 
+/* Depthwise has an AVX2 and an SSE body chosen at run time; FK_NO_AVX2
+ * forces the SSE one, so both are checked whatever the CPU. */
 static void test_depthwise_random(void) {
-    for (int i = 0; i < 60; i++)
-        depthwise_case(0);
-    for (int i = 0; i < 6; i++)
-        depthwise_case(1);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            setenv("FK_NO_AVX2", "1", 1);
+        for (int i = 0; i < 50; i++)
+            depthwise_case(0);
+        for (int i = 0; i < 5; i++)
+            depthwise_case(1);
+    }
+    unsetenv("FK_NO_AVX2");
 }
 
 /* One random fully connected layer; m >= 64 takes the split-by-rows path,

@@ -1,0 +1,103 @@
+/*
+ * bench_pipeline.c - milliseconds per pipeline stage on a real photo.
+ *
+ *   build/bench_pipeline [IMAGE] [RUNS]
+ *
+ * Default image: face-api's demo photo sample1.jpg (1920x1280, 3 faces) in
+ * the model home. For 1 thread and for all cores, prints the median over
+ * RUNS (default 10) of: decode, detect (SSD incl. resize to 512), landmarks
+ * (all faces), align (all faces), embed (all faces, one batch), and the whole
+ * represent call. The first run (model loading, planning) is not counted.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "facekit.h"
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int main(int argc, char **argv) {
+    char home[1024], path[PATH_MAX];
+    if (fk_default_home(home, sizeof home) != FK_OK) return 1;
+    if (argc > 1) snprintf(path, sizeof path, "%s", argv[1]);
+    else snprintf(path, sizeof path, "%s/face-api/sample1.jpg", home);
+    int runs = argc > 2 ? atoi(argv[2]) : 10;
+    if (runs < 1 || runs > 1000) runs = 10;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+    printf("image: %s\n", path);
+    int thread_counts[2] = {1, (int)cores};
+    for (int t = 0; t < (cores > 1 ? 2 : 1); t++) {
+        fk_context_options co;
+        fk_context_options_init(&co);
+        co.threads = thread_counts[t];
+        fk_context *ctx;
+        if (fk_context_new(&co, &ctx) != FK_OK) {
+            fprintf(stderr, "%s\n", fk_last_error());
+            return 1;
+        }
+        double *dec = calloc((size_t)runs, sizeof *dec), *det = calloc((size_t)runs, sizeof *det),
+               *lm = calloc((size_t)runs, sizeof *lm), *al = calloc((size_t)runs, sizeof *al),
+               *em = calloc((size_t)runs, sizeof *em), *tot = calloc((size_t)runs, sizeof *tot);
+        int faces = 0, w = 0, h = 0;
+        for (int r = -1; r < runs; r++) {
+            double t0 = now_ms();
+            fk_image *img;
+            if (fk_image_load(path, 0, &img) != FK_OK) {
+                fprintf(stderr, "%s\n", fk_last_error());
+                return 1;
+            }
+            double t1 = now_ms();
+            fk_faces f;
+            fk_stage_times st = {0};
+            if (fk_represent_timed(ctx, img, NULL, &f, &st) != FK_OK) {
+                fprintf(stderr, "%s\n", fk_last_error());
+                return 1;
+            }
+            double t2 = now_ms();
+            faces = f.count;
+            w = img->width;
+            h = img->height;
+            fk_faces_free(&f);
+            fk_image_free(img);
+            if (r < 0) continue; /* warm-up: loads models, plans graphs */
+            dec[r] = t1 - t0;
+            det[r] = st.detect_ms;
+            lm[r] = st.landmarks_ms;
+            al[r] = st.align_ms;
+            em[r] = st.embed_ms;
+            tot[r] = t2 - t0;
+        }
+        printf("\nthreads=%d  (%dx%d, %d faces, median of %d runs)\n", thread_counts[t], w, h,
+               faces, runs);
+        printf("  decode      %8.2f ms\n", median(dec, runs));
+        printf("  detect      %8.2f ms   (ssd, 512x512)\n", median(det, runs));
+        printf("  landmarks   %8.2f ms   (%.2f ms/face)\n", median(lm, runs),
+               median(lm, runs) / (faces ? faces : 1));
+        printf("  align       %8.2f ms   (%.2f ms/face)\n", median(al, runs),
+               median(al, runs) / (faces ? faces : 1));
+        printf("  embed       %8.2f ms   (%.2f ms/face, Dlib)\n", median(em, runs),
+               median(em, runs) / (faces ? faces : 1));
+        printf("  total       %8.2f ms   (decode + represent)\n", median(tot, runs));
+        free(dec); free(det); free(lm); free(al); free(em); free(tot);
+        fk_context_free(ctx);
+    }
+    return 0;
+}
