@@ -14,6 +14,10 @@
 fk_status fk_similarity_fit(const fk_point *from, const fk_point *to, int n,
                             double m[6]);
 
+/* Where dlib's mean face puts landmarks 17..67 in a size x size chip with
+ * `padding` (out[i] is landmark 17 + i). */
+void fk_align_template68(int size, double padding, fk_point out[51]);
+
 /* dlib-style face chip: the 51 inner landmarks (17..67) mapped by a
  * similarity transform onto dlib's mean face shape, padded by `padding` of
  * the face size on each side (dlib's recognizer uses size 150, padding 0.25).

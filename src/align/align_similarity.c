@@ -61,16 +61,20 @@ fk_status fk_similarity_fit(const fk_point *from, const fk_point *to, int n,
     return FK_OK;
 }
 
+void fk_align_template68(int size, double padding, fk_point out[51]) {
+    for (int i = 0; i < 51; i++) {
+        out[i].x = (float)((padding + MEAN_FACE_X[i]) / (2 * padding + 1) * size);
+        out[i].y = (float)((padding + MEAN_FACE_Y[i]) / (2 * padding + 1) * size);
+    }
+}
+
 fk_status fk_align_chip68(const fk_image *img, const fk_point landmarks[68],
                           int size, double padding, fk_image **out) {
     if (!img || !landmarks || !out || size <= 0 || padding < 0)
         return fk_fail(FK_EINVAL, "align: bad arguments");
     fk_point from[51], to[51];
-    for (int i = 0; i < 51; i++) {
-        from[i].x = (float)((padding + MEAN_FACE_X[i]) / (2 * padding + 1) * size);
-        from[i].y = (float)((padding + MEAN_FACE_Y[i]) / (2 * padding + 1) * size);
-        to[i] = landmarks[17 + i];
-    }
+    fk_align_template68(size, padding, from);
+    for (int i = 0; i < 51; i++) to[i] = landmarks[17 + i];
     double m[6];
     fk_status st = fk_similarity_fit(from, to, 51, m);
     if (st != FK_OK) return fk_fail_prefix(st, "align");
