@@ -10,7 +10,8 @@ PACKAGES=(
   libjansson-dev        # JSON: weights manifests, CLI output
   libarchive-dev        # unpacking npm tarballs
   libssl-dev            # sha512 for npm integrity (libcrypto)
-  libopenblas-serial-dev # sgemm behind the convolutions
+  libopenblas-pthread-dev # sgemm behind the convolutions (limited to one
+                          # thread per caller: facekit's pool does the threading)
 )
 
 missing=()

@@ -68,6 +68,40 @@ void fk_align_template68(int size, double padding, fk_point out[51]) {
     }
 }
 
+/* Warp through an area-shrunk copy of the part of `img` the chip covers,
+ * shrunk by the integer factor f >= 2. */
+static fk_status warp_shrunk(const fk_image *img, const double m[6], int size,
+                             int f, fk_image **out) {
+    /* Bounding box of the chip's corners in the image, plus a margin. */
+    double xs[4], ys[4];
+    for (int k = 0; k < 4; k++) {
+        double cx = (k & 1) ? size : 0, cy = (k & 2) ? size : 0;
+        xs[k] = m[0] * cx + m[1] * cy + m[2];
+        ys[k] = m[3] * cx + m[4] * cy + m[5];
+    }
+    double x0 = xs[0], x1 = xs[0], y0 = ys[0], y1 = ys[0];
+    for (int k = 1; k < 4; k++) {
+        x0 = fmin(x0, xs[k]); x1 = fmax(x1, xs[k]);
+        y0 = fmin(y0, ys[k]); y1 = fmax(y1, ys[k]);
+    }
+    int cx0 = (int)floor(x0) - 2 * f, cy0 = (int)floor(y0) - 2 * f;
+    int cw = ((int)ceil(x1) + 2 * f - cx0) / f * f;
+    int ch = ((int)ceil(y1) + 2 * f - cy0) / f * f;
+    fk_image *crop = NULL, *small = NULL;
+    fk_status st = fk_image_crop(img, cx0, cy0, cw, ch, 0, &crop);
+    if (st == FK_OK) st = fk_image_resize_area(crop, cw / f, ch / f, &small);
+    fk_image_free(crop);
+    if (st != FK_OK) return st;
+    /* Chip -> small: subtract the crop origin, divide by f; pixel centres
+     * map as s = (p + 0.5) / f - 0.5. */
+    double inv = 1.0 / f, shift = 0.5 * inv - 0.5;
+    double ms[6] = {m[0] * inv, m[1] * inv, (m[2] - cx0) * inv + shift,
+                    m[3] * inv, m[4] * inv, (m[5] - cy0) * inv + shift};
+    st = fk_image_warp_affine(small, ms, size, size, FK_BORDER_CONSTANT, 0, out);
+    fk_image_free(small);
+    return st;
+}
+
 fk_status fk_align_chip68(const fk_image *img, const fk_point landmarks[68],
                           int size, double padding, fk_image **out) {
     if (!img || !landmarks || !out || size <= 0 || padding < 0)
@@ -79,24 +113,10 @@ fk_status fk_align_chip68(const fk_image *img, const fk_point landmarks[68],
     fk_status st = fk_similarity_fit(from, to, 51, m);
     if (st != FK_OK) return fk_fail_prefix(st, "align");
     /* Shrinking a large face straight to the chip with bilinear sampling
-     * aliases; pre-shrink the image so the warp scales by at most ~1.5x. */
+     * aliases; when the chip samples the image more sparsely than every
+     * 1.5 pixels, area-shrink just the region the chip covers first. */
     double scale = sqrt(m[0] * m[0] + m[3] * m[3]);
-    if (scale > 1.5) {
-        int f = (int)floor(scale / 1.5 * 1.0);
-        if (f < 2) f = 2;
-        int sw = img->width / f, sh = img->height / f;
-        if (sw >= 2 && sh >= 2) {
-            fk_image *small = NULL;
-            st = fk_image_resize_area(img, sw, sh, &small);
-            if (st != FK_OK) return st;
-            double kx = (double)sw / img->width, ky = (double)sh / img->height;
-            double ms[6] = {m[0] * kx, m[1] * kx, m[2] * kx,
-                            m[3] * ky, m[4] * ky, m[5] * ky};
-            st = fk_image_warp_affine(small, ms, size, size, FK_BORDER_CONSTANT, 0, out);
-            fk_image_free(small);
-            return st;
-        }
-    }
+    if (scale > 1.5) return warp_shrunk(img, m, size, (int)floor(scale / 1.5) + 1, out);
     return fk_image_warp_affine(img, m, size, size, FK_BORDER_CONSTANT, 0, out);
 }
 

@@ -12,19 +12,16 @@
  * to stay in L2 while sgemm reads them; the bias and activation are applied
  * to each tile's output right after its sgemm, while it is still in cache.
  *
- * OpenBLAS is the serial build, and that build is not safe to call from two
- * threads at once: Debian's 0.3.21 (evidently built without USE_LOCKING)
- * returns wrong products when two threads call sgemm concurrently. In a
- * loop of two fresh threads each multiplying its own matrices, up to 8% of
- * 8x8x8 products and 2% of 64x64x64 ones came out wrong, varying from run
- * to run; never with one thread (Debian's pthread flavour of OpenBLAS and
- * BLIS passed the same loop). So every sgemm call here goes through
- * blas_sgemm, which holds a process-wide mutex, and convolutions and
- * fully connected layers run on the calling thread only (splitting them
- * gained nothing behind the lock; see conv_plan_make). Depthwise and
- * pooling still run in parallel. With a re-entrant BLAS, build with
- * -DFK_BLAS_SERIALISE=0 and the products are split over the pool too
- * (measured here: 1.9x on two cores).
+ * BLAS and threads: Debian's serial OpenBLAS 0.3.21 (built without
+ * USE_LOCKING) returns wrong products when two threads call sgemm at once:
+ * in a loop of two fresh threads each multiplying its own matrices, up to 8%
+ * of 8x8x8 products came out wrong; never with one thread. Debian's pthread
+ * flavour of OpenBLAS passed the same loop once limited to one internal
+ * thread (our pool does the threading). So at first use we ask OpenBLAS
+ * what it is: the threaded build is set to one thread and called freely;
+ * a sequential build is called under a process-wide mutex (correct, but
+ * convolutions then gain nothing from a second thread). scripts/
+ * install-deps.sh installs the pthread flavour.
  *
  * The channel loops use GCC's vector extensions (4 floats, plain SSE on
  * x86-64, NEON elsewhere) rather than relying on auto-vectorisation, which
@@ -58,32 +55,33 @@
 #define FK_TILE_MIN_ROWS 32
 #endif
 
-/* Serialise calls into BLAS (see the top of the file). Building with
- * -DFK_BLAS_SERIALISE=0 drops the lock, for a BLAS known to be re-entrant
- * (OpenBLAS built with USE_LOCKING=1 or with threads and limited to one
- * with openblas_set_num_threads(1); BLIS). */
-#ifndef FK_BLAS_SERIALISE
-#define FK_BLAS_SERIALISE 1
-#endif
-
-#if FK_BLAS_SERIALISE
+/* How to call BLAS safely from several threads (see the top of the file):
+ * decided once, on first use. */
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static int blas_serialise;
 static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
-#endif
+
+static void blas_setup(void) {
+    /* 0: sequential build (not re-entrant here); 1: pthreads; 2: OpenMP. */
+    if (openblas_get_parallel() == 0) {
+        blas_serialise = 1;
+    } else {
+        openblas_set_num_threads(1);
+        blas_serialise = 0;
+    }
+}
 
 /* Row-major C[m][n] = A[m][k] . B[k][n] with leading dimensions lda, ldb,
- * ldc, through cblas_sgemm under the BLAS lock. Assumes m, n, k >= 1 and
- * valid leading dimensions (OpenBLAS would print an error otherwise, and
- * the library must not print). */
+ * ldc, through cblas_sgemm. Assumes m, n, k >= 1 and valid leading
+ * dimensions (OpenBLAS would print an error otherwise, and the library must
+ * not print). */
 static void blas_sgemm(int m, int n, int k, const float *a, int lda,
                        const float *b, int ldb, float *c, int ldc) {
-#if FK_BLAS_SERIALISE
-    pthread_mutex_lock(&blas_lock);
-#endif
+    pthread_once(&blas_once, blas_setup);
+    if (blas_serialise) pthread_mutex_lock(&blas_lock);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a,
                 lda, b, ldb, 0.0f, c, ldc);
-#if FK_BLAS_SERIALISE
-    pthread_mutex_unlock(&blas_lock);
-#endif
+    if (blas_serialise) pthread_mutex_unlock(&blas_lock);
 }
 
 /* ---- 4-float vectors ---------------------------------------------------- */
@@ -221,13 +219,13 @@ static void conv_plan_make(fk_shape4 is, int oc, const fk_window *win,
                 win->pad_bottom == 0 && win->pad_left == 0 &&
                 win->pad_right == 0;
 
-    /* As many slices as threads, unless the job is too small to share or
-     * the products cannot run in parallel anyway: behind the BLAS lock a
-     * second slice only overlaps its im2col with the other's sgemm, which
-     * measured no gain, while handing the lock over between tiles cost
-     * about 12% on a 3x3 64->64 layer at 56x56. */
+    /* As many slices as threads, unless the job is too small to share.
+     * Behind the BLAS lock (sequential OpenBLAS) slices only overlap their
+     * im2col with each other's sgemm, which measured neither faster nor
+     * slower than one slice; the split is kept so that this code stays
+     * tested and a re-entrant BLAS needs no other change. */
     double flops = 2.0 * (double)p->rows * (double)p->k * (oc > 0 ? oc : 0);
-    long slices = threads > 1 && !FK_BLAS_SERIALISE ? threads : 1;
+    long slices = threads > 1 ? threads : 1;
     long worth = (long)(flops / FK_MIN_TASK_FLOPS);
     if (slices > worth)
         slices = worth > 1 ? worth : 1;
@@ -657,9 +655,7 @@ void fk_fc(const float *in, int m, int k, const float *w, const float *bias,
         return;
     }
     fc_job j = {in, m, k, w, bias, n, act, out, m >= 64};
-    if (FK_BLAS_SERIALISE)
-        fc_part(&j, 0, j.by_rows ? m : n); /* no parallel sgemm: see top */
-    else if (j.by_rows)
+    if (j.by_rows)
         fk_pool_run(pool, m, grain_for(2.0 * k * n), fc_part, &j);
     else
         fk_pool_run(pool, n, grain_for(2.0 * m * k), fc_part, &j);

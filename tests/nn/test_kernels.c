@@ -543,9 +543,10 @@ static void test_conv_random(void) {
           out[17]);
 }
 
-/* Repeated runs of a convolution on the 2-thread pool (split into slices
- * making many small sgemm calls at once when the kernels are built for a
- * re-entrant BLAS) must all match a 1-thread run. */
+/* Repeated runs of a convolution on the 2-thread pool (two slices, each
+ * making many small sgemm calls: one at a time behind the kernels' BLAS
+ * lock, at once when built for a re-entrant BLAS) must all match a
+ * 1-thread run. */
 static void test_conv_repeatable(void) {
     fk_shape4 is = {1, 64, 64, 64};
     int oc = 8;
