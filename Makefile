@@ -24,17 +24,14 @@ models: build
 	@$(FACEKIT) models fetch
 
 # Detect the faces of face-api's demo photo sample1 (annotated copy written),
-# verify it against sample2 (different women: "verified": false) and, when
-# the LFW data is beside the repo, two photos of the same man ("verified":
-# true).
+# then verify it against sample3, where the blonde woman on its right appears
+# again ("verified": true), and against sample5, where nobody of sample1 is
+# ("verified": false).
 demo: models
 	$(FACEKIT) detect $(HOME_DIR)/face-api/sample1.jpg --out demo-annotated.jpg > demo-detect.json
 	@echo "detections: demo-detect.json, annotated photo: demo-annotated.jpg"
-	$(FACEKIT) verify $(HOME_DIR)/face-api/sample1.jpg $(HOME_DIR)/face-api/sample2.jpg
-	@if [ -d $(LFW)/images ]; then \
-	  echo "$(FACEKIT) verify Aaron_Peirsol_0001.jpg Aaron_Peirsol_0002.jpg"; \
-	  $(FACEKIT) verify $(LFW)/images/Aaron_Peirsol/Aaron_Peirsol_0001.jpg \
-	                    $(LFW)/images/Aaron_Peirsol/Aaron_Peirsol_0002.jpg; fi
+	$(FACEKIT) verify $(HOME_DIR)/face-api/sample1.jpg $(HOME_DIR)/face-api/sample3.jpg
+	$(FACEKIT) verify $(HOME_DIR)/face-api/sample1.jpg $(HOME_DIR)/face-api/sample5.jpg
 
 test: test-release test-asan
 

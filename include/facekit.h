@@ -195,6 +195,89 @@ fk_status fk_distance(const float *a, const float *b, int n, const char *metric,
 /* The calibrated verify threshold for (model, metric). */
 fk_status fk_threshold(const char *model, const char *metric, float *out);
 
+/* ---- evaluation -------------------------------------------------------- */
+
+/* Verification accuracy over labelled pairs, as face recognition papers and
+ * the LFW protocol measure it (`facekit eval` is built on these).
+ *
+ * Input is n pairs: distances[i] (any metric; smaller = more alike, finite)
+ * and labels[i] (1 = same person, 0 = different people). A threshold t
+ * accepts pair i as "same" when distances[i] <= t, as fk_verify does.
+ *   TAR (true accept rate)  = same pairs accepted / same pairs
+ *   FAR (false accept rate) = different pairs accepted / different pairs
+ *   FRR (false reject rate) = 1 - TAR
+ * Every function checks its arguments and returns FK_EINVAL with a message
+ * on bad ones (NULL arrays, n < 1, a non-finite distance, a label other than
+ * 0 or 1). The ROC-based ones also need at least one pair of each label. */
+
+/* Fraction of pairs decided correctly by `threshold`, 0..1. */
+fk_status fk_eval_accuracy(const float *distances, const int *labels, int n,
+                           float threshold, double *accuracy);
+
+/* The threshold deciding the most pairs correctly, and that accuracy. When
+ * several thresholds tie, the smallest wins. The threshold returned lies
+ * midway between the last distance it accepts and the next larger distance
+ * (generalises better than either end); it is the largest distance when all
+ * pairs are accepted, and just below the smallest when none are. */
+fk_status fk_eval_best_threshold(const float *distances, const int *labels,
+                                 int n, float *threshold, double *accuracy);
+
+/* One point of the ROC curve: accepting every pair with distance <=
+ * threshold gives these rates. */
+typedef struct fk_roc_point {
+    float threshold;
+    double far;     /* false accept rate, 0..1 */
+    double tar;     /* true accept rate, 0..1 */
+} fk_roc_point;
+
+/* The ROC curve: one point per distinct distance in increasing order,
+ * preceded by a point accepting nothing (threshold just below the smallest
+ * distance, far = tar = 0); the last point accepts everything (far = tar =
+ * 1). Both rates never decrease along the curve. Copies up to `cap` points;
+ * *count is always the full number (at most n + 1), so a first call with
+ * cap 0 (points may then be NULL) sizes the array. */
+fk_status fk_eval_roc(const float *distances, const int *labels, int n,
+                      fk_roc_point *points, int cap, int *count);
+
+/* The largest TAR over ROC points with FAR <= far (0..1), and that point's
+ * threshold. With few different pairs a small FAR may only be met by
+ * accepting nothing: then *tar is 0. */
+fk_status fk_eval_tar_at_far(const float *distances, const int *labels, int n,
+                             double far, double *tar, float *threshold);
+
+typedef struct fk_eval_summary {
+    int pairs;                   /* n */
+    int same, different;         /* pairs labelled 1 and 0 */
+    float best_threshold;        /* fk_eval_best_threshold over all pairs: */
+    double best_accuracy;        /* an optimistic figure (tuned on the test
+                                    data); the k-fold one below is not */
+    double auc;                  /* area under the ROC curve (Mann-Whitney):
+                                    the chance that a random same pair is
+                                    closer than a random different pair,
+                                    ties counting half; 0.5 = chance */
+    double eer;                  /* equal-error rate: where FAR == FRR on the
+                                    ROC curve, interpolating linearly between
+                                    the two points either side */
+    float eer_threshold;         /* threshold interpolated likewise */
+    double tar_at_far_1e2;       /* fk_eval_tar_at_far with far = 1e-2 */
+    float threshold_at_far_1e2;
+    double tar_at_far_1e3;       /* ... with far = 1e-3 */
+    float threshold_at_far_1e3;
+    int folds;                   /* number of folds F, 0 without folds */
+    double fold_accuracy_mean;   /* k-fold protocol (LFW's 10 folds): for each
+                                    fold, the best threshold on the other F-1
+                                    folds decides this fold's pairs; mean of
+                                    the F accuracies */
+    double fold_accuracy_std;    /* their population standard deviation
+                                    (divided by F, as numpy's std) */
+    float fold_threshold_mean;   /* mean of the F chosen thresholds */
+} fk_eval_summary;
+
+/* Every statistic above in one call. folds is NULL (no k-fold figures) or
+ * gives each pair's fold in 0..F-1, F >= 2, every fold non-empty. */
+fk_status fk_eval_summarize(const float *distances, const int *labels,
+                            const int *folds, int n, fk_eval_summary *out);
+
 /* ---- model home -------------------------------------------------------- */
 
 /* Progress messages from long operations; may be NULL. */

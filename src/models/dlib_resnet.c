@@ -20,52 +20,41 @@
 
 #include "core/error.h"
 #include "models/face_models.h"
-#include "nn/graph.h"
+#include "models/net.h"
 
 struct fk_dlib_resnet {
-    fk_weights *weights;
-    fk_graph *graph;
+    fk_net net;
     int out;
-    float *input;
-    int input_batch;
 };
 
-static const char *DR_WHAT = "face_recognition_model";
-
 /* conv + bias + scale layer `prefix`, folded into one conv. */
-static int dr_conv(fk_dlib_resnet *m, int in, const char *prefix, int k,
-                   int in_c, int out_c, int stride, fk_padding pad, int relu,
+static int dr_conv(fk_net *net, int in, const char *prefix, int k, int in_c,
+                   int out_c, int stride, fk_padding pad, int relu,
                    fk_status *st) {
-    if (*st != FK_OK) return -1;
     char name[96];
-    const fk_weight *f, *b, *sw, *sb;
     int fshape[4] = {k, k, in_c, out_c}, vshape[1] = {out_c};
     snprintf(name, sizeof name, "%s/conv/filters", prefix);
-    if ((*st = fk_weights_get(m->weights, DR_WHAT, name, 4, fshape, &f)) != FK_OK) return -1;
+    const fk_weight *f = fk_net_weight(net, name, 4, fshape, st);
     snprintf(name, sizeof name, "%s/conv/bias", prefix);
-    if ((*st = fk_weights_get(m->weights, DR_WHAT, name, 1, vshape, &b)) != FK_OK) return -1;
+    const fk_weight *b = fk_net_weight(net, name, 1, vshape, st);
     snprintf(name, sizeof name, "%s/scale/weights", prefix);
-    if ((*st = fk_weights_get(m->weights, DR_WHAT, name, 1, vshape, &sw)) != FK_OK) return -1;
+    const fk_weight *sw = fk_net_weight(net, name, 1, vshape, st);
     snprintf(name, sizeof name, "%s/scale/biases", prefix);
-    if ((*st = fk_weights_get(m->weights, DR_WHAT, name, 1, vshape, &sb)) != FK_OK) return -1;
+    const fk_weight *sb = fk_net_weight(net, name, 1, vshape, st);
     long n = (long)k * k * in_c;
-    float *folded = malloc(sizeof(float) * (size_t)(n * out_c + out_c));
-    if (!folded) {
-        *st = fk_fail(FK_ENOMEM, "%s: out of memory", DR_WHAT);
-        return -1;
-    }
+    float *folded = fk_net_scratch(net, (size_t)(n * out_c + out_c), st);
+    if (*st != FK_OK) return -1;
     float *bias = folded + n * out_c;
     for (long i = 0; i < n; i++)
         for (int o = 0; o < out_c; o++)
             folded[i * out_c + o] = f->data[i * out_c + o] * sw->data[o];
     for (int o = 0; o < out_c; o++) bias[o] = b->data[o] * sw->data[o] + sb->data[o];
-    if ((*st = fk_graph_keep(m->graph, folded)) != FK_OK) return -1;
     fk_act act = {.kind = relu ? FK_ACT_RELU : FK_ACT_NONE};
-    return fk_graph_conv(m->graph, in, folded, bias, k, k, in_c, out_c, stride,
+    return fk_graph_conv(net->graph, in, folded, bias, k, k, in_c, out_c, stride,
                          pad, act);
 }
 
-static int dr_residual(fk_dlib_resnet *m, int x, const char *name, int c,
+static int dr_residual(fk_net *m, int x, const char *name, int c,
                        fk_status *st) {
     char p1[64], p2[64];
     snprintf(p1, sizeof p1, "%s/conv1", name);
@@ -77,7 +66,7 @@ static int dr_residual(fk_dlib_resnet *m, int x, const char *name, int c,
     return fk_graph_add(m->graph, v, x, relu);
 }
 
-static int dr_down(fk_dlib_resnet *m, int x, const char *name, int in_c,
+static int dr_down(fk_net *m, int x, const char *name, int in_c,
                    int out_c, fk_status *st) {
     char p1[64], p2[64];
     snprintf(p1, sizeof p1, "%s/conv1", name);
@@ -90,7 +79,8 @@ static int dr_down(fk_dlib_resnet *m, int x, const char *name, int in_c,
     return fk_graph_add(m->graph, pooled, v, relu);
 }
 
-static fk_status dr_build(fk_dlib_resnet *m) {
+static fk_status dr_build(fk_net *m, void *model) {
+    fk_dlib_resnet *dr = model;
     fk_status st = FK_OK;
     int v = dr_conv(m, 0, "conv32_down", 7, 3, 32, 2, FK_PAD_VALID, 1, &st);
     if (st != FK_OK) return st;
@@ -112,12 +102,11 @@ static fk_status dr_build(fk_dlib_resnet *m) {
     if (st != FK_OK) return st;
     v = fk_graph_mean_hw(m->graph, v);
     int fshape[2] = {256, FK_DLIB_DIM};
-    const fk_weight *fc;
-    st = fk_weights_get(m->weights, DR_WHAT, "fc", 2, fshape, &fc);
+    const fk_weight *fc = fk_net_weight(m, "fc", 2, fshape, &st);
     if (st != FK_OK) return st;
     fk_act none = {.kind = FK_ACT_NONE};
-    m->out = fk_graph_fc(m->graph, v, fc->data, NULL, 256, FK_DLIB_DIM, none);
-    fk_graph_mark_output(m->graph, m->out);
+    dr->out = fk_graph_fc(m->graph, v, fc->data, NULL, 256, FK_DLIB_DIM, none);
+    fk_graph_mark_output(m->graph, dr->out);
     return fk_graph_plan(m->graph, 1, FK_DLIB_CHIP, FK_DLIB_CHIP);
 }
 
@@ -126,13 +115,11 @@ fk_status fk_dlib_resnet_load(const char *home, fk_dlib_resnet **out) {
     *out = NULL;
     fk_dlib_resnet *m = calloc(1, sizeof *m);
     if (!m) return fk_fail(FK_ENOMEM, "Dlib: out of memory");
-    fk_status st = fk_model_weights(home, "face-api",
-                                    "face_recognition_model-weights_manifest.json",
-                                    &m->weights);
-    if (st == FK_OK) st = fk_graph_new(3, &m->graph);
-    if (st == FK_OK) st = dr_build(m);
+    fk_status st = fk_net_open(&m->net, "face_recognition_model", home, "face-api",
+                               "face_recognition_model-weights_manifest.json", 3,
+                               dr_build, m);
     if (st != FK_OK) {
-        fk_dlib_resnet_free(m);
+        free(m);
         return st;
     }
     *out = m;
@@ -141,9 +128,7 @@ fk_status fk_dlib_resnet_load(const char *home, fk_dlib_resnet **out) {
 
 void fk_dlib_resnet_free(fk_dlib_resnet *m) {
     if (!m) return;
-    fk_graph_free(m->graph);
-    fk_weights_free(m->weights);
-    free(m->input);
+    fk_net_close(&m->net);
     free(m);
 }
 
@@ -156,25 +141,20 @@ fk_status fk_dlib_resnet_embed(fk_dlib_resnet *m, const fk_image *const *chips,
         if (!chips[i] || chips[i]->width != FK_DLIB_CHIP ||
             chips[i]->height != FK_DLIB_CHIP || chips[i]->channels != 3)
             return fk_fail(FK_EINVAL, "Dlib: chip %d is not a 150x150 RGB image", i);
-    if (n > m->input_batch) {
-        float *p = realloc(m->input, sizeof(float) * (size_t)(per * n));
-        if (!p) return fk_fail(FK_ENOMEM, "Dlib: out of memory");
-        m->input = p;
-        m->input_batch = n;
-    }
+    float *input = fk_net_input(&m->net, (size_t)(per * n));
+    if (!input) return FK_ENOMEM;
     static const float mean[3] = {122.782f, 117.001f, 104.298f};
     for (int i = 0; i < n; i++) {
-        float *dst = m->input + per * i;
+        float *dst = input + per * i;
         for (int y = 0; y < FK_DLIB_CHIP; y++) {
             const uint8_t *row = chips[i]->data + (size_t)y * chips[i]->stride;
             for (int k = 0; k < FK_DLIB_CHIP * 3; k++)
                 *dst++ = (row[k] - mean[k % 3]) / 256.0f;
         }
     }
-    fk_status st = fk_graph_plan(m->graph, n, FK_DLIB_CHIP, FK_DLIB_CHIP);
-    if (st == FK_OK) st = fk_graph_run(m->graph, m->input, pool);
+    fk_status st = fk_net_run(&m->net, n, FK_DLIB_CHIP, FK_DLIB_CHIP, pool);
     if (st != FK_OK) return st;
-    const float *o = fk_graph_output(m->graph, m->out, NULL);
+    const float *o = fk_graph_output(m->net.graph, m->out, NULL);
     for (long i = 0; i < (long)n * FK_DLIB_DIM; i++) out[i] = o[i];
     return FK_OK;
 }

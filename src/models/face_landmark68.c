@@ -18,39 +18,28 @@
 #include "core/error.h"
 #include "image/image.h"
 #include "models/face_models.h"
-#include "nn/graph.h"
+#include "models/net.h"
 
 #define LM_INPUT 112
 
 struct fk_landmarks68 {
-    fk_weights *weights;
-    fk_graph *graph;
+    fk_net net;
     int out;
-    float *input;
 };
-
-static const char *LM_WHAT = "face_landmark_68_model";
-
-static const fk_weight *lm_get(fk_landmarks68 *m, const char *name, int ndim,
-                               const int *shape, fk_status *st) {
-    const fk_weight *w = NULL;
-    if (*st == FK_OK) *st = fk_weights_get(m->weights, LM_WHAT, name, ndim, shape, &w);
-    return *st == FK_OK ? w : NULL;
-}
 
 /* Layer `layer` of dense block `block`: a 3x3 conv (the network's first
  * layer) or a depthwise + pointwise pair, plus bias, then `act`. */
-static int lm_layer(fk_landmarks68 *m, int in, int block, int layer, int in_c,
+static int lm_layer(fk_net *m, int in, int block, int layer, int in_c,
                     int out_c, int stride, fk_act act, fk_status *st) {
     char name[96];
     fk_act none = {.kind = FK_ACT_NONE};
     int bshape[1] = {out_c};
     snprintf(name, sizeof name, "dense%d/conv%d/bias", block, layer);
-    const fk_weight *bias = lm_get(m, name, 1, bshape, st);
+    const fk_weight *bias = fk_net_weight(m, name, 1, bshape, st);
     if (block == 0 && layer == 0) {
         int fshape[4] = {3, 3, in_c, out_c};
         snprintf(name, sizeof name, "dense%d/conv%d/filters", block, layer);
-        const fk_weight *f = lm_get(m, name, 4, fshape, st);
+        const fk_weight *f = fk_net_weight(m, name, 4, fshape, st);
         if (*st != FK_OK) return -1;
         return fk_graph_conv(m->graph, in, f->data, bias->data, 3, 3, in_c,
                              out_c, stride, FK_PAD_SAME, act);
@@ -58,9 +47,9 @@ static int lm_layer(fk_landmarks68 *m, int in, int block, int layer, int in_c,
     int dshape[4] = {3, 3, in_c, 1};
     int pshape[4] = {1, 1, in_c, out_c};
     snprintf(name, sizeof name, "dense%d/conv%d/depthwise_filter", block, layer);
-    const fk_weight *dw = lm_get(m, name, 4, dshape, st);
+    const fk_weight *dw = fk_net_weight(m, name, 4, dshape, st);
     snprintf(name, sizeof name, "dense%d/conv%d/pointwise_filter", block, layer);
-    const fk_weight *pw = lm_get(m, name, 4, pshape, st);
+    const fk_weight *pw = fk_net_weight(m, name, 4, pshape, st);
     if (*st != FK_OK) return -1;
     int v = fk_graph_depthwise(m->graph, in, dw->data, NULL, 3, 3, in_c, stride,
                                FK_PAD_SAME, none);
@@ -71,7 +60,7 @@ static int lm_layer(fk_landmarks68 *m, int in, int block, int layer, int in_c,
 /* A dense block: out1 = relu(L0(x)); out2 = L1(out1);
  * out3 = L2(relu(out1 + out2)); out4 = L3(relu(out1 + out2 + out3));
  * result = relu(out1 + out2 + out3 + out4). */
-static int lm_block(fk_landmarks68 *m, int in, int block, int in_c, int out_c,
+static int lm_block(fk_net *m, int in, int block, int in_c, int out_c,
                     fk_status *st) {
     fk_act relu = {.kind = FK_ACT_RELU};
     fk_act none = {.kind = FK_ACT_NONE};
@@ -87,7 +76,8 @@ static int lm_block(fk_landmarks68 *m, int in, int block, int in_c, int out_c,
     return fk_graph_add(g, s123, out4, relu);
 }
 
-static fk_status lm_build(fk_landmarks68 *m) {
+static fk_status lm_build(fk_net *m, void *model) {
+    fk_landmarks68 *lm = model;
     fk_status st = FK_OK;
     static const int ch[5] = {3, 32, 64, 128, 256};
     int v = 0;
@@ -95,12 +85,12 @@ static fk_status lm_build(fk_landmarks68 *m) {
     if (st != FK_OK) return st;
     v = fk_graph_pool(m->graph, FK_OP_AVGPOOL, v, 7, 2, FK_PAD_VALID);
     int wshape[2] = {256, 136}, bshape[1] = {136};
-    const fk_weight *w = lm_get(m, "fc/weights", 2, wshape, &st);
-    const fk_weight *b = lm_get(m, "fc/bias", 1, bshape, &st);
+    const fk_weight *w = fk_net_weight(m, "fc/weights", 2, wshape, &st);
+    const fk_weight *b = fk_net_weight(m, "fc/bias", 1, bshape, &st);
     if (st != FK_OK) return st;
     fk_act none = {.kind = FK_ACT_NONE};
-    m->out = fk_graph_fc(m->graph, v, w->data, b->data, 256, 136, none);
-    fk_graph_mark_output(m->graph, m->out);
+    lm->out = fk_graph_fc(m->graph, v, w->data, b->data, 256, 136, none);
+    fk_graph_mark_output(m->graph, lm->out);
     return fk_graph_plan(m->graph, 1, LM_INPUT, LM_INPUT);
 }
 
@@ -109,17 +99,11 @@ fk_status fk_landmarks68_load(const char *home, fk_landmarks68 **out) {
     *out = NULL;
     fk_landmarks68 *m = calloc(1, sizeof *m);
     if (!m) return fk_fail(FK_ENOMEM, "landmarks: out of memory");
-    fk_status st = fk_model_weights(home, "face-api",
-                                    "face_landmark_68_model-weights_manifest.json",
-                                    &m->weights);
-    if (st == FK_OK) st = fk_graph_new(3, &m->graph);
-    if (st == FK_OK) st = lm_build(m);
-    if (st == FK_OK) {
-        m->input = malloc(sizeof(float) * LM_INPUT * LM_INPUT * 3);
-        if (!m->input) st = fk_fail(FK_ENOMEM, "landmarks: out of memory");
-    }
+    fk_status st = fk_net_open(&m->net, "face_landmark_68_model", home, "face-api",
+                               "face_landmark_68_model-weights_manifest.json", 3,
+                               lm_build, m);
     if (st != FK_OK) {
-        fk_landmarks68_free(m);
+        free(m);
         return st;
     }
     *out = m;
@@ -128,9 +112,7 @@ fk_status fk_landmarks68_load(const char *home, fk_landmarks68 **out) {
 
 void fk_landmarks68_free(fk_landmarks68 *m) {
     if (!m) return;
-    fk_graph_free(m->graph);
-    fk_weights_free(m->weights);
-    free(m->input);
+    fk_net_close(&m->net);
     free(m);
 }
 
@@ -157,17 +139,21 @@ fk_status fk_landmarks68_run(fk_landmarks68 *m, const fk_image *img, float x,
     fk_image_free(crop);
     fk_image_free(sq);
     if (st != FK_OK) return st;
+    float *input = fk_net_input(&m->net, (size_t)LM_INPUT * LM_INPUT * 3);
+    if (!input) {
+        fk_image_free(rs);
+        return FK_ENOMEM;
+    }
     static const float mean[3] = {122.782f, 117.001f, 104.298f};
     for (int yy = 0; yy < LM_INPUT; yy++) {
         const uint8_t *row = rs->data + (size_t)yy * rs->stride;
-        float *dst = m->input + (size_t)yy * LM_INPUT * 3;
+        float *dst = input + (size_t)yy * LM_INPUT * 3;
         for (int i = 0; i < LM_INPUT * 3; i++) dst[i] = (row[i] - mean[i % 3]) / 255.0f;
     }
     fk_image_free(rs);
-    st = fk_graph_plan(m->graph, 1, LM_INPUT, LM_INPUT);
-    if (st == FK_OK) st = fk_graph_run(m->graph, m->input, pool);
+    st = fk_net_run(&m->net, 1, LM_INPUT, LM_INPUT, pool);
     if (st != FK_OK) return st;
-    const float *o = fk_graph_output(m->graph, m->out, NULL);
+    const float *o = fk_graph_output(m->net.graph, m->out, NULL);
     for (int i = 0; i < 68; i++) {
         pts[i].x = x0 - px + o[2 * i] * side;
         pts[i].y = y0 - py + o[2 * i + 1] * side;

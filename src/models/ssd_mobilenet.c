@@ -25,7 +25,7 @@
 #include "core/error.h"
 #include "image/image.h"
 #include "models/face_models.h"
-#include "nn/graph.h"
+#include "models/net.h"
 
 #define SSD_INPUT 512
 #define SSD_ANCHORS 5118
@@ -34,99 +34,86 @@
 #define SSD_MAX_RESULTS 100
 
 struct fk_ssd {
-    fk_weights *weights;
-    fk_graph *graph;
+    fk_net net;
     int box_out[6], class_out[6];
     const float *anchors; /* [5118][4]: ymin, xmin, ymax, xmax */
-    float *input;         /* 512 * 512 * 3 */
 };
 
-static const char *SSD_WHAT = "ssd_mobilenetv1_model";
-
 /* A "pointwise" layer in the checkpoint's naming: conv + offset + ReLU6. */
-static int ssd_conv(fk_ssd *m, int in, const char *prefix, int idx, int k,
+static int ssd_conv(fk_net *m, int in, const char *prefix, int idx, int k,
                     int in_c, int out_c, int stride, fk_status *st) {
     char name[128];
-    const fk_weight *w, *b;
     int wshape[4] = {k, k, in_c, out_c};
     int bshape[1] = {out_c};
     snprintf(name, sizeof name, "%s/Conv2d_%d_pointwise/weights", prefix, idx);
-    if ((*st = fk_weights_get(m->weights, SSD_WHAT, name, 4, wshape, &w)) != FK_OK)
-        return -1;
+    const fk_weight *w = fk_net_weight(m, name, 4, wshape, st);
     snprintf(name, sizeof name, "%s/Conv2d_%d_pointwise/convolution_bn_offset",
              prefix, idx);
-    if ((*st = fk_weights_get(m->weights, SSD_WHAT, name, 1, bshape, &b)) != FK_OK)
-        return -1;
+    const fk_weight *b = fk_net_weight(m, name, 1, bshape, st);
+    if (*st != FK_OK) return -1;
     fk_act relu6 = {.kind = FK_ACT_RELU6};
     return fk_graph_conv(m->graph, in, w->data, b->data, k, k, in_c, out_c,
                          stride, FK_PAD_SAME, relu6);
 }
 
 /* Depthwise 3x3 + batch-norm (folded here) + ReLU6. */
-static int ssd_depthwise(fk_ssd *m, int in, int idx, int c, int stride,
+static int ssd_depthwise(fk_net *m, int in, int idx, int c, int stride,
                          fk_status *st) {
     char name[128];
-    const fk_weight *w, *gamma, *beta, *mean, *var;
+    const fk_weight *bn[4];
     int wshape[4] = {3, 3, c, 1};
     int vshape[1] = {c};
-    const char *parts[4] = {"gamma", "beta", "moving_mean", "moving_variance"};
-    const fk_weight **dst[4] = {&gamma, &beta, &mean, &var};
+    static const char *parts[4] = {"gamma", "beta", "moving_mean", "moving_variance"};
     snprintf(name, sizeof name, "MobilenetV1/Conv2d_%d_depthwise/depthwise_weights", idx);
-    if ((*st = fk_weights_get(m->weights, SSD_WHAT, name, 4, wshape, &w)) != FK_OK)
-        return -1;
+    const fk_weight *w = fk_net_weight(m, name, 4, wshape, st);
     for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof name, "MobilenetV1/Conv2d_%d_depthwise/BatchNorm/%s",
                  idx, parts[i]);
-        if ((*st = fk_weights_get(m->weights, SSD_WHAT, name, 1, vshape, dst[i])) != FK_OK)
-            return -1;
+        bn[i] = fk_net_weight(m, name, 1, vshape, st);
     }
-    float *folded = malloc(sizeof(float) * (size_t)(9 * c + c));
-    if (!folded) {
-        *st = fk_fail(FK_ENOMEM, "%s: out of memory", SSD_WHAT);
-        return -1;
-    }
+    float *folded = fk_net_scratch(m, (size_t)(9 * c + c), st);
+    if (*st != FK_OK) return -1;
+    const fk_weight *gamma = bn[0], *beta = bn[1], *mean = bn[2], *var = bn[3];
     float *bias = folded + 9 * c;
     for (int ch = 0; ch < c; ch++) {
         float s = gamma->data[ch] / sqrtf(var->data[ch] + SSD_BN_EPSILON);
         for (int k = 0; k < 9; k++) folded[k * c + ch] = w->data[k * c + ch] * s;
         bias[ch] = beta->data[ch] - mean->data[ch] * s;
     }
-    if ((*st = fk_graph_keep(m->graph, folded)) != FK_OK) return -1;
     fk_act relu6 = {.kind = FK_ACT_RELU6};
     return fk_graph_depthwise(m->graph, in, folded, bias, 3, 3, c, stride,
                               FK_PAD_SAME, relu6);
 }
 
 /* One box predictor: a 1x1 conv for encodings and one for class logits. */
-static fk_status ssd_predictor(fk_ssd *m, int in, int idx, int in_c,
-                               int anchors) {
+static fk_status ssd_predictor(fk_net *m, fk_ssd *ssd, int in, int idx,
+                               int in_c, int anchors) {
     const char *kinds[2] = {"BoxEncodingPredictor", "ClassPredictor"};
     int outs[2] = {anchors * 4, anchors * 3};
     for (int k = 0; k < 2; k++) {
         char name[128];
-        const fk_weight *w, *b;
         int wshape[4] = {1, 1, in_c, outs[k]};
         int bshape[1] = {outs[k]};
-        fk_status st;
+        fk_status st = FK_OK;
         snprintf(name, sizeof name, "Prediction/BoxPredictor_%d/%s/weights", idx, kinds[k]);
-        if ((st = fk_weights_get(m->weights, SSD_WHAT, name, 4, wshape, &w)) != FK_OK)
-            return st;
+        const fk_weight *w = fk_net_weight(m, name, 4, wshape, &st);
         snprintf(name, sizeof name, "Prediction/BoxPredictor_%d/%s/biases", idx, kinds[k]);
-        if ((st = fk_weights_get(m->weights, SSD_WHAT, name, 1, bshape, &b)) != FK_OK)
-            return st;
+        const fk_weight *b = fk_net_weight(m, name, 1, bshape, &st);
+        if (st != FK_OK) return st;
         fk_act none = {.kind = FK_ACT_NONE};
         int v = fk_graph_conv(m->graph, in, w->data, b->data, 1, 1, in_c,
                               outs[k], 1, FK_PAD_SAME, none);
         if (v < 0) return FK_OK; /* reported by plan */
         fk_graph_mark_output(m->graph, v);
-        if (k == 0) m->box_out[idx] = v;
-        else m->class_out[idx] = v;
+        if (k == 0) ssd->box_out[idx] = v;
+        else ssd->class_out[idx] = v;
     }
     return FK_OK;
 }
 
 /* Build the whole network from the loaded weights. */
-static fk_status ssd_build(fk_ssd *m) {
+static fk_status ssd_build(fk_net *m, void *model) {
+    fk_ssd *ssd = model;
     fk_status st = FK_OK;
     static const int pw_out[14] = {32, 64, 128, 128, 256, 256, 512, 512,
                                    512, 512, 512, 512, 1024, 1024};
@@ -155,14 +142,13 @@ static fk_status ssd_build(fk_ssd *m) {
     const int pred_in[6] = {conv11, features, extra[1], extra[3], extra[5], extra[7]};
     const int pred_c[6] = {512, 1024, 512, 256, 256, 128};
     for (int p = 0; p < 6; p++) {
-        st = ssd_predictor(m, pred_in[p], p, pred_c[p], p == 0 ? 3 : 6);
+        st = ssd_predictor(m, ssd, pred_in[p], p, pred_c[p], p == 0 ? 3 : 6);
         if (st != FK_OK) return st;
     }
     int ashape[3] = {1, SSD_ANCHORS, 4};
-    const fk_weight *anchors;
-    st = fk_weights_get(m->weights, SSD_WHAT, "Output/extra_dim", 3, ashape, &anchors);
+    const fk_weight *anchors = fk_net_weight(m, "Output/extra_dim", 3, ashape, &st);
     if (st != FK_OK) return st;
-    m->anchors = anchors->data;
+    ssd->anchors = anchors->data;
     return fk_graph_plan(m->graph, 1, SSD_INPUT, SSD_INPUT);
 }
 
@@ -171,17 +157,11 @@ fk_status fk_ssd_load(const char *home, fk_ssd **out) {
     *out = NULL;
     fk_ssd *m = calloc(1, sizeof *m);
     if (!m) return fk_fail(FK_ENOMEM, "ssd: out of memory");
-    fk_status st = fk_model_weights(home, "face-api",
-                                    "ssd_mobilenetv1_model-weights_manifest.json",
-                                    &m->weights);
-    if (st == FK_OK) st = fk_graph_new(3, &m->graph);
-    if (st == FK_OK) st = ssd_build(m);
-    if (st == FK_OK) {
-        m->input = malloc(sizeof(float) * SSD_INPUT * SSD_INPUT * 3);
-        if (!m->input) st = fk_fail(FK_ENOMEM, "ssd: out of memory");
-    }
+    fk_status st = fk_net_open(&m->net, "ssd_mobilenetv1_model", home, "face-api",
+                               "ssd_mobilenetv1_model-weights_manifest.json", 3,
+                               ssd_build, m);
     if (st != FK_OK) {
-        fk_ssd_free(m);
+        free(m);
         return st;
     }
     *out = m;
@@ -190,14 +170,12 @@ fk_status fk_ssd_load(const char *home, fk_ssd **out) {
 
 void fk_ssd_free(fk_ssd *m) {
     if (!m) return;
-    fk_graph_free(m->graph);
-    fk_weights_free(m->weights);
-    free(m->input);
+    fk_net_close(&m->net);
     free(m);
 }
 
 /* Pad to a square at the bottom/right, resize to 512 and normalise into
- * m->input. Returns the side of the padded square in image pixels. */
+ * the net's input buffer. Returns the side of the padded square in image pixels. */
 static fk_status ssd_prepare(fk_ssd *m, const fk_image *img, int *side) {
     int s = img->width > img->height ? img->width : img->height;
     fk_image *sq = NULL, *rs = NULL;
@@ -205,10 +183,15 @@ static fk_status ssd_prepare(fk_ssd *m, const fk_image *img, int *side) {
     if (st == FK_OK) st = fk_image_resize(sq, SSD_INPUT, SSD_INPUT, &rs);
     fk_image_free(sq);
     if (st != FK_OK) return st;
+    float *input = fk_net_input(&m->net, (size_t)SSD_INPUT * SSD_INPUT * 3);
+    if (!input) {
+        fk_image_free(rs);
+        return FK_ENOMEM;
+    }
     const float scale = 0.007843137718737125f;
     for (int y = 0; y < SSD_INPUT; y++) {
         const uint8_t *row = rs->data + (size_t)y * rs->stride;
-        float *dst = m->input + (size_t)y * SSD_INPUT * 3;
+        float *dst = input + (size_t)y * SSD_INPUT * 3;
         for (int x = 0; x < SSD_INPUT * 3; x++) dst[x] = row[x] * scale - 1.0f;
     }
     fk_image_free(rs);
@@ -253,8 +236,7 @@ fk_status fk_ssd_detect(fk_ssd *m, const fk_image *img, float min_score,
     int side;
     fk_status st = ssd_prepare(m, img, &side);
     if (st != FK_OK) return st;
-    st = fk_graph_plan(m->graph, 1, SSD_INPUT, SSD_INPUT);
-    if (st == FK_OK) st = fk_graph_run(m->graph, m->input, pool);
+    st = fk_net_run(&m->net, 1, SSD_INPUT, SSD_INPUT, pool);
     if (st != FK_OK) return st;
 
     fk_box *cand = malloc(sizeof *cand * SSD_ANCHORS);
@@ -266,8 +248,8 @@ fk_status fk_ssd_detect(fk_ssd *m, const fk_image *img, float min_score,
                     : logf(min_score / (1 - min_score));
     for (int p = 0; p < 6; p++) {
         fk_shape4 bs, cs;
-        const float *enc = fk_graph_output(m->graph, m->box_out[p], &bs);
-        const float *cls = fk_graph_output(m->graph, m->class_out[p], &cs);
+        const float *enc = fk_graph_output(m->net.graph, m->box_out[p], &bs);
+        const float *cls = fk_graph_output(m->net.graph, m->class_out[p], &cs);
         int per_cell = bs.c / 4;
         long cells = (long)bs.h * bs.w;
         for (long cell = 0; cell < cells; cell++)
@@ -294,7 +276,7 @@ fk_status fk_ssd_detect(fk_ssd *m, const fk_image *img, float min_score,
     if (anchor != SSD_ANCHORS) {
         free(cand);
         return fk_fail(FK_EMODEL, "%s: network produced %d anchors, expected %d",
-                       SSD_WHAT, anchor, SSD_ANCHORS);
+                       m->net.what, anchor, SSD_ANCHORS);
     }
     qsort(cand, (size_t)n, sizeof *cand, box_by_score);
     n = nms(cand, n, SSD_IOU, SSD_MAX_RESULTS);

@@ -211,14 +211,18 @@ static void test_usage_errors(void) {
 
 /* Everything that needs the models. */
 static void test_with_models(const char *home) {
-    char s1[1200], s2[1200], grey[128], ann[128];
+    char s1[1200], s2[1200], s3[1200], s5[1200], grey[128], ann[128];
     snprintf(s1, sizeof s1, "%s/face-api/sample1.jpg", home);
     snprintf(s2, sizeof s2, "%s/face-api/sample2.jpg", home);
+    snprintf(s3, sizeof s3, "%s/face-api/sample3.jpg", home);
+    snprintf(s5, sizeof s5, "%s/face-api/sample5.jpg", home);
     path_in_tmp(grey, sizeof grey, "grey.png");
     path_in_tmp(ann, sizeof ann, "annotated.jpg");
     make_image(grey);
 
-    const char *v[] = {cli, "verify", s1, s2, NULL};
+    /* The blonde woman on the right of sample1 is also in sample3 (checked
+     * by eye); nobody in sample1 is in sample5. */
+    const char *v[] = {cli, "verify", s1, s3, NULL};
     int rc = run(NULL, v);
     CHECK(rc == 0, "verify exit %d: %s", rc, err_buf);
     static const char *fields[] = {"\"verified\"", "\"distance\"", "\"threshold\"", "\"model\": \"Dlib\"",
@@ -226,8 +230,19 @@ static void test_with_models(const char *home) {
                                    "\"facial_areas\"", "\"left_eye\"", "\"right_eye\"", "\"time\""};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         CHECK(strstr(out_buf, fields[i]) != NULL, "verify JSON lacks %s", fields[i]);
-    /* Different women in the two photos: closest pair still not verified. */
-    CHECK(strstr(out_buf, "\"verified\": false") != NULL, "sample1 vs sample2: %s", out_buf);
+    CHECK(strstr(out_buf, "\"verified\": true") != NULL, "sample1 vs sample3: %s", out_buf);
+    const char *v5[] = {cli, "verify", s1, s5, NULL};
+    CHECK(run(NULL, v5) == 0 && strstr(out_buf, "\"verified\": false") != NULL,
+          "sample1 vs sample5: %s", out_buf);
+    /* The verdict is the distance against the threshold. */
+    const char *v2[] = {cli, "verify", s1, s2, NULL};
+    CHECK(run(NULL, v2) == 0, "verify sample2");
+    const char *pd = strstr(out_buf, "\"distance\": "), *pt = strstr(out_buf, "\"threshold\": ");
+    if (pd && pt) {
+        double d = atof(pd + 12), t = atof(pt + 13);
+        int verified = strstr(out_buf, "\"verified\": true") != NULL;
+        CHECK(verified == (d <= t), "verified %d but distance %f threshold %f", verified, d, t);
+    }
 
     const char *same[] = {cli, "verify", s1, s1, "--metric", "euclidean", NULL};
     CHECK(run(NULL, same) == 0 && strstr(out_buf, "\"verified\": true") &&

@@ -1,0 +1,71 @@
+/*
+ * net.c - the shared load/run plumbing of models (see net.h).
+ */
+#include "models/net.h"
+
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "models/face_models.h"
+
+fk_status fk_net_open(fk_net *net, const char *what, const char *home,
+                      const char *dir, const char *manifest, int in_channels,
+                      fk_net_build_fn build, void *model) {
+    net->what = what;
+    net->weights = NULL;
+    net->graph = NULL;
+    net->input = NULL;
+    net->input_cap = 0;
+    fk_status st = fk_model_weights(home, dir, manifest, &net->weights);
+    if (st == FK_OK) st = fk_graph_new(in_channels, &net->graph);
+    if (st == FK_OK) st = build(net, model);
+    if (st != FK_OK) fk_net_close(net);
+    return st;
+}
+
+void fk_net_close(fk_net *net) {
+    fk_graph_free(net->graph);
+    fk_weights_free(net->weights);
+    free(net->input);
+    net->graph = NULL;
+    net->weights = NULL;
+    net->input = NULL;
+    net->input_cap = 0;
+}
+
+float *fk_net_input(fk_net *net, size_t floats) {
+    if (floats > net->input_cap) {
+        float *p = realloc(net->input, floats * sizeof(float));
+        if (!p) {
+            fk_fail(FK_ENOMEM, "%s: out of memory", net->what);
+            return NULL;
+        }
+        net->input = p;
+        net->input_cap = floats;
+    }
+    return net->input;
+}
+
+fk_status fk_net_run(fk_net *net, int n, int h, int w, fk_pool *pool) {
+    fk_status st = fk_graph_plan(net->graph, n, h, w);
+    if (st == FK_OK) st = fk_graph_run(net->graph, net->input, pool);
+    return st;
+}
+
+const fk_weight *fk_net_weight(fk_net *net, const char *name, int ndim,
+                               const int *shape, fk_status *st) {
+    const fk_weight *w = NULL;
+    if (*st == FK_OK) *st = fk_weights_get(net->weights, net->what, name, ndim, shape, &w);
+    return *st == FK_OK ? w : NULL;
+}
+
+float *fk_net_scratch(fk_net *net, size_t n, fk_status *st) {
+    if (*st != FK_OK) return NULL;
+    float *p = malloc(n * sizeof(float));
+    if (!p) {
+        *st = fk_fail(FK_ENOMEM, "%s: out of memory", net->what);
+        return NULL;
+    }
+    *st = fk_graph_keep(net->graph, p);
+    return *st == FK_OK ? p : NULL;
+}
