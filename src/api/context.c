@@ -10,9 +10,11 @@
 
 #include "core/error.h"
 #include "detect/detect.h"
+#include "detect/detectors.h"
 #include "image/image.h"
 #include "models/zoo.h"
 #include "nn/threadpool.h"
+#include "represent/recognizers.h"
 #include "represent/represent.h"
 #include "verify/verify.h"
 
@@ -116,8 +118,13 @@ static fk_status resolve_options(const fk_options *in, fk_options *out) {
     if (!out->metric) out->metric = "cosine";
     if (!out->image_names[0]) out->image_names[0] = "img1";
     if (!out->image_names[1]) out->image_names[1] = "img2";
-    fk_status st = fk_zoo_detector_name(out->detector, &out->detector);
-    if (st == FK_OK) st = fk_zoo_model_name(out->model, &out->model);
+    const fk_detector_def *det;
+    const fk_recognizer_def *rec;
+    fk_status st = fk_detector_find(out->detector, &det);
+    if (st == FK_OK) st = fk_recognizer_find(out->model, &rec);
+    if (st != FK_OK) return st;
+    out->detector = det->name;
+    out->model = rec->name;
     if (st == FK_OK) st = fk_metric_name(out->metric, &out->metric);
     if (st != FK_OK) return st;
     if (!(out->min_confidence >= 0 && out->min_confidence <= 1))

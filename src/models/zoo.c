@@ -10,15 +10,19 @@
 
 #include "core/error.h"
 
+#define ZOO_SLOTS 32
+
+typedef struct zoo_slot {
+    char key[64];
+    void *model;
+    fk_model_free_fn free_fn;
+} zoo_slot;
+
 struct fk_zoo {
     char home[PATH_MAX];
-    fk_ssd *ssd;
-    fk_landmarks68 *landmarks68;
-    fk_dlib_resnet *dlib;
+    zoo_slot slots[ZOO_SLOTS];
+    int used;
 };
-
-static const char *DETECTORS[] = {"ssd", "skip", NULL};
-static const char *MODELS[] = {"Dlib", NULL};
 
 fk_status fk_zoo_new(const char *home, fk_zoo **out) {
     if (!home || !out) return fk_fail(FK_EINVAL, "fk_zoo_new: bad arguments");
@@ -32,69 +36,75 @@ fk_status fk_zoo_new(const char *home, fk_zoo **out) {
 
 void fk_zoo_free(fk_zoo *z) {
     if (!z) return;
-    fk_ssd_free(z->ssd);
-    fk_landmarks68_free(z->landmarks68);
-    fk_dlib_resnet_free(z->dlib);
+    for (int i = 0; i < z->used; i++) z->slots[i].free_fn(z->slots[i].model);
     free(z);
 }
 
 const char *fk_zoo_home(const fk_zoo *z) { return z->home; }
 
-fk_status fk_zoo_ssd(fk_zoo *z, fk_ssd **out) {
-    if (!z->ssd) {
-        fk_status st = fk_ssd_load(z->home, &z->ssd);
-        if (st != FK_OK) return st;
-    }
-    *out = z->ssd;
+fk_status fk_zoo_get(fk_zoo *z, const char *key, fk_model_load_fn load,
+                     fk_model_free_fn free_fn, void **out) {
+    if (!z || !key || !load || !free_fn || !out)
+        return fk_fail(FK_EINVAL, "fk_zoo_get: bad arguments");
+    for (int i = 0; i < z->used; i++)
+        if (strcmp(z->slots[i].key, key) == 0) {
+            *out = z->slots[i].model;
+            return FK_OK;
+        }
+    if (z->used == ZOO_SLOTS || strlen(key) >= sizeof z->slots[0].key)
+        return fk_fail(FK_EINVAL, "model zoo: no room for '%s'", key);
+    void *m = NULL;
+    fk_status st = load(z->home, &m);
+    if (st != FK_OK) return st;
+    zoo_slot *s = &z->slots[z->used++];
+    strcpy(s->key, key);
+    s->model = m;
+    s->free_fn = free_fn;
+    *out = m;
     return FK_OK;
+}
+
+/* Adapters from the typed load/free functions to the zoo's generic ones. */
+static fk_status load_ssd(const char *home, void **out) {
+    return fk_ssd_load(home, (fk_ssd **)out);
+}
+static void free_ssd(void *m) { fk_ssd_free(m); }
+static fk_status load_lm68(const char *home, void **out) {
+    return fk_landmarks68_load(home, (fk_landmarks68 **)out);
+}
+static void free_lm68(void *m) { fk_landmarks68_free(m); }
+static fk_status load_dlib(const char *home, void **out) {
+    return fk_dlib_resnet_load(home, (fk_dlib_resnet **)out);
+}
+static void free_dlib(void *m) { fk_dlib_resnet_free(m); }
+
+fk_status fk_zoo_ssd(fk_zoo *z, fk_ssd **out) {
+    return fk_zoo_get(z, "ssd", load_ssd, free_ssd, (void **)out);
 }
 
 fk_status fk_zoo_landmarks68(fk_zoo *z, fk_landmarks68 **out) {
-    if (!z->landmarks68) {
-        fk_status st = fk_landmarks68_load(z->home, &z->landmarks68);
-        if (st != FK_OK) return st;
-    }
-    *out = z->landmarks68;
-    return FK_OK;
+    return fk_zoo_get(z, "landmarks68", load_lm68, free_lm68, (void **)out);
 }
 
 fk_status fk_zoo_dlib(fk_zoo *z, fk_dlib_resnet **out) {
-    if (!z->dlib) {
-        fk_status st = fk_dlib_resnet_load(z->home, &z->dlib);
-        if (st != FK_OK) return st;
-    }
-    *out = z->dlib;
-    return FK_OK;
+    return fk_zoo_get(z, "Dlib", load_dlib, free_dlib, (void **)out);
 }
 
-/* Find `name` in a NULL-terminated list, ignoring case; else an error that
- * lists the valid names. */
-static fk_status lookup(const char *kind, const char *const *names,
-                        const char *name, const char **canonical) {
-    for (int i = 0; name && names[i]; i++)
-        if (strcasecmp(names[i], name) == 0) {
-            *canonical = names[i];
+fk_status fk_lookup_name(const char *kind, const void *table, int count,
+                         size_t stride, const char *name, int *index) {
+    const char *base = table;
+    for (int i = 0; name && i < count; i++) {
+        const char *entry = *(const char *const *)(base + (size_t)i * stride);
+        if (strcasecmp(entry, name) == 0) {
+            *index = i;
             return FK_OK;
         }
-    char list[256] = "";
-    for (int i = 0; names[i]; i++) {
-        if (i) strncat(list, ", ", sizeof list - strlen(list) - 1);
-        strncat(list, names[i], sizeof list - strlen(list) - 1);
     }
-    return fk_fail(FK_EINVAL, "unknown %s '%s'; valid: %s", kind,
-                   name ? name : "(null)", list);
-}
-
-fk_status fk_zoo_detector_name(const char *name, const char **canonical) {
-    return lookup("detector", DETECTORS, name, canonical);
-}
-
-fk_status fk_zoo_model_name(const char *name, const char **canonical) {
-    return lookup("model", MODELS, name, canonical);
-}
-
-void fk_zoo_model_geometry(const char *model, int *chip, int *dim) {
-    (void)model; /* one recognizer so far */
-    *chip = FK_DLIB_CHIP;
-    *dim = FK_DLIB_DIM;
+    char list[512] = "";
+    for (int i = 0; i < count; i++) {
+        const char *entry = *(const char *const *)(base + (size_t)i * stride);
+        if (i) strncat(list, ", ", sizeof list - strlen(list) - 1);
+        strncat(list, entry, sizeof list - strlen(list) - 1);
+    }
+    return fk_fail(FK_EINVAL, "unknown %s '%s'; valid: %s", kind, name ? name : "(null)", list);
 }

@@ -8,21 +8,25 @@
 #include "align/align.h"
 #include "core/error.h"
 #include "detect/detect.h"
+#include "represent/recognizers.h"
 
-/* dlib's chips: 150 px with a margin of 0.25 of the face on each side. */
-#define CHIP_PADDING 0.25
+/* The chip `rec` expects for face f: aligned as it was trained when
+ * alignment is on and the face has the landmarks for it, else the box made
+ * square and resized. */
+static fk_status make_chip(const fk_recognizer_def *rec, const fk_image *img,
+                           const fk_face *f, int align, fk_image **chip) {
+    if (align && rec->align == FK_ALIGN_DLIB68 && f->landmark_count == 68)
+        return fk_align_chip68(img, f->landmarks, rec->chip_size, rec->padding, chip);
+    return fk_align_box_chip(img, f->x, f->y, f->w, f->h, rec->chip_size, chip);
+}
 
 fk_status fk_represent_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                              const fk_options *opt, fk_faces *faces,
                              double *align_ms, double *embed_ms) {
-    const char *model;
-    fk_status st = fk_zoo_model_name(opt->model, &model);
+    const fk_recognizer_def *rec;
+    fk_status st = fk_recognizer_find(opt->model, &rec);
     if (st != FK_OK) return st;
-    int chip_size, dim;
-    fk_zoo_model_geometry(model, &chip_size, &dim);
-    fk_dlib_resnet *net;
-    st = fk_zoo_dlib(zoo, &net);
-    if (st != FK_OK) return st;
+    const int dim = rec->dim;
     int n = faces->count;
     if (n == 0) return FK_OK;
 
@@ -34,16 +38,10 @@ fk_status fk_represent_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
         free(emb);
         return fk_fail(FK_ENOMEM, "out of memory");
     }
-    for (int i = 0; i < n && st == FK_OK; i++) {
-        const fk_face *f = &faces->faces[i];
-        if (opt->align && f->landmark_count == 68)
-            st = fk_align_chip68(img, f->landmarks, chip_size, CHIP_PADDING, &chips[i]);
-        else
-            st = fk_align_box_chip(img, f->x, f->y, f->w, f->h, chip_size, &chips[i]);
-    }
+    for (int i = 0; i < n && st == FK_OK; i++)
+        st = make_chip(rec, img, &faces->faces[i], opt->align, &chips[i]);
     double t1 = fk_now_ms();
-    if (st == FK_OK)
-        st = fk_dlib_resnet_embed(net, (const fk_image *const *)chips, n, pool, emb);
+    if (st == FK_OK) st = rec->embed(zoo, pool, (const fk_image *const *)chips, n, emb);
     for (int i = 0; i < n; i++) fk_image_free(chips[i]);
     free(chips);
     for (int i = 0; i < n && st == FK_OK; i++) {
