@@ -10,6 +10,7 @@ PACKAGES=(
   libjansson-dev        # JSON: weights manifests, CLI output
   libarchive-dev        # unpacking npm tarballs
   libssl-dev            # sha512 for npm integrity (libcrypto)
+  libsqlite3-dev        # the embedded gallery database
   libopenblas-pthread-dev # sgemm behind the convolutions (limited to one
                           # thread per caller: facekit's pool does the threading)
 )
