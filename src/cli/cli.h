@@ -16,6 +16,7 @@ typedef struct cli_args {
     int npositional;
     fk_options opt;
     int threads;
+    size_t max_pixels;      /* --max-megapixels; 0: the library default */
     const char *out_path;   /* detect --out */
     const char *pairs_path; /* eval --pairs */
     const char *images_dir; /* eval --images */

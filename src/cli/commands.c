@@ -57,8 +57,8 @@ int cmd_verify(cli_args *a) {
     fk_verify_result r;
     a->opt.image_names[0] = a->positional[0];
     a->opt.image_names[1] = a->positional[1];
-    if (open_context(a, &ctx) || fk_image_load(a->positional[0], 0, &i1) != FK_OK ||
-        fk_image_load(a->positional[1], 0, &i2) != FK_OK ||
+    if (open_context(a, &ctx) || fk_image_load(a->positional[0], a->max_pixels, &i1) != FK_OK ||
+        fk_image_load(a->positional[1], a->max_pixels, &i2) != FK_OK ||
         fk_verify(ctx, i1, i2, &a->opt, &r) != FK_OK) {
         rc = cli_fail();
     } else {
@@ -87,7 +87,7 @@ int cmd_represent(cli_args *a) {
     fk_image *img = NULL;
     fk_faces faces = {0};
     a->opt.image_names[0] = a->positional[0];
-    if (open_context(a, &ctx) || fk_image_load(a->positional[0], 0, &img) != FK_OK ||
+    if (open_context(a, &ctx) || fk_image_load(a->positional[0], a->max_pixels, &img) != FK_OK ||
         fk_represent(ctx, img, &a->opt, &faces) != FK_OK) {
         rc = cli_fail();
     } else {
@@ -129,7 +129,7 @@ int cmd_detect(cli_args *a) {
     fk_image *img = NULL;
     fk_faces faces = {0};
     a->opt.image_names[0] = a->positional[0];
-    if (open_context(a, &ctx) || fk_image_load(a->positional[0], 0, &img) != FK_OK ||
+    if (open_context(a, &ctx) || fk_image_load(a->positional[0], a->max_pixels, &img) != FK_OK ||
         fk_detect(ctx, img, &a->opt, &faces) != FK_OK ||
         (a->out_path && write_annotated(img, &faces, a->out_path))) {
         rc = cli_fail();

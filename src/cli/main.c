@@ -42,6 +42,7 @@ static const char USAGE[] =
     "  --expand-percentage N     grow face boxes by N%% (0)\n"
     "  --min-confidence X        detector score threshold (0.5)\n"
     "  --threshold X             verify threshold (default: calibrated)\n"
+    "  --max-megapixels N        refuse larger images before decoding (50)\n"
     "  --threads N               worker threads (default: $FACEKIT_THREADS or\n"
     "                            all cores)\n"
     "environment: FACEKIT_HOME model home (default ~/.facekit)\n";
@@ -130,7 +131,11 @@ int cli_parse(int argc, char **argv, int first, cli_args *a) {
         else if (!strcmp(name, "--pairs-csv")) a->pairs_csv = value;
         else if (!strcmp(name, "--roc")) a->roc_path = value;
         else if (!strcmp(name, "--markdown")) a->markdown = value;
-        else if (!strcmp(name, "--threads")) {
+        else if (!strcmp(name, "--max-megapixels")) {
+            float mp = 0;
+            bad = parse_float(value, &mp) || !(mp > 0 && mp <= 100000);
+            a->max_pixels = (size_t)(mp * 1e6);
+        } else if (!strcmp(name, "--threads")) {
             char *end;
             long t = strtol(value, &end, 10);
             bad = *end || t < 1 || t > 1024;

@@ -184,6 +184,9 @@ static void test_bad_images(void) {
                  {badpng, "PNG"},
                  {huge, "megapixels"},
                  {hugepng, "100000x100000"}};
+    /* The pixel budget is configurable: 120x90 is over 0.005 megapixels. */
+    const char *budget[] = {cli, "detect", jpg, "--max-megapixels", "0.005", NULL};
+    expect_error("pixel budget", run(NULL, budget), jpg, "megapixels");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *argv1[] = {cli, "verify", cases[i].path, jpg, NULL};
         expect_error(cases[i].path, run(NULL, argv1), cases[i].path, cases[i].cause);
