@@ -44,8 +44,14 @@ test-asan: models
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure
 
+# Stage timings of facekit, kernel GFLOP/s, and face-api under TensorFlow.js
+# (wasm) timed in the same run on the same photo, with ratios. The peer's npm
+# packages are pinned in bench/peers/package-lock.json.
 bench: models
 	@$(BUILD)/bench_pipeline
+	@$(BUILD)/bench_kernels
+	@cd bench/peers && ([ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error)
+	@node bench/peers/compare.js $(BUILD) $(HOME_DIR)/face-api
 
 eval: models
 	$(FACEKIT) eval --pairs $(LFW)/pairsDevTrain.txt --images $(LFW)/images

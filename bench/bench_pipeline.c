@@ -1,7 +1,7 @@
 /*
  * bench_pipeline.c - milliseconds per pipeline stage on a real photo.
  *
- *   build/bench_pipeline [IMAGE] [RUNS]
+ *   build/bench_pipeline [IMAGE] [RUNS] [--json]
  *
  * Default image: face-api's demo photo sample1.jpg (1920x1280, 3 faces) in
  * the model home. For 1 thread and for all cores, prints the median over
@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,14 +36,21 @@ static double median(double *v, int n) {
 
 int main(int argc, char **argv) {
     char home[1024], path[PATH_MAX];
+    int json = 0, npos = 0;
+    const char *pos[2] = {NULL, NULL};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) json = 1;
+        else if (npos < 2) pos[npos++] = argv[i];
+    }
     if (fk_default_home(home, sizeof home) != FK_OK) return 1;
-    if (argc > 1) snprintf(path, sizeof path, "%s", argv[1]);
+    if (pos[0]) snprintf(path, sizeof path, "%s", pos[0]);
     else snprintf(path, sizeof path, "%s/face-api/sample1.jpg", home);
-    int runs = argc > 2 ? atoi(argv[2]) : 10;
+    int runs = pos[1] ? atoi(pos[1]) : 10;
     if (runs < 1 || runs > 1000) runs = 10;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
 
-    printf("image: %s\n", path);
+    if (json) printf("{\"image\": \"%s\", \"runs\": %d, \"by_threads\": [", path, runs);
+    else printf("image: %s\n", path);
     int thread_counts[2] = {1, (int)cores};
     for (int t = 0; t < (cores > 1 ? 2 : 1); t++) {
         fk_context_options co;
@@ -85,6 +93,17 @@ int main(int argc, char **argv) {
             em[r] = st.embed_ms;
             tot[r] = t2 - t0;
         }
+        if (json) {
+            printf("%s{\"threads\": %d, \"width\": %d, \"height\": %d, \"faces\": %d, "
+                   "\"decode_ms\": %.3f, \"detect_ms\": %.3f, \"landmarks_ms\": %.3f, "
+                   "\"align_ms\": %.3f, \"embed_ms\": %.3f, \"total_ms\": %.3f}",
+                   t ? ", " : "", thread_counts[t], w, h, faces, median(dec, runs),
+                   median(det, runs), median(lm, runs), median(al, runs), median(em, runs),
+                   median(tot, runs));
+            free(dec); free(det); free(lm); free(al); free(em); free(tot);
+            fk_context_free(ctx);
+            continue;
+        }
         printf("\nthreads=%d  (%dx%d, %d faces, median of %d runs)\n", thread_counts[t], w, h,
                faces, runs);
         printf("  decode      %8.2f ms\n", median(dec, runs));
@@ -99,5 +118,6 @@ int main(int argc, char **argv) {
         free(dec); free(det); free(lm); free(al); free(em); free(tot);
         fk_context_free(ctx);
     }
+    if (json) printf("]}\n");
     return 0;
 }
