@@ -309,6 +309,148 @@ fk_status fk_models_list(const char *home, fk_model_info *infos, int cap,
  * buf; FK_EINVAL if it does not fit. */
 fk_status fk_default_home(char *buf, size_t cap);
 
+/* ---- gallery: 1:N search ---------------------------------------------- */
+
+/* A gallery is one SQLite file (WAL journal, one transaction per batch, so a
+ * crash or kill -9 loses nothing already committed) holding identities,
+ * images (path, size, mtime, SHA-256 of the content) and each image's faces
+ * with their embeddings. Embeddings are kept per configuration (model,
+ * detector, align, normalization, dimension): a handle is bound to the
+ * configuration of the fk_options it was opened with, and only ever reads or
+ * writes faces of that configuration, so switching model never mixes
+ * embeddings. A file that is not SQLite, or an SQLite file that is not a
+ * facekit gallery, is refused with FK_EFORMAT. Several processes may use the
+ * same file at once (SQLite locking; writers wait up to 60 s). A handle must
+ * not be used by two threads at once. */
+typedef struct fk_gallery fk_gallery;
+
+#define FK_GALLERY_CREATE 1 /* create the file if it does not exist */
+
+/* Open (or with FK_GALLERY_CREATE create) the gallery at `path`, bound to
+ * opt's model, detector and align (opt may be NULL for defaults; its metric
+ * and threshold are used by the searches). */
+fk_status fk_gallery_open(const char *path, const fk_options *opt, int flags,
+                          fk_gallery **out);
+void fk_gallery_close(fk_gallery *g);
+
+/* A progress report from fk_gallery_index_folder, on the calling thread:
+ * `done` of `total` images processed, `committed` of them safely on disk.
+ * Return non-zero to stop (what is committed stays). */
+typedef int (*fk_gallery_progress_fn)(void *user, int done, int total,
+                                      int committed);
+
+typedef struct fk_gallery_index_options {
+    int threads;          /* workers, each with its own context; 0: all cores */
+    int batch;            /* images per transaction (0: 32) */
+    size_t max_pixels;    /* 0: FK_DEFAULT_MAX_PIXELS */
+    fk_gallery_progress_fn progress; /* may be NULL */
+    fk_log_fn warn;       /* one line per skipped image; may be NULL */
+    void *user;           /* passed to progress and warn */
+} fk_gallery_index_options;
+
+void fk_gallery_index_options_init(fk_gallery_index_options *io);
+
+typedef struct fk_gallery_index_stats {
+    int files;            /* image files found under the folder */
+    int unchanged;        /* already indexed, same size+mtime or same hash */
+    int added;            /* new files embedded */
+    int changed;          /* files whose content changed, embedded again */
+    int removed;          /* files gone from the folder, dropped */
+    int unreadable;       /* files that could not be decoded: skipped */
+    int no_face;          /* files where no face was found: skipped */
+    int faces;            /* faces of this configuration now in the index */
+    int stopped;          /* the progress callback asked to stop */
+    double seconds;
+} fk_gallery_index_stats;
+
+/* Bring the gallery up to date with the images under `dir`, either flat
+ * ("Alice1.jpg", identity = name without trailing digits, '_' or '-') or
+ * one folder per identity ("Alice/1.jpg"). Only files whose size or mtime
+ * changed are hashed; only files whose hash changed (or new ones) are
+ * embedded; removed files are dropped. Files that cannot be decoded are
+ * skipped, counted and reported through io->warn; the gallery file itself
+ * is ignored. Paths are stored relative to dir. ctx gives the model home.
+ * stats may be NULL. */
+fk_status fk_gallery_index_folder(fk_gallery *g, fk_context *ctx,
+                                  const char *dir,
+                                  const fk_gallery_index_options *io,
+                                  fk_gallery_index_stats *stats);
+
+/* Register the most confident face of img as `identity`; `source` (a file
+ * name or any label) is recorded as the image's path. *face_id (may be
+ * NULL) receives the new face's id. */
+fk_status fk_gallery_register(fk_gallery *g, fk_context *ctx,
+                              const fk_image *img, const char *identity,
+                              const char *source, int64_t *face_id);
+
+typedef struct fk_gallery_match {
+    int64_t face_id, image_id;
+    char *identity;           /* owned by the result */
+    char *path;               /* as stored: relative to the indexed folder,
+                                 or register's source */
+    char hash[65];            /* SHA-256 of the image file, hex ("" if none) */
+    fk_face area;             /* the matched face: box, confidence, eyes
+                                 (landmarks are not stored: landmark_count
+                                 0, embedding NULL) */
+    int has_eyes;             /* area's eyes are known */
+    float distance;           /* under the handle's metric */
+    float threshold;          /* the handle's threshold for that metric */
+} fk_gallery_match;
+
+typedef struct fk_gallery_result {
+    fk_face face;             /* the query face (embedding NULL) */
+    fk_gallery_match *matches; /* closest first */
+    int count;
+} fk_gallery_result;
+
+typedef struct fk_gallery_results {
+    fk_gallery_result *items; /* one per query face */
+    int count;
+} fk_gallery_results;
+
+/* The top_k closest gallery faces (of the handle's configuration) to every
+ * face of img, embedded with ctx. Exact search: SIMD dot products over a
+ * contiguous matrix loaded once (reloaded when the file changes), split
+ * across threads ($FACEKIT_THREADS or all cores) for large galleries. All
+ * top_k are returned whatever their distance; compare with threshold. */
+fk_status fk_gallery_search(fk_gallery *g, fk_context *ctx, const fk_image *img,
+                            int top_k, fk_gallery_results *out);
+/* The same for one embedding of the gallery's dimension. exclude_image_id
+ * > 0 leaves that image's faces out (leave-one-out evaluation). */
+fk_status fk_gallery_search_embedding(fk_gallery *g,
+                                      const float *embedding, int dim,
+                                      int top_k, int64_t exclude_image_id,
+                                      fk_gallery_result *out);
+void fk_gallery_result_free(fk_gallery_result *r);
+void fk_gallery_results_free(fk_gallery_results *r);
+
+typedef struct fk_gallery_identity {
+    char *name;
+    int images, faces;        /* in the handle's configuration */
+} fk_gallery_identity;
+
+/* Every identity with at least one image in the handle's configuration,
+ * by name. Free with fk_gallery_identities_free. */
+fk_status fk_gallery_list(fk_gallery *g, fk_gallery_identity **items,
+                          int *count);
+void fk_gallery_identities_free(fk_gallery_identity *items, int count);
+
+/* Remove an identity with all its images and faces (every configuration).
+ * FK_EINVAL when no such identity exists. *faces_removed may be NULL. */
+fk_status fk_gallery_remove(fk_gallery *g, const char *identity,
+                            int *faces_removed);
+
+typedef struct fk_gallery_stats {
+    const char *model, *detector, *normalization; /* static strings */
+    int align, dim;
+    int identities, images, faces;   /* in the handle's configuration */
+    int unreadable, no_face;         /* images recorded as skipped */
+    int configurations;              /* configurations in the file */
+    int64_t file_bytes;              /* the database file (without WAL) */
+} fk_gallery_stats;
+
+fk_status fk_gallery_stats_get(fk_gallery *g, fk_gallery_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

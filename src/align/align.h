@@ -30,4 +30,20 @@ fk_status fk_align_chip68(const fk_image *img, const fk_point landmarks[68],
 fk_status fk_align_box_chip(const fk_image *img, float x, float y, float w,
                             float h, int size, fk_image **out);
 
+/* ---- eye-level alignment (deepface style) ------------------------------ */
+
+/* The angle (radians) by which the line from the right eye (image left) to
+ * the left eye (image right) is tilted from horizontal, positive when the
+ * left eye is lower (image y grows downwards). */
+double fk_align_eye_angle(fk_point left_eye, fk_point right_eye);
+
+/* Eye-level chip, for detectors that give eyes but no landmarks: the face
+ * box (x, y, w, h) padded to a centred square, rotated about its centre by
+ * the eye angle so the eyes come out level, resized to size x size. Pixels
+ * outside the image are black. With the eyes already level this is the
+ * same chip as fk_align_box_chip but for the area outside the box. */
+fk_status fk_align_eyes_chip(const fk_image *img, float x, float y, float w,
+                             float h, fk_point left_eye, fk_point right_eye,
+                             int size, fk_image **out);
+
 #endif

@@ -24,10 +24,16 @@ typedef struct cli_args {
     const char *roc_path;   /* eval --roc: ROC curve (SVG) */
     const char *markdown;   /* eval --sweep --markdown: the table's file */
     int metric_given;       /* --metric was on the command line */
+    int model_given;        /* --model was (eval --sweep narrows its grid) */
+    int detector_given;     /* --detector was */
+    int align_given;        /* --align was */
     int json;               /* eval --json: JSON instead of the summary */
     int sweep;              /* eval --sweep: the whole grid */
     int strict;             /* eval --strict: missing images are fatal */
     int quiet;
+    const char *db_path;    /* find/register/search/gallery --db */
+    const char *id;         /* register --id */
+    int top_k;              /* find/search --top-k; 0: default */
 } cli_args;
 
 /* Parse argv[first..argc) into *a. Returns 0, or prints the problem to
@@ -47,5 +53,9 @@ int cmd_represent(cli_args *a);
 int cmd_detect(cli_args *a);
 int cmd_models(cli_args *a);
 int cmd_eval(cli_args *a);
+int cmd_find(cli_args *a);
+int cmd_register(cli_args *a);
+int cmd_search(cli_args *a);
+int cmd_gallery(cli_args *a);
 
 #endif

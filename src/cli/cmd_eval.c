@@ -472,6 +472,7 @@ typedef struct eval_job {
     atomic_int next;
     atomic_int done;
     fk_options opt;
+    size_t max_pixels;    /* --max-megapixels; 0: the library default */
     pthread_mutex_t lock; /* guards error */
     char error[256];      /* a worker could not start: why */
 } eval_job;
@@ -484,6 +485,7 @@ static void *eval_worker(void *arg) {
     fk_context_options co;
     fk_context_options_init(&co);
     co.threads = 1;
+    co.max_pixels = job->max_pixels;
     fk_context *ctx = NULL;
     if (fk_context_new(&co, &ctx) != FK_OK) {
         pthread_mutex_lock(&job->lock);
@@ -498,7 +500,7 @@ static void *eval_worker(void *arg) {
         fk_image *img = NULL;
         fk_options o = job->opt;
         o.image_names[0] = im->path;
-        fk_status st = fk_image_load(im->path, 0, &img);
+        fk_status st = fk_image_load(im->path, job->max_pixels, &img);
         if (st == FK_OK) st = fk_represent(ctx, img, &o, &im->faces);
         if (st == FK_ENOFACE) {
             o.detector = "skip";
@@ -540,13 +542,14 @@ static void draw_progress(const char *label, int done, int total, double elapsed
     fflush(stderr);
 }
 
-/* Embed every wanted image of s with options o using `threads` workers;
+/* Embed every wanted image of s with options o (images over max_pixels
+ * refused as by the other commands) using `threads` workers;
  * a progress bar on stderr when `progress`. Forgets the embeddings of an
  * earlier call first. Returns the seconds taken, or -1 after printing why
  * no worker could start (e.g. the models are missing). */
-static double embed_images(eval_set *s, const fk_options *o, int threads, int progress,
-                           const char *label) {
-    eval_job job = {.images = s->images, .opt = *o};
+static double embed_images(eval_set *s, const fk_options *o, size_t max_pixels, int threads,
+                           int progress, const char *label) {
+    eval_job job = {.images = s->images, .opt = *o, .max_pixels = max_pixels};
     job.todo = malloc(sizeof *job.todo * (size_t)(s->nimages ? s->nimages : 1));
     if (!job.todo) {
         fprintf(stderr, "facekit: out of memory\n");
@@ -633,7 +636,7 @@ typedef struct metric_eval {
 /* One evaluation: a (model, detector, align) embedding set and its
  * metrics. */
 typedef struct eval_run {
-    const char *model, *detector, *metric_only;
+    const char *model, *detector;
     int align;
     double seconds;
     int embedded, without_face, failed;
@@ -762,13 +765,12 @@ static int evaluate(const eval_set *s, eval_run *r, int strict, int loud, int wa
     return rc;
 }
 
-/* Set up r's metric list: the one named on the command line, or all. */
-static void choose_metrics(eval_run *r, const char *only) {
+/* Set up r's metrics: the n canonical names in `list`, or all when n == 0. */
+static void choose_metrics(eval_run *r, const char *const *list, int n) {
     memset(r->m, 0, sizeof r->m);
     r->nmetrics = 0;
-    r->metric_only = only;
-    for (int m = 0; m < NMETRICS; m++)
-        if (!only || !strcmp(only, METRICS[m])) r->m[r->nmetrics++].metric = METRICS[m];
+    for (int m = 0; m < (n ? n : NMETRICS) && m < NMETRICS; m++)
+        r->m[r->nmetrics++].metric = n ? list[m] : METRICS[m];
 }
 
 /* Free what evaluate allocated in r. */
@@ -817,15 +819,27 @@ static json_t *run_json(const eval_set *s, const eval_run *r) {
     json_t *metrics = json_object();
     for (int m = 0; m < r->nmetrics; m++)
         json_object_set_new(metrics, r->m[m].metric, metric_json(&r->m[m], r->folds));
-    return json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:i, s:f, s:o}",
-                     "model", r->model, "detector_backend", r->detector, "align", r->align,
-                     "pairs_file", s->file, "images_dir", s->dir, "format", s->csv ? "csv" : "lfw",
-                     "folds", r->folds, "pairs", s->npairs, "pairs_used", r->used,
-                     "pairs_skipped", s->npairs - r->used, "same", r->same, "different", r->different,
-                     "images", s->nimages, "images_missing", s->missing,
-                     "images_without_face", r->without_face, "images_without_face_handling",
-                     NO_FACE_HANDLING, "images_failed", r->failed, "seconds", r->seconds,
-                     "metrics", metrics);
+    json_t *o = json_object();
+    json_object_set_new(o, "model", json_string(r->model));
+    json_object_set_new(o, "detector_backend", json_string(r->detector));
+    json_object_set_new(o, "align", json_boolean(r->align));
+    json_object_set_new(o, "pairs_file", json_string(s->file));
+    json_object_set_new(o, "images_dir", json_string(s->dir));
+    json_object_set_new(o, "format", json_string(s->csv ? "csv" : "lfw"));
+    json_object_set_new(o, "folds", json_integer(r->folds));
+    json_object_set_new(o, "pairs", json_integer(s->npairs));
+    json_object_set_new(o, "pairs_used", json_integer(r->used));
+    json_object_set_new(o, "pairs_skipped", json_integer(s->npairs - r->used));
+    json_object_set_new(o, "same", json_integer(r->same));
+    json_object_set_new(o, "different", json_integer(r->different));
+    json_object_set_new(o, "images", json_integer(s->nimages));
+    json_object_set_new(o, "images_missing", json_integer(s->missing));
+    json_object_set_new(o, "images_without_face", json_integer(r->without_face));
+    json_object_set_new(o, "images_without_face_handling", json_string(NO_FACE_HANDLING));
+    json_object_set_new(o, "images_failed", json_integer(r->failed));
+    json_object_set_new(o, "seconds", json_real(r->seconds));
+    json_object_set_new(o, "metrics", metrics);
+    return o;
 }
 
 /* A fraction as a percentage with two decimals ("97.45"), or "-" for NaN. */
@@ -845,9 +859,8 @@ static const char *thr(char *buf, double v) {
 /* The human summary of one run on stdout. */
 static void print_summary(const eval_set *s, const eval_run *r, int threads) {
     char a[16], b[16], c[16], d[16], e[16], f[16], g[16];
-    printf("facekit eval: %s (%s, %d pairs%s)\n", s->file, s->csv ? "CSV" : "LFW", s->npairs,
-           s->folds ? "" : ", no folds");
-    if (s->folds) printf("  %d folds in the file\n", s->folds);
+    if (s->folds) printf("facekit eval: %s (LFW, %d pairs in %d folds)\n", s->file, s->npairs, s->folds);
+    else printf("facekit eval: %s (%s, %d pairs, no folds)\n", s->file, s->csv ? "CSV" : "LFW", s->npairs);
     printf("pipeline: model %s, detector %s, align %s\n", r->model, r->detector,
            r->align ? "true" : "false");
     printf("images:   %d distinct, %d embedded in %.1f s (%.1f images/s, %d threads)\n", s->nimages,
@@ -873,8 +886,8 @@ static void print_summary(const eval_set *s, const eval_run *r, int threads) {
     printf("\nshipped: the threshold facekit verify uses (accuracy at it); best: the threshold "
            "maximising accuracy on these pairs (optimistic)");
     if (r->folds)
-        printf(";\nk-fold: threshold chosen on %d folds, tested on the remaining one, mean ± std",
-               r->folds - 1);
+        printf(";\nk-fold: threshold chosen on %d fold%s, tested on the remaining one, mean ± std",
+               r->folds - 1, r->folds > 2 ? "s" : "");
     printf(".\nTAR@FAR: true accepts (%%) at a false-accept rate <= 1e-2 and 1e-3 (%d different "
            "pairs). A pair is the same person when distance <= threshold.\n",
            r->different);
@@ -984,9 +997,9 @@ static void write_roc_svg(FILE *f, const eval_set *s, const eval_run *r) {
         fprintf(f, "%.1f,%.1f ", X(far), Y(far));
     }
     fprintf(f, "\"/>\n");
-    fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"256\" height=\"%d\" fill=\"white\" "
+    fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"290\" height=\"%d\" fill=\"white\" "
                "stroke=\"#ccc\"/>\n", /* the legend's box, over the chance line */
-            R - 258, B - 36 - 18.0 * (r->nmetrics - 1), 18 * r->nmetrics + 8);
+            R - 298, B - 36 - 18.0 * (r->nmetrics - 1), 18 * r->nmetrics + 8);
     for (int m = 0; m < r->nmetrics; m++) {
         const metric_eval *e = &r->m[m];
         int c = 0;
@@ -998,8 +1011,8 @@ static void write_roc_svg(FILE *f, const eval_set *s, const eval_run *r) {
         double ly = B - 20 - 18.0 * (r->nmetrics - 1 - m);
         fprintf(f, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" stroke-width=\"2\" "
                    "stroke-dasharray=\"%s\"/>\n",
-                R - 250, ly - 4, R - 220, ly - 4, colour[c], dash[c]);
-        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">%s: AUC %.4f, EER %.2f%%</text>\n", R - 212, ly, e->metric,
+                R - 290, ly - 4, R - 260, ly - 4, colour[c], dash[c]);
+        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">%s: AUC %.4f, EER %.2f%%</text>\n", R - 252, ly, e->metric,
                 e->s.auc, 100 * e->s.eer);
     }
     fprintf(f, "</svg>\n");
@@ -1041,48 +1054,88 @@ static int close_output(const char *path, FILE *f) {
 }
 
 /* Every installed recognizer and detector, for the sweep's grid ("skip" is
- * always a detector: it needs no model). Returns the counts, 0 recognizers
- * when none is installed. */
-static void installed_grid(const char **models, int *nmodels, const char **detectors, int *ndetectors) {
-    fk_model_info infos[32];
+ * always a detector: it needs no model). Sets the counts; no recognizer
+ * installed leaves *nmodels 0. */
+static void installed_grid(const char **models, int *nmodels, const char **detectors, int *ndetectors,
+                           int cap) {
+    fk_model_info infos[64];
     int n = 0;
     char home[PATH_MAX];
     *nmodels = *ndetectors = 0;
-    if (fk_default_home(home, sizeof home) == FK_OK && fk_models_list(home, infos, 32, &n) == FK_OK)
-        for (int i = 0; i < n && i < 32; i++) {
+    if (fk_default_home(home, sizeof home) == FK_OK && fk_models_list(home, infos, 64, &n) == FK_OK)
+        for (int i = 0; i < n && i < 64; i++) {
             if (!infos[i].installed) continue;
-            if (!strcmp(infos[i].role, "recognizer") && *nmodels < 8) models[(*nmodels)++] = infos[i].name;
-            if (!strcmp(infos[i].role, "detector") && *ndetectors < 7) detectors[(*ndetectors)++] = infos[i].name;
+            if (!strcmp(infos[i].role, "recognizer") && *nmodels < cap) models[(*nmodels)++] = infos[i].name;
+            if (!strcmp(infos[i].role, "detector") && *ndetectors < cap - 1)
+                detectors[(*ndetectors)++] = infos[i].name;
         }
     detectors[(*ndetectors)++] = "skip";
 }
 
-/* The sweep's Markdown: how it was made, an accuracy table shaped like
- * deepface's benchmarks (rows detector x align, columns model x metric),
+/* Split a comma-separated list in place into at most `cap` non-empty names.
+ * Returns the count, or -1 when there are more than cap or an empty one. */
+static int split_list(char *s, const char **out, int cap) {
+    int n = 0;
+    for (char *p = s;; p++) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        if (!*p || n == cap) return -1;
+        out[n++] = p;
+        if (!comma) return n;
+        p = comma;
+    }
+}
+
+/* The canonical names of the metrics in `list` (comma-separated) into out.
+ * Returns the count, or -1 after printing which name is unknown. */
+static int metric_list(char *list, const char **out) {
+    const char *names[NMETRICS];
+    int n = split_list(list, names, NMETRICS);
+    if (n < 0) {
+        fprintf(stderr, "facekit: --metric: expected up to %d comma-separated names\n", NMETRICS);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        int m = 0;
+        while (m < NMETRICS && strcasecmp(names[i], METRICS[m])) m++;
+        if (m == NMETRICS) {
+            /* The library's message lists the valid names. */
+            float one = 1, d;
+            fk_distance(&one, &one, 1, names[i], &d);
+            fprintf(stderr, "facekit: %s\n", fk_last_error());
+            return -1;
+        }
+        out[i] = METRICS[m];
+    }
+    return n;
+}
+
+/* The sweep's Markdown: how it was made, an accuracy table in the spirit of
+ * deepface's benchmarks (rows model x detector x align, columns metric),
  * then every figure of every configuration. */
 static void write_markdown(FILE *f, const eval_set *s, eval_run *runs, int nruns, int threads,
-                           double total) {
+                           double total, const char *grid_flags) {
     char a[16], b[16], c[16], d[16], e[16], g[16], h[16];
     fprintf(f, "# facekit verification benchmark\n\n");
     fprintf(f, "Pairs: `%s` (%s, %d pairs: %d same, %d different; %d images%s).  \n", s->file,
             s->csv ? "CSV" : "LFW", s->npairs, runs[0].same, runs[0].different, s->nimages,
             s->folds ? ", with folds" : "");
-    fprintf(f, "Command: `facekit eval --sweep --pairs %s --images %s` (facekit %s, %d threads, %.0f s in all).\n\n",
-            s->file, s->dir, FK_VERSION, threads, total);
+    fprintf(f, "Command: `facekit eval --sweep --pairs %s --images %s%s` (facekit %s, %d threads, %.0f s in all).\n\n",
+            s->file, s->dir, grid_flags, FK_VERSION, threads, total);
     fprintf(f, "A pair is the same person when distance <= threshold. *Accuracy* is at the threshold that is "
                "best on these pairs (optimistic: tuned on the test data)%s. Images where the detector found "
                "no face were embedded whole (as `--detector skip`); a pair's distance is that of its closest "
                "two faces, as `facekit verify` decides.\n\n",
             runs[0].folds ? "; *k-fold* chooses it on the other folds (LFW protocol)" : "");
-    fprintf(f, "## Accuracy (%%)\n\n| detector | align |");
-    for (int m = 0; m < runs[0].nmetrics; m++) fprintf(f, " %s %s |", runs[0].model, runs[0].m[m].metric);
-    fprintf(f, "\n|---|---|");
+    fprintf(f, "## Accuracy (%%)\n\n| model | detector | align |");
+    for (int m = 0; m < runs[0].nmetrics; m++) fprintf(f, " %s |", runs[0].m[m].metric);
+    fprintf(f, "\n|---|---|---|");
     for (int m = 0; m < runs[0].nmetrics; m++) fprintf(f, "---|");
     fprintf(f, "\n");
     for (int i = 0; i < nruns; i++) {
-        /* One row per (detector, align); a second model would add columns,
-         * and its rows follow in the same order. */
-        fprintf(f, "| %s | %s |", runs[i].detector, runs[i].align ? "true" : "false");
+        /* One row per embedding set, one column per metric: the metrics
+         * share embeddings, so a row compares them on equal terms. */
+        fprintf(f, "| %s | %s | %s |", runs[i].model, runs[i].detector, runs[i].align ? "true" : "false");
         for (int m = 0; m < runs[i].nmetrics; m++)
             fprintf(f, " %s |", runs[i].folds ? pct(a, runs[i].m[m].s.fold_accuracy_mean)
                                               : pct(a, runs[i].m[m].s.best_accuracy));
@@ -1110,51 +1163,80 @@ static void write_markdown(FILE *f, const eval_set *s, eval_run *runs, int nruns
 }
 
 /* --sweep: every (model, detector, align) embedding set once, all metrics on
- * each. Returns the exit code. */
+ * each. The grid is every installed model and detector and both align
+ * settings, narrowed by --model/--detector/--metric lists and --align.
+ * Returns the exit code. */
 static int run_sweep(cli_args *a, eval_set *s, int threads, int progress) {
-    const char *models[8], *detectors[8];
-    int nmodels, ndetectors;
-    installed_grid(models, &nmodels, detectors, &ndetectors);
-    if (nmodels == 0) {
-        fprintf(stderr, "facekit: no recognizer installed; run `facekit models fetch`\n");
-        return 1;
-    }
-    FILE *md = NULL;
-    if (open_output(a->markdown, &md)) return 1;
-    int nruns = 0, rc = 0;
-    eval_run *runs = calloc((size_t)(nmodels * ndetectors * 2), sizeof *runs);
-    if (!runs) {
+    enum { CAP = 16 };
+    const char *models[CAP], *detectors[CAP], *metrics[NMETRICS];
+    int nmodels, ndetectors, nmetrics = 0, rc = 0;
+    char *model_arg = strdup(a->model_given ? a->opt.model : "");
+    char *detector_arg = strdup(a->detector_given ? a->opt.detector : "");
+    char *metric_arg = strdup(a->metric_given ? a->opt.metric : "");
+    if (!model_arg || !detector_arg || !metric_arg) {
         fprintf(stderr, "facekit: out of memory\n");
-        close_output(a->markdown, md);
-        return 1;
+        rc = 1;
     }
+    if (rc == 0) installed_grid(models, &nmodels, detectors, &ndetectors, CAP);
+    if (rc == 0 && a->model_given && (nmodels = split_list(model_arg, models, CAP)) < 0) {
+        fprintf(stderr, "facekit: --model: expected up to %d comma-separated names\n", CAP);
+        rc = 2;
+    }
+    if (rc == 0 && a->detector_given && (ndetectors = split_list(detector_arg, detectors, CAP)) < 0) {
+        fprintf(stderr, "facekit: --detector: expected up to %d comma-separated names\n", CAP);
+        rc = 2;
+    }
+    if (rc == 0 && a->metric_given && (nmetrics = metric_list(metric_arg, metrics)) < 0) rc = 2;
+    if (rc == 0 && nmodels == 0) {
+        fprintf(stderr, "facekit: no recognizer installed; run `facekit models fetch`\n");
+        rc = 1;
+    }
+    int aligns = a->align_given ? 1 : 2, total = nmodels * ndetectors * aligns;
+    FILE *md = NULL;
+    if (rc == 0 && open_output(a->markdown, &md)) rc = 1;
+    eval_run *runs = rc == 0 ? calloc((size_t)total, sizeof *runs) : NULL;
+    if (rc == 0 && !runs) {
+        fprintf(stderr, "facekit: out of memory\n");
+        rc = 1;
+    }
+    int nruns = 0;
     double t0 = now_s();
     for (int mi = 0; rc == 0 && mi < nmodels; mi++)
         for (int di = 0; rc == 0 && di < ndetectors; di++)
-            for (int al = 1; rc == 0 && al >= 0; al--) {
+            for (int k = 0; rc == 0 && k < aligns; k++) {
                 eval_run *r = &runs[nruns];
                 fk_options o = a->opt;
                 o.model = models[mi];
                 o.detector = detectors[di];
-                o.align = al;
+                o.align = a->align_given ? a->opt.align : k == 0;
+                o.metric = "cosine";
                 o.enforce_detection = 1;
                 const char *metric;
                 if (probe_pipeline(&o, &r->model, &r->detector, &metric)) {
                     rc = 1;
                     break;
                 }
-                r->align = al;
-                choose_metrics(r, NULL);
+                r->align = o.align;
+                choose_metrics(r, metrics, nmetrics);
                 char label[96];
-                snprintf(label, sizeof label, "[%d/%d] %s %s align=%s", nruns + 1,
-                         nmodels * ndetectors * 2, r->model, r->detector, al ? "true" : "false");
-                r->seconds = embed_images(s, &o, threads, progress, label);
+                snprintf(label, sizeof label, "[%d/%d] %s %s align=%s", nruns + 1, total, r->model,
+                         r->detector, o.align ? "true" : "false");
+                r->seconds = embed_images(s, &o, a->max_pixels, threads, progress, label);
                 nruns++;
                 if (r->seconds < 0 || evaluate(s, r, a->strict, nruns == 1, 0)) rc = 1;
             }
     if (rc == 0) {
-        double total = now_s() - t0;
-        if (md || !a->json) write_markdown(md ? md : stdout, s, runs, nruns, threads, total);
+        double elapsed = now_s() - t0;
+        char flags[512] = "";
+        size_t used = 0;
+        if (a->model_given) used += (size_t)snprintf(flags + used, sizeof flags - used, " --model %s", a->opt.model);
+        if (a->detector_given && used < sizeof flags)
+            used += (size_t)snprintf(flags + used, sizeof flags - used, " --detector %s", a->opt.detector);
+        if (a->metric_given && used < sizeof flags)
+            used += (size_t)snprintf(flags + used, sizeof flags - used, " --metric %s", a->opt.metric);
+        if (a->align_given && used < sizeof flags)
+            snprintf(flags + used, sizeof flags - used, " --align %s", a->opt.align ? "true" : "false");
+        if (md || !a->json) write_markdown(md ? md : stdout, s, runs, nruns, threads, elapsed, flags);
         if (a->json) {
             json_t *all = json_array();
             for (int i = 0; i < nruns; i++) json_array_append_new(all, run_json(s, &runs[i]));
@@ -1164,6 +1246,9 @@ static int run_sweep(cli_args *a, eval_set *s, int threads, int progress) {
     if (close_output(a->markdown, md)) rc = 1;
     for (int i = 0; i < nruns; i++) free_run(&runs[i]);
     free(runs);
+    free(model_arg);
+    free(detector_arg);
+    free(metric_arg);
     return rc;
 }
 
@@ -1177,14 +1262,14 @@ static int run_single(cli_args *a, eval_set *s, int threads, int progress) {
     const char *metric;
     if (probe_pipeline(&o, &r.model, &r.detector, &metric)) return 1;
     r.align = o.align;
-    choose_metrics(&r, a->metric_given ? metric : NULL);
+    choose_metrics(&r, &metric, a->metric_given);
     FILE *csv = NULL, *svg = NULL;
     if (open_output(a->pairs_csv, &csv) || open_output(a->roc_path, &svg)) {
         if (csv) fclose(csv);
         return 1;
     }
     int rc = 0;
-    r.seconds = embed_images(s, &o, threads, progress, "embedding");
+    r.seconds = embed_images(s, &o, a->max_pixels, threads, progress, "embedding");
     if (r.seconds < 0 || evaluate(s, &r, a->strict, 1, svg != NULL)) rc = 1;
     if (rc == 0) {
         if (a->json) cli_print_json(run_json(s, &r));
@@ -1198,6 +1283,9 @@ static int run_single(cli_args *a, eval_set *s, int threads, int progress) {
     return rc;
 }
 
+/* `facekit eval`: check the command line, read the pairs file, then run one
+ * evaluation or the sweep. Exit code 0, 1 (bad data or a failure) or 2
+ * (usage). */
 int cmd_eval(cli_args *a) {
     if (!a->pairs_path || !a->images_dir || a->npositional) {
         fprintf(stderr, "facekit: usage: facekit eval --pairs FILE --images DIR [--sweep] [options]\n");

@@ -30,11 +30,25 @@ static const char USAGE[] =
     "    --strict              a missing or unreadable image is fatal\n"
     "    --sweep [--markdown FILE]\n"
     "                          every installed model x detector x metric x\n"
-    "                          align; Markdown table (stdout or FILE)\n"
+    "                          align; Markdown table (stdout or FILE).\n"
+    "                          --model/--detector/--metric A,B and --align\n"
+    "                          narrow the grid\n"
+    "  find IMG --db DIR     who is in IMG: index the images under DIR (flat\n"
+    "                        Alice1.jpg or Alice/1.jpg; incremental, kept in\n"
+    "                        DIR/facekit-index.sqlite) and rank matches (JSON)\n"
+    "  register IMG --id NAME [--db F]\n"
+    "                        add IMG's face to a gallery (default gallery.db)\n"
+    "  search IMG [--db F] [--top-k K]\n"
+    "                        closest registered faces (JSON)\n"
+    "    --top-k K             matches per face (find, search: 10)\n"
+    "  gallery list|stats [--db F]\n"
+    "  gallery remove NAME [--db F]\n"
+    "                        identities, counts, or drop an identity\n"
     "\n"
     "options:\n"
     "  --model NAME              recognizer (Dlib)\n"
-    "  --detector NAME           ssd (default) or skip\n"
+    "  --detector NAME           ssd (default), opencv, tiny, mtcnn, mediapipe\n"
+    "                            or skip (the whole image is the face)\n"
     "  --metric NAME             cosine (default), euclidean, euclidean_l2, angular\n"
     "  --align BOOL              align faces on landmarks (true)\n"
     "  --enforce-detection BOOL  no face is an error (true); false uses the\n"
@@ -110,14 +124,21 @@ int cli_parse(int argc, char **argv, int first, cli_args *a) {
         else return usage_error("option '%s' needs a value", name);
 
         int bad = 0;
-        if (!strcmp(name, "--model")) a->opt.model = value;
-        else if (!strcmp(name, "--detector") || !strcmp(name, "--detector-backend"))
+        if (!strcmp(name, "--model")) {
+            a->opt.model = value;
+            a->model_given = 1;
+        } else if (!strcmp(name, "--detector") || !strcmp(name, "--detector-backend")) {
             a->opt.detector = value;
+            a->detector_given = 1;
+        }
         else if (!strcmp(name, "--metric") || !strcmp(name, "--distance-metric")) {
             a->opt.metric = value;
             a->metric_given = 1;
         }
-        else if (!strcmp(name, "--align")) bad = parse_bool(value, &a->opt.align);
+        else if (!strcmp(name, "--align")) {
+            bad = parse_bool(value, &a->opt.align);
+            a->align_given = 1;
+        }
         else if (!strcmp(name, "--enforce-detection"))
             bad = parse_bool(value, &a->opt.enforce_detection);
         else if (!strcmp(name, "--expand-percentage"))
@@ -131,6 +152,14 @@ int cli_parse(int argc, char **argv, int first, cli_args *a) {
         else if (!strcmp(name, "--pairs-csv")) a->pairs_csv = value;
         else if (!strcmp(name, "--roc")) a->roc_path = value;
         else if (!strcmp(name, "--markdown")) a->markdown = value;
+        else if (!strcmp(name, "--db")) a->db_path = value;
+        else if (!strcmp(name, "--id")) a->id = value;
+        else if (!strcmp(name, "--top-k")) {
+            char *end;
+            long k = strtol(value, &end, 10);
+            bad = *end || k < 1 || k > 1000000;
+            a->top_k = (int)k;
+        }
         else if (!strcmp(name, "--max-megapixels")) {
             float mp = 0;
             bad = parse_float(value, &mp) || !(mp > 0 && mp <= 100000);
@@ -180,7 +209,11 @@ int main(int argc, char **argv) {
                     {"represent", cmd_represent},
                     {"detect", cmd_detect},
                     {"models", cmd_models},
-                    {"eval", cmd_eval}};
+                    {"eval", cmd_eval},
+                    {"find", cmd_find},
+                    {"register", cmd_register},
+                    {"search", cmd_search},
+                    {"gallery", cmd_gallery}};
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
         if (strcmp(argv[1], COMMANDS[i].name) != 0) continue;
         cli_args a;

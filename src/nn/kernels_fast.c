@@ -793,3 +793,156 @@ void fk_avgpool(const float *in, fk_shape4 is, const fk_window *win,
                 float *out, fk_pool *pool) {
     pool_run(in, is, win, out, pool, avgpool_rows);
 }
+
+/* ---- general tensor ops ------------------------------------------------ *
+ * The fast binary op walks the output row by row (a row = the channels of
+ * one pixel). Each operand's row is found with its broadcast dimensions read
+ * at 0, and inside the row an operand either advances (full channels) or
+ * stays put (one channel broadcast): four tight inner loops the compiler
+ * vectorises, split over the pool by rows. */
+
+typedef struct binary_job {
+    fk_binop op;
+    const float *a, *b;
+    fk_shape4 sa, sb, so;
+    float *out;
+} binary_job;
+
+/* Offset of the first channel of pixel (n, y, x) in a broadcast operand. */
+static inline long row_offset(fk_shape4 s, int n, int y, int x) {
+    return (((long)(s.n == 1 ? 0 : n) * s.h + (s.h == 1 ? 0 : y)) * s.w +
+            (s.w == 1 ? 0 : x)) * s.c;
+}
+
+#define BIN_LOOP(EXPR)                                                      \
+    do {                                                                    \
+        if (sa1 && sb1)                                                     \
+            for (int c = 0; c < cn; c++) { float x = pa[c], y = pb[c]; po[c] = (EXPR); } \
+        else if (sa1)                                                       \
+            for (int c = 0; c < cn; c++) { float x = pa[c], y = pb[0]; po[c] = (EXPR); } \
+        else if (sb1)                                                       \
+            for (int c = 0; c < cn; c++) { float x = pa[0], y = pb[c]; po[c] = (EXPR); } \
+        else                                                                \
+            for (int c = 0; c < cn; c++) { float x = pa[0], y = pb[0]; po[c] = (EXPR); } \
+    } while (0)
+
+static void binary_rows(void *arg, long r0, long r1) {
+    const binary_job *j = arg;
+    const fk_shape4 so = j->so;
+    const int cn = so.c;
+    const int sa1 = j->sa.c != 1 || cn == 1, sb1 = j->sb.c != 1 || cn == 1;
+    for (long r = r0; r < r1; r++) {
+        int x = (int)(r % so.w), y = (int)((r / so.w) % so.h),
+            n = (int)(r / ((long)so.w * so.h));
+        const float *pa = j->a + row_offset(j->sa, n, y, x);
+        const float *pb = j->b + row_offset(j->sb, n, y, x);
+        float *po = j->out + r * cn;
+        switch (j->op) {
+        case FK_BIN_ADD: BIN_LOOP(x + y); break;
+        case FK_BIN_SUB: BIN_LOOP(x - y); break;
+        case FK_BIN_MUL: BIN_LOOP(x * y); break;
+        case FK_BIN_DIV: BIN_LOOP(x / y); break;
+        case FK_BIN_MAX: BIN_LOOP(x > y ? x : y); break;
+        case FK_BIN_MIN: BIN_LOOP(x < y ? x : y); break;
+        }
+    }
+}
+#undef BIN_LOOP
+
+void fk_binary(fk_binop op, const float *a, fk_shape4 sa, const float *b,
+               fk_shape4 sb, float *out, fk_shape4 so, fk_pool *pool) {
+    binary_job j = {op, a, b, sa, sb, so, out};
+    long rows = (long)so.n * so.h * so.w;
+    long grain = 1 + 65536 / (so.c > 0 ? so.c : 1);
+    fk_pool_run(pool, rows, grain, binary_rows, &j);
+}
+
+typedef struct unary_job {
+    fk_unop op;
+    const float *in;
+    float *out;
+} unary_job;
+
+static void unary_range(void *arg, long i0, long i1) {
+    const unary_job *j = arg;
+    const float *in = j->in;
+    float *out = j->out;
+    switch (j->op) {
+    case FK_UN_RELU:
+        for (long i = i0; i < i1; i++) out[i] = in[i] > 0 ? in[i] : 0.0f;
+        break;
+    case FK_UN_RELU6:
+        for (long i = i0; i < i1; i++) {
+            float v = in[i] > 0 ? in[i] : 0.0f;
+            out[i] = v < 6.0f ? v : 6.0f;
+        }
+        break;
+    case FK_UN_ABS:
+        for (long i = i0; i < i1; i++) out[i] = fabsf(in[i]);
+        break;
+    case FK_UN_SQUARE:
+        for (long i = i0; i < i1; i++) out[i] = in[i] * in[i];
+        break;
+    case FK_UN_NEG:
+        for (long i = i0; i < i1; i++) out[i] = -in[i];
+        break;
+    default: /* transcendental: the reference loop is as good as any */
+        fk_unary_ref(j->op, in + i0, i1 - i0, out + i0);
+        break;
+    }
+}
+
+void fk_unary(fk_unop op, const float *in, long count, float *out,
+              fk_pool *pool) {
+    unary_job j = {op, in, out};
+    fk_pool_run(pool, count, 65536, unary_range, &j);
+}
+
+typedef struct pad_job {
+    const float *in;
+    fk_shape4 is, os;
+    const int *pads;
+    float value;
+    float *out;
+} pad_job;
+
+/* Output rows (pixels) r0..r1: fill the row, then copy the source pixel's
+ * channels into place when the pixel is inside the input. */
+static void pad_rows(void *arg, long r0, long r1) {
+    const pad_job *j = arg;
+    const fk_shape4 is = j->is, os = j->os;
+    for (long r = r0; r < r1; r++) {
+        float *o = j->out + r * os.c;
+        int x = (int)(r % os.w), y = (int)((r / os.w) % os.h),
+            n = (int)(r / ((long)os.w * os.h));
+        int sn = n - j->pads[0], sy = y - j->pads[2], sx = x - j->pads[4];
+        int inside = sn >= 0 && sn < is.n && sy >= 0 && sy < is.h && sx >= 0 &&
+                     sx < is.w;
+        if (!inside || is.c != os.c)
+            for (int c = 0; c < os.c; c++) o[c] = j->value;
+        if (inside)
+            memcpy(o + j->pads[6],
+                   j->in + (((long)sn * is.h + sy) * is.w + sx) * is.c,
+                   (size_t)is.c * sizeof(float));
+    }
+}
+
+void fk_pad(const float *in, fk_shape4 is, const int pads[8], float value,
+            float *out, fk_pool *pool) {
+    pad_job j = {in, is,
+                 {is.n + pads[0] + pads[1], is.h + pads[2] + pads[3],
+                  is.w + pads[4] + pads[5], is.c + pads[6] + pads[7]},
+                 pads, value, out};
+    fk_pool_run(pool, (long)j.os.n * j.os.h * j.os.w, 256, pad_rows, &j);
+}
+
+/* Reductions: the common case (over H and W, keeping channels) walks pixels
+ * with the channels innermost; anything else takes the reference loop. */
+void fk_reduce(fk_reduce_op op, const float *in, fk_shape4 is,
+               const int axes[4], float *out) {
+    if (op == FK_RED_MEAN && !axes[0] && axes[1] && axes[2] && !axes[3]) {
+        fk_mean_hw(in, is, out);
+        return;
+    }
+    fk_reduce_ref(op, in, is, axes, out);
+}

@@ -367,3 +367,98 @@ void fk_mean_hw(const float *in, fk_shape4 is, float *out) {
             o[ch] *= inv;
     }
 }
+
+/* ---- general tensor ops ------------------------------------------------ */
+
+/* One binary op on two scalars. */
+static inline float binop_1(fk_binop op, float x, float y) {
+    switch (op) {
+    case FK_BIN_ADD: return x + y;
+    case FK_BIN_SUB: return x - y;
+    case FK_BIN_MUL: return x * y;
+    case FK_BIN_DIV: return x / y;
+    case FK_BIN_MAX: return x > y ? x : y;
+    case FK_BIN_MIN: return x < y ? x : y;
+    }
+    return 0.0f;
+}
+
+/* Index of element (n, y, x, c) of a tensor of shape s, where a dimension of
+ * size 1 is broadcast (always read at 0). */
+static inline long bcast_index(fk_shape4 s, int n, int y, int x, int c) {
+    return (((long)(s.n == 1 ? 0 : n) * s.h + (s.h == 1 ? 0 : y)) * s.w +
+            (s.w == 1 ? 0 : x)) * s.c + (s.c == 1 ? 0 : c);
+}
+
+void fk_binary_ref(fk_binop op, const float *a, fk_shape4 sa, const float *b,
+                   fk_shape4 sb, float *out, fk_shape4 so) {
+    long i = 0;
+    for (int n = 0; n < so.n; n++)
+        for (int y = 0; y < so.h; y++)
+            for (int x = 0; x < so.w; x++)
+                for (int c = 0; c < so.c; c++, i++)
+                    out[i] = binop_1(op, a[bcast_index(sa, n, y, x, c)],
+                                     b[bcast_index(sb, n, y, x, c)]);
+}
+
+void fk_unary_ref(fk_unop op, const float *in, long count, float *out) {
+    for (long i = 0; i < count; i++) {
+        float v = in[i];
+        switch (op) {
+        case FK_UN_RELU: v = v > 0 ? v : 0; break;
+        case FK_UN_RELU6: v = v < 0 ? 0 : v > 6 ? 6 : v; break;
+        case FK_UN_ABS: v = fabsf(v); break;
+        case FK_UN_SQUARE: v = v * v; break;
+        case FK_UN_SQRT: v = sqrtf(v); break;
+        case FK_UN_RSQRT: v = 1.0f / sqrtf(v); break;
+        case FK_UN_SIGMOID: v = 1.0f / (1.0f + expf(-v)); break;
+        case FK_UN_TANH: v = tanhf(v); break;
+        case FK_UN_NEG: v = -v; break;
+        case FK_UN_EXP: v = expf(v); break;
+        }
+        out[i] = v;
+    }
+}
+
+void fk_pad_ref(const float *in, fk_shape4 is, const int pads[8], float value,
+                float *out) {
+    fk_shape4 os = {is.n + pads[0] + pads[1], is.h + pads[2] + pads[3],
+                    is.w + pads[4] + pads[5], is.c + pads[6] + pads[7]};
+    long i = 0;
+    for (int n = 0; n < os.n; n++)
+        for (int y = 0; y < os.h; y++)
+            for (int x = 0; x < os.w; x++)
+                for (int c = 0; c < os.c; c++, i++) {
+                    int sn = n - pads[0], sy = y - pads[2], sx = x - pads[4],
+                        sc = c - pads[6];
+                    int inside = sn >= 0 && sn < is.n && sy >= 0 && sy < is.h &&
+                                 sx >= 0 && sx < is.w && sc >= 0 && sc < is.c;
+                    out[i] = inside
+                        ? in[(((long)sn * is.h + sy) * is.w + sx) * is.c + sc]
+                        : value;
+                }
+}
+
+void fk_reduce_ref(fk_reduce_op op, const float *in, fk_shape4 is,
+                   const int axes[4], float *out) {
+    fk_shape4 os = {axes[0] ? 1 : is.n, axes[1] ? 1 : is.h,
+                    axes[2] ? 1 : is.w, axes[3] ? 1 : is.c};
+    long ocount = (long)os.n * os.h * os.w * os.c;
+    long per = ((long)is.n * is.h * is.w * is.c) / (ocount ? ocount : 1);
+    for (long k = 0; k < ocount; k++)
+        out[k] = op == FK_RED_MAX ? -INFINITY : 0.0f;
+    long i = 0;
+    for (int n = 0; n < is.n; n++)
+        for (int y = 0; y < is.h; y++)
+            for (int x = 0; x < is.w; x++)
+                for (int c = 0; c < is.c; c++, i++) {
+                    float *o = out + bcast_index(os, n, y, x, c);
+                    if (op == FK_RED_MAX) {
+                        if (in[i] > *o) *o = in[i];
+                    } else {
+                        *o += in[i];
+                    }
+                }
+    if (op == FK_RED_MEAN && per > 0)
+        for (long k = 0; k < ocount; k++) out[k] /= (float)per;
+}

@@ -13,8 +13,37 @@ static fk_status embed_dlib(fk_zoo *zoo, fk_pool *pool,
     return fk_dlib_resnet_embed(net, chips, n, pool, out);
 }
 
+/* Recognizers from human-models graph models (models/human_models.c),
+ * cached in the zoo under their recognizer names. */
+static void free_human(void *m) { fk_human_recognizer_free(m); }
+#define HUMAN_ADAPTER(fn, key, load)                                          \
+    static fk_status fn##_load(const char *home, void **out) {               \
+        return load(home, (fk_human_recognizer **)out);                      \
+    }                                                                         \
+    static fk_status fn(fk_zoo *zoo, fk_pool *pool,                           \
+                        const fk_image *const *chips, int n, float *out) {    \
+        void *m;                                                              \
+        fk_status st = fk_zoo_get(zoo, key, fn##_load, free_human, &m);       \
+        if (st != FK_OK) return st;                                           \
+        return fk_human_recognizer_embed(m, chips, n, pool, out);             \
+    }
+HUMAN_ADAPTER(embed_faceres, "FaceRes", fk_faceres_load)
+HUMAN_ADAPTER(embed_faceres_deep, "FaceRes-Deep", fk_faceres_deep_load)
+HUMAN_ADAPTER(embed_mobilefacenet, "MobileFaceNet", fk_mobilefacenet_load)
+HUMAN_ADAPTER(embed_mobileface, "MobileFace", fk_mobileface_load)
+#undef HUMAN_ADAPTER
+
 static const fk_recognizer_def RECOGNIZERS[] = {
     {"Dlib", FK_DLIB_CHIP, FK_DLIB_DIM, FK_ALIGN_DLIB68, 0.25, embed_dlib},
+    /* FaceRes: trained on VGGFace2 detector crops; human feeds it the
+     * eye-levelled face box. MobileFaceNet, MobileFace: InsightFace chips. */
+    {"FaceRes", FK_FACERES_CHIP, FK_FACERES_DIM, FK_ALIGN_EYES_BOX, 0.1, embed_faceres},
+    {"FaceRes-Deep", FK_FACERES_CHIP, FK_FACERES_DIM, FK_ALIGN_EYES_BOX, 0.1,
+     embed_faceres_deep},
+    {"MobileFaceNet", FK_MOBILEFACENET_CHIP, FK_MOBILEFACENET_DIM, FK_ALIGN_ARCFACE5, 0,
+     embed_mobilefacenet},
+    {"MobileFace", FK_MOBILEFACE_CHIP, FK_MOBILEFACE_DIM, FK_ALIGN_ARCFACE5, 0,
+     embed_mobileface},
 };
 
 const fk_recognizer_def *fk_recognizers(int *count) {

@@ -15,7 +15,11 @@
 
 /* How a recognizer's training chips were cut. */
 typedef enum fk_align_kind {
-    FK_ALIGN_DLIB68 /* dlib's mean face, landmarks 17..67, with padding */
+    FK_ALIGN_DLIB68, /* dlib's mean face, landmarks 17..67, with padding */
+    FK_ALIGN_ARCFACE5, /* InsightFace's 5-point 112x112 template (eyes, nose,
+                          mouth corners from the 68 landmarks) */
+    FK_ALIGN_EYES_BOX  /* the detector box, eye-levelled, square, `padding`
+                          margin on each side */
 } fk_align_kind;
 
 /* Embed n chips (chip_size x chip_size RGB) into n * dim floats. */
@@ -28,7 +32,8 @@ typedef struct fk_recognizer_def {
     int chip_size;
     int dim;
     fk_align_kind align;
-    double padding;        /* FK_ALIGN_DLIB68: margin around the face */
+    double padding;        /* FK_ALIGN_DLIB68, FK_ALIGN_EYES_BOX: margin
+                              around the face */
     fk_embed_fn embed;
 } fk_recognizer_def;
 

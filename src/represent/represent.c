@@ -6,6 +6,8 @@
 #include <stdlib.h>
 
 #include "align/align.h"
+#include "align/align_arcface.h"
+#include "align/align_eyes_box.h"
 #include "core/error.h"
 #include "detect/detect.h"
 #include "represent/recognizers.h"
@@ -17,6 +19,13 @@ static fk_status make_chip(const fk_recognizer_def *rec, const fk_image *img,
                            const fk_face *f, int align, fk_image **chip) {
     if (align && rec->align == FK_ALIGN_DLIB68 && f->landmark_count == 68)
         return fk_align_chip68(img, f->landmarks, rec->chip_size, rec->padding, chip);
+    if (align && rec->align == FK_ALIGN_ARCFACE5 && f->landmark_count == 68)
+        return fk_align_chip_arcface(img, f->landmarks, rec->chip_size, chip);
+    if (rec->align == FK_ALIGN_EYES_BOX) /* straightened only when aligning */
+        return fk_align_chip_eyes_box(img, f->x, f->y, f->w, f->h,
+                                      align ? f->left_eye : f->right_eye,
+                                      f->right_eye, rec->chip_size, rec->padding,
+                                      chip);
     return fk_align_box_chip(img, f->x, f->y, f->w, f->h, rec->chip_size, chip);
 }
 

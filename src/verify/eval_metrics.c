@@ -126,6 +126,7 @@ static void best_of_groups(const group *g, int k, int different, float *threshol
     *correct = best;
 }
 
+/* Public (facekit.h): the fraction of pairs `threshold` decides rightly. */
 fk_status fk_eval_accuracy(const float *distances, const int *labels, int n, float threshold,
                            double *accuracy) {
     fk_clear_error();
@@ -140,6 +141,7 @@ fk_status fk_eval_accuracy(const float *distances, const int *labels, int n, flo
     return FK_OK;
 }
 
+/* Public (facekit.h): the threshold with the most right decisions. */
 fk_status fk_eval_best_threshold(const float *distances, const int *labels, int n,
                                  float *threshold, double *accuracy) {
     fk_clear_error();
@@ -168,6 +170,7 @@ static void roc_of_groups(const group *g, int k, int same, int different, fk_roc
     }
 }
 
+/* Public (facekit.h): the ROC curve into caller storage, sized by *count. */
 fk_status fk_eval_roc(const float *distances, const int *labels, int n, fk_roc_point *points,
                       int cap, int *count) {
     fk_clear_error();
@@ -205,6 +208,7 @@ static void tar_of_roc(const fk_roc_point *pts, int m, double target, double *ta
     *threshold = pts[best].threshold;
 }
 
+/* Public (facekit.h): TAR at a FAR target, read off the ROC curve. */
 fk_status fk_eval_tar_at_far(const float *distances, const int *labels, int n, double far,
                              double *tar, float *threshold) {
     fk_clear_error();
@@ -314,6 +318,8 @@ static fk_status kfold(const float *d, const int *labels, const int *folds, int 
     return FK_OK;
 }
 
+/* Public (facekit.h): every statistic from one sort of the pairs (plus one
+ * per fold for the k-fold protocol). */
 fk_status fk_eval_summarize(const float *distances, const int *labels, const int *folds, int n,
                             fk_eval_summary *out) {
     fk_clear_error();

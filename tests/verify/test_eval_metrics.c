@@ -300,6 +300,8 @@ static void test_against_brute_force(void) {
     }
 }
 
+/* Every argument check answers FK_EINVAL with a message naming the
+ * problem, and a later success clears it. */
 static void test_bad_arguments(void) {
     const float d[4] = {0.1f, 0.2f, 0.3f, 0.4f};
     const int l[4] = {1, 1, 0, 0};

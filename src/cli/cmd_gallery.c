@@ -1,0 +1,314 @@
+/*
+ * cmd_gallery.c - 1:N recognition commands:
+ *
+ *   facekit find IMG --db DIR [--top-k K]       index DIR (incremental) and
+ *                                               rank its faces against IMG
+ *   facekit register IMG --id NAME [--db F]     add IMG's face to a gallery
+ *   facekit search IMG [--db F] [--top-k K]     rank a gallery against IMG
+ *   facekit gallery list|stats [--db F]
+ *   facekit gallery remove NAME [--db F]
+ *
+ * Output is JSON with deepface's field names where deepface has the concept
+ * (find's identity/hash/target_x../source_x../threshold/distance). Matches
+ * are those within the threshold (deepface's find does the same), closest
+ * first, at most --top-k (10) per face.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+#define DEFAULT_GALLERY "gallery.db"
+#define INDEX_NAME "facekit-index.sqlite"
+#define DEFAULT_TOP_K 10
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int open_context(const cli_args *a, fk_context **ctx) {
+    fk_context_options co;
+    fk_context_options_init(&co);
+    co.threads = a->threads;
+    co.max_pixels = a->max_pixels;
+    return fk_context_new(&co, ctx) == FK_OK ? 0 : -1;
+}
+
+static int usage(const char *text) {
+    fprintf(stderr, "facekit: usage: %s\n", text);
+    return 2;
+}
+
+/* ---- progress and warnings while indexing ------------------------------- */
+
+typedef struct progress_state {
+    int bar;           /* draw a bar (stderr is a terminal, not --quiet) */
+    int warnings;
+    int quiet;
+    double t0;
+} progress_state;
+
+static int on_progress(void *user, int done, int total, int committed) {
+    progress_state *p = user;
+    (void)committed;
+    if (!p->bar) return 0;
+    char bar[31];
+    int filled = total ? (int)((long long)done * 30 / total) : 30;
+    for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '.';
+    bar[30] = '\0';
+    double el = now_s() - p->t0;
+    fprintf(stderr, "\r\033[Kindexing [%s] %d/%d images", bar, done, total);
+    if (done > 0 && done < total) {
+        double left = el / done * (total - done);
+        fprintf(stderr, ", %dm%02ds left", (int)left / 60, (int)left % 60);
+    }
+    fflush(stderr);
+    return 0;
+}
+
+static void on_warn(void *user, const char *msg) {
+    progress_state *p = user;
+    p->warnings++;
+    if (p->quiet) return;
+    if (p->bar) fputs("\r\033[K", stderr);
+    fprintf(stderr, "facekit: warning: %s\n", msg);
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+static json_t *eyes_or_null(int known, fk_point p) {
+    return known ? json_pack("[f, f]", (double)p.x, (double)p.y) : json_null();
+}
+
+/* One match, deepface's find columns plus identity name and file. */
+static json_t *match_json(const fk_gallery_match *m, const fk_face *q, const char *dir) {
+    char file[4096];
+    if (dir) snprintf(file, sizeof file, "%s/%s", dir, m->path);
+    else snprintf(file, sizeof file, "%s", m->path);
+    const fk_face *t = &m->area;
+    json_t *o = json_pack("{s:s, s:s, s:s}", "identity", m->identity, "file", file, "hash",
+                          m->hash);
+    json_object_set_new(o, "target_x", json_integer((int)(t->x + 0.5f)));
+    json_object_set_new(o, "target_y", json_integer((int)(t->y + 0.5f)));
+    json_object_set_new(o, "target_w", json_integer((int)(t->w + 0.5f)));
+    json_object_set_new(o, "target_h", json_integer((int)(t->h + 0.5f)));
+    json_object_set_new(o, "target_left_eye", eyes_or_null(m->has_eyes, t->left_eye));
+    json_object_set_new(o, "target_right_eye", eyes_or_null(m->has_eyes, t->right_eye));
+    json_object_set_new(o, "source_x", json_integer((int)(q->x + 0.5f)));
+    json_object_set_new(o, "source_y", json_integer((int)(q->y + 0.5f)));
+    json_object_set_new(o, "source_w", json_integer((int)(q->w + 0.5f)));
+    json_object_set_new(o, "source_h", json_integer((int)(q->h + 0.5f)));
+    json_object_set_new(o, "threshold", json_real(m->threshold));
+    json_object_set_new(o, "distance", json_real(m->distance));
+    return o;
+}
+
+/* Every query face with its matches within the threshold. */
+static json_t *results_json(const fk_gallery_results *r, const char *dir) {
+    json_t *list = json_array();
+    for (int i = 0; i < r->count; i++) {
+        const fk_gallery_result *res = &r->items[i];
+        json_t *matches = json_array();
+        for (int k = 0; k < res->count; k++)
+            if (res->matches[k].distance <= res->matches[k].threshold)
+                json_array_append_new(matches, match_json(&res->matches[k], &res->face, dir));
+        json_array_append_new(list, json_pack("{s:o, s:f, s:o}", "source_area",
+                                              cli_facial_area(&res->face), "face_confidence",
+                                              (double)res->face.confidence, "matches", matches));
+    }
+    return list;
+}
+
+static json_t *config_json(fk_gallery *g, json_t *o) {
+    fk_gallery_stats s;
+    if (fk_gallery_stats_get(g, &s) != FK_OK) return o;
+    json_object_set_new(o, "model", json_string(s.model));
+    json_object_set_new(o, "detector_backend", json_string(s.detector));
+    return o;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+int cmd_find(cli_args *a) {
+    if (a->npositional != 1 || !a->db_path)
+        return usage("facekit find IMG --db DIR [--top-k K] [options]");
+    double t0 = now_s();
+    struct stat sb;
+    if (stat(a->db_path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "facekit: %s: not a folder (find indexes the images of a folder)\n",
+                a->db_path);
+        return 1;
+    }
+    /* Without a trailing slash, so file names print cleanly. */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", a->db_path);
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/') dir[--dl] = '\0';
+    char index_path[4200];
+    snprintf(index_path, sizeof index_path, "%s/%s", dir, INDEX_NAME);
+
+    int rc = 0;
+    fk_context *ctx = NULL;
+    fk_gallery *g = NULL;
+    fk_image *img = NULL;
+    fk_gallery_results res = {0};
+    fk_gallery_index_stats st;
+    progress_state ps = {isatty(2) && !a->quiet, 0, a->quiet, now_s()};
+    fk_gallery_index_options io;
+    fk_gallery_index_options_init(&io);
+    io.threads = a->threads;
+    io.max_pixels = a->max_pixels;
+    io.progress = on_progress;
+    io.warn = on_warn;
+    io.user = &ps;
+    a->opt.image_names[0] = a->positional[0];
+    if (open_context(a, &ctx) ||
+        fk_gallery_open(index_path, &a->opt, FK_GALLERY_CREATE, &g) != FK_OK ||
+        fk_image_load(a->positional[0], a->max_pixels, &img) != FK_OK) {
+        rc = cli_fail();
+        goto done;
+    }
+    fk_status s = fk_gallery_index_folder(g, ctx, dir, &io, &st);
+    if (ps.bar) fputs("\r\033[K", stderr);
+    if (s != FK_OK) {
+        rc = cli_fail();
+        goto done;
+    }
+    if (!a->quiet)
+        fprintf(stderr, "facekit: index %s: %d images (%d unchanged, %d added, %d changed, "
+                "%d removed, %d unreadable, %d without a face), %d faces, %.1f s\n",
+                index_path, st.files, st.unchanged, st.added, st.changed, st.removed,
+                st.unreadable, st.no_face, st.faces, st.seconds);
+    if (fk_gallery_search(g, ctx, img, a->top_k > 0 ? a->top_k : DEFAULT_TOP_K, &res) != FK_OK) {
+        rc = cli_fail();
+        goto done;
+    }
+    json_t *out = json_pack("{s:o}", "results", results_json(&res, dir));
+    config_json(g, out);
+    json_object_set_new(out, "similarity_metric", json_string(a->opt.metric));
+    json_object_set_new(out, "index", json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f}",
+        "file", index_path, "images", st.files, "unchanged", st.unchanged, "added", st.added,
+        "changed", st.changed, "removed", st.removed, "unreadable", st.unreadable,
+        "no_face", st.no_face, "faces", st.faces, "seconds", st.seconds));
+    json_object_set_new(out, "time", json_real(now_s() - t0));
+    cli_print_json(out);
+done:
+    fk_gallery_results_free(&res);
+    fk_image_free(img);
+    fk_gallery_close(g);
+    fk_context_free(ctx);
+    return rc;
+}
+
+int cmd_register(cli_args *a) {
+    if (a->npositional != 1 || !a->id || !*a->id)
+        return usage("facekit register IMG --id NAME [--db gallery.db] [options]");
+    const char *db = a->db_path ? a->db_path : DEFAULT_GALLERY;
+    int rc = 0;
+    fk_context *ctx = NULL;
+    fk_gallery *g = NULL;
+    fk_image *img = NULL;
+    int64_t face_id = 0;
+    a->opt.image_names[0] = a->positional[0];
+    if (open_context(a, &ctx) || fk_image_load(a->positional[0], a->max_pixels, &img) != FK_OK ||
+        fk_gallery_open(db, &a->opt, FK_GALLERY_CREATE, &g) != FK_OK ||
+        fk_gallery_register(g, ctx, img, a->id, a->positional[0], &face_id) != FK_OK) {
+        rc = cli_fail();
+    } else {
+        json_t *out = json_pack("{s:b, s:s, s:s, s:I, s:s}", "registered", 1, "identity", a->id,
+                                "file", a->positional[0], "face_id", (json_int_t)face_id, "db",
+                                db);
+        cli_print_json(config_json(g, out));
+    }
+    fk_image_free(img);
+    fk_gallery_close(g);
+    fk_context_free(ctx);
+    return rc;
+}
+
+int cmd_search(cli_args *a) {
+    if (a->npositional != 1) return usage("facekit search IMG [--db gallery.db] [--top-k K]");
+    const char *db = a->db_path ? a->db_path : DEFAULT_GALLERY;
+    double t0 = now_s();
+    int rc = 0;
+    fk_context *ctx = NULL;
+    fk_gallery *g = NULL;
+    fk_image *img = NULL;
+    fk_gallery_results res = {0};
+    a->opt.image_names[0] = a->positional[0];
+    if (open_context(a, &ctx) || fk_gallery_open(db, &a->opt, 0, &g) != FK_OK ||
+        fk_image_load(a->positional[0], a->max_pixels, &img) != FK_OK ||
+        fk_gallery_search(g, ctx, img, a->top_k > 0 ? a->top_k : DEFAULT_TOP_K, &res) != FK_OK) {
+        rc = cli_fail();
+    } else {
+        json_t *out = json_pack("{s:o}", "results", results_json(&res, NULL));
+        config_json(g, out);
+        json_object_set_new(out, "similarity_metric", json_string(a->opt.metric));
+        json_object_set_new(out, "time", json_real(now_s() - t0));
+        cli_print_json(out);
+    }
+    fk_gallery_results_free(&res);
+    fk_image_free(img);
+    fk_gallery_close(g);
+    fk_context_free(ctx);
+    return rc;
+}
+
+int cmd_gallery(cli_args *a) {
+    const char *sub = a->npositional >= 1 ? a->positional[0] : "";
+    int want = !strcmp(sub, "remove") ? 2 : 1;
+    if ((strcmp(sub, "list") && strcmp(sub, "stats") && strcmp(sub, "remove")) ||
+        a->npositional != want)
+        return usage("facekit gallery list|stats [--db gallery.db] | "
+                     "facekit gallery remove NAME [--db gallery.db]");
+    const char *db = a->db_path ? a->db_path : DEFAULT_GALLERY;
+    /* A folder given to find: its index. */
+    char path[4200];
+    struct stat sb;
+    if (stat(db, &sb) == 0 && S_ISDIR(sb.st_mode)) snprintf(path, sizeof path, "%s/%s", db, INDEX_NAME);
+    else snprintf(path, sizeof path, "%s", db);
+    fk_gallery *g = NULL;
+    if (fk_gallery_open(path, &a->opt, 0, &g) != FK_OK) return cli_fail();
+    int rc = 0;
+    if (!strcmp(sub, "list")) {
+        fk_gallery_identity *ids = NULL;
+        int n = 0;
+        if (fk_gallery_list(g, &ids, &n) != FK_OK) {
+            rc = cli_fail();
+        } else {
+            json_t *list = json_array();
+            for (int i = 0; i < n; i++)
+                json_array_append_new(list, json_pack("{s:s, s:i, s:i}", "identity", ids[i].name,
+                                                      "images", ids[i].images, "faces",
+                                                      ids[i].faces));
+            cli_print_json(list);
+        }
+        fk_gallery_identities_free(ids, n);
+    } else if (!strcmp(sub, "stats")) {
+        fk_gallery_stats s;
+        if (fk_gallery_stats_get(g, &s) != FK_OK) {
+            rc = cli_fail();
+        } else {
+            cli_print_json(json_pack(
+                "{s:s, s:s, s:s, s:b, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I}", "db", path,
+                "model", s.model, "detector_backend", s.detector, "align", s.align,
+                "normalization", s.normalization, "dimension", s.dim, "identities",
+                s.identities, "images", s.images, "faces", s.faces, "unreadable", s.unreadable,
+                "no_face", s.no_face, "configurations", s.configurations, "file_bytes",
+                (json_int_t)s.file_bytes));
+        }
+    } else {
+        int faces = 0;
+        if (fk_gallery_remove(g, a->positional[1], &faces) != FK_OK) rc = cli_fail();
+        else
+            cli_print_json(json_pack("{s:s, s:i}", "removed", a->positional[1], "faces", faces));
+    }
+    fk_gallery_close(g);
+    return rc;
+}

@@ -1,0 +1,101 @@
+/*
+ * gallery.h - the gallery layer's internals: the handle, the SQLite helpers
+ * the indexer and the search share, and the exact top-k kernel.
+ *
+ * The public side (fk_gallery_*) is documented in facekit.h. The files:
+ *   gallery_db.c      open/create/validate the file, schema, writes, list,
+ *                     remove, stats
+ *   gallery_index.c   the folder indexer (worker threads + one writer)
+ *   gallery_search.c  the embedding matrix and exact top-k search
+ */
+#ifndef FK_GALLERY_H
+#define FK_GALLERY_H
+
+#include <limits.h>
+#include <sqlite3.h>
+
+#include "facekit.h"
+#include "nn/threadpool.h"
+
+/* The file's identity: PRAGMA application_id ("FKGL") and the schema
+ * version in PRAGMA user_version. */
+#define FK_GALLERY_APP_ID 0x464B474C
+#define FK_GALLERY_SCHEMA 1
+
+/* Image rows record why an image has no faces. */
+enum { FK_IMG_OK = 0, FK_IMG_NOFACE = 1, FK_IMG_UNREADABLE = 2 };
+
+struct fk_gallery {
+    sqlite3 *db;
+    char path[PATH_MAX];
+    fk_options opt;            /* canonical names (static strings) */
+    const char *normalization; /* how chips are normalized before the net */
+    int dim;                   /* the recognizer's embedding size */
+    float threshold;           /* opt->threshold, else the calibrated one */
+    int64_t config_id;         /* row of `configs` this handle is bound to */
+
+    /* The search matrix, loaded on first search and reloaded when the file
+     * changed (PRAGMA data_version, or a write through this handle). */
+    int cache_valid;
+    int64_t cache_data_version;
+    int n;                     /* rows */
+    float *matrix;             /* n x dim; unit rows except for euclidean */
+    float *sqnorm;             /* euclidean: |row|^2 */
+    int64_t *face_ids, *image_ids;
+    fk_pool *pool;             /* search threads, created on first search */
+};
+
+/* Record an SQLite failure on g (what: the operation) as an fk_status:
+ * corrupt/not-a-database -> FK_EFORMAT, out of memory -> FK_ENOMEM, else
+ * FK_EIO. */
+fk_status fk_gallery_db_fail(fk_gallery *g, const char *what);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+fk_status fk_gallery_begin(fk_gallery *g);
+fk_status fk_gallery_commit(fk_gallery *g);
+void fk_gallery_rollback(fk_gallery *g);
+
+/* The id of identity `name`, created if needed (inside a transaction). */
+fk_status fk_gallery_identity_id(fk_gallery *g, const char *name, int64_t *id);
+
+/* One image's row and faces, replacing any row of the same path in this
+ * configuration (inside a transaction). hash: 32 bytes or NULL. Faces must
+ * carry embeddings of g->dim unless status != FK_IMG_OK. *face_id (may be
+ * NULL) receives the first face's id. */
+fk_status fk_gallery_put_image(fk_gallery *g, const char *path,
+                               const char *identity, int64_t size,
+                               int64_t mtime_ns, const unsigned char *hash,
+                               int status, const fk_faces *faces,
+                               int64_t *face_id);
+
+/* Update an image's size and mtime only (its content hash is unchanged). */
+fk_status fk_gallery_touch_image(fk_gallery *g, int64_t image_id, int64_t size,
+                                 int64_t mtime_ns);
+/* Drop an image row and its faces. */
+fk_status fk_gallery_delete_image(fk_gallery *g, int64_t image_id);
+
+/* Faces of this configuration in the file. */
+fk_status fk_gallery_count_faces(fk_gallery *g, int *count);
+
+/* Identity for a path relative to the indexed folder: its first folder, or
+ * for a file at the top the file name without extension and without
+ * trailing digits, '_', '-', '.' or spaces ("Alice_0001.jpg" -> "Alice").
+ * Writes into buf (cap bytes). */
+void fk_gallery_identity_from_path(const char *rel, char *buf, size_t cap);
+
+/* Free the search matrix (the next search reloads it). */
+void fk_gallery_drop_cache(fk_gallery *g);
+
+/* Exact top-k over rows [0, n) of an n x dim matrix: the k rows with the
+ * smallest key, where key(row) = bias[row] - 2 * dot(q, row) when bias is
+ * non-NULL (euclidean: bias = |row|^2), else -dot(q, row). Rows with skip[row] != 0 are left
+ * out (skip may be NULL). idx/key receive up to k entries, smallest key
+ * first; returns how many. Runs on pool (may be NULL). */
+int fk_gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
+                    const unsigned char *skip, int n, int dim, const float *q,
+                    int k, int *idx, float *key);
+
+/* dot(a, b) over n floats: AVX2+FMA when the CPU has them. */
+float fk_gallery_dot(const float *a, const float *b, int n);
+
+#endif

@@ -1,0 +1,435 @@
+/*
+ * gallery_search.c - exact 1:N search: the gallery's embeddings as one
+ * contiguous float matrix, dot products against a query, top-k.
+ *
+ * For cosine, euclidean_l2 and angular the rows are stored unit-length, so
+ * every distance is a monotone function of the dot product and ranking is
+ * by -dot. For euclidean, |q - x|^2 = |q|^2 + |x|^2 - 2 q.x, so ranking is
+ * by |x|^2 - 2 q.x with |x|^2 precomputed. The rows are split into one
+ * chunk per thread; each keeps its own top-k in a max-heap and the chunk
+ * results are merged. Distances are then computed from the dot products.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define FK_X86 1
+#endif
+
+#include "core/error.h"
+#include "gallery/gallery.h"
+
+/* ---- dot products ------------------------------------------------------- */
+
+static float dot_plain(const float *a, const float *b, int n) {
+    /* Eight independent sums let the compiler vectorize and hide latency. */
+    float s[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += a[i + k] * b[i + k];
+    float t = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    for (; i < n; i++) t += a[i] * b[i];
+    return t;
+}
+
+#ifdef FK_X86
+__attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b,
+                                                          int n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s0 = _mm256_add_ps(s0, s1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+    float t = _mm_cvtss_f32(h);
+    for (; i < n; i++) t += a[i] * b[i];
+    return t;
+}
+#endif
+
+typedef float (*dot_fn)(const float *, const float *, int);
+
+/* Chosen once: AVX2+FMA when the CPU has it (FACEKIT_NO_AVX2=1 turns it
+ * off, like the nn kernels). */
+static dot_fn pick_dot(void) {
+#ifdef FK_X86
+    const char *no = getenv("FACEKIT_NO_AVX2");
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        !(no && *no == '1'))
+        return dot_avx2;
+#endif
+    return dot_plain;
+}
+
+float fk_gallery_dot(const float *a, const float *b, int n) {
+    static dot_fn fn;
+    if (!fn) fn = pick_dot(); /* benign race: every thread picks the same */
+    return fn(a, b, n);
+}
+
+/* ---- top-k -------------------------------------------------------------- */
+
+/* A max-heap of (key, idx) of at most k entries: the root is the worst of
+ * the best k seen so far. */
+typedef struct heap {
+    float *key;
+    int *idx;
+    int size, cap;
+} heap;
+
+static void heap_sift_down(heap *h, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->size && h->key[l] > h->key[m]) m = l;
+        if (r < h->size && h->key[r] > h->key[m]) m = r;
+        if (m == i) return;
+        float tk = h->key[i];
+        int ti = h->idx[i];
+        h->key[i] = h->key[m];
+        h->idx[i] = h->idx[m];
+        h->key[m] = tk;
+        h->idx[m] = ti;
+        i = m;
+    }
+}
+
+static void heap_push(heap *h, float key, int idx) {
+    if (h->size < h->cap) {
+        int i = h->size++;
+        while (i > 0) { /* sift up */
+            int p = (i - 1) / 2;
+            if (h->key[p] >= key) break;
+            h->key[i] = h->key[p];
+            h->idx[i] = h->idx[p];
+            i = p;
+        }
+        h->key[i] = key;
+        h->idx[i] = idx;
+    } else if (key < h->key[0]) {
+        h->key[0] = key;
+        h->idx[0] = idx;
+        heap_sift_down(h, 0);
+    }
+}
+
+typedef struct topk_job {
+    const float *matrix, *bias, *q;
+    const unsigned char *skip;
+    int n, dim, chunks;
+    heap *heaps; /* one per chunk */
+} topk_job;
+
+/* Pool callback: chunks [begin, end) of the rows. */
+static void topk_chunks(void *arg, long begin, long end) {
+    topk_job *j = arg;
+    for (long c = begin; c < end; c++) {
+        long r0 = (long)j->n * c / j->chunks, r1 = (long)j->n * (c + 1) / j->chunks;
+        heap *h = &j->heaps[c];
+        for (long r = r0; r < r1; r++) {
+            if (j->skip && j->skip[r]) continue;
+            float d = fk_gallery_dot(j->q, j->matrix + (size_t)r * j->dim, j->dim);
+            heap_push(h, j->bias ? j->bias[r] - 2 * d : -d, (int)r);
+        }
+    }
+}
+
+typedef struct ranked {
+    float key;
+    int idx;
+} ranked;
+
+static int cmp_ranked(const void *a, const void *b) {
+    const ranked *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return x->idx - y->idx; /* ties: the earlier row first, deterministic */
+}
+
+int fk_gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
+                    const unsigned char *skip, int n, int dim, const float *q, int k,
+                    int *idx, float *key) {
+    if (n <= 0 || k <= 0) return 0;
+    if (k > n) k = n;
+    /* Below ~8k rows one thread is faster than waking the pool. */
+    int threads = pool ? fk_pool_threads(pool) : 1;
+    int chunks = n >= 8192 ? threads : 1;
+    heap *heaps = calloc((size_t)chunks, sizeof *heaps);
+    float *keys = malloc((size_t)chunks * k * sizeof *keys);
+    int *idxs = malloc((size_t)chunks * k * sizeof *idxs);
+    ranked *all = malloc((size_t)chunks * k * sizeof *all);
+    int got = 0;
+    if (heaps && keys && idxs && all) {
+        for (int c = 0; c < chunks; c++)
+            heaps[c] = (heap){keys + (size_t)c * k, idxs + (size_t)c * k, 0, k};
+        topk_job j = {matrix, bias, q, skip, n, dim, chunks, heaps};
+        if (chunks > 1) fk_pool_run(pool, chunks, 1, topk_chunks, &j);
+        else topk_chunks(&j, 0, 1);
+        int m = 0;
+        for (int c = 0; c < chunks; c++)
+            for (int i = 0; i < heaps[c].size; i++)
+                all[m++] = (ranked){heaps[c].key[i], heaps[c].idx[i]};
+        qsort(all, (size_t)m, sizeof *all, cmp_ranked);
+        got = m < k ? m : k;
+        for (int i = 0; i < got; i++) {
+            idx[i] = all[i].idx;
+            key[i] = all[i].key;
+        }
+    } else {
+        got = -1;
+    }
+    free(heaps);
+    free(keys);
+    free(idxs);
+    free(all);
+    return got;
+}
+
+/* ---- the matrix --------------------------------------------------------- */
+
+static int metric_is_euclidean(const fk_gallery *g) {
+    return strcmp(g->opt.metric, "euclidean") == 0;
+}
+
+/* Scale v to unit length (a zero vector stays zero). */
+static void normalize(float *v, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (double)v[i] * v[i];
+    if (s <= 0) return;
+    float inv = (float)(1 / sqrt(s));
+    for (int i = 0; i < n; i++) v[i] *= inv;
+}
+
+static fk_status read_rows(fk_gallery *g, int count);
+
+/* Load (or reload when the file changed) this configuration's embeddings. */
+static fk_status load_matrix(fk_gallery *g) {
+    sqlite3_stmt *s = NULL;
+    int64_t version = 0;
+    if (sqlite3_prepare_v2(g->db, "PRAGMA data_version", -1, &s, NULL) != SQLITE_OK)
+        return fk_gallery_db_fail(g, "reading");
+    if (sqlite3_step(s) == SQLITE_ROW) version = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (g->cache_valid && version == g->cache_data_version) return FK_OK;
+    fk_gallery_drop_cache(g);
+
+    /* Count and rows are read in one read transaction so they agree even
+     * while another process writes. */
+    if (sqlite3_exec(g->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return fk_gallery_db_fail(g, "loading embeddings");
+    int count = 0;
+    fk_status st = fk_gallery_count_faces(g, &count);
+    if (st == FK_OK) st = read_rows(g, count);
+    sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL);
+    if (st != FK_OK) {
+        fk_gallery_drop_cache(g);
+        return st;
+    }
+    g->cache_valid = 1;
+    g->cache_data_version = version;
+    return FK_OK;
+}
+
+/* Read `count` embeddings of this configuration into a new matrix. */
+static fk_status read_rows(fk_gallery *g, int count) {
+    sqlite3_stmt *s = NULL;
+    size_t rows = count > 0 ? (size_t)count : 1;
+    g->matrix = malloc(rows * (size_t)g->dim * sizeof(float));
+    g->sqnorm = malloc(rows * sizeof(float));
+    g->face_ids = malloc(rows * sizeof(int64_t));
+    g->image_ids = malloc(rows * sizeof(int64_t));
+    if (!g->matrix || !g->sqnorm || !g->face_ids || !g->image_ids) {
+        fk_gallery_drop_cache(g);
+        return fk_fail(FK_ENOMEM, "%s: out of memory loading %d embeddings", g->path, count);
+    }
+    if (sqlite3_prepare_v2(g->db, "SELECT f.id, f.image_id, f.embedding FROM faces f JOIN "
+                           "images i ON f.image_id=i.id WHERE i.config_id=?1 ORDER BY f.id",
+                           -1, &s, NULL) != SQLITE_OK)
+        return fk_gallery_db_fail(g, "loading embeddings");
+    sqlite3_bind_int64(s, 1, g->config_id);
+    int n = 0, rc;
+    int euclid = metric_is_euclidean(g);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < count) {
+        const void *blob = sqlite3_column_blob(s, 2);
+        int bytes = sqlite3_column_bytes(s, 2);
+        if (!blob || bytes != (int)(g->dim * sizeof(float))) {
+            long long id = sqlite3_column_int64(s, 0);
+            sqlite3_finalize(s);
+            fk_gallery_drop_cache(g);
+            return fk_fail(FK_EFORMAT, "%s: face %lld has an embedding of %d bytes, expected "
+                           "%d (the gallery file is damaged)", g->path, id, bytes,
+                           (int)(g->dim * sizeof(float)));
+        }
+        float *row = g->matrix + (size_t)n * g->dim;
+        memcpy(row, blob, (size_t)bytes);
+        if (!euclid) normalize(row, g->dim);
+        g->sqnorm[n] = fk_gallery_dot(row, row, g->dim);
+        g->face_ids[n] = sqlite3_column_int64(s, 0);
+        g->image_ids[n] = sqlite3_column_int64(s, 1);
+        n++;
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        fk_gallery_drop_cache(g);
+        return fk_gallery_db_fail(g, "loading embeddings");
+    }
+    g->n = n;
+    return FK_OK;
+}
+
+/* The distance under the handle's metric from a ranking key. */
+static float key_to_distance(const fk_gallery *g, float key, float qsq) {
+    const char *m = g->opt.metric;
+    if (!strcmp(m, "euclidean")) return sqrtf(fmaxf(0, qsq + key));
+    float cos = fminf(1, fmaxf(-1, -key));
+    if (!strcmp(m, "cosine")) return 1 - cos;
+    if (!strcmp(m, "euclidean_l2")) return sqrtf(fmaxf(0, 2 - 2 * cos));
+    return (float)(acos(cos) / M_PI);
+}
+
+/* Fill match m from the face row face_id. */
+static fk_status fill_match(fk_gallery *g, sqlite3_stmt *s, int64_t face_id,
+                            fk_gallery_match *m) {
+    sqlite3_reset(s);
+    sqlite3_bind_int64(s, 1, face_id);
+    if (sqlite3_step(s) != SQLITE_ROW) return fk_gallery_db_fail(g, "reading a match");
+    m->face_id = face_id;
+    m->image_id = sqlite3_column_int64(s, 0);
+    const char *path = (const char *)sqlite3_column_text(s, 1);
+    m->path = strdup(path ? path : "");
+    const char *name = (const char *)sqlite3_column_text(s, 2);
+    m->identity = strdup(name ? name : "");
+    const unsigned char *hash = sqlite3_column_blob(s, 3);
+    if (hash && sqlite3_column_bytes(s, 3) == 32)
+        for (int i = 0; i < 32; i++) snprintf(m->hash + 2 * i, 3, "%02x", hash[i]);
+    fk_face *f = &m->area;
+    f->x = (float)sqlite3_column_double(s, 4);
+    f->y = (float)sqlite3_column_double(s, 5);
+    f->w = (float)sqlite3_column_double(s, 6);
+    f->h = (float)sqlite3_column_double(s, 7);
+    f->confidence = (float)sqlite3_column_double(s, 8);
+    m->has_eyes = sqlite3_column_int(s, 9);
+    f->left_eye = (fk_point){(float)sqlite3_column_double(s, 10),
+                             (float)sqlite3_column_double(s, 11)};
+    f->right_eye = (fk_point){(float)sqlite3_column_double(s, 12),
+                              (float)sqlite3_column_double(s, 13)};
+    if (!m->path || !m->identity) return fk_fail(FK_ENOMEM, "out of memory");
+    return FK_OK;
+}
+
+fk_status fk_gallery_search_embedding(fk_gallery *g, const float *embedding, int dim,
+                                      int top_k, int64_t exclude_image_id,
+                                      fk_gallery_result *out) {
+    fk_clear_error();
+    if (!g || !embedding || !out || top_k < 1)
+        return fk_fail(FK_EINVAL, "fk_gallery_search_embedding: bad arguments (top_k >= 1)");
+    memset(out, 0, sizeof *out);
+    if (dim != g->dim)
+        return fk_fail(FK_EINVAL, "query embedding of dimension %d, the gallery's %s "
+                       "embeddings have %d", dim, g->opt.model, g->dim);
+    fk_status st = load_matrix(g);
+    if (st != FK_OK) return st;
+    if (g->n == 0) return FK_OK;
+    if (!g->pool && g->n >= 8192 && fk_pool_new(0, &g->pool) != FK_OK) g->pool = NULL;
+
+    float *q = malloc((size_t)dim * sizeof *q);
+    unsigned char *skip = exclude_image_id > 0 ? calloc((size_t)g->n, 1) : NULL;
+    int k = top_k < g->n ? top_k : g->n;
+    int *idx = malloc((size_t)k * sizeof *idx);
+    float *key = malloc((size_t)k * sizeof *key);
+    out->matches = calloc((size_t)k, sizeof *out->matches);
+    if (!q || !idx || !key || !out->matches || (exclude_image_id > 0 && !skip)) {
+        st = fk_fail(FK_ENOMEM, "out of memory");
+        goto done;
+    }
+    memcpy(q, embedding, (size_t)dim * sizeof *q);
+    int euclid = metric_is_euclidean(g);
+    if (!euclid) normalize(q, dim);
+    float qsq = fk_gallery_dot(q, q, dim);
+    if (skip)
+        for (int i = 0; i < g->n; i++) skip[i] = g->image_ids[i] == exclude_image_id;
+    int got = fk_gallery_topk(g->pool, g->matrix, euclid ? g->sqnorm : NULL, skip, g->n, dim,
+                              q, k, idx, key);
+    if (got < 0) {
+        st = fk_fail(FK_ENOMEM, "out of memory");
+        goto done;
+    }
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(g->db, "SELECT i.id, i.path, n.name, i.sha256, f.x, f.y, f.w, f.h, "
+                           "f.confidence, f.has_eyes, f.left_eye_x, f.left_eye_y, "
+                           "f.right_eye_x, f.right_eye_y FROM faces f JOIN images i ON "
+                           "f.image_id=i.id JOIN identities n ON i.identity_id=n.id "
+                           "WHERE f.id=?1",
+                           -1, &s, NULL) != SQLITE_OK) {
+        st = fk_gallery_db_fail(g, "reading matches");
+        goto done;
+    }
+    for (int i = 0; i < got && st == FK_OK; i++) {
+        fk_gallery_match *m = &out->matches[i];
+        m->distance = key_to_distance(g, key[i], qsq);
+        m->threshold = g->threshold;
+        out->count = i + 1;
+        st = fill_match(g, s, g->face_ids[idx[i]], m);
+    }
+    sqlite3_finalize(s);
+done:
+    free(q);
+    free(skip);
+    free(idx);
+    free(key);
+    if (st != FK_OK) fk_gallery_result_free(out);
+    return st;
+}
+
+fk_status fk_gallery_search(fk_gallery *g, fk_context *ctx, const fk_image *img, int top_k,
+                            fk_gallery_results *out) {
+    fk_clear_error();
+    if (!g || !ctx || !img || !out || top_k < 1)
+        return fk_fail(FK_EINVAL, "fk_gallery_search: bad arguments (top_k >= 1)");
+    memset(out, 0, sizeof *out);
+    fk_faces faces = {0};
+    fk_options o = g->opt;
+    o.image_names[0] = "query";
+    fk_status st = fk_represent(ctx, img, &o, &faces);
+    if (st != FK_OK) return st;
+    out->items = calloc(faces.count > 0 ? (size_t)faces.count : 1, sizeof *out->items);
+    if (!out->items) st = fk_fail(FK_ENOMEM, "out of memory");
+    for (int i = 0; st == FK_OK && i < faces.count; i++) {
+        fk_face *f = &faces.faces[i];
+        st = fk_gallery_search_embedding(g, f->embedding, f->embedding_dim, top_k, 0,
+                                         &out->items[i]);
+        if (st != FK_OK) break;
+        out->items[i].face = *f;
+        out->items[i].face.embedding = NULL;
+        out->count = i + 1;
+    }
+    fk_faces_free(&faces);
+    if (st != FK_OK) fk_gallery_results_free(out);
+    return st;
+}
+
+void fk_gallery_result_free(fk_gallery_result *r) {
+    if (!r) return;
+    for (int i = 0; i < r->count; i++) {
+        free(r->matches[i].identity);
+        free(r->matches[i].path);
+    }
+    free(r->matches);
+    r->matches = NULL;
+    r->count = 0;
+}
+
+void fk_gallery_results_free(fk_gallery_results *r) {
+    if (!r) return;
+    for (int i = 0; i < r->count; i++) fk_gallery_result_free(&r->items[i]);
+    free(r->items);
+    r->items = NULL;
+    r->count = 0;
+}

@@ -1,0 +1,361 @@
+/*
+ * test_cli_gallery.c - find, register, search and gallery list|remove|stats
+ * run as a user runs them: exit codes, one-line errors, and the JSON fields
+ * (deepface's find columns: identity, hash, target_x.., source_x..,
+ * threshold, distance).
+ *
+ * The images are the face-api sample images in the model home, so
+ * everything but the argument checks skips when the models are absent.
+ */
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "facekit.h"
+#include "test.h"
+
+static const char *cli;
+static char tmp[64] = "/tmp/fk_cli_gallery_XXXXXX";
+static char out_buf[1 << 20], err_buf[1 << 16];
+
+static void slurp(const char *path, char *buf, size_t cap) {
+    buf[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+/* Run the CLI (argv NULL-terminated) in tmp; stdout and stderr land in
+ * out_buf and err_buf; returns the exit code. */
+static int run(const char *const *argv) {
+    char out_path[128], err_path[128];
+    snprintf(out_path, sizeof out_path, "%s/stdout", tmp);
+    snprintf(err_path, sizeof err_path, "%s/stderr", tmp);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(o, 1);
+        dup2(e, 2);
+        if (chdir(tmp)) _exit(126);
+        setenv("FACEKIT_THREADS", "2", 1);
+        execv(cli, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    slurp(out_path, out_buf, sizeof out_buf);
+    slurp(err_path, err_buf, sizeof err_buf);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+static void expect_error(const char *what, int rc, const char *needle) {
+    CHECK(rc != 0 && rc < 128, "%s: exit code %d (stderr: %s)", what, rc, err_buf);
+    CHECK(count_lines(err_buf) == 1, "%s: stderr has %d lines: %s", what, count_lines(err_buf),
+          err_buf);
+    CHECK(out_buf[0] == '\0', "%s: stdout not empty: %.200s", what, out_buf);
+    CHECK(!needle || strstr(err_buf, needle), "%s: '%s' not in: %s", what, needle, err_buf);
+}
+
+static json_t *parse_out(const char *what) {
+    json_error_t e;
+    json_t *j = json_loads(out_buf, 0, &e);
+    CHECK(j != NULL, "%s: stdout is not JSON (%s): %.300s", what, e.text, out_buf);
+    return j;
+}
+
+static int copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+    if (!in || !out) {
+        if (in) fclose(in);
+        return -1;
+    }
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+    fclose(in);
+    fclose(out);
+    return 0;
+}
+
+/* Checks that need no model. */
+static void test_usage_and_refusals(void) {
+    const char *a1[] = {cli, "find", "x.jpg", NULL};
+    expect_error("find without --db", run(a1), "usage");
+    const char *a2[] = {cli, "register", "x.jpg", NULL};
+    expect_error("register without --id", run(a2), "usage");
+    const char *a3[] = {cli, "gallery", "frobnicate", NULL};
+    expect_error("gallery bad subcommand", run(a3), "usage");
+    const char *a4[] = {cli, "search", "x.jpg", "--top-k", "0", NULL};
+    CHECK(run(a4) == 2, "--top-k 0 is a usage error");
+    const char *a5[] = {cli, "gallery", "list", "--db", "missing.db", NULL};
+    expect_error("missing gallery", run(a5), "no such gallery");
+    char p[128];
+    snprintf(p, sizeof p, "%s/text.db", tmp);
+    FILE *f = fopen(p, "w");
+    if (f) {
+        fputs("just some text, long enough to be a header\n", f);
+        fclose(f);
+    }
+    const char *a6[] = {cli, "gallery", "stats", "--db", "text.db", NULL};
+    expect_error("non-SQLite file", run(a6), "not an SQLite database");
+    const char *a7[] = {cli, "find", "x.jpg", "--db", "text.db", NULL};
+    expect_error("find on a file", run(a7), "not a folder");
+}
+
+static void test_find(const char *samples) {
+    char dir[128], p[PATH_MAX + 64], q[256];
+    snprintf(dir, sizeof dir, "%s/people", tmp);
+    mkdir(dir, 0755);
+    /* One folder per identity: Ann holds sample1+2, Ben sample3, and a
+     * broken file that must be skipped with a warning. */
+    const char *layout[][2] = {{"Ann", "sample1.jpg"}, {"Ann", "sample2.jpg"},
+                               {"Ben", "sample3.jpg"}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(q, sizeof q, "%s/%s", dir, layout[i][0]);
+        mkdir(q, 0755);
+        snprintf(p, sizeof p, "%s/%s", samples, layout[i][1]);
+        snprintf(q, sizeof q, "%s/%s/%s", dir, layout[i][0], layout[i][1]);
+        CHECK(copy_file(p, q) == 0, "copy %s", p);
+    }
+    snprintf(q, sizeof q, "%s/Ben/broken.png", dir);
+    FILE *f = fopen(q, "wb");
+    if (f) {
+        fputs("\x89PNG\r\n\x1a\n truncated", f);
+        fclose(f);
+    }
+    snprintf(p, sizeof p, "%s/sample3.jpg", samples);
+    const char *a[] = {cli, "find", p, "--db", "people", NULL};
+    int rc = run(a);
+    CHECK(rc == 0, "find: exit %d: %s", rc, err_buf);
+    CHECK(strstr(err_buf, "warning") && strstr(err_buf, "broken.png"),
+          "the broken file is reported: %s", err_buf);
+    json_t *j = parse_out("find");
+    if (j) {
+        json_t *idx = json_object_get(j, "index");
+        CHECK(json_integer_value(json_object_get(idx, "images")) == 4 &&
+                  json_integer_value(json_object_get(idx, "added")) == 4 &&
+                  json_integer_value(json_object_get(idx, "unreadable")) == 1,
+              "index counts: %s", out_buf);
+        CHECK(!strcmp(json_string_value(json_object_get(j, "model")), "Dlib") &&
+                  !strcmp(json_string_value(json_object_get(j, "detector_backend")), "ssd") &&
+                  !strcmp(json_string_value(json_object_get(j, "similarity_metric")), "cosine"),
+              "model, detector_backend, similarity_metric");
+        json_t *res = json_object_get(j, "results");
+        CHECK(json_array_size(res) >= 1, "one result per query face");
+        json_t *first = json_array_get(res, 0);
+        json_t *matches = json_object_get(first, "matches");
+        CHECK(json_object_get(json_object_get(first, "source_area"), "left_eye") != NULL,
+              "source_area with eyes");
+        CHECK(json_array_size(matches) >= 1, "a match: %s", out_buf);
+        json_t *m = json_array_get(matches, 0);
+        const char *keys[] = {"identity", "file", "hash", "target_x", "target_y", "target_w",
+                              "target_h", "source_x", "source_y", "source_w", "source_h",
+                              "threshold", "distance"};
+        for (size_t k = 0; m && k < sizeof keys / sizeof keys[0]; k++)
+            CHECK(json_object_get(m, keys[k]) != NULL, "match field %s", keys[k]);
+        CHECK(m && !strcmp(json_string_value(json_object_get(m, "identity")), "Ben") &&
+                  !strcmp(json_string_value(json_object_get(m, "file")),
+                          "people/Ben/sample3.jpg") &&
+                  json_real_value(json_object_get(m, "distance")) < 1e-3,
+              "top-1 is the same image as Ben: %s", out_buf);
+        CHECK(m && strlen(json_string_value(json_object_get(m, "hash"))) == 64, "sha256 hex");
+        /* Matches are within the threshold and sorted. */
+        double prev = -1;
+        for (size_t k = 0; k < json_array_size(matches); k++) {
+            json_t *mk = json_array_get(matches, k);
+            double d = json_real_value(json_object_get(mk, "distance"));
+            CHECK(d >= prev && d <= json_real_value(json_object_get(mk, "threshold")),
+                  "match %zu distance %g", k, d);
+            prev = d;
+        }
+        json_decref(j);
+    }
+    /* Second run: nothing re-embedded, no warning again. */
+    rc = run(a);
+    j = parse_out("find again");
+    if (j) {
+        json_t *idx = json_object_get(j, "index");
+        CHECK(rc == 0 && json_integer_value(json_object_get(idx, "unchanged")) == 4 &&
+                  json_integer_value(json_object_get(idx, "added")) == 0,
+              "incremental: %s", out_buf);
+        json_decref(j);
+    }
+    CHECK(!strstr(err_buf, "warning"), "no warning on the second run: %s", err_buf);
+    /* gallery list/stats accept the folder. */
+    const char *l[] = {cli, "gallery", "list", "--db", "people", NULL};
+    rc = run(l);
+    j = parse_out("gallery list on the folder");
+    CHECK(rc == 0 && json_array_size(j) == 2, "Ann and Ben: %s", out_buf);
+    if (j) {
+        json_t *ann = json_array_get(j, 0);
+        CHECK(!strcmp(json_string_value(json_object_get(ann, "identity")), "Ann") &&
+                  json_integer_value(json_object_get(ann, "images")) == 2,
+              "Ann has 2 images: %s", out_buf);
+    }
+    json_decref(j);
+}
+
+static void test_register_search(const char *samples) {
+    char p1[PATH_MAX + 64], p2[PATH_MAX + 64];
+    snprintf(p1, sizeof p1, "%s/sample1.jpg", samples);
+    snprintf(p2, sizeof p2, "%s/sample3.jpg", samples);
+    const char *r1[] = {cli, "register", p1, "--id", "Alice", "--db", "g.db", NULL};
+    int rc = run(r1);
+    json_t *j = parse_out("register");
+    CHECK(rc == 0 && j && json_is_true(json_object_get(j, "registered")) &&
+              json_integer_value(json_object_get(j, "face_id")) > 0,
+          "register: %s %s", out_buf, err_buf);
+    json_decref(j);
+    const char *r2[] = {cli, "register", p2, "--id", "Bob", "--db", "g.db", NULL};
+    CHECK(run(r2) == 0, "register Bob: %s", err_buf);
+
+    const char *s[] = {cli, "search", p1, "--db", "g.db", "--top-k", "5", NULL};
+    rc = run(s);
+    j = parse_out("search");
+    if (j) {
+        json_t *m = json_array_get(json_object_get(json_array_get(json_object_get(j, "results"), 0),
+                                                   "matches"),
+                                   0);
+        CHECK(rc == 0 && m && !strcmp(json_string_value(json_object_get(m, "identity")), "Alice") &&
+                  json_real_value(json_object_get(m, "distance")) < 1e-3,
+              "search finds Alice: %s", out_buf);
+        json_decref(j);
+    }
+    const char *st[] = {cli, "gallery", "stats", "--db", "g.db", NULL};
+    rc = run(st);
+    j = parse_out("stats");
+    CHECK(rc == 0 && j && json_integer_value(json_object_get(j, "identities")) == 2 &&
+              json_integer_value(json_object_get(j, "faces")) == 2 &&
+              json_integer_value(json_object_get(j, "dimension")) == 128,
+          "stats: %s", out_buf);
+    json_decref(j);
+    const char *rm[] = {cli, "gallery", "remove", "Alice", "--db", "g.db", NULL};
+    rc = run(rm);
+    j = parse_out("remove");
+    CHECK(rc == 0 && j && json_integer_value(json_object_get(j, "faces")) == 1, "remove: %s",
+          out_buf);
+    json_decref(j);
+    expect_error("remove twice", run(rm), "no identity 'Alice'");
+    const char *ls[] = {cli, "gallery", "list", "--db", "g.db", NULL};
+    rc = run(ls);
+    j = parse_out("list");
+    CHECK(rc == 0 && json_array_size(j) == 1 &&
+              !strcmp(json_string_value(json_object_get(json_array_get(j, 0), "identity")), "Bob"),
+          "only Bob left: %s", out_buf);
+    json_decref(j);
+    /* Alice's image now matches no one within the threshold. */
+    rc = run(s);
+    j = parse_out("search after remove");
+    if (j) {
+        json_t *res0 = json_array_get(json_object_get(j, "results"), 0);
+        json_t *ms = json_object_get(res0, "matches");
+        for (size_t k = 0; k < json_array_size(ms); k++)
+            CHECK(strcmp(json_string_value(json_object_get(json_array_get(ms, k), "identity")),
+                         "Alice") != 0,
+                  "removed identity still found");
+        json_decref(j);
+    }
+}
+
+/* Start the CLI in tmp with output discarded; returns the pid. */
+static pid_t spawn_quiet(const char *const *argv, const char *err_name) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        char err_path[128];
+        snprintf(err_path, sizeof err_path, "%s/%s", tmp, err_name);
+        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(null, 1);
+        dup2(e, 2);
+        if (chdir(tmp)) _exit(126);
+        setenv("FACEKIT_THREADS", "1", 1);
+        execv(cli, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Two `find` runs on the same new folder at once: both succeed and the
+ * index holds each image exactly once, intact. */
+static void test_concurrent_find(const char *samples) {
+    char dir[128], p[PATH_MAX + 64], q[256];
+    snprintf(dir, sizeof dir, "%s/crowd", tmp);
+    mkdir(dir, 0755);
+    for (int i = 1; i <= 5; i++) {
+        snprintf(p, sizeof p, "%s/sample%d.jpg", samples, i);
+        snprintf(q, sizeof q, "%s/%c.jpg", dir, 'a' + i); /* 5 identities */
+        CHECK(copy_file(p, q) == 0, "copy %s", p);
+    }
+    snprintf(p, sizeof p, "%s/sample2.jpg", samples);
+    const char *a[] = {cli, "find", p, "--db", "crowd", "--threads", "1", NULL};
+    pid_t p1 = spawn_quiet(a, "err1"), p2 = spawn_quiet(a, "err2");
+    int s1 = 0, s2 = 0;
+    waitpid(p1, &s1, 0);
+    waitpid(p2, &s2, 0);
+    char e1[2048], e2[2048], path[128];
+    snprintf(path, sizeof path, "%s/err1", tmp);
+    slurp(path, e1, sizeof e1);
+    snprintf(path, sizeof path, "%s/err2", tmp);
+    slurp(path, e2, sizeof e2);
+    CHECK(WIFEXITED(s1) && WEXITSTATUS(s1) == 0 && WIFEXITED(s2) && WEXITSTATUS(s2) == 0,
+          "both concurrent finds succeed (%d, %d): %s / %s", s1, s2, e1, e2);
+    const char *st[] = {cli, "gallery", "stats", "--db", "crowd", NULL};
+    int rc = run(st);
+    json_t *j = parse_out("stats after concurrent finds");
+    CHECK(rc == 0 && j && json_integer_value(json_object_get(j, "images")) == 5 &&
+              json_integer_value(json_object_get(j, "identities")) == 5 &&
+              json_integer_value(json_object_get(j, "faces")) >= 5,
+          "each image once: %s %s", out_buf, err_buf);
+    json_decref(j);
+    /* And a third run sees everything as unchanged. */
+    const char *a3[] = {cli, "find", p, "--db", "crowd", NULL};
+    rc = run(a3);
+    j = parse_out("find after concurrent finds");
+    CHECK(rc == 0 && j &&
+              json_integer_value(json_object_get(json_object_get(j, "index"), "unchanged")) == 5,
+          "all unchanged: %s", out_buf);
+    json_decref(j);
+}
+
+int main(void) {
+    cli = getenv("FK_CLI");
+    if (!cli || access(cli, X_OK) != 0) test_skip("FK_CLI not set (run through ctest)");
+    if (!mkdtemp(tmp)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_usage_and_refusals();
+    char home[PATH_MAX], samples[PATH_MAX + 16], probe[PATH_MAX + 64];
+    struct stat sb;
+    if (fk_default_home(home, sizeof home) == FK_OK) {
+        snprintf(samples, sizeof samples, "%s/face-api", home);
+        snprintf(probe, sizeof probe, "%s/face_recognition_model.bin", samples);
+        if (stat(probe, &sb) == 0) {
+            test_find(samples);
+            test_register_search(samples);
+            test_concurrent_find(samples);
+        } else {
+            printf("model checks skipped: no models in %s\n", home);
+        }
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmp);
+    return test_summary();
+}

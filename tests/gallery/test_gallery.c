@@ -1,0 +1,609 @@
+/*
+ * test_gallery.c - the gallery layer: the file (schema, refusing foreign and
+ * corrupt files, configurations kept apart), exact search against a brute
+ * force over fk_distance, list/remove/stats, kill -9 safety of committed
+ * batches, and the folder indexer on real face images (added / changed /
+ * touched / removed / unreadable files, a kill mid-index, incremental
+ * re-index).
+ *
+ * The indexer checks need the models (FACEKIT_HOME or ~/.facekit, with the
+ * face-api sample images) and skip cleanly without them; everything else
+ * runs on synthetic embeddings.
+ */
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "facekit.h"
+#include "gallery/gallery.h"
+#include "test.h"
+
+static char tmp[64] = "/tmp/fk_gallery_XXXXXX";
+
+/* A deterministic pseudo-random float in [-1, 1). */
+static float frand(uint64_t *s) {
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((*s >> 40) & 0xffffff) / 8388608.0f - 1.0f;
+}
+
+static void write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(data, 1, n, f);
+        fclose(f);
+    }
+}
+
+static int copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb");
+    if (!in) return -1;
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        fclose(in);
+        return -1;
+    }
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+    fclose(in);
+    fclose(out);
+    return 0;
+}
+
+/* Insert `count` images of one random face each, in batches of `batch`
+ * (one transaction per batch); identity i % ids. Returns the status. */
+static fk_status put_random(fk_gallery *g, int first, int count, int ids, int batch,
+                            uint64_t *seed, float *keep, int notify_fd) {
+    float emb[128];
+    fk_face f;
+    memset(&f, 0, sizeof f);
+    f.embedding = emb;
+    f.embedding_dim = 128;
+    f.w = f.h = 10;
+    fk_faces faces = {&f, 1};
+    fk_status st = FK_OK;
+    for (int i = 0; i < count && st == FK_OK; i += batch) {
+        st = fk_gallery_begin(g);
+        for (int j = i; j < i + batch && j < count && st == FK_OK; j++) {
+            for (int k = 0; k < 128; k++) emb[k] = frand(seed);
+            if (keep) memcpy(keep + (size_t)j * 128, emb, sizeof emb);
+            char path[64], name[32];
+            snprintf(path, sizeof path, "img%06d.jpg", first + j);
+            snprintf(name, sizeof name, "person%d", (first + j) % ids);
+            f.x = (float)(first + j);
+            st = fk_gallery_put_image(g, path, name, 1, 1, NULL, FK_IMG_OK, &faces, NULL);
+        }
+        if (st == FK_OK) st = fk_gallery_commit(g);
+        else fk_gallery_rollback(g);
+        if (st == FK_OK && notify_fd >= 0) {
+            char c = 1;
+            if (write(notify_fd, &c, 1) != 1) return FK_EIO;
+        }
+    }
+    return st;
+}
+
+static int64_t sql_int(const char *path, const char *sql) {
+    sqlite3 *db = NULL;
+    int64_t v = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *s = NULL;
+        if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
+            sqlite3_step(s) == SQLITE_ROW)
+            v = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    return v;
+}
+
+static void test_identity_names(void) {
+    char buf[64];
+    const char *cases[][2] = {{"Alice/1.jpg", "Alice"},        {"Alice_0001.jpg", "Alice"},
+                              {"Bob12.png", "Bob"},            {"Carol-2.jpeg", "Carol"},
+                              {"0001.jpg", "0001"},            {"Dave/sub/x.jpg", "Dave"},
+                              {"Eve Smith 3.jpg", "Eve Smith"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fk_gallery_identity_from_path(cases[i][0], buf, sizeof buf);
+        CHECK(!strcmp(buf, cases[i][1]), "%s -> '%s', want '%s'", cases[i][0], buf, cases[i][1]);
+    }
+}
+
+/* Schema, validation, and refusing what is not ours. */
+static void test_file_validation(void) {
+    char path[128], other[128];
+    snprintf(path, sizeof path, "%s/new.db", tmp);
+    fk_gallery *g = NULL;
+    CHECK(fk_gallery_open(path, NULL, 0, &g) == FK_EIO && !g, "a missing file without CREATE");
+    CHECK(strstr(fk_last_error(), "no such gallery") != NULL, "message: %s", fk_last_error());
+    CHECK(fk_gallery_open(path, NULL, FK_GALLERY_CREATE, &g) == FK_OK, "create: %s",
+          fk_last_error());
+    fk_gallery_close(g);
+    CHECK(sql_int(path, "PRAGMA application_id") == FK_GALLERY_APP_ID, "application_id");
+    CHECK(sql_int(path, "PRAGMA user_version") == FK_GALLERY_SCHEMA, "schema version");
+    CHECK(sql_int(path, "SELECT count(*) FROM configs WHERE model='Dlib' AND detector='ssd' "
+                        "AND align=1 AND normalization='base' AND dim=128") == 1,
+          "the configuration row");
+    CHECK(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
+                        "('configs','identities','images','faces')") == 4,
+          "the four tables");
+    /* Reopening keeps the one configuration; another detector adds one. */
+    fk_options o;
+    fk_options_init(&o);
+    o.detector = "skip";
+    CHECK(fk_gallery_open(path, NULL, 0, &g) == FK_OK, "reopen: %s", fk_last_error());
+    fk_gallery_close(g);
+    CHECK(fk_gallery_open(path, &o, 0, &g) == FK_OK, "reopen, detector skip: %s",
+          fk_last_error());
+    fk_gallery_close(g);
+    CHECK(sql_int(path, "SELECT count(*) FROM configs") == 2, "two configurations");
+
+    /* Not SQLite at all. */
+    snprintf(other, sizeof other, "%s/text.db", tmp);
+    write_file(other, "hello, this is not a database\n", 30);
+    CHECK(fk_gallery_open(other, NULL, FK_GALLERY_CREATE, &g) == FK_EFORMAT && !g, "text file");
+    CHECK(strstr(fk_last_error(), "not an SQLite database") != NULL, "message: %s",
+          fk_last_error());
+    /* SQLite, but someone else's. */
+    snprintf(other, sizeof other, "%s/foreign.db", tmp);
+    sqlite3 *db = NULL;
+    sqlite3_open(other, &db);
+    sqlite3_exec(db, "CREATE TABLE users(name TEXT); INSERT INTO users VALUES('x')", NULL, NULL,
+                 NULL);
+    sqlite3_close(db);
+    CHECK(fk_gallery_open(other, NULL, FK_GALLERY_CREATE, &g) == FK_EFORMAT && !g,
+          "foreign SQLite file");
+    CHECK(strstr(fk_last_error(), "another application") != NULL, "message: %s",
+          fk_last_error());
+    CHECK(sql_int(other, "SELECT count(*) FROM users") == 1, "the foreign file is untouched");
+    CHECK(sql_int(other, "SELECT count(*) FROM sqlite_master") == 1, "no tables added to it");
+    /* Ours, from a future schema. */
+    snprintf(other, sizeof other, "%s/future.db", tmp);
+    CHECK(fk_gallery_open(other, NULL, FK_GALLERY_CREATE, &g) == FK_OK, "create");
+    fk_gallery_close(g);
+    sqlite3_open(other, &db);
+    sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL);
+    sqlite3_close(db);
+    CHECK(fk_gallery_open(other, NULL, 0, &g) == FK_EFORMAT && !g, "future schema");
+    CHECK(strstr(fk_last_error(), "version 99") != NULL, "message: %s", fk_last_error());
+    /* Damaged: the header intact, the pages after it overwritten. */
+    snprintf(other, sizeof other, "%s/damaged.db", tmp);
+    CHECK(fk_gallery_open(other, NULL, FK_GALLERY_CREATE, &g) == FK_OK, "create");
+    uint64_t seed = 7;
+    CHECK(put_random(g, 0, 200, 10, 50, &seed, NULL, -1) == FK_OK, "fill: %s", fk_last_error());
+    fk_gallery_close(g);
+    FILE *f = fopen(other, "r+b");
+    if (f) {
+        char junk[8192];
+        memset(junk, 0xA5, sizeof junk);
+        fseek(f, 4096, SEEK_SET);
+        fwrite(junk, 1, sizeof junk, f);
+        fclose(f);
+    }
+    fk_status st = fk_gallery_open(other, NULL, 0, &g);
+    if (st == FK_OK) {
+        float q[128] = {1};
+        fk_gallery_result r;
+        st = fk_gallery_search_embedding(g, q, 128, 5, 0, &r);
+        if (st == FK_OK) fk_gallery_result_free(&r);
+        fk_gallery_close(g);
+    }
+    CHECK(st == FK_EFORMAT, "a damaged file is reported as such (status %d: %s)", st,
+          fk_last_error());
+    /* Bad arguments. */
+    CHECK(fk_gallery_open(NULL, NULL, 0, &g) == FK_EINVAL, "NULL path");
+    fk_options_init(&o);
+    o.model = "NoSuchModel";
+    CHECK(fk_gallery_open(path, &o, 0, &g) == FK_EINVAL && !g, "unknown model");
+}
+
+/* Brute force: the k closest rows under metric with fk_distance. */
+static void brute_force(const float *rows, int n, const float *q, const char *metric, int k,
+                        int skip_row, int *idx, float *dist) {
+    for (int i = 0; i < k; i++) {
+        idx[i] = -1;
+        dist[i] = INFINITY;
+    }
+    for (int r = 0; r < n; r++) {
+        if (r == skip_row) continue;
+        float d;
+        fk_distance(q, rows + (size_t)r * 128, 128, metric, &d);
+        int pos = k;
+        while (pos > 0 && d < dist[pos - 1]) pos--;
+        if (pos == k) continue;
+        memmove(dist + pos + 1, dist + pos, (size_t)(k - pos - 1) * sizeof *dist);
+        memmove(idx + pos + 1, idx + pos, (size_t)(k - pos - 1) * sizeof *idx);
+        dist[pos] = d;
+        idx[pos] = r;
+    }
+}
+
+/* Exact search equals brute force, for every metric, single-threaded
+ * (small) and threaded (>= 8192 rows); configurations never mix. */
+static void test_search_exact(void) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/search.db", tmp);
+    const int n = 10000, k = 7;
+    float *rows = malloc((size_t)n * 128 * sizeof *rows);
+    fk_gallery *g = NULL;
+    uint64_t seed = 42;
+    CHECK(fk_gallery_open(path, NULL, FK_GALLERY_CREATE, &g) == FK_OK, "create");
+    if (!g || !rows) return;
+    CHECK(put_random(g, 0, n, 100, 1000, &seed, rows, -1) == FK_OK, "fill: %s", fk_last_error());
+    fk_gallery_close(g);
+    const char *metrics[] = {"cosine", "euclidean", "euclidean_l2", "angular"};
+    for (int m = 0; m < 4; m++) {
+        fk_options o;
+        fk_options_init(&o);
+        o.metric = metrics[m];
+        CHECK(fk_gallery_open(path, &o, 0, &g) == FK_OK, "open");
+        if (!g) continue;
+        int mismatches = 0;
+        float worst = 0;
+        for (int t = 0; t < 20; t++) {
+            float q[128];
+            int self = -1;
+            if (t % 2) { /* a stored row itself, excluded: leave-one-out */
+                self = (t * 977) % n;
+                memcpy(q, rows + (size_t)self * 128, sizeof q);
+            } else {
+                for (int i = 0; i < 128; i++) q[i] = frand(&seed);
+            }
+            int bi[7];
+            float bd[7];
+            brute_force(rows, n, q, metrics[m], k, self, bi, bd);
+            fk_gallery_result r;
+            fk_status st = fk_gallery_search_embedding(g, q, 128, k, self >= 0 ? self + 1 : 0, &r);
+            CHECK(st == FK_OK && r.count == k, "search: %s", fk_last_error());
+            for (int i = 0; st == FK_OK && i < r.count; i++) {
+                /* Image ids are rows + 1 (inserted in order into a fresh file). */
+                float diff = fabsf(r.matches[i].distance - bd[i]);
+                if (diff > worst) worst = diff;
+                if (r.matches[i].image_id != bi[i] + 1 && diff > 1e-5f) mismatches++;
+                char want[64];
+                snprintf(want, sizeof want, "img%06d.jpg", (int)r.matches[i].image_id - 1);
+                if (strcmp(r.matches[i].path, want)) mismatches++;
+            }
+            if (st == FK_OK) fk_gallery_result_free(&r);
+        }
+        CHECK(mismatches == 0, "%s: %d rank mismatches against brute force", metrics[m],
+              mismatches);
+        CHECK(worst < 1e-4f, "%s: distances differ from fk_distance by up to %g", metrics[m],
+              (double)worst);
+        fk_gallery_close(g);
+    }
+    /* The top-k kernel alone, pool vs none, on an odd dimension. */
+    fk_pool *pool = NULL;
+    fk_pool_new(2, &pool);
+    int idx1[5], idx2[5];
+    float key1[5], key2[5];
+    float q[37];
+    for (int i = 0; i < 37; i++) q[i] = frand(&seed);
+    float *m37 = malloc(9000 * 37 * sizeof *m37);
+    for (int i = 0; m37 && i < 9000 * 37; i++) m37[i] = frand(&seed);
+    int a = m37 ? fk_gallery_topk(NULL, m37, NULL, NULL, 9000, 37, q, 5, idx1, key1) : 0;
+    int b = m37 ? fk_gallery_topk(pool, m37, NULL, NULL, 9000, 37, q, 5, idx2, key2) : 0;
+    CHECK(a == 5 && b == 5 && !memcmp(idx1, idx2, sizeof idx1), "pool and serial top-k agree");
+    float best = -INFINITY;
+    int best_i = -1;
+    for (int r = 0; m37 && r < 9000; r++) {
+        double d = 0;
+        for (int i = 0; i < 37; i++) d += (double)q[i] * m37[r * 37 + i];
+        if (d > best) {
+            best = (float)d;
+            best_i = r;
+        }
+    }
+    CHECK(idx1[0] == best_i && fabsf(-key1[0] - best) < 1e-4f, "top-1 is the largest dot");
+    float dd = fk_gallery_dot(q, m37, 37), ref = 0;
+    for (int i = 0; i < 37; i++) ref += q[i] * m37[i];
+    CHECK(fabsf(dd - ref) < 1e-4f, "dot %g vs %g", (double)dd, (double)ref);
+    free(m37);
+    fk_pool_free(pool);
+
+    /* Another configuration of the same file sees none of these faces. */
+    fk_options o;
+    fk_options_init(&o);
+    o.align = 0;
+    CHECK(fk_gallery_open(path, &o, 0, &g) == FK_OK, "open align=0");
+    if (g) {
+        fk_gallery_result r;
+        CHECK(fk_gallery_search_embedding(g, rows, 128, 3, 0, &r) == FK_OK && r.count == 0,
+              "no faces of another configuration");
+        fk_gallery_result_free(&r);
+        CHECK(fk_gallery_search_embedding(g, rows, 64, 3, 0, &r) == FK_EINVAL, "wrong dim");
+        fk_gallery_close(g);
+    }
+    free(rows);
+}
+
+static void test_list_remove_stats(void) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/list.db", tmp);
+    fk_gallery *g = NULL;
+    uint64_t seed = 3;
+    CHECK(fk_gallery_open(path, NULL, FK_GALLERY_CREATE, &g) == FK_OK, "create");
+    if (!g) return;
+    CHECK(put_random(g, 0, 30, 3, 7, &seed, NULL, -1) == FK_OK, "fill");
+    fk_gallery_identity *ids = NULL;
+    int n = 0;
+    CHECK(fk_gallery_list(g, &ids, &n) == FK_OK && n == 3, "3 identities, got %d", n);
+    for (int i = 0; i < n; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "person%d", i);
+        CHECK(!strcmp(ids[i].name, want) && ids[i].images == 10 && ids[i].faces == 10,
+              "%s: %d images %d faces", ids[i].name, ids[i].images, ids[i].faces);
+    }
+    fk_gallery_identities_free(ids, n);
+    int removed = 0;
+    CHECK(fk_gallery_remove(g, "person1", &removed) == FK_OK && removed == 10, "remove: %d",
+          removed);
+    CHECK(fk_gallery_remove(g, "person1", &removed) == FK_EINVAL, "remove twice");
+    fk_gallery_stats s;
+    CHECK(fk_gallery_stats_get(g, &s) == FK_OK, "stats");
+    CHECK(s.identities == 2 && s.images == 20 && s.faces == 20 && s.dim == 128 &&
+              !strcmp(s.model, "Dlib") && s.configurations == 1 && s.file_bytes > 0,
+          "stats: %d identities %d images %d faces", s.identities, s.images, s.faces);
+    /* The search matrix follows the removal. */
+    float q[128];
+    for (int i = 0; i < 128; i++) q[i] = frand(&seed);
+    fk_gallery_result r;
+    CHECK(fk_gallery_search_embedding(g, q, 128, 100, 0, &r) == FK_OK && r.count == 20,
+          "search after remove: %d", r.count);
+    for (int i = 0; i < r.count; i++)
+        CHECK(strcmp(r.matches[i].identity, "person1") != 0, "a removed face was found");
+    fk_gallery_result_free(&r);
+    fk_gallery_close(g);
+    CHECK(sql_int(path, "SELECT count(*) FROM faces") == 20, "faces cascade-deleted");
+}
+
+/* A writer killed with SIGKILL between and during transactions: every
+ * committed batch survives, nothing half-written, the file stays usable. */
+static void test_kill_safety_db(void) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/kill.db", tmp);
+    fk_gallery *g = NULL;
+    CHECK(fk_gallery_open(path, NULL, FK_GALLERY_CREATE, &g) == FK_OK, "create");
+    fk_gallery_close(g);
+    int fds[2];
+    if (pipe(fds)) return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        fk_gallery *cg = NULL;
+        uint64_t seed = 11;
+        if (fk_gallery_open(path, NULL, 0, &cg) != FK_OK) _exit(3);
+        put_random(cg, 0, 1000000, 50, 25, &seed, NULL, fds[1]);
+        _exit(0);
+    }
+    close(fds[1]);
+    char c;
+    int commits = 0;
+    while (commits < 5 && read(fds[0], &c, 1) == 1) commits++;
+    kill(pid, SIGKILL); /* mid-way through a later batch, most likely */
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(fds[0]);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the writer was killed");
+    CHECK(fk_gallery_open(path, NULL, 0, &g) == FK_OK, "reopen after kill: %s", fk_last_error());
+    int faces = 0;
+    if (g) {
+        fk_gallery_count_faces(g, &faces);
+        float q[128] = {0.5f};
+        fk_gallery_result r;
+        CHECK(fk_gallery_search_embedding(g, q, 128, 3, 0, &r) == FK_OK && r.count == 3,
+              "search after kill");
+        fk_gallery_result_free(&r);
+        uint64_t seed = 99;
+        CHECK(put_random(g, 5000000, 10, 5, 10, &seed, NULL, -1) == FK_OK,
+              "write after kill: %s", fk_last_error());
+        fk_gallery_close(g);
+    }
+    CHECK(faces >= 5 * 25 && faces % 25 == 0,
+          "%d faces: whole batches only, at least the 5 acknowledged", faces);
+    sqlite3 *db = NULL;
+    char *ok = NULL;
+    sqlite3_open(path, &db);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        ok = strdup((const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    CHECK(ok && !strcmp(ok, "ok"), "integrity_check: %s", ok ? ok : "(none)");
+    free(ok);
+}
+
+/* ---- the indexer on real images ----------------------------------------- */
+
+typedef struct warn_log {
+    int count;
+    char last[512];
+} warn_log;
+
+static void on_warn(void *user, const char *msg) {
+    warn_log *w = user;
+    w->count++;
+    snprintf(w->last, sizeof w->last, "%s", msg);
+}
+
+static int kill_after; /* committed images after which the child dies */
+static int kill_progress(void *user, int done, int total, int committed) {
+    (void)user, (void)done, (void)total;
+    if (committed >= kill_after) raise(SIGKILL);
+    return 0;
+}
+
+static fk_status index_dir(fk_gallery *g, fk_context *ctx, const char *dir, warn_log *w,
+                           fk_gallery_index_stats *s) {
+    fk_gallery_index_options io;
+    fk_gallery_index_options_init(&io);
+    io.threads = 2;
+    io.batch = 2;
+    io.warn = on_warn;
+    io.user = w;
+    return fk_gallery_index_folder(g, ctx, dir, &io, s);
+}
+
+static void set_mtime(const char *path, time_t t) {
+    struct timespec ts[2] = {{t, 0}, {t, 0}};
+    utimensat(AT_FDCWD, path, ts, 0);
+}
+
+static void test_indexer(void) {
+    fk_context *ctx = NULL;
+    if (fk_context_new(NULL, &ctx) != FK_OK) return;
+    char src[PATH_MAX], probe[PATH_MAX + 64];
+    snprintf(src, sizeof src, "%s/face-api", fk_context_model_home(ctx));
+    snprintf(probe, sizeof probe, "%s/face_recognition_model.bin", src);
+    struct stat sb;
+    if (stat(probe, &sb) != 0) {
+        printf("indexer checks skipped: no models in %s (run 'facekit models fetch')\n",
+               fk_context_model_home(ctx));
+        fk_context_free(ctx);
+        return;
+    }
+    char dir[128], p[PATH_MAX + 64], q[256];
+    snprintf(dir, sizeof dir, "%s/faces", tmp);
+    mkdir(dir, 0755);
+    /* Flat layout: sample1..4 (one identity "sample"), and one folder. */
+    for (int i = 1; i <= 4; i++) {
+        snprintf(p, sizeof p, "%s/sample%d.jpg", src, i);
+        snprintf(q, sizeof q, "%s/sample%d.jpg", dir, i);
+        CHECK(copy_file(p, q) == 0, "copy %s", p);
+    }
+    snprintf(q, sizeof q, "%s/broken.jpg", dir);
+    write_file(q, "\xff\xd8\xff garbage", 12);
+    snprintf(q, sizeof q, "%s/notes.txt", dir);
+    write_file(q, "not an image", 12);
+    char gpath[160];
+    snprintf(gpath, sizeof gpath, "%s/facekit-index.sqlite", dir);
+
+    /* A first run killed after 2 committed images. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        fk_context *c2 = NULL;
+        fk_gallery *g2 = NULL;
+        if (fk_context_new(NULL, &c2) != FK_OK ||
+            fk_gallery_open(gpath, NULL, FK_GALLERY_CREATE, &g2) != FK_OK)
+            _exit(3);
+        fk_gallery_index_options io;
+        fk_gallery_index_options_init(&io);
+        io.threads = 1;
+        io.batch = 1;
+        io.progress = kill_progress;
+        kill_after = 2;
+        fk_gallery_index_folder(g2, c2, dir, &io, NULL);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "indexer killed (status %d)",
+          status);
+    int64_t kept = sql_int(gpath, "SELECT count(*) FROM images");
+    CHECK(kept >= 2 && kept < 5, "%lld images committed before the kill", (long long)kept);
+
+    /* The next run finishes the job: only what was not committed. */
+    fk_gallery *g = NULL;
+    warn_log w = {0};
+    fk_gallery_index_stats s;
+    CHECK(fk_gallery_open(gpath, NULL, FK_GALLERY_CREATE, &g) == FK_OK, "open after kill: %s",
+          fk_last_error());
+    if (!g) {
+        fk_context_free(ctx);
+        return;
+    }
+    CHECK(index_dir(g, ctx, dir, &w, &s) == FK_OK, "index: %s", fk_last_error());
+    CHECK(s.files == 5, "5 image files (the .txt and the index are not), got %d", s.files);
+    CHECK(s.unchanged == kept && s.added == 5 - kept, "resumed: %d unchanged, %d added",
+          s.unchanged, s.added);
+    int broken_seen = w.count == 1 && strstr(w.last, "broken.jpg") != NULL;
+    int broken_before = kept >= 1 && sql_int(gpath, "SELECT count(*) FROM images WHERE "
+                                             "path='broken.jpg' AND status=2") == 1;
+    CHECK(broken_seen || (w.count == 0 && broken_before), "broken.jpg warned once: %d '%s'",
+          w.count, w.last);
+    fk_gallery_stats gs;
+    fk_gallery_stats_get(g, &gs);
+    CHECK(gs.unreadable == 1 && gs.images == 5 && gs.identities >= 1, "stats: %d unreadable",
+          gs.unreadable);
+    int faces0 = s.faces;
+    CHECK(faces0 >= 4, "at least one face per sample image: %d", faces0);
+
+    /* Nothing changed: nothing embedded. */
+    w.count = 0;
+    CHECK(index_dir(g, ctx, dir, &w, &s) == FK_OK && s.unchanged == 5 && s.added == 0 &&
+              s.changed == 0 && s.removed == 0 && w.count == 0 && s.faces == faces0,
+          "second run: %d unchanged %d added", s.unchanged, s.added);
+
+    /* Touched (same content, new mtime): hashed, not embedded. */
+    snprintf(q, sizeof q, "%s/sample1.jpg", dir);
+    set_mtime(q, 1000000000);
+    CHECK(index_dir(g, ctx, dir, &w, &s) == FK_OK && s.unchanged == 5 && s.changed == 0,
+          "touched: %d unchanged %d changed", s.unchanged, s.changed);
+    /* Changed content: sample2 becomes sample5; added: a folder identity;
+     * removed: sample4. */
+    snprintf(p, sizeof p, "%s/sample5.jpg", src);
+    snprintf(q, sizeof q, "%s/sample2.jpg", dir);
+    copy_file(p, q);
+    set_mtime(q, 1100000000);
+    snprintf(q, sizeof q, "%s/Zed", dir);
+    mkdir(q, 0755);
+    snprintf(p, sizeof p, "%s/sample3.jpg", src);
+    snprintf(q, sizeof q, "%s/Zed/zed.jpg", dir);
+    copy_file(p, q);
+    snprintf(q, sizeof q, "%s/sample4.jpg", dir);
+    unlink(q);
+    CHECK(index_dir(g, ctx, dir, &w, &s) == FK_OK, "index: %s", fk_last_error());
+    CHECK(s.files == 5 && s.added == 1 && s.changed == 1 && s.removed == 1 && s.unchanged == 3,
+          "after edits: %d files %d added %d changed %d removed %d unchanged", s.files,
+          s.added, s.changed, s.removed, s.unchanged);
+    CHECK(sql_int(gpath, "SELECT count(*) FROM images WHERE path='sample4.jpg'") == 0,
+          "sample4 dropped");
+
+    /* Search: Zed's image finds itself (distance ~0) named "Zed", and the
+     * changed sample2 now holds sample5's face. */
+    fk_image *img = NULL;
+    snprintf(p, sizeof p, "%s/sample3.jpg", src);
+    if (fk_image_load(p, 0, &img) == FK_OK) {
+        fk_gallery_results r;
+        CHECK(fk_gallery_search(g, ctx, img, 3, &r) == FK_OK && r.count >= 1, "search: %s",
+              fk_last_error());
+        int zed = 0, sample3 = 0;
+        for (int i = 0; i < r.count; i++)
+            for (int k = 0; k < r.items[i].count; k++) {
+                const fk_gallery_match *m = &r.items[i].matches[k];
+                if (m->distance < 1e-3f && !strcmp(m->identity, "Zed")) zed = 1;
+                if (m->distance < 1e-3f && !strcmp(m->path, "sample3.jpg")) sample3 = 1;
+                CHECK(strlen(m->hash) == 64 && m->threshold > 0, "hash and threshold");
+            }
+        CHECK(zed && sample3, "the same image found under both names (zed %d sample3 %d)", zed,
+              sample3);
+        fk_gallery_results_free(&r);
+        fk_image_free(img);
+    }
+    fk_gallery_close(g);
+    fk_context_free(ctx);
+}
+
+int main(void) {
+    if (!mkdtemp(tmp)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_identity_names();
+    test_file_validation();
+    test_search_exact();
+    test_list_remove_stats();
+    test_kill_safety_db();
+    test_indexer();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmp);
+    return test_summary();
+}

