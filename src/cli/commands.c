@@ -174,11 +174,15 @@ int cmd_models(cli_args *a) {
     int n = 0;
     if (fk_models_list(home, infos, 32, &n) != FK_OK) return cli_fail();
     printf("model home: %s\n", home);
-    printf("%-12s %-11s %-9s %-13s %-5s %s\n", "name", "role", "installed", "input", "dim",
-           "origin / licence");
-    for (int i = 0; i < n && i < 32; i++)
-        printf("%-12s %-11s %-9s %-13s %-5d %s / %s\n", infos[i].name, infos[i].role,
-               infos[i].installed ? "yes" : "no", infos[i].input, infos[i].output_dim,
-               infos[i].origin, infos[i].license);
+    for (int i = 0; i < n && i < 32; i++) {
+        const fk_model_info *m = &infos[i];
+        printf("\n%s  (%s)  installed: %s\n", m->name, m->role,
+               m->installed ? "yes" : "no (run `facekit models fetch`)");
+        if (m->output_dim)
+            printf("  input: %s -> %d-d embedding\n", m->input, m->output_dim);
+        else
+            printf("  input: %s\n", m->input);
+        printf("  files: %s\n  origin: %s\n  licence: %s\n", m->files, m->origin, m->license);
+    }
     return 0;
 }

@@ -208,6 +208,17 @@ static const model_entry models[] = {
       "package MIT; weights: terms of github.com/becauseofAI/MobileFace",
       0},
      {"human-models/mobileface.json", "human-models/mobileface.bin", NULL}},
+    {{"opencv", "detector",
+      "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml, "
+      "/usr/share/opencv4/haarcascades/haarcascade_eye.xml",
+      "gray, 24x24 (eyes 20x20) window", 0,
+      "Debian opencv-data; Haar cascades by Rainer Lienhart (faces) and "
+      "Shameem Hameed (eyes), Intel / OpenCV",
+      "Intel License Agreement For Open Source Computer Vision Library "
+      "(3-clause BSD style)",
+      0},
+     {"/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml",
+      "/usr/share/opencv4/haarcascades/haarcascade_eye.xml", NULL}},
     {{"mediapipe", "detector",
       "human-models/blazeface-back.json, human-models/blazeface-back.bin, "
       "human-models/blazeface-front.json, human-models/blazeface-front.bin",
@@ -366,10 +377,13 @@ fk_status fk_models_list(const char *home, fk_model_info *infos, int cap,
     for (i = 0; i < MODEL_COUNT && i < cap; i++) {
         infos[i] = models[i].info;
         infos[i].installed = 1;
-        for (j = 0; models[i].needs[j]; j++)
-            if (join(path, sizeof path, h, models[i].needs[j]) != FK_OK ||
-                !is_file(path))
+        for (j = 0; models[i].needs[j]; j++) {
+            /* An absolute path is a system file (Debian's opencv-data). */
+            const char *need = models[i].needs[j];
+            if (need[0] == '/' ? !is_file(need)
+                               : (join(path, sizeof path, h, need) != FK_OK || !is_file(path)))
                 infos[i].installed = 0;
+        }
     }
     return FK_OK;
 }
