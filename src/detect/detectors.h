@@ -42,6 +42,20 @@ const fk_detector_def *fk_detectors(int *count);
 /* The detector called `name` (any case), or FK_EINVAL listing them all. */
 fk_status fk_detector_find(const char *name, const fk_detector_def **out);
 
+/* One pass of a box-only detector over img. */
+typedef fk_status (*fk_box_pass_fn)(void *model, const fk_image *img,
+                                    float min_score, fk_pool *pool,
+                                    fk_box **boxes, int *count);
+
+/* Run `pass`; when it finds nothing, run it again on img centred in a black
+ * canvas twice its size (detectors trained on scenes miss faces that fill
+ * the frame) and map the boxes back, clipped to img; boxes lying wholly in
+ * the canvas border are dropped. Fills *out / *count as fk_detect_fn does. */
+fk_status fk_detect_boxes_padded_retry(void *model, fk_box_pass_fn pass,
+                                       const fk_image *img, float min_score,
+                                       fk_pool *pool, fk_detection **out,
+                                       int *count);
+
 /* Adapters (one per detector file). */
 fk_status fk_detect_ssd(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                         float min_score, fk_detection **out, int *count);
