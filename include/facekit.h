@@ -126,6 +126,7 @@ typedef struct fk_point {
 } fk_point;
 
 #define FK_MAX_LANDMARKS 68
+#define FK_MAX_KEYPOINTS 6
 
 typedef struct fk_face {
     float x, y, w, h;         /* facial area, pixels */
@@ -134,6 +135,14 @@ typedef struct fk_face {
     fk_point right_eye;       /* person's right eye (image left) */
     int landmark_count;       /* 68, or 0 when not computed */
     fk_point landmarks[FK_MAX_LANDMARKS];
+    /* The points the detector itself gives, named from the person's side
+     * ("right_eye" is on the image left): mtcnn right_eye, left_eye, nose,
+     * mouth_right, mouth_left; mediapipe right_eye, left_eye, nose, mouth,
+     * right_ear, left_ear; opencv left_eye, right_eye; none for ssd, tiny
+     * and skip. keypoint_names points to static strings. */
+    int keypoint_count;
+    fk_point keypoints[FK_MAX_KEYPOINTS];
+    const char *const *keypoint_names;
     float *embedding;         /* represent/verify only; owned by the list */
     int embedding_dim;
 } fk_face;
@@ -164,6 +173,13 @@ fk_status fk_represent(fk_context *ctx, const fk_image *img,
 fk_status fk_represent_timed(fk_context *ctx, const fk_image *img,
                              const fk_options *opt, fk_faces *out,
                              fk_stage_times *times);
+
+/* Align and embed faces already found (by fk_detect, or built by the caller:
+ * a box, eye centres and optionally the 68 landmarks) with opt's model; each
+ * face's embedding is replaced. Lets one detection serve several models:
+ * fk_detect once, then fk_embed_faces per model. opt->detector is ignored. */
+fk_status fk_embed_faces(fk_context *ctx, const fk_image *img,
+                         const fk_options *opt, fk_faces *faces);
 
 typedef struct fk_verify_result {
     int verified;           /* distance <= threshold */

@@ -5,6 +5,7 @@
  * and src/verify.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,6 +168,27 @@ fk_status fk_represent_timed(fk_context *ctx, const fk_image *img,
                                 &times->align_ms, &times->embed_ms);
     if (st != FK_OK) fk_faces_free(out);
     return st;
+}
+
+fk_status fk_embed_faces(fk_context *ctx, const fk_image *img,
+                         const fk_options *opt, fk_faces *faces) {
+    fk_clear_error();
+    if (!ctx || !faces) return fk_fail(FK_EINVAL, "fk_embed_faces: ctx and faces are required");
+    if (faces->count < 0 || (faces->count > 0 && !faces->faces))
+        return fk_fail(FK_EINVAL, "fk_embed_faces: faces->count is %d with %s face array",
+                       faces->count, faces->faces ? "a" : "no");
+    fk_options o;
+    fk_status st = check_image(img, "fk_embed_faces");
+    if (st == FK_OK) st = resolve_options(opt, &o);
+    for (int i = 0; st == FK_OK && i < faces->count; i++) {
+        const fk_face *f = &faces->faces[i];
+        if (!(f->w > 0 && f->h > 0) || !isfinite(f->x + f->y + f->w + f->h) || f->landmark_count < 0 || f->landmark_count > FK_MAX_LANDMARKS ||
+            (f->landmark_count != 0 && f->landmark_count != 68))
+            st = fk_fail(FK_EINVAL, "fk_embed_faces: face %d: needs a box of positive size and 0 or 68 "
+                         "landmarks (has %gx%g, %d landmarks)", i, f->w, f->h, f->landmark_count);
+    }
+    if (st != FK_OK) return st;
+    return fk_represent_faces(ctx->zoo, ctx->pool, img, &o, faces, NULL, NULL);
 }
 
 fk_status fk_represent(fk_context *ctx, const fk_image *img,

@@ -61,6 +61,7 @@ typedef struct eval_image {
     int embedded;  /* faces is valid */
     int fallback;  /* no face found: whole image used */
     int failed;    /* could not be read or embedded */
+    int detect_failed; /* could not be read or detected (any model) */
     char error[256];
 } eval_image;
 
@@ -465,21 +466,86 @@ static int check_missing(eval_set *s, int strict) {
 
 /* ---- embedding --------------------------------------------------------- */
 
+/* The embeddings of one image under one configuration (model, align) of an
+ * embedding pass. */
+typedef struct eval_slot {
+    fk_faces faces;
+    int embedded; /* faces is valid */
+    int failed;   /* the model could not embed it (message in image.error) */
+} eval_slot;
+
 typedef struct eval_job {
     eval_image *images;
+    int nimages;
     int *todo; /* indices of the images to embed */
     int count;
     atomic_int next;
     atomic_int done;
-    fk_options opt;
-    size_t max_pixels;    /* --max-megapixels; 0: the library default */
-    pthread_mutex_t lock; /* guards error */
-    char error[256];      /* a worker could not start: why */
+    const fk_options *conf; /* nconf configurations sharing one detector */
+    int nconf;
+    eval_slot *slots;       /* nconf x nimages */
+    size_t max_pixels;      /* --max-megapixels; 0: the library default */
+    pthread_mutex_t lock;   /* guards error */
+    char error[256];        /* a worker could not start: why */
 } eval_job;
 
+/* A copy of faces without embeddings, for another model to fill. */
+static fk_status copy_faces(const fk_faces *from, fk_faces *to) {
+    to->count = 0;
+    to->faces = NULL;
+    if (from->count == 0) return FK_OK;
+    to->faces = malloc(sizeof *to->faces * (size_t)from->count);
+    if (!to->faces) return FK_ENOMEM;
+    memcpy(to->faces, from->faces, sizeof *to->faces * (size_t)from->count);
+    for (int i = 0; i < from->count; i++) {
+        to->faces[i].embedding = NULL;
+        to->faces[i].embedding_dim = 0;
+    }
+    to->count = from->count;
+    return FK_OK;
+}
+
+/* One image: detect once (an image with no face gets detector skip, the
+ * whole image), then align and embed with every configuration. */
+static void embed_one(eval_job *job, fk_context *ctx, int index) {
+    eval_image *im = &job->images[index];
+    fk_image *img = NULL;
+    fk_faces found = {0};
+    fk_options o = job->conf[0];
+    o.image_names[0] = im->path;
+    fk_status st = fk_image_load(im->path, job->max_pixels, &img);
+    if (st == FK_OK) st = fk_detect(ctx, img, &o, &found);
+    if (st == FK_ENOFACE) {
+        o.detector = "skip";
+        im->fallback = 1;
+        st = fk_detect(ctx, img, &o, &found);
+    }
+    if (st != FK_OK) {
+        im->detect_failed = 1;
+        snprintf(im->error, sizeof im->error, "%s", fk_last_error());
+    }
+    for (int c = 0; st == FK_OK && c < job->nconf; c++) {
+        eval_slot *slot = &job->slots[(size_t)c * job->nimages + index];
+        fk_options oc = job->conf[c];
+        oc.image_names[0] = im->path;
+        int copied = copy_faces(&found, &slot->faces) == FK_OK;
+        fk_status sc = copied ? fk_embed_faces(ctx, img, &oc, &slot->faces) : FK_ENOMEM;
+        if (sc == FK_OK) {
+            slot->embedded = 1;
+        } else {
+            slot->failed = 1;
+            fk_faces_free(&slot->faces);
+            if (!im->error[0])
+                snprintf(im->error, sizeof im->error, "%s%s", copied ? "" : "out of memory: ",
+                         copied ? fk_last_error() : im->path);
+        }
+    }
+    fk_faces_free(&found);
+    fk_image_free(img);
+}
+
 /* Worker: opens its own single-threaded context (contexts are not shared
- * between threads) and claims images until none are left. An image with no
- * face is embedded again with detector skip. */
+ * between threads) and claims images until none are left. */
 static void *eval_worker(void *arg) {
     eval_job *job = arg;
     fk_context_options co;
@@ -496,24 +562,7 @@ static void *eval_worker(void *arg) {
     for (;;) {
         int i = atomic_fetch_add(&job->next, 1);
         if (i >= job->count) break;
-        eval_image *im = &job->images[job->todo[i]];
-        fk_image *img = NULL;
-        fk_options o = job->opt;
-        o.image_names[0] = im->path;
-        fk_status st = fk_image_load(im->path, job->max_pixels, &img);
-        if (st == FK_OK) st = fk_represent(ctx, img, &o, &im->faces);
-        if (st == FK_ENOFACE) {
-            o.detector = "skip";
-            im->fallback = 1;
-            st = fk_represent(ctx, img, &o, &im->faces);
-        }
-        if (st != FK_OK) {
-            im->failed = 1;
-            snprintf(im->error, sizeof im->error, "%s", fk_last_error());
-        } else {
-            im->embedded = 1;
-        }
-        fk_image_free(img);
+        embed_one(job, ctx, job->todo[i]);
         atomic_fetch_add(&job->done, 1);
     }
     fk_context_free(ctx);
@@ -542,23 +591,53 @@ static void draw_progress(const char *label, int done, int total, double elapsed
     fflush(stderr);
 }
 
-/* Embed every wanted image of s with options o (images over max_pixels
- * refused as by the other commands) using `threads` workers;
- * a progress bar on stderr when `progress`. Forgets the embeddings of an
- * earlier call first. Returns the seconds taken, or -1 after printing why
- * no worker could start (e.g. the models are missing). */
-static double embed_images(eval_set *s, const fk_options *o, size_t max_pixels, int threads,
-                           int progress, const char *label) {
-    eval_job job = {.images = s->images, .opt = *o, .max_pixels = max_pixels};
+/* Free the embeddings of an embedding pass. */
+static void free_slots(eval_slot *slots, size_t n) {
+    for (size_t i = 0; slots && i < n; i++) fk_faces_free(&slots[i].faces);
+    free(slots);
+}
+
+/* Make configuration c of a pass the embeddings eval_image describes (moves
+ * them out of the slots; the images' own embeddings are freed first). */
+static void use_slots(eval_set *s, eval_slot *slots, int c) {
+    for (int i = 0; i < s->nimages; i++) {
+        eval_image *im = &s->images[i];
+        eval_slot *slot = &slots[(size_t)c * s->nimages + i];
+        fk_faces_free(&im->faces);
+        im->faces = slot->faces;
+        slot->faces.faces = NULL;
+        slot->faces.count = 0;
+        im->embedded = slot->embedded;
+        im->failed = im->detect_failed || slot->failed;
+    }
+}
+
+/* Embed every wanted image of s under the nconf configurations conf (they
+ * share conf[0]'s detector: each image is decoded and detected once, then
+ * aligned and embedded per configuration), images over max_pixels refused
+ * as by the other commands, with `threads` workers and a progress bar on
+ * stderr when `progress`. Forgets the embeddings of an earlier call first.
+ * *slots receives nconf x nimages results for use_slots. Returns the
+ * seconds taken, or -1 after printing why no worker could start (e.g. the
+ * models are missing). */
+static double embed_images(eval_set *s, const fk_options *conf, int nconf, size_t max_pixels,
+                           int threads, int progress, const char *label, eval_slot **slots) {
+    eval_job job = {.images = s->images, .nimages = s->nimages, .conf = conf, .nconf = nconf,
+                    .max_pixels = max_pixels};
+    *slots = NULL;
     job.todo = malloc(sizeof *job.todo * (size_t)(s->nimages ? s->nimages : 1));
-    if (!job.todo) {
+    job.slots = calloc((size_t)nconf * (size_t)(s->nimages ? s->nimages : 1), sizeof *job.slots);
+    if (!job.todo || !job.slots) {
         fprintf(stderr, "facekit: out of memory\n");
+        free(job.todo);
+        free(job.slots);
         return -1;
     }
     for (int i = 0; i < s->nimages; i++) {
         eval_image *im = &s->images[i];
         fk_faces_free(&im->faces);
-        im->embedded = im->fallback = im->failed = 0;
+        im->embedded = im->fallback = im->failed = im->detect_failed = 0;
+        im->error[0] = '\0';
         if (im->wanted) job.todo[job.count++] = i;
     }
     atomic_init(&job.next, 0);
@@ -582,8 +661,10 @@ static double embed_images(eval_set *s, const fk_options *o, size_t max_pixels, 
     free(job.todo);
     if (!started || unclaimed > 0) {
         fprintf(stderr, "facekit: %s\n", job.error[0] ? job.error : "could not start the worker threads");
+        free_slots(job.slots, (size_t)nconf * (size_t)s->nimages);
         return -1;
     }
+    *slots = job.slots;
     return now_s() - t0;
 }
 
@@ -1125,7 +1206,8 @@ static void write_markdown(FILE *f, const eval_set *s, eval_run *runs, int nruns
     fprintf(f, "A pair is the same person when distance <= threshold. *Accuracy* is at the threshold that is "
                "best on these pairs (optimistic: tuned on the test data)%s. Images where the detector found "
                "no face were embedded whole (as `--detector skip`); a pair's distance is that of its closest "
-               "two faces, as `facekit verify` decides.\n\n",
+               "two faces, as `facekit verify` decides. Each detector's pass decodes and detects every image once, "
+               "then aligns and embeds it with every model of the grid (*detector pass* is that pass's time).\n\n",
             runs[0].folds ? "; *k-fold* chooses it on the other folds (LFW protocol)" : "");
     fprintf(f, "## Accuracy (%%)\n\n| model | detector | align |");
     for (int m = 0; m < runs[0].nmetrics; m++) fprintf(f, " %s |", runs[0].m[m].metric);
@@ -1145,7 +1227,7 @@ static void write_markdown(FILE *f, const eval_set *s, eval_run *runs, int nruns
             runs[0].folds ? "(k-fold accuracy)" : "(accuracy at the best threshold)");
     fprintf(f, "| model | detector | align | metric | accuracy %% | best threshold | shipped threshold | "
                "accuracy at shipped %% | k-fold %% | AUC | TAR@FAR=1e-2 %% | TAR@FAR=1e-3 %% | EER %% | "
-               "no face | embedding time |\n");
+               "no face | detector pass |\n");
     fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < nruns; i++)
         for (int m = 0; m < runs[i].nmetrics; m++) {
@@ -1199,32 +1281,53 @@ static int run_sweep(cli_args *a, eval_set *s, int threads, int progress) {
         fprintf(stderr, "facekit: out of memory\n");
         rc = 1;
     }
-    int nruns = 0;
+    /* One pass per detector: each image is decoded and detected once, then
+     * aligned and embedded by every (model, align) configuration. Runs keep
+     * the model-major order of the table. */
+    int nruns = 0, per_detector = nmodels * aligns;
     double t0 = now_s();
-    for (int mi = 0; rc == 0 && mi < nmodels; mi++)
-        for (int di = 0; rc == 0 && di < ndetectors; di++)
+    fk_options *conf = rc == 0 ? calloc((size_t)per_detector, sizeof *conf) : NULL;
+    if (rc == 0 && !conf) {
+        fprintf(stderr, "facekit: out of memory\n");
+        rc = 1;
+    }
+    for (int di = 0; rc == 0 && di < ndetectors; di++) {
+        for (int mi = 0; rc == 0 && mi < nmodels; mi++)
             for (int k = 0; rc == 0 && k < aligns; k++) {
-                eval_run *r = &runs[nruns];
-                fk_options o = a->opt;
-                o.model = models[mi];
-                o.detector = detectors[di];
-                o.align = a->align_given ? a->opt.align : k == 0;
-                o.metric = "cosine";
-                o.enforce_detection = 1;
+                eval_run *r = &runs[(mi * ndetectors + di) * aligns + k];
+                fk_options *o = &conf[mi * aligns + k];
+                *o = a->opt;
+                o->model = models[mi];
+                o->detector = detectors[di];
+                o->align = a->align_given ? a->opt.align : k == 0;
+                o->metric = "cosine";
+                o->enforce_detection = 1;
                 const char *metric;
-                if (probe_pipeline(&o, &r->model, &r->detector, &metric)) {
+                if (probe_pipeline(o, &r->model, &r->detector, &metric)) {
                     rc = 1;
                     break;
                 }
-                r->align = o.align;
+                r->align = o->align;
                 choose_metrics(r, metrics, nmetrics);
-                char label[96];
-                snprintf(label, sizeof label, "[%d/%d] %s %s align=%s", nruns + 1, total, r->model,
-                         r->detector, o.align ? "true" : "false");
-                r->seconds = embed_images(s, &o, a->max_pixels, threads, progress, label);
-                nruns++;
-                if (r->seconds < 0 || evaluate(s, r, a->strict, nruns == 1, 0)) rc = 1;
             }
+        if (rc) break;
+        char label[96];
+        snprintf(label, sizeof label, "[detector %d/%d] %s, %d model%s", di + 1, ndetectors,
+                 runs[di * aligns].detector, per_detector, per_detector == 1 ? "" : "s");
+        eval_slot *slots = NULL;
+        double seconds = embed_images(s, conf, per_detector, a->max_pixels, threads, progress, label, &slots);
+        if (seconds < 0) rc = 1;
+        for (int c = 0; rc == 0 && c < per_detector; c++) {
+            eval_run *r = &runs[((c / aligns) * ndetectors + di) * aligns + c % aligns];
+            use_slots(s, slots, c);
+            r->seconds = seconds;
+            if (evaluate(s, r, a->strict, di == 0 && c == 0, 0)) rc = 1;
+        }
+        free_slots(slots, (size_t)per_detector * (size_t)s->nimages);
+        nruns += per_detector;
+    }
+    free(conf);
+    if (rc != 0) nruns = 0; /* a partial grid is not reported */
     if (rc == 0) {
         double elapsed = now_s() - t0;
         char flags[512] = "";
@@ -1244,7 +1347,7 @@ static int run_sweep(cli_args *a, eval_set *s, int threads, int progress) {
         }
     }
     if (close_output(a->markdown, md)) rc = 1;
-    for (int i = 0; i < nruns; i++) free_run(&runs[i]);
+    for (int i = 0; runs && i < total; i++) free_run(&runs[i]);
     free(runs);
     free(model_arg);
     free(detector_arg);
@@ -1269,7 +1372,10 @@ static int run_single(cli_args *a, eval_set *s, int threads, int progress) {
         return 1;
     }
     int rc = 0;
-    r.seconds = embed_images(s, &o, a->max_pixels, threads, progress, "embedding");
+    eval_slot *slots = NULL;
+    r.seconds = embed_images(s, &o, 1, a->max_pixels, threads, progress, "embedding", &slots);
+    if (r.seconds >= 0) use_slots(s, slots, 0);
+    free_slots(slots, (size_t)s->nimages);
     if (r.seconds < 0 || evaluate(s, &r, a->strict, 1, svg != NULL)) rc = 1;
     if (rc == 0) {
         if (a->json) cli_print_json(run_json(s, &r));

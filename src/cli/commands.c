@@ -31,6 +31,11 @@ json_t *cli_facial_area(const fk_face *f) {
         json_object_set_new(o, "left_eye", json_null());
         json_object_set_new(o, "right_eye", json_null());
     }
+    /* The detector's own other points (nose, mouth, ears), as deepface adds
+     * them to the facial area; its eyes are already left_eye/right_eye. */
+    for (int k = 0; f->keypoint_names && k < f->keypoint_count && k < FK_MAX_KEYPOINTS; k++)
+        if (strcmp(f->keypoint_names[k], "left_eye") != 0 && strcmp(f->keypoint_names[k], "right_eye") != 0)
+            json_object_set_new(o, f->keypoint_names[k], point_json(f->keypoints[k]));
     return o;
 }
 

@@ -86,6 +86,10 @@ fk_status fk_detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
             f->left_eye = found[i].left_eye;
             f->right_eye = found[i].right_eye;
         }
+        f->keypoint_count = found[i].keypoint_count;
+        f->keypoint_names = found[i].keypoint_names;
+        for (int k = 0; k < found[i].keypoint_count && k < FK_MAX_KEYPOINTS; k++)
+            f->keypoints[k] = found[i].keypoints[k];
     }
     double t1 = fk_now_ms();
     if (detect_ms) *detect_ms += t1 - t0;

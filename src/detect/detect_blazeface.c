@@ -21,6 +21,10 @@ static fk_status load_front(const char *home, void **out) {
 }
 static void free_blaze(void *m) { fk_blazeface_free(m); }
 
+/* BlazeFace's keypoint order, named from the person's side. */
+static const char *const KEYPOINT_NAMES[FK_BLAZE_KEYPOINTS] = {
+    "right_eye", "left_eye", "nose", "mouth", "right_ear", "left_ear"};
+
 fk_status fk_detect_blazeface(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                               float min_score, fk_detection **out, int *count) {
     void *m;
@@ -53,6 +57,7 @@ fk_status fk_detect_blazeface(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
         d[i].right_eye = boxes[i].kp[0]; /* image left */
         d[i].left_eye = boxes[i].kp[1];  /* image right */
         d[i].keypoint_count = FK_BLAZE_KEYPOINTS;
+        d[i].keypoint_names = KEYPOINT_NAMES;
         for (int k = 0; k < FK_BLAZE_KEYPOINTS; k++) d[i].keypoints[k] = boxes[i].kp[k];
     }
     free(boxes);

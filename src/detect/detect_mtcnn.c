@@ -19,6 +19,11 @@ static fk_status load_mtcnn(const char *home, void **out) {
 
 static void free_mtcnn(void *m) { fk_mtcnn_free(m); }
 
+/* MTCNN's landmark order (image-left eye first), named from the person's
+ * side. */
+static const char *const KEYPOINT_NAMES[5] = {"right_eye", "left_eye", "nose", "mouth_right",
+                                              "mouth_left"};
+
 fk_status fk_detect_mtcnn(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                           float min_score, fk_detection **out, int *count) {
     fk_mtcnn *m;
@@ -45,6 +50,7 @@ fk_status fk_detect_mtcnn(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
         d[i].left_eye = f->points[1];
         d[i].right_eye = f->points[0];
         d[i].keypoint_count = 5;
+        d[i].keypoint_names = KEYPOINT_NAMES;
         for (int k = 0; k < 5; k++) d[i].keypoints[k] = f->points[k];
     }
     free(faces);

@@ -63,6 +63,9 @@ static fk_status load_eye(const char *home, void **out) {
 }
 static void free_cascade(void *c) { fk_haar_free(c); }
 
+/* The eye keypoints, in the order find_eyes stores them. */
+static const char *const KEYPOINT_NAMES[2] = {"left_eye", "right_eye"};
+
 /* The eyes of the face in box (x, y, w, h): two largest eye-cascade hits in
  * the box's upper half. Returns 1 and fills d's eyes when two are found. */
 static fk_status find_eyes(const fk_haar *eyes, const fk_image *gray, int x, int y,
@@ -105,6 +108,7 @@ static fk_status find_eyes(const fk_haar *eyes, const fk_image *gray, int x, int
         d->left_eye.y = y + r->y + r->h / 2.0f;
         d->has_eyes = 1;
         d->keypoint_count = 2;
+        d->keypoint_names = KEYPOINT_NAMES;
         d->keypoints[0] = d->left_eye;
         d->keypoints[1] = d->right_eye;
     }

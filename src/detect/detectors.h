@@ -12,8 +12,6 @@
 #include "models/zoo.h"
 #include "nn/threadpool.h"
 
-#define FK_MAX_KEYPOINTS 6
-
 /* One face as a detector sees it, in image pixels. */
 typedef struct fk_detection {
     float x0, y0, x1, y1;
@@ -23,6 +21,7 @@ typedef struct fk_detection {
     fk_point right_eye;
     int keypoint_count;         /* detector-specific keypoints, or 0 */
     fk_point keypoints[FK_MAX_KEYPOINTS];
+    const char *const *keypoint_names; /* static, keypoint_count of them */
 } fk_detection;
 
 /* Detect faces scoring >= min_score; *out is malloc'd (caller frees), sorted

@@ -39,6 +39,8 @@ typedef struct expect {
 static const expect EXPECT[] = {
     {"tiny", {3, 1, 3, 3, 5, 4}, {0, 0, 0, 0, 0, 1}},
     {"opencv", {1, 1, 3, 1, 3, 4}, {1, 2, 0, 0, 0, 4}},
+    {"mtcnn", {3, 1, 3, 4, 5, 4}, {0, 0, 0, 1, 0, 0}},
+    {"mediapipe", {3, 3, 3, 4, 5, 4}, {0, 0, 0, 0, 0, 0}},
 };
 
 static int centre_in(const fk_face *f, const fk_face *box) {
@@ -66,6 +68,54 @@ static void check_eyes(const char *det, int photo, const fk_faces *fs) {
         CHECK(inside, "%s sample%d face %d: eyes (%.0f,%.0f) (%.0f,%.0f) outside the upper box", det, photo + 1, i,
               f->left_eye.x, f->left_eye.y, f->right_eye.x, f->right_eye.y);
         CHECK(f->left_eye.x > f->right_eye.x, "%s sample%d face %d: left eye not on the image right", det, photo + 1, i);
+    }
+}
+
+/* The detector's own keypoints: how many and which each detector gives,
+ * named from the person's side, its eyes the face's eyes, and the nose and
+ * mouth where a face has them (inside the box, below the eyes, mouth below
+ * the nose). */
+static void check_keypoints(const char *det, int photo, const fk_faces *fs) {
+    static const char *const MTCNN[] = {"right_eye", "left_eye", "nose", "mouth_right", "mouth_left"};
+    static const char *const BLAZE[] = {"right_eye", "left_eye", "nose", "mouth", "right_ear", "left_ear"};
+    const char *const *want = NULL;
+    int n = 0;
+    if (strcmp(det, "mtcnn") == 0) want = MTCNN, n = 5;
+    if (strcmp(det, "mediapipe") == 0) want = BLAZE, n = 6;
+    for (int i = 0; i < fs->count; i++) {
+        const fk_face *f = &fs->faces[i];
+        if (strcmp(det, "opencv") == 0) { /* eyes when the eye cascade found both */
+            CHECK(f->keypoint_count == 0 || f->keypoint_count == 2, "opencv keypoints %d", f->keypoint_count);
+            continue;
+        }
+        CHECK(f->keypoint_count == n, "%s sample%d face %d: %d keypoints, want %d", det, photo + 1, i,
+              f->keypoint_count, n);
+        if (f->keypoint_count != n || n == 0) continue;
+        const fk_point *nose = NULL, *mouth = NULL;
+        for (int k = 0; k < n; k++) {
+            CHECK(f->keypoint_names && strcmp(f->keypoint_names[k], want[k]) == 0, "%s keypoint %d is %s, want %s",
+                  det, k, f->keypoint_names ? f->keypoint_names[k] : "(null)", want[k]);
+            if (!f->keypoint_names) break;
+            const char *name = f->keypoint_names[k];
+            const fk_point *p = &f->keypoints[k];
+            if (strcmp(name, "left_eye") == 0)
+                CHECK(p->x == f->left_eye.x && p->y == f->left_eye.y, "%s left_eye keypoint is the face's", det);
+            if (strcmp(name, "right_eye") == 0)
+                CHECK(p->x == f->right_eye.x && p->y == f->right_eye.y, "%s right_eye keypoint is the face's", det);
+            if (strcmp(name, "nose") == 0) nose = p;
+            if (strncmp(name, "mouth", 5) == 0) mouth = p;
+        }
+        if (!nose || !mouth) continue;
+        /* The photos have faces tilted up to ~40 degrees: compare along the
+         * face's own vertical, the perpendicular to the eye line. */
+        float ex = f->left_eye.x - f->right_eye.x, ey = f->left_eye.y - f->right_eye.y;
+        float mx = (f->left_eye.x + f->right_eye.x) / 2, my = (f->left_eye.y + f->right_eye.y) / 2;
+        float down_nose = (-(nose->x - mx) * ey + (nose->y - my) * ex);
+        float down_mouth = (-(mouth->x - mx) * ey + (mouth->y - my) * ex);
+        CHECK(nose->x > f->x && nose->x < f->x + f->w && nose->y > f->y && nose->y < f->y + f->h,
+              "%s sample%d face %d: nose (%.0f,%.0f) outside the box", det, photo + 1, i, nose->x, nose->y);
+        CHECK(down_nose > 0 && down_mouth > down_nose, "%s sample%d face %d: nose/mouth not below the eyes in order",
+              det, photo + 1, i);
     }
 }
 
@@ -173,6 +223,7 @@ int main(void) {
             CHECK(false_alarms <= e->max_false[i], "%s sample%d: %d false alarms, want <= %d", e->detector, i + 1,
                   false_alarms, e->max_false[i]);
             check_eyes(e->detector, i, &fs);
+            check_keypoints(e->detector, i, &fs);
             for (int k = 0; k < fs.count; k++)
                 CHECK(fs.faces[k].confidence >= 0.5f && fs.faces[k].confidence <= 1.0f, "%s confidence %f",
                       e->detector, fs.faces[k].confidence);

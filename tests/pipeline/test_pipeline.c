@@ -189,6 +189,56 @@ static void test_no_face(fk_context *ctx) {
     fk_image_free(img);
 }
 
+/* fk_detect then fk_embed_faces gives what fk_represent gives, so one
+ * detection can serve several models; bad face lists are refused. */
+static void test_embed_detected(fk_context *ctx) {
+    fk_image *img = sample(1);
+    if (!img) return;
+    fk_faces det, rep;
+    CHECK(fk_detect(ctx, img, NULL, &det) == FK_OK, "detect: %s", fk_last_error());
+    CHECK(fk_represent(ctx, img, NULL, &rep) == FK_OK, "represent: %s", fk_last_error());
+    CHECK(det.count == 3 && rep.count == 3, "faces %d %d", det.count, rep.count);
+    CHECK(det.count == 0 || det.faces[0].embedding == NULL, "detect leaves embeddings empty");
+    CHECK(fk_embed_faces(ctx, img, NULL, &det) == FK_OK, "embed: %s", fk_last_error());
+    for (int i = 0; i < det.count && i < rep.count; i++) {
+        CHECK(det.faces[i].embedding_dim == 128, "dim %d", det.faces[i].embedding_dim);
+        float d = 0;
+        for (int k = 0; k < 128; k++) d = fmaxf(d, fabsf(det.faces[i].embedding[k] - rep.faces[i].embedding[k]));
+        CHECK(d == 0, "face %d: embed_faces and represent differ by %g", i, d);
+    }
+    /* A second model on the same detections replaces the embeddings. */
+    fk_options o;
+    fk_options_init(&o);
+    o.model = "FaceRes";
+    fk_status st = fk_embed_faces(ctx, img, &o, &det);
+    CHECK(st == FK_OK || st == FK_EMODEL, "FaceRes: %s", fk_last_error());
+    if (st == FK_OK) CHECK(det.faces[0].embedding_dim == 1024, "FaceRes dim %d", det.faces[0].embedding_dim);
+
+    fk_faces bad = det;
+    CHECK(fk_embed_faces(NULL, img, NULL, &det) == FK_EINVAL, "NULL context");
+    CHECK(fk_embed_faces(ctx, img, NULL, NULL) == FK_EINVAL, "NULL faces");
+    CHECK(fk_embed_faces(ctx, NULL, NULL, &det) == FK_EINVAL, "NULL image");
+    bad.faces = NULL;
+    CHECK(fk_embed_faces(ctx, img, NULL, &bad) == FK_EINVAL, "count without array");
+    bad = det;
+    bad.count = -1;
+    CHECK(fk_embed_faces(ctx, img, NULL, &bad) == FK_EINVAL, "negative count");
+    fk_face saved = det.faces[0];
+    det.faces[0].landmark_count = 5;
+    CHECK(fk_embed_faces(ctx, img, NULL, &det) == FK_EINVAL, "5 landmarks refused");
+    CHECK(strstr(fk_last_error(), "face 0") != NULL, "names the face: %s", fk_last_error());
+    det.faces[0] = saved;
+    det.faces[0].w = 0;
+    CHECK(fk_embed_faces(ctx, img, NULL, &det) == FK_EINVAL, "empty box refused");
+    det.faces[0] = saved;
+    det.faces[0].x = NAN;
+    CHECK(fk_embed_faces(ctx, img, NULL, &det) == FK_EINVAL, "NaN box refused");
+    det.faces[0] = saved;
+    fk_faces_free(&det);
+    fk_faces_free(&rep);
+    fk_image_free(img);
+}
+
 /* Unknown names list the valid ones; bad option values are refused. */
 static void test_bad_options(fk_context *ctx) {
     fk_image *img = NULL;
@@ -320,6 +370,7 @@ int main(void) {
     test_lfw_verify(ctx, lfw);
     test_fast_matches_reference(ctx);
     test_no_face(ctx);
+    test_embed_detected(ctx);
     test_bad_options(ctx);
     test_bad_model_files();
     fk_context_free(ctx);
