@@ -44,14 +44,17 @@ test-asan: models
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure
 
-# Stage timings of facekit, kernel GFLOP/s, and face-api under TensorFlow.js
-# (wasm) timed in the same run on the same photo, with ratios. The peer's npm
-# packages are pinned in bench/peers/package-lock.json.
+# One run of everything speed: every model's graph at batch 1 and 8 on 1
+# thread and on every core with the sgemm ceiling measured in the same run,
+# verify of a photo pair, represent over LFW images, stage timings on
+# sample1.jpg, and the same models and tasks under TensorFlow.js (wasm:
+# face-api, Human's graph models) on the same inputs, printed as ratios with
+# PASS/MISS against the targets. The peers' npm packages are pinned in
+# bench/peers/package-lock.json. Kernel GFLOP/s: build/bench_kernels.
+LFW_COUNT ?= 60
 bench: models
-	@$(BUILD)/bench_pipeline
-	@$(BUILD)/bench_kernels
 	@cd bench/peers && ([ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error)
-	@node bench/peers/compare.js $(BUILD) $(HOME_DIR)/face-api
+	@node bench/peers/compare.js $(BUILD) $(HOME_DIR) $(LFW)/images $(LFW_COUNT)
 
 eval: models
 	$(FACEKIT) eval --pairs $(LFW)/pairsDevTrain.txt --images $(LFW)/images

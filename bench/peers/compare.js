@@ -1,44 +1,109 @@
-// compare.js - facekit against face-api (TensorFlow.js wasm) in one run, on
-// the same image, with the same weights; prints both and the ratios.
+// compare.js - facekit against its peers under TensorFlow.js (wasm) in one
+// run, on the same inputs, with the same weights; prints one table with the
+// ratios and PASS/MISS against the speed targets of issue 5.
 //
-//   node bench/peers/compare.js BUILD_DIR MODEL_DIR [IMAGE] [RUNS]
+//   node bench/peers/compare.js BUILD_DIR MODEL_HOME [LFW_DIR] [LFW_COUNT]
 //
-// facekit is timed with 1 thread and with every core; the peer runs on one
-// wasm thread (tfjs-backend-wasm in Node runs single-threaded here). Ratios
-// are peer time / facekit time: above 1 means facekit is faster.
+// MODEL_HOME is facekit's model home (face-api/, human-models/). Runs, in
+// this order: BUILD_DIR/bench_models --json (sgemm ceiling, every model at
+// batch 1 and 8 on 1 thread and on every core, verify of face-api's
+// sample1.jpg + sample3.jpg, represent over the first LFW_COUNT images of
+// LFW_DIR), BUILD_DIR/bench_pipeline --json (stages on sample1.jpg), then
+// faceapi.js and human.js on the same inputs. The peers run on one wasm
+// thread (tfjs-backend-wasm has no threads in Node). Ratios are peer time /
+// facekit time (for represent: facekit images/s / peer images/s): above 1
+// means facekit is faster.
 
 'use strict';
 
 const { execFileSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
 const path = require('path');
 
-const [buildDir, modelDir, imageArg, runsArg] = process.argv.slice(2);
-if (!buildDir || !modelDir) {
-  console.error('usage: node compare.js BUILD_DIR MODEL_DIR [IMAGE] [RUNS]');
+const [buildDir, home, lfwArg, countArg] = process.argv.slice(2);
+if (!buildDir || !home) {
+  console.error('usage: node compare.js BUILD_DIR MODEL_HOME [LFW_DIR] [LFW_COUNT]');
   process.exit(2);
 }
-const image = imageArg || path.join(modelDir, 'sample1.jpg');
-const runs = runsArg || '10';
+const faceapiDir = path.join(home, 'face-api');
+const humanDir = path.join(home, 'human-models');
+const photo = path.join(faceapiDir, 'sample1.jpg');
+const pair = [photo, path.join(faceapiDir, 'sample3.jpg')];
+const lfwDir = lfwArg || path.join(__dirname, '..', '..', '..', 'shared', 'data', 'lfw-devtrain', 'images');
+const lfwCount = countArg || '60';
+const RUNS = '5';
 
-const fk = JSON.parse(execFileSync(path.join(buildDir, 'bench_pipeline'), [image, runs, '--json']));
-const peer = JSON.parse(execFileSync(process.execPath, [path.join(__dirname, 'faceapi.js'), modelDir, image, runs, '1']));
+const run = (cmd, args) => JSON.parse(execFileSync(cmd, args, { maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] }));
+const node = (script, args) => run(process.execPath, [path.join(__dirname, script), ...args]);
 
-const one = fk.by_threads[0];
-const all = fk.by_threads[fk.by_threads.length - 1];
-const rows = [
-  ['detect (ssd)', 'detect_ms', 'detect_ms'],
-  ['landmarks (all faces)', 'landmarks_ms', 'landmarks_ms'],
-  ['embed (all faces)', 'embed_ms', 'embed_ms'],
-  ['pipeline (detect+landmarks+align+embed)', null, 'pipeline_ms'],
-];
+const load = fs.readFileSync('/proc/loadavg', 'utf8').trim();
+const fk = run(path.join(buildDir, 'bench_models'), ['--json', '--runs', RUNS, '--pair', ...pair, '--lfw', lfwDir, '--lfw-count', lfwCount]);
+const stages = run(path.join(buildDir, 'bench_pipeline'), [photo, '10', '--json']);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fk-bench-'));
+const list = path.join(tmp, 'images.txt');
+fs.writeFileSync(list, fk.represent.paths.join('\n') + '\n');
+const peerArgs = [faceapiDir, photo, '10', '1', '--models', '--pair', ...pair];
+if (fk.represent.images > 0) peerArgs.push('--images', list);
+const fa = node('faceapi.js', peerArgs);
+const hu = fs.existsSync(humanDir) ? node('human.js', [humanDir, RUNS, '1']) : { models: {} };
+fs.rmSync(tmp, { recursive: true, force: true });
+const loadAfter = fs.readFileSync('/proc/loadavg', 'utf8').trim();
+
+const [t1, tn] = fk.threads;
 const pad = (s, n) => String(s).padEnd(n);
-const num = (v) => v.toFixed(1).padStart(9);
-console.log(`image ${image} (${one.width}x${one.height}, facekit ${one.faces} faces, face-api ${peer.faces} faces), median of ${runs} runs`);
-console.log(`peer: ${peer.peer}, ${peer.wasm_threads} thread`);
-console.log(`${pad('stage', 42)}${pad('facekit 1T', 11)}${pad(`facekit ${all.threads}T`, 11)}${pad('face-api', 10)}ratio 1T  ratio ${all.threads}T`);
-for (const [label, fkKey, peerKey] of rows) {
-  const f1 = fkKey ? one[fkKey] : one.detect_ms + one.landmarks_ms + one.align_ms + one.embed_ms;
-  const fn = fkKey ? all[fkKey] : all.detect_ms + all.landmarks_ms + all.align_ms + all.embed_ms;
-  const p = peer[peerKey];
-  console.log(`${pad(label, 40)}${num(f1)} ms${num(fn)} ms${num(p)} ms  ${(p / f1).toFixed(2).padStart(6)}x ${(p / fn).toFixed(2).padStart(7)}x`);
+const num = (v, unit) => (v == null || v < 0 ? '-' : `${v.toFixed(v < 10 ? 2 : 1)}${unit}`).padStart(11);
+const ratio = (v) => (v == null || !isFinite(v) ? '-' : `${v.toFixed(2)}x`).padStart(9);
+const verdict = (ok) => (ok == null ? '' : ok ? 'PASS' : 'MISS');
+
+console.log(`load average before: ${load}; after: ${loadAfter} (${os.cpus().length} CPUs: ${os.cpus()[0].model})`);
+console.log(`sgemm 1024^3 ceiling (same run): ${fk.sgemm_gflops[0].toFixed(1)} GFLOP/s ${t1}T, ${fk.sgemm_gflops[1].toFixed(1)} GFLOP/s ${tn}T`);
+console.log(`peers: ${fa.peer}; ${hu.peer || 'Human models absent'}; 1 wasm thread`);
+console.log(`facekit ${t1}T / ${tn}T vs peer; ratio = peer / facekit; median of ${RUNS} runs after a warm-up\n`);
+const head = `${pad('what', 26)}${'facekit 1T'.padStart(11)}${`facekit ${tn}T`.padStart(11)}${'peer'.padStart(11)}${'ratio 1T'.padStart(9)}${`ratio ${tn}T`.padStart(9)}  target`;
+console.log(head);
+console.log('-'.repeat(head.length + 20));
+
+const peerModels = { ...(fa.models || {}), ...(hu.models || {}) };
+const misses = [];
+const row = (label, f1, fn, p, target, ok, higherBetter = false) => {
+  const r1 = higherBetter ? f1 / p : p / f1;
+  const rn = higherBetter ? fn / p : p / fn;
+  const pass = ok ? ok(r1, rn) : null;
+  if (pass === false) misses.push(label);
+  const unit = higherBetter ? '/s' : ' ms';
+  console.log(`${pad(label, 26)}${num(f1, unit)}${num(fn, unit)}${num(p, unit)}${ratio(r1)}${ratio(rn)}  ${target} ${verdict(pass)}`);
+};
+const modelTarget = (r1, rn) => r1 >= 2.5 && rn >= 5;
+for (const m of fk.models) {
+  const p = peerModels[m.name];
+  if (!p) continue;
+  row(`${m.name} b1`, m.ms_b1[0], m.ms_b1[1], p.ms_b1, '1T>=2.5x, 2T>=5x', modelTarget);
+  if (p.ms_b8 != null) row(`${m.name} b8 (per item)`, m.ms_b8[0], m.ms_b8[1], p.ms_b8, '1T>=2.5x, 2T>=5x', modelTarget);
 }
+const v = fa.verify;
+row('verify (pair, incl. decode)', fk.verify.ms[0], fk.verify.ms[1], v.ms, `${tn}T>=8x`, (r1, rn) => rn >= 8);
+row('verify (excl. peer decode)', fk.verify.ms[0], fk.verify.ms[1], v.ms - v.decode_ms, '(info)', null);
+if (fa.represent) {
+  row(`represent ${fk.represent.images} LFW images`, fk.represent.images_per_s[0], fk.represent.images_per_s[1],
+    fa.represent.images_per_s, `${tn}T>=5x`, (r1, rn) => rn >= 5, true);
+} else {
+  console.log(`${pad('represent', 26)} skipped (no LFW images under ${lfwDir})`);
+}
+const s1 = stages.by_threads[0];
+const sn = stages.by_threads[stages.by_threads.length - 1];
+for (const [label, key] of [['stage detect (sample1)', 'detect_ms'], ['stage landmarks (3 faces)', 'landmarks_ms'], ['stage embed (3 faces)', 'embed_ms']])
+  row(label, s1[key], sn[key], fa[key], '(info)', null);
+const sum = (s) => s.detect_ms + s.landmarks_ms + s.align_ms + s.embed_ms;
+row('stage pipeline (sample1)', sum(s1), sum(sn), fa.pipeline_ms, '(info)', null);
+
+console.log(`\nshare of the ${tn}-thread sgemm ceiling (${fk.sgemm_gflops[1].toFixed(1)} GFLOP/s), better of batch 1 and 8:`);
+for (const m of fk.models) {
+  const best = Math.max(m.gflops_b1[1], m.gflops_b8[1]);
+  const frac = best / fk.sgemm_gflops[1];
+  const target = ['Dlib', 'FaceRes'].includes(m.name);
+  if (target && frac < 0.5) misses.push(`${m.name} ceiling`);
+  console.log(`  ${pad(m.name, 14)} ${m.gflop.toFixed(3).padStart(7)} GFLOP  ${best.toFixed(1).padStart(6)} GFLOP/s  ${(100 * frac).toFixed(0).padStart(3)}%${target ? `  target >=50% ${verdict(frac >= 0.5)}` : ''}`);
+}
+console.log(`\npeak RSS of bench_models: ${fk.peak_rss_mb.pipeline.toFixed(0)} MB after verify + represent, ${fk.peak_rss_mb.total.toFixed(0)} MB with every model loaded`);
+console.log(misses.length ? `MISS: ${misses.join(', ')}` : 'all targets PASS');

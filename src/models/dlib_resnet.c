@@ -158,3 +158,9 @@ fk_status fk_dlib_resnet_embed(fk_dlib_resnet *m, const fk_image *const *chips,
     for (long i = 0; i < (long)n * FK_DLIB_DIM; i++) out[i] = o[i];
     return FK_OK;
 }
+
+fk_graph *fk_dlib_resnet_graph(fk_dlib_resnet *m, int *h, int *w) {
+    if (h) *h = FK_DLIB_CHIP;
+    if (w) *w = FK_DLIB_CHIP;
+    return m ? m->net.graph : NULL;
+}

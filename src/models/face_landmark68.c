@@ -171,3 +171,9 @@ void fk_landmarks68_eyes(const fk_point pts[68], fk_point *left_eye,
     *left_eye = l;
     *right_eye = r;
 }
+
+fk_graph *fk_landmarks68_graph(fk_landmarks68 *m, int *h, int *w) {
+    if (h) *h = LM_INPUT;
+    if (w) *w = LM_INPUT;
+    return m ? m->net.graph : NULL;
+}

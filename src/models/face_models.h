@@ -210,4 +210,20 @@ fk_status fk_blazeface_detect(fk_blazeface *m, const fk_image *img,
                               float min_score, fk_pool *pool,
                               fk_blaze_box **boxes, int *count);
 
+/* ---- the graph behind each model (benchmarks and tests) ----------------- *
+ * The network a model runs, with the input size its pipeline plans it for
+ * (*h x *w x 3; the pointers may be NULL). Callers may plan it for another
+ * batch size and run it on their own input; the model's next call plans it
+ * back. The graph belongs to the model. MTCNN: stage 1 = R-Net (24x24),
+ * 2 = O-Net (48x48); P-Net (stage 0) is fully convolutional and reports
+ * 12x12, its smallest input. NULL for a NULL model or a bad stage. */
+struct fk_graph;
+struct fk_graph *fk_ssd_graph(fk_ssd *m, int *h, int *w);
+struct fk_graph *fk_landmarks68_graph(fk_landmarks68 *m, int *h, int *w);
+struct fk_graph *fk_dlib_resnet_graph(fk_dlib_resnet *m, int *h, int *w);
+struct fk_graph *fk_tiny_face_graph(fk_tiny_face *m, int *h, int *w);
+struct fk_graph *fk_human_recognizer_graph(fk_human_recognizer *m, int *h, int *w);
+struct fk_graph *fk_blazeface_graph(fk_blazeface *m, int *h, int *w);
+struct fk_graph *fk_mtcnn_graph(fk_mtcnn *m, int stage, int *h, int *w);
+
 #endif

@@ -422,3 +422,11 @@ fk_status fk_mtcnn_detect(fk_mtcnn *m, const fk_image *img, int min_face,
     *count = k;
     return FK_OK;
 }
+
+fk_graph *fk_mtcnn_graph(fk_mtcnn *m, int stage, int *h, int *w) {
+    static const int size[3] = {12, 24, 48};
+    if (!m || stage < 0 || stage > 2) return NULL;
+    if (h) *h = size[stage];
+    if (w) *w = size[stage];
+    return m->net[stage].graph;
+}

@@ -284,3 +284,9 @@ fk_status fk_ssd_detect(fk_ssd *m, const fk_image *img, float min_score,
     *count = n;
     return FK_OK;
 }
+
+fk_graph *fk_ssd_graph(fk_ssd *m, int *h, int *w) {
+    if (h) *h = SSD_INPUT;
+    if (w) *w = SSD_INPUT;
+    return m ? m->net.graph : NULL;
+}

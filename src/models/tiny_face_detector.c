@@ -200,3 +200,9 @@ fk_status fk_tiny_face_detect(fk_tiny_face *m, const fk_image *img, int input_si
     *count = kept;
     return FK_OK;
 }
+
+fk_graph *fk_tiny_face_graph(fk_tiny_face *m, int *h, int *w) {
+    if (h) *h = FK_TINY_INPUT;
+    if (w) *w = FK_TINY_INPUT;
+    return m ? m->net.graph : NULL;
+}

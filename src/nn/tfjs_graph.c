@@ -798,8 +798,14 @@ void fk_tfjs_model_input_shape(const fk_tfjs_model *m, int *h, int *w, int *c) {
 fk_graph *fk_tfjs_model_graph(fk_tfjs_model *m) { return m->graph; }
 
 fk_status fk_tfjs_model_run(fk_tfjs_model *m, const float *input, fk_pool *pool) {
-    if (!m || !input) return fk_fail(FK_EINVAL, "fk_tfjs_model_run: bad arguments");
-    fk_status st = fk_graph_plan(m->graph, 1, m->in_h, m->in_w);
+    return fk_tfjs_model_run_batch(m, 1, input, pool);
+}
+
+fk_status fk_tfjs_model_run_batch(fk_tfjs_model *m, int n, const float *input,
+                                  fk_pool *pool) {
+    if (!m || !input || n < 1)
+        return fk_fail(FK_EINVAL, "fk_tfjs_model_run_batch: bad arguments");
+    fk_status st = fk_graph_plan(m->graph, n, m->in_h, m->in_w);
     if (st == FK_OK) st = fk_graph_run(m->graph, input, pool);
     return st;
 }

@@ -47,8 +47,12 @@ fk_graph *fk_tfjs_model_graph(fk_tfjs_model *m);
 /* Run on one input image [h][w][c] as the Placeholder declares. */
 fk_status fk_tfjs_model_run(fk_tfjs_model *m, const float *input,
                             fk_pool *pool);
+/* Run on a batch of n inputs, one [h][w][c] image after another. Output i
+ * then holds n items of its count, item k at k * count. */
+fk_status fk_tfjs_model_run_batch(fk_tfjs_model *m, int n, const float *input,
+                                  fk_pool *pool);
 /* Output i (in the order requested at load) after a run: its values and
- * element count. */
+ * element count (per item). */
 const float *fk_tfjs_model_result(const fk_tfjs_model *m, int i, long *count);
 
 #endif

@@ -1,0 +1,466 @@
+/*
+ * bench_models.c - speed of every model, of verify and of represent, with the
+ * machine's sgemm ceiling measured in the same run.
+ *
+ *   build/bench_models [--threads N] [--runs N] [--pair A.jpg B.jpg]
+ *                      [--lfw DIR] [--lfw-count N] [--only NAME] [--json]
+ *
+ * For 1 thread and for N threads (default $FACEKIT_THREADS, else every
+ * core) it prints:
+ *  - the ceiling: a 1024 x 1024 x 1024 sgemm through the same convolution
+ *    kernel and thread pool the networks use (fk_conv2d, 1x1: a bare sgemm
+ *    split by rows over the pool), in GFLOP/s;
+ *  - for each model: milliseconds per inference of its graph at batch 1
+ *    and per item at batch 8 (pre- and post-processing not included), the
+ *    FLOPs of one inference counted from the graph (a multiply-add is 2),
+ *    the GFLOP/s achieved and their fraction of the ceiling;
+ *  - verify: milliseconds for a pair of photos, decode + detect +
+ *    landmarks + align + embed of both + distance (default: face-api's
+ *    sample1.jpg and sample3.jpg from the model home);
+ *  - represent: images per second over the first --lfw-count (default 60)
+ *    images of an LFW folder (default ../shared/data/lfw-devtrain/images;
+ *    the part is skipped when it is absent), decode included;
+ *  - peak resident memory after the pipeline parts and at the end.
+ * Every figure is the median of --runs timed runs (default 5; 3 at batch 8)
+ * after one warm-up run. Inputs are deterministic pseudo-random values: the
+ * kernels' speed does not depend on them.
+ */
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "facekit.h"
+#include "models/face_models.h"
+#include "nn/graph.h"
+#include "nn/kernels.h"
+#include "nn/threadpool.h"
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double peak_rss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0; /* kilobytes on Linux */
+}
+
+/* n floats in [-1, 1), the same every run. */
+static float *fill_random(size_t n) {
+    float *p = malloc(n * sizeof *p + 64);
+    if (!p) return NULL;
+    unsigned s = 12345;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1103515245u + 12345u;
+        p[i] = (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f;
+    }
+    return p;
+}
+
+/* ---- the sgemm ceiling --------------------------------------------------- */
+
+/* Median milliseconds of a 1024^3 product through fk_conv2d (1x1, direct). */
+static double sgemm_ms(fk_pool *pool, int runs) {
+    const fk_shape4 is = {1, 32, 32, 1024};
+    fk_window win = {1, 1, 1, 1, 0, 0, 0, 0};
+    float *a = fill_random(1024 * 1024), *b = fill_random(1024 * 1024),
+          *c = fill_random(1024 * 1024);
+    double *t = calloc((size_t)runs, sizeof *t), ms = -1;
+    if (a && b && c && t) {
+        for (int r = -1; r < runs; r++) {
+            double t0 = now_ms();
+            fk_conv2d(a, is, b, NULL, 1024, &win, NULL, c, NULL, pool);
+            if (r >= 0) t[r] = now_ms() - t0;
+        }
+        ms = median(t, runs);
+    }
+    free(a), free(b), free(c), free(t);
+    return ms;
+}
+
+/* ---- the models ------------------------------------------------------------ */
+
+typedef struct model_entry {
+    const char *name;   /* as printed and as compare.js matches it */
+    fk_graph *graph;
+    int h, w;
+    void *handle;
+    void (*free_fn)(void *);
+} model_entry;
+
+#define MAX_MODELS 16
+
+typedef struct model_result {
+    double gflop;       /* one inference */
+    double ms1[2];      /* batch 1, [0] 1 thread, [1] N threads */
+    double ms8[2];      /* per item at batch 8 */
+} model_result;
+
+/* Median milliseconds of one run of `g` planned for n x h x w. */
+static double time_graph(fk_graph *g, int n, int h, int w, const float *input,
+                         fk_pool *pool, int runs) {
+    if (fk_graph_plan(g, n, h, w) != FK_OK) return -1;
+    double *t = calloc((size_t)runs, sizeof *t);
+    if (!t) return -1;
+    double ms = -1;
+    for (int r = -1; r < runs; r++) {
+        double t0 = now_ms();
+        if (fk_graph_run(g, input, pool) != FK_OK) goto done;
+        if (r >= 0) t[r] = now_ms() - t0;
+    }
+    ms = median(t, runs);
+done:
+    free(t);
+    return ms;
+}
+
+/* Wrappers so every model frees through one signature. */
+static void free_ssd(void *m) { fk_ssd_free(m); }
+static void free_tiny(void *m) { fk_tiny_face_free(m); }
+static void free_lm(void *m) { fk_landmarks68_free(m); }
+static void free_dlib(void *m) { fk_dlib_resnet_free(m); }
+static void free_human(void *m) { fk_human_recognizer_free(m); }
+static void free_blaze(void *m) { fk_blazeface_free(m); }
+static void free_mtcnn(void *m) { fk_mtcnn_free(m); }
+
+/* Load what the model home has; a missing model is reported and skipped. */
+static int load_models(const char *home, const char *only, model_entry *e) {
+    int n = 0;
+#define WANT(nm) (!only || strcmp(only, nm) == 0)
+#define ADD(nm, load, type, graph_fn, free_w)                               \
+    if (WANT(nm)) {                                                         \
+        type *m = NULL;                                                     \
+        if (load(home, &m) == FK_OK) {                                      \
+            int h_, w_;                                                     \
+            fk_graph *g_ = graph_fn(m, &h_, &w_);                           \
+            e[n++] = (model_entry){nm, g_, h_, w_, m, free_w};              \
+        } else {                                                            \
+            fprintf(stderr, "bench_models: %s skipped: %s\n", nm,           \
+                    fk_last_error());                                       \
+        }                                                                   \
+    }
+    ADD("ssd", fk_ssd_load, fk_ssd, fk_ssd_graph, free_ssd)
+    ADD("tiny", fk_tiny_face_load, fk_tiny_face, fk_tiny_face_graph, free_tiny)
+    ADD("landmarks68", fk_landmarks68_load, fk_landmarks68, fk_landmarks68_graph, free_lm)
+    ADD("Dlib", fk_dlib_resnet_load, fk_dlib_resnet, fk_dlib_resnet_graph, free_dlib)
+    ADD("FaceRes", fk_faceres_load, fk_human_recognizer, fk_human_recognizer_graph,
+        free_human)
+    ADD("FaceRes-Deep", fk_faceres_deep_load, fk_human_recognizer,
+        fk_human_recognizer_graph, free_human)
+    ADD("MobileFace", fk_mobileface_load, fk_human_recognizer, fk_human_recognizer_graph,
+        free_human)
+    ADD("MobileFaceNet", fk_mobilefacenet_load, fk_human_recognizer,
+        fk_human_recognizer_graph, free_human)
+    ADD("BlazeFace", fk_blazeface_back_load, fk_blazeface, fk_blazeface_graph, free_blaze)
+#undef ADD
+    if (WANT("mtcnn-rnet") || WANT("mtcnn-onet")) {
+        fk_mtcnn *m = NULL;
+        if (fk_mtcnn_load(home, &m) == FK_OK) {
+            for (int stage = 1; stage <= 2; stage++) {
+                const char *nm = stage == 1 ? "mtcnn-rnet" : "mtcnn-onet";
+                if (!WANT(nm)) continue;
+                int h, w;
+                fk_graph *g = fk_mtcnn_graph(m, stage, &h, &w);
+                e[n++] = (model_entry){nm, g, h, w, NULL, NULL};
+            }
+            e[n - 1].handle = m; /* the last entry frees the cascade */
+            e[n - 1].free_fn = free_mtcnn;
+        } else {
+            fprintf(stderr, "bench_models: mtcnn skipped: %s\n", fk_last_error());
+        }
+    }
+#undef WANT
+    return n;
+}
+
+/* ---- verify and represent -------------------------------------------------- */
+
+/* Median milliseconds of decode + fk_verify for the pair; -1 on error (the
+ * message printed). */
+static double time_verify(fk_context *ctx, const char *a, const char *b, int runs,
+                          float *distance) {
+    double *t = calloc((size_t)runs, sizeof *t), ms = -1;
+    if (!t) return -1;
+    for (int r = -1; r < runs; r++) {
+        double t0 = now_ms();
+        fk_image *ia = NULL, *ib = NULL;
+        fk_verify_result res;
+        fk_status st = fk_image_load(a, 0, &ia);
+        if (st == FK_OK) st = fk_image_load(b, 0, &ib);
+        if (st == FK_OK) st = fk_verify(ctx, ia, ib, NULL, &res);
+        fk_image_free(ia);
+        fk_image_free(ib);
+        if (st != FK_OK) {
+            fprintf(stderr, "bench_models: verify: %s\n", fk_last_error());
+            goto done;
+        }
+        *distance = res.distance;
+        if (r >= 0) t[r] = now_ms() - t0;
+    }
+    ms = median(t, runs);
+done:
+    free(t);
+    return ms;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Names in `dir` (not starting with '.'), sorted; NULL when unreadable. */
+static char **list_dir(const char *dir, int *count) {
+    DIR *d = opendir(dir);
+    if (!d) return NULL;
+    int n = 0, cap = 64;
+    char **v = malloc(sizeof *v * (size_t)cap);
+    struct dirent *de;
+    while (v && (de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        if (n == cap) {
+            char **p = realloc(v, sizeof *v * (size_t)(cap *= 2));
+            if (!p) break;
+            v = p;
+        }
+        v[n++] = strdup(de->d_name);
+    }
+    closedir(d);
+    if (v) qsort(v, (size_t)n, sizeof *v, cmp_str);
+    *count = n;
+    return v;
+}
+
+static void free_list(char **v, int n) {
+    for (int i = 0; v && i < n; i++) free(v[i]);
+    free(v);
+}
+
+/* The first `want` .jpg files of an LFW folder (person folders in name
+ * order, files in name order); returns how many were found. */
+static int lfw_images(const char *root, int want, char ***out) {
+    int np = 0, n = 0;
+    char **people = list_dir(root, &np);
+    char **paths = calloc((size_t)want, sizeof *paths);
+    for (int p = 0; people && paths && p < np && n < want; p++) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s/%s", root, people[p]);
+        int nf = 0;
+        char **files = list_dir(dir, &nf);
+        for (int f = 0; files && f < nf && n < want; f++) {
+            size_t len = strlen(files[f]);
+            if (len < 4 || strcmp(files[f] + len - 4, ".jpg") != 0) continue;
+            char path[PATH_MAX * 2];
+            snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+            paths[n++] = strdup(path);
+        }
+        free_list(files, nf);
+    }
+    free_list(people, np);
+    *out = paths;
+    return n;
+}
+
+/* Seconds for decode + fk_represent of every image; *faces counts faces. */
+static double time_represent(fk_context *ctx, char **paths, int n, int *faces) {
+    fk_options opt;
+    fk_options_init(&opt);
+    opt.enforce_detection = 0;
+    *faces = 0;
+    double t0 = now_ms();
+    for (int i = 0; i < n; i++) {
+        fk_image *img = NULL;
+        fk_faces f = {0};
+        fk_status st = fk_image_load(paths[i], 0, &img);
+        if (st == FK_OK) st = fk_represent(ctx, img, &opt, &f);
+        fk_image_free(img);
+        if (st != FK_OK) {
+            fprintf(stderr, "bench_models: represent %s: %s\n", paths[i], fk_last_error());
+            return -1;
+        }
+        *faces += f.count;
+        fk_faces_free(&f);
+    }
+    return (now_ms() - t0) / 1e3;
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+int main(int argc, char **argv) {
+    int json = 0, runs = 5, threads = 0, lfw_count = 60;
+    const char *pair[2] = {NULL, NULL}, *lfw = NULL, *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--lfw") && i + 1 < argc) lfw = argv[++i];
+        else if (!strcmp(argv[i], "--lfw-count") && i + 1 < argc)
+            lfw_count = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--pair") && i + 2 < argc) {
+            pair[0] = argv[++i];
+            pair[1] = argv[++i];
+        } else {
+            fprintf(stderr,
+                    "usage: bench_models [--threads N] [--runs N] [--pair A B] "
+                    "[--lfw DIR] [--lfw-count N] [--only MODEL] [--json]\n");
+            return 2;
+        }
+    }
+    if (runs < 1 || runs > 1000) runs = 5;
+    if (lfw_count < 0) lfw_count = 0;
+    if (threads <= 0) {
+        const char *env = getenv("FACEKIT_THREADS");
+        threads = env && atoi(env) > 0 ? atoi(env) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    }
+    if (threads < 1) threads = 1;
+    const int tcount[2] = {1, threads};
+
+    char home[PATH_MAX], pa[PATH_MAX + 32], pb[PATH_MAX + 32];
+    if (fk_default_home(home, sizeof home) != FK_OK) {
+        fprintf(stderr, "%s\n", fk_last_error());
+        return 1;
+    }
+    snprintf(pa, sizeof pa, "%s", pair[0] ? pair[0] : "");
+    snprintf(pb, sizeof pb, "%s", pair[1] ? pair[1] : "");
+    if (!pair[0]) {
+        snprintf(pa, sizeof pa, "%s/face-api/sample1.jpg", home);
+        snprintf(pb, sizeof pb, "%s/face-api/sample3.jpg", home);
+    }
+    if (!lfw) lfw = "../shared/data/lfw-devtrain/images";
+
+    fk_pool *pools[2];
+    if (fk_pool_new(tcount[0], &pools[0]) != FK_OK ||
+        fk_pool_new(tcount[1], &pools[1]) != FK_OK) {
+        fprintf(stderr, "%s\n", fk_last_error());
+        return 1;
+    }
+
+    /* 1. the ceiling */
+    double ceil_gflops[2];
+    for (int t = 0; t < 2; t++)
+        ceil_gflops[t] = 2.0 * 1024 * 1024 * 1024 / (sgemm_ms(pools[t], runs) * 1e6);
+
+    /* 2. verify and represent, through the public API like any user */
+    double verify_ms[2] = {-1, -1}, rep_ips[2] = {-1, -1};
+    float distance = 0;
+    int rep_faces = 0;
+    char **paths = NULL;
+    int n_paths = lfw_count > 0 ? lfw_images(lfw, lfw_count, &paths) : 0;
+    if (lfw_count > 0 && n_paths == 0)
+        fprintf(stderr, "bench_models: no LFW images under %s: represent skipped\n", lfw);
+    for (int t = 0; t < 2; t++) {
+        fk_context_options co;
+        fk_context_options_init(&co);
+        co.threads = tcount[t];
+        fk_context *ctx;
+        if (fk_context_new(&co, &ctx) != FK_OK) {
+            fprintf(stderr, "%s\n", fk_last_error());
+            return 1;
+        }
+        verify_ms[t] = time_verify(ctx, pa, pb, runs, &distance);
+        if (n_paths > 0) {
+            double s = time_represent(ctx, paths, n_paths, &rep_faces);
+            if (s > 0) rep_ips[t] = n_paths / s;
+        }
+        fk_context_free(ctx);
+    }
+    double rss_pipeline = peak_rss_mb();
+
+    /* 3. every model's graph */
+    model_entry models[MAX_MODELS];
+    model_result res[MAX_MODELS];
+    int n_models = load_models(home, only, models);
+    for (int i = 0; i < n_models; i++) {
+        model_entry *m = &models[i];
+        model_result *r = &res[i];
+        float *input = fill_random((size_t)8 * m->h * m->w * 3);
+        if (!input || fk_graph_plan(m->graph, 1, m->h, m->w) != FK_OK) {
+            fprintf(stderr, "bench_models: %s: %s\n", m->name, fk_last_error());
+            return 1;
+        }
+        r->gflop = 2.0 * fk_graph_macs(m->graph) / 1e9;
+        for (int t = 0; t < 2; t++) {
+            r->ms1[t] = time_graph(m->graph, 1, m->h, m->w, input, pools[t], runs);
+            double ms8 = time_graph(m->graph, 8, m->h, m->w, input, pools[t],
+                                    runs > 3 ? 3 : runs);
+            r->ms8[t] = ms8 > 0 ? ms8 / 8 : -1;
+        }
+        free(input);
+        fk_graph_plan(m->graph, 1, m->h, m->w); /* leave it as the model had it */
+    }
+    double rss_total = peak_rss_mb();
+
+    if (json) {
+        printf("{\"threads\": [%d, %d], \"runs\": %d,\n", tcount[0], tcount[1], runs);
+        printf(" \"sgemm_gflops\": [%.2f, %.2f],\n", ceil_gflops[0], ceil_gflops[1]);
+        printf(" \"models\": [");
+        for (int i = 0; i < n_models; i++) {
+            const model_result *r = &res[i];
+            printf("%s\n  {\"name\": \"%s\", \"input\": [%d, %d, 3], \"gflop\": %.4f, "
+                   "\"ms_b1\": [%.3f, %.3f], \"ms_b8\": [%.3f, %.3f], "
+                   "\"gflops_b1\": [%.2f, %.2f], \"gflops_b8\": [%.2f, %.2f]}",
+                   i ? "," : "", models[i].name, models[i].h, models[i].w, r->gflop,
+                   r->ms1[0], r->ms1[1], r->ms8[0], r->ms8[1], r->gflop / r->ms1[0] * 1e3,
+                   r->gflop / r->ms1[1] * 1e3, r->gflop / r->ms8[0] * 1e3,
+                   r->gflop / r->ms8[1] * 1e3);
+        }
+        printf("],\n \"verify\": {\"a\": \"%s\", \"b\": \"%s\", \"distance\": %.4f, "
+               "\"ms\": [%.3f, %.3f]},\n",
+               pa, pb, distance, verify_ms[0], verify_ms[1]);
+        printf(" \"represent\": {\"images\": %d, \"faces\": %d, \"images_per_s\": [%.3f, %.3f], "
+               "\"paths\": [",
+               n_paths, rep_faces, rep_ips[0], rep_ips[1]);
+        for (int i = 0; i < n_paths; i++) printf("%s\"%s\"", i ? ", " : "", paths[i]);
+        printf("]},\n \"peak_rss_mb\": {\"pipeline\": %.1f, \"total\": %.1f}}\n", rss_pipeline,
+               rss_total);
+    } else {
+        printf("sgemm 1024^3 (fk_conv2d 1x1 through the pool): %.1f GFLOP/s 1 thread, "
+               "%.1f GFLOP/s %d threads\n\n",
+               ceil_gflops[0], ceil_gflops[1], tcount[1]);
+        printf("%-14s %9s %8s | %9s %9s %9s %9s | %7s %7s %6s\n", "model", "input", "GFLOP",
+               "b1 1T ms", "b1 NT ms", "b8 1T ms", "b8 NT ms", "GF/s 1T", "GF/s NT",
+               "ceil%");
+        for (int i = 0; i < n_models; i++) {
+            const model_result *r = &res[i];
+            double best_nt = r->ms8[1] > 0 && r->ms8[1] < r->ms1[1] ? r->ms8[1] : r->ms1[1];
+            double g1 = r->gflop / r->ms1[0] * 1e3, gn = r->gflop / best_nt * 1e3;
+            printf("%-14s %4dx%-4d %8.3f | %9.2f %9.2f %9.2f %9.2f | %7.1f %7.1f %5.0f%%\n",
+                   models[i].name, models[i].h, models[i].w, r->gflop, r->ms1[0], r->ms1[1],
+                   r->ms8[0], r->ms8[1], g1, gn, 100 * gn / ceil_gflops[1]);
+        }
+        printf("(b8: per item at batch 8; GF/s NT and ceil%%: the better of b1 and b8 on %d "
+               "threads)\n\n",
+               tcount[1]);
+        printf("verify %s %s: %.1f ms 1 thread, %.1f ms %d threads (distance %.4f)\n", pa, pb,
+               verify_ms[0], verify_ms[1], tcount[1], distance);
+        if (n_paths > 0)
+            printf("represent %d LFW images (%d faces): %.2f images/s 1 thread, %.2f images/s "
+                   "%d threads\n",
+                   n_paths, rep_faces, rep_ips[0], rep_ips[1], tcount[1]);
+        printf("peak RSS: %.1f MB after verify + represent, %.1f MB with every model loaded\n",
+               rss_pipeline, rss_total);
+    }
+
+    for (int i = 0; i < n_models; i++)
+        if (models[i].free_fn) models[i].free_fn(models[i].handle);
+    free_list(paths, n_paths);
+    fk_pool_free(pools[0]);
+    fk_pool_free(pools[1]);
+    return 0;
+}
