@@ -328,7 +328,8 @@ fk_status fk_default_home(char *buf, size_t cap);
 /* ---- gallery: 1:N search ---------------------------------------------- */
 
 /* A gallery is one SQLite file (WAL journal, one transaction per batch, so a
- * crash or kill -9 loses nothing already committed) holding identities,
+ * crash or kill -9 loses nothing already committed), or a PostgreSQL
+ * database named by a postgresql:// (or postgres://) URI, holding identities,
  * images (path, size, mtime, SHA-256 of the content) and each image's faces
  * with their embeddings. Embeddings are kept per configuration (model,
  * detector, align, normalization, dimension): a handle is bound to the
@@ -336,13 +337,24 @@ fk_status fk_default_home(char *buf, size_t cap);
  * writes faces of that configuration, so switching model never mixes
  * embeddings. A file that is not SQLite, or an SQLite file that is not a
  * facekit gallery, is refused with FK_EFORMAT. Several processes may use the
- * same file at once (SQLite locking; writers wait up to 60 s). A handle must
- * not be used by two threads at once. */
+ * same file at once (SQLite locking; writers wait up to 60 s), and many
+ * processes on many machines may share one PostgreSQL gallery (each write is
+ * one transaction; writers queue on a generation counter that every write
+ * bumps). Every handle searches its own in-memory copy of the embeddings and
+ * reloads it only when the gallery's generation changed since its last
+ * search, so a registration by any process is seen by every other one on
+ * its next search. PostgreSQL unreachable, a malformed URI or a refused
+ * login give FK_EIO / FK_EINVAL naming the host (never the password); a
+ * database whose tables of these names were not made by facekit is refused
+ * with FK_EFORMAT. The folder indexer (fk_gallery_index_folder) works on
+ * SQLite galleries only. A handle must not be used by two threads at once. */
 typedef struct fk_gallery fk_gallery;
 
 #define FK_GALLERY_CREATE 1 /* create the file if it does not exist */
 
-/* Open (or with FK_GALLERY_CREATE create) the gallery at `path`, bound to
+/* Open (or with FK_GALLERY_CREATE create) the gallery at `path` (a file, or
+ * postgresql://[user[:password]@][host][:port][/dbname][?param=value...]
+ * with libpq's parameters, e.g. ?host=/run/dir for a Unix socket), bound to
  * opt's model, detector and align (opt may be NULL for defaults; its metric
  * and threshold are used by the searches). */
 fk_status fk_gallery_open(const char *path, const fk_options *opt, int flags,
@@ -462,7 +474,11 @@ typedef struct fk_gallery_stats {
     int identities, images, faces;   /* in the handle's configuration */
     int unreadable, no_face;         /* images recorded as skipped */
     int configurations;              /* configurations in the file */
-    int64_t file_bytes;              /* the database file (without WAL) */
+    int64_t file_bytes;              /* the database file (without WAL);
+                                        PostgreSQL: the gallery's tables */
+    const char *backend;             /* "sqlite" or "postgresql" */
+    const char *location;            /* file path, or the URI without its
+                                        password; valid while g is open */
 } fk_gallery_stats;
 
 fk_status fk_gallery_stats_get(fk_gallery *g, fk_gallery_stats *out);

@@ -11,6 +11,9 @@ PACKAGES=(
   libarchive-dev        # unpacking npm tarballs
   libssl-dev            # sha512 for npm integrity (libcrypto)
   libsqlite3-dev        # the embedded gallery database
+  libpq-dev             # the PostgreSQL gallery backend (libpq)
+  postgresql            # a server for the PostgreSQL gallery tests
+                        # (initdb/pg_ctl under /usr/lib/postgresql/*/bin)
   opencv-data           # Haar cascades (XML) for detector "opencv"; data only
   libopenblas-pthread-dev # sgemm behind the convolutions (limited to one
                           # thread per caller: facekit's pool does the threading)

@@ -7,6 +7,7 @@
  *   facekit search IMG [--db F] [--top-k K]     rank a gallery against IMG
  *   facekit gallery list|stats [--db F]
  *   facekit gallery remove NAME [--db F]
+ * F is a gallery file (default gallery.db) or a postgresql:// URI.
  *
  * Output is JSON with deepface's field names where deepface has the concept
  * (find's identity/hash/target_x../source_x../threshold/distance). Matches
@@ -208,7 +209,8 @@ done:
 
 int cmd_register(cli_args *a) {
     if (a->npositional != 1 || !a->id || !*a->id)
-        return usage("facekit register IMG --id NAME [--db gallery.db] [options]");
+        return usage("facekit register IMG --id NAME [--db gallery.db|postgresql://...] "
+                     "[options]");
     const char *db = a->db_path ? a->db_path : DEFAULT_GALLERY;
     int rc = 0;
     fk_context *ctx = NULL;
@@ -221,9 +223,13 @@ int cmd_register(cli_args *a) {
         fk_gallery_register(g, ctx, img, a->id, a->positional[0], &face_id) != FK_OK) {
         rc = cli_fail();
     } else {
+        /* The gallery's printable name: a PostgreSQL URI without its
+         * password. */
+        fk_gallery_stats gs;
+        const char *where = fk_gallery_stats_get(g, &gs) == FK_OK ? gs.location : db;
         json_t *out = json_pack("{s:b, s:s, s:s, s:I, s:s}", "registered", 1, "identity", a->id,
                                 "file", a->positional[0], "face_id", (json_int_t)face_id, "db",
-                                db);
+                                where);
         cli_print_json(config_json(g, out));
     }
     fk_image_free(img);
@@ -296,7 +302,8 @@ int cmd_gallery(cli_args *a) {
             rc = cli_fail();
         } else {
             cli_print_json(json_pack(
-                "{s:s, s:s, s:s, s:b, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I}", "db", path,
+                "{s:s, s:s, s:s, s:s, s:b, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I}", "db",
+                s.location, "backend", s.backend,
                 "model", s.model, "detector_backend", s.detector, "align", s.align,
                 "normalization", s.normalization, "dimension", s.dim, "identities",
                 s.identities, "images", s.images, "faces", s.faces, "unreadable", s.unreadable,

@@ -1,12 +1,20 @@
 /*
- * gallery.h - the gallery layer's internals: the handle, the SQLite helpers
- * the indexer and the search share, and the exact top-k kernel.
+ * gallery.h - the gallery layer's internals: the handle, the storage
+ * backend seam, the helpers the indexer and the search share, and the exact
+ * top-k kernel.
  *
  * The public side (fk_gallery_*) is documented in facekit.h. The files:
- *   gallery_db.c      open/create/validate the file, schema, writes, list,
- *                     remove, stats
- *   gallery_index.c   the folder indexer (worker threads + one writer)
+ *   gallery_db.c      the handle: open (picks the backend from the path),
+ *                     close, argument checks of the public calls, dispatch
+ *   gallery_sqlite.c  backend: one SQLite file (the default)
+ *   gallery_pg.c      backend: a PostgreSQL database (postgresql:// URI)
+ *   gallery_index.c   the folder indexer (worker threads + one writer;
+ *                     SQLite galleries only)
  *   gallery_search.c  the embedding matrix and exact top-k search
+ *
+ * A backend stores; it never searches. Every process keeps its own search
+ * matrix in memory and asks the backend for a cheap "generation" number
+ * before each search, reloading the rows only when it changed.
  */
 #ifndef FK_GALLERY_H
 #define FK_GALLERY_H
@@ -25,19 +33,69 @@
 /* Image rows record why an image has no faces. */
 enum { FK_IMG_OK = 0, FK_IMG_NOFACE = 1, FK_IMG_UNREADABLE = 2 };
 
+struct pg_conn; /* libpq's PGconn */
+
+/* One storage implementation. Every call gets an open handle; writes run
+ * between begin and commit (or rollback), which the callers pair. */
+typedef struct fk_gallery_backend {
+    const char *name; /* "sqlite", "postgresql" */
+    int can_index;    /* fk_gallery_index_folder works on it */
+    /* Connect or open `location`, check (or with FK_GALLERY_CREATE create)
+     * the schema and bind g->config_id to g's configuration. g->path is
+     * already set to a printable name (no password). On failure the
+     * caller calls close. */
+    fk_status (*open)(fk_gallery *g, const char *location, int flags);
+    void (*close)(fk_gallery *g);
+    fk_status (*begin)(fk_gallery *g);
+    fk_status (*commit)(fk_gallery *g);
+    void (*rollback)(fk_gallery *g);
+    /* See fk_gallery_put_image etc. below. */
+    fk_status (*put_image)(fk_gallery *g, const char *path, const char *identity,
+                           int64_t size, int64_t mtime_ns, const unsigned char *hash,
+                           int status, const fk_faces *faces, int64_t *face_id);
+    fk_status (*touch_image)(fk_gallery *g, int64_t image_id, int64_t size,
+                             int64_t mtime_ns);
+    fk_status (*delete_image)(fk_gallery *g, int64_t image_id);
+    fk_status (*count_faces)(fk_gallery *g, int *count);
+    fk_status (*list)(fk_gallery *g, fk_gallery_identity **items, int *count);
+    /* In a transaction of its own. */
+    fk_status (*remove)(fk_gallery *g, const char *identity, int *faces_removed);
+    /* The counts and sizes of out (names and dim are filled by the caller). */
+    fk_status (*stats)(fk_gallery *g, fk_gallery_stats *out);
+    /* A number that changes whenever another handle or process changed
+     * the gallery: cheap, asked before every search. */
+    fk_status (*generation)(fk_gallery *g, int64_t *gen);
+    /* This configuration's faces, raw embeddings as stored, into a
+     * matrix from fk_gallery_alloc_rows (g->n set), read consistently
+     * with *gen (the generation they belong to). */
+    fk_status (*load_rows)(fk_gallery *g, int64_t *gen);
+    /* Fill m[i]'s face_id, image_id, path, identity, hash, area and
+     * has_eyes from the face rows face_ids[i], i < count, in one go (one
+     * round trip to a server); the caller frees the strings, also on
+     * failure. */
+    fk_status (*fetch_matches)(fk_gallery *g, const int64_t *face_ids, int count,
+                               fk_gallery_match *m);
+} fk_gallery_backend;
+
+extern const fk_gallery_backend fk_gallery_sqlite_backend;
+extern const fk_gallery_backend fk_gallery_pg_backend;
+
 struct fk_gallery {
-    sqlite3 *db;
-    char path[PATH_MAX];
+    const fk_gallery_backend *be;
+    sqlite3 *db;               /* SQLite backend */
+    struct pg_conn *pg;        /* PostgreSQL backend */
+    char path[PATH_MAX];       /* file path, or the URI without password */
     fk_options opt;            /* canonical names (static strings) */
     const char *normalization; /* how chips are normalized before the net */
     int dim;                   /* the recognizer's embedding size */
     float threshold;           /* opt->threshold, else the calibrated one */
     int64_t config_id;         /* row of `configs` this handle is bound to */
 
-    /* The search matrix, loaded on first search and reloaded when the file
-     * changed (PRAGMA data_version, or a write through this handle). */
+    /* The search matrix, loaded on first search and reloaded when the
+     * backend's generation changed, or after a write through this handle. */
     int cache_valid;
-    int64_t cache_data_version;
+    int64_t cache_data_version; /* the generation the matrix holds */
+    int reloads;                /* times the matrix was (re)loaded */
     int n;                     /* rows */
     float *matrix;             /* n x dim; unit rows except for euclidean */
     float *sqnorm;             /* euclidean: |row|^2 */
@@ -50,13 +108,18 @@ struct fk_gallery {
  * FK_EIO. */
 fk_status fk_gallery_db_fail(fk_gallery *g, const char *what);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+/* Is `path` a PostgreSQL URI (postgresql:// or postgres://)? */
+int fk_gallery_is_pg_uri(const char *path);
+
+/* A write transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: BEGIN plus the
+ * generation bump, which also serializes writers) / COMMIT / ROLLBACK. */
 fk_status fk_gallery_begin(fk_gallery *g);
 fk_status fk_gallery_commit(fk_gallery *g);
 void fk_gallery_rollback(fk_gallery *g);
 
-/* The id of identity `name`, created if needed (inside a transaction). */
-fk_status fk_gallery_identity_id(fk_gallery *g, const char *name, int64_t *id);
+/* A search matrix of `count` rows (matrix, sqnorm, face_ids, image_ids),
+ * g->n = 0. */
+fk_status fk_gallery_alloc_rows(fk_gallery *g, int count);
 
 /* One image's row and faces, replacing any row of the same path in this
  * configuration (inside a transaction). hash: 32 bytes or NULL. Faces must

@@ -466,6 +466,10 @@ fk_status fk_gallery_index_folder(fk_gallery *g, fk_context *ctx, const char *di
                                   fk_gallery_index_stats *stats_out) {
     fk_clear_error();
     if (!g || !ctx || !dir) return fk_fail(FK_EINVAL, "fk_gallery_index_folder: bad arguments");
+    if (!g->be->can_index)
+        return fk_fail(FK_EINVAL, "%s: folder indexing keeps its index in an SQLite file "
+                       "inside the folder; a %s gallery takes registrations", g->path,
+                       g->be->name);
     double t0 = now_s();
     fk_gallery_index_options io;
     fk_gallery_index_options_init(&io);

@@ -207,80 +207,29 @@ static void normalize(float *v, int n) {
     for (int i = 0; i < n; i++) v[i] *= inv;
 }
 
-static fk_status read_rows(fk_gallery *g, int count);
-
-/* Load (or reload when the file changed) this configuration's embeddings. */
+/* Load (or reload when the gallery changed) this configuration's
+ * embeddings: the backend's generation is asked first (cheap), and the rows
+ * are read only when it moved or this handle wrote. */
 static fk_status load_matrix(fk_gallery *g) {
-    sqlite3_stmt *s = NULL;
     int64_t version = 0;
-    if (sqlite3_prepare_v2(g->db, "PRAGMA data_version", -1, &s, NULL) != SQLITE_OK)
-        return fk_gallery_db_fail(g, "reading");
-    if (sqlite3_step(s) == SQLITE_ROW) version = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    fk_status st = g->be->generation(g, &version);
+    if (st != FK_OK) return st;
     if (g->cache_valid && version == g->cache_data_version) return FK_OK;
     fk_gallery_drop_cache(g);
-
-    /* Count and rows are read in one read transaction so they agree even
-     * while another process writes. */
-    if (sqlite3_exec(g->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-        return fk_gallery_db_fail(g, "loading embeddings");
-    int count = 0;
-    fk_status st = fk_gallery_count_faces(g, &count);
-    if (st == FK_OK) st = read_rows(g, count);
-    sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL);
+    st = g->be->load_rows(g, &version);
     if (st != FK_OK) {
         fk_gallery_drop_cache(g);
         return st;
     }
+    int euclid = metric_is_euclidean(g);
+    for (int r = 0; r < g->n; r++) {
+        float *row = g->matrix + (size_t)r * g->dim;
+        if (!euclid) normalize(row, g->dim);
+        g->sqnorm[r] = fk_gallery_dot(row, row, g->dim);
+    }
     g->cache_valid = 1;
     g->cache_data_version = version;
-    return FK_OK;
-}
-
-/* Read `count` embeddings of this configuration into a new matrix. */
-static fk_status read_rows(fk_gallery *g, int count) {
-    sqlite3_stmt *s = NULL;
-    size_t rows = count > 0 ? (size_t)count : 1;
-    g->matrix = malloc(rows * (size_t)g->dim * sizeof(float));
-    g->sqnorm = malloc(rows * sizeof(float));
-    g->face_ids = malloc(rows * sizeof(int64_t));
-    g->image_ids = malloc(rows * sizeof(int64_t));
-    if (!g->matrix || !g->sqnorm || !g->face_ids || !g->image_ids) {
-        fk_gallery_drop_cache(g);
-        return fk_fail(FK_ENOMEM, "%s: out of memory loading %d embeddings", g->path, count);
-    }
-    if (sqlite3_prepare_v2(g->db, "SELECT f.id, f.image_id, f.embedding FROM faces f JOIN "
-                           "images i ON f.image_id=i.id WHERE i.config_id=?1 ORDER BY f.id",
-                           -1, &s, NULL) != SQLITE_OK)
-        return fk_gallery_db_fail(g, "loading embeddings");
-    sqlite3_bind_int64(s, 1, g->config_id);
-    int n = 0, rc;
-    int euclid = metric_is_euclidean(g);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < count) {
-        const void *blob = sqlite3_column_blob(s, 2);
-        int bytes = sqlite3_column_bytes(s, 2);
-        if (!blob || bytes != (int)(g->dim * sizeof(float))) {
-            long long id = sqlite3_column_int64(s, 0);
-            sqlite3_finalize(s);
-            fk_gallery_drop_cache(g);
-            return fk_fail(FK_EFORMAT, "%s: face %lld has an embedding of %d bytes, expected "
-                           "%d (the gallery file is damaged)", g->path, id, bytes,
-                           (int)(g->dim * sizeof(float)));
-        }
-        float *row = g->matrix + (size_t)n * g->dim;
-        memcpy(row, blob, (size_t)bytes);
-        if (!euclid) normalize(row, g->dim);
-        g->sqnorm[n] = fk_gallery_dot(row, row, g->dim);
-        g->face_ids[n] = sqlite3_column_int64(s, 0);
-        g->image_ids[n] = sqlite3_column_int64(s, 1);
-        n++;
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        fk_gallery_drop_cache(g);
-        return fk_gallery_db_fail(g, "loading embeddings");
-    }
-    g->n = n;
+    g->reloads++;
     return FK_OK;
 }
 
@@ -292,36 +241,6 @@ static float key_to_distance(const fk_gallery *g, float key, float qsq) {
     if (!strcmp(m, "cosine")) return 1 - cos;
     if (!strcmp(m, "euclidean_l2")) return sqrtf(fmaxf(0, 2 - 2 * cos));
     return (float)(acos(cos) / M_PI);
-}
-
-/* Fill match m from the face row face_id. */
-static fk_status fill_match(fk_gallery *g, sqlite3_stmt *s, int64_t face_id,
-                            fk_gallery_match *m) {
-    sqlite3_reset(s);
-    sqlite3_bind_int64(s, 1, face_id);
-    if (sqlite3_step(s) != SQLITE_ROW) return fk_gallery_db_fail(g, "reading a match");
-    m->face_id = face_id;
-    m->image_id = sqlite3_column_int64(s, 0);
-    const char *path = (const char *)sqlite3_column_text(s, 1);
-    m->path = strdup(path ? path : "");
-    const char *name = (const char *)sqlite3_column_text(s, 2);
-    m->identity = strdup(name ? name : "");
-    const unsigned char *hash = sqlite3_column_blob(s, 3);
-    if (hash && sqlite3_column_bytes(s, 3) == 32)
-        for (int i = 0; i < 32; i++) snprintf(m->hash + 2 * i, 3, "%02x", hash[i]);
-    fk_face *f = &m->area;
-    f->x = (float)sqlite3_column_double(s, 4);
-    f->y = (float)sqlite3_column_double(s, 5);
-    f->w = (float)sqlite3_column_double(s, 6);
-    f->h = (float)sqlite3_column_double(s, 7);
-    f->confidence = (float)sqlite3_column_double(s, 8);
-    m->has_eyes = sqlite3_column_int(s, 9);
-    f->left_eye = (fk_point){(float)sqlite3_column_double(s, 10),
-                             (float)sqlite3_column_double(s, 11)};
-    f->right_eye = (fk_point){(float)sqlite3_column_double(s, 12),
-                              (float)sqlite3_column_double(s, 13)};
-    if (!m->path || !m->identity) return fk_fail(FK_ENOMEM, "out of memory");
-    return FK_OK;
 }
 
 fk_status fk_gallery_search_embedding(fk_gallery *g, const float *embedding, int dim,
@@ -361,24 +280,20 @@ fk_status fk_gallery_search_embedding(fk_gallery *g, const float *embedding, int
         st = fk_fail(FK_ENOMEM, "out of memory");
         goto done;
     }
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(g->db, "SELECT i.id, i.path, n.name, i.sha256, f.x, f.y, f.w, f.h, "
-                           "f.confidence, f.has_eyes, f.left_eye_x, f.left_eye_y, "
-                           "f.right_eye_x, f.right_eye_y FROM faces f JOIN images i ON "
-                           "f.image_id=i.id JOIN identities n ON i.identity_id=n.id "
-                           "WHERE f.id=?1",
-                           -1, &s, NULL) != SQLITE_OK) {
-        st = fk_gallery_db_fail(g, "reading matches");
+    int64_t *ids = malloc((size_t)(got > 0 ? got : 1) * sizeof *ids);
+    if (!ids) {
+        st = fk_fail(FK_ENOMEM, "out of memory");
         goto done;
     }
-    for (int i = 0; i < got && st == FK_OK; i++) {
+    for (int i = 0; i < got; i++) {
         fk_gallery_match *m = &out->matches[i];
         m->distance = key_to_distance(g, key[i], qsq);
         m->threshold = g->threshold;
-        out->count = i + 1;
-        st = fill_match(g, s, g->face_ids[idx[i]], m);
+        ids[i] = g->face_ids[idx[i]];
     }
-    sqlite3_finalize(s);
+    out->count = got;
+    st = g->be->fetch_matches(g, ids, got, out->matches);
+    free(ids);
 done:
     free(q);
     free(skip);
