@@ -9,7 +9,7 @@ FACEKIT    := $(BUILD)/facekit
 HOME_DIR   := $(or $(FACEKIT_HOME),$(HOME)/.facekit)
 LFW        := ../shared/data/lfw-devtrain
 
-.PHONY: all deps build models demo test test-release test-asan bench eval clean
+.PHONY: all deps build models demo test test-release test-asan bench bench-search eval clean
 
 all: build
 
@@ -55,6 +55,14 @@ LFW_COUNT ?= 60
 bench: models
 	@cd bench/peers && ([ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error)
 	@node bench/peers/compare.js $(BUILD) $(HOME_DIR) $(LFW)/images $(LFW_COUNT)
+
+# 1:N search: facekit exact vs faiss IndexFlatIP vs facekit ANN on synthetic
+# embeddings (ROWS, DIM, ANN=hnsw|ivfpq; bench_search --help for more).
+ROWS ?= 100000
+DIM  ?= 128
+ANN  ?= hnsw
+bench-search: build
+	@$(BUILD)/bench_search --rows $(ROWS) --dim $(DIM) --ann $(ANN)
 
 eval: models
 	$(FACEKIT) eval --pairs $(LFW)/pairsDevTrain.txt --images $(LFW)/images

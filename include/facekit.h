@@ -115,6 +115,10 @@ typedef struct fk_options {
     float threshold;          /* verify: <= 0 uses the calibrated threshold */
     const char *image_names[2]; /* labels for error messages (file names);
                                    NULL: "img1", "img2" */
+    const char *search_method;  /* gallery searches: "exact" (default) or
+                                   "ann" (approximate, faiss; see
+                                   fk_gallery_search) */
+    const char *ann_index;      /* with "ann": "hnsw" (default) or "ivfpq" */
 } fk_options;
 
 void fk_options_init(fk_options *opt);
@@ -429,6 +433,8 @@ typedef struct fk_gallery_result {
     fk_face face;             /* the query face (embedding NULL) */
     fk_gallery_match *matches; /* closest first */
     int count;
+    const char *method;       /* what answered: "exact", "hnsw" or "ivfpq"
+                                 (static string) */
 } fk_gallery_result;
 
 typedef struct fk_gallery_results {
@@ -437,10 +443,23 @@ typedef struct fk_gallery_results {
 } fk_gallery_results;
 
 /* The top_k closest gallery faces (of the handle's configuration) to every
- * face of img, embedded with ctx. Exact search: SIMD dot products over a
- * contiguous matrix loaded once (reloaded when the file changes), split
- * across threads ($FACEKIT_THREADS or all cores) for large galleries. All
- * top_k are returned whatever their distance; compare with threshold. */
+ * face of img, embedded with ctx. All top_k are returned whatever their
+ * distance; compare with threshold.
+ *
+ * Exact search (the default): SIMD dot products over a contiguous matrix
+ * loaded once (reloaded when the file changes), split across threads
+ * ($FACEKIT_THREADS or all cores) for large galleries; several query faces
+ * at once go through one blocked sgemm.
+ *
+ * ANN search (opt->search_method "ann" at fk_gallery_open): a faiss index
+ * (opt->ann_index "hnsw", the default, or "ivfpq") kept beside the gallery
+ * in "<gallery>.c<config>-<index>-<ip|l2>.ann", built on first use, brought
+ * up to date incrementally (new faces added, removed faces filtered out,
+ * rebuilt once a quarter are removed), rebuilt with a note
+ * (fk_gallery_ann_info) when the file is damaged or foreign. Its candidates
+ * are re-ranked by exact distance, so distances are exact; only recall is
+ * approximate. Galleries under 4096 faces ($FACEKIT_ANN_MIN_ROWS) are
+ * answered exactly; result->method says which answered. */
 fk_status fk_gallery_search(fk_gallery *g, fk_context *ctx, const fk_image *img,
                             int top_k, fk_gallery_results *out);
 /* The same for one embedding of the gallery's dimension. exclude_image_id
@@ -449,6 +468,31 @@ fk_status fk_gallery_search_embedding(fk_gallery *g,
                                       const float *embedding, int dim,
                                       int top_k, int64_t exclude_image_id,
                                       fk_gallery_result *out);
+/* The same for `count` embeddings at once (count x dim floats, row after
+ * row): one result per embedding in out->items. */
+fk_status fk_gallery_search_embeddings(fk_gallery *g,
+                                       const float *embeddings, int count,
+                                       int dim, int top_k,
+                                       fk_gallery_results *out);
+
+/* The state of the handle's ANN index (after a search with "ann"). */
+typedef struct fk_gallery_ann_info {
+    const char *index;        /* "hnsw", "ivfpq", or "none" (not built:
+                                 exact search, or a small gallery) */
+    int rows;                 /* positions in the index (removed included) */
+    int removed;              /* positions filtered out until a rebuild */
+    int loaded;               /* times read from its file by this handle */
+    int built;                /* times built from scratch by this handle */
+    int added;                /* faces added incrementally by this handle */
+    int saved;                /* times written to its file by this handle */
+    double build_seconds;     /* the last build from scratch (train + add) */
+    double load_seconds;      /* the last read of the file (checksum + parse) */
+    double save_seconds;      /* the last write of the file */
+    char note[320];           /* why the file was not used, or could not be
+                                 written ("" when all went well) */
+} fk_gallery_ann_info;
+
+fk_status fk_gallery_ann_info_get(fk_gallery *g, fk_gallery_ann_info *out);
 void fk_gallery_result_free(fk_gallery_result *r);
 void fk_gallery_results_free(fk_gallery_results *r);
 

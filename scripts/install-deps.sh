@@ -17,6 +17,9 @@ PACKAGES=(
   opencv-data           # Haar cascades (XML) for detector "opencv"; data only
   libopenblas-pthread-dev # sgemm behind the convolutions (limited to one
                           # thread per caller: facekit's pool does the threading)
+  libfaiss-dev          # ANN indexes (HNSW, IVF-PQ) for --search-method ann;
+                        # static C++ library, bridged by src/gallery/ann_faiss.cpp
+  g++                   # that one C++ file
 )
 
 missing=()

@@ -91,6 +91,8 @@ void fk_options_init(fk_options *opt) {
     opt->expand_percentage = 0;
     opt->min_confidence = 0.5f;
     opt->threshold = 0;
+    opt->search_method = "exact";
+    opt->ann_index = "hnsw";
 }
 
 void fk_faces_free(fk_faces *faces) {

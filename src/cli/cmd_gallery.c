@@ -5,6 +5,7 @@
  *                                               rank its faces against IMG
  *   facekit register IMG --id NAME [--db F]     add IMG's face to a gallery
  *   facekit search IMG [--db F] [--top-k K]     rank a gallery against IMG
+ *     (find and search: --search-method exact|ann, --ann hnsw|ivfpq)
  *   facekit gallery list|stats [--db F]
  *   facekit gallery remove NAME [--db F]
  * F is a gallery file (default gallery.db) or a postgresql:// URI.
@@ -126,6 +127,18 @@ static json_t *results_json(const fk_gallery_results *r, const char *dir) {
     return list;
 }
 
+/* Which method answered (the first face's; all faces of one call are
+ * answered alike), and a warning when the ANN index file was not usable. */
+static void method_json(fk_gallery *g, const fk_gallery_results *r, const cli_args *a,
+                        json_t *o) {
+    const char *method = r->count > 0 ? r->items[0].method : NULL;
+    if (!method) method = a->opt.search_method ? a->opt.search_method : "exact";
+    json_object_set_new(o, "search_method", json_string(method));
+    fk_gallery_ann_info info;
+    if (fk_gallery_ann_info_get(g, &info) == FK_OK && info.note[0] && !a->quiet)
+        fprintf(stderr, "facekit: warning: %s\n", info.note);
+}
+
 static json_t *config_json(fk_gallery *g, json_t *o) {
     fk_gallery_stats s;
     if (fk_gallery_stats_get(g, &s) != FK_OK) return o;
@@ -138,7 +151,8 @@ static json_t *config_json(fk_gallery *g, json_t *o) {
 
 int cmd_find(cli_args *a) {
     if (a->npositional != 1 || !a->db_path)
-        return usage("facekit find IMG --db DIR [--top-k K] [options]");
+        return usage("facekit find IMG --db DIR [--top-k K] [--search-method exact|ann] "
+                     "[options]");
     double t0 = now_s();
     struct stat sb;
     if (stat(a->db_path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
@@ -193,6 +207,7 @@ int cmd_find(cli_args *a) {
     json_t *out = json_pack("{s:o}", "results", results_json(&res, dir));
     config_json(g, out);
     json_object_set_new(out, "similarity_metric", json_string(a->opt.metric));
+    method_json(g, &res, a, out);
     json_object_set_new(out, "index", json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f}",
         "file", index_path, "images", st.files, "unchanged", st.unchanged, "added", st.added,
         "changed", st.changed, "removed", st.removed, "unreadable", st.unreadable,
@@ -239,7 +254,9 @@ int cmd_register(cli_args *a) {
 }
 
 int cmd_search(cli_args *a) {
-    if (a->npositional != 1) return usage("facekit search IMG [--db gallery.db] [--top-k K]");
+    if (a->npositional != 1)
+        return usage("facekit search IMG [--db gallery.db] [--top-k K] "
+                     "[--search-method exact|ann] [--ann hnsw|ivfpq]");
     const char *db = a->db_path ? a->db_path : DEFAULT_GALLERY;
     double t0 = now_s();
     int rc = 0;
@@ -256,6 +273,7 @@ int cmd_search(cli_args *a) {
         json_t *out = json_pack("{s:o}", "results", results_json(&res, NULL));
         config_json(g, out);
         json_object_set_new(out, "similarity_metric", json_string(a->opt.metric));
+        method_json(g, &res, a, out);
         json_object_set_new(out, "time", json_real(now_s() - t0));
         cli_print_json(out);
     }

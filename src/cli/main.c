@@ -43,6 +43,10 @@ static const char USAGE[] =
     "  search IMG [--db F] [--top-k K]\n"
     "                        closest registered faces (JSON)\n"
     "    --top-k K             matches per face (find, search: 10)\n"
+    "    --search-method M     exact (default) or ann: approximate search\n"
+    "                          through a faiss index kept beside the gallery\n"
+    "                          (galleries under 4096 faces are answered exactly)\n"
+    "    --ann hnsw|ivfpq      the ANN index (hnsw)\n"
     "  gallery list|stats [--db F]\n"
     "  gallery remove NAME [--db F]\n"
     "                        identities, counts, or drop an identity\n"
@@ -156,6 +160,8 @@ int cli_parse(int argc, char **argv, int first, cli_args *a) {
         else if (!strcmp(name, "--markdown")) a->markdown = value;
         else if (!strcmp(name, "--db")) a->db_path = value;
         else if (!strcmp(name, "--id")) a->id = value;
+        else if (!strcmp(name, "--search-method")) a->opt.search_method = value;
+        else if (!strcmp(name, "--ann")) a->opt.ann_index = value;
         else if (!strcmp(name, "--top-k")) {
             char *end;
             long k = strtol(value, &end, 10);

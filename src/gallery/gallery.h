@@ -11,6 +11,7 @@
  *   gallery_index.c   the folder indexer (worker threads + one writer;
  *                     SQLite galleries only)
  *   gallery_search.c  the embedding matrix and exact top-k search
+ *   gallery_ann.c     the ANN index (faiss, through ann_faiss.cpp)
  *
  * A backend stores; it never searches. Every process keeps its own search
  * matrix in memory and asks the backend for a cheap "generation" number
@@ -40,6 +41,8 @@ struct pg_conn; /* libpq's PGconn */
 typedef struct fk_gallery_backend {
     const char *name; /* "sqlite", "postgresql" */
     int can_index;    /* fk_gallery_index_folder works on it */
+    int local_file;   /* a file here: the ANN index is saved beside it; else
+                         each process keeps its ANN index in memory only */
     /* Connect or open `location`, check (or with FK_GALLERY_CREATE create)
      * the schema and bind g->config_id to g's configuration. g->path is
      * already set to a printable name (no password). On failure the
@@ -100,7 +103,16 @@ struct fk_gallery {
     float *matrix;             /* n x dim; unit rows except for euclidean */
     float *sqnorm;             /* euclidean: |row|^2 */
     int64_t *face_ids, *image_ids;
+    int64_t cache_gen;         /* bumped on every (re)load of the matrix */
     fk_pool *pool;             /* search threads, created on first search */
+    int threads;               /* search threads: $FACEKIT_THREADS or all cores */
+
+    /* Search method (opt.search_method, opt.ann_index) and the ANN index
+     * (gallery_ann.c), built or loaded on the first ANN search. */
+    int use_ann;
+    int ann_kind;              /* FK_FAISS_HNSW or FK_FAISS_IVFPQ */
+    struct fk_gallery_ann *ann;
+    fk_gallery_ann_info ann_info;
 };
 
 /* Record an SQLite failure on g (what: the operation) as an fk_status:
@@ -157,6 +169,15 @@ void fk_gallery_drop_cache(fk_gallery *g);
 int fk_gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
                     const unsigned char *skip, int n, int dim, const float *q,
                     int k, int *idx, float *key);
+
+/* The same for nq queries (nq x dim, row after row) at once, without skip:
+ * blocks of rows are scored against every query with one sgemm (OpenBLAS)
+ * and each query keeps its own top-k. idx/key are nq x k; got[q] receives
+ * how many of query q's k were filled. Returns 0, or -1 when out of
+ * memory. */
+int fk_gallery_topk_batch(fk_pool *pool, const float *matrix, const float *bias, int n,
+                          int dim, const float *q, int nq, int k, int *idx, float *key,
+                          int *got);
 
 /* dot(a, b) over n floats: AVX2+FMA when the CPU has them. */
 float fk_gallery_dot(const float *a, const float *b, int n);

@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include "core/error.h"
 #include "detect/detectors.h"
 #include "gallery/gallery.h"
+#include "gallery/gallery_ann.h"
 #include "represent/recognizers.h"
 #include "verify/verify.h"
 
@@ -50,6 +52,32 @@ fk_status fk_gallery_count_faces(fk_gallery *g, int *count) {
     return g->be->count_faces(g, count);
 }
 
+/* The search method and ANN index kind (names checked, canonical static
+ * strings kept), and the search threads. */
+static fk_status resolve_search(fk_gallery *g) {
+    const char *m = g->opt.search_method ? g->opt.search_method : "exact";
+    const char *k = g->opt.ann_index ? g->opt.ann_index : "hnsw";
+    if (!strcmp(m, "exact")) g->opt.search_method = "exact";
+    else if (!strcmp(m, "ann")) g->opt.search_method = "ann";
+    else
+        return fk_fail(FK_EINVAL, "unknown search method '%s' (valid: exact, ann)", m);
+    if (!strcmp(k, "hnsw")) {
+        g->opt.ann_index = "hnsw";
+        g->ann_kind = FK_FAISS_HNSW;
+    } else if (!strcmp(k, "ivfpq")) {
+        g->opt.ann_index = "ivfpq";
+        g->ann_kind = FK_FAISS_IVFPQ;
+    } else {
+        return fk_fail(FK_EINVAL, "unknown ANN index '%s' (valid: hnsw, ivfpq)", k);
+    }
+    g->use_ann = !strcmp(g->opt.search_method, "ann");
+    const char *env = getenv("FACEKIT_THREADS");
+    long t = env && *env ? strtol(env, NULL, 10) : 0;
+    if (t <= 0) t = sysconf(_SC_NPROCESSORS_ONLN);
+    g->threads = t < 1 ? 1 : t > 256 ? 256 : (int)t;
+    return FK_OK;
+}
+
 /* ---- open / close ------------------------------------------------------- */
 
 /* Canonical option names, the embedding size and the threshold. */
@@ -67,6 +95,8 @@ static fk_status resolve(fk_gallery *g, const fk_options *in) {
     g->opt.align = g->opt.align ? 1 : 0;
     g->opt.image_names[0] = g->opt.image_names[1] = NULL;
     g->dim = rec->dim;
+    st = resolve_search(g);
+    if (st != FK_OK) return st;
     /* Each recognizer has one fixed input normalization today; the column
      * is there so a second one never mixes with the first. */
     g->normalization = "base";
@@ -128,6 +158,7 @@ void fk_gallery_drop_cache(fk_gallery *g) {
 void fk_gallery_close(fk_gallery *g) {
     if (!g) return;
     fk_gallery_drop_cache(g);
+    fk_gallery_ann_free(g->ann);
     fk_pool_free(g->pool);
     if (g->be) g->be->close(g);
     free(g);

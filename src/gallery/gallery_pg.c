@@ -719,6 +719,7 @@ static fk_status pg_fetch_matches(fk_gallery *g, const int64_t *face_ids, int co
 const fk_gallery_backend fk_gallery_pg_backend = {
     .name = "postgresql",
     .can_index = 0,
+    .local_file = 0,
     .open = pg_open,
     .close = pg_close,
     .begin = pg_begin,

@@ -21,6 +21,8 @@
 
 #include "core/error.h"
 #include "gallery/gallery.h"
+#include "gallery/gallery_ann.h"
+#include "nn/kernels.h"
 
 /* ---- dot products ------------------------------------------------------- */
 
@@ -192,6 +194,96 @@ int fk_gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
     return got;
 }
 
+/* Rows per sgemm block of the batched search: about 2 MB of rows, so a
+ * block stays in L2/L3 while its scores are read back. */
+static int batch_block(int dim) {
+    int b = 524288 / (dim > 0 ? dim : 1);
+    return b < 256 ? 256 : b > 8192 ? 8192 : b;
+}
+
+typedef struct batch_job {
+    const float *matrix, *bias, *q;
+    int n, dim, nq, k, chunks, block;
+    heap *heaps;    /* chunks x nq */
+    float *scores;  /* chunks x nq x block */
+} batch_job;
+
+/* Pool callback: chunks [begin, end) of the rows, each scored block by
+ * block against every query with one sgemm. */
+static void batch_chunks(void *arg, long begin, long end) {
+    batch_job *j = arg;
+    for (long c = begin; c < end; c++) {
+        long r0 = (long)j->n * c / j->chunks, r1 = (long)j->n * (c + 1) / j->chunks;
+        heap *hs = j->heaps + (size_t)c * j->nq;
+        float *sc = j->scores + (size_t)c * j->nq * j->block;
+        for (long b = r0; b < r1; b += j->block) {
+            int nb = (int)(r1 - b < j->block ? r1 - b : j->block);
+            fk_sgemm_abt(j->nq, nb, j->dim, j->q, j->dim, j->matrix + (size_t)b * j->dim,
+                         j->dim, sc, nb);
+            for (int qi = 0; qi < j->nq; qi++) {
+                heap *h = &hs[qi];
+                const float *row = sc + (size_t)qi * nb;
+                float worst = h->size < h->cap ? INFINITY : h->key[0];
+                for (int i = 0; i < nb; i++) {
+                    float key = j->bias ? j->bias[b + i] - 2 * row[i] : -row[i];
+                    if (key < worst) {
+                        heap_push(h, key, (int)(b + i));
+                        worst = h->size < h->cap ? INFINITY : h->key[0];
+                    }
+                }
+            }
+        }
+    }
+}
+
+int fk_gallery_topk_batch(fk_pool *pool, const float *matrix, const float *bias, int n,
+                          int dim, const float *q, int nq, int k, int *idx, float *key,
+                          int *got) {
+    if (nq <= 0) return 0;
+    if (n <= 0 || k <= 0) {
+        for (int i = 0; i < nq; i++) got[i] = 0;
+        return 0;
+    }
+    int kk = k < n ? k : n;
+    int threads = pool ? fk_pool_threads(pool) : 1;
+    int chunks = n >= 8192 ? threads : 1;
+    int block = batch_block(dim);
+    size_t nh = (size_t)chunks * nq;
+    heap *heaps = calloc(nh, sizeof *heaps);
+    float *keys = malloc(nh * kk * sizeof *keys);
+    int *idxs = malloc(nh * kk * sizeof *idxs);
+    float *scores = malloc((size_t)chunks * nq * block * sizeof *scores);
+    ranked *all = malloc((size_t)chunks * kk * sizeof *all);
+    int rc = -1;
+    if (heaps && keys && idxs && scores && all) {
+        for (size_t h = 0; h < nh; h++)
+            heaps[h] = (heap){keys + h * kk, idxs + h * kk, 0, kk};
+        batch_job j = {matrix, bias, q, n, dim, nq, kk, chunks, block, heaps, scores};
+        if (chunks > 1) fk_pool_run(pool, chunks, 1, batch_chunks, &j);
+        else batch_chunks(&j, 0, 1);
+        for (int qi = 0; qi < nq; qi++) {
+            int m = 0;
+            for (int c = 0; c < chunks; c++) {
+                heap *h = &heaps[(size_t)c * nq + qi];
+                for (int i = 0; i < h->size; i++) all[m++] = (ranked){h->key[i], h->idx[i]};
+            }
+            qsort(all, (size_t)m, sizeof *all, cmp_ranked);
+            got[qi] = m < kk ? m : kk;
+            for (int i = 0; i < k; i++) {
+                idx[(size_t)qi * k + i] = i < got[qi] ? all[i].idx : -1;
+                key[(size_t)qi * k + i] = i < got[qi] ? all[i].key : INFINITY;
+            }
+        }
+        rc = 0;
+    }
+    free(heaps);
+    free(keys);
+    free(idxs);
+    free(scores);
+    free(all);
+    return rc;
+}
+
 /* ---- the matrix --------------------------------------------------------- */
 
 static int metric_is_euclidean(const fk_gallery *g) {
@@ -230,6 +322,7 @@ static fk_status load_matrix(fk_gallery *g) {
     g->cache_valid = 1;
     g->cache_data_version = version;
     g->reloads++;
+    g->cache_gen++;
     return FK_OK;
 }
 
@@ -243,6 +336,92 @@ static float key_to_distance(const fk_gallery *g, float key, float qsq) {
     return (float)(acos(cos) / M_PI);
 }
 
+/* Search nq embeddings (nq x dim) into out[0..nq): exact or ANN as the
+ * handle says. exclude_image_id > 0 is only used with nq == 1. */
+static fk_status search_many(fk_gallery *g, const float *emb, int nq, int top_k,
+                             int64_t exclude_image_id, fk_gallery_result *out) {
+    int dim = g->dim;
+    fk_status st = load_matrix(g);
+    if (st != FK_OK) return st;
+    for (int i = 0; i < nq; i++) out[i].method = "exact";
+    if (g->n == 0 || nq == 0) return FK_OK;
+    int use_ann = 0;
+    if (g->use_ann) {
+        st = fk_gallery_ann_sync(g, &use_ann);
+        if (st != FK_OK) return st;
+    }
+    if (!g->pool && g->n >= 8192 && fk_pool_new(g->threads, &g->pool) != FK_OK) g->pool = NULL;
+
+    int k = top_k < g->n ? top_k : g->n;
+    float *q = malloc((size_t)nq * dim * sizeof *q);
+    float *qsq = malloc((size_t)nq * sizeof *qsq);
+    int *idx = malloc((size_t)nq * k * sizeof *idx);
+    float *key = malloc((size_t)nq * k * sizeof *key);
+    int *got = malloc((size_t)nq * sizeof *got);
+    unsigned char *skip = NULL;
+    if (!q || !qsq || !idx || !key || !got) {
+        st = fk_fail(FK_ENOMEM, "out of memory");
+        goto done;
+    }
+    memcpy(q, emb, (size_t)nq * dim * sizeof *q);
+    int euclid = metric_is_euclidean(g);
+    for (int i = 0; i < nq; i++) {
+        float *qi = q + (size_t)i * dim;
+        if (!euclid) normalize(qi, dim);
+        qsq[i] = fk_gallery_dot(qi, qi, dim);
+    }
+    const float *bias = euclid ? g->sqnorm : NULL;
+    if (use_ann) {
+        st = fk_gallery_ann_search(g, nq, q, k, exclude_image_id, idx, key, got);
+        for (int i = 0; i < nq; i++) out[i].method = fk_gallery_ann_kind_name(g->ann_kind);
+    } else if (nq == 1) {
+        if (exclude_image_id > 0) {
+            skip = calloc((size_t)g->n, 1);
+            if (!skip) {
+                st = fk_fail(FK_ENOMEM, "out of memory");
+                goto done;
+            }
+            for (int i = 0; i < g->n; i++) skip[i] = g->image_ids[i] == exclude_image_id;
+        }
+        got[0] = fk_gallery_topk(g->pool, g->matrix, bias, skip, g->n, dim, q, k, idx, key);
+        if (got[0] < 0) st = fk_fail(FK_ENOMEM, "out of memory");
+    } else if (fk_gallery_topk_batch(g->pool, g->matrix, bias, g->n, dim, q, nq, k, idx, key,
+                                     got) != 0) {
+        st = fk_fail(FK_ENOMEM, "out of memory");
+    }
+    if (st != FK_OK) goto done;
+    int64_t *ids = malloc((size_t)(k > 0 ? k : 1) * sizeof *ids);
+    if (!ids) {
+        st = fk_fail(FK_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int qi = 0; st == FK_OK && qi < nq; qi++) {
+        fk_gallery_result *r = &out[qi];
+        r->matches = calloc(got[qi] > 0 ? (size_t)got[qi] : 1, sizeof *r->matches);
+        if (!r->matches) {
+            st = fk_fail(FK_ENOMEM, "out of memory");
+            break;
+        }
+        for (int i = 0; i < got[qi]; i++) {
+            fk_gallery_match *m = &r->matches[i];
+            m->distance = key_to_distance(g, key[(size_t)qi * k + i], qsq[qi]);
+            m->threshold = g->threshold;
+            ids[i] = g->face_ids[idx[(size_t)qi * k + i]];
+        }
+        r->count = got[qi];
+        st = g->be->fetch_matches(g, ids, got[qi], r->matches);
+    }
+    free(ids);
+done:
+    free(q);
+    free(qsq);
+    free(idx);
+    free(key);
+    free(got);
+    free(skip);
+    return st;
+}
+
 fk_status fk_gallery_search_embedding(fk_gallery *g, const float *embedding, int dim,
                                       int top_k, int64_t exclude_image_id,
                                       fk_gallery_result *out) {
@@ -253,53 +432,26 @@ fk_status fk_gallery_search_embedding(fk_gallery *g, const float *embedding, int
     if (dim != g->dim)
         return fk_fail(FK_EINVAL, "query embedding of dimension %d, the gallery's %s "
                        "embeddings have %d", dim, g->opt.model, g->dim);
-    fk_status st = load_matrix(g);
-    if (st != FK_OK) return st;
-    if (g->n == 0) return FK_OK;
-    if (!g->pool && g->n >= 8192 && fk_pool_new(0, &g->pool) != FK_OK) g->pool = NULL;
-
-    float *q = malloc((size_t)dim * sizeof *q);
-    unsigned char *skip = exclude_image_id > 0 ? calloc((size_t)g->n, 1) : NULL;
-    int k = top_k < g->n ? top_k : g->n;
-    int *idx = malloc((size_t)k * sizeof *idx);
-    float *key = malloc((size_t)k * sizeof *key);
-    out->matches = calloc((size_t)k, sizeof *out->matches);
-    if (!q || !idx || !key || !out->matches || (exclude_image_id > 0 && !skip)) {
-        st = fk_fail(FK_ENOMEM, "out of memory");
-        goto done;
-    }
-    memcpy(q, embedding, (size_t)dim * sizeof *q);
-    int euclid = metric_is_euclidean(g);
-    if (!euclid) normalize(q, dim);
-    float qsq = fk_gallery_dot(q, q, dim);
-    if (skip)
-        for (int i = 0; i < g->n; i++) skip[i] = g->image_ids[i] == exclude_image_id;
-    int got = fk_gallery_topk(g->pool, g->matrix, euclid ? g->sqnorm : NULL, skip, g->n, dim,
-                              q, k, idx, key);
-    if (got < 0) {
-        st = fk_fail(FK_ENOMEM, "out of memory");
-        goto done;
-    }
-    int64_t *ids = malloc((size_t)(got > 0 ? got : 1) * sizeof *ids);
-    if (!ids) {
-        st = fk_fail(FK_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < got; i++) {
-        fk_gallery_match *m = &out->matches[i];
-        m->distance = key_to_distance(g, key[i], qsq);
-        m->threshold = g->threshold;
-        ids[i] = g->face_ids[idx[i]];
-    }
-    out->count = got;
-    st = g->be->fetch_matches(g, ids, got, out->matches);
-    free(ids);
-done:
-    free(q);
-    free(skip);
-    free(idx);
-    free(key);
+    fk_status st = search_many(g, embedding, 1, top_k, exclude_image_id, out);
     if (st != FK_OK) fk_gallery_result_free(out);
+    return st;
+}
+
+fk_status fk_gallery_search_embeddings(fk_gallery *g, const float *embeddings, int count,
+                                       int dim, int top_k, fk_gallery_results *out) {
+    fk_clear_error();
+    if (!g || !embeddings || !out || count < 1 || top_k < 1)
+        return fk_fail(FK_EINVAL, "fk_gallery_search_embeddings: bad arguments (count >= 1, "
+                       "top_k >= 1)");
+    memset(out, 0, sizeof *out);
+    if (dim != g->dim)
+        return fk_fail(FK_EINVAL, "query embeddings of dimension %d, the gallery's %s "
+                       "embeddings have %d", dim, g->opt.model, g->dim);
+    out->items = calloc((size_t)count, sizeof *out->items);
+    if (!out->items) return fk_fail(FK_ENOMEM, "out of memory");
+    out->count = count;
+    fk_status st = search_many(g, embeddings, count, top_k, 0, out->items);
+    if (st != FK_OK) fk_gallery_results_free(out);
     return st;
 }
 
@@ -314,17 +466,25 @@ fk_status fk_gallery_search(fk_gallery *g, fk_context *ctx, const fk_image *img,
     o.image_names[0] = "query";
     fk_status st = fk_represent(ctx, img, &o, &faces);
     if (st != FK_OK) return st;
-    out->items = calloc(faces.count > 0 ? (size_t)faces.count : 1, sizeof *out->items);
-    if (!out->items) st = fk_fail(FK_ENOMEM, "out of memory");
+    float *emb = malloc((size_t)(faces.count > 0 ? faces.count : 1) * g->dim * sizeof *emb);
+    if (!emb) st = fk_fail(FK_ENOMEM, "out of memory");
     for (int i = 0; st == FK_OK && i < faces.count; i++) {
-        fk_face *f = &faces.faces[i];
-        st = fk_gallery_search_embedding(g, f->embedding, f->embedding_dim, top_k, 0,
-                                         &out->items[i]);
-        if (st != FK_OK) break;
-        out->items[i].face = *f;
-        out->items[i].face.embedding = NULL;
-        out->count = i + 1;
+        if (faces.faces[i].embedding_dim != g->dim || !faces.faces[i].embedding)
+            st = fk_fail(FK_EINVAL, "query face of dimension %d, the gallery holds %d",
+                         faces.faces[i].embedding_dim, g->dim);
+        else
+            memcpy(emb + (size_t)i * g->dim, faces.faces[i].embedding,
+                   (size_t)g->dim * sizeof *emb);
     }
+    /* Every face of the photo in one batch (one sgemm pass over the
+     * gallery instead of one scan per face). */
+    if (st == FK_OK && faces.count > 0)
+        st = fk_gallery_search_embeddings(g, emb, faces.count, g->dim, top_k, out);
+    for (int i = 0; st == FK_OK && i < out->count; i++) {
+        out->items[i].face = faces.faces[i];
+        out->items[i].face.embedding = NULL;
+    }
+    free(emb);
     fk_faces_free(&faces);
     if (st != FK_OK) fk_gallery_results_free(out);
     return st;

@@ -585,6 +585,7 @@ static fk_status sq_fetch_matches(fk_gallery *g, const int64_t *face_ids, int co
 const fk_gallery_backend fk_gallery_sqlite_backend = {
     .name = "sqlite",
     .can_index = 1,
+    .local_file = 1,
     .open = sq_open,
     .close = sq_close,
     .begin = sq_begin,

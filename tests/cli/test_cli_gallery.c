@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,58 @@ static void test_find(const char *samples) {
     json_decref(j);
 }
 
+/* find --search-method ann on the folder indexed by test_find answers
+ * like exact search (ANN forced even on this tiny gallery through
+ * FACEKIT_ANN_MIN_ROWS=0); an unknown method lists the valid ones. */
+static void test_find_ann(const char *samples) {
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/sample1.jpg", samples);
+    const char *ex[] = {cli, "find", p, "--db", "people", "--quiet", NULL};
+    const char *an[] = {cli, "find", p, "--db", "people", "--quiet", "--search-method", "ann",
+                        NULL};
+    int rc = run(ex);
+    json_t *je = parse_out("find exact");
+    setenv("FACEKIT_ANN_MIN_ROWS", "0", 1);
+    int rc2 = run(an);
+    unsetenv("FACEKIT_ANN_MIN_ROWS");
+    json_t *ja = parse_out("find ann");
+    CHECK(rc == 0 && rc2 == 0, "find exact/ann: exit %d/%d: %s", rc, rc2, err_buf);
+    if (je && ja) {
+        CHECK(!strcmp(json_string_value(json_object_get(je, "search_method")), "exact") &&
+                  !strcmp(json_string_value(json_object_get(ja, "search_method")), "hnsw"),
+              "search_method says who answered: %s", out_buf);
+        json_t *re = json_object_get(je, "results"), *ra = json_object_get(ja, "results");
+        CHECK(json_array_size(re) >= 2 && json_array_size(re) == json_array_size(ra),
+              "same faces: %zu vs %zu", json_array_size(re), json_array_size(ra));
+        for (size_t i = 0; i < json_array_size(re) && i < json_array_size(ra); i++) {
+            json_t *me = json_object_get(json_array_get(re, i), "matches");
+            json_t *ma = json_object_get(json_array_get(ra, i), "matches");
+            CHECK(json_array_size(me) == json_array_size(ma), "face %zu: same match count", i);
+            if (json_array_size(me) == 0 || json_array_size(ma) == 0) continue;
+            json_t *e0 = json_array_get(me, 0), *a0 = json_array_get(ma, 0);
+            CHECK(!strcmp(json_string_value(json_object_get(e0, "file")),
+                          json_string_value(json_object_get(a0, "file"))) &&
+                      fabs(json_real_value(json_object_get(e0, "distance")) -
+                           json_real_value(json_object_get(a0, "distance"))) < 1e-5,
+                  "face %zu: same top-1 (file and distance): %s %g vs %s %g", i,
+                  json_string_value(json_object_get(e0, "file")),
+                  json_real_value(json_object_get(e0, "distance")),
+                  json_string_value(json_object_get(a0, "file")),
+                  json_real_value(json_object_get(a0, "distance")));
+        }
+    }
+    json_decref(je);
+    json_decref(ja);
+    char ann_path[256];
+    snprintf(ann_path, sizeof ann_path, "%s/people/facekit-index.sqlite.c1-hnsw-ip.ann", tmp);
+    CHECK(access(ann_path, F_OK) == 0, "the ANN index is kept beside the gallery");
+    const char *bad[] = {cli, "find", p, "--db", "people", "--search-method", "fast", NULL};
+    expect_error("unknown search method", run(bad), "valid: exact, ann");
+    const char *badk[] = {cli, "search", p, "--db", "x.db", "--search-method", "ann", "--ann",
+                          "lsh", NULL};
+    expect_error("unknown ANN index", run(badk), "valid: hnsw, ivfpq");
+}
+
 static void test_register_search(const char *samples) {
     char p1[PATH_MAX + 64], p2[PATH_MAX + 64];
     snprintf(p1, sizeof p1, "%s/sample1.jpg", samples);
@@ -348,6 +401,7 @@ int main(void) {
         snprintf(probe, sizeof probe, "%s/face_recognition_model.bin", samples);
         if (stat(probe, &sb) == 0) {
             test_find(samples);
+            test_find_ann(samples);
             test_register_search(samples);
             test_concurrent_find(samples);
         } else {
