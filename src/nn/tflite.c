@@ -785,6 +785,7 @@ const char *fk_tflite_op_name(int code) {
     case FK_TFL_NEG: return "NEG";
     case FK_TFL_SUM: return "SUM";
     case FK_TFL_REDUCE_MAX: return "REDUCE_MAX";
+    case FK_TFL_ABS: return "ABS";
     default: {
         static _Thread_local char buf[24];
         snprintf(buf, sizeof buf, "op#%d", code);
@@ -932,6 +933,48 @@ static int match_prelu(const conv_ctx *c, int t, int *alpha, int *out, int ops[6
     return 1;
 }
 
+/* Recognise relu(t) + k * (t - abs(t)) (the PReLU of sirius-ai's
+ * MobileFaceNet as TOCO wrote it; below zero t - abs(t) = 2t, so the slope
+ * is 2k). t must be read by exactly a RELU, an ABS and the SUB t - abs(t).
+ * On a match *k is the constant tensor, *out the result, ops[5] the
+ * operators to mark as done. */
+static int match_prelu_abs(const conv_ctx *c, int t, int *k, int *out, int ops[5]) {
+    const fk_tfl_model *m = c->m;
+    if (t < 0 || c->uses[t] != 3 || c->is_output[t]) return 0;
+    int relu = -1, abs_op = -1, sub = -1;
+    for (int j = 0; j < m->n_ops; j++) {
+        const fk_tfl_op *o = &m->ops[j];
+        int reads = 0;
+        for (int q = 0; q < o->n_inputs; q++) reads += o->inputs[q] == t;
+        if (!reads) continue;
+        if (reads != 1 || c->done[j]) return 0;
+        if (o->code == FK_TFL_RELU && relu < 0) relu = j;
+        else if (o->code == FK_TFL_ABS && abs_op < 0) abs_op = j;
+        else if (o->code == FK_TFL_SUB && sub < 0) sub = j;
+        else return 0;
+    }
+    if (relu < 0 || abs_op < 0 || sub < 0) return 0;
+    /* SUB must be t - abs(t), in that order, with nothing fused. */
+    const fk_tfl_op *s = &m->ops[sub];
+    if (s->n_inputs != 2 || s->inputs[0] != t || s->inputs[1] != out0(m, abs_op) ||
+        s->activation != FK_TFL_ACT_NONE ||
+        sole_reader(c, out0(m, abs_op), FK_TFL_SUB) != sub)
+        return 0;
+    int mul = sole_reader(c, out0(m, sub), FK_TFL_MUL);
+    if (mul < 0 || m->ops[mul].activation != FK_TFL_ACT_NONE) return 0;
+    int kt = other_input(m, mul, out0(m, sub));
+    if (kt < 0 || !m->tensors[kt].data) return 0;
+    int add = sole_reader(c, out0(m, mul), FK_TFL_ADD);
+    if (add < 0 || m->ops[add].activation != FK_TFL_ACT_NONE) return 0;
+    if (other_input(m, add, out0(m, mul)) != out0(m, relu) ||
+        sole_reader(c, out0(m, relu), FK_TFL_ADD) != add || out0(m, add) < 0)
+        return 0;
+    *k = kt;
+    *out = out0(m, add);
+    ops[0] = relu; ops[1] = abs_op; ops[2] = sub; ops[3] = mul; ops[4] = add;
+    return 1;
+}
+
 /* A constant holding one axis equal to the last of `ndim` dims. */
 static int is_last_axis(const fk_tfl_model *m, int t, int ndim) {
     if (t < 0 || !m->tensors[t].data || m->tensors[t].count != 1) return 0;
@@ -985,6 +1028,24 @@ static fk_status fuse_activation(conv_ctx *c, int i, int channels, fk_act *act,
         act->kind = FK_ACT_PRELU;
         act->slope = m->tensors[alpha].data;
         for (int k = 0; k < 6; k++) c->done[pops[k]] = 1;
+        *out_tensor = pout;
+        return FK_OK;
+    }
+    int kt, aops[5];
+    if (match_prelu_abs(c, t, &kt, &pout, aops)) {
+        const fk_tfl_tensor *kk = &m->tensors[kt];
+        if (kk->count != channels && kk->count != 1)
+            return op_error(c, aops[3], "%ld PReLU factors for %d channels", kk->count,
+                            channels);
+        float *slope = malloc(sizeof *slope * (size_t)channels);
+        if (!slope) return fk_fail(FK_ENOMEM, "%s: out of memory", m->what);
+        for (int q = 0; q < channels; q++)
+            slope[q] = 2.0f * kk->data[kk->count == 1 ? 0 : q];
+        fk_status st = fk_graph_keep(c->g, slope);
+        if (st != FK_OK) return st;
+        act->kind = FK_ACT_PRELU;
+        act->slope = slope;
+        for (int q = 0; q < 5; q++) c->done[aops[q]] = 1;
         *out_tensor = pout;
         return FK_OK;
     }

