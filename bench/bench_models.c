@@ -137,6 +137,7 @@ static void free_tiny(void *m) { fk_tiny_face_free(m); }
 static void free_lm(void *m) { fk_landmarks68_free(m); }
 static void free_dlib(void *m) { fk_dlib_resnet_free(m); }
 static void free_human(void *m) { fk_human_recognizer_free(m); }
+static void free_mfn(void *m) { fk_mobilefacenet_free(m); }
 static void free_blaze(void *m) { fk_blazeface_free(m); }
 static void free_mtcnn(void *m) { fk_mtcnn_free(m); }
 
@@ -166,8 +167,8 @@ static int load_models(const char *home, const char *only, model_entry *e) {
         fk_human_recognizer_graph, free_human)
     ADD("MobileFace", fk_mobileface_load, fk_human_recognizer, fk_human_recognizer_graph,
         free_human)
-    ADD("MobileFaceNet", fk_mobilefacenet_load, fk_human_recognizer,
-        fk_human_recognizer_graph, free_human)
+    ADD("MobileFaceNet", fk_mobilefacenet_load, fk_mobilefacenet, fk_mobilefacenet_graph,
+        free_mfn)
     ADD("BlazeFace", fk_blazeface_back_load, fk_blazeface, fk_blazeface_graph, free_blaze)
 #undef ADD
     if (WANT("mtcnn-rnet") || WANT("mtcnn-onet")) {

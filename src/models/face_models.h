@@ -195,6 +195,8 @@ void fk_mobilefacenet_free(fk_mobilefacenet *m);
 /* Embed n chips (112x112 RGB) into n * 192 floats, unit length each. */
 fk_status fk_mobilefacenet_embed(fk_mobilefacenet *m, const fk_image *const *chips,
                                  int n, fk_pool *pool, float *out);
+/* The graph it runs (see the graph accessors at the end of this file). */
+struct fk_graph *fk_mobilefacenet_graph(fk_mobilefacenet *m, int *h, int *w);
 
 /* ---- detector "mediapipe": BlazeFace (human-models) --------------------- *
  * MediaPipe BlazeFace as converted in human-models: blazeface-back (256x256,

@@ -147,3 +147,9 @@ fk_status fk_mobilefacenet_embed(fk_mobilefacenet *m, const fk_image *const *chi
     }
     return FK_OK;
 }
+
+fk_graph *fk_mobilefacenet_graph(fk_mobilefacenet *m, int *h, int *w) {
+    if (h) *h = FK_MOBILEFACENET_CHIP;
+    if (w) *w = FK_MOBILEFACENET_CHIP;
+    return m ? m->graph : NULL;
+}

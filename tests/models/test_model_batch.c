@@ -189,8 +189,7 @@ int main(void) {
         fk_status (*load)(const char *, fk_human_recognizer **);
     } human[] = {{"FaceRes", fk_faceres_load},
                  {"FaceRes-Deep", fk_faceres_deep_load},
-                 {"MobileFace", fk_mobileface_load},
-                 {"MobileFaceNet", fk_mobilefacenet_load}};
+                 {"MobileFace", fk_mobileface_load}};
     for (size_t i = 0; i < sizeof human / sizeof human[0]; i++) {
         fk_human_recognizer *m = NULL;
         if (!WANT(human[i].name) || human[i].load(home, &m) != FK_OK) continue;
@@ -198,6 +197,13 @@ int main(void) {
         check_graph(human[i].name, g, h, w, pool);
         check_embed_batch(human[i].name, m, h, pool);
         fk_human_recognizer_free(m);
+        tested++;
+    }
+    fk_mobilefacenet *mfn = NULL;
+    if (WANT("MobileFaceNet") && fk_mobilefacenet_load(home, &mfn) == FK_OK) {
+        fk_graph *g = fk_mobilefacenet_graph(mfn, &h, &w);
+        check_graph("MobileFaceNet", g, h, w, pool);
+        fk_mobilefacenet_free(mfn);
         tested++;
     }
     fk_blazeface *blaze = NULL;
