@@ -17,50 +17,17 @@
 
 #include "facekit.h"
 #include "test.h"
+#include "test_cli_run.h"
 
 static const char *cli;
 static char tmp[64] = "/tmp/fk_cli_XXXXXX";
 static char out_buf[1 << 20], err_buf[1 << 16];
 
-/* Read all of fd into buf (NUL-terminated). */
-static void slurp(int fd, char *buf, size_t cap) {
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0) n += (size_t)r;
-    buf[n] = '\0';
-    /* Drain the rest so the child never blocks. */
-    char sink[4096];
-    while (read(fd, sink, sizeof sink) > 0) {
-    }
-}
-
 /* Run the CLI with argv (NULL-terminated) and optional FACEKIT_HOME;
  * returns the exit code. stdout/stderr land in out_buf/err_buf. */
 static int run(const char *home, const char *const *argv) {
-    char out_path[128], err_path[128];
-    snprintf(out_path, sizeof out_path, "%s/stdout", tmp);
-    snprintf(err_path, sizeof err_path, "%s/stderr", tmp);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(o, 1);
-        dup2(e, 2);
-        if (home) setenv("FACEKIT_HOME", home, 1);
-        setenv("FACEKIT_THREADS", "2", 1);
-        execv(cli, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    int fd = open(out_path, O_RDONLY);
-    slurp(fd, out_buf, sizeof out_buf);
-    close(fd);
-    fd = open(err_path, O_RDONLY);
-    slurp(fd, err_buf, sizeof err_buf);
-    close(fd);
-    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-    return WEXITSTATUS(status);
+    test_cli_io io = {tmp, home, NULL, out_buf, sizeof out_buf, err_buf, sizeof err_buf};
+    return test_cli_run(cli, argv, &io);
 }
 
 static int count_lines(const char *s) {

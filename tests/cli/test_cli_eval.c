@@ -23,6 +23,7 @@
 
 #include "facekit.h"
 #include "test.h"
+#include "test_cli_run.h"
 
 static const char *cli;
 static char tmp[64] = "/tmp/fk_cli_eval_XXXXXX";
@@ -51,28 +52,8 @@ static int eval(const char *first, ...) {
     for (const char *s = first; s && n < 39; s = va_arg(ap, const char *)) argv[n++] = s;
     va_end(ap);
     argv[n] = NULL;
-    char out_path[128], err_path[128];
-    snprintf(out_path, sizeof out_path, "%s/stdout", tmp);
-    snprintf(err_path, sizeof err_path, "%s/stderr", tmp);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(o, 1);
-        dup2(e, 2);
-        setenv("FACEKIT_THREADS", "2", 1);
-        execv(cli, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    int fd = open(out_path, O_RDONLY);
-    read_all(fd, out_buf, sizeof out_buf);
-    close(fd);
-    fd = open(err_path, O_RDONLY);
-    read_all(fd, err_buf, sizeof err_buf);
-    close(fd);
-    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    test_cli_io io = {tmp, NULL, NULL, out_buf, sizeof out_buf, err_buf, sizeof err_buf};
+    return test_cli_run(cli, argv, &io);
 }
 
 static int lines_in(const char *s) {

@@ -20,6 +20,7 @@
 
 #include "facekit.h"
 #include "test.h"
+#include "test_cli_run.h"
 
 static const char *cli;
 static char tmp[64] = "/tmp/fk_cli_gallery_XXXXXX";
@@ -37,26 +38,8 @@ static void slurp(const char *path, char *buf, size_t cap) {
 /* Run the CLI (argv NULL-terminated) in tmp; stdout and stderr land in
  * out_buf and err_buf; returns the exit code. */
 static int run(const char *const *argv) {
-    char out_path[128], err_path[128];
-    snprintf(out_path, sizeof out_path, "%s/stdout", tmp);
-    snprintf(err_path, sizeof err_path, "%s/stderr", tmp);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(o, 1);
-        dup2(e, 2);
-        if (chdir(tmp)) _exit(126);
-        setenv("FACEKIT_THREADS", "2", 1);
-        execv(cli, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    slurp(out_path, out_buf, sizeof out_buf);
-    slurp(err_path, err_buf, sizeof err_buf);
-    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-    return WEXITSTATUS(status);
+    test_cli_io io = {tmp, NULL, tmp, out_buf, sizeof out_buf, err_buf, sizeof err_buf};
+    return test_cli_run(cli, argv, &io);
 }
 
 static int count_lines(const char *s) {

@@ -28,6 +28,7 @@
 #include "facekit.h"
 #include "gallery/gallery.h"
 #include "test.h"
+#include "test_cli_run.h"
 
 static char srv[64] = "/tmp/fk_pg_XXXXXX";
 static char script[4096];
@@ -414,25 +415,8 @@ static char out_buf[1 << 20], err_buf[1 << 16];
 
 /* Run the CLI; stdout/stderr into the buffers; the exit code. */
 static int run(const char *const *argv) {
-    char out_path[128], err_path[128];
-    snprintf(out_path, sizeof out_path, "%s/stdout", srv);
-    snprintf(err_path, sizeof err_path, "%s/stderr", srv);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(o, 1);
-        dup2(e, 2);
-        setenv("FACEKIT_THREADS", "2", 1);
-        execv(cli, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    slurp(out_path, out_buf, sizeof out_buf);
-    slurp(err_path, err_buf, sizeof err_buf);
-    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-    return WEXITSTATUS(status);
+    test_cli_io io = {srv, NULL, NULL, out_buf, sizeof out_buf, err_buf, sizeof err_buf};
+    return test_cli_run(cli, argv, &io);
 }
 
 static void test_faces(const char *lfw) {
