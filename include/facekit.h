@@ -23,7 +23,9 @@
  *    shared by several threads only if calls are serialised by the caller;
  *    independent contexts may run in parallel freely.
  *  - Coordinates are in pixels of the image as decoded (EXIF orientation
- *    applied), origin top-left. "left_eye" is the person's left eye, which
+ *    applied), origin top-left, at full size: for an image decoded at
+ *    reduced scale (fk_image_load_scaled) results are mapped back to the
+ *    original file's pixels. "left_eye" is the person's left eye, which
  *    appears on the right of the image (deepface's convention).
  */
 #ifndef FACEKIT_H
@@ -60,11 +62,20 @@ const char *fk_status_name(fk_status s);
 /* ---- images ------------------------------------------------------------ */
 
 /* An 8-bit interleaved image: RGB (channels == 3) or gray (channels == 1).
- * Row y starts at data + y * stride. */
+ * Row y starts at data + y * stride.
+ *
+ * scale is the size of these pixels relative to the file's own: 1 for a
+ * full decode, 0.5 / 0.25 / 0.125 when fk_image_load_scaled decoded a large
+ * JPEG at reduced size. Pixel (x, y) here is (x / scale, y / scale) in the
+ * original image. Every result of the pipeline (boxes, eyes, landmarks,
+ * keypoints, gallery face areas) is given in ORIGINAL pixels, whatever the
+ * scale, and fk_draw_faces takes original pixels too. 0 means 1, so an
+ * image built by hand with the first five fields only is a full-size one. */
 typedef struct fk_image {
     int width, height, channels;
     size_t stride;
     uint8_t *data;
+    float scale;
 } fk_image;
 
 /* Default pixel budget: an image whose header claims more pixels than this is
@@ -77,6 +88,21 @@ fk_status fk_image_load(const char *path, size_t max_pixels, fk_image **out);
 /* The same from memory; `name` is used in error messages only. */
 fk_status fk_image_decode(const void *data, size_t size, const char *name,
                           size_t max_pixels, fk_image **out);
+/* As fk_image_load / fk_image_decode, but a JPEG whose long side is far
+ * beyond max_side is decoded at 1/2, 1/4 or 1/8 of its size by libjpeg's DCT
+ * scaling (much less work than decoding everything and shrinking after):
+ * the strongest reduction whose long side is still >= max_side is taken, so
+ * nothing comes out smaller than asked. max_side == 0 decodes in full; a
+ * PNG, or a JPEG whose long side is under 2 * max_side - 1, is decoded in
+ * full.
+ * EXIF orientation is applied as usual; (*out)->scale records the factor.
+ * The pixel budget applies to the file's own size (its header), as for a
+ * full decode. */
+fk_status fk_image_load_scaled(const char *path, size_t max_pixels,
+                               int max_side, fk_image **out);
+fk_status fk_image_decode_scaled(const void *data, size_t size,
+                                 const char *name, size_t max_pixels,
+                                 int max_side, fk_image **out);
 /* A new zero-filled image. */
 fk_status fk_image_new(int width, int height, int channels, fk_image **out);
 void fk_image_free(fk_image *img);
@@ -203,7 +229,8 @@ fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
                     const fk_options *opt, fk_verify_result *out);
 
 /* Draw each face's box (green), landmarks (yellow) and eyes (left red, right
- * blue) onto an RGB image in place. */
+ * blue) onto an RGB image in place. Faces are in original pixels, as the
+ * pipeline returns them; they are drawn at img->scale. */
 fk_status fk_draw_faces(fk_image *img, const fk_faces *faces);
 
 /* ---- distances and thresholds ------------------------------------------ */
@@ -375,6 +402,8 @@ typedef struct fk_gallery_index_options {
     int threads;          /* workers, each with its own context; 0: all cores */
     int batch;            /* images per transaction (0: 32) */
     size_t max_pixels;    /* 0: FK_DEFAULT_MAX_PIXELS */
+    int decode_max_side;  /* > 0: decode large JPEGs scaled down, as
+                             fk_image_load_scaled (0: full decode) */
     fk_gallery_progress_fn progress; /* may be NULL */
     fk_log_fn warn;       /* one line per skipped image; may be NULL */
     void *user;           /* passed to progress and warn */

@@ -103,12 +103,51 @@ void fk_faces_free(fk_faces *faces) {
     faces->count = 0;
 }
 
-/* Check an image handed in by a caller. */
+/* Check an image handed in by a caller, its scale included (0 stands for
+ * 1; anything else must be a plausible ratio, not a NaN or a sign slip). */
 static fk_status check_image(const fk_image *img, const char *what) {
     if (!img || !img->data || img->width <= 0 || img->height <= 0 ||
         img->channels != 3 || img->stride < (size_t)img->width * 3)
         return fk_fail(FK_EINVAL, "%s: not a valid RGB image", what);
+    if (img->scale != 0 && !(img->scale >= 1e-3f && img->scale <= 1e3f))
+        return fk_fail(FK_EINVAL, "%s: image scale %g is not within 0.001..1000 "
+                       "(0 or 1: full size)", what, (double)img->scale);
     return FK_OK;
+}
+
+/* Decoded pixels per original pixel (1 for a full-size image). */
+static float image_scale(const fk_image *img) {
+    return img->scale > 0 ? img->scale : 1.0f;
+}
+
+/* Multiply every coordinate of a face (box, eyes, landmarks, keypoints) by
+ * k. The pipeline works in the pixels of the image it is given; this is the
+ * one place its results move between those and the original file's pixels
+ * (k = 1 / scale out of the pipeline, k = scale into it). */
+static void face_rescale(fk_face *f, float k) {
+    f->x *= k;
+    f->y *= k;
+    f->w *= k;
+    f->h *= k;
+    f->left_eye.x *= k;
+    f->left_eye.y *= k;
+    f->right_eye.x *= k;
+    f->right_eye.y *= k;
+    for (int i = 0; i < f->landmark_count && i < FK_MAX_LANDMARKS; i++) {
+        f->landmarks[i].x *= k;
+        f->landmarks[i].y *= k;
+    }
+    for (int i = 0; i < f->keypoint_count && i < FK_MAX_KEYPOINTS; i++) {
+        f->keypoints[i].x *= k;
+        f->keypoints[i].y *= k;
+    }
+}
+
+/* Faces found in img's pixels, moved to the original image's pixels. */
+static void faces_to_original(fk_faces *faces, const fk_image *img) {
+    float s = image_scale(img);
+    if (s == 1.0f) return;
+    for (int i = 0; i < faces->count; i++) face_rescale(&faces->faces[i], 1.0f / s);
 }
 
 /* Options with defaults filled in and every name checked; the canonical
@@ -148,7 +187,9 @@ fk_status fk_detect(fk_context *ctx, const fk_image *img, const fk_options *opt,
     fk_status st = check_image(img, "fk_detect");
     if (st == FK_OK) st = resolve_options(opt, &o);
     if (st != FK_OK) return st;
-    return fk_detect_faces(ctx->zoo, ctx->pool, img, o.image_names[0], &o, out, NULL, NULL);
+    st = fk_detect_faces(ctx->zoo, ctx->pool, img, o.image_names[0], &o, out, NULL, NULL);
+    if (st == FK_OK) faces_to_original(out, img);
+    return st;
 }
 
 fk_status fk_represent_timed(fk_context *ctx, const fk_image *img,
@@ -168,6 +209,7 @@ fk_status fk_represent_timed(fk_context *ctx, const fk_image *img,
     if (st == FK_OK)
         st = fk_represent_faces(ctx->zoo, ctx->pool, img, &o, out,
                                 &times->align_ms, &times->embed_ms);
+    if (st == FK_OK) faces_to_original(out, img);
     if (st != FK_OK) fk_faces_free(out);
     return st;
 }
@@ -190,7 +232,27 @@ fk_status fk_embed_faces(fk_context *ctx, const fk_image *img,
                          "landmarks (has %gx%g, %d landmarks)", i, f->w, f->h, f->landmark_count);
     }
     if (st != FK_OK) return st;
-    return fk_represent_faces(ctx->zoo, ctx->pool, img, &o, faces, NULL, NULL);
+    float s = image_scale(img);
+    if (s == 1.0f || faces->count == 0)
+        return fk_represent_faces(ctx->zoo, ctx->pool, img, &o, faces, NULL, NULL);
+    /* The caller's faces are in original pixels: embed from copies moved into
+     * img's pixels, so the caller's coordinates come back bit for bit. */
+    fk_faces local = {malloc(sizeof *local.faces * (size_t)faces->count), faces->count};
+    if (!local.faces) return fk_fail(FK_ENOMEM, "out of memory");
+    for (int i = 0; i < faces->count; i++) {
+        local.faces[i] = faces->faces[i];
+        local.faces[i].embedding = NULL;
+        face_rescale(&local.faces[i], s);
+    }
+    st = fk_represent_faces(ctx->zoo, ctx->pool, img, &o, &local, NULL, NULL);
+    for (int i = 0; st == FK_OK && i < faces->count; i++) {
+        free(faces->faces[i].embedding);
+        faces->faces[i].embedding = local.faces[i].embedding;
+        faces->faces[i].embedding_dim = local.faces[i].embedding_dim;
+        local.faces[i].embedding = NULL;
+    }
+    fk_faces_free(&local);
+    return st;
 }
 
 fk_status fk_represent(fk_context *ctx, const fk_image *img,
@@ -232,6 +294,8 @@ fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
         out->face1 = a.faces[i];
         out->face2 = b.faces[j];
         out->face1.embedding = out->face2.embedding = NULL;
+        face_rescale(&out->face1, 1.0f / image_scale(img1));
+        face_rescale(&out->face2, 1.0f / image_scale(img2));
         out->faces1 = a.count;
         out->faces2 = b.count;
         out->time_ms = fk_now_ms() - t0;
@@ -248,8 +312,11 @@ fk_status fk_draw_faces(fk_image *img, const fk_faces *faces) {
     if (!faces || (faces->count > 0 && !faces->faces))
         return fk_fail(FK_EINVAL, "fk_draw_faces: faces is NULL");
     int thick = (img->width + img->height) / 400 + 1;
+    float s = image_scale(img);
     for (int i = 0; i < faces->count; i++) {
-        const fk_face *f = &faces->faces[i];
+        fk_face scaled = faces->faces[i];
+        face_rescale(&scaled, s); /* original pixels -> img's */
+        const fk_face *f = &scaled;
         fk_image_draw_rect(img, (int)f->x, (int)f->y, (int)f->w, (int)f->h, thick, 0, 255, 0);
         for (int k = 0; k < f->landmark_count && k < FK_MAX_LANDMARKS; k++)
             fk_image_draw_dot(img, (int)f->landmarks[k].x, (int)f->landmarks[k].y,

@@ -485,6 +485,7 @@ typedef struct eval_job {
     int nconf;
     eval_slot *slots;       /* nconf x nimages */
     size_t max_pixels;      /* --max-megapixels; 0: the library default */
+    int decode_max_side;    /* --decode-max-side; 0: full decode */
     pthread_mutex_t lock;   /* guards error */
     char error[256];        /* a worker could not start: why */
 } eval_job;
@@ -513,7 +514,8 @@ static void embed_one(eval_job *job, fk_context *ctx, int index) {
     fk_faces found = {0};
     fk_options o = job->conf[0];
     o.image_names[0] = im->path;
-    fk_status st = fk_image_load(im->path, job->max_pixels, &img);
+    fk_status st = fk_image_load_scaled(im->path, job->max_pixels, job->decode_max_side,
+                                        &img);
     if (st == FK_OK) st = fk_detect(ctx, img, &o, &found);
     if (st == FK_ENOFACE) {
         o.detector = "skip";
@@ -621,9 +623,9 @@ static void use_slots(eval_set *s, eval_slot *slots, int c) {
  * seconds taken, or -1 after printing why no worker could start (e.g. the
  * models are missing). */
 static double embed_images(eval_set *s, const fk_options *conf, int nconf, size_t max_pixels,
-                           int threads, int progress, const char *label, eval_slot **slots) {
+                           int decode_max_side, int threads, int progress, const char *label, eval_slot **slots) {
     eval_job job = {.images = s->images, .nimages = s->nimages, .conf = conf, .nconf = nconf,
-                    .max_pixels = max_pixels};
+                    .max_pixels = max_pixels, .decode_max_side = decode_max_side};
     *slots = NULL;
     job.todo = malloc(sizeof *job.todo * (size_t)(s->nimages ? s->nimages : 1));
     job.slots = calloc((size_t)nconf * (size_t)(s->nimages ? s->nimages : 1), sizeof *job.slots);
@@ -1315,7 +1317,7 @@ static int run_sweep(cli_args *a, eval_set *s, int threads, int progress) {
         snprintf(label, sizeof label, "[detector %d/%d] %s, %d model%s", di + 1, ndetectors,
                  runs[di * aligns].detector, per_detector, per_detector == 1 ? "" : "s");
         eval_slot *slots = NULL;
-        double seconds = embed_images(s, conf, per_detector, a->max_pixels, threads, progress, label, &slots);
+        double seconds = embed_images(s, conf, per_detector, a->max_pixels, a->decode_max_side, threads, progress, label, &slots);
         if (seconds < 0) rc = 1;
         for (int c = 0; rc == 0 && c < per_detector; c++) {
             eval_run *r = &runs[((c / aligns) * ndetectors + di) * aligns + c % aligns];
@@ -1373,7 +1375,7 @@ static int run_single(cli_args *a, eval_set *s, int threads, int progress) {
     }
     int rc = 0;
     eval_slot *slots = NULL;
-    r.seconds = embed_images(s, &o, 1, a->max_pixels, threads, progress, "embedding", &slots);
+    r.seconds = embed_images(s, &o, 1, a->max_pixels, a->decode_max_side, threads, progress, "embedding", &slots);
     if (r.seconds >= 0) use_slots(s, slots, 0);
     free_slots(slots, (size_t)s->nimages);
     if (r.seconds < 0 || evaluate(s, &r, a->strict, 1, svg != NULL)) rc = 1;

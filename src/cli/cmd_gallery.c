@@ -179,13 +179,14 @@ int cmd_find(cli_args *a) {
     fk_gallery_index_options_init(&io);
     io.threads = a->threads;
     io.max_pixels = a->max_pixels;
+    io.decode_max_side = a->decode_max_side;
     io.progress = on_progress;
     io.warn = on_warn;
     io.user = &ps;
     a->opt.image_names[0] = a->positional[0];
     if (open_context(a, &ctx) ||
         fk_gallery_open(index_path, &a->opt, FK_GALLERY_CREATE, &g) != FK_OK ||
-        fk_image_load(a->positional[0], a->max_pixels, &img) != FK_OK) {
+        cli_load_image(a, a->positional[0], &img) != FK_OK) {
         rc = cli_fail();
         goto done;
     }
@@ -233,7 +234,7 @@ int cmd_register(cli_args *a) {
     fk_image *img = NULL;
     int64_t face_id = 0;
     a->opt.image_names[0] = a->positional[0];
-    if (open_context(a, &ctx) || fk_image_load(a->positional[0], a->max_pixels, &img) != FK_OK ||
+    if (open_context(a, &ctx) || cli_load_image(a, a->positional[0], &img) != FK_OK ||
         fk_gallery_open(db, &a->opt, FK_GALLERY_CREATE, &g) != FK_OK ||
         fk_gallery_register(g, ctx, img, a->id, a->positional[0], &face_id) != FK_OK) {
         rc = cli_fail();
@@ -266,7 +267,7 @@ int cmd_search(cli_args *a) {
     fk_gallery_results res = {0};
     a->opt.image_names[0] = a->positional[0];
     if (open_context(a, &ctx) || fk_gallery_open(db, &a->opt, 0, &g) != FK_OK ||
-        fk_image_load(a->positional[0], a->max_pixels, &img) != FK_OK ||
+        cli_load_image(a, a->positional[0], &img) != FK_OK ||
         fk_gallery_search(g, ctx, img, a->top_k > 0 ? a->top_k : DEFAULT_TOP_K, &res) != FK_OK) {
         rc = cli_fail();
     } else {

@@ -47,6 +47,10 @@ static int open_context(const cli_args *a, fk_context **ctx) {
     return fk_context_new(&co, ctx) == FK_OK ? 0 : -1;
 }
 
+fk_status cli_load_image(const cli_args *a, const char *path, fk_image **out) {
+    return fk_image_load_scaled(path, a->max_pixels, a->decode_max_side, out);
+}
+
 static int need_args(const cli_args *a, int n, const char *usage) {
     if (a->npositional == n) return 0;
     fprintf(stderr, "facekit: usage: %s\n", usage);
@@ -62,8 +66,8 @@ int cmd_verify(cli_args *a) {
     fk_verify_result r;
     a->opt.image_names[0] = a->positional[0];
     a->opt.image_names[1] = a->positional[1];
-    if (open_context(a, &ctx) || fk_image_load(a->positional[0], a->max_pixels, &i1) != FK_OK ||
-        fk_image_load(a->positional[1], a->max_pixels, &i2) != FK_OK ||
+    if (open_context(a, &ctx) || cli_load_image(a, a->positional[0], &i1) != FK_OK ||
+        cli_load_image(a, a->positional[1], &i2) != FK_OK ||
         fk_verify(ctx, i1, i2, &a->opt, &r) != FK_OK) {
         rc = cli_fail();
     } else {
@@ -92,7 +96,7 @@ int cmd_represent(cli_args *a) {
     fk_image *img = NULL;
     fk_faces faces = {0};
     a->opt.image_names[0] = a->positional[0];
-    if (open_context(a, &ctx) || fk_image_load(a->positional[0], a->max_pixels, &img) != FK_OK ||
+    if (open_context(a, &ctx) || cli_load_image(a, a->positional[0], &img) != FK_OK ||
         fk_represent(ctx, img, &a->opt, &faces) != FK_OK) {
         rc = cli_fail();
     } else {
@@ -114,13 +118,15 @@ int cmd_represent(cli_args *a) {
     return rc;
 }
 
-/* Boxes, eyes and landmarks drawn on a copy of the image. */
+/* Boxes, eyes and landmarks drawn on a copy of the image (at its decoded
+ * size: fk_draw_faces maps the faces' original pixels by the scale). */
 static int write_annotated(const fk_image *img, const fk_faces *faces, const char *path) {
     fk_image *copy = NULL;
     if (fk_image_new(img->width, img->height, 3, &copy) != FK_OK) return -1;
     for (int y = 0; y < img->height; y++)
         memcpy(copy->data + y * copy->stride, img->data + y * img->stride,
                (size_t)img->width * 3);
+    copy->scale = img->scale;
     fk_status st = fk_draw_faces(copy, faces);
     if (st == FK_OK) st = fk_image_save(copy, path, 90);
     fk_image_free(copy);
@@ -134,7 +140,7 @@ int cmd_detect(cli_args *a) {
     fk_image *img = NULL;
     fk_faces faces = {0};
     a->opt.image_names[0] = a->positional[0];
-    if (open_context(a, &ctx) || fk_image_load(a->positional[0], a->max_pixels, &img) != FK_OK ||
+    if (open_context(a, &ctx) || cli_load_image(a, a->positional[0], &img) != FK_OK ||
         fk_detect(ctx, img, &a->opt, &faces) != FK_OK ||
         (a->out_path && write_annotated(img, &faces, a->out_path))) {
         rc = cli_fail();

@@ -63,6 +63,10 @@ static const char USAGE[] =
     "  --min-confidence X        detector score threshold (0.5)\n"
     "  --threshold X             verify threshold (default: calibrated)\n"
     "  --max-megapixels N        refuse larger images before decoding (50)\n"
+    "  --decode-max-side N       decode a JPEG at 1/2, 1/4 or 1/8 size while its\n"
+    "                            long side stays >= N pixels (2048); results\n"
+    "                            are in the original photo's pixels\n"
+    "  --full-decode             decode every pixel (same as --decode-max-side 0)\n"
     "  --threads N               worker threads (default: $FACEKIT_THREADS or\n"
     "                            all cores)\n"
     "environment: FACEKIT_HOME model home (default ~/.facekit)\n";
@@ -99,6 +103,7 @@ static int usage_error(const char *fmt, const char *arg) {
 int cli_parse(int argc, char **argv, int first, cli_args *a) {
     memset(a, 0, sizeof *a);
     fk_options_init(&a->opt);
+    a->decode_max_side = CLI_DECODE_MAX_SIDE;
     for (int i = first; i < argc; i++) {
         char *arg = argv[i];
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
@@ -115,6 +120,11 @@ int cli_parse(int argc, char **argv, int first, cli_args *a) {
         memcpy(name, arg, len);
         name[len] = '\0';
         /* Flags: no value follows. */
+        if (!strcmp(name, "--full-decode")) {
+            if (eq) return usage_error("option '%s' takes no value", name);
+            a->decode_max_side = 0;
+            continue;
+        }
         int *flag = !strcmp(name, "--quiet")    ? &a->quiet
                     : !strcmp(name, "--json")   ? &a->json
                     : !strcmp(name, "--sweep")  ? &a->sweep
@@ -172,6 +182,11 @@ int cli_parse(int argc, char **argv, int first, cli_args *a) {
             float mp = 0;
             bad = parse_float(value, &mp) || !(mp > 0 && mp <= 100000);
             a->max_pixels = (size_t)(mp * 1e6);
+        } else if (!strcmp(name, "--decode-max-side")) {
+            char *end;
+            long m = strtol(value, &end, 10);
+            bad = *end || end == value || m < 0 || m > 1000000;
+            a->decode_max_side = (int)m;
         } else if (!strcmp(name, "--threads")) {
             char *end;
             long t = strtol(value, &end, 10);

@@ -61,6 +61,7 @@ typedef struct index_run {
     char dir[PATH_MAX];
     const char *home;
     size_t max_pixels;
+    int decode_max_side;        /* fk_image_decode_scaled's bound; 0: full */
     fk_options opt;
     atomic_int next;            /* next job to claim */
     atomic_int stop;            /* writer or a failed worker says stop */
@@ -207,7 +208,8 @@ static fk_status run_job(index_run *r, fk_context *ctx, index_job *j) {
         return FK_OK;
     }
     fk_image *img = NULL;
-    fk_status st = fk_image_decode(data, size, path, r->max_pixels, &img);
+    fk_status st = fk_image_decode_scaled(data, size, path, r->max_pixels,
+                                          r->decode_max_side, &img);
     free(data);
     if (st != FK_OK) {
         if (st == FK_ENOMEM) return st;
@@ -474,6 +476,9 @@ fk_status fk_gallery_index_folder(fk_gallery *g, fk_context *ctx, const char *di
     fk_gallery_index_options io;
     fk_gallery_index_options_init(&io);
     if (io_in) io = *io_in;
+    if (io.decode_max_side < 0)
+        return fk_fail(FK_EINVAL, "fk_gallery_index_folder: decode_max_side %d is negative "
+                       "(0 decodes in full)", io.decode_max_side);
     fk_gallery_index_stats stats;
     memset(&stats, 0, sizeof stats);
 
@@ -547,6 +552,7 @@ fk_status fk_gallery_index_folder(fk_gallery *g, fk_context *ctx, const char *di
         if (threads > r.count) threads = r.count;
         r.home = fk_context_model_home(ctx);
         r.max_pixels = io.max_pixels;
+        r.decode_max_side = io.decode_max_side;
         r.opt = g->opt;
         pthread_mutex_init(&r.lock, NULL);
         pthread_cond_init(&r.cond, NULL);

@@ -18,6 +18,12 @@
  *    data are not read: a damaged trailer does not reject a complete image.
  *  - The pixel budget is checked against the header, before any pixel memory
  *    is allocated, so a 20-byte file claiming 60000x60000 costs nothing.
+ *  - With a max_side bound (fk_image_decode_scaled), a JPEG at least twice
+ *    that size on its long side is decoded at 1/2, 1/4 or 1/8 by libjpeg's
+ *    scaled inverse DCT: each 8x8 block of coefficients becomes a 4x4, 2x2
+ *    or 1x1 block of pixels, so the IDCT, colour conversion and upsampling
+ *    work shrink with the output and the block grid keeps the mapping to the
+ *    original exact (decoded x = original x * scale). img->scale says which.
  *
  * Both codecs report errors through longjmp. Each setjmp sits in a function
  * whose own locals are not modified after the setjmp; everything that changes
@@ -72,7 +78,7 @@ fk_status fk_image_new(int width, int height, int channels, fk_image **out) {
         return fk_fail(FK_ENOMEM, "out of memory for a %dx%d image", width,
                        height);
     }
-    *img = (fk_image){width, height, channels, stride, data};
+    *img = (fk_image){width, height, channels, stride, data, 1.0f};
     *out = img;
     return FK_OK;
 }
@@ -305,6 +311,8 @@ typedef struct jpeg_decode {
     jpeg_fail fail;
     const char *name;
     size_t max_pixels;
+    int max_side;     /* reduce while the long side stays >= this; 0: never */
+    int denom;        /* the reduction chosen: 1, 2, 4 or 8 */
     int orientation;
     fk_image *img;    /* decoded, stored orientation */
     uint8_t *cmyk;    /* one CMYK row when converting */
@@ -350,6 +358,20 @@ static fk_status jpeg_read_pixels(jpeg_decode *d, int cmyk) {
     return FK_OK;
 }
 
+/* The strongest DCT reduction 1/denom (denom 8, 4 or 2; else 1) that leaves
+ * the long side of a w x h image at least max_side. libjpeg rounds scaled
+ * sizes up, so we do too. */
+static int jpeg_scale_denom(uint32_t w, uint32_t h, int max_side) {
+    if (max_side <= 0)
+        return 1;
+    uint64_t long_side = w > h ? w : h;
+    for (int denom = 8; denom >= 2; denom /= 2)
+        if ((long_side + (uint64_t)denom - 1) / (uint64_t)denom >=
+            (uint64_t)max_side)
+            return denom;
+    return 1;
+}
+
 /* Decode the JPEG in data into d->img (stored orientation) and note its EXIF
  * orientation. d is zeroed by the caller, which destroys cinfo afterwards
  * whatever happens. */
@@ -372,6 +394,10 @@ static fk_status jpeg_decode_run(jpeg_decode *d, const uint8_t *data,
     if (st != FK_OK)
         return st;
     d->orientation = jpeg_exif_orientation(&d->cinfo);
+    d->denom = jpeg_scale_denom(d->cinfo.image_width, d->cinfo.image_height,
+                                d->max_side);
+    d->cinfo.scale_num = 1;
+    d->cinfo.scale_denom = (unsigned)d->denom;
     d->fail.eof_fatal = jpeg_has_multiple_scans(&d->cinfo) ||
                         d->cinfo.arith_code;
     int cmyk = d->cinfo.jpeg_color_space == JCS_CMYK ||
@@ -388,14 +414,16 @@ static fk_status jpeg_decode_run(jpeg_decode *d, const uint8_t *data,
     return FK_OK;
 }
 
-/* Decode a JPEG from memory into an upright RGB image. */
+/* Decode a JPEG from memory into an upright RGB image, reduced per
+ * max_side (0: full size). */
 static fk_status decode_jpeg(const uint8_t *data, size_t size, const char *name,
-                             size_t max_pixels, fk_image **out) {
+                             size_t max_pixels, int max_side, fk_image **out) {
     jpeg_decode *d = calloc(1, sizeof *d);
     if (!d)
         return fk_fail(FK_ENOMEM, "%s: out of memory", name);
     d->name = name;
     d->max_pixels = max_pixels;
+    d->max_side = max_side;
     fk_status st = jpeg_decode_run(d, data, size);
     jpeg_destroy_decompress(&d->cinfo);
     free(d->cmyk);
@@ -407,6 +435,8 @@ static fk_status decode_jpeg(const uint8_t *data, size_t size, const char *name,
     } else {
         fk_image_free(d->img);
     }
+    if (st == FK_OK)
+        (*out)->scale = 1.0f / (float)d->denom;
     free(d);
     return st;
 }
@@ -519,16 +549,21 @@ static fk_status decode_png(const uint8_t *data, size_t size, const char *name,
 
 /* ---- public decoding ---------------------------------------------------- */
 
-/* Decode JPEG or PNG bytes, chosen by their magic numbers. `name` starts
- * every error message (NULL: "image"). */
-fk_status fk_image_decode(const void *data, size_t size, const char *name,
-                          size_t max_pixels, fk_image **out) {
+/* Decode JPEG or PNG bytes, chosen by their magic numbers; a large JPEG
+ * reduced per max_side (0: full size). `name` starts every error message
+ * (NULL: "image"). */
+fk_status fk_image_decode_scaled(const void *data, size_t size,
+                                 const char *name, size_t max_pixels,
+                                 int max_side, fk_image **out) {
     fk_clear_error();
     if (!name)
         name = "image";
     if (!out)
         return fk_fail(FK_EINVAL, "%s: fk_image_decode: out is NULL", name);
     *out = NULL;
+    if (max_side < 0)
+        return fk_fail(FK_EINVAL, "%s: decode max_side %d is negative (0 "
+                       "decodes in full)", name, max_side);
     if (size == 0)
         return fk_fail(FK_EFORMAT, "%s: empty file", name);
     if (!data)
@@ -537,10 +572,16 @@ fk_status fk_image_decode(const void *data, size_t size, const char *name,
         max_pixels = FK_DEFAULT_MAX_PIXELS;
     const uint8_t *p = data;
     if (size >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF)
-        return decode_jpeg(p, size, name, max_pixels, out);
+        return decode_jpeg(p, size, name, max_pixels, max_side, out);
     if (size >= 4 && memcmp(p, "\x89PNG", 4) == 0)
         return decode_png(p, size, name, max_pixels, out);
     return fk_fail(FK_EFORMAT, "%s: not a JPEG or PNG image", name);
+}
+
+/* Decode at full size. */
+fk_status fk_image_decode(const void *data, size_t size, const char *name,
+                          size_t max_pixels, fk_image **out) {
+    return fk_image_decode_scaled(data, size, name, max_pixels, 0, out);
 }
 
 /* Read the rest of f into a malloc'd buffer. Returns 0, or an errno value.
@@ -580,13 +621,17 @@ static int read_stream(FILE *f, uint8_t **buf, size_t *len) {
     return 0;
 }
 
-/* Read a whole file, then decode it. */
-fk_status fk_image_load(const char *path, size_t max_pixels, fk_image **out) {
+/* Read a whole file, then decode it, reduced per max_side (0: full size). */
+fk_status fk_image_load_scaled(const char *path, size_t max_pixels,
+                               int max_side, fk_image **out) {
     fk_clear_error();
     if (out)
         *out = NULL;
     if (!path || !out)
         return fk_fail(FK_EINVAL, "fk_image_load: path and out must not be NULL");
+    if (max_side < 0)
+        return fk_fail(FK_EINVAL, "%s: decode max_side %d is negative (0 "
+                       "decodes in full)", path, max_side);
     FILE *f = fopen(path, "rb");
     if (!f)
         return fk_fail(FK_EIO, "%s: cannot open: %s", path, strerror(errno));
@@ -599,9 +644,15 @@ fk_status fk_image_load(const char *path, size_t max_pixels, fk_image **out) {
         return fk_fail(FK_ENOMEM, "%s: out of memory reading the file", path);
     if (err)
         return fk_fail(FK_EIO, "%s: cannot read: %s", path, strerror(err));
-    fk_status st = fk_image_decode(buf, len, path, max_pixels, out);
+    fk_status st = fk_image_decode_scaled(buf, len, path, max_pixels, max_side,
+                                          out);
     free(buf);
     return st;
+}
+
+/* Read a whole file, then decode it at full size. */
+fk_status fk_image_load(const char *path, size_t max_pixels, fk_image **out) {
+    return fk_image_load_scaled(path, max_pixels, 0, out);
 }
 
 /* ---- JPEG encoding ------------------------------------------------------ */

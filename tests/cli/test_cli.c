@@ -175,8 +175,79 @@ static void test_usage_errors(void) {
     CHECK(run(NULL, a4) == 2 && strstr(err_buf, "--bogus"), "unknown option");
     const char *a5[] = {cli, "verify", "a.jpg", "b.jpg", "--align", "maybe", NULL};
     CHECK(run(NULL, a5) == 2 && strstr(err_buf, "maybe"), "bad bool");
+    const char *a7[] = {cli, "detect", "a.jpg", "--decode-max-side", "-3", NULL};
+    CHECK(run(NULL, a7) == 2 && strstr(err_buf, "-3"), "negative --decode-max-side");
+    const char *a8[] = {cli, "detect", "a.jpg", "--decode-max-side", "big", NULL};
+    CHECK(run(NULL, a8) == 2 && strstr(err_buf, "big"), "non-numeric --decode-max-side");
+    const char *a9[] = {cli, "detect", "a.jpg", "--full-decode=yes", NULL};
+    CHECK(run(NULL, a9) == 2 && strstr(err_buf, "--full-decode"), "--full-decode takes no value");
     const char *a6[] = {cli, "--help", NULL};
     CHECK(run(NULL, a6) == 0 && strstr(out_buf, "verify"), "help");
+}
+
+/* Every facial_area "x" in out_buf (at most cap). */
+static int area_xs(int *xs, int cap) {
+    int n = 0;
+    for (const char *p = out_buf; n < cap && (p = strstr(p, "\"facial_area\"")); p++) {
+        const char *x = strstr(p, "\"x\": ");
+        if (x) xs[n++] = atoi(x + 5);
+    }
+    return n;
+}
+
+/* A photo over 4096 px wide is decoded at 1/2 by default; the JSON is in
+ * its own pixels either way, and the annotated copy is the decoded size. */
+static void test_scaled_decode(const char *s1) {
+    char big[128], ann[128];
+    path_in_tmp(big, sizeof big, "big4096.jpg");
+    path_in_tmp(ann, sizeof ann, "big-annotated.jpg");
+    fk_image *src = NULL, *up = NULL;
+    if (fk_image_load(s1, 0, &src) != FK_OK ||
+        fk_image_new(4096, src->height * 4096 / src->width, 3, &up) != FK_OK) {
+        CHECK(0, "make big image: %s", fk_last_error());
+        fk_image_free(src);
+        return;
+    }
+    for (int y = 0; y < up->height; y++) /* nearest-neighbour upscale */
+        for (int x = 0; x < up->width; x++)
+            memcpy(up->data + y * up->stride + x * 3,
+                   src->data + (y * src->height / up->height) * src->stride +
+                       (x * src->width / up->width) * 3, 3);
+    CHECK(fk_image_save(up, big, 92) == FK_OK, "save big: %s", fk_last_error());
+    fk_image_free(src);
+    fk_image_free(up);
+
+    int xs[2][8], n[2];
+    for (int full = 0; full <= 1; full++) {
+        const char *argv_scaled[] = {cli, "detect", big, "--out", ann, NULL};
+        const char *argv_full[] = {cli, "detect", big, "--out", ann, "--full-decode", NULL};
+        CHECK(run(NULL, full ? argv_full : argv_scaled) == 0, "detect big (full %d): %s", full,
+              err_buf);
+        n[full] = area_xs(xs[full], 8);
+        fk_image *img = NULL;
+        CHECK(fk_image_load(ann, 0, &img) == FK_OK && img->width == (full ? 4096 : 2048),
+              "annotated copy at the decoded size (full %d): %d wide", full, img ? img->width : 0);
+        fk_image_free(img);
+    }
+    CHECK(n[0] == 3 && n[1] == 3, "faces: %d scaled, %d full", n[0], n[1]);
+    for (int i = 0; i < n[0]; i++) {
+        int best = 1 << 30;
+        for (int k = 0; k < n[1]; k++)
+            best = abs(xs[0][i] - xs[1][k]) < best ? abs(xs[0][i] - xs[1][k]) : best;
+        CHECK(best <= 8, "face at x=%d (scaled decode) is %d px from any full-decode face",
+              xs[0][i], best);
+    }
+    /* --decode-max-side 1024 reduces it to 1/4 */
+    const char *quarter[] = {cli, "detect", big, "--out", ann, "--decode-max-side", "1024", NULL};
+    CHECK(run(NULL, quarter) == 0, "detect 1/4: %s", err_buf);
+    fk_image *img = NULL;
+    CHECK(fk_image_load(ann, 0, &img) == FK_OK && img->width == 1024, "1/4 annotated copy");
+    fk_image_free(img);
+    int xq[8], nq = area_xs(xq, 8), right = 0;
+    for (int i = 0; i < nq; i++) right = xq[i] > right ? xq[i] : right;
+    /* the rightmost face starts near x=3140 of 4096, beyond the 1024 px
+     * the decoded image has */
+    CHECK(nq == 3 && right > 2048, "1/4: areas in original pixels (rightmost x=%d)", right);
 }
 
 /* Everything that needs the models. */
@@ -232,6 +303,8 @@ static void test_with_models(const char *home) {
     CHECK(fk_image_load(ann, 0, &img) == FK_OK && img->width == 1920 && img->height == 1280,
           "annotated image written");
     fk_image_free(img);
+
+    test_scaled_decode(s1);
 
     const char *nf[] = {cli, "verify", grey, s1, NULL};
     expect_error("no face", run(NULL, nf), "grey.png: no face detected", "--enforce-detection");

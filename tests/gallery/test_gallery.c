@@ -591,6 +591,62 @@ static void test_indexer(void) {
     fk_context_free(ctx);
 }
 
+/* The indexer with decode_max_side: sample1 decoded at 1/2, its stored
+ * face areas still in the file's pixels (a search with the full-size photo
+ * finds each face at the same place). A negative bound is refused. */
+static void test_indexer_scaled(void) {
+    fk_context *ctx = NULL;
+    if (fk_context_new(NULL, &ctx) != FK_OK) return;
+    char src[PATH_MAX], dir[128], q[256], gpath[192];
+    snprintf(src, sizeof src, "%s/face-api/sample1.jpg", fk_context_model_home(ctx));
+    struct stat sb;
+    if (stat(src, &sb) != 0) {
+        fk_context_free(ctx);
+        return;
+    }
+    snprintf(dir, sizeof dir, "%s/scaled", tmp);
+    mkdir(dir, 0755);
+    snprintf(q, sizeof q, "%s/sample1.jpg", dir);
+    CHECK(copy_file(src, q) == 0, "copy sample1");
+    snprintf(gpath, sizeof gpath, "%s/facekit-index.sqlite", dir);
+    fk_gallery *g = NULL;
+    CHECK(fk_gallery_open(gpath, NULL, FK_GALLERY_CREATE, &g) == FK_OK, "open: %s",
+          fk_last_error());
+    fk_gallery_index_options io;
+    fk_gallery_index_options_init(&io);
+    io.decode_max_side = -1;
+    CHECK(g && fk_gallery_index_folder(g, ctx, dir, &io, NULL) == FK_EINVAL &&
+              strstr(fk_last_error(), "decode_max_side"), "negative decode_max_side: %s",
+          fk_last_error());
+    io.decode_max_side = 960;
+    fk_gallery_index_stats st;
+    CHECK(g && fk_gallery_index_folder(g, ctx, dir, &io, &st) == FK_OK && st.faces == 3,
+          "index at 1/2: %s (%d faces)", fk_last_error(), g ? st.faces : -1);
+    fk_image *img = NULL;
+    fk_gallery_results res = {0};
+    CHECK(fk_image_load(src, 0, &img) == FK_OK, "load sample1");
+    CHECK(g && img && fk_gallery_search(g, ctx, img, 1, &res) == FK_OK && res.count == 3,
+          "search: %s", fk_last_error());
+    for (int i = 0; i < res.count; i++) {
+        const fk_gallery_result *r = &res.items[i];
+        CHECK(r->count == 1 && fabsf(r->matches[0].area.x - r->face.x) <= 6 &&
+                  fabsf(r->matches[0].area.y - r->face.y) <= 6 &&
+                  fabsf(r->matches[0].area.w - r->face.w) <= 6,
+              "face %d: stored area %.0f,%.0f,%.0f vs query %.0f,%.0f,%.0f", i,
+              r->count ? r->matches[0].area.x : -1, r->count ? r->matches[0].area.y : -1,
+              r->count ? r->matches[0].area.w : -1, r->face.x, r->face.y, r->face.w);
+        /* the index embedded the 1/2 decode: close, but not the full
+         * decode's embedding bit for bit */
+        CHECK(r->count == 1 && r->matches[0].distance > 1e-5f && r->matches[0].distance < 0.03f,
+              "face %d: distance %g to its own 1/2-decode embedding", i,
+              r->count ? (double)r->matches[0].distance : -1.0);
+    }
+    fk_gallery_results_free(&res);
+    fk_image_free(img);
+    fk_gallery_close(g);
+    fk_context_free(ctx);
+}
+
 int main(void) {
     if (!mkdtemp(tmp)) {
         perror("mkdtemp");
@@ -602,6 +658,7 @@ int main(void) {
     test_list_remove_stats();
     test_kill_safety_db();
     test_indexer();
+    test_indexer_scaled();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmp);

@@ -284,7 +284,7 @@ static void test_new(void) {
     if (!img)
         return;
     CHECK(img->width == 5 && img->height == 4 && img->channels == 3 &&
-          img->stride == 15, "fields");
+          img->stride == 15 && img->scale == 1.0f, "fields");
     int zero = 1;
     for (size_t i = 0; i < 60; i++)
         zero &= img->data[i] == 0;
@@ -370,7 +370,7 @@ static void test_save_errors(void) {
     rmdir(tpath("adir.png"));
     CHECK(count_files() == before, "no files left behind (%d vs %d)",
           count_files(), before);
-    fk_image bad = {4, 4, 2, 8, img->data};
+    fk_image bad = {4, 4, 2, 8, img->data, 1};
     CHECK(fk_image_save(&bad, tpath("bad.png"), 0) == FK_EINVAL, "2 channels");
     /* overwriting an existing file works and leaves no temp file */
     CHECK(fk_image_save(img, tpath("over.png"), 0) == FK_OK, "first save");
@@ -407,15 +407,17 @@ static uint8_t *quadrant_pixels(int w, int h) {
     return p;
 }
 
+/* Expected colour at output top-left, top-right, bottom-left, per EXIF
+ * orientation, for the quadrant image (red TL, green TR, blue BL). */
+static const int exif_want[9][3] = {
+    {0},
+    {RED, GREEN, BLUE},   {GREEN, RED, WHITE}, {WHITE, BLUE, GREEN},
+    {BLUE, WHITE, RED},   {RED, BLUE, GREEN},  {BLUE, RED, WHITE},
+    {WHITE, GREEN, BLUE}, {GREEN, WHITE, RED},
+};
+
 static void test_exif_orientation(void) {
-    /* expected colour at output top-left, top-right, bottom-left, per
-     * orientation, for the quadrant image (red TL, green TR, blue BL) */
-    static const int want[9][3] = {
-        {0},
-        {RED, GREEN, BLUE},   {GREEN, RED, WHITE}, {WHITE, BLUE, GREEN},
-        {BLUE, WHITE, RED},   {RED, BLUE, GREEN},  {BLUE, RED, WHITE},
-        {WHITE, GREEN, BLUE}, {GREEN, WHITE, RED},
-    };
+    const int (*want)[3] = exif_want;
     const int w = 64, h = 32;
     uint8_t *pixels = quadrant_pixels(w, h);
     for (int o = 1; o <= 8; o++) {
@@ -898,6 +900,11 @@ static void test_bad_input(void) {
         expect_load_fails(tpath("huge.jpg"), FK_ETOOBIG, "huge JPEG header");
         CHECK(strstr(fk_last_error(), "60000x60000") != NULL, "says the size: %s",
               fk_last_error());
+        /* a 1/8 decode would be 7500x7500, still refused from the header */
+        fk_image *scaled = (fk_image *)1;
+        CHECK(fk_image_load_scaled(tpath("huge.jpg"), 0, 64, &scaled) == FK_ETOOBIG &&
+              !scaled && strstr(fk_last_error(), "60000x60000") != NULL,
+              "huge JPEG header, scaled decode: %s", fk_last_error());
         free(big);
     }
 
@@ -962,6 +969,184 @@ static void test_bad_input(void) {
     CHECK(fk_image_load(NULL, 0, &img) == FK_EINVAL, "NULL path");
 }
 
+/* ---- tests: DCT-scaled JPEG decode --------------------------------------- */
+
+/* Smooth but textured RGB content (a photo's kind of spectrum): what a
+ * reduced decode and a full decode shrunk afterwards must agree on. */
+static uint8_t *texture_pixels(int w, int h) {
+    uint8_t *p = malloc((size_t)w * h * 3);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t *q = p + ((size_t)y * w + x) * 3;
+            q[0] = (uint8_t)(128 + 90 * sin(x / 23.0) * cos(y / 31.0));
+            q[1] = (uint8_t)(x * 255 / (w - 1));
+            q[2] = (uint8_t)(128 + 100 * sin((x + y) / 47.0));
+        }
+    return p;
+}
+
+/* Decode `jpg` with max_side; check size, scale, and that the pixels are
+ * those of the full decode shrunk by area averaging to the same size (mean
+ * absolute difference per channel sample at most `bound`). */
+static void check_scaled(const uint8_t *jpg, size_t size, const fk_image *full,
+                         int max_side, int want_w, int want_h, float want_scale,
+                         double bound, const char *what) {
+    fk_image *img = NULL;
+    fk_status st = fk_image_decode_scaled(jpg, size, what, 0, max_side, &img);
+    CHECK(st == FK_OK, "%s max_side %d: %s", what, max_side, fk_last_error());
+    if (!img)
+        return;
+    CHECK(img->width == want_w && img->height == want_h && img->channels == 3 &&
+          img->stride == (size_t)want_w * 3,
+          "%s max_side %d: %dx%d, want %dx%d", what, max_side, img->width,
+          img->height, want_w, want_h);
+    CHECK(img->scale == want_scale, "%s max_side %d: scale %g, want %g", what,
+          max_side, (double)img->scale, (double)want_scale);
+    int long_side = img->width > img->height ? img->width : img->height;
+    CHECK(max_side == 0 || want_scale == 1.0f || long_side >= max_side,
+          "%s: decoded long side %d under the bound %d", what, long_side, max_side);
+    if (full && img->width == want_w && img->height == want_h) {
+        fk_image *ref = NULL;
+        double d = -1;
+        if (want_scale == 1.0f)
+            d = mean_abs_diff(img, full);
+        else if (fk_image_resize_area(full, want_w, want_h, &ref) == FK_OK)
+            d = mean_abs_diff(img, ref);
+        CHECK(d >= 0 && d <= bound, "%s max_side %d: mean abs diff %.3f vs full "
+              "decode resized (bound %.2f)", what, max_side, d, bound);
+        printf("scaled decode %s 1/%d: mean abs diff %.3f\n", what,
+               (int)(1 / want_scale + 0.5f), d);
+        fk_image_free(ref);
+    }
+    fk_image_free(img);
+}
+
+static void test_scaled_decode(void) {
+    /* 800x600: each bound picks the strongest reduction still >= it */
+    const int w = 800, h = 600;
+    uint8_t *pixels = texture_pixels(w, h);
+    size_t size;
+    uint8_t *jpg = encode_jpeg(pixels, w, h, 3, 95, NULL, 0, &size);
+    fk_image *full = NULL;
+    CHECK(fk_image_decode(jpg, size, "tex.jpg", 0, &full) == FK_OK &&
+          full->scale == 1.0f, "full decode: %s", fk_last_error());
+    static const struct { int max_side, w, h; float scale; } cases[] = {
+        {0, 800, 600, 1},       {1, 100, 75, 0.125f},   {100, 100, 75, 0.125f},
+        {101, 200, 150, 0.25f}, {200, 200, 150, 0.25f}, {201, 400, 300, 0.5f},
+        {400, 400, 300, 0.5f},  {401, 800, 600, 1},     {800, 800, 600, 1},
+        {5000, 800, 600, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_scaled(jpg, size, full, cases[i].max_side, cases[i].w, cases[i].h,
+                     cases[i].scale, 1.0, "tex.jpg");
+    /* the same through a file */
+    write_file(tpath("tex.jpg"), jpg, size);
+    fk_image *img = NULL;
+    CHECK(fk_image_load_scaled(tpath("tex.jpg"), 0, 150, &img) == FK_OK &&
+          img->width == 200 && img->height == 150 && img->scale == 0.25f,
+          "load_scaled: %s", fk_last_error());
+    fk_image_free(img);
+    img = NULL;
+    /* the pixel budget is the file's, not the reduced image's: a 1/8
+     * decode would be 100x75, but the header's 800x600 is over the limit */
+    CHECK(fk_image_decode_scaled(jpg, size, "tex.jpg", (size_t)w * h - 1, 100,
+                                 &img) == FK_ETOOBIG && !img &&
+          error_names("tex.jpg"), "budget on the header: %s", fk_last_error());
+    free(jpg);
+
+    /* sizes that are no multiple of 8 round up, as libjpeg does */
+    jpg = encode_jpeg(pixels, 803, 597, 3, 90, NULL, 0, &size);
+    check_scaled(jpg, size, NULL, 101, 101, 75, 0.125f, 0, "odd.jpg");
+    check_scaled(jpg, size, NULL, 102, 201, 150, 0.25f, 0, "odd.jpg");
+    free(jpg);
+    /* progressive and grayscale JPEGs scale too */
+    encode_progressive = 1;
+    jpg = encode_jpeg(pixels, w, h, 3, 90, NULL, 0, &size);
+    encode_progressive = 0;
+    check_scaled(jpg, size, NULL, 300, 400, 300, 0.5f, 0, "prog.jpg");
+    free(jpg);
+    uint8_t *gray = malloc((size_t)w * h);
+    for (size_t i = 0; i < (size_t)w * h; i++)
+        gray[i] = pixels[i * 3];
+    jpg = encode_jpeg(gray, w, h, 1, 90, NULL, 0, &size);
+    check_scaled(jpg, size, NULL, 100, 100, 75, 0.125f, 0, "gray.jpg");
+    free(jpg);
+    free(gray);
+    fk_image_free(full);
+    free(pixels);
+
+    /* EXIF orientation still applied after a 1/8 decode: the quadrant
+     * image at 640x320 comes out 80x40 (or 40x80) the right way up */
+    const int qw = 640, qh = 320;
+    uint8_t *quad = quadrant_pixels(qw, qh);
+    for (int o = 1; o <= 8; o++) {
+        uint8_t exif[64];
+        size_t elen = make_exif(exif, o, o & 1);
+        jpg = encode_jpeg(quad, qw, qh, 3, 95, exif, elen, &size);
+        img = NULL;
+        CHECK(fk_image_decode_scaled(jpg, size, "exif.jpg", 0, 80, &img) == FK_OK,
+              "o=%d: %s", o, fk_last_error());
+        free(jpg);
+        if (!img)
+            continue;
+        int swapped = o >= 5;
+        CHECK(img->width == (swapped ? 40 : 80) && img->height == (swapped ? 80 : 40) &&
+              img->scale == 0.125f, "o=%d: %dx%d scale %g", o, img->width,
+              img->height, (double)img->scale);
+        int tl = nearest_colour(px(img, 1, 1));
+        int tr = nearest_colour(px(img, img->width - 2, 1));
+        int bl = nearest_colour(px(img, 1, img->height - 2));
+        CHECK(tl == exif_want[o][0] && tr == exif_want[o][1] && bl == exif_want[o][2],
+              "o=%d scaled: corners %d %d %d, want %d %d %d", o, tl, tr, bl,
+              exif_want[o][0], exif_want[o][1], exif_want[o][2]);
+        fk_image_free(img);
+    }
+    free(quad);
+
+    /* a PNG is never reduced: same pixels as fk_image_load, scale 1 */
+    fk_image *pat = make_pattern(800, 600, 3), *png = NULL;
+    CHECK(fk_image_save(pat, tpath("big.png"), 0) == FK_OK, "save big.png");
+    CHECK(fk_image_load_scaled(tpath("big.png"), 0, 100, &png) == FK_OK,
+          "load_scaled png: %s", fk_last_error());
+    CHECK(png && png->scale == 1.0f && images_equal(png, pat),
+          "PNG decoded in full, unchanged");
+    fk_image_free(png);
+    fk_image_free(pat);
+
+    /* bad arguments */
+    img = (fk_image *)1;
+    CHECK(fk_image_load_scaled(tpath("tex.jpg"), 0, -1, &img) == FK_EINVAL && !img &&
+          strstr(fk_last_error(), "-1") != NULL, "negative max_side (load): %s",
+          fk_last_error());
+    img = (fk_image *)1;
+    CHECK(fk_image_decode_scaled("\xFF\xD8\xFF", 3, "neg.jpg", 0, -5, &img) == FK_EINVAL &&
+          !img && error_names("neg.jpg"), "negative max_side (decode): %s", fk_last_error());
+    CHECK(fk_image_load_scaled(NULL, 0, 100, &img) == FK_EINVAL, "NULL path");
+    CHECK(fk_image_load_scaled(tpath("tex.jpg"), 0, 100, NULL) == FK_EINVAL, "NULL out");
+    img = (fk_image *)1;
+    CHECK(fk_image_load_scaled(tpath("nothere.jpg"), 0, 100, &img) == FK_EIO && !img,
+          "missing file");
+}
+
+/* The real photo decoded at 1/2, 1/4 and 1/8 against its full decode
+ * shrunk by area averaging: libjpeg's reduced IDCT is a good low-pass. */
+static void test_scaled_real_photo(const char *path) {
+    size_t size;
+    uint8_t *jpg = read_file(path, &size);
+    fk_image *full = NULL;
+    if (!jpg || fk_image_decode(jpg, size, path, 0, &full) != FK_OK) {
+        CHECK(0, "%s: %s", path, fk_last_error());
+        free(jpg);
+        return;
+    }
+    int w = full->width, h = full->height, l = w > h ? w : h;
+    for (int d = 2; d <= 8; d *= 2)
+        check_scaled(jpg, size, full, (l + d - 1) / d, (w + d - 1) / d,
+                     (h + d - 1) / d, 1.0f / (float)d, 1.5, "sample1.jpg");
+    fk_image_free(full);
+    free(jpg);
+}
+
 /* ---- tests: a real photo ------------------------------------------------ */
 
 static void test_real_photo(void) {
@@ -992,6 +1177,7 @@ static void test_real_photo(void) {
     CHECK(hi - lo > 100, "photo has contrast (%d..%d)", lo, hi);
     printf("real photo %s: %dx%d\n", path, img->width, img->height);
     fk_image_free(img);
+    test_scaled_real_photo(path);
 }
 
 int main(void) {
@@ -1013,6 +1199,7 @@ int main(void) {
     test_crop_pad();
     test_draw();
     test_bad_input();
+    test_scaled_decode();
     test_real_photo();
     remove_tmpdir();
     return test_summary();
