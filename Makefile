@@ -53,7 +53,7 @@ test-asan: models
 # bench/peers/package-lock.json. Kernel GFLOP/s: build/bench_kernels.
 LFW_COUNT ?= 60
 bench: models
-	@cd bench/peers && ([ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error)
+	@cd bench/peers && ([ -d node_modules/@vladmandic/human ] || npm ci --no-audit --no-fund --loglevel=error)
 	@node bench/peers/compare.js $(BUILD) $(HOME_DIR) $(LFW)/images $(LFW_COUNT)
 
 # 1:N search: facekit exact vs faiss IndexFlatIP vs facekit ANN on synthetic

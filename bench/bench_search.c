@@ -256,6 +256,7 @@ int main(int argc, char **argv) {
     g->threads = threads;
     g->use_ann = 1;
     g->ann_kind = kind;
+    g->be = &fk_gallery_sqlite_backend; /* only its local_file flag is read: save/load the index */
     double rss2 = rss_mib();
     int use = 0;
     if (fk_gallery_ann_sync(g, &use) != FK_OK || !use) die_fk("building the ANN index");
