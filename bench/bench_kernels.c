@@ -126,6 +126,12 @@ int main(int argc, char **argv) {
     }
     bench("conv 3x3 64->64 56x56", (fk_shape4){1, 56, 56, 64}, 64, 3, 1,
           pools, 2, budget);
+    bench("conv 3x3 32->32 35x35", (fk_shape4){1, 35, 35, 32}, 32, 3, 1,
+          pools, 2, budget);
+    bench("conv 3x3 128->128 9x9", (fk_shape4){1, 9, 9, 128}, 128, 3, 1,
+          pools, 2, budget);
+    bench("conv 3x3 256->256 5x5", (fk_shape4){1, 5, 5, 256}, 256, 3, 1,
+          pools, 2, budget);
     bench("conv 1x1 512->512 32x32", (fk_shape4){1, 32, 32, 512}, 512, 1, 1,
           pools, 2, budget);
     bench("conv 3x3 s2 3->32 224x224", (fk_shape4){1, 224, 224, 3}, 32, 3, 2,
@@ -133,6 +139,10 @@ int main(int argc, char **argv) {
     bench("depthwise 3x3 128 56x56", (fk_shape4){1, 56, 56, 128}, 0, 3, 1,
           pools, 2, budget);
     bench("depthwise 3x3 s2 256 28x28", (fk_shape4){1, 28, 28, 256}, 0, 3, 2,
+          pools, 2, budget);
+    bench("depthwise 3x3 512 14x14", (fk_shape4){1, 14, 14, 512}, 0, 3, 1,
+          pools, 2, budget);
+    bench("conv 1x1 256->256 7x7", (fk_shape4){1, 7, 7, 256}, 256, 1, 1,
           pools, 2, budget);
     fk_pool_free(pools[0]);
     fk_pool_free(pools[1]);

@@ -41,9 +41,15 @@
 #include <string.h>
 
 /* Below this many floating-point operations a piece of work is not worth
- * waking another thread for (a wake-up and join costs tens of
- * microseconds, in which sgemm does a few million operations). */
-#define FK_MIN_TASK_FLOPS 2000000.0
+ * handing to another thread. The pool's workers poll for work between jobs
+ * (threadpool.c), so a hand-over costs a few microseconds, in which these
+ * kernels do some 100 000 operations; this is a few times that. (It was
+ * 2 000 000 when workers slept between jobs and took tens of microseconds
+ * to wake: then the small depthwise layers of landmarks68 or MobileFaceNet
+ * ran on one thread. Measured with build/bench_kernels: depthwise 3x3 over
+ * 28x28x256, stride 2, 0.038 ms on 1 and on 2 threads before, 0.019 ms on 2
+ * after.) */
+#define FK_MIN_TASK_FLOPS 250000.0
 
 /* An im2col tile holds about this many floats (256 KB): it must stay in L2
  * between being written and being read by sgemm, and should be tall enough

@@ -846,6 +846,16 @@ static void test_pool_coverage(void) {
             cv.sleep_us = 0;
             CHECK(cv.n_ids > 1, "threads %d: only %d thread(s) did work",
                   threads[t], cv.n_ids);
+            /* the same after the workers have gone to sleep (they poll for
+             * a fraction of a millisecond after a job, then block): a
+             * posted job must wake them */
+            usleep(20000);
+            cover_reset(&cv, 100);
+            cv.sleep_us = 20000;
+            fk_pool_run(pool, 100, 1, cover_fn, &cv);
+            cv.sleep_us = 0;
+            CHECK(cv.n_ids > 1, "threads %d after idling: only %d thread(s) did work",
+                  threads[t], cv.n_ids);
         }
         fk_pool_free(pool);
     }
