@@ -51,11 +51,17 @@
  * after.) */
 #define FK_MIN_TASK_FLOPS 250000.0
 
-/* An im2col tile holds about this many floats (256 KB): it must stay in L2
- * between being written and being read by sgemm, and should be tall enough
- * (FK_TILE_MIN_ROWS) for sgemm to run at full speed. */
+/* An im2col tile holds about this many floats (2 MB). Smaller tiles keep
+ * the gathered rows in L2 until sgemm reads them, but OpenBLAS packs the
+ * whole filter again for every call, so short tiles over a large filter
+ * (3x3x256 -> 256 gives 32-row tiles at 64 K floats) spent much of their
+ * time packing. Measured with build/bench_kernels (best of runs, 2 threads):
+ * 64 K -> 512 K floats took 3x3 64->64 at 56x56 from 1.92 to 1.50 ms, 1x1
+ * 512->512 at 32x32 from 3.78 to 3.03 ms, 3x3 32->32 at 35x35 from 0.221
+ * to 0.179 ms. Tiles also stay tall enough (FK_TILE_MIN_ROWS) for sgemm to
+ * run at full speed. */
 #ifndef FK_TILE_FLOATS
-#define FK_TILE_FLOATS (64 * 1024)
+#define FK_TILE_FLOATS (512 * 1024)
 #endif
 #ifndef FK_TILE_MIN_ROWS
 #define FK_TILE_MIN_ROWS 32
