@@ -6,6 +6,8 @@
  */
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,10 @@ struct fk_context {
     size_t max_pixels;
     fk_pool *pool;
     fk_zoo *zoo;
+    /* A second set of models, loaded on the first fk_verify of a context
+     * with two or more threads: verify then works on its two images at once,
+     * one thread each (see fk_verify). */
+    fk_zoo *twin;
 };
 
 void fk_context_options_init(fk_context_options *opt) {
@@ -72,6 +78,7 @@ fk_status fk_context_new(const fk_context_options *opt, fk_context **out) {
 void fk_context_free(fk_context *ctx) {
     if (!ctx) return;
     fk_zoo_free(ctx->zoo);
+    fk_zoo_free(ctx->twin);
     fk_pool_free(ctx->pool);
     free(ctx);
 }
@@ -260,6 +267,70 @@ fk_status fk_represent(fk_context *ctx, const fk_image *img,
     return fk_represent_timed(ctx, img, opt, out, NULL);
 }
 
+/* Detect and embed every face of one image. */
+static fk_status faces_of(fk_zoo *zoo, fk_pool *pool, const fk_image *img, const char *name,
+                          const fk_options *o, fk_faces *out) {
+    fk_status st = fk_detect_faces(zoo, pool, img, name, o, out, NULL, NULL);
+    if (st == FK_OK) st = fk_represent_faces(zoo, pool, img, o, out, NULL, NULL);
+    return st;
+}
+
+/* The second image's work, on a thread of its own. Errors are per thread
+ * (core/error.c), so the message is copied out for the caller. */
+typedef struct second_image {
+    fk_zoo *zoo;
+    const fk_image *img;
+    const char *name;
+    const fk_options *o;
+    fk_faces *out;
+    fk_status st;
+    char error[1024];
+} second_image;
+
+static void *second_image_main(void *arg) {
+    second_image *j = arg;
+    j->st = faces_of(j->zoo, NULL, j->img, j->name, j->o, j->out);
+    if (j->st != FK_OK) snprintf(j->error, sizeof j->error, "%s", fk_last_error());
+    return NULL;
+}
+
+/* Faces and embeddings of both images of a verify. With two or more threads
+ * the images are processed at the same time, each on one thread with its own
+ * models (ctx->twin holds the second set): a photo's networks split over two
+ * threads layer by layer lose time at every layer's hand-over and on the
+ * serial work between layers (decoding boxes, alignment), while two whole
+ * pipelines side by side share nothing. Both ways compute the same answer
+ * (the kernels' results do not depend on the thread count; test_pipeline
+ * checks the two paths agree). Costs a second copy of the models in memory.
+ * Falls back to one image after the other if the second set or the thread
+ * cannot be had. */
+static fk_status verify_both_images(fk_context *ctx, const fk_image *img1,
+                                    const fk_image *img2, const fk_options *o, fk_faces *a,
+                                    fk_faces *b) {
+    int together = fk_pool_threads(ctx->pool) >= 2;
+    if (together && !ctx->twin && fk_zoo_new(ctx->home, &ctx->twin) != FK_OK) {
+        fk_clear_error();
+        together = 0;
+    }
+    pthread_t thread;
+    second_image job = {ctx->twin, img2, o->image_names[1], o, b, FK_OK, ""};
+    if (together && pthread_create(&thread, NULL, second_image_main, &job) != 0)
+        together = 0;
+    if (!together) {
+        fk_status st = fk_detect_faces(ctx->zoo, ctx->pool, img1, o->image_names[0], o, a,
+                                       NULL, NULL);
+        if (st == FK_OK)
+            st = fk_detect_faces(ctx->zoo, ctx->pool, img2, o->image_names[1], o, b, NULL, NULL);
+        if (st == FK_OK) st = fk_represent_faces(ctx->zoo, ctx->pool, img1, o, a, NULL, NULL);
+        if (st == FK_OK) st = fk_represent_faces(ctx->zoo, ctx->pool, img2, o, b, NULL, NULL);
+        return st;
+    }
+    fk_status st = faces_of(ctx->zoo, NULL, img1, o->image_names[0], o, a);
+    pthread_join(thread, NULL);
+    if (st == FK_OK && job.st != FK_OK) st = fk_fail(job.st, "%s", job.error);
+    return st;
+}
+
 fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
                     const fk_options *opt, fk_verify_result *out) {
     fk_clear_error();
@@ -277,10 +348,7 @@ fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
         if (st != FK_OK) return st;
     }
     fk_faces a = {0}, b = {0};
-    st = fk_detect_faces(ctx->zoo, ctx->pool, img1, o.image_names[0], &o, &a, NULL, NULL);
-    if (st == FK_OK) st = fk_detect_faces(ctx->zoo, ctx->pool, img2, o.image_names[1], &o, &b, NULL, NULL);
-    if (st == FK_OK) st = fk_represent_faces(ctx->zoo, ctx->pool, img1, &o, &a, NULL, NULL);
-    if (st == FK_OK) st = fk_represent_faces(ctx->zoo, ctx->pool, img2, &o, &b, NULL, NULL);
+    st = verify_both_images(ctx, img1, img2, &o, &a, &b);
     int i = -1, j = -1;
     float d = 0;
     if (st == FK_OK) st = fk_closest_pair(&a, &b, o.metric, &i, &j, &d);

@@ -348,6 +348,62 @@ static void test_bad_model_files(void) {
     fk_image_free(img);
 }
 
+/* fk_verify with two threads works on both images at once (a second set of
+ * models on a thread of its own); with one it does one after the other. The
+ * answers must be the same, and an error in either image must come back
+ * with that image's name. */
+static void test_verify_concurrent(void) {
+    fk_context *ctx[2] = {NULL, NULL};
+    for (int t = 0; t < 2; t++) {
+        fk_context_options co;
+        fk_context_options_init(&co);
+        co.model_home = home;
+        co.threads = t + 1;
+        CHECK(fk_context_new(&co, &ctx[t]) == FK_OK, "context: %s", fk_last_error());
+    }
+    fk_image *a = sample(1), *b = sample(3);
+    fk_image *grey = NULL;
+    fk_image_new(320, 240, 3, &grey);
+    if (!ctx[0] || !ctx[1] || !a || !b || !grey) goto done;
+    memset(grey->data, 128, grey->stride * grey->height);
+    fk_verify_result r[2];
+    for (int t = 0; t < 2; t++)
+        CHECK(fk_verify(ctx[t], a, b, NULL, &r[t]) == FK_OK, "verify, %d thread(s): %s", t + 1,
+              fk_last_error());
+    CHECK(r[0].faces1 == r[1].faces1 && r[0].faces2 == r[1].faces2 && r[0].faces1 == 3,
+          "face counts %d/%d vs %d/%d", r[0].faces1, r[0].faces2, r[1].faces1, r[1].faces2);
+    CHECK(fabsf(r[0].distance - r[1].distance) < 1e-5f, "distance %.7f (1 thread) vs %.7f (2)",
+          r[0].distance, r[1].distance);
+    CHECK(r[0].verified == r[1].verified, "verdicts differ");
+    CHECK(fabsf(r[0].face1.x - r[1].face1.x) < 0.01f && fabsf(r[0].face2.y - r[1].face2.y) < 0.01f,
+          "closest faces differ");
+    /* the same pair again: the second set of models is reused */
+    fk_verify_result again;
+    CHECK(fk_verify(ctx[1], a, b, NULL, &again) == FK_OK && again.distance == r[1].distance,
+          "second verify on the same context");
+    /* errors from either side, named */
+    fk_options o;
+    fk_options_init(&o);
+    o.image_names[0] = "first.jpg";
+    o.image_names[1] = "grey2.png";
+    for (int t = 0; t < 2; t++) {
+        fk_status st = fk_verify(ctx[t], a, grey, &o, &again);
+        CHECK(st == FK_ENOFACE && strstr(fk_last_error(), "grey2.png") != NULL,
+              "%d thread(s), no face in img2: status %d, %s", t + 1, st, fk_last_error());
+    }
+    o.image_names[0] = "grey1.png";
+    o.image_names[1] = "second.jpg";
+    fk_status st = fk_verify(ctx[1], grey, b, &o, &again);
+    CHECK(st == FK_ENOFACE && strstr(fk_last_error(), "grey1.png") != NULL,
+          "no face in img1: status %d, %s", st, fk_last_error());
+done:
+    fk_image_free(a);
+    fk_image_free(b);
+    fk_image_free(grey);
+    fk_context_free(ctx[0]);
+    fk_context_free(ctx[1]);
+}
+
 int main(void) {
     if (fk_default_home(home, sizeof home) != FK_OK) test_skip("no model home");
     char probe[PATH_MAX + 64];
@@ -371,6 +427,7 @@ int main(void) {
     test_fast_matches_reference(ctx);
     test_no_face(ctx);
     test_embed_detected(ctx);
+    test_verify_concurrent();
     test_bad_options(ctx);
     test_bad_model_files();
     fk_context_free(ctx);
