@@ -19,7 +19,9 @@
  *    sample1.jpg and sample3.jpg from the model home);
  *  - represent: images per second over the first --lfw-count (default 60)
  *    images of an LFW folder (default ../shared/data/lfw-devtrain/images;
- *    the part is skipped when it is absent), decode included;
+ *    the part is skipped when it is absent), decode included, on one
+ *    context with 1 and with N threads, and on N single-threaded contexts
+ *    working side by side (how find and register index a folder);
  *  - peak resident memory after the pipeline parts and at the end.
  * Every figure is the median of --runs timed runs (default 5; 3 at batch 8)
  * after one warm-up run. Inputs are deterministic pseudo-random values: the
@@ -27,6 +29,8 @@
  */
 #include <dirent.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +290,66 @@ static double time_represent(fk_context *ctx, char **paths, int n, int *faces) {
     return (now_ms() - t0) / 1e3;
 }
 
+/* Represent over the same images with one single-threaded context per
+ * worker thread, the workers taking the next image as they finish one: how
+ * `facekit find` and `facekit register` index a folder (gallery_index.c).
+ * The contexts are created and warmed (models loaded, graphs planned) before
+ * the clock starts, as the single context is by the verify runs. */
+typedef struct rep_worker {
+    fk_context *ctx;
+    char **paths;
+    int n;
+    atomic_int *next;
+    int faces;
+    int failed;
+} rep_worker;
+
+static void *rep_worker_main(void *arg) {
+    rep_worker *w = arg;
+    int i;
+    while (!w->failed && (i = atomic_fetch_add(w->next, 1)) < w->n) {
+        int faces = 0;
+        if (time_represent(w->ctx, w->paths + i, 1, &faces) < 0) w->failed = 1;
+        w->faces += faces;
+    }
+    return NULL;
+}
+
+static double time_represent_parallel(char **paths, int n, int workers, int *faces) {
+    rep_worker w[16] = {0};
+    pthread_t tid[16];
+    atomic_int next = 0;
+    double secs = -1;
+    int started = 0;
+    if (workers > 16) workers = 16;
+    for (int i = 0; i < workers; i++) {
+        fk_context_options co;
+        fk_context_options_init(&co);
+        co.threads = 1;
+        w[i] = (rep_worker){NULL, paths, n, &next, 0, 0};
+        int warm = 0;
+        if (fk_context_new(&co, &w[i].ctx) != FK_OK) {
+            fprintf(stderr, "bench_models: %s\n", fk_last_error());
+            goto done;
+        }
+        if (time_represent(w[i].ctx, paths, 1, &warm) < 0) goto done;
+    }
+    double t0 = now_ms();
+    for (; started < workers; started++)
+        if (pthread_create(&tid[started], NULL, rep_worker_main, &w[started]) != 0) break;
+    for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    if (started == 0) goto done;
+    secs = (now_ms() - t0) / 1e3;
+    *faces = 0;
+    for (int i = 0; i < started; i++) {
+        if (w[i].failed) secs = -1;
+        *faces += w[i].faces;
+    }
+done:
+    for (int i = 0; i < workers; i++) fk_context_free(w[i].ctx);
+    return secs;
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 int main(int argc, char **argv) {
@@ -367,6 +431,15 @@ int main(int argc, char **argv) {
         }
         fk_context_free(ctx);
     }
+    double rep_par_ips = -1;
+    int rep_par_faces = 0;
+    if (n_paths > 0 && tcount[1] > 1) {
+        double s = time_represent_parallel(paths, n_paths, tcount[1], &rep_par_faces);
+        if (s > 0) rep_par_ips = n_paths / s;
+        if (s > 0 && rep_par_faces != rep_faces)
+            fprintf(stderr, "bench_models: represent found %d faces on one context, %d on %d\n",
+                    rep_faces, rep_par_faces, tcount[1]);
+    }
     double rss_pipeline = peak_rss_mb();
 
     /* 3. every model's graph */
@@ -411,8 +484,8 @@ int main(int argc, char **argv) {
                "\"ms\": [%.3f, %.3f]},\n",
                pa, pb, distance, verify_ms[0], verify_ms[1]);
         printf(" \"represent\": {\"images\": %d, \"faces\": %d, \"images_per_s\": [%.3f, %.3f], "
-               "\"paths\": [",
-               n_paths, rep_faces, rep_ips[0], rep_ips[1]);
+               "\"images_per_s_contexts\": %.3f, \"paths\": [",
+               n_paths, rep_faces, rep_ips[0], rep_ips[1], rep_par_ips);
         for (int i = 0; i < n_paths; i++) printf("%s\"%s\"", i ? ", " : "", paths[i]);
         printf("]},\n \"peak_rss_mb\": {\"pipeline\": %.1f, \"total\": %.1f}}\n", rss_pipeline,
                rss_total);
@@ -440,6 +513,10 @@ int main(int argc, char **argv) {
             printf("represent %d LFW images (%d faces): %.2f images/s 1 thread, %.2f images/s "
                    "%d threads\n",
                    n_paths, rep_faces, rep_ips[0], rep_ips[1], tcount[1]);
+        if (rep_par_ips > 0)
+            printf("represent, one 1-thread context per core (as find/register index a "
+                   "folder): %.2f images/s on %d threads\n",
+                   rep_par_ips, tcount[1]);
         printf("peak RSS: %.1f MB after verify + represent, %.1f MB with every model loaded\n",
                rss_pipeline, rss_total);
     }
