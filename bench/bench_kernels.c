@@ -140,6 +140,10 @@ int main(int argc, char **argv) {
           pools, 2, budget);
     bench("depthwise 3x3 s2 256 28x28", (fk_shape4){1, 28, 28, 256}, 0, 3, 2,
           pools, 2, budget);
+    bench("depthwise 3x3 32 56x56", (fk_shape4){1, 56, 56, 32}, 0, 3, 1,
+          pools, 2, budget);
+    bench("depthwise 3x3 24 128x128", (fk_shape4){1, 128, 128, 24}, 0, 3, 1,
+          pools, 2, budget);
     bench("depthwise 3x3 512 14x14", (fk_shape4){1, 14, 14, 512}, 0, 3, 1,
           pools, 2, budget);
     bench("conv 1x1 256->256 7x7", (fk_shape4){1, 7, 7, 256}, 256, 1, 1,

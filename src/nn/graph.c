@@ -638,7 +638,7 @@ fk_status fk_graph_run(fk_graph *g, const float *input, fk_pool *pool) {
             const fk_value *vb = &g->values[nd->in[1]];
             const float *b = value_data(g, nd->in[1], input);
             if (va->count == vo->count && vb->count == vo->count) {
-                fk_add(a, vo->count, b, vb->count, &nd->act, o);
+                fk_add_rows(a, b, vo->count / vo->shape.c, vo->shape.c, &nd->act, o, pool);
             } else {
                 add_zero_extended(a, va->shape, b, vb->shape, o, vo->shape);
                 fk_act_apply(&nd->act, o, vo->count, vo->shape.c);

@@ -115,6 +115,11 @@ void fk_avgpool(const float *in, fk_shape4 is, const fk_window *win,
  * alias a. Then act is applied (c = b_count for PReLU). */
 void fk_add(const float *a, long count, const float *b, long b_count,
             const fk_act *act, float *out);
+/* The same-shape case of fk_add, for rows of c channels, vectorised and
+ * split by rows over the pool (rows stay with the thread whose cache likely
+ * holds them from the layer before). out may alias a or b. */
+void fk_add_rows(const float *a, const float *b, long rows, int c,
+                 const fk_act *act, float *out, fk_pool *pool);
 void fk_mul(const float *a, long count, const float *b, long b_count,
             const fk_act *act, float *out);
 /* out[i] = a[i] * scale[i % c] + shift[i % c]  (folded batch-norm / affine).

@@ -545,7 +545,86 @@ __attribute__((target("avx2"))) static void dw_pixel_avx2(const dw_px *p) {
     }
     dw_pixel_tail(p, ch);
 }
+
+/* A run of `npix` adjacent output pixels of a 3x3 depthwise convolution
+ * whose windows lie wholly inside the image (most pixels of a layer). x is
+ * channel 0 of the first pixel's top-left tap, input rows in_row floats
+ * apart, successive pixels' windows stride_w pixels apart. */
+typedef struct dw_run {
+    float *o;
+    const float *x, *f;
+    size_t in_row;
+    int npix, stride_w, c;
+    const float *bias;
+    const fk_act *act;  /* NULL unless act_is_simple */
+} dw_run;
+
+/* The run with AVX2, 8 channels at a time: the block's nine filter taps
+ * stay in registers for the whole run, and four pixels are summed at once
+ * (four independent chains). Per pixel and tap that is one load, where the
+ * pixel function loads input and filter (twice the loads, the limit for
+ * small channel counts). Channels beyond the last multiple of 8 go through
+ * dw_pixel_tail. */
+__attribute__((target("avx2"))) static void dw_run3x3_avx2(const dw_run *r) {
+    const int c = r->c;
+    const size_t sx = (size_t)r->stride_w * c, ir = r->in_row;
+    int ch = 0;
+    for (; ch + 8 <= c; ch += 8) {
+        const float *f = r->f + ch;
+        v8f f0 = v8_load(f), f1 = v8_load(f + c), f2 = v8_load(f + 2 * c);
+        v8f f3 = v8_load(f + 3 * c), f4 = v8_load(f + 4 * c), f5 = v8_load(f + 5 * c);
+        v8f f6 = v8_load(f + 6 * c), f7 = v8_load(f + 7 * c), f8 = v8_load(f + 8 * c);
+        v8f b = r->bias ? v8_load(r->bias + ch) : v8_splat(0.0f);
+        const float *x = r->x + ch;
+        float *o = r->o + ch;
+#define FK_DW_TAPS(acc, p)                                                        \
+    do {                                                                           \
+        const float *t0 = (p), *t1 = t0 + ir, *t2 = t1 + ir;                       \
+        acc += v8_load(t0) * f0 + v8_load(t0 + c) * f1 + v8_load(t0 + 2 * c) * f2; \
+        acc += v8_load(t1) * f3 + v8_load(t1 + c) * f4 + v8_load(t1 + 2 * c) * f5; \
+        acc += v8_load(t2) * f6 + v8_load(t2 + c) * f7 + v8_load(t2 + 2 * c) * f8; \
+    } while (0)
+        int p = 0;
+        for (; p + 4 <= r->npix; p += 4) {
+            v8f a0 = b, a1 = b, a2 = b, a3 = b;
+            const float *xp = x + (size_t)p * sx;
+            FK_DW_TAPS(a0, xp);
+            FK_DW_TAPS(a1, xp + sx);
+            FK_DW_TAPS(a2, xp + 2 * sx);
+            FK_DW_TAPS(a3, xp + 3 * sx);
+            float *op = o + (size_t)p * c;
+            v8_store(op, act_v8(r->act, a0, ch));
+            v8_store(op + c, act_v8(r->act, a1, ch));
+            v8_store(op + 2 * c, act_v8(r->act, a2, ch));
+            v8_store(op + 3 * c, act_v8(r->act, a3, ch));
+        }
+        for (; p < r->npix; p++) {
+            v8f a = b;
+            FK_DW_TAPS(a, x + (size_t)p * sx);
+            v8_store(o + (size_t)p * c, act_v8(r->act, a, ch));
+        }
+#undef FK_DW_TAPS
+    }
+    if (ch < c) {
+        dw_px px = {NULL, NULL, r->f, ir, (size_t)3 * c, 3, 3, c, r->bias, r->act};
+        for (int p = 0; p < r->npix; p++) {
+            px.o = r->o + (size_t)p * c;
+            px.x = r->x + (size_t)p * sx;
+            dw_pixel_tail(&px, ch);
+        }
+    }
+}
 #endif
+
+/* The 3x3 run function for this CPU, or NULL (pixel by pixel then). */
+static void (*dw_run3x3_fn(void))(const dw_run *) {
+#if defined(__x86_64__) || defined(__i386__)
+    const char *no = getenv("FK_NO_AVX2");
+    if (__builtin_cpu_supports("avx2") && !(no && *no == '1'))
+        return dw_run3x3_avx2;
+#endif
+    return NULL;
+}
 
 /* The pixel function for this CPU, chosen at run time so the build does
  * not assume AVX2. FK_NO_AVX2=1 in the environment forces the SSE path
@@ -570,6 +649,7 @@ typedef struct dw_job {
     float *out;
     int oh, ow;
     void (*pixel)(const dw_px *);
+    void (*run3x3)(const dw_run *);  /* NULL: not 3x3 or no fast run */
 } dw_job;
 
 /* Output rows [r0, r1) (a row is one (image, oy) pair). Borders are handled
@@ -593,7 +673,29 @@ static void dw_rows(void *arg, long r0, long r1) {
         valid_taps(iy0, win->kh, is.h, &ky0, &ky1);
         const float *img = j->in + (size_t)b * is.h * is.w * c;
         float *orow = j->out + (size_t)r * j->ow * c;
+        /* Output columns [in0, in1) have their whole window inside the
+         * image; with all three window rows inside too, a 3x3 layer does
+         * them as one run. */
+        int in0 = j->ow, in1 = j->ow;
+        if (j->run3x3 && ky1 - ky0 == 3) {
+            int sw = win->stride_w;
+            in0 = (win->pad_left + sw - 1) / sw;
+            in1 = is.w - 3 + win->pad_left >= 0 ? (is.w - 3 + win->pad_left) / sw + 1 : 0;
+            if (in1 > j->ow) in1 = j->ow;
+            if (in0 > in1) in0 = in1 = j->ow;
+            if (in1 > in0) {
+                dw_run run = {orow + (size_t)in0 * c,
+                              img + ((size_t)iy0 * is.w + (size_t)(in0 * sw - win->pad_left)) * c,
+                              j->filt, (size_t)is.w * c, in1 - in0, sw, c, j->bias,
+                              simple ? j->act : NULL};
+                j->run3x3(&run);
+            }
+        }
         for (int ox = 0; ox < j->ow; ox++) {
+            if (ox == in0 && in1 > in0) {
+                ox = in1 - 1; /* done by the run */
+                continue;
+            }
             int ix0 = ox * win->stride_w - win->pad_left, kx0, kx1;
             valid_taps(ix0, win->kw, is.w, &kx0, &kx1);
             px.o = orow + (size_t)ox * c;
@@ -620,13 +722,50 @@ static void dw_rows(void *arg, long r0, long r1) {
 void fk_depthwise(const float *in, fk_shape4 is, const float *filt,
                   const float *bias, const fk_window *win, const fk_act *act,
                   float *out, fk_pool *pool) {
-    dw_job j = {in, is, filt, bias, win, act, out, 0, 0, dw_pixel_fn()};
+    dw_job j = {in, is, filt, bias, win, act, out, 0, 0, dw_pixel_fn(),
+                win->kh == 3 && win->kw == 3 ? dw_run3x3_fn() : NULL};
     fk_window_out(win, is.h, is.w, &j.oh, &j.ow);
     long rows = (long)is.n * j.oh;
     if (rows == 0 || j.ow == 0 || is.c == 0)
         return;
     double row_flops = 2.0 * j.ow * win->kh * win->kw * is.c;
     fk_pool_run(pool, rows, grain_for(row_flops), dw_rows, &j);
+}
+
+/* ---- same-shape add ----------------------------------------------------- */
+
+typedef struct add_job {
+    const float *a, *b;
+    float *out;
+    int c;
+    const fk_act *act;
+} add_job;
+
+static void add_rows(void *arg, long r0, long r1) {
+    const add_job *j = arg;
+    int c = j->c, simple = act_is_simple(j->act);
+    const fk_act *act = simple ? j->act : NULL;
+    for (long r = r0; r < r1; r++) {
+        const float *a = j->a + r * c, *b = j->b + r * c;
+        float *o = j->out + r * c;
+        int ch = 0;
+        for (; ch + 4 <= c; ch += 4)
+            v4_store(o + ch, act_v4(act, v4_load(a + ch) + v4_load(b + ch), ch));
+        for (; ch < c; ch++)
+            o[ch] = act_1(act, a[ch] + b[ch], ch);
+        if (!simple)
+            fk_act_apply(j->act, o, c, c);
+    }
+}
+
+void fk_add_rows(const float *a, const float *b, long rows, int c,
+                 const fk_act *act, float *out, fk_pool *pool) {
+    if (rows <= 0 || c <= 0)
+        return;
+    add_job j = {a, b, out, c, act};
+    /* memory-bound: a piece of 8192 values (~100 KB moved) is worth a
+     * thread */
+    fk_pool_run(pool, rows, 1 + 8192 / c, add_rows, &j);
 }
 
 /* ---- fully connected ---------------------------------------------------- */

@@ -628,14 +628,25 @@ static void test_blas_concurrent_callers(void) {
           callers[1].bad, PAIR_REPS * PAIR_ROUNDS);
 }
 
-/* One random depthwise convolution against the reference. */
-static void depthwise_case(int big) {
+/* One random depthwise convolution against the reference. kind 0: small,
+ * 1: big, 2: a 3x3 window (the fast kernels' special case: whole-window
+ * runs of pixels with the filter held in registers), any channel count. */
+static void depthwise_case(int kind) {
+    int big = kind == 1;
     fk_shape4 is = big ? (fk_shape4){rnd_int(1, 2), rnd_int(24, 48),
                                      rnd_int(24, 48), rnd_int(16, 64)}
                        : (fk_shape4){rnd_int(1, 2), rnd_int(1, 20),
                                      rnd_int(1, 20), rnd_int(1, 20)};
+    if (kind == 2)
+        is.c = rnd_int(1, 40);
     const char *mode;
     fk_window win = rnd_window(is.h, is.w, big ? 5 : 7, &mode);
+    if (kind == 2) {
+        win.kh = win.kw = 3;
+        win.stride_h = win.stride_w = rnd_int(1, 2);
+        if (strcmp(mode, "explicit") != 0)
+            fk_window_pad_tf(&win, is.h, is.w, strcmp(mode, "SAME") == 0);
+    }
     float *slopes;
     fk_act act = rnd_act(is.c, &slopes);
     int oh, ow;
@@ -662,6 +673,34 @@ static void depthwise_case(int big) {
     free(in), free(filt), free(bias), free(ref), free(slopes);
 }
 
+/* fk_add_rows (the graph's same-shape add) equals fk_add on random rows,
+ * channel counts that are and are not multiples of 4, every activation
+ * (PReLU needs the right channel per lane), 1 and 2 threads, in place. */
+static void test_add_rows_random(void) {
+    for (int i = 0; i < 40; i++) {
+        int c = rnd_int(1, 70);
+        long rows = rnd_int(1, 3000);
+        size_t n = (size_t)rows * c;
+        float *slopes;
+        fk_act act = rnd_act(c, &slopes);
+        float *a = rnd_buf(n), *b = rnd_buf(n), *ref = nan_buf(n);
+        fk_add(a, (long)n, b, (long)n, NULL, ref);
+        fk_act_apply(&act, ref, (long)n, c);
+        fk_pool *pools[3] = {NULL, pool1, pool2};
+        for (int p = 0; p < 3; p++) {
+            float *out = nan_buf(n);
+            fk_add_rows(a, b, rows, c, &act, out, pools[p]);
+            same_values("add_rows", "random rows", out, ref, n);
+            free(out);
+        }
+        float *inplace = malloc(n * sizeof *inplace);
+        memcpy(inplace, a, n * sizeof *inplace);
+        fk_add_rows(inplace, b, rows, c, &act, inplace, pool2);
+        same_values("add_rows in place", "random rows", inplace, ref, n);
+        free(inplace), free(a), free(b), free(ref), free(slopes);
+    }
+}
+
 /* Depthwise has an AVX2 and an SSE body chosen at run time; FK_NO_AVX2
  * forces the SSE one, so both are checked whatever the CPU. */
 static void test_depthwise_random(void) {
@@ -672,6 +711,8 @@ static void test_depthwise_random(void) {
             depthwise_case(0);
         for (int i = 0; i < 5; i++)
             depthwise_case(1);
+        for (int i = 0; i < 60; i++)
+            depthwise_case(2);
     }
     unsetenv("FK_NO_AVX2");
 }
@@ -959,6 +1000,7 @@ int main(void) {
     test_conv_repeatable();
     test_blas_concurrent_callers();
     test_depthwise_random();
+    test_add_rows_random();
     test_fc_random();
     test_pool_random();
 
