@@ -1009,9 +1009,46 @@ static void binary_rows(void *arg, long r0, long r1) {
 }
 #undef BIN_LOOP
 
+static int same_shape(fk_shape4 x, fk_shape4 y) {
+    return x.n == y.n && x.h == y.h && x.w == y.w && x.c == y.c;
+}
+
+/* Operands and output of one shape: flat vectors, no broadcasting. */
+static void binary_flat(void *arg, long i0, long i1) {
+    const binary_job *j = arg;
+    const float *a = j->a, *b = j->b;
+    float *o = j->out;
+    long i = i0;
+#define FK_FLAT(VEXPR, SEXPR)                                                  \
+    do {                                                                       \
+        for (; i + 4 <= i1; i += 4) {                                          \
+            v4f x = v4_load(a + i), y = v4_load(b + i);                        \
+            v4_store(o + i, (VEXPR));                                          \
+        }                                                                      \
+        for (; i < i1; i++) {                                                  \
+            float x = a[i], y = b[i];                                          \
+            o[i] = (SEXPR);                                                    \
+        }                                                                      \
+    } while (0)
+    switch (j->op) {
+    case FK_BIN_ADD: FK_FLAT(x + y, x + y); break;
+    case FK_BIN_SUB: FK_FLAT(x - y, x - y); break;
+    case FK_BIN_MUL: FK_FLAT(x * y, x * y); break;
+    case FK_BIN_DIV: FK_FLAT(x / y, x / y); break;
+    case FK_BIN_MAX: FK_FLAT(v4_max(x, y), x > y ? x : y); break;
+    case FK_BIN_MIN: FK_FLAT(v4_min(x, y), x < y ? x : y); break;
+    }
+#undef FK_FLAT
+}
+
 void fk_binary(fk_binop op, const float *a, fk_shape4 sa, const float *b,
                fk_shape4 sb, float *out, fk_shape4 so, fk_pool *pool) {
     binary_job j = {op, a, b, sa, sb, so, out};
+    if (same_shape(sa, so) && same_shape(sb, so)) {
+        long count = (long)so.n * so.h * so.w * so.c;
+        fk_pool_run(pool, count, 8192, binary_flat, &j);
+        return;
+    }
     long rows = (long)so.n * so.h * so.w;
     long grain = 1 + 65536 / (so.c > 0 ? so.c : 1);
     fk_pool_run(pool, rows, grain, binary_rows, &j);

@@ -54,7 +54,8 @@ static void test_binary_by_hand(void) {
 }
 
 static void test_binary_fast_vs_ref(fk_pool *pool) {
-    const fk_shape4 outs[] = {{1, 7, 5, 16}, {2, 3, 4, 1}, {1, 1, 1, 33}, {1, 9, 9, 3}};
+    const fk_shape4 outs[] = {{1, 7, 5, 16}, {2, 3, 4, 1}, {1, 1, 1, 33}, {1, 9, 9, 3},
+                              {1, 64, 64, 5}}; /* the last splits over a pool */
     for (size_t k = 0; k < sizeof outs / sizeof outs[0]; k++) {
         fk_shape4 so = outs[k];
         for (int mask = 0; mask < 256; mask++) { /* which dims each operand broadcasts */
