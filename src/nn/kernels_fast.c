@@ -1041,12 +1041,72 @@ static void binary_flat(void *arg, long i0, long i1) {
 #undef FK_FLAT
 }
 
+/* One operand of the output's shape, the other one value per channel
+ * (1x1x1xc: a normalisation's mean or scale). The channel values are laid
+ * out once as a pattern of lcm(c, 4) floats, so whole vectors line up with
+ * it whatever c is; pieces start on pattern boundaries. */
+#define FK_PATTERN_MAX 256
+static void binary_per_channel(void *arg, long p0, long p1) {
+    const binary_job *j = arg;
+    int c = j->so.c, len = c;
+    while (len % 4) len += c;
+    float pat[FK_PATTERN_MAX];
+    int chan_a = j->sa.c == c && j->sa.n * j->sa.h * j->sa.w == 1 && j->sb.n * j->sb.h * j->sb.w != 1;
+    const float *vals = chan_a ? j->a : j->b, *full = chan_a ? j->b : j->a;
+    for (int i = 0; i < len; i++) pat[i] = vals[i % c];
+    long count = (long)j->so.n * j->so.h * j->so.w * c;
+    for (long p = p0; p < p1; p++) {
+        long i0 = p * len, i1 = i0 + len < count ? i0 + len : count;
+        for (long i = i0; i < i1; i += 4) {
+            int k = (int)(i - i0);
+            if (i + 4 <= i1) {
+                v4f f = v4_load(full + i), q = v4_load(pat + k);
+                v4f x = chan_a ? q : f, y = chan_a ? f : q, r;
+                switch (j->op) {
+                case FK_BIN_ADD: r = x + y; break;
+                case FK_BIN_SUB: r = x - y; break;
+                case FK_BIN_MUL: r = x * y; break;
+                case FK_BIN_DIV: r = x / y; break;
+                case FK_BIN_MAX: r = v4_max(x, y); break;
+                default: r = v4_min(x, y); break;
+                }
+                v4_store(j->out + i, r);
+            } else {
+                for (long t = i; t < i1; t++) {
+                    float f = full[t], q = pat[t - i0];
+                    float x = chan_a ? q : f, y = chan_a ? f : q, r;
+                    switch (j->op) {
+                    case FK_BIN_ADD: r = x + y; break;
+                    case FK_BIN_SUB: r = x - y; break;
+                    case FK_BIN_MUL: r = x * y; break;
+                    case FK_BIN_DIV: r = x / y; break;
+                    case FK_BIN_MAX: r = x > y ? x : y; break;
+                    default: r = x < y ? x : y; break;
+                    }
+                    j->out[t] = r;
+                }
+            }
+        }
+    }
+}
+
 void fk_binary(fk_binop op, const float *a, fk_shape4 sa, const float *b,
                fk_shape4 sb, float *out, fk_shape4 so, fk_pool *pool) {
     binary_job j = {op, a, b, sa, sb, so, out};
     if (same_shape(sa, so) && same_shape(sb, so)) {
         long count = (long)so.n * so.h * so.w * so.c;
         fk_pool_run(pool, count, 8192, binary_flat, &j);
+        return;
+    }
+    fk_shape4 chan = {1, 1, 1, so.c};
+    int len = so.c;
+    while (len % 4 && len <= FK_PATTERN_MAX) len += so.c;
+    if (len <= FK_PATTERN_MAX && so.c > 0 &&
+        ((same_shape(sa, so) && same_shape(sb, chan)) ||
+         (same_shape(sb, so) && same_shape(sa, chan)))) {
+        long count = (long)so.n * so.h * so.w * so.c;
+        long pieces = (count + len - 1) / len;
+        fk_pool_run(pool, pieces, 1 + 8192 / len, binary_per_channel, &j);
         return;
     }
     long rows = (long)so.n * so.h * so.w;
@@ -1103,24 +1163,38 @@ typedef struct pad_job {
     float *out;
 } pad_job;
 
-/* Output rows (pixels) r0..r1: fill the row, then copy the source pixel's
- * channels into place when the pixel is inside the input. */
+static void fill(float *o, long n, float v) {
+    for (long i = 0; i < n; i++) o[i] = v;
+}
+
+/* Output image rows (one (n, y) pair each) r0..r1: rows outside the input
+ * are filled; inside, the pads left and right of the input pixels are
+ * filled and the pixels copied, one memcpy per row when the channels are
+ * not padded. */
 static void pad_rows(void *arg, long r0, long r1) {
     const pad_job *j = arg;
     const fk_shape4 is = j->is, os = j->os;
+    const long orow = (long)os.w * os.c;
     for (long r = r0; r < r1; r++) {
-        float *o = j->out + r * os.c;
-        int x = (int)(r % os.w), y = (int)((r / os.w) % os.h),
-            n = (int)(r / ((long)os.w * os.h));
-        int sn = n - j->pads[0], sy = y - j->pads[2], sx = x - j->pads[4];
-        int inside = sn >= 0 && sn < is.n && sy >= 0 && sy < is.h && sx >= 0 &&
-                     sx < is.w;
-        if (!inside || is.c != os.c)
-            for (int c = 0; c < os.c; c++) o[c] = j->value;
-        if (inside)
-            memcpy(o + j->pads[6],
-                   j->in + (((long)sn * is.h + sy) * is.w + sx) * is.c,
-                   (size_t)is.c * sizeof(float));
+        float *o = j->out + r * orow;
+        int y = (int)(r % os.h), n = (int)(r / os.h);
+        int sn = n - j->pads[0], sy = y - j->pads[2];
+        if (sn < 0 || sn >= is.n || sy < 0 || sy >= is.h || is.w == 0) {
+            fill(o, orow, j->value);
+            continue;
+        }
+        const float *src = j->in + ((long)sn * is.h + sy) * is.w * is.c;
+        long left = (long)j->pads[4] * os.c, mid = (long)is.w * os.c;
+        fill(o, left, j->value);
+        if (is.c == os.c) {
+            memcpy(o + left, src, (size_t)mid * sizeof(float));
+        } else {
+            fill(o + left, mid, j->value);
+            for (int x = 0; x < is.w; x++)
+                memcpy(o + left + (long)x * os.c + j->pads[6], src + (long)x * is.c,
+                       (size_t)is.c * sizeof(float));
+        }
+        fill(o + left + mid, orow - left - mid, j->value);
     }
 }
 
@@ -1130,7 +1204,8 @@ void fk_pad(const float *in, fk_shape4 is, const int pads[8], float value,
                  {is.n + pads[0] + pads[1], is.h + pads[2] + pads[3],
                   is.w + pads[4] + pads[5], is.c + pads[6] + pads[7]},
                  pads, value, out};
-    fk_pool_run(pool, (long)j.os.n * j.os.h * j.os.w, 256, pad_rows, &j);
+    long rows = (long)j.os.n * j.os.h;
+    fk_pool_run(pool, rows, 1 + 16384 / (1 + (long)j.os.w * j.os.c), pad_rows, &j);
 }
 
 /* Reductions: the common case (over H and W, keeping channels) walks pixels

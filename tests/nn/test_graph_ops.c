@@ -140,6 +140,26 @@ static void test_pad(fk_pool *pool) {
     free(x);
     free(r);
     free(f);
+    /* more shapes: channels padded or not (one copy per row), batch
+     * padding, no padding at all, big enough to split over the pool */
+    const int cases[][8] = {{0, 0, 1, 1, 1, 1, 0, 0}, {1, 1, 0, 2, 3, 0, 0, 0},
+                            {0, 0, 0, 0, 0, 0, 0, 0}, {0, 1, 2, 0, 0, 1, 2, 2},
+                            {0, 0, 5, 0, 0, 7, 0, 0}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const int *pk = cases[k];
+        fk_shape4 si = {2, 40, 37, 3};
+        fk_shape4 so = {si.n + pk[0] + pk[1], si.h + pk[2] + pk[3], si.w + pk[4] + pk[5],
+                        si.c + pk[6] + pk[7]};
+        float *xi = rand_buf(count4(si)), *ri = malloc(sizeof(float) * count4(so)),
+              *fi = malloc(sizeof(float) * count4(so));
+        fk_pad_ref(xi, si, pk, 0.25f, ri);
+        fk_pad(xi, si, pk, 0.25f, fi, pool);
+        CHECK(memcmp(ri, fi, sizeof(float) * count4(so)) == 0, "pad case %d: fast != reference",
+              (int)k);
+        free(xi);
+        free(ri);
+        free(fi);
+    }
 }
 
 static void test_reduce(void) {
