@@ -441,7 +441,12 @@ static fk_pool *pool1, *pool2;
 static void conv_case(int big, int force_1x1) {
     fk_shape4 is;
     int oc;
-    if (big) {
+    if (big == 2) {
+        /* a deep layer: few output pixels, many channels (the kernels
+         * split these by output channels over the pool) */
+        is = (fk_shape4){1, rnd_int(1, 8), rnd_int(1, 8), rnd_int(16, 96)};
+        oc = rnd_int(32, 200);
+    } else if (big) {
         is = (fk_shape4){rnd_int(1, 2), rnd_int(16, 40), rnd_int(16, 40),
                          rnd_int(8, 40)};
         oc = rnd_int(8, 48);
@@ -494,6 +499,8 @@ static void test_conv_random(void) {
         conv_case(0, 1);
     for (int i = 0; i < 8; i++)
         conv_case(1, i % 3 == 0);
+    for (int i = 0; i < 30; i++)
+        conv_case(2, i % 4 == 0);
     /* The 1x1 direct path needs no workspace at all. */
     fk_shape4 is = {1, 8, 8, 16};
     fk_window one = {1, 1, 1, 1, 0, 0, 0, 0};
