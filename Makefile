@@ -57,7 +57,8 @@ bench: models
 	@node bench/peers/compare.js $(BUILD) $(HOME_DIR) $(LFW)/images $(LFW_COUNT)
 
 # 1:N search: facekit exact vs faiss IndexFlatIP vs facekit ANN on synthetic
-# embeddings (ROWS, DIM, ANN=hnsw|ivfpq; bench_search --help for more).
+# embeddings (ROWS, DIM, ANN=none|hnsw|ivfpq|hnsw,ivfpq; bench/bench_search.c
+# lists the other options: --effort, --no-flat, --threads, --queries).
 ROWS ?= 100000
 DIM  ?= 128
 ANN  ?= hnsw

@@ -21,8 +21,20 @@
  * of threads for OpenMP and for OpenBLAS (its flat search of a batch is an
  * sgemm); facekit's calls run OpenBLAS single-threaded inside its pool.
  *
- * Usage: bench_search [--rows N] [--dim D] [--queries Q] [--ann hnsw|ivfpq]
- *                     [--threads T] [--quick]
+ * Every section is printed (and flushed) as soon as it is measured, so a
+ * long run shows its progress; the summary table and the ratios follow at
+ * the end. Memory: the matrix (rows x dim floats) stays for the whole run;
+ * faiss's flat copy of it is freed before the ANN indexes are built, and
+ * each ANN index is freed (its file deleted) before the next. --no-flat
+ * leaves the faiss flat copy out (then no faiss ratio is printed).
+ *
+ * --effort E1,E2,... searches each ANN index at several efforts (HNSW's
+ * search beam efSearch, IVF-PQ's lists probed nprobe; 0 = the gallery's
+ * default) after building it once: one row per effort.
+ *
+ * Usage: bench_search [--rows N] [--dim D] [--queries Q]
+ *                     [--ann none|hnsw|ivfpq|hnsw,ivfpq] [--effort E[,E...]]
+ *                     [--threads T] [--no-flat] [--quick]
  */
 #include <cblas.h>
 #include <math.h>
@@ -100,29 +112,189 @@ static void die_fk(const char *what) {
     exit(1);
 }
 
+typedef struct timing {
+    double p50, p99;
+} timing;
+
+/* One ANN kind's figures at one search effort. */
+typedef struct ann_row {
+    int kind, effort;
+    double build, save, load, mem, file;
+    timing one, batch;
+    double r1, r10;
+} ann_row;
+
+/* ", effort N" for a row searched with an explicit effort, "" for the
+ * default (a static buffer per call site is enough for printf). */
+static const char *effort_name(int effort) {
+    static char buf[8][24];
+    static int next;
+    if (effort <= 0) return "";
+    char *b = buf[next++ % 8];
+    snprintf(b, sizeof buf[0], ", effort %d", effort);
+    return b;
+}
+
+static timing timed(double *lat, int n) {
+    timing t = {pct(lat, n, 50), pct(lat, n, 99)};
+    return t;
+}
+
+/* Build the gallery's ANN index of `kind` on the bench matrix, save it,
+ * load it back, then at each of the search efforts (0: the gallery's
+ * default) search it and compare it with the exact top-10 `truth`; one row
+ * per effort into out. */
+static void run_ann(int kind, const int *efforts, int nefforts, float *matrix, long rows,
+                    int dim, int threads, const float *q, int nq, const int *truth,
+                    double *lat, ann_row *out) {
+    ann_row res = {.kind = kind};
+    int nb = nq / BATCH;
+    const char *name = fk_gallery_ann_kind_name(kind);
+    char dir[] = "/tmp/fk_bench_search_XXXXXX";
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    fk_gallery *g = calloc(1, sizeof *g);
+    if (!g) exit(1);
+    snprintf(g->path, sizeof g->path, "%s/bench.db", dir);
+    fk_options_init(&g->opt);
+    g->opt.metric = "cosine";
+    g->dim = dim;
+    g->config_id = 1;
+    g->n = (int)rows;
+    g->matrix = matrix;
+    g->face_ids = xmalloc((size_t)rows * sizeof *g->face_ids);
+    g->image_ids = xmalloc((size_t)rows * sizeof *g->image_ids);
+    for (long r = 0; r < rows; r++) g->face_ids[r] = g->image_ids[r] = r + 1;
+    g->cache_gen = 1;
+    g->threads = threads;
+    g->use_ann = 1;
+    g->ann_kind = kind;
+    g->be = &fk_gallery_sqlite_backend; /* only its local_file flag is read: save/load the index */
+    printf("%s: building the index of %ld rows ...\n", name, rows);
+    fflush(stdout);
+    double rss = rss_mib();
+    int use = 0;
+    if (fk_gallery_ann_sync(g, &use) != FK_OK || !use) die_fk("building the ANN index");
+    res.mem = rss_mib() - rss;
+    fk_gallery_ann_info info;
+    fk_gallery_ann_info_get(g, &info);
+    if (info.note[0]) printf("note: %s\n", info.note);
+    res.build = info.build_seconds;
+    res.save = info.save_seconds;
+    char path[PATH_MAX + 64];
+    fk_gallery_ann_path(g, path, sizeof path);
+    struct stat sb;
+    res.file = stat(path, &sb) == 0 ? (double)sb.st_size / (1024.0 * 1024.0) : 0;
+    printf("%s: built in %.1f s (saved in %.1f s, %.0f MiB in memory, file %.0f MiB)\n", name,
+           res.build, res.save, res.mem, res.file);
+    fflush(stdout);
+    /* Read it back, as the next process would. */
+    fk_gallery_ann_free(g->ann);
+    g->ann = NULL;
+    if (fk_gallery_ann_sync(g, &use) != FK_OK) die_fk("loading the ANN index");
+    fk_gallery_ann_info_get(g, &info);
+    res.load = info.load_seconds;
+
+    int *arow = xmalloc((size_t)nq * K * sizeof *arow);
+    float *akey = xmalloc((size_t)nq * K * sizeof *akey);
+    int *agot = xmalloc((size_t)nq * sizeof *agot);
+    for (int e = 0; e < nefforts; e++) {
+        res.effort = g->ann_effort = efforts[e];
+        fk_gallery_ann_search(g, 1, q, K, 0, arow, akey, agot); /* warm-up */
+        for (int i = 0; i < nq; i++) {
+            double t = now();
+            if (fk_gallery_ann_search(g, 1, q + (size_t)i * dim, K, 0, arow + (size_t)i * K,
+                                      akey + (size_t)i * K, agot + i) != FK_OK)
+                die_fk("ANN search");
+            lat[i] = now() - t;
+        }
+        res.one = timed(lat, nq);
+        int hit1 = 0, hit10 = 0;
+        for (int i = 0; i < nq; i++) {
+            hit1 += arow[(size_t)i * K] == truth[(size_t)i * K];
+            for (int a = 0; a < K; a++)
+                for (int b = 0; b < K; b++)
+                    hit10 += arow[(size_t)i * K + a] == truth[(size_t)i * K + b];
+        }
+        for (int b = 0; b < nb; b++) {
+            double t = now();
+            fk_gallery_ann_search(g, BATCH, q + (size_t)b * BATCH * dim, K, 0, arow, akey, agot);
+            lat[b] = now() - t;
+        }
+        res.batch = timed(lat, nb);
+        res.r1 = (double)hit1 / nq;
+        res.r10 = (double)hit10 / ((double)nq * K);
+        char eff[32] = "default";
+        if (res.effort > 0) snprintf(eff, sizeof eff, "%d", res.effort);
+        printf("%s (loaded in %.1f s), effort %s: single p50 %.3f ms p99 %.3f ms; batch-%d p50 "
+               "%.2f ms; recall@1 %.3f recall@10 %.3f\n",
+               name, res.load, eff, res.one.p50 * 1e3, res.one.p99 * 1e3, BATCH,
+               res.batch.p50 * 1e3, res.r1, res.r10);
+        fflush(stdout);
+        out[e] = res;
+    }
+    unlink(path);
+    rmdir(dir);
+    fk_gallery_ann_free(g->ann);
+    free(g->face_ids);
+    free(g->image_ids);
+    free(g);
+    free(arow);
+    free(akey);
+    free(agot);
+}
+
 int main(int argc, char **argv) {
     long rows = 100000;
-    int dim = 128, nq = 200, threads = 0, kind = FK_FAISS_HNSW;
+    int dim = 128, nq = 200, threads = 0, with_flat = 1;
+    int kinds[2] = {FK_FAISS_HNSW, -1}, nkinds = 1;
+    int efforts[8] = {0}, nefforts = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--quick")) {
             rows = 20000;
             nq = 128;
-        } else if (!strcmp(a, "--rows") && v) rows = atol(argv[++i]);
+        } else if (!strcmp(a, "--no-flat")) with_flat = 0;
+        else if (!strcmp(a, "--rows") && v) rows = atol(argv[++i]);
         else if (!strcmp(a, "--dim") && v) dim = atoi(argv[++i]);
         else if (!strcmp(a, "--queries") && v) nq = atoi(argv[++i]);
         else if (!strcmp(a, "--threads") && v) threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--effort") && v) {
+            char list[128];
+            snprintf(list, sizeof list, "%s", argv[++i]);
+            nefforts = 0;
+            for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
+                 t = strtok_r(NULL, ",", &save)) {
+                int e = atoi(t);
+                if (e < 0 || nefforts == 8 || (e == 0 && strcmp(t, "0"))) {
+                    fprintf(stderr, "bench_search: --effort E[,E...] (at most 8; 0: default)\n");
+                    return 2;
+                }
+                efforts[nefforts++] = e;
+            }
+        }
         else if (!strcmp(a, "--ann") && v) {
             const char *k = argv[++i];
-            if (!strcmp(k, "hnsw")) kind = FK_FAISS_HNSW;
-            else if (!strcmp(k, "ivfpq")) kind = FK_FAISS_IVFPQ;
-            else {
-                fprintf(stderr, "bench_search: --ann hnsw|ivfpq\n");
-                return 2;
+            nkinds = 0;
+            if (!strcmp(k, "none")) continue;
+            char list[64];
+            snprintf(list, sizeof list, "%s", k);
+            for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
+                 t = strtok_r(NULL, ",", &save)) {
+                int kind = !strcmp(t, "hnsw") ? FK_FAISS_HNSW
+                           : !strcmp(t, "ivfpq") ? FK_FAISS_IVFPQ : -1;
+                if (kind < 0 || nkinds == 2 || (nkinds == 1 && kinds[0] == kind)) {
+                    fprintf(stderr, "bench_search: --ann none|hnsw|ivfpq|hnsw,ivfpq\n");
+                    return 2;
+                }
+                kinds[nkinds++] = kind;
             }
         } else {
             fprintf(stderr, "usage: bench_search [--rows N] [--dim D] [--queries Q] "
-                            "[--ann hnsw|ivfpq] [--threads T] [--quick]\n");
+                            "[--ann none|hnsw|ivfpq|hnsw,ivfpq] [--effort E[,E...]] [--threads T] "
+                            "[--no-flat] [--quick]\n");
             return 2;
         }
     }
@@ -141,10 +313,19 @@ int main(int argc, char **argv) {
         if (fscanf(lf, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = 0;
         fclose(lf);
     }
-    printf("bench_search: %ld rows x %d dims, %d queries, top-%d, %d threads, ANN %s; "
+    char annlist[32] = "";
+    for (int i = 0; i < nkinds; i++)
+        snprintf(annlist + strlen(annlist), sizeof annlist - strlen(annlist), "%s%s",
+                 i ? "," : "", fk_gallery_ann_kind_name(kinds[i]));
+    double gib = (double)rows * dim * sizeof(float) / (1024.0 * 1024.0 * 1024.0);
+    printf("bench_search: %ld rows x %d dims, %d queries, top-%d, %d threads, ANN %s%s; "
            "load average %.2f %.2f %.2f\n",
-           rows, dim, nq, K, threads, fk_gallery_ann_kind_name(kind), load[0], load[1],
-           load[2]);
+           rows, dim, nq, K, threads, nkinds ? annlist : "none",
+           with_flat ? "" : ", no faiss flat", load[0], load[1], load[2]);
+    printf("memory: matrix %.2f GiB%s, plus the largest ANN index (HNSW: about the matrix "
+           "again)\n",
+           gib, with_flat ? ", faiss flat copy the same again (freed before ANN)" : "");
+    fflush(stdout);
 
     /* ---- data ---- */
     double rss0 = rss_mib();
@@ -154,7 +335,8 @@ int main(int argc, char **argv) {
     float *centers = xmalloc((size_t)ids * dim * sizeof *centers);
     for (size_t i = 0; i < (size_t)ids * dim; i++) centers[i] = frand(&seed);
     float *matrix = xmalloc((size_t)rows * dim * sizeof *matrix);
-    for (long r = 0; r < rows; r++) sample(centers, (int)(r % ids), dim, &seed, matrix + (size_t)r * dim);
+    for (long r = 0; r < rows; r++)
+        sample(centers, (int)(r % ids), dim, &seed, matrix + (size_t)r * dim);
     float *q = xmalloc((size_t)nq * dim * sizeof *q);
     for (int i = 0; i < nq; i++)
         sample(centers, (int)((uint64_t)(i * 2654435761u) % (uint64_t)ids), dim, &seed,
@@ -162,12 +344,12 @@ int main(int argc, char **argv) {
     free(centers);
     double rss_matrix = rss_mib() - rss0;
     printf("data: %.1f s to generate; facekit matrix %.0f MiB\n", now() - t, rss_matrix);
+    fflush(stdout);
 
     fk_pool *pool = NULL;
     if (fk_pool_new(threads, &pool) != FK_OK) die_fk("pool");
     int *idx = xmalloc((size_t)nq * K * sizeof *idx);
     float *key = xmalloc((size_t)nq * K * sizeof *key);
-    int *got = xmalloc((size_t)nq * sizeof *got);
     double *lat = xmalloc((size_t)nq * sizeof *lat);
     int nb = nq / BATCH;
 
@@ -180,9 +362,11 @@ int main(int argc, char **argv) {
                         idx + (size_t)i * K, key + (size_t)i * K);
         lat[i] = now() - t;
     }
-    double fx1_p50 = pct(lat, nq, 50), fx1_p99 = pct(lat, nq, 99);
+    timing fx1 = timed(lat, nq);
     int *truth = xmalloc((size_t)nq * K * sizeof *truth); /* exact top-10 rows */
     memcpy(truth, idx, (size_t)nq * K * sizeof *idx);
+    printf("facekit exact: single p50 %.3f ms p99 %.3f ms\n", fx1.p50 * 1e3, fx1.p99 * 1e3);
+    fflush(stdout);
     int *bidx = xmalloc((size_t)BATCH * K * sizeof *bidx);
     float *bkey = xmalloc((size_t)BATCH * K * sizeof *bkey);
     int bgot[BATCH];
@@ -196,110 +380,68 @@ int main(int argc, char **argv) {
         for (int i = 0; i < BATCH; i++)
             batch_agree &= bidx[i * K] == truth[((size_t)b * BATCH + i) * K];
     }
-    double fxb_p50 = pct(lat, nb, 50), fxb_p99 = pct(lat, nb, 99);
+    timing fxb = timed(lat, nb);
+    printf("facekit exact: batch-%d p50 %.2f ms p99 %.2f ms; batch top-1 == single top-1: %s\n",
+           BATCH, fxb.p50 * 1e3, fxb.p99 * 1e3, batch_agree ? "yes" : "NO");
+    fflush(stdout);
 
     /* ---- faiss IndexFlatIP ---- */
     char err[256];
-    fk_faiss *flat = NULL;
-    fk_faiss_params fp = {FK_FAISS_FLAT, dim, 0, 0, 0, 0, 0};
-    double rss1 = rss_mib();
-    t = now();
-    if (fk_faiss_new(&fp, &flat, err, sizeof err) != FK_OK ||
-        fk_faiss_add(flat, rows, matrix, threads, err, sizeof err) != FK_OK) {
-        fprintf(stderr, "bench_search: %s\n", err);
-        return 1;
-    }
-    double flat_build = now() - t, rss_flat = rss_mib() - rss1;
-    openblas_set_num_threads(threads);
-    float *fd = xmalloc((size_t)BATCH * K * sizeof *fd);
-    int64_t *fl = xmalloc((size_t)BATCH * K * sizeof *fl);
+    timing ff1 = {0, 0}, ffb = {0, 0};
+    double flat_build = 0, rss_flat = 0;
     int flat_agree = 1;
-    fk_faiss_search(flat, 1, q, K, 0, NULL, threads, fd, fl, err, sizeof err);
-    for (int i = 0; i < nq; i++) {
+    if (with_flat) {
+        fk_faiss *flat = NULL;
+        fk_faiss_params fp = {FK_FAISS_FLAT, dim, 0, 0, 0, 0, 0};
+        double rss1 = rss_mib();
         t = now();
-        fk_faiss_search(flat, 1, q + (size_t)i * dim, K, 0, NULL, threads, fd, fl, err,
-                        sizeof err);
-        lat[i] = now() - t;
-        flat_agree &= fl[0] == truth[(size_t)i * K];
+        if (fk_faiss_new(&fp, &flat, err, sizeof err) != FK_OK ||
+            fk_faiss_add(flat, rows, matrix, threads, err, sizeof err) != FK_OK) {
+            fprintf(stderr, "bench_search: %s\n", err);
+            return 1;
+        }
+        flat_build = now() - t;
+        rss_flat = rss_mib() - rss1;
+        openblas_set_num_threads(threads);
+        float *fd = xmalloc((size_t)BATCH * K * sizeof *fd);
+        int64_t *fl = xmalloc((size_t)BATCH * K * sizeof *fl);
+        fk_faiss_search(flat, 1, q, K, 0, NULL, threads, fd, fl, err, sizeof err);
+        for (int i = 0; i < nq; i++) {
+            t = now();
+            fk_faiss_search(flat, 1, q + (size_t)i * dim, K, 0, NULL, threads, fd, fl, err,
+                            sizeof err);
+            lat[i] = now() - t;
+            flat_agree &= fl[0] == truth[(size_t)i * K];
+        }
+        ff1 = timed(lat, nq);
+        fk_faiss_search(flat, BATCH, q, K, 0, NULL, threads, fd, fl, err, sizeof err);
+        for (int b = 0; b < nb; b++) {
+            t = now();
+            fk_faiss_search(flat, BATCH, q + (size_t)b * BATCH * dim, K, 0, NULL, threads, fd,
+                            fl, err, sizeof err);
+            lat[b] = now() - t;
+        }
+        ffb = timed(lat, nb);
+        fk_faiss_free(flat);
+        free(fd);
+        free(fl);
+        openblas_set_num_threads(1);
+        printf("faiss IndexFlatIP: single p50 %.3f ms p99 %.3f ms; batch-%d p50 %.2f ms "
+               "p99 %.2f ms; top-1 == facekit exact top-1: %s (copy freed)\n",
+               ff1.p50 * 1e3, ff1.p99 * 1e3, BATCH, ffb.p50 * 1e3, ffb.p99 * 1e3,
+               flat_agree ? "yes" : "NO");
+        printf("ratios (p50) faiss flat / facekit exact: single %.2f, batch of %d %.2f "
+               "(target >= 1.0)\n",
+               ff1.p50 / fx1.p50, BATCH, ffb.p50 / fxb.p50);
+        fflush(stdout);
     }
-    double ff1_p50 = pct(lat, nq, 50), ff1_p99 = pct(lat, nq, 99);
-    fk_faiss_search(flat, BATCH, q, K, 0, NULL, threads, fd, fl, err, sizeof err);
-    for (int b = 0; b < nb; b++) {
-        t = now();
-        fk_faiss_search(flat, BATCH, q + (size_t)b * BATCH * dim, K, 0, NULL, threads, fd, fl,
-                        err, sizeof err);
-        lat[b] = now() - t;
-    }
-    double ffb_p50 = pct(lat, nb, 50), ffb_p99 = pct(lat, nb, 99);
-    fk_faiss_free(flat);
-    openblas_set_num_threads(1);
 
     /* ---- facekit ANN (the gallery's code on an in-memory gallery) ---- */
-    char dir[] = "/tmp/fk_bench_search_XXXXXX";
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    fk_gallery *g = calloc(1, sizeof *g);
-    if (!g) return 1;
-    snprintf(g->path, sizeof g->path, "%s/bench.db", dir);
-    fk_options_init(&g->opt);
-    g->opt.metric = "cosine";
-    g->dim = dim;
-    g->config_id = 1;
-    g->n = (int)rows;
-    g->matrix = matrix;
-    g->face_ids = xmalloc((size_t)rows * sizeof *g->face_ids);
-    g->image_ids = xmalloc((size_t)rows * sizeof *g->image_ids);
-    for (long r = 0; r < rows; r++) g->face_ids[r] = g->image_ids[r] = r + 1;
-    g->cache_gen = 1;
-    g->threads = threads;
-    g->use_ann = 1;
-    g->ann_kind = kind;
-    g->be = &fk_gallery_sqlite_backend; /* only its local_file flag is read: save/load the index */
-    double rss2 = rss_mib();
-    int use = 0;
-    if (fk_gallery_ann_sync(g, &use) != FK_OK || !use) die_fk("building the ANN index");
-    double rss_ann = rss_mib() - rss2;
-    fk_gallery_ann_info info;
-    fk_gallery_ann_info_get(g, &info);
-    if (info.note[0]) printf("note: %s\n", info.note);
-    char path[PATH_MAX + 64];
-    fk_gallery_ann_path(g, path, sizeof path);
-    struct stat sb;
-    double file_mib = stat(path, &sb) == 0 ? (double)sb.st_size / (1024.0 * 1024.0) : 0;
-    /* Read it back, as the next process would. */
-    fk_gallery_ann_free(g->ann);
-    g->ann = NULL;
-    if (fk_gallery_ann_sync(g, &use) != FK_OK) die_fk("loading the ANN index");
-    fk_gallery_ann_info linfo;
-    fk_gallery_ann_info_get(g, &linfo);
-
-    int *arow = xmalloc((size_t)nq * K * sizeof *arow);
-    float *akey = xmalloc((size_t)nq * K * sizeof *akey);
-    int *agot = xmalloc((size_t)nq * sizeof *agot);
-    fk_gallery_ann_search(g, 1, q, K, 0, arow, akey, agot);
-    for (int i = 0; i < nq; i++) {
-        t = now();
-        if (fk_gallery_ann_search(g, 1, q + (size_t)i * dim, K, 0, arow + (size_t)i * K,
-                                  akey + (size_t)i * K, agot + i) != FK_OK)
-            die_fk("ANN search");
-        lat[i] = now() - t;
-    }
-    double an1_p50 = pct(lat, nq, 50), an1_p99 = pct(lat, nq, 99);
-    int hit1 = 0, hit10 = 0;
-    for (int i = 0; i < nq; i++) {
-        hit1 += arow[(size_t)i * K] == truth[(size_t)i * K];
-        for (int a = 0; a < K; a++)
-            for (int b = 0; b < K; b++) hit10 += arow[(size_t)i * K + a] == truth[(size_t)i * K + b];
-    }
-    for (int b = 0; b < nb; b++) {
-        t = now();
-        fk_gallery_ann_search(g, BATCH, q + (size_t)b * BATCH * dim, K, 0, arow, akey, agot);
-        lat[b] = now() - t;
-    }
-    double anb_p50 = pct(lat, nb, 50), anb_p99 = pct(lat, nb, 99);
-    double r1 = (double)hit1 / nq, r10 = (double)hit10 / ((double)nq * K);
+    ann_row ann[2 * 8];
+    int nann = 0;
+    for (int i = 0; i < nkinds; i++, nann += nefforts)
+        run_ann(kinds[i], efforts, nefforts, matrix, rows, dim, threads, q, nq, truth, lat,
+                ann + nann);
 
     /* ---- report ---- */
     printf("\n| search | build | single p50 | single p99 | batch-%d p50 (per query) | "
@@ -308,50 +450,50 @@ int main(int argc, char **argv) {
     printf("|---|---|---|---|---|---|---|---|---|\n");
     printf("| facekit exact | - | %.3f ms | %.3f ms | %.2f ms (%.3f) | %.2f ms | 1 | 1 | "
            "%.0f MiB (matrix) |\n",
-           fx1_p50 * 1e3, fx1_p99 * 1e3, fxb_p50 * 1e3, fxb_p50 * 1e3 / BATCH, fxb_p99 * 1e3,
+           fx1.p50 * 1e3, fx1.p99 * 1e3, fxb.p50 * 1e3, fxb.p50 * 1e3 / BATCH, fxb.p99 * 1e3,
            rss_matrix);
-    printf("| faiss IndexFlatIP | %.2f s | %.3f ms | %.3f ms | %.2f ms (%.3f) | %.2f ms | - | - | "
-           "%.0f MiB |\n",
-           flat_build, ff1_p50 * 1e3, ff1_p99 * 1e3, ffb_p50 * 1e3, ffb_p50 * 1e3 / BATCH,
-           ffb_p99 * 1e3, rss_flat);
-    printf("| facekit ANN (%s) | %.1f s (+ save %.1f s, load %.1f s) | %.3f ms | %.3f ms | "
-           "%.2f ms (%.3f) | %.2f ms | %.3f | %.3f | %.0f MiB (file %.0f MiB) |\n",
-           fk_gallery_ann_kind_name(kind), info.build_seconds, info.save_seconds,
-           linfo.load_seconds, an1_p50 * 1e3, an1_p99 * 1e3, anb_p50 * 1e3,
-           anb_p50 * 1e3 / BATCH, anb_p99 * 1e3, r1, r10, rss_ann, file_mib);
+    if (with_flat)
+        printf("| faiss IndexFlatIP | %.2f s | %.3f ms | %.3f ms | %.2f ms (%.3f) | %.2f ms | - "
+               "| - | %.0f MiB |\n",
+               flat_build, ff1.p50 * 1e3, ff1.p99 * 1e3, ffb.p50 * 1e3, ffb.p50 * 1e3 / BATCH,
+               ffb.p99 * 1e3, rss_flat);
+    for (int i = 0; i < nann; i++)
+        printf("| facekit ANN (%s%s) | %.1f s (+ save %.1f s, load %.1f s) | %.3f ms | %.3f ms | "
+               "%.2f ms (%.3f) | %.2f ms | %.3f | %.3f | %.0f MiB (file %.0f MiB) |\n",
+               fk_gallery_ann_kind_name(ann[i].kind), effort_name(ann[i].effort), ann[i].build, ann[i].save, ann[i].load,
+               ann[i].one.p50 * 1e3, ann[i].one.p99 * 1e3, ann[i].batch.p50 * 1e3,
+               ann[i].batch.p50 * 1e3 / BATCH, ann[i].batch.p99 * 1e3, ann[i].r1, ann[i].r10,
+               ann[i].mem, ann[i].file);
     printf("\nratios (p50):\n");
-    printf("  faiss flat / facekit exact, single query: %.2f  (target >= 1.0)\n",
-           ff1_p50 / fx1_p50);
-    printf("  faiss flat / facekit exact, batch of %d:  %.2f  (target >= 1.0)\n", BATCH,
-           ffb_p50 / fxb_p50);
-    printf("  facekit exact / facekit ANN, single query: %.1f  (target >= 20 at recall@10 >= "
-           "0.95 on 1M rows)\n",
-           fx1_p50 / an1_p50);
-    printf("  facekit exact / facekit ANN, batch of %d:  %.1f\n", BATCH, fxb_p50 / anb_p50);
-    printf("checks: faiss flat top-1 == facekit exact top-1: %s; batch top-1 == single "
-           "top-1: %s\n",
-           flat_agree ? "yes" : "NO", batch_agree ? "yes" : "NO");
+    if (with_flat) {
+        printf("  faiss flat / facekit exact, single query: %.2f  (target >= 1.0)\n",
+               ff1.p50 / fx1.p50);
+        printf("  faiss flat / facekit exact, batch of %d:  %.2f  (target >= 1.0)\n", BATCH,
+               ffb.p50 / fxb.p50);
+    }
+    for (int i = 0; i < nann; i++) {
+        const char *name = fk_gallery_ann_kind_name(ann[i].kind);
+        const char *eff = effort_name(ann[i].effort);
+        printf("  facekit exact / facekit ANN (%s%s), single query: %.1f at recall@10 %.3f  "
+               "(target >= 20 at recall@10 >= 0.95 on 1M rows)\n",
+               name, eff, fx1.p50 / ann[i].one.p50, ann[i].r10);
+        printf("  facekit exact / facekit ANN (%s%s), batch of %d:  %.1f\n", name, eff, BATCH,
+               fxb.p50 / ann[i].batch.p50);
+    }
+    printf("checks: %sbatch top-1 == single top-1: %s\n",
+           with_flat ? (flat_agree ? "faiss flat top-1 == facekit exact top-1: yes; "
+                                   : "faiss flat top-1 == facekit exact top-1: NO; ")
+                     : "",
+           batch_agree ? "yes" : "NO");
 
-    unlink(path);
-    rmdir(dir);
-    fk_gallery_ann_free(g->ann);
-    free(g->face_ids);
-    free(g->image_ids);
-    free(g);
     fk_pool_free(pool);
     free(matrix);
     free(q);
     free(idx);
     free(key);
-    free(got);
     free(lat);
     free(truth);
     free(bidx);
     free(bkey);
-    free(fd);
-    free(fl);
-    free(arow);
-    free(akey);
-    free(agot);
     return flat_agree && batch_agree ? 0 : 1;
 }

@@ -113,6 +113,8 @@ struct fk_gallery {
     int ann_kind;              /* FK_FAISS_HNSW or FK_FAISS_IVFPQ */
     struct fk_gallery_ann *ann;
     fk_gallery_ann_info ann_info;
+    int ann_effort;            /* > 0: HNSW search beam / IVF lists probed
+                                  instead of the default (bench_search) */
 };
 
 /* Record an SQLite failure on g (what: the operation) as an fk_status:
@@ -171,10 +173,13 @@ int fk_gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
                     int k, int *idx, float *key);
 
 /* The same for nq queries (nq x dim, row after row) at once, without skip:
- * blocks of rows are scored against every query with one sgemm (OpenBLAS)
- * and each query keeps its own top-k. idx/key are nq x k; got[q] receives
- * how many of query q's k were filled. Returns 0, or -1 when out of
- * memory. */
+ * one pass over the matrix, the pool's threads taking blocks of rows; each
+ * block is scored against every query by an AVX2+FMA register-tiled kernel
+ * (else one OpenBLAS sgemm) and each query keeps its own top-k, a score
+ * reaching a heap only when it beats that query's k-th best. The same rows
+ * and order as fk_gallery_topk for each query, up to keys equal to
+ * rounding. idx/key are nq x k; got[q] receives how many of query q's k
+ * were filled. Returns 0, or -1 when out of memory. */
 int fk_gallery_topk_batch(fk_pool *pool, const float *matrix, const float *bias, int n,
                           int dim, const float *q, int nq, int k, int *idx, float *key,
                           int *got);

@@ -15,12 +15,14 @@
  *
  * File layout (native byte order, checked by the magic):
  *   header (64 bytes): magic "FKANNIX1", version, kind, dim, l2, config id,
- *       positions, payload bytes, payload checksum
+ *       positions, payload bytes, payload checksum, build recipe
  *   payload: face ids (int64 x positions), fingerprints (uint32 x
  *       positions), then faiss's own serialization of the index.
  * The checksum covers the whole payload and is verified before faiss reads
  * a byte, so a truncated or damaged file is never parsed; one built for
- * another configuration / kind / dimension is recognised by its header.
+ * another configuration / kind / dimension, or with other build
+ * parameters (the recipe stamp: HNSW's links and build beam, IVF-PQ's
+ * sizing rules), is recognised by its header.
  * Either way the index is rebuilt from the gallery and the reason recorded
  * (fk_gallery_ann_info_get's note; the CLI prints it as a warning).
  *
@@ -51,8 +53,23 @@
 #include "gallery/gallery_ann.h"
 
 #define ANN_MAGIC "FKANNIX1"
-#define ANN_VERSION 1
+#define ANN_VERSION 2 /* 2: the recipe stamp in the header */
 #define ANN_HEADER 64
+
+/* HNSW: 24 links per node (48 at the bottom layer), build beam 40. 32 / 80
+ * took 88 s for 100k x 128 rows on 2 cores and did not finish 1M in 25
+ * minutes. Measured at 200k x 128 (bench data, CPU seconds of the build,
+ * facekit's distances; recall@10 at search beam 64 / 128): 16 / 40: 74 s,
+ * 0.967 / 0.980; 24 / 40: 100 s, 0.997 / 0.999; 16 / 80: 211 s, 1.000 /
+ * 1.000. Recall falls as the gallery grows, so the middle one. */
+#define ANN_HNSW_M 24
+#define ANN_HNSW_EFC 40
+/* Search beam: max(this, 4 x candidates). 64 on 24 / 40 at 200k rows:
+ * recall@10 0.997; 128 doubles the search time for 0.999. */
+#define ANN_HNSW_EF_SEARCH 64
+/* IVF-PQ's sizing rules (nlist, training sample, sub-quantizers, nprobe):
+ * bump when they change, so that files built by the old rules rebuild. */
+#define ANN_IVFPQ_RECIPE 2
 
 struct fk_gallery_ann {
     fk_faiss *index;
@@ -71,7 +88,8 @@ typedef struct ann_header {
     uint32_t version, kind, dim, l2;
     int64_t config_id, n;
     uint64_t payload_bytes, checksum;
-    char pad[ANN_HEADER - 8 - 16 - 32];
+    uint32_t recipe; /* ann_recipe(kind): the build parameters */
+    uint32_t reserved;
 } ann_header;
 
 _Static_assert(sizeof(ann_header) == ANN_HEADER, "ann header is 64 bytes");
@@ -132,6 +150,12 @@ static uint32_t row_fingerprint(const float *row, int dim) {
 
 const char *fk_gallery_ann_kind_name(int kind) {
     return kind == FK_FAISS_IVFPQ ? "ivfpq" : "hnsw";
+}
+
+/* The stamp of the parameters an index of `kind` is built with. */
+static uint32_t ann_recipe(int kind) {
+    if (kind == FK_FAISS_IVFPQ) return 0x49560000u | ANN_IVFPQ_RECIPE; /* "IV" */
+    return (uint32_t)ANN_HNSW_M << 16 | (uint32_t)ANN_HNSW_EFC;
 }
 
 static int is_l2(const fk_gallery *g) { return strcmp(g->opt.metric, "euclidean") == 0; }
@@ -212,14 +236,12 @@ static fk_status new_index(fk_gallery *g, fk_faiss **out) {
     p.kind = g->ann_kind;
     p.dim = g->dim;
     p.l2 = is_l2(g);
-    /* HNSW: 32 links per node and a build beam of 80 (faiss's usual
-     * choice). 16/40 built 4x faster but reached only recall@10 0.82 on
-     * 100k random unit vectors (bench_search), below the 0.95 we want. */
-    p.hnsw_m = 32;
-    p.ef_construction = 80;
+    p.hnsw_m = ANN_HNSW_M;
+    p.ef_construction = ANN_HNSW_EFC;
     if (p.kind == FK_FAISS_IVFPQ) {
-        /* ~4 sqrt(n) lists, each trained with >= 39 points; sub-quantizers
-         * of 4 dimensions up to 64 of them (8 bits each). */
+        /* ~4 sqrt(n) lists (4000 for 1M rows), each trained with >= 39
+         * points; sub-quantizers of 4 dimensions up to 64 of them (8 bits
+         * each). */
         int nlist = (int)(4 * sqrt((double)g->n));
         if (nlist > g->n / 39) nlist = g->n / 39;
         if (nlist < 1) nlist = 1;
@@ -229,8 +251,10 @@ static fk_status new_index(fk_gallery *g, fk_faiss **out) {
     fk_status st = fk_faiss_new(&p, out, err, sizeof err);
     if (st != FK_OK) return fk_fail(st, "%s: %s", g->path, err);
     if (p.kind != FK_FAISS_IVFPQ) return FK_OK;
-    /* Train on up to 256 points per list (at least 10k), evenly spaced. */
-    int64_t want = (int64_t)p.nlist * 256;
+    /* Train on a sample of 64 points per list (at least 10k), evenly
+     * spaced: k-means over all of a 1M gallery would cost minutes and gain
+     * little (faiss itself caps it at 256 per list). */
+    int64_t want = (int64_t)p.nlist * 64;
     if (want < 10000) want = 10000;
     if (want > g->n) want = g->n;
     float *sample = malloc((size_t)want * (size_t)g->dim * sizeof *sample);
@@ -325,6 +349,7 @@ static fk_status save(fk_gallery *g, fk_gallery_ann *a) {
     h.l2 = (uint32_t)a->l2;
     h.config_id = g->config_id;
     h.n = a->n;
+    h.recipe = ann_recipe(a->kind);
     fk_hash hs;
     fk_hash_init(&hs);
     char err[256] = "";
@@ -391,6 +416,8 @@ static fk_status load(fk_gallery *g, fk_gallery_ann **out) {
     else if (h.kind != (uint32_t)g->ann_kind || h.dim != (uint32_t)g->dim ||
              h.l2 != (uint32_t)is_l2(g) || h.config_id != g->config_id)
         why = "it was built for another configuration";
+    else if (h.recipe != ann_recipe(g->ann_kind))
+        why = "it was built with other index parameters";
     else if ((uint64_t)sb.st_size != ANN_HEADER + h.payload_bytes)
         why = "its size does not match its header (truncated?)";
     else if (h.n < 0 || (uint64_t)h.n > h.payload_bytes / 12)
@@ -567,9 +594,11 @@ fk_status fk_gallery_ann_search(fk_gallery *g, int nq, const float *q, int k,
         for (int i = 0; i < nq; i++) got[i] = 0;
         return FK_OK;
     }
-    /* HNSW: a search beam of twice the candidates, at least 64; IVF-PQ:
-     * the bridge's default nprobe. */
-    int effort = a->kind == FK_FAISS_IVFPQ ? 0 : (kf * 2 > 64 ? kf * 2 : 64);
+    /* HNSW: a search beam of four times the candidates, at least
+     * ANN_HNSW_EF_SEARCH; IVF-PQ: the bridge's default nprobe. */
+    int effort = a->kind == FK_FAISS_IVFPQ ? 0
+                 : kf * 4 > ANN_HNSW_EF_SEARCH ? kf * 4 : ANN_HNSW_EF_SEARCH;
+    if (g->ann_effort > 0) effort = g->ann_effort;
     float *dist = malloc((size_t)nq * kf * sizeof *dist);
     int64_t *lab = malloc((size_t)nq * kf * sizeof *lab);
     cand *c = malloc((size_t)kf * sizeof *c);

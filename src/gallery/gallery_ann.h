@@ -79,7 +79,7 @@ fk_status fk_faiss_add(fk_faiss *f, int64_t n, const float *x, int threads, char
 /* The k nearest of each of nq queries: labels[nq * k] (-1 where fewer were
  * found) and faiss's distances (larger is closer for inner product).
  * effort: HNSW efSearch or IVF nprobe (0: the default: HNSW its own
- * efSearch, IVF an eighth of the lists, 8..256). allow: NULL,
+ * efSearch, IVF a 32nd of the lists, 16..256). allow: NULL,
  * or a bitmap of count bits; labels whose bit is 0 are never returned. */
 fk_status fk_faiss_search(fk_faiss *f, int64_t nq, const float *q, int k, int effort,
                           const unsigned char *allow, int threads, float *dist,

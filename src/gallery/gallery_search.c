@@ -5,11 +5,14 @@
  * For cosine, euclidean_l2 and angular the rows are stored unit-length, so
  * every distance is a monotone function of the dot product and ranking is
  * by -dot. For euclidean, |q - x|^2 = |q|^2 + |x|^2 - 2 q.x, so ranking is
- * by |x|^2 - 2 q.x with |x|^2 precomputed. The rows are split into one
- * chunk per thread; each keeps its own top-k in a max-heap and the chunk
- * results are merged. Distances are then computed from the dot products.
+ * by |x|^2 - 2 q.x with |x|^2 precomputed. A single query splits the rows
+ * into one chunk per thread; each keeps its own top-k in a max-heap and the
+ * chunk results are merged. A batch of queries makes one pass over the
+ * matrix (see "batched top-k" below). Distances are then computed from the
+ * dot products.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,46 +197,189 @@ int fk_gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
     return got;
 }
 
-/* Rows per sgemm block of the batched search: about 2 MB of rows, so a
- * block stays in L2/L3 while its scores are read back. */
+/* ---- batched top-k --------------------------------------------------------
+ *
+ * nq queries against the whole matrix in one pass over it. The rows are cut
+ * into blocks that the pool's threads take one at a time from a shared
+ * counter (a thread slowed by other work on the machine simply takes fewer
+ * blocks); every thread ("slot") keeps its own heap per query, merged at
+ * the end.
+ *
+ * With AVX2+FMA the scores come from a register-tiled kernel: 6 rows x 16
+ * queries of dot products held in 12 vector registers, the queries
+ * transposed (dim x 16-query groups) so that a row's element is broadcast
+ * against 16 queries at once. Each finished tile is compared, 8 queries per
+ * instruction, with every query's admission bound (its k-th best key so
+ * far, +inf while its heap is not full); only the rare score that beats it
+ * touches a heap. No score buffer, no packing of the matrix: it is read
+ * once, straight from memory. Without AVX2 (or FACEKIT_NO_AVX2=1) a block
+ * of rows is scored against every query with one sgemm (OpenBLAS,
+ * single-threaded inside the pool) and read back through the same bound. */
+
+#define TILE_R 6  /* rows per register tile */
+#define TILE_Q 16 /* queries per register tile: two 8-float vectors */
+
+/* Rows a thread takes at a time: a multiple of TILE_R, about 256 KB of
+ * rows (and for the sgemm path a score buffer of nq x block floats). */
 static int batch_block(int dim) {
-    int b = 524288 / (dim > 0 ? dim : 1);
-    return b < 256 ? 256 : b > 8192 ? 8192 : b;
+    int b = 65536 / (dim > 0 ? dim : 1);
+    b = b < 96 ? 96 : b > 1536 ? 1536 : b;
+    return b / TILE_R * TILE_R;
 }
 
 typedef struct batch_job {
     const float *matrix, *bias, *q;
-    int n, dim, nq, k, chunks, block;
-    heap *heaps;    /* chunks x nq */
-    float *scores;  /* chunks x nq x block */
+    const float *qt;      /* tiled path: dim x nqp, queries transposed, zero-padded */
+    int n, dim, nq, nqp, k, slots, block, tiled;
+    long nblocks;
+    atomic_long next;     /* next block to take */
+    heap *heaps;          /* slots x nq */
+    float *worst;         /* slots x nqp: admission bound per heap; -inf for padding */
+    float *scores;        /* sgemm path: slots x nq x block */
 } batch_job;
 
-/* Pool callback: chunks [begin, end) of the rows, each scored block by
- * block against every query with one sgemm. */
-static void batch_chunks(void *arg, long begin, long end) {
-    batch_job *j = arg;
-    for (long c = begin; c < end; c++) {
-        long r0 = (long)j->n * c / j->chunks, r1 = (long)j->n * (c + 1) / j->chunks;
-        heap *hs = j->heaps + (size_t)c * j->nq;
-        float *sc = j->scores + (size_t)c * j->nq * j->block;
-        for (long b = r0; b < r1; b += j->block) {
-            int nb = (int)(r1 - b < j->block ? r1 - b : j->block);
-            fk_sgemm_abt(j->nq, nb, j->dim, j->q, j->dim, j->matrix + (size_t)b * j->dim,
-                         j->dim, sc, nb);
-            for (int qi = 0; qi < j->nq; qi++) {
-                heap *h = &hs[qi];
-                const float *row = sc + (size_t)qi * nb;
-                float worst = h->size < h->cap ? INFINITY : h->key[0];
-                for (int i = 0; i < nb; i++) {
-                    float key = j->bias ? j->bias[b + i] - 2 * row[i] : -row[i];
-                    if (key < worst) {
-                        heap_push(h, key, (int)(b + i));
-                        worst = h->size < h->cap ? INFINITY : h->key[0];
-                    }
-                }
+/* Offer row r with key `key` to query qi's heap of slot (hs, worst). */
+static inline void batch_offer(heap *hs, float *worst, int qi, float key, long r) {
+    if (!(key < worst[qi])) return;
+    heap *h = &hs[qi];
+    heap_push(h, key, (int)r);
+    worst[qi] = h->size < h->cap ? INFINITY : h->key[0];
+}
+
+#ifdef FK_X86
+/* Compare one row's 16 scores (s0: queries g..g+7, s1: g+8..g+15) with the
+ * bounds and offer the ones that pass. */
+__attribute__((target("avx2,fma"))) static inline void
+tile_admit(const batch_job *j, heap *hs, float *worst, long r, int g, __m256 s0, __m256 s1) {
+    __m256 k0, k1;
+    if (j->bias) {
+        __m256 b = _mm256_set1_ps(j->bias[r]), two = _mm256_set1_ps(2.0f);
+        k0 = _mm256_fnmadd_ps(two, s0, b);
+        k1 = _mm256_fnmadd_ps(two, s1, b);
+    } else {
+        __m256 neg = _mm256_set1_ps(-0.0f);
+        k0 = _mm256_xor_ps(s0, neg);
+        k1 = _mm256_xor_ps(s1, neg);
+    }
+    int m = _mm256_movemask_ps(_mm256_cmp_ps(k0, _mm256_loadu_ps(worst + g), _CMP_LT_OQ)) |
+            _mm256_movemask_ps(_mm256_cmp_ps(k1, _mm256_loadu_ps(worst + g + 8), _CMP_LT_OQ))
+                << 8;
+    if (!m) return;
+    float key[TILE_Q];
+    _mm256_storeu_ps(key, k0);
+    _mm256_storeu_ps(key + 8, k1);
+    while (m) {
+        int i = __builtin_ctz((unsigned)m);
+        m &= m - 1;
+        batch_offer(hs, worst, g + i, key[i], r);
+    }
+}
+
+/* Rows [r0, r1) against every query, tile by tile. */
+__attribute__((target("avx2,fma"))) static void batch_scan_avx2(const batch_job *j, heap *hs,
+                                                                float *worst, long r0,
+                                                                long r1) {
+    const int dim = j->dim, nqp = j->nqp;
+    long r = r0;
+    for (; r + TILE_R <= r1; r += TILE_R) {
+        const float *a0 = j->matrix + (size_t)r * dim;
+        const float *a1 = a0 + dim, *a2 = a1 + dim, *a3 = a2 + dim, *a4 = a3 + dim,
+                    *a5 = a4 + dim;
+        for (int g = 0; g < nqp; g += TILE_Q) {
+            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
+                   c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+            const float *b = j->qt + g;
+            for (int d = 0; d < dim; d++, b += nqp) {
+                __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
+                x = _mm256_broadcast_ss(a0 + d);
+                c00 = _mm256_fmadd_ps(x, b0, c00);
+                c01 = _mm256_fmadd_ps(x, b1, c01);
+                x = _mm256_broadcast_ss(a1 + d);
+                c10 = _mm256_fmadd_ps(x, b0, c10);
+                c11 = _mm256_fmadd_ps(x, b1, c11);
+                x = _mm256_broadcast_ss(a2 + d);
+                c20 = _mm256_fmadd_ps(x, b0, c20);
+                c21 = _mm256_fmadd_ps(x, b1, c21);
+                x = _mm256_broadcast_ss(a3 + d);
+                c30 = _mm256_fmadd_ps(x, b0, c30);
+                c31 = _mm256_fmadd_ps(x, b1, c31);
+                x = _mm256_broadcast_ss(a4 + d);
+                c40 = _mm256_fmadd_ps(x, b0, c40);
+                c41 = _mm256_fmadd_ps(x, b1, c41);
+                x = _mm256_broadcast_ss(a5 + d);
+                c50 = _mm256_fmadd_ps(x, b0, c50);
+                c51 = _mm256_fmadd_ps(x, b1, c51);
             }
+            tile_admit(j, hs, worst, r, g, c00, c01);
+            tile_admit(j, hs, worst, r + 1, g, c10, c11);
+            tile_admit(j, hs, worst, r + 2, g, c20, c21);
+            tile_admit(j, hs, worst, r + 3, g, c30, c31);
+            tile_admit(j, hs, worst, r + 4, g, c40, c41);
+            tile_admit(j, hs, worst, r + 5, g, c50, c51);
         }
     }
+    for (; r < r1; r++) { /* the last rows of the matrix, one at a time */
+        const float *a = j->matrix + (size_t)r * dim;
+        for (int g = 0; g < nqp; g += TILE_Q) {
+            __m256 c0 = _mm256_setzero_ps(), c1 = c0;
+            const float *b = j->qt + g;
+            for (int d = 0; d < dim; d++, b += nqp) {
+                __m256 x = _mm256_broadcast_ss(a + d);
+                c0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b), c0);
+                c1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 8), c1);
+            }
+            tile_admit(j, hs, worst, r, g, c0, c1);
+        }
+    }
+}
+#endif
+
+/* Rows [r0, r1) scored with one sgemm into sc (nq x (r1 - r0)). */
+static void batch_scan_sgemm(const batch_job *j, heap *hs, float *worst, float *sc, long r0,
+                             long r1) {
+    int nb = (int)(r1 - r0);
+    fk_sgemm_abt(j->nq, nb, j->dim, j->q, j->dim, j->matrix + (size_t)r0 * j->dim, j->dim, sc,
+                 nb);
+    for (int qi = 0; qi < j->nq; qi++) {
+        const float *row = sc + (size_t)qi * nb;
+        for (int i = 0; i < nb; i++) {
+            float key = j->bias ? j->bias[r0 + i] - 2 * row[i] : -row[i];
+            if (key < worst[qi]) batch_offer(hs, worst, qi, key, r0 + i);
+        }
+    }
+}
+
+/* Pool callback: slots [begin, end); each takes blocks until none are left. */
+static void batch_slots(void *arg, long begin, long end) {
+    batch_job *j = arg;
+    for (long c = begin; c < end; c++) {
+        heap *hs = j->heaps + (size_t)c * j->nq;
+        float *worst = j->worst + (size_t)c * j->nqp;
+        for (;;) {
+            long b = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+            if (b >= j->nblocks) break;
+            long r0 = b * j->block, r1 = r0 + j->block < j->n ? r0 + j->block : j->n;
+#ifdef FK_X86
+            if (j->tiled) {
+                batch_scan_avx2(j, hs, worst, r0, r1);
+                continue;
+            }
+#endif
+            batch_scan_sgemm(j, hs, worst, j->scores + (size_t)c * j->nq * j->block, r0, r1);
+        }
+    }
+}
+
+/* The tiled kernel is used when the CPU has AVX2+FMA and FACEKIT_NO_AVX2 is
+ * not 1 (read on every call, so a test can compare both paths). */
+static int batch_tiled(void) {
+#ifdef FK_X86
+    const char *no = getenv("FACEKIT_NO_AVX2");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           !(no && *no == '1');
+#else
+    return 0;
+#endif
 }
 
 int fk_gallery_topk_batch(fk_pool *pool, const float *matrix, const float *bias, int n,
@@ -246,24 +392,38 @@ int fk_gallery_topk_batch(fk_pool *pool, const float *matrix, const float *bias,
     }
     int kk = k < n ? k : n;
     int threads = pool ? fk_pool_threads(pool) : 1;
-    int chunks = n >= 8192 ? threads : 1;
+    int slots = n >= 8192 ? threads : 1;
+    int tiled = batch_tiled();
     int block = batch_block(dim);
-    size_t nh = (size_t)chunks * nq;
+    int nqp = tiled ? (nq + TILE_Q - 1) / TILE_Q * TILE_Q : nq;
+    size_t nh = (size_t)slots * nq;
     heap *heaps = calloc(nh, sizeof *heaps);
     float *keys = malloc(nh * kk * sizeof *keys);
     int *idxs = malloc(nh * kk * sizeof *idxs);
-    float *scores = malloc((size_t)chunks * nq * block * sizeof *scores);
-    ranked *all = malloc((size_t)chunks * kk * sizeof *all);
+    float *worst = malloc((size_t)slots * nqp * sizeof *worst);
+    float *qt = tiled ? calloc((size_t)dim * nqp, sizeof *qt) : NULL;
+    float *scores = tiled ? NULL : malloc((size_t)slots * nq * block * sizeof *scores);
+    ranked *all = malloc((size_t)slots * kk * sizeof *all);
     int rc = -1;
-    if (heaps && keys && idxs && scores && all) {
+    if (heaps && keys && idxs && worst && (tiled ? qt != NULL : scores != NULL) && all) {
         for (size_t h = 0; h < nh; h++)
             heaps[h] = (heap){keys + h * kk, idxs + h * kk, 0, kk};
-        batch_job j = {matrix, bias, q, n, dim, nq, kk, chunks, block, heaps, scores};
-        if (chunks > 1) fk_pool_run(pool, chunks, 1, batch_chunks, &j);
-        else batch_chunks(&j, 0, 1);
+        for (int c = 0; c < slots; c++)
+            for (int i = 0; i < nqp; i++)
+                worst[(size_t)c * nqp + i] = i < nq ? INFINITY : -INFINITY;
+        if (tiled)
+            for (int i = 0; i < nq; i++)
+                for (int d = 0; d < dim; d++) qt[(size_t)d * nqp + i] = q[(size_t)i * dim + d];
+        batch_job j = {.matrix = matrix, .bias = bias, .q = q, .qt = qt, .n = n, .dim = dim,
+                       .nq = nq, .nqp = nqp, .k = kk, .slots = slots, .block = block,
+                       .tiled = tiled, .nblocks = (n + (long)block - 1) / block,
+                       .heaps = heaps, .worst = worst, .scores = scores};
+        atomic_init(&j.next, 0);
+        if (slots > 1) fk_pool_run(pool, slots, 1, batch_slots, &j);
+        else batch_slots(&j, 0, 1);
         for (int qi = 0; qi < nq; qi++) {
             int m = 0;
-            for (int c = 0; c < chunks; c++) {
+            for (int c = 0; c < slots; c++) {
                 heap *h = &heaps[(size_t)c * nq + qi];
                 for (int i = 0; i < h->size; i++) all[m++] = (ranked){h->key[i], h->idx[i]};
             }
@@ -279,6 +439,8 @@ int fk_gallery_topk_batch(fk_pool *pool, const float *matrix, const float *bias,
     free(heaps);
     free(keys);
     free(idxs);
+    free(worst);
+    free(qt);
     free(scores);
     free(all);
     return rc;

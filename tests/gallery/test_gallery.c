@@ -323,6 +323,103 @@ static void test_search_exact(void) {
     free(rows);
 }
 
+/* fk_gallery_topk_batch against fk_gallery_topk, query by query: odd
+ * dimensions, row counts that are not a multiple of the kernel's tile,
+ * query counts around its 16-query groups, with and without a bias
+ * (euclidean), with and without the pool, on the AVX2 tiled kernel and on
+ * the sgemm path (FACEKIT_NO_AVX2=1). Rows must agree except where two keys
+ * are equal to rounding (the two paths sum in different orders); exact
+ * duplicates must come out earlier row first. */
+static void test_topk_batch_kernel(void) {
+    enum { N = 9001, MAXQ = 70, MAXK = 50 };
+    const int dims[] = {37, 128};
+    const int nqs[] = {1, 15, 16, 17, 64, 70};
+    const int ks[] = {1, 10, 50};
+    fk_pool *pool = NULL;
+    fk_pool_new(2, &pool);
+    uint64_t seed = 77;
+    float *m = malloc((size_t)N * 128 * sizeof *m);
+    float *bias = malloc((size_t)N * sizeof *bias);
+    float *q = malloc((size_t)MAXQ * 128 * sizeof *q);
+    int *bi = malloc((size_t)MAXQ * MAXK * sizeof *bi);
+    float *bk = malloc((size_t)MAXQ * MAXK * sizeof *bk);
+    int got[MAXQ], si[MAXK];
+    float sk[MAXK];
+    if (!m || !bias || !q || !bi || !bk || !pool) {
+        CHECK(0, "out of memory");
+        goto out;
+    }
+    for (int path = 0; path < 2; path++) {
+        if (path) setenv("FACEKIT_NO_AVX2", "1", 1);
+        int bad = 0, ties = 0, runs = 0;
+        for (int di = 0; di < 2; di++) {
+            int dim = dims[di];
+            for (size_t i = 0; i < (size_t)N * dim; i++) m[i] = frand(&seed);
+            /* Exact duplicates: row 4321 repeats row 17, row 8999 row 3. */
+            memcpy(m + (size_t)4321 * dim, m + (size_t)17 * dim, (size_t)dim * sizeof *m);
+            memcpy(m + (size_t)8999 * dim, m + (size_t)3 * dim, (size_t)dim * sizeof *m);
+            for (int r = 0; r < N; r++) bias[r] = fk_gallery_dot(m + (size_t)r * dim, m + (size_t)r * dim, dim);
+            for (size_t i = 0; i < (size_t)MAXQ * dim; i++) q[i] = frand(&seed);
+            memcpy(q, m + (size_t)17 * dim, (size_t)dim * sizeof *q); /* query 0 = row 17 */
+            memcpy(q + dim, m + (size_t)3 * dim, (size_t)dim * sizeof *q); /* query 1 = row 3 */
+            for (int ni = 0; ni < 6; ni++)
+                for (int ki = 0; ki < 3; ki++)
+                    for (int variant = 0; variant < 4; variant++) {
+                        int nq = nqs[ni], k = ks[ki];
+                        const float *b = variant & 1 ? bias : NULL;
+                        fk_pool *p = variant & 2 ? pool : NULL;
+                        if (fk_gallery_topk_batch(p, m, b, N, dim, q, nq, k, bi, bk, got)) {
+                            bad++;
+                            continue;
+                        }
+                        runs++;
+                        for (int qi = 0; qi < nq; qi++) {
+                            int n1 = fk_gallery_topk(NULL, m, b, NULL, N, dim,
+                                                     q + (size_t)qi * dim, k, si, sk);
+                            if (got[qi] != k || n1 != k) bad++;
+                            for (int i = 0; i < k && i < n1; i++) {
+                                int bx = bi[(size_t)qi * k + i];
+                                float kb = bk[(size_t)qi * k + i];
+                                if (i > 0 && kb < bk[(size_t)qi * k + i - 1]) bad++;
+                                if (fabsf(kb - sk[i]) > 1e-4f * (1 + fabsf(sk[i]))) bad++;
+                                else if (bx != si[i]) ties++;
+                            }
+                            if (qi < 2 && k >= 2 && !b) { /* the duplicate pair, in row order */
+                                int lo = qi ? 3 : 17, hi = qi ? 8999 : 4321;
+                                if (bi[(size_t)qi * k] != lo || bi[(size_t)qi * k + 1] != hi)
+                                    bad++;
+                            }
+                        }
+                    }
+        }
+        CHECK(bad == 0 && runs == 2 * 6 * 3 * 4,
+              "%s: batch top-k equals single top-k (%d disagreements, %d runs)",
+              path ? "sgemm path" : "tiled path", bad, runs);
+        CHECK(ties <= 4, "%s: %d rank swaps between keys equal to rounding",
+              path ? "sgemm path" : "tiled path", ties);
+    }
+    unsetenv("FACEKIT_NO_AVX2");
+    /* Fewer rows than k: every row, then -1 / +inf. */
+    {
+        float small[7 * 5], qq[2 * 5];
+        for (int i = 0; i < 35; i++) small[i] = frand(&seed);
+        for (int i = 0; i < 10; i++) qq[i] = frand(&seed);
+        int ii[2 * 10], gg[2];
+        float kk[2 * 10];
+        int rc = fk_gallery_topk_batch(pool, small, NULL, 7, 5, qq, 2, 10, ii, kk, gg);
+        CHECK(rc == 0 && gg[0] == 7 && gg[1] == 7 && ii[7] == -1 && ii[19] == -1 &&
+                  isinf(kk[9]) && ii[0] >= 0 && ii[0] < 7,
+              "batch with fewer rows than k");
+    }
+out:
+    free(m);
+    free(bias);
+    free(q);
+    free(bi);
+    free(bk);
+    fk_pool_free(pool);
+}
+
 static void test_list_remove_stats(void) {
     char path[128];
     snprintf(path, sizeof path, "%s/list.db", tmp);
@@ -655,6 +752,7 @@ int main(void) {
     test_identity_names();
     test_file_validation();
     test_search_exact();
+    test_topk_batch_kernel();
     test_list_remove_stats();
     test_kill_safety_db();
     test_indexer();
