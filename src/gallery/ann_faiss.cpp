@@ -178,10 +178,10 @@ __attribute__((target("avx2,fma"))) float l2_avx2(const float *a, const float *b
 }
 #endif
 
-/* AVX2+FMA when the CPU has it and FACEKIT_NO_AVX2 is not 1. */
+/* AVX2+FMA when the CPU has it and FK_NO_AVX2 is not 1. */
 bool use_avx2() {
 #ifdef FK_X86
-    const char *no = std::getenv("FACEKIT_NO_AVX2");
+    const char *no = std::getenv("FK_NO_AVX2");
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
            !(no && *no == '1');
 #else

@@ -63,11 +63,11 @@ __attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const 
 
 typedef float (*dot_fn)(const float *, const float *, int);
 
-/* Chosen once: AVX2+FMA when the CPU has it (FACEKIT_NO_AVX2=1 turns it
+/* Chosen once: AVX2+FMA when the CPU has it (FK_NO_AVX2=1 turns it
  * off, like the nn kernels). */
 static dot_fn pick_dot(void) {
 #ifdef FK_X86
-    const char *no = getenv("FACEKIT_NO_AVX2");
+    const char *no = getenv("FK_NO_AVX2");
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
         !(no && *no == '1'))
         return dot_avx2;
@@ -212,7 +212,7 @@ int fk_gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
  * instruction, with every query's admission bound (its k-th best key so
  * far, +inf while its heap is not full); only the rare score that beats it
  * touches a heap. No score buffer, no packing of the matrix: it is read
- * once, straight from memory. Without AVX2 (or FACEKIT_NO_AVX2=1) a block
+ * once, straight from memory. Without AVX2 (or FK_NO_AVX2=1) a block
  * of rows is scored against every query with one sgemm (OpenBLAS,
  * single-threaded inside the pool) and read back through the same bound. */
 
@@ -370,11 +370,11 @@ static void batch_slots(void *arg, long begin, long end) {
     }
 }
 
-/* The tiled kernel is used when the CPU has AVX2+FMA and FACEKIT_NO_AVX2 is
+/* The tiled kernel is used when the CPU has AVX2+FMA and FK_NO_AVX2 is
  * not 1 (read on every call, so a test can compare both paths). */
 static int batch_tiled(void) {
 #ifdef FK_X86
-    const char *no = getenv("FACEKIT_NO_AVX2");
+    const char *no = getenv("FK_NO_AVX2");
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
            !(no && *no == '1');
 #else

@@ -327,7 +327,7 @@ static void test_search_exact(void) {
  * dimensions, row counts that are not a multiple of the kernel's tile,
  * query counts around its 16-query groups, with and without a bias
  * (euclidean), with and without the pool, on the AVX2 tiled kernel and on
- * the sgemm path (FACEKIT_NO_AVX2=1). Rows must agree except where two keys
+ * the sgemm path (FK_NO_AVX2=1). Rows must agree except where two keys
  * are equal to rounding (the two paths sum in different orders); exact
  * duplicates must come out earlier row first. */
 static void test_topk_batch_kernel(void) {
@@ -350,7 +350,7 @@ static void test_topk_batch_kernel(void) {
         goto out;
     }
     for (int path = 0; path < 2; path++) {
-        if (path) setenv("FACEKIT_NO_AVX2", "1", 1);
+        if (path) setenv("FK_NO_AVX2", "1", 1);
         int bad = 0, ties = 0, runs = 0;
         for (int di = 0; di < 2; di++) {
             int dim = dims[di];
@@ -398,7 +398,7 @@ static void test_topk_batch_kernel(void) {
         CHECK(ties <= 4, "%s: %d rank swaps between keys equal to rounding",
               path ? "sgemm path" : "tiled path", ties);
     }
-    unsetenv("FACEKIT_NO_AVX2");
+    unsetenv("FK_NO_AVX2");
     /* Fewer rows than k: every row, then -1 / +inf. */
     {
         float small[7 * 5], qq[2 * 5];
