@@ -224,7 +224,10 @@ typedef struct fk_verify_result {
 } fk_verify_result;
 
 /* Same person or not. With several faces in an image, the closest pair of
- * faces across the two images decides (as deepface does). */
+ * faces across the two images decides (as deepface does). A context with two
+ * or more threads works on both images at once, one thread each; for that it
+ * loads a second set of the models on its first verify (memory: the models
+ * twice). The answer is the same either way. */
 fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
                     const fk_options *opt, fk_verify_result *out);
 

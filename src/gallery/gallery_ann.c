@@ -62,8 +62,12 @@
  * facekit's distances; recall@10 at search beam 64 / 128): 16 / 40: 74 s,
  * 0.967 / 0.980; 24 / 40: 100 s, 0.997 / 0.999; 16 / 80: 211 s, 1.000 /
  * 1.000. Recall falls as the gallery grows, so the middle one. */
+#ifndef ANN_HNSW_M
 #define ANN_HNSW_M 24
+#endif
+#ifndef ANN_HNSW_EFC
 #define ANN_HNSW_EFC 40
+#endif
 /* Search beam: max(this, 4 x candidates). 64 on 24 / 40 at 200k rows:
  * recall@10 0.997; 128 doubles the search time for 0.999. */
 #define ANN_HNSW_EF_SEARCH 64
