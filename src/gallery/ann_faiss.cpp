@@ -47,6 +47,8 @@
 
 #include "gallery/gallery_ann.h"
 
+extern "C" float fk_gallery_dot(const float *a, const float *b, int n); /* gallery.h */
+
 struct fk_faiss {
     faiss::Index *index; /* owned */
     int kind;
@@ -114,14 +116,10 @@ struct StrictReader : faiss::IOReader {
 
 typedef float (*dist_fn)(const float *, const float *, size_t);
 
-float ip_plain(const float *a, const float *b, size_t n) {
-    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) s[k] += a[i + k] * b[i + k];
-    float t = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-    for (; i < n; i++) t += a[i] * b[i];
-    return t;
+/* Inner products are facekit's own (gallery_search.c; AVX2+FMA when the
+ * CPU has it), the same loop the exact search uses. */
+float ip_facekit(const float *a, const float *b, size_t n) {
+    return fk_gallery_dot(a, b, (int)n);
 }
 
 float l2_plain(const float *a, const float *b, size_t n) {
@@ -143,20 +141,6 @@ __attribute__((target("avx2,fma"))) float hsum8(__m256 v) {
     h = _mm_add_ps(h, _mm_movehl_ps(h, h));
     h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
     return _mm_cvtss_f32(h);
-}
-
-__attribute__((target("avx2,fma"))) float ip_avx2(const float *a, const float *b, size_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-    }
-    for (; i + 8 <= n; i += 8)
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    float t = hsum8(_mm256_add_ps(s0, s1));
-    for (; i < n; i++) t += a[i] * b[i];
-    return t;
 }
 
 __attribute__((target("avx2,fma"))) float l2_avx2(const float *a, const float *b, size_t n) {
@@ -191,9 +175,9 @@ bool use_avx2() {
 
 dist_fn pick_dist(bool l2) {
 #ifdef FK_X86
-    if (use_avx2()) return l2 ? l2_avx2 : ip_avx2;
+    if (l2 && use_avx2()) return l2_avx2;
 #endif
-    return l2 ? l2_plain : ip_plain;
+    return l2 ? l2_plain : ip_facekit;
 }
 
 /* Distances from a query (or between two stored rows) to the rows of a

@@ -56,20 +56,23 @@
 #define ANN_VERSION 2 /* 2: the recipe stamp in the header */
 #define ANN_HEADER 64
 
-/* HNSW: 24 links per node (48 at the bottom layer), build beam 40. 32 / 80
- * took 88 s for 100k x 128 rows on 2 cores and did not finish 1M in 25
- * minutes. Measured at 200k x 128 (bench data, CPU seconds of the build,
- * facekit's distances; recall@10 at search beam 64 / 128): 16 / 40: 74 s,
- * 0.967 / 0.980; 24 / 40: 100 s, 0.997 / 0.999; 16 / 80: 211 s, 1.000 /
- * 1.000. Recall falls as the gallery grows, so the middle one. */
+/* HNSW: 32 links per node (64 at the bottom layer), build beam 80. Chosen
+ * at 1M x 128 rows of the bench's data (bench/bench_search.c, 2 threads,
+ * quiet machine, search beam 64): 24 / 40 builds in 453 s but reaches only
+ * recall@10 0.855 (0.953 needs beam 256, at 3.8 ms a query, 5.9x faster
+ * than exact); 32 / 80 builds in 960 s and reaches 0.992 at 0.74-0.90 ms,
+ * 22-27x faster than exact. At 200k rows 24 / 40 had looked enough (0.997):
+ * recall falls as the graph grows, so the choice is made at the size the
+ * index is for. The build is paid once; later registrations are added
+ * incrementally. */
 #ifndef ANN_HNSW_M
-#define ANN_HNSW_M 24
+#define ANN_HNSW_M 32
 #endif
 #ifndef ANN_HNSW_EFC
-#define ANN_HNSW_EFC 40
+#define ANN_HNSW_EFC 80
 #endif
-/* Search beam: max(this, 4 x candidates). 64 on 24 / 40 at 200k rows:
- * recall@10 0.997; 128 doubles the search time for 0.999. */
+/* Search beam: max(this, 4 x candidates). 64 on 32 / 80 at 1M rows:
+ * recall@10 0.992; 128 costs 1.8x the time for 0.999. */
 #define ANN_HNSW_EF_SEARCH 64
 /* IVF-PQ's sizing rules (nlist, training sample, sub-quantizers, nprobe):
  * bump when they change, so that files built by the old rules rebuild. */

@@ -121,8 +121,16 @@ static fk_status check_header(const char *path, int *exists) {
  * fresh (table-less) file when `create`. */
 static fk_status check_schema(fk_gallery *g, int create) {
     int64_t app = 0, version = 0, tables = 0;
-    fk_status st = query_int(g, "PRAGMA application_id", 0, &app);
-    if (st == FK_OK) st = query_int(g, "SELECT count(*) FROM sqlite_master", 0, &tables);
+    /* Both reads in one read transaction: read apart, they could straddle
+     * another process's schema creation (no application id yet, then its
+     * tables) and take our own new gallery for a foreign database. */
+    fk_status st = exec(g, "BEGIN", "reading the schema");
+    if (st != FK_OK) return st;
+    /* the SELECT first: it surely starts the transaction's snapshot */
+    st = query_int(g, "SELECT count(*) FROM sqlite_master", 0, &tables);
+    if (st == FK_OK) st = query_int(g, "PRAGMA application_id", 0, &app);
+    if (st == FK_OK) st = exec(g, "COMMIT", "reading the schema");
+    else sq_rollback(g);
     if (st != FK_OK) return st;
     if (app == 0 && tables == 0) {
         if (!create)
