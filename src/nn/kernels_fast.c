@@ -1054,32 +1054,38 @@ static int same_shape(fk_shape4 x, fk_shape4 y) {
     return x.n == y.n && x.h == y.h && x.w == y.w && x.c == y.c;
 }
 
+/* x op y on 4 lanes and on one value, for the flat paths below. The
+ * switch is on a value fixed for a whole call, so it predicts perfectly. */
+static inline v4f binop_v4(fk_binop op, v4f x, v4f y) {
+    switch (op) {
+    case FK_BIN_ADD: return x + y;
+    case FK_BIN_SUB: return x - y;
+    case FK_BIN_MUL: return x * y;
+    case FK_BIN_DIV: return x / y;
+    case FK_BIN_MAX: return v4_max(x, y);
+    default: return v4_min(x, y);
+    }
+}
+
+static inline float binop_1(fk_binop op, float x, float y) {
+    switch (op) {
+    case FK_BIN_ADD: return x + y;
+    case FK_BIN_SUB: return x - y;
+    case FK_BIN_MUL: return x * y;
+    case FK_BIN_DIV: return x / y;
+    case FK_BIN_MAX: return x > y ? x : y;
+    default: return x < y ? x : y;
+    }
+}
+
 /* Operands and output of one shape: flat vectors, no broadcasting. */
 static void binary_flat(void *arg, long i0, long i1) {
     const binary_job *j = arg;
-    const float *a = j->a, *b = j->b;
-    float *o = j->out;
     long i = i0;
-#define FK_FLAT(VEXPR, SEXPR)                                                  \
-    do {                                                                       \
-        for (; i + 4 <= i1; i += 4) {                                          \
-            v4f x = v4_load(a + i), y = v4_load(b + i);                        \
-            v4_store(o + i, (VEXPR));                                          \
-        }                                                                      \
-        for (; i < i1; i++) {                                                  \
-            float x = a[i], y = b[i];                                          \
-            o[i] = (SEXPR);                                                    \
-        }                                                                      \
-    } while (0)
-    switch (j->op) {
-    case FK_BIN_ADD: FK_FLAT(x + y, x + y); break;
-    case FK_BIN_SUB: FK_FLAT(x - y, x - y); break;
-    case FK_BIN_MUL: FK_FLAT(x * y, x * y); break;
-    case FK_BIN_DIV: FK_FLAT(x / y, x / y); break;
-    case FK_BIN_MAX: FK_FLAT(v4_max(x, y), x > y ? x : y); break;
-    case FK_BIN_MIN: FK_FLAT(v4_min(x, y), x < y ? x : y); break;
-    }
-#undef FK_FLAT
+    for (; i + 4 <= i1; i += 4)
+        v4_store(j->out + i, binop_v4(j->op, v4_load(j->a + i), v4_load(j->b + i)));
+    for (; i < i1; i++)
+        j->out[i] = binop_1(j->op, j->a[i], j->b[i]);
 }
 
 /* One operand of the output's shape, the other one value per channel
@@ -1102,29 +1108,11 @@ static void binary_per_channel(void *arg, long p0, long p1) {
             int k = (int)(i - i0);
             if (i + 4 <= i1) {
                 v4f f = v4_load(full + i), q = v4_load(pat + k);
-                v4f x = chan_a ? q : f, y = chan_a ? f : q, r;
-                switch (j->op) {
-                case FK_BIN_ADD: r = x + y; break;
-                case FK_BIN_SUB: r = x - y; break;
-                case FK_BIN_MUL: r = x * y; break;
-                case FK_BIN_DIV: r = x / y; break;
-                case FK_BIN_MAX: r = v4_max(x, y); break;
-                default: r = v4_min(x, y); break;
-                }
-                v4_store(j->out + i, r);
+                v4_store(j->out + i, chan_a ? binop_v4(j->op, q, f) : binop_v4(j->op, f, q));
             } else {
                 for (long t = i; t < i1; t++) {
                     float f = full[t], q = pat[t - i0];
-                    float x = chan_a ? q : f, y = chan_a ? f : q, r;
-                    switch (j->op) {
-                    case FK_BIN_ADD: r = x + y; break;
-                    case FK_BIN_SUB: r = x - y; break;
-                    case FK_BIN_MUL: r = x * y; break;
-                    case FK_BIN_DIV: r = x / y; break;
-                    case FK_BIN_MAX: r = x > y ? x : y; break;
-                    default: r = x < y ? x : y; break;
-                    }
-                    j->out[t] = r;
+                    j->out[t] = chan_a ? binop_1(j->op, q, f) : binop_1(j->op, f, q);
                 }
             }
         }
