@@ -34,6 +34,8 @@
  */
 #include "nn/kernels.h"
 
+#include "nn/gemm.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
@@ -319,7 +321,24 @@ typedef struct conv_job {
     float *out;
     float *workspace;
     conv_plan plan;
+    int own_gemm; /* fk_gemm_bias_act (AVX-512) instead of OpenBLAS */
 } conv_job;
+
+/* c = act(a . filt + bias) for rows x cols of the output, columns from
+ * ch0: facekit's own product where the CPU has AVX-512 (gemm.h says why),
+ * else OpenBLAS followed by the bias and activation. */
+static void conv_gemm(const conv_job *j, long rows, int ch0, int cols, const float *a,
+                      float *c) {
+    const float *bias = j->bias ? j->bias + ch0 : NULL;
+    if (j->own_gemm) {
+        fk_gemm_bias_act((int)rows, cols, (int)j->plan.k, a, j->plan.k, j->filt + ch0, j->oc,
+                         c, j->oc, bias, j->act, ch0);
+        return;
+    }
+    blas_sgemm((int)rows, cols, (int)j->plan.k, a, (int)j->plan.k, j->filt + ch0, j->oc, c,
+               j->oc);
+    bias_act_rows(c, rows, cols, j->oc, bias, j->act, ch0);
+}
 
 /* Gather rows [r0, r0 + nr) of the im2col matrix into col (nr x k). A row
  * is the window of one output pixel in [ky][kx][in_c] order; positions in
@@ -382,10 +401,7 @@ static void conv_slices(void *arg, long s0, long s1) {
                 im2col(j, r, nr, col);
                 a = col;
             }
-            float *c = j->out + (size_t)r * oc;
-            blas_sgemm((int)nr, oc, (int)p->k, a, (int)p->k, j->filt, oc, c,
-                       oc);
-            bias_act_rows(c, nr, oc, oc, j->bias, j->act, 0);
+            conv_gemm(j, nr, 0, oc, a, j->out + (size_t)r * oc);
         }
     }
 }
@@ -398,9 +414,7 @@ static void conv_cols(void *arg, long b0, long b1) {
     int c0 = (int)(b0 * FK_COL_BLOCK);
     int c1 = (int)(b1 * FK_COL_BLOCK) < j->oc ? (int)(b1 * FK_COL_BLOCK) : j->oc;
     const float *a = p->direct ? j->in : j->workspace;
-    float *c = j->out + c0;
-    blas_sgemm((int)p->rows, c1 - c0, (int)p->k, a, (int)p->k, j->filt + c0, j->oc, c, j->oc);
-    bias_act_rows(c, p->rows, c1 - c0, j->oc, j->bias ? j->bias + c0 : NULL, j->act, c0);
+    conv_gemm(j, p->rows, c0, c1 - c0, a, j->out + c0);
 }
 
 /* Convolution through sgemm (see the top of the file). Assumes workspace
@@ -410,7 +424,7 @@ void fk_conv2d(const float *in, fk_shape4 is, const float *filt,
                const float *bias, int oc, const fk_window *win,
                const fk_act *act, float *out, float *workspace,
                fk_pool *pool) {
-    conv_job j = {in, is, filt, bias, oc, win, act, out, workspace, {0}};
+    conv_job j = {in, is, filt, bias, oc, win, act, out, workspace, {0}, fk_gemm_avx512_usable()};
     conv_plan_make(is, oc, win, fk_pool_threads(pool), &j.plan);
     if (j.plan.rows == 0 || oc <= 0)
         return;

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nn/gemm.h"
 #include "nn/kernels.h"
 #include "test.h"
 
@@ -492,7 +493,10 @@ static void conv_case(int big, int force_1x1) {
     free(in), free(filt), free(bias), free(ref), free(slopes);
 }
 
-static void test_conv_random(void) {
+/* Convolutions run their products through facekit's AVX-512 kernel where
+ * the CPU has it, else through OpenBLAS; FK_NO_AVX512=1 forces OpenBLAS, so
+ * the random cases check both paths on an AVX-512 machine. */
+static void conv_random_cases(void) {
     for (int i = 0; i < 60; i++)
         conv_case(0, 0);
     for (int i = 0; i < 10; i++)
@@ -501,6 +505,13 @@ static void test_conv_random(void) {
         conv_case(1, i % 3 == 0);
     for (int i = 0; i < 30; i++)
         conv_case(2, i % 4 == 0);
+}
+
+static void test_conv_random(void) {
+    conv_random_cases();
+    setenv("FK_NO_AVX512", "1", 1);
+    conv_random_cases();
+    unsetenv("FK_NO_AVX512");
     /* The 1x1 direct path needs no workspace at all. */
     fk_shape4 is = {1, 8, 8, 16};
     fk_window one = {1, 1, 1, 1, 0, 0, 0, 0};
@@ -548,6 +559,68 @@ static void test_conv_random(void) {
     CHECK(out[0] == 0 && out[1] == 2 && out[16] == 0 && out[17] == 2,
           "conv with 0 input channels: %g %g %g %g", out[0], out[1], out[16],
           out[17]);
+}
+
+/* fk_gemm_bias_act against a plain triple loop, on shapes that reach every
+ * edge of its blocking: k over one block of 256 (partial sums reloaded),
+ * rows over one block of 192 and not a multiple of the 12-row tile,
+ * columns not a multiple of 16 or 32, leading dimensions wider than the
+ * matrices (the untouched gaps of C must stay as they were), a column
+ * block starting at ch0 > 0 (PReLU slopes from there), every activation. */
+static void gemm_case(int m, int n, int k, fk_act_kind kind, int with_bias, int ch0) {
+    long lda = k + rnd_int(0, 5), ldb = n + ch0 + rnd_int(0, 5), ldc = n + rnd_int(0, 5);
+    float *a = rnd_buf((size_t)m * lda), *b = rnd_buf((size_t)k * ldb);
+    float *bias = with_bias ? rnd_buf((size_t)(n + ch0)) : NULL;
+    float *slopes = rnd_buf((size_t)(n + ch0));
+    fk_act act = {kind, 0.2f, slopes};
+    float *c = nan_buf((size_t)m * ldc), *ref = nan_buf((size_t)m * ldc);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double sum = bias ? bias[ch0 + j] : 0.0;
+            for (int q = 0; q < k; q++) sum += (double)a[i * lda + q] * b[q * ldb + ch0 + j];
+            ref[i * ldc + j] = (float)sum;
+        }
+    for (int i = 0; i < m; i++) {
+        /* the activation of channel ch0 + j: apply on a row shifted so
+         * that index % c is the channel */
+        float row[600];
+        for (int j = 0; j < ch0 + n; j++) row[j] = j < ch0 ? 0.0f : ref[i * ldc + j - ch0];
+        fk_act_apply(&act, row, ch0 + n, ch0 + n);
+        for (int j = 0; j < n; j++) ref[i * ldc + j] = row[ch0 + j];
+    }
+    fk_gemm_bias_act(m, n, k, a, lda, b + ch0, ldb, c, ldc, bias ? bias + ch0 : NULL, &act,
+                     ch0);
+    char cfg[128];
+    snprintf(cfg, sizeof cfg, "m %d n %d k %d act %s bias %d ch0 %d", m, n, k,
+             act_names[kind], with_bias, ch0);
+    int ok = 1;
+    for (int i = 0; i < m && ok; i++) {
+        ok = same_values("gemm_avx512", cfg, c + (size_t)i * ldc, ref + (size_t)i * ldc,
+                         (size_t)n);
+        for (long j = n; j < ldc && ok; j++)
+            if (!isnan(c[i * ldc + j])) {
+                CHECK(0, "gemm_avx512: %s: wrote into the gap of row %d at %ld", cfg, i, j);
+                ok = 0;
+            }
+    }
+    free(a), free(b), free(bias), free(slopes), free(c), free(ref);
+}
+
+static void test_gemm_avx512(void) {
+    if (!fk_gemm_avx512_usable()) {
+        printf("SKIP: gemm_avx512 (this CPU has no AVX-512F)\n");
+        return;
+    }
+    const int shapes[][3] = {{1, 1, 1},   {12, 32, 256}, {13, 33, 257}, {193, 17, 40},
+                             {7, 16, 3},  {25, 256, 600}, {200, 31, 513}, {11, 47, 9},
+                             {384, 64, 64}, {5, 200, 1}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int kind = 0; kind <= FK_ACT_TANH; kind++)
+            gemm_case(shapes[i][0], shapes[i][1], shapes[i][2], (fk_act_kind)kind, (int)(i + kind) % 2,
+                      kind == FK_ACT_PRELU ? 16 * (int)(i % 3) + (int)(i % 2) : 0);
+    for (int i = 0; i < 40; i++)
+        gemm_case(rnd_int(1, 300), rnd_int(1, 100), rnd_int(1, 700), (fk_act_kind)rnd_int(0, 6),
+                  rnd_int(0, 1), rnd_int(0, 40));
 }
 
 /* Repeated runs of a convolution on the 2-thread pool (two slices, each
@@ -1003,6 +1076,7 @@ int main(void) {
     test_elementwise_by_hand();
     test_softmax_and_mean_by_hand();
 
+    test_gemm_avx512();
     test_conv_random();
     test_conv_repeatable();
     test_blas_concurrent_callers();
