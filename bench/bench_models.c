@@ -8,8 +8,13 @@
  * For 1 thread and for N threads (default $FACEKIT_THREADS, else every
  * core) it prints:
  *  - the ceiling: a 1024 x 1024 x 1024 sgemm through the same convolution
- *    kernel and thread pool the networks use (fk_conv2d, 1x1: a bare sgemm
- *    split by rows over the pool), in GFLOP/s;
+ *    kernel and thread pool the networks use (fk_conv2d, 1x1: a bare matrix
+ *    product split by rows over the pool), in GFLOP/s, the better of
+ *    facekit's own product (AVX-512 CPUs) and OpenBLAS's (the kernels
+ *    OpenBLAS picked for this CPU, named in the output); --ceiling-only
+ *    prints only this (compare.js also runs it with OPENBLAS_CORETYPE set
+ *    to OpenBLAS's AVX-512 kernels, which it does not pick on every
+ *    AVX-512 CPU by itself);
  *  - for each model: milliseconds per inference of its graph at batch 1
  *    and per item at batch 8 (pre- and post-processing not included), the
  *    FLOPs of one inference counted from the graph (a multiply-add is 2),
@@ -27,6 +32,7 @@
  * after one warm-up run. Inputs are deterministic pseudo-random values: the
  * kernels' speed does not depend on them.
  */
+#include <cblas.h>
 #include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
@@ -40,6 +46,7 @@
 
 #include "facekit.h"
 #include "models/face_models.h"
+#include "nn/gemm.h"
 #include "nn/graph.h"
 #include "nn/kernels.h"
 #include "nn/threadpool.h"
@@ -66,7 +73,8 @@ static float *fill_random(size_t n) {
 
 /* ---- the sgemm ceiling --------------------------------------------------- */
 
-/* Median milliseconds of a 1024^3 product through fk_conv2d (1x1, direct). */
+/* Median milliseconds of a 1024^3 product through fk_conv2d (1x1, direct),
+ * after two warm-up runs. */
 static double sgemm_ms(fk_pool *pool, int runs) {
     const fk_shape4 is = {1, 32, 32, 1024};
     fk_window win = {1, 1, 1, 1, 0, 0, 0, 0};
@@ -74,7 +82,7 @@ static double sgemm_ms(fk_pool *pool, int runs) {
           *c = fill_random(1024 * 1024);
     double *t = calloc((size_t)runs, sizeof *t), ms = -1;
     if (a && b && c && t) {
-        for (int r = -1; r < runs; r++) {
+        for (int r = -2; r < runs; r++) {
             double t0 = now_ms();
             fk_conv2d(a, is, b, NULL, 1024, &win, NULL, c, NULL, pool);
             if (r >= 0) t[r] = now_ms() - t0;
@@ -83,6 +91,20 @@ static double sgemm_ms(fk_pool *pool, int runs) {
     }
     free(a), free(b), free(c), free(t);
     return ms;
+}
+
+/* GFLOP/s of the ceiling for each pool: the better of the convolutions'
+ * default product and OpenBLAS's (FK_NO_AVX512=1 while measuring). */
+static void ceiling(fk_pool *pools[2], int runs, double gflops[2]) {
+    for (int t = 0; t < 2; t++) {
+        gflops[t] = 2.0 * 1024 * 1024 * 1024 / (sgemm_ms(pools[t], runs) * 1e6);
+        if (fk_gemm_avx512_usable()) {
+            setenv("FK_NO_AVX512", "1", 1);
+            double blas = 2.0 * 1024 * 1024 * 1024 / (sgemm_ms(pools[t], runs) * 1e6);
+            unsetenv("FK_NO_AVX512");
+            if (blas > gflops[t]) gflops[t] = blas;
+        }
+    }
 }
 
 /* ---- the models ------------------------------------------------------------ */
@@ -353,10 +375,11 @@ done:
 /* ---- main ------------------------------------------------------------------ */
 
 int main(int argc, char **argv) {
-    int json = 0, runs = 5, threads = 0, lfw_count = 60;
+    int json = 0, runs = 5, threads = 0, lfw_count = 60, ceiling_only = 0;
     const char *pair[2] = {NULL, NULL}, *lfw = NULL, *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--ceiling-only")) ceiling_only = 1;
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--lfw") && i + 1 < argc) lfw = argv[++i];
@@ -369,7 +392,7 @@ int main(int argc, char **argv) {
         } else {
             fprintf(stderr,
                     "usage: bench_models [--threads N] [--runs N] [--pair A B] "
-                    "[--lfw DIR] [--lfw-count N] [--only MODEL] [--json]\n");
+                    "[--lfw DIR] [--lfw-count N] [--only MODEL] [--ceiling-only] [--json]\n");
             return 2;
         }
     }
@@ -404,8 +427,19 @@ int main(int argc, char **argv) {
 
     /* 1. the ceiling */
     double ceil_gflops[2];
-    for (int t = 0; t < 2; t++)
-        ceil_gflops[t] = 2.0 * 1024 * 1024 * 1024 / (sgemm_ms(pools[t], runs) * 1e6);
+    ceiling(pools, runs, ceil_gflops);
+    if (ceiling_only) {
+        if (json)
+            printf("{\"threads\": [%d, %d], \"sgemm_gflops\": [%.2f, %.2f], \"blas_core\": \"%s\"}\n",
+                   tcount[0], tcount[1], ceil_gflops[0], ceil_gflops[1], openblas_get_corename());
+        else
+            printf("sgemm 1024^3 ceiling (OpenBLAS kernels: %s): %.1f GFLOP/s 1 thread, %.1f "
+                   "GFLOP/s %d threads\n",
+                   openblas_get_corename(), ceil_gflops[0], ceil_gflops[1], tcount[1]);
+        fk_pool_free(pools[0]);
+        fk_pool_free(pools[1]);
+        return 0;
+    }
 
     /* 2. verify and represent, through the public API like any user */
     double verify_ms[2] = {-1, -1}, rep_ips[2] = {-1, -1};
@@ -468,7 +502,8 @@ int main(int argc, char **argv) {
 
     if (json) {
         printf("{\"threads\": [%d, %d], \"runs\": %d,\n", tcount[0], tcount[1], runs);
-        printf(" \"sgemm_gflops\": [%.2f, %.2f],\n", ceil_gflops[0], ceil_gflops[1]);
+        printf(" \"sgemm_gflops\": [%.2f, %.2f], \"blas_core\": \"%s\",\n", ceil_gflops[0],
+               ceil_gflops[1], openblas_get_corename());
         printf(" \"models\": [");
         for (int i = 0; i < n_models; i++) {
             const model_result *r = &res[i];
@@ -490,9 +525,9 @@ int main(int argc, char **argv) {
         printf("]},\n \"peak_rss_mb\": {\"pipeline\": %.1f, \"total\": %.1f}}\n", rss_pipeline,
                rss_total);
     } else {
-        printf("sgemm 1024^3 (fk_conv2d 1x1 through the pool): %.1f GFLOP/s 1 thread, "
-               "%.1f GFLOP/s %d threads\n\n",
-               ceil_gflops[0], ceil_gflops[1], tcount[1]);
+        printf("sgemm 1024^3 (fk_conv2d 1x1 through the pool; OpenBLAS kernels: %s): %.1f "
+               "GFLOP/s 1 thread, %.1f GFLOP/s %d threads\n\n",
+               openblas_get_corename(), ceil_gflops[0], ceil_gflops[1], tcount[1]);
         printf("%-14s %9s %8s | %9s %9s %9s %9s | %7s %7s %6s\n", "model", "input", "GFLOP",
                "b1 1T ms", "b1 NT ms", "b8 1T ms", "b8 NT ms", "GF/s 1T", "GF/s NT",
                "ceil%");

@@ -34,11 +34,26 @@ const lfwDir = lfwArg || path.join(__dirname, '..', '..', '..', 'shared', 'data'
 const lfwCount = countArg || '60';
 const RUNS = '5';
 
-const run = (cmd, args) => JSON.parse(execFileSync(cmd, args, { maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] }));
+const run = (cmd, args, env) => JSON.parse(execFileSync(cmd, args, { maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'], env: env || process.env }));
 const node = (script, args) => run(process.execPath, [path.join(__dirname, script), ...args]);
 
 const load = fs.readFileSync('/proc/loadavg', 'utf8').trim();
 const fk = run(path.join(buildDir, 'bench_models'), ['--json', '--runs', RUNS, '--pair', ...pair, '--lfw', lfwDir, '--lfw-count', lfwCount]);
+// The ceiling is the best sgemm this machine offers. bench_models reports
+// the better of facekit's own product and OpenBLAS's, with the kernels
+// OpenBLAS was told to use: an OPENBLAS_CORETYPE in the environment (this
+// machine's sets Haswell, OpenBLAS's AVX2 kernels, on an AVX-512 CPU) holds
+// OpenBLAS below what the CPU can do. The variable is read when the library
+// loads, so a second process measures OpenBLAS with its own choice of
+// kernels for this CPU, and the better figure is the ceiling.
+const ceilings = [`${fk.sgemm_gflops[1].toFixed(1)} (facekit / OpenBLAS ${fk.blas_core})`];
+if (process.env.OPENBLAS_CORETYPE) {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  const own = run(path.join(buildDir, 'bench_models'), ['--ceiling-only', '--json', '--runs', RUNS], env);
+  ceilings.push(`${own.sgemm_gflops[1].toFixed(1)} (OpenBLAS ${own.blas_core}, its own choice)`);
+  fk.sgemm_gflops = fk.sgemm_gflops.map((g, i) => Math.max(g, own.sgemm_gflops[i]));
+}
 const stages = run(path.join(buildDir, 'bench_pipeline'), [photo, '10', '--json']);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fk-bench-'));
 const list = path.join(tmp, 'images.txt');
@@ -57,7 +72,7 @@ const ratio = (v) => (v == null || !isFinite(v) ? '-' : `${v.toFixed(2)}x`).padS
 const verdict = (ok) => (ok == null ? '' : ok ? 'PASS' : 'MISS');
 
 console.log(`load average before: ${load}; after: ${loadAfter} (${os.cpus().length} CPUs: ${os.cpus()[0].model})`);
-console.log(`sgemm 1024^3 ceiling (same run): ${fk.sgemm_gflops[0].toFixed(1)} GFLOP/s ${t1}T, ${fk.sgemm_gflops[1].toFixed(1)} GFLOP/s ${tn}T`);
+console.log(`sgemm 1024^3 ceiling (same run, best of: ${ceilings.join(', ')} GFLOP/s on ${tn}T): ${fk.sgemm_gflops[0].toFixed(1)} GFLOP/s ${t1}T, ${fk.sgemm_gflops[1].toFixed(1)} GFLOP/s ${tn}T`);
 console.log(`peers: ${fa.peer}; ${hu.peer || 'Human models absent'}; 1 wasm thread`);
 console.log(`facekit ${t1}T / ${tn}T vs peer; ratio = peer / facekit; median of ${RUNS} runs after a warm-up\n`);
 const head = `${pad('what', 26)}${'facekit 1T'.padStart(11)}${`facekit ${tn}T`.padStart(11)}${'peer'.padStart(11)}${'ratio 1T'.padStart(9)}${`ratio ${tn}T`.padStart(9)}  target`;
