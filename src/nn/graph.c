@@ -330,6 +330,123 @@ void fk_graph_mark_output(fk_graph *g, int value) {
     g->planned_n = 0;
 }
 
+/* ---- fusion ------------------------------------------------------------ */
+
+/* Readers of value v among the nodes (an output counts as a reader). */
+static int readers(const fk_graph *g, int v, int *only) {
+    int n = g->values[v].is_output ? 2 : 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < 2; k++)
+            if (g->nodes[i].in[k] == v) {
+                n++;
+                *only = i;
+            }
+    return n;
+}
+
+/* A constant operand that is one value per channel of a c-channel value
+ * (shape 1x1x1xc) or one value for all (1x1x1x1). */
+static int per_channel(const fk_node *nd, int c) {
+    fk_shape4 k = nd->kshape;
+    return nd->in[1] < 0 && k.n == 1 && k.h == 1 && k.w == 1 && (k.c == 1 || k.c == c);
+}
+
+/* A constant operand holding one value, equal to x. */
+static int scalar_is(const fk_node *nd, float x) {
+    fk_shape4 k = nd->kshape;
+    return nd->in[1] < 0 && (long)k.n * k.h * k.w * k.c == 1 && nd->w[0] == x;
+}
+
+/* A copy of n floats (of src, or zeros when src is NULL) kept by the graph,
+ * or NULL when out of memory (then the graph's build status says so). */
+static float *kept_copy(fk_graph *g, const float *src, long n) {
+    float *p = malloc((size_t)n * sizeof *p);
+    if (!p || fk_graph_keep(g, p) != FK_OK) {
+        build_fail(g, FK_ENOMEM, "graph: out of memory");
+        return NULL;
+    }
+    if (src)
+        memcpy(p, src, (size_t)n * sizeof *p);
+    else
+        memset(p, 0, (size_t)n * sizeof *p);
+    return p;
+}
+
+/* Try to fold node j (the only reader of convolution cv's output) into cv.
+ * Returns 1 if folded (cv then stands for both). */
+static int fold_into(fk_graph *g, fk_node *cv, const fk_node *j) {
+    int c = cv->out_c;
+    int affine = cv->act.kind == FK_ACT_NONE;
+    if (j->op == FK_OP_BINARY && j->in[1] < 0) {
+        fk_binop op = (fk_binop)j->sub;
+        if (affine && op == FK_BIN_MUL && per_channel(j, c)) {
+            /* (x . w + b) * k = x . (w k) + b k, per output channel */
+            long taps = cv->op == FK_OP_CONV ? (long)cv->kh * cv->kw * cv->in_c
+                                             : (long)cv->kh * cv->kw;
+            float *w = kept_copy(g, cv->w, taps * c);
+            float *b = cv->b && w ? kept_copy(g, cv->b, c) : NULL;
+            if (!w || (cv->b && !b)) return 0;
+            for (long t = 0; t < taps; t++)
+                for (int o = 0; o < c; o++) w[t * c + o] *= j->w[j->kshape.c == 1 ? 0 : o];
+            if (b)
+                for (int o = 0; o < c; o++) b[o] *= j->w[j->kshape.c == 1 ? 0 : o];
+            cv->w = w;
+            cv->b = b;
+            return 1;
+        }
+        if (affine && (op == FK_BIN_ADD || (op == FK_BIN_SUB && !j->const_first)) &&
+            per_channel(j, c)) {
+            float *b = kept_copy(g, cv->b, c);
+            if (!b) return 0;
+            for (int o = 0; o < c; o++) {
+                float k = j->w[j->kshape.c == 1 ? 0 : o];
+                b[o] += op == FK_BIN_ADD ? k : -k;
+            }
+            cv->b = b;
+            return 1;
+        }
+        /* clip_by_value(relu(x), 0, 6), as Keras writes ReLU6 */
+        if (op == FK_BIN_MIN && cv->act.kind == FK_ACT_RELU && scalar_is(j, 6.0f)) {
+            cv->act.kind = FK_ACT_RELU6;
+            return 1;
+        }
+        if (op == FK_BIN_MAX && scalar_is(j, 0.0f) &&
+            (cv->act.kind == FK_ACT_RELU || cv->act.kind == FK_ACT_RELU6 || affine)) {
+            if (affine) cv->act.kind = FK_ACT_RELU;
+            return 1;
+        }
+        return 0;
+    }
+    if (j->op == FK_OP_UNARY && affine && (j->sub == FK_UN_RELU || j->sub == FK_UN_RELU6)) {
+        cv->act.kind = j->sub == FK_UN_RELU ? FK_ACT_RELU : FK_ACT_RELU6;
+        return 1;
+    }
+    return 0;
+}
+
+fk_status fk_graph_fuse(fk_graph *g) {
+    if (!g) return fk_fail(FK_EINVAL, "fk_graph_fuse: graph is NULL");
+    if (g->build_status != FK_OK) return fk_graph_build_status(g);
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].op != FK_OP_CONV && g->nodes[i].op != FK_OP_DEPTHWISE) continue;
+        for (;;) {
+            fk_node *cv = &g->nodes[i];
+            int j = -1;
+            if (readers(g, cv->out, &j) != 1 || j <= i) break;
+            fk_node next = g->nodes[j];
+            if (next.in[0] != cv->out || !fold_into(g, cv, &next)) break;
+            /* cv now writes j's output; its old output is left unread */
+            cv->out = next.out;
+            memmove(&g->nodes[j], &g->nodes[j + 1],
+                    (size_t)(g->n_nodes - j - 1) * sizeof *g->nodes);
+            g->n_nodes--;
+        }
+        if (g->build_status != FK_OK) return fk_graph_build_status(g);
+    }
+    g->planned_n = 0;
+    return FK_OK;
+}
+
 /* Infer the output shape of node `nd` from its inputs' shapes; fills the
  * window for window ops and adds the node's multiply-adds to *macs. */
 static fk_status infer_shape(fk_graph *g, fk_node *nd, double *macs) {
@@ -702,3 +819,5 @@ size_t fk_graph_arena_bytes(const fk_graph *g) {
 }
 
 double fk_graph_macs(const fk_graph *g) { return g->macs; }
+
+int fk_graph_node_count(const fk_graph *g) { return g ? g->n_nodes : 0; }

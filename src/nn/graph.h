@@ -95,6 +95,19 @@ fk_status fk_graph_build_status(const fk_graph *g);
 /* Channels of a value as known while building (-1 for a bad id). */
 int fk_graph_channels(const fk_graph *g, int value);
 
+/* Fold into each convolution and depthwise convolution the ops that only
+ * rescale or shift its output per channel or clip it, as TensorFlow graphs
+ * write batch-norm and Keras activations: x * k and x + k, x - k with a
+ * per-channel or scalar constant (into the filter and bias, while it has no
+ * activation), then Relu or Relu6, min(., 6) after a ReLU (ReLU6) and
+ * max(., 0) after a ReLU (a no-op). Only a node that is the single reader
+ * of the convolution's output is folded (never a graph output); the
+ * convolution then writes that node's output value, so value ids the caller
+ * holds stay valid. Folded weights are new buffers the graph keeps; the
+ * caller's are not touched. Call after building, before planning; answers
+ * change only by float rounding. */
+fk_status fk_graph_fuse(fk_graph *g);
+
 /* Hand the graph a malloc'd buffer to free with it (folded weights). */
 fk_status fk_graph_keep(fk_graph *g, void *buffer);
 
@@ -112,6 +125,8 @@ const float *fk_graph_output(const fk_graph *g, int value, fk_shape4 *shape);
 /* Statistics of the current plan: bytes of the arena and workspace, and the
  * multiply-adds of one run (for benchmarks). */
 size_t fk_graph_arena_bytes(const fk_graph *g);
+/* Nodes the graph runs (fewer after fk_graph_fuse). */
+int fk_graph_node_count(const fk_graph *g);
 double fk_graph_macs(const fk_graph *g);
 
 #endif

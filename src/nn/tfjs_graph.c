@@ -740,6 +740,7 @@ static fk_status build(fk_tfjs_model *m, json_t *root, const char *path,
         fk_graph_mark_output(m->graph, t->value);
     }
     free(cx.tvs);
+    if (st == FK_OK) st = fk_graph_fuse(m->graph);
     if (st == FK_OK) st = fk_graph_plan(m->graph, 1, m->in_h, m->in_w);
     return st;
 }

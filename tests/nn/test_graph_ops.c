@@ -234,6 +234,88 @@ static void test_graph(fk_pool *pool) {
     fk_graph_free(g);
 }
 
+/* The chain TensorFlow graphs use for batch-norm + Keras ReLU6 after a
+ * convolution, and a depthwise one, built twice: fk_graph_fuse on one copy
+ * must fold it into the convolutions (fewer nodes) and give the same
+ * outputs as the unfused copy. A convolution whose output has a second
+ * reader, and one whose output is a graph output, must stay as they are. */
+static int build_chain(fk_graph **out, int *o1, int *o2, int *o3, int *o4) {
+    static float filt[3 * 3 * 5 * 7], bias[7], dw[3 * 3 * 7], scale[7], shift[7];
+    static const float six = 6.0f, zero = 0.0f, half = 0.5f;
+    static int init;
+    if (!init) {
+        for (size_t i = 0; i < sizeof filt / sizeof *filt; i++) filt[i] = frand();
+        for (size_t i = 0; i < sizeof dw / sizeof *dw; i++) dw[i] = frand();
+        for (int i = 0; i < 7; i++) bias[i] = frand(), scale[i] = 2 * frand(), shift[i] = frand();
+        init = 1;
+    }
+    fk_graph *g;
+    if (fk_graph_new(5, &g) != FK_OK) return 0;
+    const fk_shape4 pc = {1, 1, 1, 7}, one = {1, 1, 1, 1};
+    fk_act none = {FK_ACT_NONE, 0, NULL};
+    int v = fk_graph_conv(g, 0, filt, bias, 3, 3, 5, 7, 1, FK_PAD_SAME, none);
+    v = fk_graph_binary_const(g, FK_BIN_MUL, v, scale, pc, 0);
+    v = fk_graph_binary_const(g, FK_BIN_ADD, v, shift, pc, 1);
+    v = fk_graph_unary(g, FK_UN_RELU, v);
+    v = fk_graph_binary_const(g, FK_BIN_MIN, v, &six, one, 0);
+    v = fk_graph_binary_const(g, FK_BIN_MAX, v, &zero, one, 0); /* 5 nodes fold */
+    int d = fk_graph_depthwise(g, v, dw, NULL, 3, 3, 7, 2, FK_PAD_SAME, none);
+    d = fk_graph_binary_const(g, FK_BIN_MUL, d, &half, one, 1);
+    d = fk_graph_binary_const(g, FK_BIN_SUB, d, shift, pc, 0);
+    d = fk_graph_unary(g, FK_UN_RELU6, d); /* 3 nodes fold */
+    /* read twice: the mul must stay */
+    int u = fk_graph_conv(g, d, filt, NULL, 1, 1, 7, 5, 1, FK_PAD_VALID, none);
+    int u2 = fk_graph_binary_const(g, FK_BIN_MUL, u, scale, (fk_shape4){1, 1, 1, 5}, 0);
+    int u3 = fk_graph_binary(g, FK_BIN_ADD, u, u2);
+    /* an output: the relu after it must stay */
+    int w = fk_graph_conv(g, u3, filt, bias, 1, 1, 5, 7, 1, FK_PAD_VALID, none);
+    int w2 = fk_graph_unary(g, FK_UN_RELU, w);
+    fk_graph_mark_output(g, d);
+    fk_graph_mark_output(g, u3);
+    fk_graph_mark_output(g, w);
+    fk_graph_mark_output(g, w2);
+    *out = g, *o1 = d, *o2 = u3, *o3 = w, *o4 = w2;
+    return fk_graph_build_status(g) == FK_OK;
+}
+
+static void test_fuse(fk_pool *pool) {
+    fk_graph *plain, *fused;
+    int p[4], f[4];
+    CHECK(build_chain(&plain, &p[0], &p[1], &p[2], &p[3]), "build plain");
+    CHECK(build_chain(&fused, &f[0], &f[1], &f[2], &f[3]), "build fused");
+    int before = fk_graph_node_count(fused);
+    CHECK(fk_graph_fuse(fused) == FK_OK, "fuse: %s", fk_last_error());
+    CHECK(fk_graph_node_count(fused) == before - 8, "fuse left %d of %d nodes",
+          fk_graph_node_count(fused), before);
+    CHECK(fk_graph_fuse(fused) == FK_OK && fk_graph_node_count(fused) == before - 8,
+          "fusing again changes nothing");
+    CHECK(fk_graph_plan(plain, 2, 9, 8) == FK_OK && fk_graph_plan(fused, 2, 9, 8) == FK_OK,
+          "plan: %s", fk_last_error());
+    float *in = rand_buf(2 * 9 * 8 * 5);
+    for (int i = 0; i < 2 * 9 * 8 * 5; i++) in[i] *= 4; /* reach the clip at 6 */
+    for (int ref = 0; ref < 2; ref++) {
+        fk_graph_use_reference(plain, ref);
+        fk_graph_use_reference(fused, ref);
+        CHECK(fk_graph_run(plain, in, pool) == FK_OK && fk_graph_run(fused, in, pool) == FK_OK,
+              "run");
+        for (int o = 0; o < 4; o++) {
+            fk_shape4 sp, sf;
+            const float *a = fk_graph_output(plain, p[o], &sp), *b = fk_graph_output(fused, f[o], &sf);
+            CHECK(count4(sp) == count4(sf) && count4(sp) > 0, "output %d shape", o);
+            float worst = 0;
+            for (long i = 0; i < count4(sp); i++) {
+                float e = fabsf(a[i] - b[i]) / (1 + fabsf(a[i]));
+                if (e > worst) worst = e;
+            }
+            CHECK(worst < 1e-5f, "fused output %d (%s kernels) differs by %g", o,
+                  ref ? "reference" : "fast", worst);
+        }
+    }
+    free(in);
+    fk_graph_free(plain);
+    fk_graph_free(fused);
+}
+
 int main(void) {
     fk_pool *pool;
     if (fk_pool_new(2, &pool) != FK_OK) return 1;
@@ -244,6 +326,7 @@ int main(void) {
     test_pad(pool);
     test_reduce();
     test_graph(pool);
+    test_fuse(pool);
     fk_pool_free(pool);
     return test_summary();
 }
