@@ -54,12 +54,15 @@ typedef struct epilogue {
     fk_act_kind kind;   /* none, relu, relu6, leaky, prelu (others after) */
     float alpha;
     const float *slope; /* prelu: at the panel's first channel */
+    const float *res;   /* residual at the panel's first column, or NULL */
+    long ldr;
 } epilogue;
 
 FK_512_INLINE __m512 finish(const epilogue *e, __m512 x, const float *bias,
-                            const float *slope, __mmask16 m) {
+                            const float *res, const float *slope, __mmask16 m) {
     const __m512 zero = _mm512_setzero_ps();
     if (bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, bias));
+    if (res) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, res));
     switch (e->kind) {
     case FK_ACT_RELU:
         return _mm512_max_ps(x, zero);
@@ -83,7 +86,7 @@ FK_512_INLINE __m512 finish(const epilogue *e, __m512 x, const float *bias,
  * partial sums already in C. */
 FK_512_INLINE void tile(const int mr, const int two, int kc, const float *a, long lda,
                         const float *bp, long ldbp, float *c, long ldc, __mmask16 m0, __mmask16 m1,
-                        int first, const epilogue *e) {
+                        int first, const epilogue *e, const float *res) {
     __m512 s0[FK_GEMM_MR], s1[FK_GEMM_MR];
 #pragma GCC unroll 12
     for (int r = 0; r < mr; r++) {
@@ -111,8 +114,9 @@ FK_512_INLINE void tile(const int mr, const int two, int kc, const float *a, lon
     for (int r = 0; r < mr; r++) {
         __m512 v0 = s0[r], v1 = s1[r];
         if (e->final) {
-            v0 = finish(e, v0, e->bias, e->slope, m0);
-            if (two) v1 = finish(e, v1, bias1, slope1, m1);
+            const float *r0 = res ? res + r * e->ldr : NULL;
+            v0 = finish(e, v0, e->bias, r0, e->slope, m0);
+            if (two) v1 = finish(e, v1, bias1, r0 ? r0 + 16 : NULL, slope1, m1);
         }
         _mm512_mask_storeu_ps(c + r * ldc, m0, v0);
         if (two) _mm512_mask_storeu_ps(c + r * ldc + 16, m1, v1);
@@ -122,15 +126,15 @@ FK_512_INLINE void tile(const int mr, const int two, int kc, const float *a, lon
 #define FK_TILE_CASE(R)                                                                 \
     case R:                                                                             \
         if (two)                                                                        \
-            tile(R, 1, kc, a, lda, bp, ldbp, c, ldc, m0, m1, first, e);                       \
+            tile(R, 1, kc, a, lda, bp, ldbp, c, ldc, m0, m1, first, e, res);                  \
         else                                                                            \
-            tile(R, 0, kc, a, lda, bp, ldbp, c, ldc, m0, m1, first, e);                       \
+            tile(R, 0, kc, a, lda, bp, ldbp, c, ldc, m0, m1, first, e, res);                  \
         break;
 
 /* A tile of mr (1..12) rows, dispatched to a kernel with mr fixed. */
 static FK_512 void tile_any(int mr, int two, int kc, const float *a, long lda, const float *bp,
                             long ldbp, float *c, long ldc, __mmask16 m0, __mmask16 m1, int first,
-                            const epilogue *e) {
+                            const epilogue *e, const float *res) {
     switch (mr) {
         FK_TILE_CASE(12)
         FK_TILE_CASE(11)
@@ -168,8 +172,8 @@ static inline __mmask16 lane_mask(int lanes) {
 }
 
 void fk_gemm_bias_act(int m, int n, int k, const float *a, long lda, const float *b,
-                      long ldb, float *c, long ldc, const float *bias, const fk_act *act,
-                      int ch0) {
+                      long ldb, float *c, long ldc, const float *bias, const float *r,
+                      long ldr, const fk_act *act, int ch0) {
     float bp[FK_GEMM_KC * FK_GEMM_NR] __attribute__((aligned(64)));
     fk_act_kind kind = act ? act->kind : FK_ACT_NONE;
     int after = kind == FK_ACT_SIGMOID || kind == FK_ACT_TANH;
@@ -208,11 +212,13 @@ void fk_gemm_bias_act(int m, int n, int k, const float *a, long lda, const float
                 }
                 epilogue e = {final, bias ? bias + j0 : NULL, after ? FK_ACT_NONE : kind,
                               act ? act->alpha : 0.0f,
-                              kind == FK_ACT_PRELU ? act->slope + ch0 + j0 : NULL};
+                              kind == FK_ACT_PRELU ? act->slope + ch0 + j0 : NULL,
+                              r ? r + j0 : NULL, ldr};
                 for (int ir = ic; ir < ic + mc; ir += FK_GEMM_MR) {
                     int mr = ic + mc - ir < FK_GEMM_MR ? ic + mc - ir : FK_GEMM_MR;
                     tile_any(mr, w > 16, kc, a + (long)ir * lda + pc, lda, panel, ldbp,
-                             c + (long)ir * ldc + j0, ldc, m0, m1, first, &e);
+                             c + (long)ir * ldc + j0, ldc, m0, m1, first, &e,
+                             e.res ? e.res + (long)ir * ldr : NULL);
                 }
             }
         }
@@ -224,10 +230,10 @@ void fk_gemm_bias_act(int m, int n, int k, const float *a, long lda, const float
 #else /* not x86-64: never usable, never called */
 
 void fk_gemm_bias_act(int m, int n, int k, const float *a, long lda, const float *b,
-                      long ldb, float *c, long ldc, const float *bias, const fk_act *act,
-                      int ch0) {
+                      long ldb, float *c, long ldc, const float *bias, const float *r,
+                      long ldr, const fk_act *act, int ch0) {
     (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc;
-    (void)bias, (void)act, (void)ch0;
+    (void)bias, (void)r, (void)ldr, (void)act, (void)ch0;
 }
 
 #endif

@@ -372,6 +372,14 @@ static float *kept_copy(fk_graph *g, const float *src, long n) {
     return p;
 }
 
+/* Whether value v is the graph input or produced by a node before `at`. */
+static int computed_before(const fk_graph *g, int v, const fk_node *at) {
+    if (v == 0) return 1;
+    for (const fk_node *nd = g->nodes; nd < at; nd++)
+        if (nd->out == v) return 1;
+    return 0;
+}
+
 /* Try to fold node j (the only reader of convolution cv's output) into cv.
  * Returns 1 if folded (cv then stands for both). */
 static int fold_into(fk_graph *g, fk_node *cv, const fk_node *j) {
@@ -379,7 +387,7 @@ static int fold_into(fk_graph *g, fk_node *cv, const fk_node *j) {
     int affine = cv->act.kind == FK_ACT_NONE;
     if (j->op == FK_OP_BINARY && j->in[1] < 0) {
         fk_binop op = (fk_binop)j->sub;
-        if (affine && op == FK_BIN_MUL && per_channel(j, c)) {
+        if (affine && op == FK_BIN_MUL && per_channel(j, c) && cv->in[1] < 0) {
             /* (x . w + b) * k = x . (w k) + b k, per output channel */
             long taps = cv->op == FK_OP_CONV ? (long)cv->kh * cv->kw * cv->in_c
                                              : (long)cv->kh * cv->kw;
@@ -417,6 +425,16 @@ static int fold_into(fk_graph *g, fk_node *cv, const fk_node *j) {
         }
         return 0;
     }
+    if (j->op == FK_OP_BINARY && j->sub == FK_BIN_ADD && cv->op == FK_OP_CONV && affine &&
+        cv->in[1] < 0) {
+        /* a residual: conv(x) + y with y computed before the convolution
+         * (it is then read where the convolution runs); plan checks that y
+         * has the output's shape */
+        int y = j->in[0] == cv->out ? j->in[1] : j->in[0];
+        if (y == cv->out || g->values[y].c != c || !computed_before(g, y, cv)) return 0;
+        cv->in[1] = y;
+        return 1;
+    }
     if (j->op == FK_OP_UNARY && affine && (j->sub == FK_UN_RELU || j->sub == FK_UN_RELU6)) {
         cv->act.kind = j->sub == FK_UN_RELU ? FK_ACT_RELU : FK_ACT_RELU6;
         return 1;
@@ -434,7 +452,10 @@ fk_status fk_graph_fuse(fk_graph *g) {
             int j = -1;
             if (readers(g, cv->out, &j) != 1 || j <= i) break;
             fk_node next = g->nodes[j];
-            if (next.in[0] != cv->out || !fold_into(g, cv, &next)) break;
+            int two_values = next.op == FK_OP_BINARY && next.in[1] >= 0;
+            if ((next.in[0] != cv->out && !(two_values && next.in[1] == cv->out)) ||
+                !fold_into(g, cv, &next))
+                break;
             /* cv now writes j's output; its old output is left unread */
             cv->out = next.out;
             memmove(&g->nodes[j], &g->nodes[j + 1],
@@ -467,6 +488,14 @@ static fk_status infer_shape(fk_graph *g, fk_node *nd, double *macs) {
                            a.h, a.w, nd->kh, nd->kw);
         nd->win = win;
         o.c = nd->out_c;
+        if (nd->op == FK_OP_CONV && nd->in[1] >= 0) {
+            fk_shape4 r = g->values[nd->in[1]].shape;
+            if (r.n != o.n || r.h != o.h || r.w != o.w || r.c != o.c)
+                return fk_fail(FK_EMODEL,
+                               "graph: residual %dx%dx%dx%d added to a convolution's "
+                               "%dx%dx%dx%d output",
+                               r.n, r.h, r.w, r.c, o.n, o.h, o.w, o.c);
+        }
         if (nd->op == FK_OP_CONV)
             *macs += (double)o.n * o.h * o.w * o.c * nd->kh * nd->kw * nd->in_c;
         else if (nd->op == FK_OP_DEPTHWISE)
@@ -674,6 +703,14 @@ static int run_reference(const fk_graph *g, const fk_node *nd, const float *a,
     const fk_shape4 is = g->values[nd->in[0]].shape;
     switch (nd->op) {
     case FK_OP_CONV:
+        if (nd->in[1] >= 0) { /* fused residual: act(conv + bias + r) */
+            const fk_value *vo = &g->values[nd->out];
+            const float *r = value_data(g, nd->in[1], input);
+            fk_conv2d_ref(a, is, nd->w, nd->b, nd->out_c, &nd->win, NULL, o);
+            for (long i = 0; i < vo->count; i++) o[i] += r[i];
+            fk_act_apply(&nd->act, o, vo->count, nd->out_c);
+            return 1;
+        }
         fk_conv2d_ref(a, is, nd->w, nd->b, nd->out_c, &nd->win, &nd->act, o);
         return 1;
     case FK_OP_DEPTHWISE:
@@ -739,8 +776,9 @@ fk_status fk_graph_run(fk_graph *g, const float *input, fk_pool *pool) {
         if (g->reference && run_reference(g, nd, a, o, input)) continue;
         switch (nd->op) {
         case FK_OP_CONV:
-            fk_conv2d(a, va->shape, nd->w, nd->b, nd->out_c, &nd->win, &nd->act,
-                      o, g->workspace, pool);
+            fk_conv2d_res(a, va->shape, nd->w, nd->b,
+                          nd->in[1] >= 0 ? value_data(g, nd->in[1], input) : NULL, nd->out_c,
+                          &nd->win, &nd->act, o, g->workspace, pool);
             break;
         case FK_OP_DEPTHWISE:
             fk_depthwise(a, va->shape, nd->w, nd->b, &nd->win, &nd->act, o, pool);

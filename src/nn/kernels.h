@@ -81,6 +81,14 @@ size_t fk_conv2d_workspace(fk_shape4 is, int oc, const fk_window *win,
 void fk_conv2d(const float *in, fk_shape4 is, const float *filt,
                const float *bias, int oc, const fk_window *win,
                const fk_act *act, float *out, float *workspace, fk_pool *pool);
+/* The same with a residual added before the activation:
+ * out = act(conv(in, filt) + bias + res), res shaped like out (a ResNet
+ * block's shortcut, fused by fk_graph_fuse). res may be NULL; it must not
+ * overlap out. */
+void fk_conv2d_res(const float *in, fk_shape4 is, const float *filt,
+                   const float *bias, const float *res, int oc,
+                   const fk_window *win, const fk_act *act, float *out,
+                   float *workspace, fk_pool *pool);
 
 /* ---- depthwise convolution (channel multiplier 1) ---------------------- *
  * filt: [kh][kw][c]; bias: [c] or NULL; out: [n][oh][ow][c]. */

@@ -322,21 +322,30 @@ typedef struct conv_job {
     float *workspace;
     conv_plan plan;
     int own_gemm; /* fk_gemm_bias_act (AVX-512) instead of OpenBLAS */
+    const float *res; /* residual added before the activation, or NULL */
 } conv_job;
 
 /* c = act(a . filt + bias) for rows x cols of the output, columns from
  * ch0: facekit's own product where the CPU has AVX-512 (gemm.h says why),
  * else OpenBLAS followed by the bias and activation. */
 static void conv_gemm(const conv_job *j, long rows, int ch0, int cols, const float *a,
-                      float *c) {
+                      float *c, const float *res) {
     const float *bias = j->bias ? j->bias + ch0 : NULL;
     if (j->own_gemm) {
         fk_gemm_bias_act((int)rows, cols, (int)j->plan.k, a, j->plan.k, j->filt + ch0, j->oc,
-                         c, j->oc, bias, j->act, ch0);
+                         c, j->oc, bias, res, j->oc, j->act, ch0);
         return;
     }
     blas_sgemm((int)rows, cols, (int)j->plan.k, a, (int)j->plan.k, j->filt + ch0, j->oc, c,
                j->oc);
+    if (res)
+        for (long r = 0; r < rows; r++) {
+            float *row = c + r * j->oc;
+            const float *add = res + r * j->oc;
+            int q = 0;
+            for (; q + 4 <= cols; q += 4) v4_store(row + q, v4_load(row + q) + v4_load(add + q));
+            for (; q < cols; q++) row[q] += add[q];
+        }
     bias_act_rows(c, rows, cols, j->oc, bias, j->act, ch0);
 }
 
@@ -401,7 +410,8 @@ static void conv_slices(void *arg, long s0, long s1) {
                 im2col(j, r, nr, col);
                 a = col;
             }
-            conv_gemm(j, nr, 0, oc, a, j->out + (size_t)r * oc);
+            conv_gemm(j, nr, 0, oc, a, j->out + (size_t)r * oc,
+                      j->res ? j->res + (size_t)r * oc : NULL);
         }
     }
 }
@@ -414,7 +424,7 @@ static void conv_cols(void *arg, long b0, long b1) {
     int c0 = (int)(b0 * FK_COL_BLOCK);
     int c1 = (int)(b1 * FK_COL_BLOCK) < j->oc ? (int)(b1 * FK_COL_BLOCK) : j->oc;
     const float *a = p->direct ? j->in : j->workspace;
-    conv_gemm(j, p->rows, c0, c1 - c0, a, j->out + c0);
+    conv_gemm(j, p->rows, c0, c1 - c0, a, j->out + c0, j->res ? j->res + c0 : NULL);
 }
 
 /* Convolution through sgemm (see the top of the file). Assumes workspace
@@ -424,7 +434,15 @@ void fk_conv2d(const float *in, fk_shape4 is, const float *filt,
                const float *bias, int oc, const fk_window *win,
                const fk_act *act, float *out, float *workspace,
                fk_pool *pool) {
-    conv_job j = {in, is, filt, bias, oc, win, act, out, workspace, {0}, fk_gemm_avx512_usable()};
+    fk_conv2d_res(in, is, filt, bias, NULL, oc, win, act, out, workspace, pool);
+}
+
+void fk_conv2d_res(const float *in, fk_shape4 is, const float *filt,
+                   const float *bias, const float *res, int oc,
+                   const fk_window *win, const fk_act *act, float *out,
+                   float *workspace, fk_pool *pool) {
+    conv_job j = {in,        is,      filt, bias, oc, win, act, out, workspace, {0},
+                  fk_gemm_avx512_usable(), res};
     conv_plan_make(is, oc, win, fk_pool_threads(pool), &j.plan);
     if (j.plan.rows == 0 || oc <= 0)
         return;
@@ -433,7 +451,7 @@ void fk_conv2d(const float *in, fk_shape4 is, const float *filt,
         for (long r = 0; r < j.plan.rows; r++) {
             float *row = out + (size_t)r * oc;
             for (int o = 0; o < oc; o++)
-                row[o] = bias ? bias[o] : 0.0f;
+                row[o] = (bias ? bias[o] : 0.0f) + (res ? res[(size_t)r * oc + o] : 0.0f);
             bias_act_row(row, oc, NULL, act, 0);
         }
         return;

@@ -316,6 +316,72 @@ static void test_fuse(fk_pool *pool) {
     fk_graph_free(fused);
 }
 
+/* A residual add after a convolution folds into it when the other operand
+ * was computed before the convolution (then a following Relu folds too),
+ * not when it is computed between the convolution and the add, and a
+ * per-channel multiply after a folded residual must stay (it would scale
+ * the residual too). Outputs must match the unfused graph. */
+static int build_residual(fk_graph **out, int *o1, int *o2) {
+    static float filt[3 * 3 * 6 * 6], bias[6], scale[6];
+    static int init;
+    if (!init) {
+        for (size_t i = 0; i < sizeof filt / sizeof *filt; i++) filt[i] = frand();
+        for (int i = 0; i < 6; i++) bias[i] = frand(), scale[i] = frand();
+        init = 1;
+    }
+    fk_graph *g;
+    if (fk_graph_new(6, &g) != FK_OK) return 0;
+    fk_act none = {FK_ACT_NONE, 0, NULL};
+    int y = fk_graph_unary(g, FK_UN_ABS, 0);
+    int c1 = fk_graph_conv(g, y, filt, bias, 3, 3, 6, 6, 1, FK_PAD_SAME, none);
+    int a1 = fk_graph_binary(g, FK_BIN_ADD, y, c1); /* folds (residual first) */
+    int r1 = fk_graph_unary(g, FK_UN_RELU, a1);     /* folds */
+    int m1 = fk_graph_binary_const(g, FK_BIN_MUL, r1, scale, (fk_shape4){1, 1, 1, 6}, 0);
+    int c2 = fk_graph_conv(g, m1, filt, NULL, 3, 3, 6, 6, 1, FK_PAD_SAME, none);
+    int late = fk_graph_unary(g, FK_UN_NEG, m1);    /* computed after c2 */
+    int a2 = fk_graph_binary(g, FK_BIN_ADD, c2, late); /* must stay */
+    int c3 = fk_graph_conv(g, a2, filt, bias, 1, 1, 6, 6, 1, FK_PAD_SAME, none);
+    int a3 = fk_graph_binary(g, FK_BIN_ADD, c3, a2);   /* folds */
+    int m3 = fk_graph_binary_const(g, FK_BIN_MUL, a3, scale, (fk_shape4){1, 1, 1, 6}, 0);
+    fk_graph_mark_output(g, m3);
+    fk_graph_mark_output(g, a2);
+    *out = g, *o1 = m3, *o2 = a2;
+    return fk_graph_build_status(g) == FK_OK;
+}
+
+static void test_fuse_residual(fk_pool *pool) {
+    fk_graph *plain, *fused;
+    int p[2], f[2];
+    CHECK(build_residual(&plain, &p[0], &p[1]) && build_residual(&fused, &f[0], &f[1]),
+          "build");
+    int before = fk_graph_node_count(fused);
+    CHECK(fk_graph_fuse(fused) == FK_OK, "fuse: %s", fk_last_error());
+    CHECK(fk_graph_node_count(fused) == before - 3, "fuse left %d of %d nodes",
+          fk_graph_node_count(fused), before);
+    CHECK(fk_graph_plan(plain, 1, 7, 9) == FK_OK && fk_graph_plan(fused, 1, 7, 9) == FK_OK,
+          "plan: %s", fk_last_error());
+    float *in = rand_buf(7 * 9 * 6);
+    for (int ref = 0; ref < 2; ref++) {
+        fk_graph_use_reference(plain, ref);
+        fk_graph_use_reference(fused, ref);
+        CHECK(fk_graph_run(plain, in, pool) == FK_OK && fk_graph_run(fused, in, pool) == FK_OK,
+              "run");
+        for (int o = 0; o < 2; o++) {
+            const float *a = fk_graph_output(plain, p[o], NULL), *b = fk_graph_output(fused, f[o], NULL);
+            float worst = 0;
+            for (long i = 0; i < 7 * 9 * 6; i++) {
+                float e = fabsf(a[i] - b[i]) / (1 + fabsf(a[i]));
+                if (e > worst) worst = e;
+            }
+            CHECK(worst < 1e-5f, "residual output %d (%s kernels) differs by %g", o,
+                  ref ? "reference" : "fast", worst);
+        }
+    }
+    free(in);
+    fk_graph_free(plain);
+    fk_graph_free(fused);
+}
+
 int main(void) {
     fk_pool *pool;
     if (fk_pool_new(2, &pool) != FK_OK) return 1;
@@ -327,6 +393,7 @@ int main(void) {
     test_reduce();
     test_graph(pool);
     test_fuse(pool);
+    test_fuse_residual(pool);
     fk_pool_free(pool);
     return test_summary();
 }

@@ -475,14 +475,23 @@ static void conv_case(int big, int force_1x1) {
     char cfg[256];
     describe(cfg, sizeof cfg, is, oc, &win, mode, &act, bias != NULL);
 
-    fk_conv2d_ref(in, is, filt, bias, oc, &win, &act, ref);
+    /* a third of the cases add a residual before the activation */
+    float *res = rnd_int(0, 2) == 0 ? rnd_buf(n_out) : NULL;
+    if (res) {
+        fk_conv2d_ref(in, is, filt, bias, oc, &win, NULL, ref);
+        for (size_t i = 0; i < n_out; i++) ref[i] += res[i];
+        fk_act_apply(&act, ref, (long)n_out, oc);
+        strncat(cfg, " +residual", sizeof cfg - strlen(cfg) - 1);
+    } else {
+        fk_conv2d_ref(in, is, filt, bias, oc, &win, &act, ref);
+    }
     fk_pool *pools[3] = {NULL, pool1, pool2};
     for (int p = 0; p < 3; p++) {
         int threads = fk_pool_threads(pools[p]);
         size_t ws_n = fk_conv2d_workspace(is, oc, &win, threads);
         float *ws = ws_n ? malloc(ws_n * sizeof *ws) : NULL;
         float *out = nan_buf(n_out);
-        fk_conv2d(in, is, filt, bias, oc, &win, &act, out, ws, pools[p]);
+        fk_conv2d_res(in, is, filt, bias, res, oc, &win, &act, out, ws, pools[p]);
         char what[64];
         snprintf(what, sizeof what, "conv2d %d thread(s)%s", threads,
                  pools[p] ? "" : " (NULL pool)");
@@ -490,7 +499,7 @@ static void conv_case(int big, int force_1x1) {
         free(out);
         free(ws);
     }
-    free(in), free(filt), free(bias), free(ref), free(slopes);
+    free(in), free(filt), free(bias), free(ref), free(slopes), free(res);
 }
 
 /* Convolutions run their products through facekit's AVX-512 kernel where
@@ -567,16 +576,19 @@ static void test_conv_random(void) {
  * columns not a multiple of 16 or 32, leading dimensions wider than the
  * matrices (the untouched gaps of C must stay as they were), a column
  * block starting at ch0 > 0 (PReLU slopes from there), every activation. */
-static void gemm_case(int m, int n, int k, fk_act_kind kind, int with_bias, int ch0) {
+static void gemm_case(int m, int n, int k, fk_act_kind kind, int with_bias, int ch0,
+                      int with_res) {
     long lda = k + rnd_int(0, 5), ldb = n + ch0 + rnd_int(0, 5), ldc = n + rnd_int(0, 5);
     float *a = rnd_buf((size_t)m * lda), *b = rnd_buf((size_t)k * ldb);
     float *bias = with_bias ? rnd_buf((size_t)(n + ch0)) : NULL;
     float *slopes = rnd_buf((size_t)(n + ch0));
     fk_act act = {kind, 0.2f, slopes};
     float *c = nan_buf((size_t)m * ldc), *ref = nan_buf((size_t)m * ldc);
+    long ldr = n + rnd_int(0, 3);
+    float *res = with_res ? rnd_buf((size_t)m * ldr) : NULL;
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
-            double sum = bias ? bias[ch0 + j] : 0.0;
+            double sum = (bias ? bias[ch0 + j] : 0.0) + (res ? res[i * ldr + j] : 0.0);
             for (int q = 0; q < k; q++) sum += (double)a[i * lda + q] * b[q * ldb + ch0 + j];
             ref[i * ldc + j] = (float)sum;
         }
@@ -588,11 +600,11 @@ static void gemm_case(int m, int n, int k, fk_act_kind kind, int with_bias, int 
         fk_act_apply(&act, row, ch0 + n, ch0 + n);
         for (int j = 0; j < n; j++) ref[i * ldc + j] = row[ch0 + j];
     }
-    fk_gemm_bias_act(m, n, k, a, lda, b + ch0, ldb, c, ldc, bias ? bias + ch0 : NULL, &act,
-                     ch0);
+    fk_gemm_bias_act(m, n, k, a, lda, b + ch0, ldb, c, ldc, bias ? bias + ch0 : NULL,
+                     res, ldr, &act, ch0);
     char cfg[128];
-    snprintf(cfg, sizeof cfg, "m %d n %d k %d act %s bias %d ch0 %d", m, n, k,
-             act_names[kind], with_bias, ch0);
+    snprintf(cfg, sizeof cfg, "m %d n %d k %d act %s bias %d ch0 %d residual %d", m, n, k,
+             act_names[kind], with_bias, ch0, with_res);
     int ok = 1;
     for (int i = 0; i < m && ok; i++) {
         ok = same_values("gemm_avx512", cfg, c + (size_t)i * ldc, ref + (size_t)i * ldc,
@@ -603,7 +615,7 @@ static void gemm_case(int m, int n, int k, fk_act_kind kind, int with_bias, int 
                 ok = 0;
             }
     }
-    free(a), free(b), free(bias), free(slopes), free(c), free(ref);
+    free(a), free(b), free(bias), free(slopes), free(c), free(ref), free(res);
 }
 
 static void test_gemm_avx512(void) {
@@ -617,10 +629,10 @@ static void test_gemm_avx512(void) {
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         for (int kind = 0; kind <= FK_ACT_TANH; kind++)
             gemm_case(shapes[i][0], shapes[i][1], shapes[i][2], (fk_act_kind)kind, (int)(i + kind) % 2,
-                      kind == FK_ACT_PRELU ? 16 * (int)(i % 3) + (int)(i % 2) : 0);
+                      kind == FK_ACT_PRELU ? 16 * (int)(i % 3) + (int)(i % 2) : 0, kind % 2);
     for (int i = 0; i < 40; i++)
         gemm_case(rnd_int(1, 300), rnd_int(1, 100), rnd_int(1, 700), (fk_act_kind)rnd_int(0, 6),
-                  rnd_int(0, 1), rnd_int(0, 40));
+                  rnd_int(0, 1), rnd_int(0, 40), rnd_int(0, 1));
 }
 
 /* Repeated runs of a convolution on the 2-thread pool (two slices, each
