@@ -136,6 +136,12 @@ int main(int argc, char **argv) {
           pools, 2, budget);
     bench("conv 3x3 s2 3->32 224x224", (fk_shape4){1, 224, 224, 3}, 32, 3, 2,
           pools, 2, budget);
+    bench("conv 5x5 s2 3->24 256x256", (fk_shape4){1, 256, 256, 3}, 24, 5, 2,
+          pools, 2, budget);
+    bench("conv 3x3 s2 3->32 512x512", (fk_shape4){1, 512, 512, 3}, 32, 3, 2,
+          pools, 2, budget);
+    bench("conv 1x1 24->24 128x128", (fk_shape4){1, 128, 128, 24}, 24, 1, 1,
+          pools, 2, budget);
     bench("depthwise 3x3 128 56x56", (fk_shape4){1, 56, 56, 128}, 0, 3, 1,
           pools, 2, budget);
     bench("depthwise 3x3 s2 256 28x28", (fk_shape4){1, 28, 28, 256}, 0, 3, 2,

@@ -65,6 +65,13 @@
 #ifndef FK_TILE_FLOATS
 #define FK_TILE_FLOATS (512 * 1024)
 #endif
+/* facekit's own product (gemm.h) packs only the filter, so its tiles can
+ * be small enough for the gathered rows to stay in L2 (1 MB per core on
+ * the EPYC here); never larger than FK_TILE_FLOATS, so the workspace sized
+ * for OpenBLAS's tiles fits either. */
+#ifndef FK_TILE_FLOATS_OWN
+#define FK_TILE_FLOATS_OWN (64 * 1024)
+#endif
 #ifndef FK_TILE_MIN_ROWS
 #define FK_TILE_MIN_ROWS 32
 #endif
@@ -245,7 +252,7 @@ typedef struct conv_plan {
 #define FK_COL_BLOCK 16
 
 static void conv_plan_make(fk_shape4 is, int oc, const fk_window *win,
-                           int threads, conv_plan *p) {
+                           int threads, int own_gemm, conv_plan *p) {
     fk_window_out(win, is.h, is.w, &p->oh, &p->ow);
     p->rows = (long)is.n * p->oh * p->ow;
     p->k = (long)win->kh * win->kw * is.c;
@@ -277,7 +284,7 @@ static void conv_plan_make(fk_shape4 is, int oc, const fk_window *win,
     }
 
     long per_slice = (p->rows + slices - 1) / slices;
-    long tile = FK_TILE_FLOATS / (p->k > 0 ? p->k : 1);
+    long tile = (own_gemm ? FK_TILE_FLOATS_OWN : FK_TILE_FLOATS) / (p->k > 0 ? p->k : 1);
     if (tile < FK_TILE_MIN_ROWS)
         tile = FK_TILE_MIN_ROWS;
     if (tile > per_slice)
@@ -302,7 +309,7 @@ size_t fk_conv2d_workspace(fk_shape4 is, int oc, const fk_window *win,
     size_t most = 0;
     for (int t = 1; t <= (threads > 1 ? threads : 1); t++) {
         conv_plan p;
-        conv_plan_make(is, oc, win, t, &p);
+        conv_plan_make(is, oc, win, t, 0, &p); /* the larger tiles */
         size_t need = plan_workspace(&p, oc);
         if (need > most)
             most = need;
@@ -443,7 +450,7 @@ void fk_conv2d_res(const float *in, fk_shape4 is, const float *filt,
                    float *workspace, fk_pool *pool) {
     conv_job j = {in,        is,      filt, bias, oc, win, act, out, workspace, {0},
                   fk_gemm_avx512_usable(), res};
-    conv_plan_make(is, oc, win, fk_pool_threads(pool), &j.plan);
+    conv_plan_make(is, oc, win, fk_pool_threads(pool), j.own_gemm, &j.plan);
     if (j.plan.rows == 0 || oc <= 0)
         return;
     if (j.plan.k == 0) {
