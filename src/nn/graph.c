@@ -442,6 +442,73 @@ static int fold_into(fk_graph *g, fk_node *cv, const fk_node *j) {
     return 0;
 }
 
+/* Node indices reading value v (up to max of them); returns how many read
+ * it, or max + 1 when v is a graph output (never to be folded away). */
+static int reader_nodes(const fk_graph *g, int v, int *idx, int max) {
+    if (g->values[v].is_output) return max + 1;
+    int n = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].in[0] == v || g->nodes[i].in[1] == v) {
+            if (n < max) idx[n] = i;
+            n++;
+        }
+    return n;
+}
+
+/* The index of the only node reading v, or -1. */
+static int only_reader(const fk_graph *g, int v) {
+    int idx[1] = {-1};
+    return reader_nodes(g, v, idx, 1) == 1 ? idx[0] : -1;
+}
+
+static void remove_node(fk_graph *g, int j) {
+    memmove(&g->nodes[j], &g->nodes[j + 1], (size_t)(g->n_nodes - j - 1) * sizeof *g->nodes);
+    g->n_nodes--;
+}
+
+static int cmp_int_desc(const void *x, const void *y) {
+    int a = *(const int *)x, b = *(const int *)y;
+    return (a < b) - (a > b);
+}
+
+/* PReLU as some converters write it, max(x, 0) + gamma * min(x, 0), after
+ * convolution i (no activation yet): folds into its activation. Returns 1
+ * if folded. */
+static int fold_prelu(fk_graph *g, int i) {
+    fk_node *cv = &g->nodes[i];
+    int c = cv->out_c, two[2];
+    if (cv->act.kind != FK_ACT_NONE || reader_nodes(g, cv->out, two, 2) != 2) return 0;
+    int mx = -1, mn = -1;
+    for (int k = 0; k < 2; k++) {
+        const fk_node *nd = &g->nodes[two[k]];
+        if (nd->op != FK_OP_BINARY || !scalar_is(nd, 0.0f) || two[k] <= i) return 0;
+        if (nd->sub == FK_BIN_MAX) mx = two[k];
+        if (nd->sub == FK_BIN_MIN) mn = two[k];
+    }
+    if (mx < 0 || mn < 0) return 0;
+    int mul = only_reader(g, g->nodes[mn].out);
+    if (mul < 0) return 0;
+    const fk_node *m = &g->nodes[mul];
+    if (m->op != FK_OP_BINARY || m->sub != FK_BIN_MUL || !per_channel(m, c)) return 0;
+    int add = only_reader(g, m->out);
+    if (add < 0 || only_reader(g, g->nodes[mx].out) != add) return 0;
+    const fk_node *a = &g->nodes[add];
+    if (a->op != FK_OP_BINARY || a->sub != FK_BIN_ADD || a->in[1] < 0) return 0;
+    const float *slope = m->w;
+    if (m->kshape.c == 1) { /* one slope for all: spread it per channel */
+        float *s = kept_copy(g, NULL, c);
+        if (!s) return 0;
+        for (int o = 0; o < c; o++) s[o] = m->w[0];
+        slope = s;
+    }
+    cv->act = (fk_act){FK_ACT_PRELU, 0.0f, slope};
+    cv->out = a->out;
+    int gone[4] = {mx, mn, mul, add};
+    qsort(gone, 4, sizeof *gone, cmp_int_desc);
+    for (int k = 0; k < 4; k++) remove_node(g, gone[k]);
+    return 1;
+}
+
 fk_status fk_graph_fuse(fk_graph *g) {
     if (!g) return fk_fail(FK_EINVAL, "fk_graph_fuse: graph is NULL");
     if (g->build_status != FK_OK) return fk_graph_build_status(g);
@@ -458,10 +525,9 @@ fk_status fk_graph_fuse(fk_graph *g) {
                 break;
             /* cv now writes j's output; its old output is left unread */
             cv->out = next.out;
-            memmove(&g->nodes[j], &g->nodes[j + 1],
-                    (size_t)(g->n_nodes - j - 1) * sizeof *g->nodes);
-            g->n_nodes--;
+            remove_node(g, j);
         }
+        if (fold_prelu(g, i)) i--; /* look at it again: more may follow */
         if (g->build_status != FK_OK) return fk_graph_build_status(g);
     }
     g->planned_n = 0;

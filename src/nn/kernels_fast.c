@@ -859,12 +859,22 @@ typedef struct fc_job {
     const fk_act *act;
     float *out;
     int by_rows;
+    int own_gemm; /* fk_gemm_bias_act (AVX-512) instead of OpenBLAS */
 } fc_job;
 
 /* Pool task: rows [b, e) of the output when splitting by rows, else
  * columns [b, e), i.e. the matching columns of w and of out. */
 static void fc_part(void *arg, long b, long e) {
     const fc_job *j = arg;
+    if (j->own_gemm) {
+        if (j->by_rows)
+            fk_gemm_bias_act((int)(e - b), j->n, j->k, j->in + (size_t)b * j->k, j->k, j->w,
+                             j->n, j->out + (size_t)b * j->n, j->n, j->bias, NULL, 0, j->act, 0);
+        else
+            fk_gemm_bias_act(j->m, (int)(e - b), j->k, j->in, j->k, j->w + b, j->n, j->out + b,
+                             j->n, j->bias ? j->bias + b : NULL, NULL, 0, j->act, (int)b);
+        return;
+    }
     if (j->by_rows) {
         blas_sgemm((int)(e - b), j->n, j->k, j->in + (size_t)b * j->k, j->k,
                    j->w, j->n, j->out + (size_t)b * j->n, j->n);
@@ -894,7 +904,7 @@ void fk_fc(const float *in, int m, int k, const float *w, const float *bias,
         }
         return;
     }
-    fc_job j = {in, m, k, w, bias, n, act, out, m >= 64};
+    fc_job j = {in, m, k, w, bias, n, act, out, m >= 64, fk_gemm_avx512_usable()};
     if (j.by_rows)
         fk_pool_run(pool, m, grain_for(2.0 * k * n), fc_part, &j);
     else
@@ -1137,9 +1147,10 @@ static void binary_per_channel(void *arg, long p0, long p1) {
     int c = j->so.c, len = c;
     while (len % 4) len += c;
     float pat[FK_PATTERN_MAX];
-    int chan_a = j->sa.c == c && j->sa.n * j->sa.h * j->sa.w == 1 && j->sb.n * j->sb.h * j->sb.w != 1;
+    int chan_a = !same_shape(j->sa, j->so); /* a is the per-channel operand */
     const float *vals = chan_a ? j->a : j->b, *full = chan_a ? j->b : j->a;
-    for (int i = 0; i < len; i++) pat[i] = vals[i % c];
+    int one = (chan_a ? j->sa.c : j->sb.c) == 1; /* one value for every channel */
+    for (int i = 0; i < len; i++) pat[i] = vals[one ? 0 : i % c];
     long count = (long)j->so.n * j->so.h * j->so.w * c;
     for (long p = p0; p < p1; p++) {
         long i0 = p * len, i1 = i0 + len < count ? i0 + len : count;
@@ -1166,12 +1177,13 @@ void fk_binary(fk_binop op, const float *a, fk_shape4 sa, const float *b,
         fk_pool_run(pool, count, 8192, binary_flat, &j);
         return;
     }
-    fk_shape4 chan = {1, 1, 1, so.c};
+    /* one value per channel, or one for all (x - 127.5) */
+    fk_shape4 chan = {1, 1, 1, so.c}, one = {1, 1, 1, 1};
     int len = so.c;
     while (len % 4 && len <= FK_PATTERN_MAX) len += so.c;
     if (len <= FK_PATTERN_MAX && so.c > 0 &&
-        ((same_shape(sa, so) && same_shape(sb, chan)) ||
-         (same_shape(sb, so) && same_shape(sa, chan)))) {
+        ((same_shape(sa, so) && (same_shape(sb, chan) || same_shape(sb, one))) ||
+         (same_shape(sb, so) && (same_shape(sa, chan) || same_shape(sa, one))))) {
         long count = (long)so.n * so.h * so.w * so.c;
         long pieces = (count + len - 1) / len;
         fk_pool_run(pool, pieces, 1 + 8192 / len, binary_per_channel, &j);

@@ -382,6 +382,72 @@ static void test_fuse_residual(fk_pool *pool) {
     fk_graph_free(fused);
 }
 
+/* PReLU written as max(x, 0) + gamma * min(x, 0) after a convolution
+ * folds into its activation (per-channel and scalar gamma); not when the
+ * min is also read elsewhere. */
+static int build_prelu(fk_graph **out, int *o1, int *o2) {
+    static float filt[3 * 3 * 4 * 4], gamma[4];
+    static const float zero = 0.0f, quarter = 0.25f;
+    static int init;
+    if (!init) {
+        for (size_t i = 0; i < sizeof filt / sizeof *filt; i++) filt[i] = frand();
+        for (int i = 0; i < 4; i++) gamma[i] = frand();
+        init = 1;
+    }
+    fk_graph *g;
+    if (fk_graph_new(4, &g) != FK_OK) return 0;
+    fk_act none = {FK_ACT_NONE, 0, NULL};
+    const fk_shape4 one = {1, 1, 1, 1}, pc = {1, 1, 1, 4};
+    int v = 0;
+    for (int k = 0; k < 3; k++) {
+        int cv = fk_graph_conv(g, v, filt, NULL, 3, 3, 4, 4, 1, FK_PAD_SAME, none);
+        int mx = fk_graph_binary_const(g, FK_BIN_MAX, cv, &zero, one, 1);
+        int mn = fk_graph_binary_const(g, FK_BIN_MIN, cv, &zero, one, 0);
+        int ml = fk_graph_binary_const(g, FK_BIN_MUL, mn, k == 1 ? &quarter : gamma,
+                                       k == 1 ? one : pc, 1);
+        v = fk_graph_binary(g, FK_BIN_ADD, mx, ml);
+        if (k == 2) { /* the min is read twice: nothing folds */
+            *o2 = fk_graph_unary(g, FK_UN_NEG, mn);
+            fk_graph_mark_output(g, *o2);
+        }
+    }
+    fk_graph_mark_output(g, v);
+    *out = g, *o1 = v;
+    return fk_graph_build_status(g) == FK_OK;
+}
+
+static void test_fuse_prelu(fk_pool *pool) {
+    fk_graph *plain, *fused;
+    int p[2], f[2];
+    CHECK(build_prelu(&plain, &p[0], &p[1]) && build_prelu(&fused, &f[0], &f[1]), "build");
+    int before = fk_graph_node_count(fused);
+    CHECK(fk_graph_fuse(fused) == FK_OK, "fuse: %s", fk_last_error());
+    CHECK(fk_graph_node_count(fused) == before - 8, "prelu fuse left %d of %d nodes",
+          fk_graph_node_count(fused), before);
+    CHECK(fk_graph_plan(plain, 2, 6, 5) == FK_OK && fk_graph_plan(fused, 2, 6, 5) == FK_OK,
+          "plan: %s", fk_last_error());
+    float *in = rand_buf(2 * 6 * 5 * 4);
+    for (int ref = 0; ref < 2; ref++) {
+        fk_graph_use_reference(plain, ref);
+        fk_graph_use_reference(fused, ref);
+        CHECK(fk_graph_run(plain, in, pool) == FK_OK && fk_graph_run(fused, in, pool) == FK_OK,
+              "run");
+        for (int o = 0; o < 2; o++) {
+            const float *a = fk_graph_output(plain, p[o], NULL), *b = fk_graph_output(fused, f[o], NULL);
+            float worst = 0;
+            for (long i = 0; i < 2 * 6 * 5 * 4; i++) {
+                float e = fabsf(a[i] - b[i]) / (1 + fabsf(a[i]));
+                if (e > worst) worst = e;
+            }
+            CHECK(worst < 1e-5f, "prelu output %d (%s kernels) differs by %g", o,
+                  ref ? "reference" : "fast", worst);
+        }
+    }
+    free(in);
+    fk_graph_free(plain);
+    fk_graph_free(fused);
+}
+
 int main(void) {
     fk_pool *pool;
     if (fk_pool_new(2, &pool) != FK_OK) return 1;
@@ -394,6 +460,7 @@ int main(void) {
     test_graph(pool);
     test_fuse(pool);
     test_fuse_residual(pool);
+    test_fuse_prelu(pool);
     fk_pool_free(pool);
     return test_summary();
 }

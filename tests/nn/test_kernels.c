@@ -834,13 +834,19 @@ static void fc_case(int m, int k, int n) {
     free(in), free(w), free(bias), free(ref), free(slopes);
 }
 
+/* Twice: with facekit's AVX-512 product where the CPU has it, then with
+ * OpenBLAS (FK_NO_AVX512=1). */
 static void test_fc_random(void) {
-    for (int i = 0; i < 30; i++)
-        fc_case(rnd_int(1, 100), rnd_int(1, 300), rnd_int(1, 300));
-    fc_case(3, 0, 5);        /* empty sum: bias (or 0) then act */
-    fc_case(2, 1024, 1024);  /* two embeddings: split by columns */
-    fc_case(4, 1024, 1030);  /* columns, uneven split, PReLU offsets */
-    fc_case(128, 300, 200);  /* a batch: split by rows */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) setenv("FK_NO_AVX512", "1", 1);
+        for (int i = 0; i < 30; i++)
+            fc_case(rnd_int(1, 100), rnd_int(1, 300), rnd_int(1, 300));
+        fc_case(3, 0, 5);        /* empty sum: bias (or 0) then act */
+        fc_case(2, 1024, 1024);  /* two embeddings: split by columns */
+        fc_case(4, 1024, 1030);  /* columns, uneven split, PReLU offsets */
+        fc_case(128, 300, 200);  /* a batch: split by rows */
+    }
+    unsetenv("FK_NO_AVX512");
 }
 
 /* One random pool (max and average) against the reference. */
