@@ -435,6 +435,14 @@ static int fold_into(fk_graph *g, fk_node *cv, const fk_node *j) {
         cv->in[1] = y;
         return 1;
     }
+    if (j->op == FK_OP_ADD && cv->op == FK_OP_CONV && affine && cv->in[1] < 0) {
+        /* facekit's own residual add (with its activation), same rules */
+        int y = j->in[0] == cv->out ? j->in[1] : j->in[0];
+        if (y == cv->out || g->values[y].c != c || !computed_before(g, y, cv)) return 0;
+        cv->in[1] = y;
+        cv->act = j->act;
+        return 1;
+    }
     if (j->op == FK_OP_UNARY && affine && (j->sub == FK_UN_RELU || j->sub == FK_UN_RELU6)) {
         cv->act.kind = j->sub == FK_UN_RELU ? FK_ACT_RELU : FK_ACT_RELU6;
         return 1;
@@ -519,7 +527,7 @@ fk_status fk_graph_fuse(fk_graph *g) {
             int j = -1;
             if (readers(g, cv->out, &j) != 1 || j <= i) break;
             fk_node next = g->nodes[j];
-            int two_values = next.op == FK_OP_BINARY && next.in[1] >= 0;
+            int two_values = (next.op == FK_OP_BINARY || next.op == FK_OP_ADD) && next.in[1] >= 0;
             if ((next.in[0] != cv->out && !(two_values && next.in[1] == cv->out)) ||
                 !fold_into(g, cv, &next))
                 break;
