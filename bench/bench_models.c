@@ -528,6 +528,11 @@ int main(int argc, char **argv) {
         printf("sgemm 1024^3 (fk_conv2d 1x1 through the pool; OpenBLAS kernels: %s): %.1f "
                "GFLOP/s 1 thread, %.1f GFLOP/s %d threads\n\n",
                openblas_get_corename(), ceil_gflops[0], ceil_gflops[1], tcount[1]);
+        const char *coretype = getenv("OPENBLAS_CORETYPE");
+        if (coretype && *coretype)
+            printf("(OPENBLAS_CORETYPE=%s holds OpenBLAS to those kernels; `make bench` also "
+                   "measures the ceiling without it, in another process)\n\n",
+                   coretype);
         printf("%-14s %9s %8s | %9s %9s %9s %9s | %7s %7s %6s\n", "model", "input", "GFLOP",
                "b1 1T ms", "b1 NT ms", "b8 1T ms", "b8 NT ms", "GF/s 1T", "GF/s NT",
                "ceil%");
