@@ -32,7 +32,7 @@ const photo = path.join(faceapiDir, 'sample1.jpg');
 const pair = [photo, path.join(faceapiDir, 'sample3.jpg')];
 const lfwDir = lfwArg || path.join(__dirname, '..', '..', '..', 'shared', 'data', 'lfw-devtrain', 'images');
 const lfwCount = countArg || '60';
-const RUNS = '5';
+const RUNS = '7';
 
 const run = (cmd, args, env) => JSON.parse(execFileSync(cmd, args, { maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'], env: env || process.env }));
 const node = (script, args) => run(process.execPath, [path.join(__dirname, script), ...args]);

@@ -115,7 +115,7 @@ function timeModels(runs) {
     const entry = { ms_b1: timeForward(runs, () => fwd(one)), ms_b8: null };
     if (batch) {
       const eight = new faceapi.NetInput(imgs);
-      entry.ms_b8 = timeForward(Math.min(runs, 3), () => fwd(eight)) / 8;
+      entry.ms_b8 = timeForward(Math.min(runs, 5), () => fwd(eight)) / 8;
     }
     tf.dispose(imgs);
     models[name] = entry;
@@ -229,8 +229,8 @@ async function main() {
     pipeline_ms: await timeIt(runs, () => faceapi.detectAllFaces(image, options).withFaceLandmarks().withFaceDescriptors()),
   };
   tf.dispose([image, ...faces, ...chips]);
-  if (opts.models) result.models = timeModels(Math.min(runs, 5));
-  if (opts.pair) result.verify = await timeVerify(opts.pair, Math.min(runs, 5), options);
+  if (opts.models) result.models = timeModels(Math.min(runs, 7));
+  if (opts.pair) result.verify = await timeVerify(opts.pair, Math.min(runs, 7), options);
   if (opts.images) result.represent = await timeRepresent(opts.images, options);
   console.log(JSON.stringify(result, null, 2));
 }
