@@ -33,10 +33,6 @@ typedef struct fk_node {
     fk_shape4 kshape; /* FK_OP_BINARY constant shape; FK_OP_RESHAPE target */
     int ip[8];        /* FK_OP_PAD pads, FK_OP_REDUCE axes */
     float fparam;     /* FK_OP_PAD value */
-    /* FK_OP_DW_PW: the 1x1 part (the depthwise part uses w, b, act, kh, kw,
-     * stride, pad and in_c; out_c is the 1x1 part's) */
-    const float *w2, *b2;
-    fk_act act2;
 } fk_node;
 
 typedef struct fk_value {
@@ -542,27 +538,6 @@ fk_status fk_graph_fuse(fk_graph *g) {
         if (fold_prelu(g, i)) i--; /* look at it again: more may follow */
         if (g->build_status != FK_OK) return fk_graph_build_status(g);
     }
-    /* depthwise -> 1x1 convolution: one node, where the 1x1 was (its
-     * residual, if any, is ready there; the depthwise input lives on) */
-    for (int i = 0; i < g->n_nodes; i++) {
-        const fk_node dw = g->nodes[i];
-        if (dw.op != FK_OP_DEPTHWISE) continue;
-        int j = only_reader(g, dw.out);
-        if (j <= i) continue;
-        fk_node *pw = &g->nodes[j];
-        if (pw->op != FK_OP_CONV || pw->in[0] != dw.out || pw->kh != 1 || pw->kw != 1 ||
-            pw->stride != 1 || pw->in_c != dw.out_c)
-            continue;
-        fk_node f = *pw;
-        f.op = FK_OP_DW_PW;
-        f.in[0] = dw.in[0];
-        f.w2 = pw->w, f.b2 = pw->b, f.act2 = pw->act;
-        f.w = dw.w, f.b = dw.b, f.act = dw.act;
-        f.kh = dw.kh, f.kw = dw.kw, f.stride = dw.stride, f.pad = dw.pad, f.in_c = dw.in_c;
-        *pw = f;
-        remove_node(g, i);
-        i--;
-    }
     g->planned_n = 0;
     return FK_OK;
 }
@@ -575,7 +550,6 @@ static fk_status infer_shape(fk_graph *g, fk_node *nd, double *macs) {
     switch (nd->op) {
     case FK_OP_CONV:
     case FK_OP_DEPTHWISE:
-    case FK_OP_DW_PW:
     case FK_OP_MAXPOOL:
     case FK_OP_AVGPOOL: {
         fk_window win = {.kh = nd->kh, .kw = nd->kw, .stride_h = nd->stride,
@@ -588,7 +562,7 @@ static fk_status infer_shape(fk_graph *g, fk_node *nd, double *macs) {
                            a.h, a.w, nd->kh, nd->kw);
         nd->win = win;
         o.c = nd->out_c;
-        if ((nd->op == FK_OP_CONV || nd->op == FK_OP_DW_PW) && nd->in[1] >= 0) {
+        if (nd->op == FK_OP_CONV && nd->in[1] >= 0) {
             fk_shape4 r = g->values[nd->in[1]].shape;
             if (r.n != o.n || r.h != o.h || r.w != o.w || r.c != o.c)
                 return fk_fail(FK_EMODEL,
@@ -600,8 +574,6 @@ static fk_status infer_shape(fk_graph *g, fk_node *nd, double *macs) {
             *macs += (double)o.n * o.h * o.w * o.c * nd->kh * nd->kw * nd->in_c;
         else if (nd->op == FK_OP_DEPTHWISE)
             *macs += (double)o.n * o.h * o.w * o.c * nd->kh * nd->kw;
-        else if (nd->op == FK_OP_DW_PW)
-            *macs += (double)o.n * o.h * o.w * nd->in_c * (nd->kh * nd->kw + o.c);
         break;
     }
     case FK_OP_ADD: {
@@ -749,15 +721,6 @@ fk_status fk_graph_plan(fk_graph *g, int n, int h, int w) {
                                               nd->out_c, &nd->win, threads);
             if (need > ws) ws = need;
         }
-        if (nd->op == FK_OP_DW_PW) {
-            /* the bands of the fast kernel, or one image's whole depthwise
-             * output for the reference path */
-            const fk_shape4 is = g->values[nd->in[0]].shape, os = g->values[nd->out].shape;
-            size_t need = fk_dw_pw_workspace(is, &nd->win, threads);
-            size_t one = (size_t)os.h * os.w * nd->in_c;
-            if (need < one) need = one;
-            if (need > ws) ws = need;
-        }
     }
     size_t arena_floats = 0;
     fk_status s = layout(g, &arena_floats);
@@ -827,23 +790,6 @@ static int run_reference(const fk_graph *g, const fk_node *nd, const float *a,
     case FK_OP_DEPTHWISE:
         fk_depthwise_ref(a, is, nd->w, nd->b, &nd->win, &nd->act, o);
         return 1;
-    case FK_OP_DW_PW: { /* image by image: depthwise into the workspace, then 1x1 */
-        const fk_shape4 os = g->values[nd->out].shape;
-        const fk_shape4 one = {1, is.h, is.w, is.c}, mid = {1, os.h, os.w, nd->in_c};
-        const fk_window w11 = {1, 1, 1, 1, 0, 0, 0, 0};
-        const long in_img = (long)is.h * is.w * is.c, out_img = (long)os.h * os.w * os.c;
-        const float *r = nd->in[1] >= 0 ? value_data(g, nd->in[1], input) : NULL;
-        for (int b = 0; b < is.n; b++) {
-            float *ob = o + b * out_img;
-            fk_depthwise_ref(a + b * in_img, one, nd->w, nd->b, &nd->win, &nd->act, g->workspace);
-            fk_conv2d_ref(g->workspace, mid, nd->w2, nd->b2, os.c, &w11, r ? NULL : &nd->act2, ob);
-            if (r) {
-                for (long i = 0; i < out_img; i++) ob[i] += r[b * out_img + i];
-                fk_act_apply(&nd->act2, ob, out_img, os.c);
-            }
-        }
-        return 1;
-    }
     case FK_OP_MAXPOOL:
         fk_maxpool_ref(a, is, &nd->win, o);
         return 1;
@@ -910,11 +856,6 @@ fk_status fk_graph_run(fk_graph *g, const float *input, fk_pool *pool) {
             break;
         case FK_OP_DEPTHWISE:
             fk_depthwise(a, va->shape, nd->w, nd->b, &nd->win, &nd->act, o, pool);
-            break;
-        case FK_OP_DW_PW:
-            fk_dw_pw(a, va->shape, nd->w, nd->b, &nd->win, &nd->act, nd->w2, nd->b2,
-                     nd->in[1] >= 0 ? value_data(g, nd->in[1], input) : NULL, nd->out_c,
-                     &nd->act2, o, g->workspace, pool);
             break;
         case FK_OP_MAXPOOL:
             fk_maxpool(a, va->shape, &nd->win, o, pool);

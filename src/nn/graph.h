@@ -46,9 +46,7 @@ typedef enum fk_op {
     FK_OP_PAD,        /* constant padding of any dimension */
     FK_OP_REDUCE,     /* sum / mean / max over chosen dimensions (kept as 1) */
     FK_OP_SOFTMAX,    /* softmax over channels */
-    FK_OP_RESHAPE,    /* same values, new h x w x c (batch unchanged) */
-    FK_OP_DW_PW       /* depthwise then 1x1 convolution (+ residual), made by
-                         fk_graph_fuse (fk_dw_pw) */
+    FK_OP_RESHAPE     /* same values, new h x w x c (batch unchanged) */
 } fk_op;
 
 /* Padding of a window op: TensorFlow's SAME or VALID, or explicit. */

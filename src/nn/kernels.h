@@ -99,18 +99,6 @@ void fk_depthwise(const float *in, fk_shape4 is, const float *filt,
                   const float *bias, const fk_window *win, const fk_act *act,
                   float *out, fk_pool *pool);
 
-
-/* ---- depthwise then 1x1 convolution (fused by fk_graph_fuse) ----------- *
- * out = pw_act(conv1x1(dw_act(depthwise(in)), pw_filt) + pw_bias + res):
- * the depthwise part as fk_depthwise (filt [kh][kw][c]), the 1x1 part with
- * filter [c][oc]; res (shaped like out) and both biases may be NULL. The
- * depthwise output is made and used a band of rows at a time in the
- * workspace, fk_dw_pw_workspace floats for up to `threads` threads. */
-size_t fk_dw_pw_workspace(fk_shape4 is, const fk_window *win, int threads);
-void fk_dw_pw(const float *in, fk_shape4 is, const float *dw_filt, const float *dw_bias,
-              const fk_window *win, const fk_act *dw_act, const float *pw_filt,
-              const float *pw_bias, const float *res, int oc, const fk_act *pw_act,
-              float *out, float *workspace, fk_pool *pool);
 /* ---- fully connected: out[m][n] = act(in[m][k] . w[k][n] + bias[n]) ---- */
 void fk_fc_ref(const float *in, int m, int k, const float *w,
                const float *bias, int n, const fk_act *act, float *out);

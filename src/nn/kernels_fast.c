@@ -332,35 +332,28 @@ typedef struct conv_job {
     const float *res; /* residual added before the activation, or NULL */
 } conv_job;
 
-/* c[i][j] = act(a[i] . b[., j] + bias[j] + res[i][j]) for rows x cols, the
- * columns being channels ch0.. of a layer with n channels (c, b and res
- * have rows n apart, a has rows of k): facekit's own product where the CPU
- * has AVX-512 (gemm.h says why), else OpenBLAS followed by the residual,
- * bias and activation. bias and res start at the block's first column. */
-static void product(int own, long rows, int cols, int k, int n, int ch0, const float *a,
-                    const float *b, const float *bias, const float *res, const fk_act *act,
-                    float *c) {
-    if (own) {
-        fk_gemm_bias_act((int)rows, cols, k, a, k, b, n, c, n, bias, res, n, act, ch0);
+/* c = act(a . filt + bias) for rows x cols of the output, columns from
+ * ch0: facekit's own product where the CPU has AVX-512 (gemm.h says why),
+ * else OpenBLAS followed by the bias and activation. */
+static void conv_gemm(const conv_job *j, long rows, int ch0, int cols, const float *a,
+                      float *c, const float *res) {
+    const float *bias = j->bias ? j->bias + ch0 : NULL;
+    if (j->own_gemm) {
+        fk_gemm_bias_act((int)rows, cols, (int)j->plan.k, a, j->plan.k, j->filt + ch0, j->oc,
+                         c, j->oc, bias, res, j->oc, j->act, ch0);
         return;
     }
-    blas_sgemm((int)rows, cols, k, a, k, b, n, c, n);
+    blas_sgemm((int)rows, cols, (int)j->plan.k, a, (int)j->plan.k, j->filt + ch0, j->oc, c,
+               j->oc);
     if (res)
         for (long r = 0; r < rows; r++) {
-            float *row = c + r * n;
-            const float *add = res + r * n;
+            float *row = c + r * j->oc;
+            const float *add = res + r * j->oc;
             int q = 0;
             for (; q + 4 <= cols; q += 4) v4_store(row + q, v4_load(row + q) + v4_load(add + q));
             for (; q < cols; q++) row[q] += add[q];
         }
-    bias_act_rows(c, rows, cols, n, bias, act, ch0);
-}
-
-/* The rows x cols block of a convolution's output from channel ch0. */
-static void conv_gemm(const conv_job *j, long rows, int ch0, int cols, const float *a,
-                      float *c, const float *res) {
-    product(j->own_gemm, rows, cols, (int)j->plan.k, j->oc, ch0, a, j->filt + ch0,
-            j->bias ? j->bias + ch0 : NULL, res, j->act, c);
+    bias_act_rows(c, rows, cols, j->oc, bias, j->act, ch0);
 }
 
 /* Gather rows [r0, r0 + nr) of the im2col matrix into col (nr x k). A row
@@ -737,7 +730,6 @@ typedef struct dw_job {
     int oh, ow;
     void (*pixel)(const dw_px *);
     void (*run3x3)(const dw_run *);  /* NULL: not 3x3 or no fast run */
-    long row0; /* out holds rows from row0 on (a band of them, fk_dw_pw) */
 } dw_job;
 
 /* Output rows [r0, r1) (a row is one (image, oy) pair). Borders are handled
@@ -760,7 +752,7 @@ static void dw_rows(void *arg, long r0, long r1) {
         int iy0 = oy * win->stride_h - win->pad_top, ky0, ky1;
         valid_taps(iy0, win->kh, is.h, &ky0, &ky1);
         const float *img = j->in + (size_t)b * is.h * is.w * c;
-        float *orow = j->out + (size_t)(r - j->row0) * j->ow * c;
+        float *orow = j->out + (size_t)r * j->ow * c;
         /* Output columns [in0, in1) have their whole window inside the
          * image; with all three window rows inside too, a 3x3 layer does
          * them as one run. */
@@ -811,91 +803,13 @@ void fk_depthwise(const float *in, fk_shape4 is, const float *filt,
                   const float *bias, const fk_window *win, const fk_act *act,
                   float *out, fk_pool *pool) {
     dw_job j = {in, is, filt, bias, win, act, out, 0, 0, dw_pixel_fn(),
-                win->kh == 3 && win->kw == 3 ? dw_run3x3_fn() : NULL, 0};
+                win->kh == 3 && win->kw == 3 ? dw_run3x3_fn() : NULL};
     fk_window_out(win, is.h, is.w, &j.oh, &j.ow);
     long rows = (long)is.n * j.oh;
     if (rows == 0 || j.ow == 0 || is.c == 0)
         return;
     double row_flops = 2.0 * j.ow * win->kh * win->kw * is.c;
     fk_pool_run(pool, rows, grain_for(row_flops), dw_rows, &j);
-}
-
-/* ---- depthwise then 1x1 convolution ------------------------------------ */
-
-/* The depthwise output of a band of rows stays within this many floats
- * (64 KB: in L1/L2 while the 1x1 convolution reads it back). */
-#define FK_DWPW_BAND_FLOATS (16 * 1024)
-
-typedef struct dwpw_job {
-    dw_job dw;
-    const float *pw_filt, *pw_bias, *res;
-    const fk_act *pw_act;
-    int oc, own_gemm;
-    long rows, band, bands, slices;
-    float *workspace, *out;
-} dwpw_job;
-
-static long dwpw_band(int ow, int c) {
-    long per_row = (long)ow * c;
-    long band = FK_DWPW_BAND_FLOATS / (per_row > 0 ? per_row : 1);
-    return band > 0 ? band : 1;
-}
-
-static long dwpw_slices(long bands, int threads, double flops) {
-    long slices = threads > 1 ? threads : 1;
-    long worth = (long)(flops / FK_MIN_TASK_FLOPS);
-    if (slices > worth) slices = worth > 1 ? worth : 1;
-    if (slices > bands) slices = bands > 1 ? bands : 1;
-    return slices;
-}
-
-size_t fk_dw_pw_workspace(fk_shape4 is, const fk_window *win, int threads) {
-    int oh, ow;
-    fk_window_out(win, is.h, is.w, &oh, &ow);
-    return (size_t)(threads > 1 ? threads : 1) * (size_t)dwpw_band(ow, is.c) * (size_t)ow *
-           (size_t)is.c;
-}
-
-/* Pool task: slices [s0, s1), each a run of bands with its own scratch. */
-static void dwpw_run(void *arg, long s0, long s1) {
-    const dwpw_job *j = arg;
-    int c = j->dw.is.c, ow = j->dw.ow;
-    for (long s = s0; s < s1; s++) {
-        long b0, b1;
-        split_range(j->bands, j->slices, s, &b0, &b1);
-        dw_job dw = j->dw;
-        dw.out = j->workspace + (size_t)s * j->band * ow * c;
-        for (long b = b0; b < b1; b++) {
-            long r0 = b * j->band, r1 = r0 + j->band < j->rows ? r0 + j->band : j->rows;
-            dw.row0 = r0;
-            dw_rows(&dw, r0, r1);
-            size_t at = (size_t)r0 * ow * j->oc;
-            product(j->own_gemm, (r1 - r0) * ow, j->oc, c, j->oc, 0, dw.out, j->pw_filt,
-                    j->pw_bias, j->res ? j->res + at : NULL, j->pw_act, j->out + at);
-        }
-    }
-}
-
-/* A depthwise convolution and the 1x1 convolution reading it, band by band:
- * each band of output rows is computed by the depthwise kernel into a
- * slice's scratch and multiplied by the 1x1 filter right away, so the
- * depthwise output never goes out to memory. */
-void fk_dw_pw(const float *in, fk_shape4 is, const float *dw_filt, const float *dw_bias,
-              const fk_window *win, const fk_act *dw_act, const float *pw_filt,
-              const float *pw_bias, const float *res, int oc, const fk_act *pw_act,
-              float *out, float *workspace, fk_pool *pool) {
-    dwpw_job j = {{in, is, dw_filt, dw_bias, win, dw_act, NULL, 0, 0, dw_pixel_fn(),
-                   win->kh == 3 && win->kw == 3 ? dw_run3x3_fn() : NULL, 0},
-                  pw_filt, pw_bias, res, pw_act, oc, fk_gemm_avx512_usable(),
-                  0, 0, 0, 0, workspace, out};
-    fk_window_out(win, is.h, is.w, &j.dw.oh, &j.dw.ow);
-    j.rows = (long)is.n * j.dw.oh;
-    if (j.rows == 0 || j.dw.ow == 0 || is.c == 0 || oc <= 0) return;
-    j.band = dwpw_band(j.dw.ow, is.c);
-    j.bands = (j.rows + j.band - 1) / j.band;
-    double flops = 2.0 * j.rows * j.dw.ow * is.c * (win->kh * win->kw + oc);
-    j.slices = dwpw_slices(j.bands, fk_pool_threads(pool), flops);
-    fk_pool_run(pool, j.slices, 1, dwpw_run, &j);
 }
 
 /* ---- same-shape add ----------------------------------------------------- */

@@ -452,78 +452,6 @@ static void test_fuse_prelu(fk_pool *pool) {
     fk_graph_free(fused);
 }
 
-/* A depthwise convolution read only by a 1x1 convolution becomes one
- * FK_OP_DW_PW node (with the 1x1's residual and activation); not when the
- * depthwise output has another reader or the next convolution is 3x3. */
-static int build_dwpw(fk_graph **out, int *o1, int *o2) {
-    static float dw[5 * 5 * 8], pw[8 * 8], pw3[3 * 3 * 8 * 8], b1[8], b2[8];
-    static int init;
-    if (!init) {
-        for (size_t i = 0; i < sizeof dw / sizeof *dw; i++) dw[i] = frand();
-        for (size_t i = 0; i < sizeof pw / sizeof *pw; i++) pw[i] = frand();
-        for (size_t i = 0; i < sizeof pw3 / sizeof *pw3; i++) pw3[i] = frand();
-        for (int i = 0; i < 8; i++) b1[i] = frand(), b2[i] = frand();
-        init = 1;
-    }
-    fk_graph *g;
-    if (fk_graph_new(8, &g) != FK_OK) return 0;
-    fk_act none = {FK_ACT_NONE, 0, NULL}, relu6 = {FK_ACT_RELU6, 0, NULL};
-    int x = fk_graph_unary(g, FK_UN_ABS, 0);
-    int d1 = fk_graph_depthwise(g, x, dw, b1, 5, 5, 8, 2, FK_PAD_SAME, relu6);
-    int c1 = fk_graph_conv(g, d1, pw, b2, 1, 1, 8, 8, 1, FK_PAD_VALID, none);
-    int d2 = fk_graph_depthwise(g, c1, dw, NULL, 3, 3, 8, 1, FK_PAD_SAME, none);
-    int c2 = fk_graph_conv(g, d2, pw, NULL, 1, 1, 8, 8, 1, FK_PAD_VALID, none);
-    int a2 = fk_graph_binary(g, FK_BIN_ADD, c1, c2); /* residual: into c2, then all one node */
-    int r2 = fk_graph_unary(g, FK_UN_RELU, a2);
-    int d3 = fk_graph_depthwise(g, r2, dw, b1, 3, 3, 8, 1, FK_PAD_SAME, none);
-    int c3 = fk_graph_conv(g, d3, pw3, NULL, 3, 3, 8, 8, 1, FK_PAD_SAME, none); /* 3x3: stays */
-    int d4 = fk_graph_depthwise(g, c3, dw, b1, 3, 3, 8, 1, FK_PAD_SAME, none);
-    int c4 = fk_graph_conv(g, d4, pw, b2, 1, 1, 8, 8, 1, FK_PAD_VALID, relu6);
-    int two = fk_graph_binary(g, FK_BIN_MUL, c4, d4); /* d4 read twice: stays */
-    fk_graph_mark_output(g, two);
-    fk_graph_mark_output(g, r2);
-    *out = g, *o1 = two, *o2 = r2;
-    return fk_graph_build_status(g) == FK_OK;
-}
-
-static void test_fuse_dwpw(fk_pool *pool) {
-    fk_graph *plain, *fused;
-    int p[2], f[2];
-    CHECK(build_dwpw(&plain, &p[0], &p[1]) && build_dwpw(&fused, &f[0], &f[1]), "build");
-    int before = fk_graph_node_count(fused);
-    CHECK(fk_graph_fuse(fused) == FK_OK, "fuse: %s", fk_last_error());
-    /* -2 (residual add, relu into c2), -2 (d1 and d2 into their 1x1s) */
-    CHECK(fk_graph_node_count(fused) == before - 4, "dw+pw fuse left %d of %d nodes",
-          fk_graph_node_count(fused), before);
-    for (int n = 1; n <= 2; n++) {
-        CHECK(fk_graph_plan(plain, n, 23, 30) == FK_OK && fk_graph_plan(fused, n, 23, 30) == FK_OK,
-              "plan: %s", fk_last_error());
-        long count = (long)n * 12 * 15 * 8;
-        float *in = rand_buf((long)n * 23 * 30 * 8);
-        for (int ref = 0; ref < 2; ref++) {
-            fk_graph_use_reference(plain, ref);
-            fk_graph_use_reference(fused, ref);
-            CHECK(fk_graph_run(plain, in, pool) == FK_OK && fk_graph_run(fused, in, pool) == FK_OK,
-                  "run");
-            for (int o = 0; o < 2; o++) {
-                fk_shape4 sp, sf;
-                const float *a = fk_graph_output(plain, p[o], &sp), *b = fk_graph_output(fused, f[o], &sf);
-                CHECK(count4(sp) == count && count4(sf) == count, "dw+pw output %d shape", o);
-                float worst = 0;
-                for (long i = 0; i < count; i++) {
-                    float e = fabsf(a[i] - b[i]) / (1 + fabsf(a[i]));
-                    if (e > worst) worst = e;
-                }
-                CHECK(worst < 1e-5f, "dw+pw output %d batch %d (%s kernels) differs by %g", o,
-                      n, ref ? "reference" : "fast", worst);
-            }
-        }
-        free(in);
-    }
-    fk_graph_free(plain);
-    fk_graph_free(fused);
-}
-
 int main(void) {
     fk_pool *pool;
     if (fk_pool_new(2, &pool) != FK_OK) return 1;
@@ -537,7 +465,6 @@ int main(void) {
     test_fuse(pool);
     test_fuse_residual(pool);
     test_fuse_prelu(pool);
-    test_fuse_dwpw(pool);
     fk_pool_free(pool);
     return test_summary();
 }

@@ -809,64 +809,6 @@ static void test_depthwise_random(void) {
     unsetenv("FK_NO_AVX2");
 }
 
-/* One random depthwise + 1x1 pair through fk_dw_pw against the two
- * reference kernels; `big` makes images of many bands (the band is 16 K
- * floats of depthwise output). */
-static void dwpw_case(int big) {
-    fk_shape4 is = big ? (fk_shape4){rnd_int(1, 2), rnd_int(40, 90), rnd_int(40, 90), rnd_int(8, 40)}
-                       : (fk_shape4){rnd_int(1, 3), rnd_int(1, 20), rnd_int(1, 20), rnd_int(1, 24)};
-    int oc = rnd_int(1, 50);
-    const char *mode;
-    fk_window win = rnd_window(is.h, is.w, 5, &mode);
-    float *dslopes, *pslopes;
-    fk_act dact = rnd_act(is.c, &dslopes), pact = rnd_act(oc, &pslopes);
-    int oh, ow;
-    fk_window_out(&win, is.h, is.w, &oh, &ow);
-    fk_shape4 ms = {is.n, oh, ow, is.c};
-    size_t n_in = (size_t)is.n * is.h * is.w * is.c, n_mid = (size_t)is.n * oh * ow * is.c;
-    size_t n_out = (size_t)is.n * oh * ow * oc;
-    float *in = rnd_buf(n_in), *dfilt = rnd_buf((size_t)win.kh * win.kw * is.c);
-    float *pfilt = rnd_buf((size_t)is.c * oc);
-    float *dbias = rnd_int(0, 1) ? rnd_buf((size_t)is.c) : NULL;
-    float *pbias = rnd_int(0, 1) ? rnd_buf((size_t)oc) : NULL;
-    float *res = rnd_int(0, 1) ? rnd_buf(n_out) : NULL;
-    float *mid = nan_buf(n_mid), *ref = nan_buf(n_out);
-    fk_window one = {1, 1, 1, 1, 0, 0, 0, 0};
-    fk_depthwise_ref(in, is, dfilt, dbias, &win, &dact, mid);
-    fk_conv2d_ref(mid, ms, pfilt, pbias, oc, &one, res ? NULL : &pact, ref);
-    if (res) {
-        for (size_t i = 0; i < n_out; i++) ref[i] += res[i];
-        fk_act_apply(&pact, ref, (long)n_out, oc);
-    }
-    char cfg[256];
-    snprintf(cfg, sizeof cfg, "%dx%dx%dx%d k%dx%d s%d %s -> %d, acts %s/%s%s", is.n, is.h, is.w,
-             is.c, win.kh, win.kw, win.stride_h, mode, oc, act_names[dact.kind],
-             act_names[pact.kind], res ? " +residual" : "");
-    fk_pool *pools[3] = {NULL, pool1, pool2};
-    for (int p = 0; p < 3; p++) {
-        size_t ws_n = fk_dw_pw_workspace(is, &win, fk_pool_threads(pools[p]));
-        float *ws = malloc((ws_n ? ws_n : 1) * sizeof *ws), *out = nan_buf(n_out);
-        fk_dw_pw(in, is, dfilt, dbias, &win, &dact, pfilt, pbias, res, oc, &pact, out, ws,
-                 pools[p]);
-        char what[64];
-        snprintf(what, sizeof what, "dw_pw %d thread(s)", fk_pool_threads(pools[p]));
-        same_values(what, cfg, out, ref, n_out);
-        free(out), free(ws);
-    }
-    free(in), free(dfilt), free(pfilt), free(dbias), free(pbias), free(res), free(mid),
-        free(ref), free(dslopes), free(pslopes);
-}
-
-/* Both product paths (AVX-512 where the CPU has it, OpenBLAS). */
-static void test_dw_pw_random(void) {
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1) setenv("FK_NO_AVX512", "1", 1);
-        for (int i = 0; i < 40; i++) dwpw_case(0);
-        for (int i = 0; i < 6; i++) dwpw_case(1);
-    }
-    unsetenv("FK_NO_AVX512");
-}
-
 /* One random fully connected layer; m >= 64 takes the split-by-rows path,
  * smaller m the split-by-columns one. */
 static void fc_case(int m, int k, int n) {
@@ -1157,7 +1099,6 @@ int main(void) {
     test_conv_repeatable();
     test_blas_concurrent_callers();
     test_depthwise_random();
-    test_dw_pw_random();
     test_add_rows_random();
     test_fc_random();
     test_pool_random();
