@@ -107,9 +107,6 @@ static fk_status dr_build(fk_net *m, void *model) {
     fk_act none = {.kind = FK_ACT_NONE};
     dr->out = fk_graph_fc(m->graph, v, fc->data, NULL, 256, FK_DLIB_DIM, none);
     fk_graph_mark_output(m->graph, dr->out);
-    /* the residual adds of same-width blocks go into their second conv */
-    st = fk_graph_fuse(m->graph);
-    if (st != FK_OK) return st;
     return fk_graph_plan(m->graph, 1, FK_DLIB_CHIP, FK_DLIB_CHIP);
 }
 

@@ -19,6 +19,8 @@ fk_status fk_net_open(fk_net *net, const char *what, const char *home,
     fk_status st = fk_model_weights(home, dir, manifest, &net->weights);
     if (st == FK_OK) st = fk_graph_new(in_channels, &net->graph);
     if (st == FK_OK) st = build(net, model);
+    /* fold residual adds and depthwise -> 1x1 pairs (see graph.h) */
+    if (st == FK_OK) st = fk_graph_fuse(net->graph);
     if (st != FK_OK) fk_net_close(net);
     return st;
 }

@@ -104,8 +104,13 @@ int fk_graph_channels(const fk_graph *g, int value);
  * of the convolution's output is folded (never a graph output); the
  * convolution then writes that node's output value, so value ids the caller
  * holds stay valid. Folded weights are new buffers the graph keeps; the
- * caller's are not touched. Call after building, before planning; answers
- * change only by float rounding. */
+ * caller's are not touched. Residual adds after a convolution (the other
+ * operand computed before it; fk_graph_add or a two-value add) go into its
+ * epilogue, with the add's activation or a Relu after it, and PReLU
+ * written as max(x, 0) + gamma * min(x, 0) into its activation. Call after
+ * building, before planning; answers change only by float rounding. The
+ * model loaders (TF.js graphs, TFLite files, the face-api networks) all
+ * call it. */
 fk_status fk_graph_fuse(fk_graph *g);
 
 /* Hand the graph a malloc'd buffer to free with it (folded weights). */

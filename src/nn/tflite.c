@@ -1346,6 +1346,7 @@ fk_status fk_tflite_build(const fk_tfl_model *m, fk_graph *g,
                                       c.val[t].softmax, c.val[t].beta};
     }
     *count = m->n_outputs;
+    st = fk_graph_fuse(g); /* fold what the file left separate (see graph.h) */
 out:
     free(c.val);
     free(c.uses);
