@@ -1,7 +1,8 @@
 /*
- * kernels_fast.c - the fast kernels: sgemm-based convolution and fully
- * connected layers, SIMD depthwise convolution and pooling, all split over
- * the thread pool.
+ * kernels_fast.c - the fast kernels: matrix-product convolution and fully
+ * connected layers (facekit's own AVX-512 product where the CPU has it,
+ * gemm.h; OpenBLAS sgemm elsewhere), SIMD depthwise convolution and
+ * pooling, all split over the thread pool.
  *
  * Convolution is a matrix product: each output pixel is one row of the
  * "im2col" matrix (the kh * kw * in_c input values under its window, in the
