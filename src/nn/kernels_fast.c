@@ -288,7 +288,10 @@ static void conv_plan_make(fk_shape4 is, int oc, const fk_window *win,
     long tile = (own_gemm ? FK_TILE_FLOATS_OWN : FK_TILE_FLOATS) / (p->k > 0 ? p->k : 1);
     if (tile < FK_TILE_MIN_ROWS)
         tile = FK_TILE_MIN_ROWS;
-    if (tile > per_slice)
+    /* A 1x1 layer gathers nothing: the own product takes a slice's rows in
+     * one call and packs each filter panel once per 192 rows, where 64-row
+     * tiles over a 1024x1024 filter packed all 4 MB of it per tile. */
+    if (tile > per_slice || (own_gemm && p->direct))
         tile = per_slice;
     p->tile = tile > 0 ? tile : 1;
 }
