@@ -234,6 +234,31 @@ static void test_graph(fk_pool *pool) {
     fk_graph_free(g);
 }
 
+/* Run two graphs built alike, one fused and one not, on `in` with the fast
+ * and with the reference kernels; their outputs p[k] / f[k] must have the
+ * same shape and agree within 1e-5 (relative). */
+static void same_outputs(const char *what, fk_graph *plain, const int *p, fk_graph *fused,
+                         const int *f, int n_out, const float *in, fk_pool *pool) {
+    for (int ref = 0; ref < 2; ref++) {
+        fk_graph_use_reference(plain, ref);
+        fk_graph_use_reference(fused, ref);
+        CHECK(fk_graph_run(plain, in, pool) == FK_OK && fk_graph_run(fused, in, pool) == FK_OK,
+              "%s: run", what);
+        for (int o = 0; o < n_out; o++) {
+            fk_shape4 sp, sf;
+            const float *a = fk_graph_output(plain, p[o], &sp), *b = fk_graph_output(fused, f[o], &sf);
+            CHECK(count4(sp) == count4(sf) && count4(sp) > 0, "%s: output %d shape", what, o);
+            float worst = 0;
+            for (long i = 0; i < count4(sp); i++) {
+                float e = fabsf(a[i] - b[i]) / (1 + fabsf(a[i]));
+                if (e > worst) worst = e;
+            }
+            CHECK(worst < 1e-5f, "%s: fused output %d (%s kernels) differs by %g", what, o,
+                  ref ? "reference" : "fast", worst);
+        }
+    }
+}
+
 /* The chain TensorFlow graphs use for batch-norm + Keras ReLU6 after a
  * convolution, and a depthwise one, built twice: fk_graph_fuse on one copy
  * must fold it into the convolutions (fewer nodes) and give the same
@@ -293,24 +318,7 @@ static void test_fuse(fk_pool *pool) {
           "plan: %s", fk_last_error());
     float *in = rand_buf(2 * 9 * 8 * 5);
     for (int i = 0; i < 2 * 9 * 8 * 5; i++) in[i] *= 4; /* reach the clip at 6 */
-    for (int ref = 0; ref < 2; ref++) {
-        fk_graph_use_reference(plain, ref);
-        fk_graph_use_reference(fused, ref);
-        CHECK(fk_graph_run(plain, in, pool) == FK_OK && fk_graph_run(fused, in, pool) == FK_OK,
-              "run");
-        for (int o = 0; o < 4; o++) {
-            fk_shape4 sp, sf;
-            const float *a = fk_graph_output(plain, p[o], &sp), *b = fk_graph_output(fused, f[o], &sf);
-            CHECK(count4(sp) == count4(sf) && count4(sp) > 0, "output %d shape", o);
-            float worst = 0;
-            for (long i = 0; i < count4(sp); i++) {
-                float e = fabsf(a[i] - b[i]) / (1 + fabsf(a[i]));
-                if (e > worst) worst = e;
-            }
-            CHECK(worst < 1e-5f, "fused output %d (%s kernels) differs by %g", o,
-                  ref ? "reference" : "fast", worst);
-        }
-    }
+    same_outputs("relu6 chain", plain, p, fused, f, 4, in, pool);
     free(in);
     fk_graph_free(plain);
     fk_graph_free(fused);
@@ -365,22 +373,7 @@ static void test_fuse_residual(fk_pool *pool) {
     CHECK(fk_graph_plan(plain, 1, 7, 9) == FK_OK && fk_graph_plan(fused, 1, 7, 9) == FK_OK,
           "plan: %s", fk_last_error());
     float *in = rand_buf(7 * 9 * 6);
-    for (int ref = 0; ref < 2; ref++) {
-        fk_graph_use_reference(plain, ref);
-        fk_graph_use_reference(fused, ref);
-        CHECK(fk_graph_run(plain, in, pool) == FK_OK && fk_graph_run(fused, in, pool) == FK_OK,
-              "run");
-        for (int o = 0; o < 2; o++) {
-            const float *a = fk_graph_output(plain, p[o], NULL), *b = fk_graph_output(fused, f[o], NULL);
-            float worst = 0;
-            for (long i = 0; i < 7 * 9 * 6; i++) {
-                float e = fabsf(a[i] - b[i]) / (1 + fabsf(a[i]));
-                if (e > worst) worst = e;
-            }
-            CHECK(worst < 1e-5f, "residual output %d (%s kernels) differs by %g", o,
-                  ref ? "reference" : "fast", worst);
-        }
-    }
+    same_outputs("residual", plain, p, fused, f, 2, in, pool);
     free(in);
     fk_graph_free(plain);
     fk_graph_free(fused);
@@ -431,22 +424,7 @@ static void test_fuse_prelu(fk_pool *pool) {
     CHECK(fk_graph_plan(plain, 2, 6, 5) == FK_OK && fk_graph_plan(fused, 2, 6, 5) == FK_OK,
           "plan: %s", fk_last_error());
     float *in = rand_buf(2 * 6 * 5 * 4);
-    for (int ref = 0; ref < 2; ref++) {
-        fk_graph_use_reference(plain, ref);
-        fk_graph_use_reference(fused, ref);
-        CHECK(fk_graph_run(plain, in, pool) == FK_OK && fk_graph_run(fused, in, pool) == FK_OK,
-              "run");
-        for (int o = 0; o < 2; o++) {
-            const float *a = fk_graph_output(plain, p[o], NULL), *b = fk_graph_output(fused, f[o], NULL);
-            float worst = 0;
-            for (long i = 0; i < 2 * 6 * 5 * 4; i++) {
-                float e = fabsf(a[i] - b[i]) / (1 + fabsf(a[i]));
-                if (e > worst) worst = e;
-            }
-            CHECK(worst < 1e-5f, "prelu output %d (%s kernels) differs by %g", o,
-                  ref ? "reference" : "fast", worst);
-        }
-    }
+    same_outputs("prelu", plain, p, fused, f, 2, in, pool);
     free(in);
     fk_graph_free(plain);
     fk_graph_free(fused);
