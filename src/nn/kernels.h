@@ -8,7 +8,8 @@
  *
  * Each op has a reference implementation (`_ref`: plain loops, written to be
  * obviously right; the tests' yardstick) and a fast one (no suffix: im2col +
- * OpenBLAS sgemm for convolutions and matmul, channel-vectorised loops for
+ * a matrix product for convolutions and matmul - facekit's own on AVX-512
+ * CPUs (gemm.h), OpenBLAS sgemm elsewhere - channel-vectorised loops for
  * depthwise and elementwise ops, split over the thread pool). Both compute
  * the same function; the fast one may reorder float sums.
  *
