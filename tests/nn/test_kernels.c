@@ -793,11 +793,15 @@ static void test_add_rows_random(void) {
     }
 }
 
-/* Depthwise has an AVX2 and an SSE body chosen at run time; FK_NO_AVX2
- * forces the SSE one, so both are checked whatever the CPU. */
+/* Depthwise has AVX-512, AVX2 and SSE bodies chosen at run time;
+ * FK_NO_AVX512 forces AVX2 and FK_NO_AVX2 the SSE one, so each is checked
+ * the CPU has. Kind 2 (3x3, 1..40 channels) covers the AVX-512 run with
+ * its AVX2 and scalar leftovers. */
 static void test_depthwise_random(void) {
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < 3; pass++) {
         if (pass == 1)
+            setenv("FK_NO_AVX512", "1", 1);
+        if (pass == 2)
             setenv("FK_NO_AVX2", "1", 1);
         for (int i = 0; i < 50; i++)
             depthwise_case(0);
@@ -806,6 +810,7 @@ static void test_depthwise_random(void) {
         for (int i = 0; i < 60; i++)
             depthwise_case(2);
     }
+    unsetenv("FK_NO_AVX512");
     unsetenv("FK_NO_AVX2");
 }
 
