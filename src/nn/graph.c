@@ -332,18 +332,6 @@ void fk_graph_mark_output(fk_graph *g, int value) {
 
 /* ---- fusion ------------------------------------------------------------ */
 
-/* Readers of value v among the nodes (an output counts as a reader). */
-static int readers(const fk_graph *g, int v, int *only) {
-    int n = g->values[v].is_output ? 2 : 0;
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int k = 0; k < 2; k++)
-            if (g->nodes[i].in[k] == v) {
-                n++;
-                *only = i;
-            }
-    return n;
-}
-
 /* A constant operand that is one value per channel of a c-channel value
  * (shape 1x1x1xc) or one value for all (1x1x1x1). */
 static int per_channel(const fk_node *nd, int c) {
@@ -524,8 +512,8 @@ fk_status fk_graph_fuse(fk_graph *g) {
         if (g->nodes[i].op != FK_OP_CONV && g->nodes[i].op != FK_OP_DEPTHWISE) continue;
         for (;;) {
             fk_node *cv = &g->nodes[i];
-            int j = -1;
-            if (readers(g, cv->out, &j) != 1 || j <= i) break;
+            int j = only_reader(g, cv->out);
+            if (j <= i) break;
             fk_node next = g->nodes[j];
             int two_values = (next.op == FK_OP_BINARY || next.op == FK_OP_ADD) && next.in[1] >= 0;
             if ((next.in[0] != cv->out && !(two_values && next.in[1] == cv->out)) ||

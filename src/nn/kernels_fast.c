@@ -336,28 +336,36 @@ typedef struct conv_job {
     const float *res; /* residual added before the activation, or NULL */
 } conv_job;
 
-/* c = act(a . filt + bias) for rows x cols of the output, columns from
- * ch0: facekit's own product where the CPU has AVX-512 (gemm.h says why),
- * else OpenBLAS followed by the bias and activation. */
-static void conv_gemm(const conv_job *j, long rows, int ch0, int cols, const float *a,
-                      float *c, const float *res) {
-    const float *bias = j->bias ? j->bias + ch0 : NULL;
-    if (j->own_gemm) {
-        fk_gemm_bias_act((int)rows, cols, (int)j->plan.k, a, j->plan.k, j->filt + ch0, j->oc,
-                         c, j->oc, bias, res, j->oc, j->act, ch0);
+/* c[i][j] = act(a[i] . b[., j] + bias[j] + res[i][j]) for rows x cols, the
+ * columns being channels ch0.. of a layer with n channels (c, b and res
+ * have rows n apart, a has rows of k): facekit's own product where the CPU
+ * has AVX-512 (gemm.h says why), else OpenBLAS followed by the residual,
+ * bias and activation. bias and res (may be NULL) start at the block's
+ * first column. */
+static void product(int own, long rows, int cols, int k, int n, int ch0, const float *a,
+                    const float *b, const float *bias, const float *res, const fk_act *act,
+                    float *c) {
+    if (own) {
+        fk_gemm_bias_act((int)rows, cols, k, a, k, b, n, c, n, bias, res, n, act, ch0);
         return;
     }
-    blas_sgemm((int)rows, cols, (int)j->plan.k, a, (int)j->plan.k, j->filt + ch0, j->oc, c,
-               j->oc);
+    blas_sgemm((int)rows, cols, k, a, k, b, n, c, n);
     if (res)
         for (long r = 0; r < rows; r++) {
-            float *row = c + r * j->oc;
-            const float *add = res + r * j->oc;
+            float *row = c + r * n;
+            const float *add = res + r * n;
             int q = 0;
             for (; q + 4 <= cols; q += 4) v4_store(row + q, v4_load(row + q) + v4_load(add + q));
             for (; q < cols; q++) row[q] += add[q];
         }
-    bias_act_rows(c, rows, cols, j->oc, bias, j->act, ch0);
+    bias_act_rows(c, rows, cols, n, bias, act, ch0);
+}
+
+/* The rows x cols block of a convolution's output from channel ch0. */
+static void conv_gemm(const conv_job *j, long rows, int ch0, int cols, const float *a,
+                      float *c, const float *res) {
+    product(j->own_gemm, rows, cols, (int)j->plan.k, j->oc, ch0, a, j->filt + ch0,
+            j->bias ? j->bias + ch0 : NULL, res, j->act, c);
 }
 
 /* Gather rows [r0, r0 + nr) of the im2col matrix into col (nr x k). A row
@@ -952,26 +960,12 @@ typedef struct fc_job {
  * columns [b, e), i.e. the matching columns of w and of out. */
 static void fc_part(void *arg, long b, long e) {
     const fc_job *j = arg;
-    if (j->own_gemm) {
-        if (j->by_rows)
-            fk_gemm_bias_act((int)(e - b), j->n, j->k, j->in + (size_t)b * j->k, j->k, j->w,
-                             j->n, j->out + (size_t)b * j->n, j->n, j->bias, NULL, 0, j->act, 0);
-        else
-            fk_gemm_bias_act(j->m, (int)(e - b), j->k, j->in, j->k, j->w + b, j->n, j->out + b,
-                             j->n, j->bias ? j->bias + b : NULL, NULL, 0, j->act, (int)b);
-        return;
-    }
-    if (j->by_rows) {
-        blas_sgemm((int)(e - b), j->n, j->k, j->in + (size_t)b * j->k, j->k,
-                   j->w, j->n, j->out + (size_t)b * j->n, j->n);
-        bias_act_rows(j->out + (size_t)b * j->n, e - b, j->n, j->n, j->bias,
-                      j->act, 0);
-    } else {
-        blas_sgemm(j->m, (int)(e - b), j->k, j->in, j->k, j->w + b, j->n,
-                   j->out + b, j->n);
-        bias_act_rows(j->out + b, j->m, (int)(e - b), j->n,
-                      j->bias ? j->bias + b : NULL, j->act, (int)b);
-    }
+    if (j->by_rows)
+        product(j->own_gemm, e - b, j->n, j->k, j->n, 0, j->in + (size_t)b * j->k, j->w,
+                j->bias, NULL, j->act, j->out + (size_t)b * j->n);
+    else
+        product(j->own_gemm, j->m, (int)(e - b), j->k, j->n, (int)b, j->in, j->w + b,
+                j->bias ? j->bias + b : NULL, NULL, j->act, j->out + b);
 }
 
 /* Fully connected layer through sgemm. Many rows (a batch) are split by
