@@ -413,22 +413,15 @@ static int fold_into(fk_graph *g, fk_node *cv, const fk_node *j) {
         }
         return 0;
     }
-    if (j->op == FK_OP_BINARY && j->sub == FK_BIN_ADD && cv->op == FK_OP_CONV && affine &&
-        cv->in[1] < 0) {
+    if (((j->op == FK_OP_BINARY && j->sub == FK_BIN_ADD) || j->op == FK_OP_ADD) &&
+        cv->op == FK_OP_CONV && affine && cv->in[1] < 0) {
         /* a residual: conv(x) + y with y computed before the convolution
          * (it is then read where the convolution runs); plan checks that y
-         * has the output's shape */
+         * has the output's shape. facekit's own add brings its activation. */
         int y = j->in[0] == cv->out ? j->in[1] : j->in[0];
         if (y == cv->out || g->values[y].c != c || !computed_before(g, y, cv)) return 0;
         cv->in[1] = y;
-        return 1;
-    }
-    if (j->op == FK_OP_ADD && cv->op == FK_OP_CONV && affine && cv->in[1] < 0) {
-        /* facekit's own residual add (with its activation), same rules */
-        int y = j->in[0] == cv->out ? j->in[1] : j->in[0];
-        if (y == cv->out || g->values[y].c != c || !computed_before(g, y, cv)) return 0;
-        cv->in[1] = y;
-        cv->act = j->act;
+        if (j->op == FK_OP_ADD) cv->act = j->act;
         return 1;
     }
     if (j->op == FK_OP_UNARY && affine && (j->sub == FK_UN_RELU || j->sub == FK_UN_RELU6)) {
