@@ -1,9 +1,9 @@
 /*
  * bench_kernels.c - speed of the nn kernels, in GFLOP/s.
  *
- * Times fk_conv2d on two typical layers (a 3x3 64->64 convolution at 56x56
+ * Times fk__conv2d on two typical layers (a 3x3 64->64 convolution at 56x56
  * and a 1x1 512->512 one at 32x32) with 1 and 2 threads, the reference
- * kernel for comparison, and fk_depthwise on a 3x3 layer. A multiply-add
+ * kernel for comparison, and fk__depthwise on a 3x3 layer. A multiply-add
  * counts as two operations. Each figure is the best of several timed runs
  * (the least disturbed by the rest of the machine).
  *
@@ -13,13 +13,10 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "nn/kernels.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+static double now(void) { return fk__now_ms() / 1e3; }
 
 /* n random floats, 64-byte aligned so that figures do not depend on where
  * malloc happens to place a buffer (which moved the 3x3 result by 12%). */
@@ -49,16 +46,16 @@ static void run_once(layer *l) {
     fk_act relu = {FK_ACT_RELU, 0, NULL};
     if (l->oc == 0) {
         if (l->ref)
-            fk_depthwise_ref(l->in, l->is, l->filt, l->bias, &l->win, &relu,
+            fk__depthwise_ref(l->in, l->is, l->filt, l->bias, &l->win, &relu,
                              l->out);
         else
-            fk_depthwise(l->in, l->is, l->filt, l->bias, &l->win, &relu,
+            fk__depthwise(l->in, l->is, l->filt, l->bias, &l->win, &relu,
                          l->out, l->pool);
     } else if (l->ref) {
-        fk_conv2d_ref(l->in, l->is, l->filt, l->bias, l->oc, &l->win, &relu,
+        fk__conv2d_ref(l->in, l->is, l->filt, l->bias, l->oc, &l->win, &relu,
                       l->out);
     } else {
-        fk_conv2d(l->in, l->is, l->filt, l->bias, l->oc, &l->win, &relu,
+        fk__conv2d(l->in, l->is, l->filt, l->bias, l->oc, &l->win, &relu,
                   l->out, l->ws, l->pool);
     }
 }
@@ -85,9 +82,9 @@ static void bench(const char *name, fk_shape4 is, int oc, int k, int stride,
                   fk_pool **pools, int n_pools, double budget) {
     layer l = {is, oc, {k, k, stride, stride, 0, 0, 0, 0}, 0, 0, 0, 0, 0, 0,
                0};
-    fk_window_pad_tf(&l.win, is.h, is.w, 1);
+    fk__window_pad_tf(&l.win, is.h, is.w, 1);
     int oh, ow;
-    fk_window_out(&l.win, is.h, is.w, &oh, &ow);
+    fk__window_out(&l.win, is.h, is.w, &oh, &ow);
     int out_c = oc ? oc : is.c;
     size_t n_filt = (size_t)k * k * is.c * (oc ? oc : 1);
     l.in = random_buf((size_t)is.n * is.h * is.w * is.c);
@@ -103,8 +100,8 @@ static void bench(const char *name, fk_shape4 is, int oc, int k, int stride,
     l.ref = 0;
     for (int p = 0; p < n_pools; p++) {
         l.pool = pools[p];
-        int threads = fk_pool_threads(pools[p]);
-        size_t ws_n = oc ? fk_conv2d_workspace(is, oc, &l.win, threads) : 0;
+        int threads = fk__pool_threads(pools[p]);
+        size_t ws_n = oc ? fk__conv2d_workspace(is, oc, &l.win, threads) : 0;
         l.ws = ws_n ? random_buf(ws_n) : NULL;
         t = best_time(&l, budget);
         printf("%-28s %d thread%s  %8.2f GFLOP/s  %9.3f ms\n", name, threads,
@@ -119,8 +116,8 @@ int main(int argc, char **argv) {
     if (budget <= 0)
         budget = 1.0;
     fk_pool *pools[2];
-    if (fk_pool_new(1, &pools[0]) != FK_OK ||
-        fk_pool_new(2, &pools[1]) != FK_OK) {
+    if (fk__pool_new(1, &pools[0]) != FK_OK ||
+        fk__pool_new(2, &pools[1]) != FK_OK) {
         fprintf(stderr, "%s\n", fk_last_error());
         return 1;
     }
@@ -154,7 +151,7 @@ int main(int argc, char **argv) {
           pools, 2, budget);
     bench("conv 1x1 256->256 7x7", (fk_shape4){1, 7, 7, 256}, 256, 1, 1,
           pools, 2, budget);
-    fk_pool_free(pools[0]);
-    fk_pool_free(pools[1]);
+    fk__pool_free(pools[0]);
+    fk__pool_free(pools[1]);
     return 0;
 }

@@ -8,7 +8,7 @@
  * For 1 thread and for N threads (default $FACEKIT_THREADS, else every
  * core) it prints:
  *  - the ceiling: a 1024 x 1024 x 1024 sgemm through the same convolution
- *    kernel and thread pool the networks use (fk_conv2d, 1x1: a bare matrix
+ *    kernel and thread pool the networks use (fk__conv2d, 1x1: a bare matrix
  *    product split by rows over the pool), in GFLOP/s, the better of
  *    facekit's own product (AVX-512 CPUs) and OpenBLAS's (the kernels
  *    OpenBLAS picked for this CPU, named in the output); --ceiling-only
@@ -73,7 +73,7 @@ static float *fill_random(size_t n) {
 
 /* ---- the sgemm ceiling --------------------------------------------------- */
 
-/* Median milliseconds of a 1024^3 product through fk_conv2d (1x1, direct),
+/* Median milliseconds of a 1024^3 product through fk__conv2d (1x1, direct),
  * after two warm-up runs. */
 static double sgemm_ms(fk_pool *pool, int runs) {
     const fk_shape4 is = {1, 32, 32, 1024};
@@ -84,7 +84,7 @@ static double sgemm_ms(fk_pool *pool, int runs) {
     if (a && b && c && t) {
         for (int r = -2; r < runs; r++) {
             double t0 = now_ms();
-            fk_conv2d(a, is, b, NULL, 1024, &win, NULL, c, NULL, pool);
+            fk__conv2d(a, is, b, NULL, 1024, &win, NULL, c, NULL, pool);
             if (r >= 0) t[r] = now_ms() - t0;
         }
         ms = median(t, runs);
@@ -98,7 +98,7 @@ static double sgemm_ms(fk_pool *pool, int runs) {
 static void ceiling(fk_pool *pools[2], int runs, double gflops[2]) {
     for (int t = 0; t < 2; t++) {
         gflops[t] = 2.0 * 1024 * 1024 * 1024 / (sgemm_ms(pools[t], runs) * 1e6);
-        if (fk_gemm_avx512_usable()) {
+        if (fk__gemm_avx512_usable()) {
             setenv("FK_NO_AVX512", "1", 1);
             double blas = 2.0 * 1024 * 1024 * 1024 / (sgemm_ms(pools[t], runs) * 1e6);
             unsetenv("FK_NO_AVX512");
@@ -128,13 +128,13 @@ typedef struct model_result {
 /* Median milliseconds of one run of `g` planned for n x h x w. */
 static double time_graph(fk_graph *g, int n, int h, int w, const float *input,
                          fk_pool *pool, int runs) {
-    if (fk_graph_plan(g, n, h, w) != FK_OK) return -1;
+    if (fk__graph_plan(g, n, h, w) != FK_OK) return -1;
     double *t = calloc((size_t)runs, sizeof *t);
     if (!t) return -1;
     double ms = -1;
     for (int r = -1; r < runs; r++) {
         double t0 = now_ms();
-        if (fk_graph_run(g, input, pool) != FK_OK) goto done;
+        if (fk__graph_run(g, input, pool) != FK_OK) goto done;
         if (r >= 0) t[r] = now_ms() - t0;
     }
     ms = median(t, runs);
@@ -144,14 +144,14 @@ done:
 }
 
 /* Wrappers so every model frees through one signature. */
-static void free_ssd(void *m) { fk_ssd_free(m); }
-static void free_tiny(void *m) { fk_tiny_face_free(m); }
-static void free_lm(void *m) { fk_landmarks68_free(m); }
-static void free_dlib(void *m) { fk_dlib_resnet_free(m); }
-static void free_human(void *m) { fk_human_recognizer_free(m); }
-static void free_mfn(void *m) { fk_mobilefacenet_free(m); }
-static void free_blaze(void *m) { fk_blazeface_free(m); }
-static void free_mtcnn(void *m) { fk_mtcnn_free(m); }
+static void free_ssd(void *m) { fk__ssd_free(m); }
+static void free_tiny(void *m) { fk__tiny_face_free(m); }
+static void free_lm(void *m) { fk__landmarks68_free(m); }
+static void free_dlib(void *m) { fk__dlib_resnet_free(m); }
+static void free_human(void *m) { fk__human_recognizer_free(m); }
+static void free_mfn(void *m) { fk__mobilefacenet_free(m); }
+static void free_blaze(void *m) { fk__blazeface_free(m); }
+static void free_mtcnn(void *m) { fk__mtcnn_free(m); }
 
 /* Load what the model home has; a missing model is reported and skipped. */
 static int load_models(const char *home, const char *only, model_entry *e) {
@@ -169,28 +169,28 @@ static int load_models(const char *home, const char *only, model_entry *e) {
                     fk_last_error());                                       \
         }                                                                   \
     }
-    ADD("ssd", fk_ssd_load, fk_ssd, fk_ssd_graph, free_ssd)
-    ADD("tiny", fk_tiny_face_load, fk_tiny_face, fk_tiny_face_graph, free_tiny)
-    ADD("landmarks68", fk_landmarks68_load, fk_landmarks68, fk_landmarks68_graph, free_lm)
-    ADD("Dlib", fk_dlib_resnet_load, fk_dlib_resnet, fk_dlib_resnet_graph, free_dlib)
-    ADD("FaceRes", fk_faceres_load, fk_human_recognizer, fk_human_recognizer_graph,
+    ADD("ssd", fk__ssd_load, fk_ssd, fk__ssd_graph, free_ssd)
+    ADD("tiny", fk__tiny_face_load, fk_tiny_face, fk__tiny_face_graph, free_tiny)
+    ADD("landmarks68", fk__landmarks68_load, fk_landmarks68, fk__landmarks68_graph, free_lm)
+    ADD("Dlib", fk__dlib_resnet_load, fk_dlib_resnet, fk__dlib_resnet_graph, free_dlib)
+    ADD("FaceRes", fk__faceres_load, fk_human_recognizer, fk__human_recognizer_graph,
         free_human)
-    ADD("FaceRes-Deep", fk_faceres_deep_load, fk_human_recognizer,
-        fk_human_recognizer_graph, free_human)
-    ADD("MobileFace", fk_mobileface_load, fk_human_recognizer, fk_human_recognizer_graph,
+    ADD("FaceRes-Deep", fk__faceres_deep_load, fk_human_recognizer,
+        fk__human_recognizer_graph, free_human)
+    ADD("MobileFace", fk__mobileface_load, fk_human_recognizer, fk__human_recognizer_graph,
         free_human)
-    ADD("MobileFaceNet", fk_mobilefacenet_load, fk_mobilefacenet, fk_mobilefacenet_graph,
+    ADD("MobileFaceNet", fk__mobilefacenet_load, fk_mobilefacenet, fk__mobilefacenet_graph,
         free_mfn)
-    ADD("BlazeFace", fk_blazeface_back_load, fk_blazeface, fk_blazeface_graph, free_blaze)
+    ADD("BlazeFace", fk__blazeface_back_load, fk_blazeface, fk__blazeface_graph, free_blaze)
 #undef ADD
     if (WANT("mtcnn-rnet") || WANT("mtcnn-onet")) {
         fk_mtcnn *m = NULL;
-        if (fk_mtcnn_load(home, &m) == FK_OK) {
+        if (fk__mtcnn_load(home, &m) == FK_OK) {
             for (int stage = 1; stage <= 2; stage++) {
                 const char *nm = stage == 1 ? "mtcnn-rnet" : "mtcnn-onet";
                 if (!WANT(nm)) continue;
                 int h, w;
-                fk_graph *g = fk_mtcnn_graph(m, stage, &h, &w);
+                fk_graph *g = fk__mtcnn_graph(m, stage, &h, &w);
                 e[n++] = (model_entry){nm, g, h, w, NULL, NULL};
             }
             e[n - 1].handle = m; /* the last entry frees the cascade */
@@ -419,8 +419,8 @@ int main(int argc, char **argv) {
     if (!lfw) lfw = "../shared/data/lfw-devtrain/images";
 
     fk_pool *pools[2];
-    if (fk_pool_new(tcount[0], &pools[0]) != FK_OK ||
-        fk_pool_new(tcount[1], &pools[1]) != FK_OK) {
+    if (fk__pool_new(tcount[0], &pools[0]) != FK_OK ||
+        fk__pool_new(tcount[1], &pools[1]) != FK_OK) {
         fprintf(stderr, "%s\n", fk_last_error());
         return 1;
     }
@@ -436,8 +436,8 @@ int main(int argc, char **argv) {
             printf("sgemm 1024^3 ceiling (OpenBLAS kernels: %s): %.1f GFLOP/s 1 thread, %.1f "
                    "GFLOP/s %d threads\n",
                    openblas_get_corename(), ceil_gflops[0], ceil_gflops[1], tcount[1]);
-        fk_pool_free(pools[0]);
-        fk_pool_free(pools[1]);
+        fk__pool_free(pools[0]);
+        fk__pool_free(pools[1]);
         return 0;
     }
 
@@ -484,11 +484,11 @@ int main(int argc, char **argv) {
         model_entry *m = &models[i];
         model_result *r = &res[i];
         float *input = fill_random((size_t)8 * m->h * m->w * 3);
-        if (!input || fk_graph_plan(m->graph, 1, m->h, m->w) != FK_OK) {
+        if (!input || fk__graph_plan(m->graph, 1, m->h, m->w) != FK_OK) {
             fprintf(stderr, "bench_models: %s: %s\n", m->name, fk_last_error());
             return 1;
         }
-        r->gflop = 2.0 * fk_graph_macs(m->graph) / 1e9;
+        r->gflop = 2.0 * fk__graph_macs(m->graph) / 1e9;
         for (int t = 0; t < 2; t++) {
             r->ms1[t] = time_graph(m->graph, 1, m->h, m->w, input, pools[t], runs);
             double ms8 = time_graph(m->graph, 8, m->h, m->w, input, pools[t],
@@ -496,7 +496,7 @@ int main(int argc, char **argv) {
             r->ms8[t] = ms8 > 0 ? ms8 / 8 : -1;
         }
         free(input);
-        fk_graph_plan(m->graph, 1, m->h, m->w); /* leave it as the model had it */
+        fk__graph_plan(m->graph, 1, m->h, m->w); /* leave it as the model had it */
     }
     double rss_total = peak_rss_mb();
 
@@ -525,7 +525,7 @@ int main(int argc, char **argv) {
         printf("]},\n \"peak_rss_mb\": {\"pipeline\": %.1f, \"total\": %.1f}}\n", rss_pipeline,
                rss_total);
     } else {
-        printf("sgemm 1024^3 (fk_conv2d 1x1 through the pool; OpenBLAS kernels: %s): %.1f "
+        printf("sgemm 1024^3 (fk__conv2d 1x1 through the pool; OpenBLAS kernels: %s): %.1f "
                "GFLOP/s 1 thread, %.1f GFLOP/s %d threads\n\n",
                openblas_get_corename(), ceil_gflops[0], ceil_gflops[1], tcount[1]);
         const char *coretype = getenv("OPENBLAS_CORETYPE");
@@ -564,7 +564,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_models; i++)
         if (models[i].free_fn) models[i].free_fn(models[i].handle);
     free_list(paths, n_paths);
-    fk_pool_free(pools[0]);
-    fk_pool_free(pools[1]);
+    fk__pool_free(pools[0]);
+    fk__pool_free(pools[1]);
     return 0;
 }

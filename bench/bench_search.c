@@ -14,7 +14,7 @@
  * and the ratios the targets are stated in:
  *   faiss flat / facekit exact   >= 1.0 (single query and batch of 64)
  *   facekit exact / facekit ANN  >= 20 at recall@10 >= 0.95 on 1M rows
- * Exact search runs fk_gallery_topk / fk_gallery_topk_batch on facekit's
+ * Exact search runs fk__gallery_topk / fk__gallery_topk_batch on facekit's
  * pool; ANN runs the gallery's own ANN code (gallery_ann.c: faiss HNSW or
  * IVF-PQ, candidates re-ranked exactly), its file written to a temporary
  * folder and read back once to time the load. faiss gets the same number
@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "gallery/gallery.h"
 #include "gallery/gallery_ann.h"
 #include "nn/threadpool.h"
@@ -52,11 +53,7 @@
 #define BATCH 64
 #define K 10
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+static double now(void) { return fk__now_ms() / 1e3; }
 
 /* Resident memory of the process, in MiB. */
 static double rss_mib(void) {
@@ -149,7 +146,7 @@ static void run_ann(int kind, const int *efforts, int nefforts, float *matrix, l
                     double *lat, ann_row *out) {
     ann_row res = {.kind = kind};
     int nb = nq / BATCH;
-    const char *name = fk_gallery_ann_kind_name(kind);
+    const char *name = fk__gallery_ann_kind_name(kind);
     char dir[] = "/tmp/fk_bench_search_XXXXXX";
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
@@ -171,12 +168,12 @@ static void run_ann(int kind, const int *efforts, int nefforts, float *matrix, l
     g->threads = threads;
     g->use_ann = 1;
     g->ann_kind = kind;
-    g->be = &fk_gallery_sqlite_backend; /* only its local_file flag is read: save/load the index */
+    g->be = &fk__gallery_sqlite_backend; /* only its local_file flag is read: save/load the index */
     printf("%s: building the index of %ld rows ...\n", name, rows);
     fflush(stdout);
     double rss = rss_mib();
     int use = 0;
-    if (fk_gallery_ann_sync(g, &use) != FK_OK || !use) die_fk("building the ANN index");
+    if (fk__gallery_ann_sync(g, &use) != FK_OK || !use) die_fk("building the ANN index");
     res.mem = rss_mib() - rss;
     fk_gallery_ann_info info;
     fk_gallery_ann_info_get(g, &info);
@@ -184,16 +181,16 @@ static void run_ann(int kind, const int *efforts, int nefforts, float *matrix, l
     res.build = info.build_seconds;
     res.save = info.save_seconds;
     char path[PATH_MAX + 64];
-    fk_gallery_ann_path(g, path, sizeof path);
+    fk__gallery_ann_path(g, path, sizeof path);
     struct stat sb;
     res.file = stat(path, &sb) == 0 ? (double)sb.st_size / (1024.0 * 1024.0) : 0;
     printf("%s: built in %.1f s (saved in %.1f s, %.0f MiB in memory, file %.0f MiB)\n", name,
            res.build, res.save, res.mem, res.file);
     fflush(stdout);
     /* Read it back, as the next process would. */
-    fk_gallery_ann_free(g->ann);
+    fk__gallery_ann_free(g->ann);
     g->ann = NULL;
-    if (fk_gallery_ann_sync(g, &use) != FK_OK) die_fk("loading the ANN index");
+    if (fk__gallery_ann_sync(g, &use) != FK_OK) die_fk("loading the ANN index");
     fk_gallery_ann_info_get(g, &info);
     res.load = info.load_seconds;
 
@@ -202,10 +199,10 @@ static void run_ann(int kind, const int *efforts, int nefforts, float *matrix, l
     int *agot = xmalloc((size_t)nq * sizeof *agot);
     for (int e = 0; e < nefforts; e++) {
         res.effort = g->ann_effort = efforts[e];
-        fk_gallery_ann_search(g, 1, q, K, 0, arow, akey, agot); /* warm-up */
+        fk__gallery_ann_search(g, 1, q, K, 0, arow, akey, agot); /* warm-up */
         for (int i = 0; i < nq; i++) {
             double t = now();
-            if (fk_gallery_ann_search(g, 1, q + (size_t)i * dim, K, 0, arow + (size_t)i * K,
+            if (fk__gallery_ann_search(g, 1, q + (size_t)i * dim, K, 0, arow + (size_t)i * K,
                                       akey + (size_t)i * K, agot + i) != FK_OK)
                 die_fk("ANN search");
             lat[i] = now() - t;
@@ -220,7 +217,7 @@ static void run_ann(int kind, const int *efforts, int nefforts, float *matrix, l
         }
         for (int b = 0; b < nb; b++) {
             double t = now();
-            fk_gallery_ann_search(g, BATCH, q + (size_t)b * BATCH * dim, K, 0, arow, akey, agot);
+            fk__gallery_ann_search(g, BATCH, q + (size_t)b * BATCH * dim, K, 0, arow, akey, agot);
             lat[b] = now() - t;
         }
         res.batch = timed(lat, nb);
@@ -237,7 +234,7 @@ static void run_ann(int kind, const int *efforts, int nefforts, float *matrix, l
     }
     unlink(path);
     rmdir(dir);
-    fk_gallery_ann_free(g->ann);
+    fk__gallery_ann_free(g->ann);
     free(g->face_ids);
     free(g->image_ids);
     free(g);
@@ -316,7 +313,7 @@ int main(int argc, char **argv) {
     char annlist[32] = "";
     for (int i = 0; i < nkinds; i++)
         snprintf(annlist + strlen(annlist), sizeof annlist - strlen(annlist), "%s%s",
-                 i ? "," : "", fk_gallery_ann_kind_name(kinds[i]));
+                 i ? "," : "", fk__gallery_ann_kind_name(kinds[i]));
     double gib = (double)rows * dim * sizeof(float) / (1024.0 * 1024.0 * 1024.0);
     printf("bench_search: %ld rows x %d dims, %d queries, top-%d, %d threads, ANN %s%s; "
            "load average %.2f %.2f %.2f\n",
@@ -347,7 +344,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
 
     fk_pool *pool = NULL;
-    if (fk_pool_new(threads, &pool) != FK_OK) die_fk("pool");
+    if (fk__pool_new(threads, &pool) != FK_OK) die_fk("pool");
     int *idx = xmalloc((size_t)nq * K * sizeof *idx);
     float *key = xmalloc((size_t)nq * K * sizeof *key);
     double *lat = xmalloc((size_t)nq * sizeof *lat);
@@ -355,10 +352,10 @@ int main(int argc, char **argv) {
 
     /* ---- facekit exact ---- */
     openblas_set_num_threads(1);
-    fk_gallery_topk(pool, matrix, NULL, NULL, (int)rows, dim, q, K, idx, key); /* warm-up */
+    fk__gallery_topk(pool, matrix, NULL, NULL, (int)rows, dim, q, K, idx, key); /* warm-up */
     for (int i = 0; i < nq; i++) {
         t = now();
-        fk_gallery_topk(pool, matrix, NULL, NULL, (int)rows, dim, q + (size_t)i * dim, K,
+        fk__gallery_topk(pool, matrix, NULL, NULL, (int)rows, dim, q + (size_t)i * dim, K,
                         idx + (size_t)i * K, key + (size_t)i * K);
         lat[i] = now() - t;
     }
@@ -371,10 +368,10 @@ int main(int argc, char **argv) {
     float *bkey = xmalloc((size_t)BATCH * K * sizeof *bkey);
     int bgot[BATCH];
     int batch_agree = 1;
-    fk_gallery_topk_batch(pool, matrix, NULL, (int)rows, dim, q, BATCH, K, bidx, bkey, bgot);
+    fk__gallery_topk_batch(pool, matrix, NULL, (int)rows, dim, q, BATCH, K, bidx, bkey, bgot);
     for (int b = 0; b < nb; b++) {
         t = now();
-        fk_gallery_topk_batch(pool, matrix, NULL, (int)rows, dim, q + (size_t)b * BATCH * dim,
+        fk__gallery_topk_batch(pool, matrix, NULL, (int)rows, dim, q + (size_t)b * BATCH * dim,
                               BATCH, K, bidx, bkey, bgot);
         lat[b] = now() - t;
         for (int i = 0; i < BATCH; i++)
@@ -395,8 +392,8 @@ int main(int argc, char **argv) {
         fk_faiss_params fp = {FK_FAISS_FLAT, dim, 0, 0, 0, 0, 0};
         double rss1 = rss_mib();
         t = now();
-        if (fk_faiss_new(&fp, &flat, err, sizeof err) != FK_OK ||
-            fk_faiss_add(flat, rows, matrix, threads, err, sizeof err) != FK_OK) {
+        if (fk__faiss_new(&fp, &flat, err, sizeof err) != FK_OK ||
+            fk__faiss_add(flat, rows, matrix, threads, err, sizeof err) != FK_OK) {
             fprintf(stderr, "bench_search: %s\n", err);
             return 1;
         }
@@ -405,24 +402,24 @@ int main(int argc, char **argv) {
         openblas_set_num_threads(threads);
         float *fd = xmalloc((size_t)BATCH * K * sizeof *fd);
         int64_t *fl = xmalloc((size_t)BATCH * K * sizeof *fl);
-        fk_faiss_search(flat, 1, q, K, 0, NULL, threads, fd, fl, err, sizeof err);
+        fk__faiss_search(flat, 1, q, K, 0, NULL, threads, fd, fl, err, sizeof err);
         for (int i = 0; i < nq; i++) {
             t = now();
-            fk_faiss_search(flat, 1, q + (size_t)i * dim, K, 0, NULL, threads, fd, fl, err,
+            fk__faiss_search(flat, 1, q + (size_t)i * dim, K, 0, NULL, threads, fd, fl, err,
                             sizeof err);
             lat[i] = now() - t;
             flat_agree &= fl[0] == truth[(size_t)i * K];
         }
         ff1 = timed(lat, nq);
-        fk_faiss_search(flat, BATCH, q, K, 0, NULL, threads, fd, fl, err, sizeof err);
+        fk__faiss_search(flat, BATCH, q, K, 0, NULL, threads, fd, fl, err, sizeof err);
         for (int b = 0; b < nb; b++) {
             t = now();
-            fk_faiss_search(flat, BATCH, q + (size_t)b * BATCH * dim, K, 0, NULL, threads, fd,
+            fk__faiss_search(flat, BATCH, q + (size_t)b * BATCH * dim, K, 0, NULL, threads, fd,
                             fl, err, sizeof err);
             lat[b] = now() - t;
         }
         ffb = timed(lat, nb);
-        fk_faiss_free(flat);
+        fk__faiss_free(flat);
         free(fd);
         free(fl);
         openblas_set_num_threads(1);
@@ -460,7 +457,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nann; i++)
         printf("| facekit ANN (%s%s) | %.1f s (+ save %.1f s, load %.1f s) | %.3f ms | %.3f ms | "
                "%.2f ms (%.3f) | %.2f ms | %.3f | %.3f | %.0f MiB (file %.0f MiB) |\n",
-               fk_gallery_ann_kind_name(ann[i].kind), effort_name(ann[i].effort), ann[i].build, ann[i].save, ann[i].load,
+               fk__gallery_ann_kind_name(ann[i].kind), effort_name(ann[i].effort), ann[i].build, ann[i].save, ann[i].load,
                ann[i].one.p50 * 1e3, ann[i].one.p99 * 1e3, ann[i].batch.p50 * 1e3,
                ann[i].batch.p50 * 1e3 / BATCH, ann[i].batch.p99 * 1e3, ann[i].r1, ann[i].r10,
                ann[i].mem, ann[i].file);
@@ -472,7 +469,7 @@ int main(int argc, char **argv) {
                ffb.p50 / fxb.p50);
     }
     for (int i = 0; i < nann; i++) {
-        const char *name = fk_gallery_ann_kind_name(ann[i].kind);
+        const char *name = fk__gallery_ann_kind_name(ann[i].kind);
         const char *eff = effort_name(ann[i].effort);
         printf("  facekit exact / facekit ANN (%s%s), single query: %.1f at recall@10 %.3f  "
                "(target >= 20 at recall@10 >= 0.95 on 1M rows)\n",
@@ -486,7 +483,7 @@ int main(int argc, char **argv) {
                      : "",
            batch_agree ? "yes" : "NO");
 
-    fk_pool_free(pool);
+    fk__pool_free(pool);
     free(matrix);
     free(q);
     free(idx);

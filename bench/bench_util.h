@@ -6,13 +6,10 @@
 #define FK_BENCH_UTIL_H
 
 #include <stdlib.h>
-#include <time.h>
 
-static inline double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+#include "core/clock.h"
+
+static inline double now_ms(void) { return fk__now_ms(); }
 
 static inline int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

@@ -18,7 +18,7 @@ static const double TEMPLATE112[5][2] = {
     {41.5493, 92.3655}, {70.7299, 92.2041},
 };
 
-void fk_align_template5(int size, fk_point out[5]) {
+void fk__align_template5(int size, fk_point out[5]) {
     double s = size / 112.0;
     for (int i = 0; i < 5; i++) {
         out[i].x = (float)(TEMPLATE112[i][0] * s);
@@ -36,7 +36,7 @@ static fk_point mean_point(const fk_point *p, int from, int n) {
     return (fk_point){(float)(x / n), (float)(y / n)};
 }
 
-void fk_align_points5_from68(const fk_point lm[68], fk_point out[5]) {
+void fk__align_points5_from68(const fk_point lm[68], fk_point out[5]) {
     out[0] = mean_point(lm, 36, 6); /* person's right eye, image left */
     out[1] = mean_point(lm, 42, 6); /* person's left eye, image right */
     out[2] = lm[30];                /* nose tip */
@@ -44,16 +44,16 @@ void fk_align_points5_from68(const fk_point lm[68], fk_point out[5]) {
     out[4] = lm[54];                /* mouth corner, image right */
 }
 
-fk_status fk_align_chip_arcface(const fk_image *img,
+fk_status fk__align_chip_arcface(const fk_image *img,
                                 const fk_point landmarks[68], int size,
                                 fk_image **out) {
     if (!img || !landmarks || !out || size <= 0)
-        return fk_fail(FK_EINVAL, "align: bad arguments");
+        return fk__fail(FK_EINVAL, "align: bad arguments");
     fk_point from[5], to[5];
-    fk_align_template5(size, from);
-    fk_align_points5_from68(landmarks, to);
+    fk__align_template5(size, from);
+    fk__align_points5_from68(landmarks, to);
     double m[6];
-    fk_status st = fk_similarity_fit(from, to, 5, m);
-    if (st != FK_OK) return fk_fail_prefix(st, "align");
-    return fk_image_warp_affine(img, m, size, size, FK_BORDER_CONSTANT, 0, out);
+    fk_status st = fk__similarity_fit(from, to, 5, m);
+    if (st != FK_OK) return fk__fail_prefix(st, "align");
+    return fk__image_warp_affine(img, m, size, size, FK_BORDER_CONSTANT, 0, out);
 }

@@ -13,15 +13,15 @@
 #include "align/align_eyes_box.h"
 #include "core/error.h"
 
-double fk_align_eye_angle(fk_point left_eye, fk_point right_eye) {
+double fk__align_eye_angle(fk_point left_eye, fk_point right_eye) {
     return atan2((double)left_eye.y - right_eye.y, (double)left_eye.x - right_eye.x);
 }
 
-fk_status fk_align_eyes_chip(const fk_image *img, float x, float y, float w,
+fk_status fk__align_eyes_chip(const fk_image *img, float x, float y, float w,
                              float h, fk_point left_eye, fk_point right_eye,
                              int size, fk_image **out) {
     if (!isfinite(left_eye.x) || !isfinite(left_eye.y) || !isfinite(right_eye.x) ||
         !isfinite(right_eye.y))
-        return fk_fail(FK_EINVAL, "align: eye coordinates are not finite");
-    return fk_align_chip_eyes_box(img, x, y, w, h, left_eye, right_eye, size, 0.0, out);
+        return fk__fail(FK_EINVAL, "align: eye coordinates are not finite");
+    return fk__align_chip_eyes_box(img, x, y, w, h, left_eye, right_eye, size, 0.0, out);
 }

@@ -12,17 +12,17 @@
 #include "core/error.h"
 #include "image/image.h"
 
-fk_status fk_align_chip_eyes_box(const fk_image *img, float x, float y,
+fk_status fk__align_chip_eyes_box(const fk_image *img, float x, float y,
                                  float w, float h, fk_point left_eye,
                                  fk_point right_eye, int size, double margin,
                                  fk_image **out) {
     if (!img || !out || size <= 0 || !(w > 0) || !(h > 0) || margin < 0)
-        return fk_fail(FK_EINVAL, "align: bad arguments");
+        return fk__fail(FK_EINVAL, "align: bad arguments");
     double dx = left_eye.x - right_eye.x, dy = left_eye.y - right_eye.y;
     double theta = (dx * dx + dy * dy > 1e-6) ? atan2(dy, dx) : 0.0;
     double side = (w > h ? w : h) * (1.0 + 2.0 * margin);
     double s = side / size, c = cos(theta) * s, sn = sin(theta) * s;
     double cx = x + w / 2.0, cy = y + h / 2.0, half = size / 2.0;
     double m[6] = {c, -sn, cx - c * half + sn * half, sn, c, cy - sn * half - c * half};
-    return fk_image_warp_affine(img, m, size, size, FK_BORDER_CONSTANT, 0, out);
+    return fk__image_warp_affine(img, m, size, size, FK_BORDER_CONSTANT, 0, out);
 }

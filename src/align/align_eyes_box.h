@@ -13,7 +13,7 @@
  * (x, y, w, h), rotated so that right_eye -> left_eye (image left to image
  * right) is horizontal; *out is a new size x size RGB image. Pass equal
  * eyes (or margin only) for no rotation. */
-fk_status fk_align_chip_eyes_box(const fk_image *img, float x, float y,
+fk_status fk__align_chip_eyes_box(const fk_image *img, float x, float y,
                                  float w, float h, fk_point left_eye,
                                  fk_point right_eye, int size, double margin,
                                  fk_image **out);

@@ -34,10 +34,10 @@ static const double MEAN_FACE_Y[51] = {
     0.864805, 0.784792, 0.778746, 0.785343, 0.778746, 0.784792, 0.824182,
     0.831803, 0.824182};
 
-fk_status fk_similarity_fit(const fk_point *from, const fk_point *to, int n,
+fk_status fk__similarity_fit(const fk_point *from, const fk_point *to, int n,
                             double m[6]) {
     if (!from || !to || !m || n < 2)
-        return fk_fail(FK_EINVAL, "similarity fit needs at least 2 points");
+        return fk__fail(FK_EINVAL, "similarity fit needs at least 2 points");
     double fx = 0, fy = 0, tx = 0, ty = 0;
     for (int i = 0; i < n; i++) {
         fx += from[i].x; fy += from[i].y;
@@ -54,14 +54,14 @@ fk_status fk_similarity_fit(const fk_point *from, const fk_point *to, int n,
         dot += px * qx + py * qy;
         cross += px * qy - py * qx;
     }
-    if (norm < 1e-12) return fk_fail(FK_EINVAL, "similarity fit: points coincide");
+    if (norm < 1e-12) return fk__fail(FK_EINVAL, "similarity fit: points coincide");
     double a = dot / norm, b = cross / norm;
     m[0] = a; m[1] = -b; m[2] = tx - (a * fx - b * fy);
     m[3] = b; m[4] = a;  m[5] = ty - (b * fx + a * fy);
     return FK_OK;
 }
 
-void fk_align_template68(int size, double padding, fk_point out[51]) {
+void fk__align_template68(int size, double padding, fk_point out[51]) {
     for (int i = 0; i < 51; i++) {
         out[i].x = (float)((padding + MEAN_FACE_X[i]) / (2 * padding + 1) * size);
         out[i].y = (float)((padding + MEAN_FACE_Y[i]) / (2 * padding + 1) * size);
@@ -88,8 +88,8 @@ static fk_status warp_shrunk(const fk_image *img, const double m[6], int size,
     int cw = ((int)ceil(x1) + 2 * f - cx0) / f * f;
     int ch = ((int)ceil(y1) + 2 * f - cy0) / f * f;
     fk_image *crop = NULL, *small = NULL;
-    fk_status st = fk_image_crop(img, cx0, cy0, cw, ch, 0, &crop);
-    if (st == FK_OK) st = fk_image_resize_area(crop, cw / f, ch / f, &small);
+    fk_status st = fk__image_crop(img, cx0, cy0, cw, ch, 0, &crop);
+    if (st == FK_OK) st = fk__image_resize_area(crop, cw / f, ch / f, &small);
     fk_image_free(crop);
     if (st != FK_OK) return st;
     /* Chip -> small: subtract the crop origin, divide by f; pixel centres
@@ -97,36 +97,36 @@ static fk_status warp_shrunk(const fk_image *img, const double m[6], int size,
     double inv = 1.0 / f, shift = 0.5 * inv - 0.5;
     double ms[6] = {m[0] * inv, m[1] * inv, (m[2] - cx0) * inv + shift,
                     m[3] * inv, m[4] * inv, (m[5] - cy0) * inv + shift};
-    st = fk_image_warp_affine(small, ms, size, size, FK_BORDER_CONSTANT, 0, out);
+    st = fk__image_warp_affine(small, ms, size, size, FK_BORDER_CONSTANT, 0, out);
     fk_image_free(small);
     return st;
 }
 
-fk_status fk_align_chip68(const fk_image *img, const fk_point landmarks[68],
+fk_status fk__align_chip68(const fk_image *img, const fk_point landmarks[68],
                           int size, double padding, fk_image **out) {
     if (!img || !landmarks || !out || size <= 0 || padding < 0)
-        return fk_fail(FK_EINVAL, "align: bad arguments");
+        return fk__fail(FK_EINVAL, "align: bad arguments");
     fk_point from[51], to[51];
-    fk_align_template68(size, padding, from);
+    fk__align_template68(size, padding, from);
     for (int i = 0; i < 51; i++) to[i] = landmarks[17 + i];
     double m[6];
-    fk_status st = fk_similarity_fit(from, to, 51, m);
-    if (st != FK_OK) return fk_fail_prefix(st, "align");
+    fk_status st = fk__similarity_fit(from, to, 51, m);
+    if (st != FK_OK) return fk__fail_prefix(st, "align");
     /* Shrinking a large face straight to the chip with bilinear sampling
      * aliases; when the chip samples the image more sparsely than every
      * 1.5 pixels, area-shrink just the region the chip covers first. */
     double scale = sqrt(m[0] * m[0] + m[3] * m[3]);
     if (scale > 1.5) return warp_shrunk(img, m, size, (int)floor(scale / 1.5) + 1, out);
-    return fk_image_warp_affine(img, m, size, size, FK_BORDER_CONSTANT, 0, out);
+    return fk__image_warp_affine(img, m, size, size, FK_BORDER_CONSTANT, 0, out);
 }
 
-fk_status fk_align_box_chip(const fk_image *img, float x, float y, float w,
+fk_status fk__align_box_chip(const fk_image *img, float x, float y, float w,
                             float h, int size, fk_image **out) {
     if (!img || !out || size <= 0 || !(w > 0) || !(h > 0))
-        return fk_fail(FK_EINVAL, "align: bad arguments");
+        return fk__fail(FK_EINVAL, "align: bad arguments");
     float side = w > h ? w : h;
     float s = side / size;
     /* Map the chip onto the square centred on the box. */
     double m[6] = {s, 0, x + (w - side) / 2, 0, s, y + (h - side) / 2};
-    return fk_image_warp_affine(img, m, size, size, FK_BORDER_CONSTANT, 0, out);
+    return fk__image_warp_affine(img, m, size, size, FK_BORDER_CONSTANT, 0, out);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "detect/detect.h"
 #include "detect/detectors.h"
@@ -50,23 +51,23 @@ static int context_threads(const fk_context_options *opt) {
 }
 
 fk_status fk_context_new(const fk_context_options *opt, fk_context **out) {
-    fk_clear_error();
-    if (!out) return fk_fail(FK_EINVAL, "fk_context_new: out is NULL");
+    fk__clear_error();
+    if (!out) return fk__fail(FK_EINVAL, "fk_context_new: out is NULL");
     *out = NULL;
     fk_context *ctx = calloc(1, sizeof *ctx);
-    if (!ctx) return fk_fail(FK_ENOMEM, "out of memory");
+    if (!ctx) return fk__fail(FK_ENOMEM, "out of memory");
     fk_status st = FK_OK;
     if (opt && opt->model_home) {
         if (strlen(opt->model_home) >= sizeof ctx->home)
-            st = fk_fail(FK_EINVAL, "model home path is too long");
+            st = fk__fail(FK_EINVAL, "model home path is too long");
         else
             strcpy(ctx->home, opt->model_home);
     } else {
         st = fk_default_home(ctx->home, sizeof ctx->home);
     }
     ctx->max_pixels = opt && opt->max_pixels ? opt->max_pixels : FK_DEFAULT_MAX_PIXELS;
-    if (st == FK_OK) st = fk_pool_new(context_threads(opt), &ctx->pool);
-    if (st == FK_OK) st = fk_zoo_new(ctx->home, &ctx->zoo);
+    if (st == FK_OK) st = fk__pool_new(context_threads(opt), &ctx->pool);
+    if (st == FK_OK) st = fk__zoo_new(ctx->home, &ctx->zoo);
     if (st != FK_OK) {
         fk_context_free(ctx);
         return st;
@@ -77,9 +78,9 @@ fk_status fk_context_new(const fk_context_options *opt, fk_context **out) {
 
 void fk_context_free(fk_context *ctx) {
     if (!ctx) return;
-    fk_zoo_free(ctx->zoo);
-    fk_zoo_free(ctx->twin);
-    fk_pool_free(ctx->pool);
+    fk__zoo_free(ctx->zoo);
+    fk__zoo_free(ctx->twin);
+    fk__pool_free(ctx->pool);
     free(ctx);
 }
 
@@ -102,22 +103,14 @@ void fk_options_init(fk_options *opt) {
     opt->ann_index = "hnsw";
 }
 
-void fk_faces_free(fk_faces *faces) {
-    if (!faces) return;
-    for (int i = 0; i < faces->count; i++) free(faces->faces[i].embedding);
-    free(faces->faces);
-    faces->faces = NULL;
-    faces->count = 0;
-}
-
 /* Check an image handed in by a caller, its scale included (0 stands for
  * 1; anything else must be a plausible ratio, not a NaN or a sign slip). */
 static fk_status check_image(const fk_image *img, const char *what) {
     if (!img || !img->data || img->width <= 0 || img->height <= 0 ||
         img->channels != 3 || img->stride < (size_t)img->width * 3)
-        return fk_fail(FK_EINVAL, "%s: not a valid RGB image", what);
+        return fk__fail(FK_EINVAL, "%s: not a valid RGB image", what);
     if (img->scale != 0 && !(img->scale >= 1e-3f && img->scale <= 1e3f))
-        return fk_fail(FK_EINVAL, "%s: image scale %g is not within 0.001..1000 "
+        return fk__fail(FK_EINVAL, "%s: image scale %g is not within 0.001..1000 "
                        "(0 or 1: full size)", what, (double)img->scale);
     return FK_OK;
 }
@@ -169,32 +162,32 @@ static fk_status resolve_options(const fk_options *in, fk_options *out) {
     if (!out->image_names[1]) out->image_names[1] = "img2";
     const fk_detector_def *det;
     const fk_recognizer_def *rec;
-    fk_status st = fk_detector_find(out->detector, &det);
-    if (st == FK_OK) st = fk_recognizer_find(out->model, &rec);
+    fk_status st = fk__detector_find(out->detector, &det);
+    if (st == FK_OK) st = fk__recognizer_find(out->model, &rec);
     if (st != FK_OK) return st;
     out->detector = det->name;
     out->model = rec->name;
-    if (st == FK_OK) st = fk_metric_name(out->metric, &out->metric);
+    if (st == FK_OK) st = fk__metric_name(out->metric, &out->metric);
     if (st != FK_OK) return st;
     if (!(out->min_confidence >= 0 && out->min_confidence <= 1))
-        return fk_fail(FK_EINVAL, "min_confidence must be within 0..1");
+        return fk__fail(FK_EINVAL, "min_confidence must be within 0..1");
     if (!(out->expand_percentage >= 0 && out->expand_percentage <= 1000))
-        return fk_fail(FK_EINVAL, "expand_percentage must be within 0..1000");
+        return fk__fail(FK_EINVAL, "expand_percentage must be within 0..1000");
     if (out->threshold != out->threshold || out->threshold < 0)
-        return fk_fail(FK_EINVAL, "threshold must be >= 0 (0 = calibrated)");
+        return fk__fail(FK_EINVAL, "threshold must be >= 0 (0 = calibrated)");
     return FK_OK;
 }
 
 fk_status fk_detect(fk_context *ctx, const fk_image *img, const fk_options *opt,
                     fk_faces *out) {
-    fk_clear_error();
-    if (!ctx || !out) return fk_fail(FK_EINVAL, "fk_detect: ctx and out are required");
+    fk__clear_error();
+    if (!ctx || !out) return fk__fail(FK_EINVAL, "fk_detect: ctx and out are required");
     memset(out, 0, sizeof *out);
     fk_options o;
     fk_status st = check_image(img, "fk_detect");
     if (st == FK_OK) st = resolve_options(opt, &o);
     if (st != FK_OK) return st;
-    st = fk_detect_faces(ctx->zoo, ctx->pool, img, o.image_names[0], &o, out, NULL, NULL);
+    st = fk__detect_faces(ctx->zoo, ctx->pool, img, o.image_names[0], &o, out, NULL, NULL);
     if (st == FK_OK) faces_to_original(out, img);
     return st;
 }
@@ -202,8 +195,8 @@ fk_status fk_detect(fk_context *ctx, const fk_image *img, const fk_options *opt,
 fk_status fk_represent_timed(fk_context *ctx, const fk_image *img,
                              const fk_options *opt, fk_faces *out,
                              fk_stage_times *times) {
-    fk_clear_error();
-    if (!ctx || !out) return fk_fail(FK_EINVAL, "fk_represent: ctx and out are required");
+    fk__clear_error();
+    if (!ctx || !out) return fk__fail(FK_EINVAL, "fk_represent: ctx and out are required");
     memset(out, 0, sizeof *out);
     fk_options o;
     fk_status st = check_image(img, "fk_represent");
@@ -211,10 +204,10 @@ fk_status fk_represent_timed(fk_context *ctx, const fk_image *img,
     if (st != FK_OK) return st;
     fk_stage_times local = {0};
     if (!times) times = &local;
-    st = fk_detect_faces(ctx->zoo, ctx->pool, img, o.image_names[0], &o, out,
+    st = fk__detect_faces(ctx->zoo, ctx->pool, img, o.image_names[0], &o, out,
                          &times->detect_ms, &times->landmarks_ms);
     if (st == FK_OK)
-        st = fk_represent_faces(ctx->zoo, ctx->pool, img, &o, out,
+        st = fk__represent_faces(ctx->zoo, ctx->pool, img, &o, out,
                                 &times->align_ms, &times->embed_ms);
     if (st == FK_OK) faces_to_original(out, img);
     if (st != FK_OK) fk_faces_free(out);
@@ -223,10 +216,10 @@ fk_status fk_represent_timed(fk_context *ctx, const fk_image *img,
 
 fk_status fk_embed_faces(fk_context *ctx, const fk_image *img,
                          const fk_options *opt, fk_faces *faces) {
-    fk_clear_error();
-    if (!ctx || !faces) return fk_fail(FK_EINVAL, "fk_embed_faces: ctx and faces are required");
+    fk__clear_error();
+    if (!ctx || !faces) return fk__fail(FK_EINVAL, "fk_embed_faces: ctx and faces are required");
     if (faces->count < 0 || (faces->count > 0 && !faces->faces))
-        return fk_fail(FK_EINVAL, "fk_embed_faces: faces->count is %d with %s face array",
+        return fk__fail(FK_EINVAL, "fk_embed_faces: faces->count is %d with %s face array",
                        faces->count, faces->faces ? "a" : "no");
     fk_options o;
     fk_status st = check_image(img, "fk_embed_faces");
@@ -235,23 +228,23 @@ fk_status fk_embed_faces(fk_context *ctx, const fk_image *img,
         const fk_face *f = &faces->faces[i];
         if (!(f->w > 0 && f->h > 0) || !isfinite(f->x + f->y + f->w + f->h) || f->landmark_count < 0 || f->landmark_count > FK_MAX_LANDMARKS ||
             (f->landmark_count != 0 && f->landmark_count != 68))
-            st = fk_fail(FK_EINVAL, "fk_embed_faces: face %d: needs a box of positive size and 0 or 68 "
+            st = fk__fail(FK_EINVAL, "fk_embed_faces: face %d: needs a box of positive size and 0 or 68 "
                          "landmarks (has %gx%g, %d landmarks)", i, f->w, f->h, f->landmark_count);
     }
     if (st != FK_OK) return st;
     float s = image_scale(img);
     if (s == 1.0f || faces->count == 0)
-        return fk_represent_faces(ctx->zoo, ctx->pool, img, &o, faces, NULL, NULL);
+        return fk__represent_faces(ctx->zoo, ctx->pool, img, &o, faces, NULL, NULL);
     /* The caller's faces are in original pixels: embed from copies moved into
      * img's pixels, so the caller's coordinates come back bit for bit. */
     fk_faces local = {malloc(sizeof *local.faces * (size_t)faces->count), faces->count};
-    if (!local.faces) return fk_fail(FK_ENOMEM, "out of memory");
+    if (!local.faces) return fk__fail(FK_ENOMEM, "out of memory");
     for (int i = 0; i < faces->count; i++) {
         local.faces[i] = faces->faces[i];
         local.faces[i].embedding = NULL;
         face_rescale(&local.faces[i], s);
     }
-    st = fk_represent_faces(ctx->zoo, ctx->pool, img, &o, &local, NULL, NULL);
+    st = fk__represent_faces(ctx->zoo, ctx->pool, img, &o, &local, NULL, NULL);
     for (int i = 0; st == FK_OK && i < faces->count; i++) {
         free(faces->faces[i].embedding);
         faces->faces[i].embedding = local.faces[i].embedding;
@@ -270,8 +263,8 @@ fk_status fk_represent(fk_context *ctx, const fk_image *img,
 /* Detect and embed every face of one image. */
 static fk_status faces_of(fk_zoo *zoo, fk_pool *pool, const fk_image *img, const char *name,
                           const fk_options *o, fk_faces *out) {
-    fk_status st = fk_detect_faces(zoo, pool, img, name, o, out, NULL, NULL);
-    if (st == FK_OK) st = fk_represent_faces(zoo, pool, img, o, out, NULL, NULL);
+    fk_status st = fk__detect_faces(zoo, pool, img, name, o, out, NULL, NULL);
+    if (st == FK_OK) st = fk__represent_faces(zoo, pool, img, o, out, NULL, NULL);
     return st;
 }
 
@@ -307,9 +300,9 @@ static void *second_image_main(void *arg) {
 static fk_status verify_both_images(fk_context *ctx, const fk_image *img1,
                                     const fk_image *img2, const fk_options *o, fk_faces *a,
                                     fk_faces *b) {
-    int together = fk_pool_threads(ctx->pool) >= 2;
-    if (together && !ctx->twin && fk_zoo_new(ctx->home, &ctx->twin) != FK_OK) {
-        fk_clear_error();
+    int together = fk__pool_threads(ctx->pool) >= 2;
+    if (together && !ctx->twin && fk__zoo_new(ctx->home, &ctx->twin) != FK_OK) {
+        fk__clear_error();
         together = 0;
     }
     pthread_t thread;
@@ -317,26 +310,26 @@ static fk_status verify_both_images(fk_context *ctx, const fk_image *img1,
     if (together && pthread_create(&thread, NULL, second_image_main, &job) != 0)
         together = 0;
     if (!together) {
-        fk_status st = fk_detect_faces(ctx->zoo, ctx->pool, img1, o->image_names[0], o, a,
+        fk_status st = fk__detect_faces(ctx->zoo, ctx->pool, img1, o->image_names[0], o, a,
                                        NULL, NULL);
         if (st == FK_OK)
-            st = fk_detect_faces(ctx->zoo, ctx->pool, img2, o->image_names[1], o, b, NULL, NULL);
-        if (st == FK_OK) st = fk_represent_faces(ctx->zoo, ctx->pool, img1, o, a, NULL, NULL);
-        if (st == FK_OK) st = fk_represent_faces(ctx->zoo, ctx->pool, img2, o, b, NULL, NULL);
+            st = fk__detect_faces(ctx->zoo, ctx->pool, img2, o->image_names[1], o, b, NULL, NULL);
+        if (st == FK_OK) st = fk__represent_faces(ctx->zoo, ctx->pool, img1, o, a, NULL, NULL);
+        if (st == FK_OK) st = fk__represent_faces(ctx->zoo, ctx->pool, img2, o, b, NULL, NULL);
         return st;
     }
     fk_status st = faces_of(ctx->zoo, NULL, img1, o->image_names[0], o, a);
     pthread_join(thread, NULL);
-    if (st == FK_OK && job.st != FK_OK) st = fk_fail(job.st, "%s", job.error);
+    if (st == FK_OK && job.st != FK_OK) st = fk__fail(job.st, "%s", job.error);
     return st;
 }
 
 fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
                     const fk_options *opt, fk_verify_result *out) {
-    fk_clear_error();
-    if (!ctx || !out) return fk_fail(FK_EINVAL, "fk_verify: ctx and out are required");
+    fk__clear_error();
+    if (!ctx || !out) return fk__fail(FK_EINVAL, "fk_verify: ctx and out are required");
     memset(out, 0, sizeof *out);
-    double t0 = fk_now_ms();
+    double t0 = fk__now_ms();
     fk_options o;
     fk_status st = check_image(img1, "fk_verify: img1");
     if (st == FK_OK) st = check_image(img2, "fk_verify: img2");
@@ -351,7 +344,7 @@ fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
     st = verify_both_images(ctx, img1, img2, &o, &a, &b);
     int i = -1, j = -1;
     float d = 0;
-    if (st == FK_OK) st = fk_closest_pair(&a, &b, o.metric, &i, &j, &d);
+    if (st == FK_OK) st = fk__closest_pair(&a, &b, o.metric, &i, &j, &d);
     if (st == FK_OK) {
         out->verified = d <= threshold;
         out->distance = d;
@@ -366,7 +359,7 @@ fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
         face_rescale(&out->face2, 1.0f / image_scale(img2));
         out->faces1 = a.count;
         out->faces2 = b.count;
-        out->time_ms = fk_now_ms() - t0;
+        out->time_ms = fk__now_ms() - t0;
     }
     fk_faces_free(&a);
     fk_faces_free(&b);
@@ -374,24 +367,24 @@ fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
 }
 
 fk_status fk_draw_faces(fk_image *img, const fk_faces *faces) {
-    fk_clear_error();
+    fk__clear_error();
     fk_status st = check_image(img, "fk_draw_faces");
     if (st != FK_OK) return st;
     if (!faces || (faces->count > 0 && !faces->faces))
-        return fk_fail(FK_EINVAL, "fk_draw_faces: faces is NULL");
+        return fk__fail(FK_EINVAL, "fk_draw_faces: faces is NULL");
     int thick = (img->width + img->height) / 400 + 1;
     float s = image_scale(img);
     for (int i = 0; i < faces->count; i++) {
         fk_face scaled = faces->faces[i];
         face_rescale(&scaled, s); /* original pixels -> img's */
         const fk_face *f = &scaled;
-        fk_image_draw_rect(img, (int)f->x, (int)f->y, (int)f->w, (int)f->h, thick, 0, 255, 0);
+        fk__image_draw_rect(img, (int)f->x, (int)f->y, (int)f->w, (int)f->h, thick, 0, 255, 0);
         for (int k = 0; k < f->landmark_count && k < FK_MAX_LANDMARKS; k++)
-            fk_image_draw_dot(img, (int)f->landmarks[k].x, (int)f->landmarks[k].y,
+            fk__image_draw_dot(img, (int)f->landmarks[k].x, (int)f->landmarks[k].y,
                               thick / 2 + 1, 255, 220, 0);
         if (f->landmark_count) {
-            fk_image_draw_dot(img, (int)f->left_eye.x, (int)f->left_eye.y, thick + 1, 255, 0, 0);
-            fk_image_draw_dot(img, (int)f->right_eye.x, (int)f->right_eye.y, thick + 1, 0, 0, 255);
+            fk__image_draw_dot(img, (int)f->left_eye.x, (int)f->left_eye.y, thick + 1, 255, 0, 0);
+            fk__image_draw_dot(img, (int)f->right_eye.x, (int)f->right_eye.y, thick + 1, 0, 0, 255);
         }
     }
     return FK_OK;

@@ -52,6 +52,10 @@ int cli_parse(int argc, char **argv, int first, cli_args *a);
  * --decode-max-side. */
 fk_status cli_load_image(const cli_args *a, const char *path, fk_image **out);
 
+/* Seconds on a monotonic clock (the CLI's one clock; the library has its
+ * own in src/core/clock.c, which the CLI may not include). */
+double cli_now_s(void);
+
 /* Print a JSON value to stdout (indented), then free it. */
 void cli_print_json(json_t *v);
 /* Print "facekit: <fk_last_error()>" and return exit code 1. */

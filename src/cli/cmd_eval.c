@@ -571,13 +571,6 @@ static void *eval_worker(void *arg) {
     return NULL;
 }
 
-/* Seconds on a monotonic clock. */
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Draw the progress bar on stderr (a terminal): label, bar, count, time
  * left. */
 static void draw_progress(const char *label, int done, int total, double elapsed) {
@@ -646,13 +639,13 @@ static double embed_images(eval_set *s, const fk_options *conf, int nconf, size_
     atomic_init(&job.done, 0);
     pthread_mutex_init(&job.lock, NULL);
     if (threads > job.count) threads = job.count > 0 ? job.count : 1;
-    double t0 = now_s();
+    double t0 = cli_now_s();
     pthread_t *tids = calloc((size_t)threads, sizeof *tids);
     int started = 0;
     for (int i = 0; tids && i < threads; i++)
         if (pthread_create(&tids[started], NULL, eval_worker, &job) == 0) started++;
     while (progress && started && atomic_load(&job.done) < job.count && !job.error[0]) {
-        draw_progress(label, atomic_load(&job.done), job.count, now_s() - t0);
+        draw_progress(label, atomic_load(&job.done), job.count, cli_now_s() - t0);
         usleep(250000);
     }
     for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
@@ -667,7 +660,7 @@ static double embed_images(eval_set *s, const fk_options *conf, int nconf, size_
         return -1;
     }
     *slots = job.slots;
-    return now_s() - t0;
+    return cli_now_s() - t0;
 }
 
 /* Load the models and check the options once, on a small synthetic image,
@@ -1287,7 +1280,7 @@ static int run_sweep(cli_args *a, eval_set *s, int threads, int progress) {
      * aligned and embedded by every (model, align) configuration. Runs keep
      * the model-major order of the table. */
     int nruns = 0, per_detector = nmodels * aligns;
-    double t0 = now_s();
+    double t0 = cli_now_s();
     fk_options *conf = rc == 0 ? calloc((size_t)per_detector, sizeof *conf) : NULL;
     if (rc == 0 && !conf) {
         fprintf(stderr, "facekit: out of memory\n");
@@ -1331,7 +1324,7 @@ static int run_sweep(cli_args *a, eval_set *s, int threads, int progress) {
     free(conf);
     if (rc != 0) nruns = 0; /* a partial grid is not reported */
     if (rc == 0) {
-        double elapsed = now_s() - t0;
+        double elapsed = cli_now_s() - t0;
         char flags[512] = "";
         size_t used = 0;
         if (a->model_given) used += (size_t)snprintf(flags + used, sizeof flags - used, " --model %s", a->opt.model);

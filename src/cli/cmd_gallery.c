@@ -28,12 +28,6 @@
 #define INDEX_NAME "facekit-index.sqlite"
 #define DEFAULT_TOP_K 10
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int open_context(const cli_args *a, fk_context **ctx) {
     fk_context_options co;
     fk_context_options_init(&co);
@@ -64,7 +58,7 @@ static int on_progress(void *user, int done, int total, int committed) {
     int filled = total ? (int)((long long)done * 30 / total) : 30;
     for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '.';
     bar[30] = '\0';
-    double el = now_s() - p->t0;
+    double el = cli_now_s() - p->t0;
     fprintf(stderr, "\r\033[Kindexing [%s] %d/%d images", bar, done, total);
     if (done > 0 && done < total) {
         double left = el / done * (total - done);
@@ -153,7 +147,7 @@ int cmd_find(cli_args *a) {
     if (a->npositional != 1 || !a->db_path)
         return usage("facekit find IMG --db DIR [--top-k K] [--search-method exact|ann] "
                      "[options]");
-    double t0 = now_s();
+    double t0 = cli_now_s();
     struct stat sb;
     if (stat(a->db_path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         fprintf(stderr, "facekit: %s: not a folder (find indexes the images of a folder)\n",
@@ -174,7 +168,7 @@ int cmd_find(cli_args *a) {
     fk_image *img = NULL;
     fk_gallery_results res = {0};
     fk_gallery_index_stats st;
-    progress_state ps = {isatty(2) && !a->quiet, 0, a->quiet, now_s()};
+    progress_state ps = {isatty(2) && !a->quiet, 0, a->quiet, cli_now_s()};
     fk_gallery_index_options io;
     fk_gallery_index_options_init(&io);
     io.threads = a->threads;
@@ -213,7 +207,7 @@ int cmd_find(cli_args *a) {
         "file", index_path, "images", st.files, "unchanged", st.unchanged, "added", st.added,
         "changed", st.changed, "removed", st.removed, "unreadable", st.unreadable,
         "no_face", st.no_face, "faces", st.faces, "seconds", st.seconds));
-    json_object_set_new(out, "time", json_real(now_s() - t0));
+    json_object_set_new(out, "time", json_real(cli_now_s() - t0));
     cli_print_json(out);
 done:
     fk_gallery_results_free(&res);
@@ -259,7 +253,7 @@ int cmd_search(cli_args *a) {
         return usage("facekit search IMG [--db gallery.db] [--top-k K] "
                      "[--search-method exact|ann] [--ann hnsw|ivfpq]");
     const char *db = a->db_path ? a->db_path : DEFAULT_GALLERY;
-    double t0 = now_s();
+    double t0 = cli_now_s();
     int rc = 0;
     fk_context *ctx = NULL;
     fk_gallery *g = NULL;
@@ -275,7 +269,7 @@ int cmd_search(cli_args *a) {
         config_json(g, out);
         json_object_set_new(out, "similarity_metric", json_string(a->opt.metric));
         method_json(g, &res, a, out);
-        json_object_set_new(out, "time", json_real(now_s() - t0));
+        json_object_set_new(out, "time", json_real(cli_now_s() - t0));
         cli_print_json(out);
     }
     fk_gallery_results_free(&res);

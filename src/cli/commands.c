@@ -10,7 +10,7 @@
 
 #include "cli/cli.h"
 
-static double now_s(void) {
+double cli_now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
@@ -60,7 +60,7 @@ static int need_args(const cli_args *a, int n, const char *usage) {
 int cmd_verify(cli_args *a) {
     int rc = need_args(a, 2, "facekit verify IMG1 IMG2 [options]");
     if (rc) return rc;
-    double t0 = now_s();
+    double t0 = cli_now_s();
     fk_context *ctx = NULL;
     fk_image *i1 = NULL, *i2 = NULL;
     fk_verify_result r;
@@ -80,7 +80,7 @@ int cmd_verify(cli_args *a) {
             "detector_backend", r.detector, "similarity_metric", r.metric,
             "facial_areas", areas, "face_confidence", "img1",
             (double)r.face1.confidence, "img2", (double)r.face2.confidence,
-            "time", now_s() - t0);
+            "time", cli_now_s() - t0);
         cli_print_json(out);
     }
     fk_image_free(i1);

@@ -11,7 +11,7 @@
 
 static _Thread_local char error_text[FK_ERROR_CAP];
 
-fk_status fk_fail(fk_status status, const char *fmt, ...) {
+fk_status fk__fail(fk_status status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(error_text, sizeof error_text, fmt, ap);
@@ -19,7 +19,7 @@ fk_status fk_fail(fk_status status, const char *fmt, ...) {
     return status;
 }
 
-fk_status fk_fail_prefix(fk_status status, const char *fmt, ...) {
+fk_status fk__fail_prefix(fk_status status, const char *fmt, ...) {
     char prefix[FK_ERROR_CAP];
     char old[FK_ERROR_CAP];
     va_list ap;
@@ -40,7 +40,7 @@ fk_status fk_fail_prefix(fk_status status, const char *fmt, ...) {
     return status;
 }
 
-void fk_clear_error(void) { error_text[0] = '\0'; }
+void fk__clear_error(void) { error_text[0] = '\0'; }
 
 const char *fk_last_error(void) {
     return error_text[0] ? error_text : "no error";

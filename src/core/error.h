@@ -12,16 +12,16 @@
 #include "facekit.h"
 
 /* Record a printf-style message for this thread and return `status`, so a
- * failing path can be written as `return fk_fail(FK_EIO, "%s: ...", path);` */
-fk_status fk_fail(fk_status status, const char *fmt, ...)
+ * failing path can be written as `return fk__fail(FK_EIO, "%s: ...", path);` */
+fk_status fk__fail(fk_status status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Prefix the current message with "prefix: ", keeping the status. Used when a
  * lower layer's error needs the caller's context (usually a file name). */
-fk_status fk_fail_prefix(fk_status status, const char *fmt, ...)
+fk_status fk__fail_prefix(fk_status status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Forget the current message (called at the start of public entry points). */
-void fk_clear_error(void);
+void fk__clear_error(void);
 
 #endif

@@ -10,14 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "detect/detectors.h"
-
-double fk_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* Grow a box by `pct` percent of its size, keeping its centre, clipped. */
 static void expand_box(fk_face *f, float pct, int iw, int ih) {
@@ -35,18 +30,18 @@ static void expand_box(fk_face *f, float pct, int iw, int ih) {
 /* Model errors keep their own message (it names the model file); others
  * get the image's name in front. */
 static fk_status with_name(fk_status st, const char *name) {
-    return st == FK_EMODEL ? st : fk_fail_prefix(st, "%s", name);
+    return st == FK_EMODEL ? st : fk__fail_prefix(st, "%s", name);
 }
 
-fk_status fk_detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
+fk_status fk__detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                           const char *name, const fk_options *opt,
                           fk_faces *out, double *detect_ms,
                           double *landmarks_ms) {
     const fk_detector_def *det;
-    fk_status st = fk_detector_find(opt->detector, &det);
+    fk_status st = fk__detector_find(opt->detector, &det);
     if (st != FK_OK) return st;
     memset(out, 0, sizeof *out);
-    double t0 = fk_now_ms();
+    double t0 = fk__now_ms();
     fk_detection *found = NULL;
     int n = 0, whole = 0;
     if (det->detect) {
@@ -56,7 +51,7 @@ fk_status fk_detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
     if (n == 0) {
         if (det->detect && opt->enforce_detection) {
             free(found);
-            return fk_fail(FK_ENOFACE,
+            return fk__fail(FK_ENOFACE,
                            "%s: no face detected (detector=%s, confidence>=%.2f); "
                            "pass --enforce-detection false to use the whole image",
                            name, det->name, opt->min_confidence);
@@ -67,7 +62,7 @@ fk_status fk_detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
     out->faces = calloc((size_t)n, sizeof *out->faces);
     if (!out->faces) {
         free(found);
-        return fk_fail(FK_ENOMEM, "out of memory");
+        return fk__fail(FK_ENOMEM, "out of memory");
     }
     out->count = n;
     for (int i = 0; i < n; i++) {
@@ -91,7 +86,7 @@ fk_status fk_detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
         for (int k = 0; k < found[i].keypoint_count && k < FK_MAX_KEYPOINTS; k++)
             f->keypoints[k] = found[i].keypoints[k];
     }
-    double t1 = fk_now_ms();
+    double t1 = fk__now_ms();
     if (detect_ms) *detect_ms += t1 - t0;
 
     /* Landmarks on each box. A whole image that is not known to be a face
@@ -99,14 +94,14 @@ fk_status fk_detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
      * detector skip the caller asserts the image is a face. */
     if (!whole || !det->detect) {
         fk_landmarks68 *lm;
-        st = fk_zoo_landmarks68(zoo, &lm);
+        st = fk__zoo_landmarks68(zoo, &lm);
         for (int i = 0; st == FK_OK && i < n; i++) {
             fk_face *f = &out->faces[i];
-            st = fk_landmarks68_run(lm, img, f->x, f->y, f->w, f->h, pool, f->landmarks);
+            st = fk__landmarks68_run(lm, img, f->x, f->y, f->w, f->h, pool, f->landmarks);
             if (st != FK_OK) break;
             f->landmark_count = 68;
             if (whole || !found[i].has_eyes)
-                fk_landmarks68_eyes(f->landmarks, &f->left_eye, &f->right_eye);
+                fk__landmarks68_eyes(f->landmarks, &f->left_eye, &f->right_eye);
         }
         if (st != FK_OK) {
             free(found);
@@ -117,6 +112,6 @@ fk_status fk_detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
     free(found);
     for (int i = 0; i < n; i++)
         expand_box(&out->faces[i], opt->expand_percentage, img->width, img->height);
-    if (landmarks_ms) *landmarks_ms += fk_now_ms() - t1;
+    if (landmarks_ms) *landmarks_ms += fk__now_ms() - t1;
     return FK_OK;
 }

@@ -13,12 +13,9 @@
  * expand_percentage, enforce_detection). The landmark time is added to
  * *landmarks_ms and the rest to *detect_ms when those are non-NULL.
  * `name` labels errors (usually the file name). */
-fk_status fk_detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
+fk_status fk__detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                           const char *name, const fk_options *opt,
                           fk_faces *out, double *detect_ms,
                           double *landmarks_ms);
-
-/* Milliseconds from a monotonic clock. */
-double fk_now_ms(void);
 
 #endif

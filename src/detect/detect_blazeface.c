@@ -14,29 +14,29 @@
 #include "detect/detectors.h"
 
 static fk_status load_back(const char *home, void **out) {
-    return fk_blazeface_back_load(home, (fk_blazeface **)out);
+    return fk__blazeface_back_load(home, (fk_blazeface **)out);
 }
 static fk_status load_front(const char *home, void **out) {
-    return fk_blazeface_front_load(home, (fk_blazeface **)out);
+    return fk__blazeface_front_load(home, (fk_blazeface **)out);
 }
-static void free_blaze(void *m) { fk_blazeface_free(m); }
+static void free_blaze(void *m) { fk__blazeface_free(m); }
 
 /* BlazeFace's keypoint order, named from the person's side. */
 static const char *const KEYPOINT_NAMES[FK_BLAZE_KEYPOINTS] = {
     "right_eye", "left_eye", "nose", "mouth", "right_ear", "left_ear"};
 
-fk_status fk_detect_blazeface(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
+fk_status fk__detect_blazeface(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                               float min_score, fk_detection **out, int *count) {
     void *m;
     fk_blaze_box *boxes = NULL;
     int n = 0;
-    fk_status st = fk_zoo_get(zoo, "mediapipe-back", load_back, free_blaze, &m);
-    if (st == FK_OK) st = fk_blazeface_detect(m, img, min_score, pool, &boxes, &n);
+    fk_status st = fk__zoo_get(zoo, "mediapipe-back", load_back, free_blaze, &m);
+    if (st == FK_OK) st = fk__blazeface_detect(m, img, min_score, pool, &boxes, &n);
     if (st == FK_OK && n == 0) {
         free(boxes);
         boxes = NULL;
-        st = fk_zoo_get(zoo, "mediapipe-front", load_front, free_blaze, &m);
-        if (st == FK_OK) st = fk_blazeface_detect(m, img, min_score, pool, &boxes, &n);
+        st = fk__zoo_get(zoo, "mediapipe-front", load_front, free_blaze, &m);
+        if (st == FK_OK) st = fk__blazeface_detect(m, img, min_score, pool, &boxes, &n);
     }
     if (st != FK_OK) {
         free(boxes);
@@ -45,7 +45,7 @@ fk_status fk_detect_blazeface(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
     fk_detection *d = calloc(n > 0 ? (size_t)n : 1, sizeof *d);
     if (!d) {
         free(boxes);
-        return fk_fail(FK_ENOMEM, "out of memory");
+        return fk__fail(FK_ENOMEM, "out of memory");
     }
     for (int i = 0; i < n; i++) {
         d[i].x0 = boxes[i].x0;

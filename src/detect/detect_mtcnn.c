@@ -14,29 +14,29 @@
 #include "detect/detectors.h"
 
 static fk_status load_mtcnn(const char *home, void **out) {
-    return fk_mtcnn_load(home, (fk_mtcnn **)out);
+    return fk__mtcnn_load(home, (fk_mtcnn **)out);
 }
 
-static void free_mtcnn(void *m) { fk_mtcnn_free(m); }
+static void free_mtcnn(void *m) { fk__mtcnn_free(m); }
 
 /* MTCNN's landmark order (image-left eye first), named from the person's
  * side. */
 static const char *const KEYPOINT_NAMES[5] = {"right_eye", "left_eye", "nose", "mouth_right",
                                               "mouth_left"};
 
-fk_status fk_detect_mtcnn(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
+fk_status fk__detect_mtcnn(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                           float min_score, fk_detection **out, int *count) {
     fk_mtcnn *m;
-    fk_status st = fk_zoo_get(zoo, "mtcnn", load_mtcnn, free_mtcnn, (void **)&m);
+    fk_status st = fk__zoo_get(zoo, "mtcnn", load_mtcnn, free_mtcnn, (void **)&m);
     if (st != FK_OK) return st;
     fk_mtcnn_face *faces = NULL;
     int n = 0;
-    st = fk_mtcnn_detect(m, img, FK_MTCNN_MIN_FACE, min_score, pool, &faces, &n);
+    st = fk__mtcnn_detect(m, img, FK_MTCNN_MIN_FACE, min_score, pool, &faces, &n);
     if (st != FK_OK) return st;
     fk_detection *d = calloc(n > 0 ? (size_t)n : 1, sizeof *d);
     if (!d) {
         free(faces);
-        return fk_fail(FK_ENOMEM, "out of memory");
+        return fk__fail(FK_ENOMEM, "out of memory");
     }
     for (int i = 0; i < n; i++) {
         const fk_mtcnn_face *f = &faces[i];

@@ -46,9 +46,9 @@ static fk_status load_cascade(const char *home, const char *file, fk_haar **out)
     for (int i = 0; i < 3; i++) {
         int n = snprintf(path, sizeof path, "%s/%s", dirs[i], file);
         if (n < 0 || (size_t)n >= sizeof path) continue;
-        if (access(path, R_OK) == 0) return fk_haar_load(path, out);
+        if (access(path, R_OK) == 0) return fk__haar_load(path, out);
     }
-    return fk_fail(FK_EMODEL,
+    return fk__fail(FK_EMODEL,
                    "%s not found in %s, /usr/share/opencv4/haarcascades or "
                    "/usr/share/opencv/haarcascades; install Debian's opencv-data "
                    "(sudo apt-get install opencv-data) or copy the file into %s",
@@ -61,7 +61,7 @@ static fk_status load_face(const char *home, void **out) {
 static fk_status load_eye(const char *home, void **out) {
     return load_cascade(home, EYE_XML, (fk_haar **)out);
 }
-static void free_cascade(void *c) { fk_haar_free(c); }
+static void free_cascade(void *c) { fk__haar_free(c); }
 
 /* The eye keypoints, in the order find_eyes stores them. */
 static const char *const KEYPOINT_NAMES[2] = {"left_eye", "right_eye"};
@@ -73,14 +73,14 @@ static fk_status find_eyes(const fk_haar *eyes, const fk_image *gray, int x, int
     int top_h = h / 2;
     if (w < 20 || top_h < 10) return FK_OK;
     fk_image *crop = NULL;
-    fk_status st = fk_image_crop(gray, x, y, w, top_h, 0, &crop);
+    fk_status st = fk__image_crop(gray, x, y, w, top_h, 0, &crop);
     if (st != FK_OK) return st;
     fk_haar_params p;
-    fk_haar_params_init(&p);
+    fk__haar_params_init(&p);
     p.min_neighbors = FK_OPENCV_EYE_NEIGHBORS;
     fk_haar_hit *hits = NULL;
     int n = 0;
-    st = fk_haar_detect(eyes, crop, &p, NULL, &hits, &n);
+    st = fk__haar_detect(eyes, crop, &p, NULL, &hits, &n);
     fk_image_free(crop);
     if (st != FK_OK) return st;
     if (n >= 2) {
@@ -116,25 +116,25 @@ static fk_status find_eyes(const fk_haar *eyes, const fk_image *gray, int x, int
     return FK_OK;
 }
 
-fk_status fk_detect_opencv(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
+fk_status fk__detect_opencv(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                            float min_score, fk_detection **out, int *count) {
     fk_haar *face, *eyes;
-    fk_status st = fk_zoo_get(zoo, "opencv-face", load_face, free_cascade, (void **)&face);
-    if (st == FK_OK) st = fk_zoo_get(zoo, "opencv-eye", load_eye, free_cascade, (void **)&eyes);
+    fk_status st = fk__zoo_get(zoo, "opencv-face", load_face, free_cascade, (void **)&face);
+    if (st == FK_OK) st = fk__zoo_get(zoo, "opencv-eye", load_eye, free_cascade, (void **)&eyes);
     if (st != FK_OK) return st;
     fk_image *gray = NULL;
-    st = fk_haar_luma(img, &gray);
+    st = fk__haar_luma(img, &gray);
     if (st != FK_OK) return st;
     fk_haar_params p;
-    fk_haar_params_init(&p);
+    fk__haar_params_init(&p);
     p.min_neighbors = FK_OPENCV_FACE_NEIGHBORS;
     fk_haar_hit *hits = NULL;
     int n = 0;
-    st = fk_haar_detect(face, gray, &p, pool, &hits, &n);
+    st = fk__haar_detect(face, gray, &p, pool, &hits, &n);
     fk_detection *d = NULL;
     if (st == FK_OK) {
         d = calloc(n > 0 ? (size_t)n : 1, sizeof *d);
-        if (!d) st = fk_fail(FK_ENOMEM, "out of memory");
+        if (!d) st = fk__fail(FK_ENOMEM, "out of memory");
     }
     int kept = 0;
     for (int i = 0; st == FK_OK && i < n; i++) {

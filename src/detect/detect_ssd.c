@@ -11,13 +11,13 @@
 
 static fk_status ssd_pass(void *model, const fk_image *img, float min_score,
                           fk_pool *pool, fk_box **boxes, int *count) {
-    return fk_ssd_detect(model, img, min_score, pool, boxes, count);
+    return fk__ssd_detect(model, img, min_score, pool, boxes, count);
 }
 
-fk_status fk_detect_ssd(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
+fk_status fk__detect_ssd(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                         float min_score, fk_detection **out, int *count) {
     fk_ssd *ssd;
-    fk_status st = fk_zoo_ssd(zoo, &ssd);
+    fk_status st = fk__zoo_ssd(zoo, &ssd);
     if (st != FK_OK) return st;
-    return fk_detect_boxes_padded_retry(ssd, ssd_pass, img, min_score, pool, out, count);
+    return fk__detect_boxes_padded_retry(ssd, ssd_pass, img, min_score, pool, out, count);
 }

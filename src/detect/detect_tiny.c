@@ -12,19 +12,19 @@
 #include "detect/detectors.h"
 
 static fk_status load_tiny(const char *home, void **out) {
-    return fk_tiny_face_load(home, (fk_tiny_face **)out);
+    return fk__tiny_face_load(home, (fk_tiny_face **)out);
 }
-static void free_tiny(void *m) { fk_tiny_face_free(m); }
+static void free_tiny(void *m) { fk__tiny_face_free(m); }
 
 static fk_status tiny_pass(void *model, const fk_image *img, float min_score,
                            fk_pool *pool, fk_box **boxes, int *count) {
-    return fk_tiny_face_detect(model, img, FK_TINY_INPUT, min_score, pool, boxes, count);
+    return fk__tiny_face_detect(model, img, FK_TINY_INPUT, min_score, pool, boxes, count);
 }
 
-fk_status fk_detect_tiny(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
+fk_status fk__detect_tiny(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                          float min_score, fk_detection **out, int *count) {
     fk_tiny_face *m;
-    fk_status st = fk_zoo_get(zoo, "tiny", load_tiny, free_tiny, (void **)&m);
+    fk_status st = fk__zoo_get(zoo, "tiny", load_tiny, free_tiny, (void **)&m);
     if (st != FK_OK) return st;
-    return fk_detect_boxes_padded_retry(m, tiny_pass, img, min_score, pool, out, count);
+    return fk__detect_boxes_padded_retry(m, tiny_pass, img, min_score, pool, out, count);
 }

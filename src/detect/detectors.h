@@ -31,15 +31,15 @@ typedef fk_status (*fk_detect_fn)(fk_zoo *zoo, fk_pool *pool,
                                   fk_detection **out, int *count);
 
 typedef struct fk_detector_def {
-    const char *name;      /* first member: looked up by fk_lookup_name */
+    const char *name;      /* first member: looked up by fk__lookup_name */
     fk_detect_fn detect;   /* NULL for "skip": the whole image is the face */
     const char *summary;   /* one line for `facekit models list` / docs */
 } fk_detector_def;
 
 /* The table of detectors. */
-const fk_detector_def *fk_detectors(int *count);
+const fk_detector_def *fk__detectors(int *count);
 /* The detector called `name` (any case), or FK_EINVAL listing them all. */
-fk_status fk_detector_find(const char *name, const fk_detector_def **out);
+fk_status fk__detector_find(const char *name, const fk_detector_def **out);
 
 /* One pass of a box-only detector over img. */
 typedef fk_status (*fk_box_pass_fn)(void *model, const fk_image *img,
@@ -50,13 +50,13 @@ typedef fk_status (*fk_box_pass_fn)(void *model, const fk_image *img,
  * canvas twice its size (detectors trained on scenes miss faces that fill
  * the frame) and map the boxes back, clipped to img; boxes lying wholly in
  * the canvas border are dropped. Fills *out / *count as fk_detect_fn does. */
-fk_status fk_detect_boxes_padded_retry(void *model, fk_box_pass_fn pass,
+fk_status fk__detect_boxes_padded_retry(void *model, fk_box_pass_fn pass,
                                        const fk_image *img, float min_score,
                                        fk_pool *pool, fk_detection **out,
                                        int *count);
 
 /* Adapters (one per detector file). */
-fk_status fk_detect_ssd(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
+fk_status fk__detect_ssd(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                         float min_score, fk_detection **out, int *count);
 
 #endif

@@ -45,9 +45,10 @@
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
 
+#include "core/cpu.h"
 #include "gallery/gallery_ann.h"
 
-extern "C" float fk_gallery_dot(const float *a, const float *b, int n); /* gallery.h */
+extern "C" float fk__gallery_dot(const float *a, const float *b, int n); /* gallery.h */
 
 struct fk_faiss {
     faiss::Index *index; /* owned */
@@ -95,7 +96,7 @@ struct HashingWriter : faiss::IOWriter {
         if (size == 0 || nitems == 0) return nitems; /* faiss writes empty vectors as NULL */
         size_t got = std::fwrite(ptr, size, nitems, f);
         if (got != nitems) throw std::runtime_error("write failed (disk full?)");
-        if (h) fk_hash_update(h, ptr, size * nitems);
+        if (h) fk__hash_update(h, ptr, size * nitems);
         return got;
     }
 };
@@ -119,7 +120,7 @@ typedef float (*dist_fn)(const float *, const float *, size_t);
 /* Inner products are facekit's own (gallery_search.c; AVX2+FMA when the
  * CPU has it), the same loop the exact search uses. */
 float ip_facekit(const float *a, const float *b, size_t n) {
-    return fk_gallery_dot(a, b, (int)n);
+    return fk__gallery_dot(a, b, (int)n);
 }
 
 float l2_plain(const float *a, const float *b, size_t n) {
@@ -165,9 +166,7 @@ __attribute__((target("avx2,fma"))) float l2_avx2(const float *a, const float *b
 /* AVX2+FMA when the CPU has it and FK_NO_AVX2 is not 1. */
 bool use_avx2() {
 #ifdef FK_X86
-    const char *no = std::getenv("FK_NO_AVX2");
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           !(no && *no == '1');
+    return fk__cpu_avx2() != 0;
 #else
     return false;
 #endif
@@ -228,7 +227,7 @@ int kind_of_index(const faiss::Index *ix) {
 
 extern "C" {
 
-fk_status fk_faiss_new(const fk_faiss_params *p, fk_faiss **out, char *err, size_t cap) {
+fk_status fk__faiss_new(const fk_faiss_params *p, fk_faiss **out, char *err, size_t cap) {
     if (!p || !out || p->dim < 1 || p->kind < FK_FAISS_FLAT || p->kind > FK_FAISS_IVFPQ) {
         set_err(err, cap, "new index", "bad arguments");
         return FK_EINVAL;
@@ -279,21 +278,21 @@ fk_status fk_faiss_new(const fk_faiss_params *p, fk_faiss **out, char *err, size
     });
 }
 
-void fk_faiss_free(fk_faiss *f) {
+void fk__faiss_free(fk_faiss *f) {
     if (!f) return;
     delete f->index;
     delete f;
 }
 
-int fk_faiss_kind_of(const fk_faiss *f) { return f ? f->kind : -1; }
-int fk_faiss_dim(const fk_faiss *f) { return f ? (int)f->index->d : 0; }
-int fk_faiss_is_l2(const fk_faiss *f) {
+int fk__faiss_kind_of(const fk_faiss *f) { return f ? f->kind : -1; }
+int fk__faiss_dim(const fk_faiss *f) { return f ? (int)f->index->d : 0; }
+int fk__faiss_is_l2(const fk_faiss *f) {
     return f && f->index->metric_type == faiss::METRIC_L2;
 }
-int64_t fk_faiss_count(const fk_faiss *f) { return f ? (int64_t)f->index->ntotal : 0; }
-int fk_faiss_is_trained(const fk_faiss *f) { return f && f->index->is_trained; }
+int64_t fk__faiss_count(const fk_faiss *f) { return f ? (int64_t)f->index->ntotal : 0; }
+int fk__faiss_is_trained(const fk_faiss *f) { return f && f->index->is_trained; }
 
-fk_status fk_faiss_train(fk_faiss *f, int64_t n, const float *x, int threads, char *err,
+fk_status fk__faiss_train(fk_faiss *f, int64_t n, const float *x, int threads, char *err,
                          size_t cap) {
     if (!f || n < 1 || !x) {
         set_err(err, cap, "train", "bad arguments");
@@ -306,7 +305,7 @@ fk_status fk_faiss_train(fk_faiss *f, int64_t n, const float *x, int threads, ch
     });
 }
 
-fk_status fk_faiss_add(fk_faiss *f, int64_t n, const float *x, int threads, char *err,
+fk_status fk__faiss_add(fk_faiss *f, int64_t n, const float *x, int threads, char *err,
                        size_t cap) {
     if (!f || n < 0 || (n > 0 && !x)) {
         set_err(err, cap, "add", "bad arguments");
@@ -324,7 +323,7 @@ fk_status fk_faiss_add(fk_faiss *f, int64_t n, const float *x, int threads, char
     });
 }
 
-fk_status fk_faiss_search(fk_faiss *f, int64_t nq, const float *q, int k, int effort,
+fk_status fk__faiss_search(fk_faiss *f, int64_t nq, const float *q, int k, int effort,
                           const unsigned char *allow, int threads, float *dist,
                           int64_t *labels, char *err, size_t cap) {
     if (!f || nq < 0 || k < 1 || (nq > 0 && (!q || !dist || !labels))) {
@@ -375,7 +374,7 @@ fk_status fk_faiss_search(fk_faiss *f, int64_t nq, const float *q, int k, int ef
     });
 }
 
-fk_status fk_faiss_write(const fk_faiss *f, FILE *file, fk_hash *h, char *err, size_t cap) {
+fk_status fk__faiss_write(const fk_faiss *f, FILE *file, fk_hash *h, char *err, size_t cap) {
     if (!f || !file) {
         set_err(err, cap, "write", "bad arguments");
         return FK_EINVAL;
@@ -387,7 +386,7 @@ fk_status fk_faiss_write(const fk_faiss *f, FILE *file, fk_hash *h, char *err, s
     });
 }
 
-fk_status fk_faiss_read(FILE *file, fk_faiss **out, char *err, size_t cap) {
+fk_status fk__faiss_read(FILE *file, fk_faiss **out, char *err, size_t cap) {
     if (!file || !out) {
         set_err(err, cap, "read", "bad arguments");
         return FK_EINVAL;

@@ -52,7 +52,7 @@ typedef struct fk_gallery_backend {
     fk_status (*begin)(fk_gallery *g);
     fk_status (*commit)(fk_gallery *g);
     void (*rollback)(fk_gallery *g);
-    /* See fk_gallery_put_image etc. below. */
+    /* See fk__gallery_put_image etc. below. */
     fk_status (*put_image)(fk_gallery *g, const char *path, const char *identity,
                            int64_t size, int64_t mtime_ns, const unsigned char *hash,
                            int status, const fk_faces *faces, int64_t *face_id);
@@ -69,7 +69,7 @@ typedef struct fk_gallery_backend {
      * the gallery: cheap, asked before every search. */
     fk_status (*generation)(fk_gallery *g, int64_t *gen);
     /* This configuration's faces, raw embeddings as stored, into a
-     * matrix from fk_gallery_alloc_rows (g->n set), read consistently
+     * matrix from fk__gallery_alloc_rows (g->n set), read consistently
      * with *gen (the generation they belong to). */
     fk_status (*load_rows)(fk_gallery *g, int64_t *gen);
     /* Fill m[i]'s face_id, image_id, path, identity, hash, area and
@@ -80,8 +80,8 @@ typedef struct fk_gallery_backend {
                                fk_gallery_match *m);
 } fk_gallery_backend;
 
-extern const fk_gallery_backend fk_gallery_sqlite_backend;
-extern const fk_gallery_backend fk_gallery_pg_backend;
+extern const fk_gallery_backend fk__gallery_sqlite_backend;
+extern const fk_gallery_backend fk__gallery_pg_backend;
 
 struct fk_gallery {
     const fk_gallery_backend *be;
@@ -120,55 +120,55 @@ struct fk_gallery {
 /* Record an SQLite failure on g (what: the operation) as an fk_status:
  * corrupt/not-a-database -> FK_EFORMAT, out of memory -> FK_ENOMEM, else
  * FK_EIO. */
-fk_status fk_gallery_db_fail(fk_gallery *g, const char *what);
+fk_status fk__gallery_db_fail(fk_gallery *g, const char *what);
 
 /* Is `path` a PostgreSQL URI (postgresql:// or postgres://)? */
-int fk_gallery_is_pg_uri(const char *path);
+int fk__gallery_is_pg_uri(const char *path);
 
 /* A write transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: BEGIN plus the
  * generation bump, which also serializes writers) / COMMIT / ROLLBACK. */
-fk_status fk_gallery_begin(fk_gallery *g);
-fk_status fk_gallery_commit(fk_gallery *g);
-void fk_gallery_rollback(fk_gallery *g);
+fk_status fk__gallery_begin(fk_gallery *g);
+fk_status fk__gallery_commit(fk_gallery *g);
+void fk__gallery_rollback(fk_gallery *g);
 
 /* A search matrix of `count` rows (matrix, sqnorm, face_ids, image_ids),
  * g->n = 0. */
-fk_status fk_gallery_alloc_rows(fk_gallery *g, int count);
+fk_status fk__gallery_alloc_rows(fk_gallery *g, int count);
 
 /* One image's row and faces, replacing any row of the same path in this
  * configuration (inside a transaction). hash: 32 bytes or NULL. Faces must
  * carry embeddings of g->dim unless status != FK_IMG_OK. *face_id (may be
  * NULL) receives the first face's id. */
-fk_status fk_gallery_put_image(fk_gallery *g, const char *path,
+fk_status fk__gallery_put_image(fk_gallery *g, const char *path,
                                const char *identity, int64_t size,
                                int64_t mtime_ns, const unsigned char *hash,
                                int status, const fk_faces *faces,
                                int64_t *face_id);
 
 /* Update an image's size and mtime only (its content hash is unchanged). */
-fk_status fk_gallery_touch_image(fk_gallery *g, int64_t image_id, int64_t size,
+fk_status fk__gallery_touch_image(fk_gallery *g, int64_t image_id, int64_t size,
                                  int64_t mtime_ns);
 /* Drop an image row and its faces. */
-fk_status fk_gallery_delete_image(fk_gallery *g, int64_t image_id);
+fk_status fk__gallery_delete_image(fk_gallery *g, int64_t image_id);
 
 /* Faces of this configuration in the file. */
-fk_status fk_gallery_count_faces(fk_gallery *g, int *count);
+fk_status fk__gallery_count_faces(fk_gallery *g, int *count);
 
 /* Identity for a path relative to the indexed folder: its first folder, or
  * for a file at the top the file name without extension and without
  * trailing digits, '_', '-', '.' or spaces ("Alice_0001.jpg" -> "Alice").
  * Writes into buf (cap bytes). */
-void fk_gallery_identity_from_path(const char *rel, char *buf, size_t cap);
+void fk__gallery_identity_from_path(const char *rel, char *buf, size_t cap);
 
 /* Free the search matrix (the next search reloads it). */
-void fk_gallery_drop_cache(fk_gallery *g);
+void fk__gallery_drop_cache(fk_gallery *g);
 
 /* Exact top-k over rows [0, n) of an n x dim matrix: the k rows with the
  * smallest key, where key(row) = bias[row] - 2 * dot(q, row) when bias is
  * non-NULL (euclidean: bias = |row|^2), else -dot(q, row). Rows with skip[row] != 0 are left
  * out (skip may be NULL). idx/key receive up to k entries, smallest key
  * first; returns how many. Runs on pool (may be NULL). */
-int fk_gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
+int fk__gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
                     const unsigned char *skip, int n, int dim, const float *q,
                     int k, int *idx, float *key);
 
@@ -177,14 +177,14 @@ int fk_gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
  * block is scored against every query by an AVX2+FMA register-tiled kernel
  * (else one OpenBLAS sgemm) and each query keeps its own top-k, a score
  * reaching a heap only when it beats that query's k-th best. The same rows
- * and order as fk_gallery_topk for each query, up to keys equal to
+ * and order as fk__gallery_topk for each query, up to keys equal to
  * rounding. idx/key are nq x k; got[q] receives how many of query q's k
  * were filled. Returns 0, or -1 when out of memory. */
-int fk_gallery_topk_batch(fk_pool *pool, const float *matrix, const float *bias, int n,
+int fk__gallery_topk_batch(fk_pool *pool, const float *matrix, const float *bias, int n,
                           int dim, const float *q, int nq, int k, int *idx, float *key,
                           int *got);
 
 /* dot(a, b) over n floats: AVX2+FMA when the CPU has them. */
-float fk_gallery_dot(const float *a, const float *b, int n);
+float fk__gallery_dot(const float *a, const float *b, int n);
 
 #endif

@@ -48,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "gallery/gallery.h"
 #include "gallery/gallery_ann.h"
@@ -109,12 +110,12 @@ static uint64_t mix(uint64_t h, uint64_t w) {
     return h ^ (h >> 29);
 }
 
-void fk_hash_init(fk_hash *h) {
+void fk__hash_init(fk_hash *h) {
     memset(h, 0, sizeof *h);
     h->h = 0x6A09E667F3BCC908ULL;
 }
 
-void fk_hash_update(fk_hash *h, const void *data, size_t n) {
+void fk__hash_update(fk_hash *h, const void *data, size_t n) {
     const unsigned char *p = data;
     h->total += n;
     while (n > 0 && h->ntail > 0) {
@@ -135,7 +136,7 @@ void fk_hash_update(fk_hash *h, const void *data, size_t n) {
     while (n-- > 0) h->tail[h->ntail++] = *p++;
 }
 
-uint64_t fk_hash_final(const fk_hash *h) {
+uint64_t fk__hash_final(const fk_hash *h) {
     uint64_t w = 0;
     memcpy(&w, h->tail, (size_t)h->ntail);
     return mix(mix(h->h, w), h->total);
@@ -144,18 +145,18 @@ uint64_t fk_hash_final(const fk_hash *h) {
 /* A fingerprint of a matrix row: 16 evenly spaced floats, hashed. */
 static uint32_t row_fingerprint(const float *row, int dim) {
     fk_hash h;
-    fk_hash_init(&h);
+    fk__hash_init(&h);
     for (int i = 0; i < 16; i++) {
         float v = row[(size_t)i * (size_t)dim / 16];
-        fk_hash_update(&h, &v, sizeof v);
+        fk__hash_update(&h, &v, sizeof v);
     }
-    uint64_t x = fk_hash_final(&h);
+    uint64_t x = fk__hash_final(&h);
     return (uint32_t)(x ^ (x >> 32));
 }
 
 /* ---- small helpers -------------------------------------------------------- */
 
-const char *fk_gallery_ann_kind_name(int kind) {
+const char *fk__gallery_ann_kind_name(int kind) {
     return kind == FK_FAISS_IVFPQ ? "ivfpq" : "hnsw";
 }
 
@@ -167,10 +168,10 @@ static uint32_t ann_recipe(int kind) {
 
 static int is_l2(const fk_gallery *g) { return strcmp(g->opt.metric, "euclidean") == 0; }
 
-fk_status fk_gallery_ann_path(const fk_gallery *g, char *buf, size_t cap) {
+fk_status fk__gallery_ann_path(const fk_gallery *g, char *buf, size_t cap) {
     int w = snprintf(buf, cap, "%s.c%lld-%s-%s.ann", g->path, (long long)g->config_id,
-                     fk_gallery_ann_kind_name(g->ann_kind), is_l2(g) ? "l2" : "ip");
-    if (w < 0 || (size_t)w >= cap) return fk_fail(FK_EINVAL, "%s: path too long", g->path);
+                     fk__gallery_ann_kind_name(g->ann_kind), is_l2(g) ? "l2" : "ip");
+    if (w < 0 || (size_t)w >= cap) return fk__fail(FK_EINVAL, "%s: path too long", g->path);
     return FK_OK;
 }
 
@@ -188,9 +189,9 @@ static void note(fk_gallery *g, const char *fmt, const char *detail) {
     snprintf(g->ann_info.note, sizeof g->ann_info.note, fmt, detail);
 }
 
-void fk_gallery_ann_free(fk_gallery_ann *a) {
+void fk__gallery_ann_free(fk_gallery_ann *a) {
     if (!a) return;
-    fk_faiss_free(a->index);
+    fk__faiss_free(a->index);
     free(a->ids);
     free(a->fp);
     free(a->row);
@@ -210,7 +211,7 @@ static fk_status ann_reserve(fk_gallery_ann *a, int64_t n) {
     unsigned char *allow = realloc(a->allow, (cnt + 7) / 8);
     if (allow) a->allow = allow;
     if (!ids || !fp || !row || !allow)
-        return fk_fail(FK_ENOMEM, "out of memory for the ANN index (%lld faces)", (long long)n);
+        return fk__fail(FK_ENOMEM, "out of memory for the ANN index (%lld faces)", (long long)n);
     return FK_OK;
 }
 
@@ -219,11 +220,7 @@ static void set_allow(fk_gallery_ann *a, int64_t pos, int live) {
     else a->allow[pos / 8] &= (unsigned char)~(1u << (pos % 8));
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+static double now_s(void) { return fk__now_ms() / 1e3; }
 
 static int threads_of(const fk_gallery *g) { return g->threads > 0 ? g->threads : 1; }
 
@@ -255,8 +252,8 @@ static fk_status new_index(fk_gallery *g, fk_faiss **out) {
         p.nlist = nlist;
         p.pq_m = divisor_at_most(g->dim, g->dim / 4 < 64 ? (g->dim / 4 > 0 ? g->dim / 4 : 1) : 64);
     }
-    fk_status st = fk_faiss_new(&p, out, err, sizeof err);
-    if (st != FK_OK) return fk_fail(st, "%s: %s", g->path, err);
+    fk_status st = fk__faiss_new(&p, out, err, sizeof err);
+    if (st != FK_OK) return fk__fail(st, "%s: %s", g->path, err);
     if (p.kind != FK_FAISS_IVFPQ) return FK_OK;
     /* Train on a sample of 64 points per list (at least 10k), evenly
      * spaced: k-means over all of a 1M gallery would cost minutes and gain
@@ -266,19 +263,19 @@ static fk_status new_index(fk_gallery *g, fk_faiss **out) {
     if (want > g->n) want = g->n;
     float *sample = malloc((size_t)want * (size_t)g->dim * sizeof *sample);
     if (!sample) {
-        fk_faiss_free(*out);
+        fk__faiss_free(*out);
         *out = NULL;
-        return fk_fail(FK_ENOMEM, "out of memory training the IVF-PQ index");
+        return fk__fail(FK_ENOMEM, "out of memory training the IVF-PQ index");
     }
     for (int64_t i = 0; i < want; i++)
         memcpy(sample + (size_t)i * g->dim, g->matrix + (size_t)(i * g->n / want) * g->dim,
                (size_t)g->dim * sizeof *sample);
-    st = fk_faiss_train(*out, want, sample, threads_of(g), err, sizeof err);
+    st = fk__faiss_train(*out, want, sample, threads_of(g), err, sizeof err);
     free(sample);
     if (st != FK_OK) {
-        fk_faiss_free(*out);
+        fk__faiss_free(*out);
         *out = NULL;
-        return fk_fail(st, "%s: training the IVF-PQ index: %s", g->path, err);
+        return fk__fail(st, "%s: training the IVF-PQ index: %s", g->path, err);
     }
     return FK_OK;
 }
@@ -290,9 +287,9 @@ static fk_status add_rows(fk_gallery *g, fk_gallery_ann *a, int r0) {
     fk_status st = ann_reserve(a, a->n + m);
     if (st != FK_OK) return st;
     char err[256] = "";
-    st = fk_faiss_add(a->index, m, g->matrix + (size_t)r0 * g->dim, threads_of(g), err,
+    st = fk__faiss_add(a->index, m, g->matrix + (size_t)r0 * g->dim, threads_of(g), err,
                       sizeof err);
-    if (st != FK_OK) return fk_fail(st, "%s: adding to the ANN index: %s", g->path, err);
+    if (st != FK_OK) return fk__fail(st, "%s: adding to the ANN index: %s", g->path, err);
     for (int64_t i = 0; i < m; i++) {
         int64_t pos = a->n + i;
         int r = (int)(r0 + i);
@@ -310,7 +307,7 @@ static fk_status add_rows(fk_gallery *g, fk_gallery_ann *a, int r0) {
 static fk_status build(fk_gallery *g, fk_gallery_ann **out) {
     *out = NULL;
     fk_gallery_ann *a = calloc(1, sizeof *a);
-    if (!a) return fk_fail(FK_ENOMEM, "out of memory");
+    if (!a) return fk__fail(FK_ENOMEM, "out of memory");
     a->kind = g->ann_kind;
     a->l2 = is_l2(g);
     a->dim = g->dim;
@@ -320,7 +317,7 @@ static fk_status build(fk_gallery *g, fk_gallery_ann **out) {
     if (st == FK_OK) st = add_rows(g, a, 0);
     g->ann_info.added = added_before; /* a build is not an incremental add */
     if (st != FK_OK) {
-        fk_gallery_ann_free(a);
+        fk__gallery_ann_free(a);
         return st;
     }
     g->ann_info.built++;
@@ -335,17 +332,17 @@ static fk_status build(fk_gallery *g, fk_gallery_ann **out) {
 static fk_status save(fk_gallery *g, fk_gallery_ann *a) {
     if (!g->be->local_file) return FK_OK; /* a server's gallery: memory only */
     char path[PATH_MAX + 64], tmp[PATH_MAX + 80];
-    fk_status st = fk_gallery_ann_path(g, path, sizeof path);
+    fk_status st = fk__gallery_ann_path(g, path, sizeof path);
     if (st != FK_OK) return st;
     double t0 = now_s();
     snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path);
     int fd = mkstemp(tmp);
-    if (fd < 0) return fk_fail(FK_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+    if (fd < 0) return fk__fail(FK_EIO, "%s: cannot write: %s", tmp, strerror(errno));
     FILE *f = fdopen(fd, "wb");
     if (!f) {
         close(fd);
         unlink(tmp);
-        return fk_fail(FK_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+        return fk__fail(FK_EIO, "%s: cannot write: %s", tmp, strerror(errno));
     }
     ann_header h;
     memset(&h, 0, sizeof h);
@@ -358,22 +355,22 @@ static fk_status save(fk_gallery *g, fk_gallery_ann *a) {
     h.n = a->n;
     h.recipe = ann_recipe(a->kind);
     fk_hash hs;
-    fk_hash_init(&hs);
+    fk__hash_init(&hs);
     char err[256] = "";
     int ok = fwrite(&h, sizeof h, 1, f) == 1;
     size_t n = (size_t)a->n;
     if (ok) ok = fwrite(a->ids, sizeof *a->ids, n, f) == n;
     if (ok) ok = fwrite(a->fp, sizeof *a->fp, n, f) == n;
-    fk_hash_update(&hs, a->ids, n * sizeof *a->ids);
-    fk_hash_update(&hs, a->fp, n * sizeof *a->fp);
+    fk__hash_update(&hs, a->ids, n * sizeof *a->ids);
+    fk__hash_update(&hs, a->fp, n * sizeof *a->fp);
     if (ok) {
-        st = fk_faiss_write(a->index, f, &hs, err, sizeof err);
+        st = fk__faiss_write(a->index, f, &hs, err, sizeof err);
         ok = st == FK_OK;
     }
     long end = ok ? ftell(f) : -1;
     if (ok && end > ANN_HEADER) {
         h.payload_bytes = (uint64_t)(end - ANN_HEADER);
-        h.checksum = fk_hash_final(&hs);
+        h.checksum = fk__hash_final(&hs);
         ok = fseek(f, 0, SEEK_SET) == 0 && fwrite(&h, sizeof h, 1, f) == 1;
     } else {
         ok = 0;
@@ -387,8 +384,8 @@ static fk_status save(fk_gallery *g, fk_gallery_ann *a) {
     }
     if (!ok) {
         unlink(tmp);
-        if (err[0]) return fk_fail(FK_EIO, "%s: %s", path, err);
-        return fk_fail(FK_EIO, "%s: cannot write: %s", path, strerror(saved_errno));
+        if (err[0]) return fk__fail(FK_EIO, "%s: %s", path, err);
+        return fk__fail(FK_EIO, "%s: cannot write: %s", path, strerror(saved_errno));
     }
     g->ann_info.save_seconds = now_s() - t0;
     return FK_OK;
@@ -401,7 +398,7 @@ static fk_status load(fk_gallery *g, fk_gallery_ann **out) {
     *out = NULL;
     if (!g->be->local_file) return FK_OK; /* a server's gallery: memory only */
     char path[PATH_MAX + 64];
-    fk_status st = fk_gallery_ann_path(g, path, sizeof path);
+    fk_status st = fk__gallery_ann_path(g, path, sizeof path);
     if (st != FK_OK) return st;
     double t0 = now_s();
     FILE *f = fopen(path, "rb");
@@ -431,25 +428,25 @@ static fk_status load(fk_gallery *g, fk_gallery_ann **out) {
         why = "its face count is impossible";
     if (!why) { /* the checksum, before anything parses the payload */
         fk_hash hs;
-        fk_hash_init(&hs);
+        fk__hash_init(&hs);
         size_t bufsz = 1 << 20;
         unsigned char *buf = malloc(bufsz);
         if (!buf) {
             fclose(f);
-            return fk_fail(FK_ENOMEM, "out of memory");
+            return fk__fail(FK_ENOMEM, "out of memory");
         }
         size_t got;
-        while ((got = fread(buf, 1, bufsz, f)) > 0) fk_hash_update(&hs, buf, got);
+        while ((got = fread(buf, 1, bufsz, f)) > 0) fk__hash_update(&hs, buf, got);
         free(buf);
-        if (hs.total != h.payload_bytes || fk_hash_final(&hs) != h.checksum)
+        if (hs.total != h.payload_bytes || fk__hash_final(&hs) != h.checksum)
             why = "its checksum does not match (damaged)";
     }
     if (!why) {
         a = calloc(1, sizeof *a);
         if (!a || ann_reserve(a, h.n) != FK_OK) {
-            fk_gallery_ann_free(a);
+            fk__gallery_ann_free(a);
             fclose(f);
-            return fk_fail(FK_ENOMEM, "out of memory loading the ANN index");
+            return fk__fail(FK_ENOMEM, "out of memory loading the ANN index");
         }
         a->n = h.n;
         a->kind = (int)h.kind;
@@ -462,17 +459,17 @@ static fk_status load(fk_gallery *g, fk_gallery_ann **out) {
             why = "it ends early";
         for (size_t i = 1; !why && i < n; i++)
             if (a->ids[i] <= a->ids[i - 1]) why = "its face ids are out of order (damaged)";
-        if (!why && fk_faiss_read(f, &a->index, err, sizeof err) != FK_OK)
+        if (!why && fk__faiss_read(f, &a->index, err, sizeof err) != FK_OK)
             why = "faiss could not read it";
-        if (!why && (fk_faiss_kind_of(a->index) != a->kind || fk_faiss_dim(a->index) != a->dim ||
-                     fk_faiss_is_l2(a->index) != a->l2 || fk_faiss_count(a->index) != h.n ||
-                     !fk_faiss_is_trained(a->index)))
+        if (!why && (fk__faiss_kind_of(a->index) != a->kind || fk__faiss_dim(a->index) != a->dim ||
+                     fk__faiss_is_l2(a->index) != a->l2 || fk__faiss_count(a->index) != h.n ||
+                     !fk__faiss_is_trained(a->index)))
             why = "its index does not match its header";
         if (!why && ftell(f) != (long)sb.st_size) why = "it has trailing bytes";
     }
     fclose(f);
     if (why) {
-        fk_gallery_ann_free(a);
+        fk__gallery_ann_free(a);
         note(g, "the ANN index file was rebuilt: %s", why);
         return FK_OK;
     }
@@ -522,14 +519,14 @@ static void reconcile(fk_gallery *g, fk_gallery_ann *a, int *first_new, int *reb
     *rebuild = missing > 0 || (a->n > 0 && a->ndead * 4 > a->n);
 }
 
-fk_status fk_gallery_ann_sync(fk_gallery *g, int *use) {
+fk_status fk__gallery_ann_sync(fk_gallery *g, int *use) {
     *use = 0;
     if (g->n == 0 || g->n < min_rows()) return FK_OK;
     *use = 1;
     fk_gallery_ann *a = g->ann;
     if (a && a->gen == g->cache_gen && a->kind == g->ann_kind) return FK_OK;
     if (a && a->kind != g->ann_kind) {
-        fk_gallery_ann_free(a);
+        fk__gallery_ann_free(a);
         a = g->ann = NULL;
     }
     fk_status st = FK_OK;
@@ -542,12 +539,12 @@ fk_status fk_gallery_ann_sync(fk_gallery *g, int *use) {
         int first_new = g->n, rebuild = 0;
         reconcile(g, a, &first_new, &rebuild);
         if (rebuild) {
-            fk_gallery_ann_free(a);
+            fk__gallery_ann_free(a);
             a = NULL;
         } else if (first_new < g->n) {
             st = add_rows(g, a, first_new);
             if (st != FK_OK) {
-                fk_gallery_ann_free(a);
+                fk__gallery_ann_free(a);
                 g->ann = NULL;
                 return st;
             }
@@ -583,10 +580,10 @@ static int cmp_cand(const void *x, const void *y) {
     return a->row - b->row;
 }
 
-fk_status fk_gallery_ann_search(fk_gallery *g, int nq, const float *q, int k,
+fk_status fk__gallery_ann_search(fk_gallery *g, int nq, const float *q, int k,
                                 int64_t exclude_image_id, int *rows, float *keys, int *got) {
     fk_gallery_ann *a = g->ann;
-    if (!a) return fk_fail(FK_EINVAL, "%s: no ANN index", g->path);
+    if (!a) return fk__fail(FK_EINVAL, "%s: no ANN index", g->path);
     int extra = 0;
     if (exclude_image_id > 0)
         for (int r = 0; r < g->n; r++) extra += g->image_ids[r] == exclude_image_id;
@@ -611,11 +608,11 @@ fk_status fk_gallery_ann_search(fk_gallery *g, int nq, const float *q, int k,
     cand *c = malloc((size_t)kf * sizeof *c);
     fk_status st = FK_OK;
     char err[256] = "";
-    if (!dist || !lab || !c) st = fk_fail(FK_ENOMEM, "out of memory");
+    if (!dist || !lab || !c) st = fk__fail(FK_ENOMEM, "out of memory");
     if (st == FK_OK &&
-        fk_faiss_search(a->index, nq, q, kf, effort, a->ndead ? a->allow : NULL, threads_of(g),
+        fk__faiss_search(a->index, nq, q, kf, effort, a->ndead ? a->allow : NULL, threads_of(g),
                         dist, lab, err, sizeof err) != FK_OK)
-        st = fk_fail(FK_EIO, "%s: ANN search: %s", g->path, err);
+        st = fk__fail(FK_EIO, "%s: ANN search: %s", g->path, err);
     int euclid = is_l2(g);
     for (int qi = 0; st == FK_OK && qi < nq; qi++) {
         const float *qv = q + (size_t)qi * g->dim;
@@ -625,7 +622,7 @@ fk_status fk_gallery_ann_search(fk_gallery *g, int nq, const float *q, int k,
             if (pos < 0 || pos >= a->n) continue;
             int r = a->row[pos];
             if (r < 0 || (exclude_image_id > 0 && g->image_ids[r] == exclude_image_id)) continue;
-            float d = fk_gallery_dot(qv, g->matrix + (size_t)r * g->dim, g->dim);
+            float d = fk__gallery_dot(qv, g->matrix + (size_t)r * g->dim, g->dim);
             c[m++] = (cand){euclid ? g->sqnorm[r] - 2 * d : -d, r};
         }
         qsort(c, (size_t)m, sizeof *c, cmp_cand);
@@ -644,10 +641,10 @@ fk_status fk_gallery_ann_search(fk_gallery *g, int nq, const float *q, int k,
 /* ---- public ----------------------------------------------------------------- */
 
 fk_status fk_gallery_ann_info_get(fk_gallery *g, fk_gallery_ann_info *out) {
-    fk_clear_error();
-    if (!g || !out) return fk_fail(FK_EINVAL, "fk_gallery_ann_info_get: bad arguments");
+    fk__clear_error();
+    if (!g || !out) return fk__fail(FK_EINVAL, "fk_gallery_ann_info_get: bad arguments");
     *out = g->ann_info;
-    out->index = g->ann ? fk_gallery_ann_kind_name(g->ann->kind) : "none";
+    out->index = g->ann ? fk__gallery_ann_kind_name(g->ann->kind) : "none";
     out->rows = g->ann ? (int)g->ann->n : 0;
     out->removed = g->ann ? (int)g->ann->ndead : 0;
     return FK_OK;

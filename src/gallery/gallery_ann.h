@@ -37,9 +37,9 @@ typedef struct fk_hash {
     int ntail;
 } fk_hash;
 
-void fk_hash_init(fk_hash *h);
-void fk_hash_update(fk_hash *h, const void *data, size_t n);
-uint64_t fk_hash_final(const fk_hash *h);
+void fk__hash_init(fk_hash *h);
+void fk__hash_update(fk_hash *h, const void *data, size_t n);
+uint64_t fk__hash_final(const fk_hash *h);
 
 /* ---- the faiss bridge ----------------------------------------------------- */
 
@@ -63,32 +63,32 @@ typedef struct fk_faiss fk_faiss;
 
 /* Every call returns FK_OK or a status with a sentence in err (cap bytes).
  * threads: OpenMP threads faiss may use for this call (>= 1). */
-fk_status fk_faiss_new(const fk_faiss_params *p, fk_faiss **out, char *err, size_t cap);
-void fk_faiss_free(fk_faiss *f);
-int fk_faiss_kind_of(const fk_faiss *f);
-int fk_faiss_dim(const fk_faiss *f);
-int fk_faiss_is_l2(const fk_faiss *f);
-int64_t fk_faiss_count(const fk_faiss *f);
-int fk_faiss_is_trained(const fk_faiss *f);
+fk_status fk__faiss_new(const fk_faiss_params *p, fk_faiss **out, char *err, size_t cap);
+void fk__faiss_free(fk_faiss *f);
+int fk__faiss_kind_of(const fk_faiss *f);
+int fk__faiss_dim(const fk_faiss *f);
+int fk__faiss_is_l2(const fk_faiss *f);
+int64_t fk__faiss_count(const fk_faiss *f);
+int fk__faiss_is_trained(const fk_faiss *f);
 /* IVF-PQ: learn the coarse centroids and the codebooks from n rows. */
-fk_status fk_faiss_train(fk_faiss *f, int64_t n, const float *x, int threads, char *err,
+fk_status fk__faiss_train(fk_faiss *f, int64_t n, const float *x, int threads, char *err,
                          size_t cap);
 /* Append n rows; they get labels count .. count + n - 1. */
-fk_status fk_faiss_add(fk_faiss *f, int64_t n, const float *x, int threads, char *err,
+fk_status fk__faiss_add(fk_faiss *f, int64_t n, const float *x, int threads, char *err,
                        size_t cap);
 /* The k nearest of each of nq queries: labels[nq * k] (-1 where fewer were
  * found) and faiss's distances (larger is closer for inner product).
  * effort: HNSW efSearch or IVF nprobe (0: the default: HNSW its own
  * efSearch, IVF a 32nd of the lists, 16..256). allow: NULL,
  * or a bitmap of count bits; labels whose bit is 0 are never returned. */
-fk_status fk_faiss_search(fk_faiss *f, int64_t nq, const float *q, int k, int effort,
+fk_status fk__faiss_search(fk_faiss *f, int64_t nq, const float *q, int k, int effort,
                           const unsigned char *allow, int threads, float *dist,
                           int64_t *labels, char *err, size_t cap);
 /* Serialize to f (at its current position), feeding every byte to h. */
-fk_status fk_faiss_write(const fk_faiss *f, FILE *file, fk_hash *h, char *err, size_t cap);
+fk_status fk__faiss_write(const fk_faiss *f, FILE *file, fk_hash *h, char *err, size_t cap);
 /* Read one index from file (at its current position). Only flat, HNSW-flat
  * and IVF-PQ indexes are accepted. */
-fk_status fk_faiss_read(FILE *file, fk_faiss **out, char *err, size_t cap);
+fk_status fk__faiss_read(FILE *file, fk_faiss **out, char *err, size_t cap);
 
 /* ---- the gallery's ANN index -------------------------------------------- */
 
@@ -104,23 +104,23 @@ typedef struct fk_gallery_ann fk_gallery_ann;
  * matrix: load it from the file beside the gallery, build it, or add new
  * faces and filter removed ones; write it back when it changed. *use is set
  * to 0 when the gallery is small enough to be answered exactly. */
-fk_status fk_gallery_ann_sync(struct fk_gallery *g, int *use);
+fk_status fk__gallery_ann_sync(struct fk_gallery *g, int *use);
 
 /* The top-k of nq queries (already normalized like the matrix rows) through
  * the ANN index, re-ranked by exact keys (the ranking keys of
- * fk_gallery_topk). rows[nq * k] receive matrix rows (-1 past the end),
+ * fk__gallery_topk). rows[nq * k] receive matrix rows (-1 past the end),
  * keys[nq * k] their keys; got[qi] how many were found. exclude_image_id
  * > 0 leaves that image's faces out. */
-fk_status fk_gallery_ann_search(struct fk_gallery *g, int nq, const float *q, int k,
+fk_status fk__gallery_ann_search(struct fk_gallery *g, int nq, const float *q, int k,
                                 int64_t exclude_image_id, int *rows, float *keys, int *got);
 
 /* The method name that answers ANN searches ("hnsw" or "ivfpq"). */
-const char *fk_gallery_ann_kind_name(int kind);
+const char *fk__gallery_ann_kind_name(int kind);
 
-void fk_gallery_ann_free(fk_gallery_ann *a);
+void fk__gallery_ann_free(fk_gallery_ann *a);
 
 /* The path of the index file for gallery g (into buf, cap bytes). */
-fk_status fk_gallery_ann_path(const struct fk_gallery *g, char *buf, size_t cap);
+fk_status fk__gallery_ann_path(const struct fk_gallery *g, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

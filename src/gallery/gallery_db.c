@@ -18,37 +18,37 @@
 #include "represent/recognizers.h"
 #include "verify/verify.h"
 
-int fk_gallery_is_pg_uri(const char *path) {
+int fk__gallery_is_pg_uri(const char *path) {
     return path && (!strncasecmp(path, "postgresql://", 13) || !strncasecmp(path, "postgres://", 11));
 }
 
 /* ---- transactions and writes: dispatch ---------------------------------- */
 
-fk_status fk_gallery_begin(fk_gallery *g) { return g->be->begin(g); }
+fk_status fk__gallery_begin(fk_gallery *g) { return g->be->begin(g); }
 
-fk_status fk_gallery_commit(fk_gallery *g) {
+fk_status fk__gallery_commit(fk_gallery *g) {
     g->cache_valid = 0; /* this handle's own write: reload on the next search */
     return g->be->commit(g);
 }
 
-void fk_gallery_rollback(fk_gallery *g) { g->be->rollback(g); }
+void fk__gallery_rollback(fk_gallery *g) { g->be->rollback(g); }
 
-fk_status fk_gallery_put_image(fk_gallery *g, const char *path, const char *identity,
+fk_status fk__gallery_put_image(fk_gallery *g, const char *path, const char *identity,
                                int64_t size, int64_t mtime_ns, const unsigned char *hash,
                                int status, const fk_faces *faces, int64_t *face_id) {
     return g->be->put_image(g, path, identity, size, mtime_ns, hash, status, faces, face_id);
 }
 
-fk_status fk_gallery_touch_image(fk_gallery *g, int64_t image_id, int64_t size,
+fk_status fk__gallery_touch_image(fk_gallery *g, int64_t image_id, int64_t size,
                                  int64_t mtime_ns) {
     return g->be->touch_image(g, image_id, size, mtime_ns);
 }
 
-fk_status fk_gallery_delete_image(fk_gallery *g, int64_t image_id) {
+fk_status fk__gallery_delete_image(fk_gallery *g, int64_t image_id) {
     return g->be->delete_image(g, image_id);
 }
 
-fk_status fk_gallery_count_faces(fk_gallery *g, int *count) {
+fk_status fk__gallery_count_faces(fk_gallery *g, int *count) {
     return g->be->count_faces(g, count);
 }
 
@@ -60,7 +60,7 @@ static fk_status resolve_search(fk_gallery *g) {
     if (!strcmp(m, "exact")) g->opt.search_method = "exact";
     else if (!strcmp(m, "ann")) g->opt.search_method = "ann";
     else
-        return fk_fail(FK_EINVAL, "unknown search method '%s' (valid: exact, ann)", m);
+        return fk__fail(FK_EINVAL, "unknown search method '%s' (valid: exact, ann)", m);
     if (!strcmp(k, "hnsw")) {
         g->opt.ann_index = "hnsw";
         g->ann_kind = FK_FAISS_HNSW;
@@ -68,7 +68,7 @@ static fk_status resolve_search(fk_gallery *g) {
         g->opt.ann_index = "ivfpq";
         g->ann_kind = FK_FAISS_IVFPQ;
     } else {
-        return fk_fail(FK_EINVAL, "unknown ANN index '%s' (valid: hnsw, ivfpq)", k);
+        return fk__fail(FK_EINVAL, "unknown ANN index '%s' (valid: hnsw, ivfpq)", k);
     }
     g->use_ann = !strcmp(g->opt.search_method, "ann");
     const char *env = getenv("FACEKIT_THREADS");
@@ -86,9 +86,9 @@ static fk_status resolve(fk_gallery *g, const fk_options *in) {
     if (in) g->opt = *in;
     const fk_detector_def *det;
     const fk_recognizer_def *rec;
-    fk_status st = fk_detector_find(g->opt.detector ? g->opt.detector : "ssd", &det);
-    if (st == FK_OK) st = fk_recognizer_find(g->opt.model ? g->opt.model : "Dlib", &rec);
-    if (st == FK_OK) st = fk_metric_name(g->opt.metric ? g->opt.metric : "cosine", &g->opt.metric);
+    fk_status st = fk__detector_find(g->opt.detector ? g->opt.detector : "ssd", &det);
+    if (st == FK_OK) st = fk__recognizer_find(g->opt.model ? g->opt.model : "Dlib", &rec);
+    if (st == FK_OK) st = fk__metric_name(g->opt.metric ? g->opt.metric : "cosine", &g->opt.metric);
     if (st != FK_OK) return st;
     g->opt.detector = det->name;
     g->opt.model = rec->name;
@@ -107,18 +107,18 @@ static fk_status resolve(fk_gallery *g, const fk_options *in) {
 
 fk_status fk_gallery_open(const char *path, const fk_options *opt, int flags,
                           fk_gallery **out) {
-    fk_clear_error();
-    if (!path || !*path || !out) return fk_fail(FK_EINVAL, "fk_gallery_open: path and out are required");
+    fk__clear_error();
+    if (!path || !*path || !out) return fk__fail(FK_EINVAL, "fk_gallery_open: path and out are required");
     *out = NULL;
     fk_gallery *g = calloc(1, sizeof *g);
-    if (!g) return fk_fail(FK_ENOMEM, "out of memory");
-    g->be = fk_gallery_is_pg_uri(path) ? &fk_gallery_pg_backend : &fk_gallery_sqlite_backend;
+    if (!g) return fk__fail(FK_ENOMEM, "out of memory");
+    g->be = fk__gallery_is_pg_uri(path) ? &fk__gallery_pg_backend : &fk__gallery_sqlite_backend;
     /* The PostgreSQL backend replaces this with the URI less its password
      * once it has parsed it. */
-    if (snprintf(g->path, sizeof g->path, "%s", g->be == &fk_gallery_sqlite_backend ? path
+    if (snprintf(g->path, sizeof g->path, "%s", g->be == &fk__gallery_sqlite_backend ? path
                  : "postgresql://") >= (int)sizeof g->path) {
         free(g);
-        return fk_fail(FK_EINVAL, "%s: path too long", path);
+        return fk__fail(FK_EINVAL, "%s: path too long", path);
     }
     fk_status st = resolve(g, opt);
     if (st == FK_OK) st = g->be->open(g, path, flags);
@@ -130,21 +130,21 @@ fk_status fk_gallery_open(const char *path, const fk_options *opt, int flags,
     return FK_OK;
 }
 
-fk_status fk_gallery_alloc_rows(fk_gallery *g, int count) {
-    fk_gallery_drop_cache(g);
+fk_status fk__gallery_alloc_rows(fk_gallery *g, int count) {
+    fk__gallery_drop_cache(g);
     size_t rows = count > 0 ? (size_t)count : 1;
     g->matrix = malloc(rows * (size_t)g->dim * sizeof(float));
     g->sqnorm = malloc(rows * sizeof(float));
     g->face_ids = malloc(rows * sizeof(int64_t));
     g->image_ids = malloc(rows * sizeof(int64_t));
     if (!g->matrix || !g->sqnorm || !g->face_ids || !g->image_ids) {
-        fk_gallery_drop_cache(g);
-        return fk_fail(FK_ENOMEM, "%s: out of memory loading %d embeddings", g->path, count);
+        fk__gallery_drop_cache(g);
+        return fk__fail(FK_ENOMEM, "%s: out of memory loading %d embeddings", g->path, count);
     }
     return FK_OK;
 }
 
-void fk_gallery_drop_cache(fk_gallery *g) {
+void fk__gallery_drop_cache(fk_gallery *g) {
     free(g->matrix);
     free(g->sqnorm);
     free(g->face_ids);
@@ -157,16 +157,16 @@ void fk_gallery_drop_cache(fk_gallery *g) {
 
 void fk_gallery_close(fk_gallery *g) {
     if (!g) return;
-    fk_gallery_drop_cache(g);
-    fk_gallery_ann_free(g->ann);
-    fk_pool_free(g->pool);
+    fk__gallery_drop_cache(g);
+    fk__gallery_ann_free(g->ann);
+    fk__pool_free(g->pool);
     if (g->be) g->be->close(g);
     free(g);
 }
 
 /* ---- list / remove / stats / register ----------------------------------- */
 
-void fk_gallery_identity_from_path(const char *rel, char *buf, size_t cap) {
+void fk__gallery_identity_from_path(const char *rel, char *buf, size_t cap) {
     const char *slash = strchr(rel, '/');
     size_t len;
     if (slash) {
@@ -184,8 +184,8 @@ void fk_gallery_identity_from_path(const char *rel, char *buf, size_t cap) {
 }
 
 fk_status fk_gallery_list(fk_gallery *g, fk_gallery_identity **items, int *count) {
-    fk_clear_error();
-    if (!g || !items || !count) return fk_fail(FK_EINVAL, "fk_gallery_list: bad arguments");
+    fk__clear_error();
+    if (!g || !items || !count) return fk__fail(FK_EINVAL, "fk_gallery_list: bad arguments");
     *items = NULL;
     *count = 0;
     return g->be->list(g, items, count);
@@ -197,8 +197,8 @@ void fk_gallery_identities_free(fk_gallery_identity *items, int count) {
 }
 
 fk_status fk_gallery_remove(fk_gallery *g, const char *identity, int *faces_removed) {
-    fk_clear_error();
-    if (!g || !identity) return fk_fail(FK_EINVAL, "fk_gallery_remove: bad arguments");
+    fk__clear_error();
+    if (!g || !identity) return fk__fail(FK_EINVAL, "fk_gallery_remove: bad arguments");
     int faces = 0;
     fk_status st = g->be->remove(g, identity, &faces);
     if (st != FK_OK) return st;
@@ -208,8 +208,8 @@ fk_status fk_gallery_remove(fk_gallery *g, const char *identity, int *faces_remo
 }
 
 fk_status fk_gallery_stats_get(fk_gallery *g, fk_gallery_stats *out) {
-    fk_clear_error();
-    if (!g || !out) return fk_fail(FK_EINVAL, "fk_gallery_stats_get: bad arguments");
+    fk__clear_error();
+    if (!g || !out) return fk__fail(FK_EINVAL, "fk_gallery_stats_get: bad arguments");
     memset(out, 0, sizeof *out);
     out->model = g->opt.model;
     out->detector = g->opt.detector;
@@ -223,9 +223,9 @@ fk_status fk_gallery_stats_get(fk_gallery *g, fk_gallery_stats *out) {
 
 fk_status fk_gallery_register(fk_gallery *g, fk_context *ctx, const fk_image *img,
                               const char *identity, const char *source, int64_t *face_id) {
-    fk_clear_error();
+    fk__clear_error();
     if (!g || !ctx || !img || !identity || !*identity)
-        return fk_fail(FK_EINVAL, "fk_gallery_register: gallery, context, image and a "
+        return fk__fail(FK_EINVAL, "fk_gallery_register: gallery, context, image and a "
                        "non-empty identity are required");
     if (!source) source = "image";
     fk_faces faces = {0};
@@ -233,16 +233,16 @@ fk_status fk_gallery_register(fk_gallery *g, fk_context *ctx, const fk_image *im
     o.image_names[0] = source;
     fk_status st = fk_represent(ctx, img, &o, &faces);
     if (st == FK_OK && faces.count == 0)
-        st = fk_fail(FK_ENOFACE, "%s: no face detected", source);
+        st = fk__fail(FK_ENOFACE, "%s: no face detected", source);
     if (st != FK_OK) return st;
     /* The most confident face (fk_represent sorts by confidence). */
     fk_faces first = {faces.faces, 1};
     int64_t id = 0;
-    st = fk_gallery_begin(g);
+    st = fk__gallery_begin(g);
     if (st == FK_OK)
-        st = fk_gallery_put_image(g, source, identity, 0, 0, NULL, FK_IMG_OK, &first, &id);
-    if (st == FK_OK) st = fk_gallery_commit(g);
-    else fk_gallery_rollback(g);
+        st = fk__gallery_put_image(g, source, identity, 0, 0, NULL, FK_IMG_OK, &first, &id);
+    if (st == FK_OK) st = fk__gallery_commit(g);
+    else fk__gallery_rollback(g);
     fk_faces_free(&faces);
     if (st == FK_OK && face_id) *face_id = id;
     return st;

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "gallery/gallery.h"
 
@@ -75,11 +76,7 @@ typedef struct index_run {
     char fatal_msg[512];
 } index_run;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+static double now_s(void) { return fk__now_ms() / 1e3; }
 
 static int has_image_ext(const char *name) {
     const char *dot = strrchr(name, '.');
@@ -92,13 +89,13 @@ static fk_status list_push(file_list *l, const char *rel, const struct stat *sb)
     if (l->count == l->cap) {
         int cap = l->cap ? l->cap * 2 : 256;
         file_entry *grown = realloc(l->items, (size_t)cap * sizeof *grown);
-        if (!grown) return fk_fail(FK_ENOMEM, "out of memory");
+        if (!grown) return fk__fail(FK_ENOMEM, "out of memory");
         l->items = grown;
         l->cap = cap;
     }
     file_entry *e = &l->items[l->count];
     e->rel = strdup(rel);
-    if (!e->rel) return fk_fail(FK_ENOMEM, "out of memory");
+    if (!e->rel) return fk__fail(FK_ENOMEM, "out of memory");
     e->size = sb->st_size;
     e->mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
     l->count++;
@@ -116,7 +113,7 @@ static fk_status walk(const char *dir, const char *rel, int depth, file_list *ou
     snprintf(path, sizeof path, "%s%s%s", dir, *rel ? "/" : "", rel);
     DIR *d = opendir(path);
     if (!d) {
-        if (!*rel) return fk_fail(FK_EIO, "%s: cannot read the folder: %s", dir, strerror(errno));
+        if (!*rel) return fk__fail(FK_EIO, "%s: cannot read the folder: %s", dir, strerror(errno));
         return FK_OK; /* an unreadable subfolder: nothing to index there */
     }
     fk_status st = FK_OK;
@@ -284,10 +281,10 @@ static fk_status write_job(fk_gallery *g, index_job *j, fk_gallery_index_stats *
     const file_entry *f = j->file;
     if (j->outcome == JOB_TOUCHED) {
         stats->unchanged++;
-        return fk_gallery_touch_image(g, j->old_id, f->size, f->mtime_ns);
+        return fk__gallery_touch_image(g, j->old_id, f->size, f->mtime_ns);
     }
     char identity[256];
-    fk_gallery_identity_from_path(f->rel, identity, sizeof identity);
+    fk__gallery_identity_from_path(f->rel, identity, sizeof identity);
     int status = j->outcome == JOB_EMBEDDED ? FK_IMG_OK
                  : j->outcome == JOB_NOFACE ? FK_IMG_NOFACE
                                             : FK_IMG_UNREADABLE;
@@ -295,7 +292,7 @@ static fk_status write_job(fk_gallery *g, index_job *j, fk_gallery_index_stats *
     else if (j->outcome == JOB_NOFACE) stats->no_face++;
     if (j->old_id) stats->changed++;
     else stats->added++;
-    return fk_gallery_put_image(g, f->rel, identity, f->size, f->mtime_ns,
+    return fk__gallery_put_image(g, f->rel, identity, f->size, f->mtime_ns,
                                 j->outcome == JOB_UNREADABLE ? NULL : j->hash, status,
                                 &j->faces, NULL);
 }
@@ -304,10 +301,10 @@ static fk_status write_job(fk_gallery *g, index_job *j, fk_gallery_index_stats *
 static fk_status commit_batch(fk_gallery *g, index_run *r, const int *batch, int n,
                               const fk_gallery_index_options *io,
                               fk_gallery_index_stats *stats) {
-    fk_status st = fk_gallery_begin(g);
+    fk_status st = fk__gallery_begin(g);
     for (int i = 0; st == FK_OK && i < n; i++) st = write_job(g, &r->jobs[batch[i]], stats);
-    if (st == FK_OK) st = fk_gallery_commit(g);
-    else fk_gallery_rollback(g);
+    if (st == FK_OK) st = fk__gallery_commit(g);
+    else fk__gallery_rollback(g);
     for (int i = 0; i < n; i++) {
         index_job *j = &r->jobs[batch[i]];
         if (st == FK_OK && io->warn && (j->outcome == JOB_UNREADABLE || j->outcome == JOB_NOFACE)) {
@@ -335,7 +332,7 @@ static fk_status load_rows(fk_gallery *g, old_row **out, int *count) {
     if (sqlite3_prepare_v2(g->db, "SELECT id, path, size, mtime_ns, sha256 FROM images "
                            "WHERE config_id=?1 ORDER BY path",
                            -1, &s, NULL) != SQLITE_OK)
-        return fk_gallery_db_fail(g, "reading the index");
+        return fk__gallery_db_fail(g, "reading the index");
     sqlite3_bind_int64(s, 1, g->config_id);
     int n = 0, cap = 0, rc;
     old_row *rows = NULL;
@@ -345,7 +342,7 @@ static fk_status load_rows(fk_gallery *g, old_row **out, int *count) {
             cap = cap ? cap * 2 : 256;
             old_row *grown = realloc(rows, (size_t)cap * sizeof *rows);
             if (!grown) {
-                st = fk_fail(FK_ENOMEM, "out of memory");
+                st = fk__fail(FK_ENOMEM, "out of memory");
                 break;
             }
             rows = grown;
@@ -363,11 +360,11 @@ static fk_status load_rows(fk_gallery *g, old_row **out, int *count) {
         }
         n++;
         if (!o->path) {
-            st = fk_fail(FK_ENOMEM, "out of memory");
+            st = fk__fail(FK_ENOMEM, "out of memory");
             break;
         }
     }
-    if (st == FK_OK && rc != SQLITE_DONE) st = fk_gallery_db_fail(g, "reading the index");
+    if (st == FK_OK && rc != SQLITE_DONE) st = fk__gallery_db_fail(g, "reading the index");
     sqlite3_finalize(s);
     *out = rows;
     *count = n;
@@ -406,7 +403,7 @@ static fk_status run_jobs(fk_gallery *g, index_run *r, int threads,
     if (!batch || !r->ready || !tids) {
         free(batch);
         free(tids);
-        return fk_fail(FK_ENOMEM, "out of memory");
+        return fk__fail(FK_ENOMEM, "out of memory");
     }
     int started = 0;
     r->workers_alive = threads;
@@ -417,7 +414,7 @@ static fk_status run_jobs(fk_gallery *g, index_run *r, int threads,
     pthread_mutex_lock(&r->lock);
     r->workers_alive -= threads - started;
     pthread_mutex_unlock(&r->lock);
-    fk_status st = started ? FK_OK : fk_fail(FK_EIO, "could not start the worker threads");
+    fk_status st = started ? FK_OK : fk__fail(FK_EIO, "could not start the worker threads");
 
     int written = 0, pending = 0;
     double last_commit = now_s();
@@ -457,7 +454,7 @@ static fk_status run_jobs(fk_gallery *g, index_run *r, int threads,
     }
     /* Free results never written (after an error). */
     for (int i = 0; i < r->count; i++) fk_faces_free(&r->jobs[i].faces);
-    if (st == FK_OK && r->fatal != FK_OK) st = fk_fail(r->fatal, "%s", r->fatal_msg);
+    if (st == FK_OK && r->fatal != FK_OK) st = fk__fail(r->fatal, "%s", r->fatal_msg);
     free(batch);
     free(tids);
     return st;
@@ -466,10 +463,10 @@ static fk_status run_jobs(fk_gallery *g, index_run *r, int threads,
 fk_status fk_gallery_index_folder(fk_gallery *g, fk_context *ctx, const char *dir,
                                   const fk_gallery_index_options *io_in,
                                   fk_gallery_index_stats *stats_out) {
-    fk_clear_error();
-    if (!g || !ctx || !dir) return fk_fail(FK_EINVAL, "fk_gallery_index_folder: bad arguments");
+    fk__clear_error();
+    if (!g || !ctx || !dir) return fk__fail(FK_EINVAL, "fk_gallery_index_folder: bad arguments");
     if (!g->be->can_index)
-        return fk_fail(FK_EINVAL, "%s: folder indexing keeps its index in an SQLite file "
+        return fk__fail(FK_EINVAL, "%s: folder indexing keeps its index in an SQLite file "
                        "inside the folder; a %s gallery takes registrations", g->path,
                        g->be->name);
     double t0 = now_s();
@@ -477,7 +474,7 @@ fk_status fk_gallery_index_folder(fk_gallery *g, fk_context *ctx, const char *di
     fk_gallery_index_options_init(&io);
     if (io_in) io = *io_in;
     if (io.decode_max_side < 0)
-        return fk_fail(FK_EINVAL, "fk_gallery_index_folder: decode_max_side %d is negative "
+        return fk__fail(FK_EINVAL, "fk_gallery_index_folder: decode_max_side %d is negative "
                        "(0 decodes in full)", io.decode_max_side);
     fk_gallery_index_stats stats;
     memset(&stats, 0, sizeof stats);
@@ -489,7 +486,7 @@ fk_status fk_gallery_index_folder(fk_gallery *g, fk_context *ctx, const char *di
     memset(&r, 0, sizeof r);
     fk_status st = walk(dir, "", 0, &files);
     if (st == FK_OK && snprintf(r.dir, sizeof r.dir, "%s", dir) >= (int)sizeof r.dir)
-        st = fk_fail(FK_EINVAL, "%s: path too long", dir);
+        st = fk__fail(FK_EINVAL, "%s: path too long", dir);
     if (st == FK_OK) st = load_rows(g, &rows, &nrows);
     if (st != FK_OK) {
         list_free(&files);
@@ -511,7 +508,7 @@ fk_status fk_gallery_index_folder(fk_gallery *g, fk_context *ctx, const char *di
     r.jobs = calloc((size_t)(files.count > 0 ? files.count : 1), sizeof *r.jobs);
     int64_t *gone = malloc((size_t)(nrows > 0 ? nrows : 1) * sizeof *gone);
     int ngone = 0;
-    if (!r.jobs || !gone) st = fk_fail(FK_ENOMEM, "out of memory");
+    if (!r.jobs || !gone) st = fk__fail(FK_ENOMEM, "out of memory");
     /* Merge the sorted file list with the sorted rows. */
     for (int i = 0, k = 0; st == FK_OK && (i < files.count || k < nrows);) {
         int c = i >= files.count ? 1 : k >= nrows ? -1 : strcmp(files.items[i].rel, rows[k].path);
@@ -538,10 +535,10 @@ fk_status fk_gallery_index_folder(fk_gallery *g, fk_context *ctx, const char *di
     free_rows(rows, nrows);
 
     if (st == FK_OK && ngone > 0) {
-        st = fk_gallery_begin(g);
-        for (int i = 0; st == FK_OK && i < ngone; i++) st = fk_gallery_delete_image(g, gone[i]);
-        if (st == FK_OK) st = fk_gallery_commit(g);
-        else fk_gallery_rollback(g);
+        st = fk__gallery_begin(g);
+        for (int i = 0; st == FK_OK && i < ngone; i++) st = fk__gallery_delete_image(g, gone[i]);
+        if (st == FK_OK) st = fk__gallery_commit(g);
+        else fk__gallery_rollback(g);
         if (st == FK_OK) stats.removed = ngone;
     }
     free(gone);
@@ -563,7 +560,7 @@ fk_status fk_gallery_index_folder(fk_gallery *g, fk_context *ctx, const char *di
     }
     free(r.jobs);
     list_free(&files);
-    if (st == FK_OK) st = fk_gallery_count_faces(g, &stats.faces);
+    if (st == FK_OK) st = fk__gallery_count_faces(g, &stats.faces);
     stats.seconds = now_s() - t0;
     if (stats_out) *stats_out = stats;
     return st;

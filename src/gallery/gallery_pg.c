@@ -90,9 +90,9 @@ static fk_status pg_fail(fk_gallery *g, const PGresult *r, const char *what) {
     scrub(r ? PQresultErrorMessage(r) : PQerrorMessage(g->pg), NULL, msg, sizeof msg);
     if (!*msg) scrub(PQerrorMessage(g->pg), NULL, msg, sizeof msg);
     if (PQstatus(g->pg) == CONNECTION_BAD)
-        return fk_fail(FK_EIO, "%s: %s: lost the connection to PostgreSQL: %s", g->path, what,
+        return fk__fail(FK_EIO, "%s: %s: lost the connection to PostgreSQL: %s", g->path, what,
                        msg);
-    return fk_fail(FK_EIO, "%s: %s: %s", g->path, what, msg);
+    return fk__fail(FK_EIO, "%s: %s: %s", g->path, what, msg);
 }
 
 /* ---- parameters and queries -------------------------------------------- */
@@ -240,7 +240,7 @@ static fk_status pg_commit(fk_gallery *g) {
     fk_status st = FK_OK;
     PGresult *r = run(g, "COMMIT", NULL, 0, PGRES_COMMAND_OK, "committing", &st);
     if (r && strcmp(PQcmdStatus(r), "COMMIT") != 0)
-        st = fk_fail(FK_EIO, "%s: committing: the transaction was rolled back", g->path);
+        st = fk__fail(FK_EIO, "%s: committing: the transaction was rolled back", g->path);
     PQclear(r);
     if (st != FK_OK) pg_rollback(g);
     return st;
@@ -268,7 +268,7 @@ static fk_status describe(fk_gallery *g, const char *uri, char *password, size_t
         char msg[512];
         scrub(err ? err : "out of memory", secret, msg, sizeof msg);
         PQfreemem(err);
-        return fk_fail(FK_EINVAL, "bad PostgreSQL URI: %s (expected postgresql://[user@]host"
+        return fk__fail(FK_EINVAL, "bad PostgreSQL URI: %s (expected postgresql://[user@]host"
                        "[:port]/dbname)", msg);
     }
     const char *user = "", *host = "", *port = "", *db = "";
@@ -289,7 +289,7 @@ static fk_status describe(fk_gallery *g, const char *uri, char *password, size_t
     long pn = *port ? strtol(port, &end, 10) : 1;
     fk_status st = FK_OK;
     if (*port && (*end || pn < 1 || pn > 65535) && !strchr(port, ','))
-        st = fk_fail(FK_EINVAL, "bad PostgreSQL URI %s: port '%s' is not a number from 1 to "
+        st = fk__fail(FK_EINVAL, "bad PostgreSQL URI %s: port '%s' is not a number from 1 to "
                      "65535", g->path, port);
     PQconninfoFree(opts);
     return st;
@@ -310,7 +310,7 @@ static fk_status inspect(fk_gallery *g, int *ours) {
     int64_t meta = col_i64(r, 0, 0), others = col_i64(r, 0, 1);
     PQclear(r);
     if (!meta && others)
-        return fk_fail(FK_EFORMAT, "%s: the database has tables named configs, identities, "
+        return fk__fail(FK_EFORMAT, "%s: the database has tables named configs, identities, "
                        "images or faces that facekit did not create; refusing to touch "
                        "them (use another database or schema)", g->path);
     *ours = meta > 0;
@@ -326,7 +326,7 @@ static fk_status check_schema(fk_gallery *g) {
         scrub(r ? PQresultErrorMessage(r) : PQerrorMessage(g->pg), NULL, msg, sizeof msg);
         PQclear(r);
         if (PQstatus(g->pg) == CONNECTION_BAD) return pg_fail(g, NULL, "reading the schema");
-        return fk_fail(FK_EFORMAT, "%s: not a facekit gallery (its tables have another "
+        return fk__fail(FK_EFORMAT, "%s: not a facekit gallery (its tables have another "
                        "shape: %s); refusing to touch it", g->path, msg);
     }
     PQclear(r);
@@ -335,10 +335,10 @@ static fk_status check_schema(fk_gallery *g) {
             "reading the schema", &st);
     if (!r) return st;
     if (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), PG_APP) != 0)
-        st = fk_fail(FK_EFORMAT, "%s: facekit_meta does not mark a facekit gallery; "
+        st = fk__fail(FK_EFORMAT, "%s: facekit_meta does not mark a facekit gallery; "
                      "refusing to touch the database", g->path);
     else if (col_i64(r, 0, 1) != FK_GALLERY_SCHEMA)
-        st = fk_fail(FK_EFORMAT, "%s: gallery schema version %lld, this facekit reads "
+        st = fk__fail(FK_EFORMAT, "%s: gallery schema version %lld, this facekit reads "
                      "version %d", g->path, (long long)col_i64(r, 0, 1), FK_GALLERY_SCHEMA);
     PQclear(r);
     return st;
@@ -390,7 +390,7 @@ static fk_status bind_config(fk_gallery *g) {
             int dim = (int)col_i64(r, 0, 1);
             PQclear(r);
             if (dim != g->dim)
-                return fk_fail(FK_EFORMAT, "%s: configuration %s/%s has embeddings of "
+                return fk__fail(FK_EFORMAT, "%s: configuration %s/%s has embeddings of "
                                "dimension %d, the model gives %d", g->path, g->opt.model,
                                g->opt.detector, dim, g->dim);
             return FK_OK;
@@ -403,7 +403,7 @@ static fk_status bind_config(fk_gallery *g) {
                      &a, "recording the configuration");
         if (st != FK_OK) return st;
     }
-    return fk_fail(FK_EIO, "%s: could not record the configuration", g->path);
+    return fk__fail(FK_EIO, "%s: could not record the configuration", g->path);
 }
 
 static fk_status pg_open(fk_gallery *g, const char *uri, int flags) {
@@ -415,18 +415,18 @@ static fk_status pg_open(fk_gallery *g, const char *uri, int flags) {
     const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
     const char *vals[] = {"10", "facekit", uri, NULL};
     g->pg = PQconnectdbParams(keys, vals, 1);
-    if (!g->pg) return fk_fail(FK_ENOMEM, "%s: out of memory connecting", g->path);
+    if (!g->pg) return fk__fail(FK_ENOMEM, "%s: out of memory connecting", g->path);
     if (PQstatus(g->pg) != CONNECTION_OK) {
         char msg[1024];
         scrub(PQerrorMessage(g->pg), password, msg, sizeof msg);
-        return fk_fail(FK_EIO, "%s: cannot connect to PostgreSQL: %s", g->path, msg);
+        return fk__fail(FK_EIO, "%s: cannot connect to PostgreSQL: %s", g->path, msg);
     }
     PQsetNoticeProcessor(g->pg, quiet_notices, NULL);
     int ours = 0;
     st = inspect(g, &ours);
     if (st == FK_OK && !ours) {
         if (!(flags & FK_GALLERY_CREATE))
-            return fk_fail(FK_EIO, "%s: no facekit gallery in this database (register a "
+            return fk__fail(FK_EIO, "%s: no facekit gallery in this database (register a "
                            "face to create it)", g->path);
         st = create_schema(g);
     }
@@ -445,11 +445,11 @@ static void pg_close(fk_gallery *g) {
 /* Insert one face row of image_id; *id receives its id. */
 static fk_status put_face(fk_gallery *g, int64_t image_id, const fk_face *f, int64_t *id) {
     if (f->embedding_dim != g->dim || !f->embedding)
-        return fk_fail(FK_EINVAL, "%s: embedding of dimension %d, the gallery holds %d",
+        return fk__fail(FK_EINVAL, "%s: embedding of dimension %d, the gallery holds %d",
                        g->path, f->embedding_dim, g->dim);
     size_t bytes = sizeof(float) * (size_t)g->dim;
     void *blob = malloc(bytes);
-    if (!blob) return fk_fail(FK_ENOMEM, "out of memory");
+    if (!blob) return fk__fail(FK_ENOMEM, "out of memory");
     floats_le(blob, f->embedding, g->dim);
     pg_args a = {0};
     arg_i64(&a, image_id);
@@ -547,12 +547,12 @@ static fk_status pg_list(fk_gallery *g, fk_gallery_identity **items, int *count)
     if (!r) return st;
     int n = PQntuples(r);
     fk_gallery_identity *list = calloc(n > 0 ? (size_t)n : 1, sizeof *list);
-    if (!list) st = fk_fail(FK_ENOMEM, "out of memory");
+    if (!list) st = fk__fail(FK_ENOMEM, "out of memory");
     for (int i = 0; st == FK_OK && i < n; i++) {
         list[i].name = strdup(PQgetvalue(r, i, 0));
         list[i].images = (int)col_i64(r, i, 1);
         list[i].faces = (int)col_i64(r, i, 2);
-        if (!list[i].name) st = fk_fail(FK_ENOMEM, "out of memory");
+        if (!list[i].name) st = fk__fail(FK_ENOMEM, "out of memory");
     }
     PQclear(r);
     if (st != FK_OK) {
@@ -573,7 +573,7 @@ static fk_status pg_remove(fk_gallery *g, const char *identity, int *faces_remov
                       PGRES_TUPLES_OK, "removing an identity", &st);
     int64_t id = 0, faces = 0;
     if (r && PQntuples(r) == 0)
-        st = fk_fail(FK_EINVAL, "%s: no identity '%s' in the gallery", g->path, identity);
+        st = fk__fail(FK_EINVAL, "%s: no identity '%s' in the gallery", g->path, identity);
     else if (r)
         id = col_i64(r, 0, 0);
     PQclear(r);
@@ -645,10 +645,10 @@ static fk_status pg_load_rows(fk_gallery *g, int64_t *gen) {
     if (!r) return st;
     int n = PQntuples(r);
     const int want = (int)(g->dim * sizeof(float));
-    st = fk_gallery_alloc_rows(g, n);
+    st = fk__gallery_alloc_rows(g, n);
     for (int i = 0; st == FK_OK && i < n; i++) {
         if (PQgetisnull(r, i, 2) || PQgetlength(r, i, 2) != want) {
-            st = fk_fail(FK_EFORMAT, "%s: face %lld has an embedding of %d bytes, expected %d",
+            st = fk__fail(FK_EFORMAT, "%s: face %lld has an embedding of %d bytes, expected %d",
                          g->path, (long long)bin_i64(r, i, 0), PQgetlength(r, i, 2), want);
             break;
         }
@@ -667,7 +667,7 @@ static fk_status pg_fetch_matches(fk_gallery *g, const int64_t *face_ids, int co
                                   fk_gallery_match *matches) {
     if (count <= 0) return FK_OK;
     char *list = malloc((size_t)count * 21 + 3);
-    if (!list) return fk_fail(FK_ENOMEM, "out of memory");
+    if (!list) return fk__fail(FK_ENOMEM, "out of memory");
     size_t at = 0;
     list[at++] = '{';
     for (int k = 0; k < count; k++)
@@ -691,7 +691,7 @@ static fk_status pg_fetch_matches(fk_gallery *g, const int64_t *face_ids, int co
         while (row < rows && col_i64(r, row, 0) != face_ids[k]) row++;
         if (row == rows) {
             /* Removed by another process since this handle loaded. */
-            st = fk_fail(FK_EIO, "%s: face %lld was removed while searching; search again",
+            st = fk__fail(FK_EIO, "%s: face %lld was removed while searching; search again",
                          g->path, (long long)face_ids[k]);
             break;
         }
@@ -710,13 +710,13 @@ static fk_status pg_fetch_matches(fk_gallery *g, const int64_t *face_ids, int co
         m->has_eyes = (int)col_i64(r, row, 10);
         f->left_eye = (fk_point){col_f(r, row, 11), col_f(r, row, 12)};
         f->right_eye = (fk_point){col_f(r, row, 13), col_f(r, row, 14)};
-        if (!m->path || !m->identity) st = fk_fail(FK_ENOMEM, "out of memory");
+        if (!m->path || !m->identity) st = fk__fail(FK_ENOMEM, "out of memory");
     }
     PQclear(r);
     return st;
 }
 
-const fk_gallery_backend fk_gallery_pg_backend = {
+const fk_gallery_backend fk__gallery_pg_backend = {
     .name = "postgresql",
     .can_index = 0,
     .local_file = 0,

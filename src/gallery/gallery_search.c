@@ -22,6 +22,7 @@
 #define FK_X86 1
 #endif
 
+#include "core/cpu.h"
 #include "core/error.h"
 #include "gallery/gallery.h"
 #include "gallery/gallery_ann.h"
@@ -67,15 +68,12 @@ typedef float (*dot_fn)(const float *, const float *, int);
  * off, like the nn kernels). */
 static dot_fn pick_dot(void) {
 #ifdef FK_X86
-    const char *no = getenv("FK_NO_AVX2");
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        !(no && *no == '1'))
-        return dot_avx2;
+    if (fk__cpu_avx2()) return dot_avx2;
 #endif
     return dot_plain;
 }
 
-float fk_gallery_dot(const float *a, const float *b, int n) {
+float fk__gallery_dot(const float *a, const float *b, int n) {
     static dot_fn fn;
     if (!fn) fn = pick_dot(); /* benign race: every thread picks the same */
     return fn(a, b, n);
@@ -141,7 +139,7 @@ static void topk_chunks(void *arg, long begin, long end) {
         heap *h = &j->heaps[c];
         for (long r = r0; r < r1; r++) {
             if (j->skip && j->skip[r]) continue;
-            float d = fk_gallery_dot(j->q, j->matrix + (size_t)r * j->dim, j->dim);
+            float d = fk__gallery_dot(j->q, j->matrix + (size_t)r * j->dim, j->dim);
             heap_push(h, j->bias ? j->bias[r] - 2 * d : -d, (int)r);
         }
     }
@@ -158,13 +156,13 @@ static int cmp_ranked(const void *a, const void *b) {
     return x->idx - y->idx; /* ties: the earlier row first, deterministic */
 }
 
-int fk_gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
+int fk__gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
                     const unsigned char *skip, int n, int dim, const float *q, int k,
                     int *idx, float *key) {
     if (n <= 0 || k <= 0) return 0;
     if (k > n) k = n;
     /* Below ~8k rows one thread is faster than waking the pool. */
-    int threads = pool ? fk_pool_threads(pool) : 1;
+    int threads = pool ? fk__pool_threads(pool) : 1;
     int chunks = n >= 8192 ? threads : 1;
     heap *heaps = calloc((size_t)chunks, sizeof *heaps);
     float *keys = malloc((size_t)chunks * k * sizeof *keys);
@@ -175,7 +173,7 @@ int fk_gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
         for (int c = 0; c < chunks; c++)
             heaps[c] = (heap){keys + (size_t)c * k, idxs + (size_t)c * k, 0, k};
         topk_job j = {matrix, bias, q, skip, n, dim, chunks, heaps};
-        if (chunks > 1) fk_pool_run(pool, chunks, 1, topk_chunks, &j);
+        if (chunks > 1) fk__pool_run(pool, chunks, 1, topk_chunks, &j);
         else topk_chunks(&j, 0, 1);
         int m = 0;
         for (int c = 0; c < chunks; c++)
@@ -338,7 +336,7 @@ __attribute__((target("avx2,fma"))) static void batch_scan_avx2(const batch_job 
 static void batch_scan_sgemm(const batch_job *j, heap *hs, float *worst, float *sc, long r0,
                              long r1) {
     int nb = (int)(r1 - r0);
-    fk_sgemm_abt(j->nq, nb, j->dim, j->q, j->dim, j->matrix + (size_t)r0 * j->dim, j->dim, sc,
+    fk__sgemm_abt(j->nq, nb, j->dim, j->q, j->dim, j->matrix + (size_t)r0 * j->dim, j->dim, sc,
                  nb);
     for (int qi = 0; qi < j->nq; qi++) {
         const float *row = sc + (size_t)qi * nb;
@@ -374,15 +372,13 @@ static void batch_slots(void *arg, long begin, long end) {
  * not 1 (read on every call, so a test can compare both paths). */
 static int batch_tiled(void) {
 #ifdef FK_X86
-    const char *no = getenv("FK_NO_AVX2");
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           !(no && *no == '1');
+    return fk__cpu_avx2();
 #else
     return 0;
 #endif
 }
 
-int fk_gallery_topk_batch(fk_pool *pool, const float *matrix, const float *bias, int n,
+int fk__gallery_topk_batch(fk_pool *pool, const float *matrix, const float *bias, int n,
                           int dim, const float *q, int nq, int k, int *idx, float *key,
                           int *got) {
     if (nq <= 0) return 0;
@@ -391,7 +387,7 @@ int fk_gallery_topk_batch(fk_pool *pool, const float *matrix, const float *bias,
         return 0;
     }
     int kk = k < n ? k : n;
-    int threads = pool ? fk_pool_threads(pool) : 1;
+    int threads = pool ? fk__pool_threads(pool) : 1;
     int slots = n >= 8192 ? threads : 1;
     int tiled = batch_tiled();
     int block = batch_block(dim);
@@ -419,7 +415,7 @@ int fk_gallery_topk_batch(fk_pool *pool, const float *matrix, const float *bias,
                        .tiled = tiled, .nblocks = (n + (long)block - 1) / block,
                        .heaps = heaps, .worst = worst, .scores = scores};
         atomic_init(&j.next, 0);
-        if (slots > 1) fk_pool_run(pool, slots, 1, batch_slots, &j);
+        if (slots > 1) fk__pool_run(pool, slots, 1, batch_slots, &j);
         else batch_slots(&j, 0, 1);
         for (int qi = 0; qi < nq; qi++) {
             int m = 0;
@@ -469,17 +465,17 @@ static fk_status load_matrix(fk_gallery *g) {
     fk_status st = g->be->generation(g, &version);
     if (st != FK_OK) return st;
     if (g->cache_valid && version == g->cache_data_version) return FK_OK;
-    fk_gallery_drop_cache(g);
+    fk__gallery_drop_cache(g);
     st = g->be->load_rows(g, &version);
     if (st != FK_OK) {
-        fk_gallery_drop_cache(g);
+        fk__gallery_drop_cache(g);
         return st;
     }
     int euclid = metric_is_euclidean(g);
     for (int r = 0; r < g->n; r++) {
         float *row = g->matrix + (size_t)r * g->dim;
         if (!euclid) normalize(row, g->dim);
-        g->sqnorm[r] = fk_gallery_dot(row, row, g->dim);
+        g->sqnorm[r] = fk__gallery_dot(row, row, g->dim);
     }
     g->cache_valid = 1;
     g->cache_data_version = version;
@@ -509,10 +505,10 @@ static fk_status search_many(fk_gallery *g, const float *emb, int nq, int top_k,
     if (g->n == 0 || nq == 0) return FK_OK;
     int use_ann = 0;
     if (g->use_ann) {
-        st = fk_gallery_ann_sync(g, &use_ann);
+        st = fk__gallery_ann_sync(g, &use_ann);
         if (st != FK_OK) return st;
     }
-    if (!g->pool && g->n >= 8192 && fk_pool_new(g->threads, &g->pool) != FK_OK) g->pool = NULL;
+    if (!g->pool && g->n >= 8192 && fk__pool_new(g->threads, &g->pool) != FK_OK) g->pool = NULL;
 
     int k = top_k < g->n ? top_k : g->n;
     float *q = malloc((size_t)nq * dim * sizeof *q);
@@ -522,7 +518,7 @@ static fk_status search_many(fk_gallery *g, const float *emb, int nq, int top_k,
     int *got = malloc((size_t)nq * sizeof *got);
     unsigned char *skip = NULL;
     if (!q || !qsq || !idx || !key || !got) {
-        st = fk_fail(FK_ENOMEM, "out of memory");
+        st = fk__fail(FK_ENOMEM, "out of memory");
         goto done;
     }
     memcpy(q, emb, (size_t)nq * dim * sizeof *q);
@@ -530,38 +526,38 @@ static fk_status search_many(fk_gallery *g, const float *emb, int nq, int top_k,
     for (int i = 0; i < nq; i++) {
         float *qi = q + (size_t)i * dim;
         if (!euclid) normalize(qi, dim);
-        qsq[i] = fk_gallery_dot(qi, qi, dim);
+        qsq[i] = fk__gallery_dot(qi, qi, dim);
     }
     const float *bias = euclid ? g->sqnorm : NULL;
     if (use_ann) {
-        st = fk_gallery_ann_search(g, nq, q, k, exclude_image_id, idx, key, got);
-        for (int i = 0; i < nq; i++) out[i].method = fk_gallery_ann_kind_name(g->ann_kind);
+        st = fk__gallery_ann_search(g, nq, q, k, exclude_image_id, idx, key, got);
+        for (int i = 0; i < nq; i++) out[i].method = fk__gallery_ann_kind_name(g->ann_kind);
     } else if (nq == 1) {
         if (exclude_image_id > 0) {
             skip = calloc((size_t)g->n, 1);
             if (!skip) {
-                st = fk_fail(FK_ENOMEM, "out of memory");
+                st = fk__fail(FK_ENOMEM, "out of memory");
                 goto done;
             }
             for (int i = 0; i < g->n; i++) skip[i] = g->image_ids[i] == exclude_image_id;
         }
-        got[0] = fk_gallery_topk(g->pool, g->matrix, bias, skip, g->n, dim, q, k, idx, key);
-        if (got[0] < 0) st = fk_fail(FK_ENOMEM, "out of memory");
-    } else if (fk_gallery_topk_batch(g->pool, g->matrix, bias, g->n, dim, q, nq, k, idx, key,
+        got[0] = fk__gallery_topk(g->pool, g->matrix, bias, skip, g->n, dim, q, k, idx, key);
+        if (got[0] < 0) st = fk__fail(FK_ENOMEM, "out of memory");
+    } else if (fk__gallery_topk_batch(g->pool, g->matrix, bias, g->n, dim, q, nq, k, idx, key,
                                      got) != 0) {
-        st = fk_fail(FK_ENOMEM, "out of memory");
+        st = fk__fail(FK_ENOMEM, "out of memory");
     }
     if (st != FK_OK) goto done;
     int64_t *ids = malloc((size_t)(k > 0 ? k : 1) * sizeof *ids);
     if (!ids) {
-        st = fk_fail(FK_ENOMEM, "out of memory");
+        st = fk__fail(FK_ENOMEM, "out of memory");
         goto done;
     }
     for (int qi = 0; st == FK_OK && qi < nq; qi++) {
         fk_gallery_result *r = &out[qi];
         r->matches = calloc(got[qi] > 0 ? (size_t)got[qi] : 1, sizeof *r->matches);
         if (!r->matches) {
-            st = fk_fail(FK_ENOMEM, "out of memory");
+            st = fk__fail(FK_ENOMEM, "out of memory");
             break;
         }
         for (int i = 0; i < got[qi]; i++) {
@@ -587,12 +583,12 @@ done:
 fk_status fk_gallery_search_embedding(fk_gallery *g, const float *embedding, int dim,
                                       int top_k, int64_t exclude_image_id,
                                       fk_gallery_result *out) {
-    fk_clear_error();
+    fk__clear_error();
     if (!g || !embedding || !out || top_k < 1)
-        return fk_fail(FK_EINVAL, "fk_gallery_search_embedding: bad arguments (top_k >= 1)");
+        return fk__fail(FK_EINVAL, "fk_gallery_search_embedding: bad arguments (top_k >= 1)");
     memset(out, 0, sizeof *out);
     if (dim != g->dim)
-        return fk_fail(FK_EINVAL, "query embedding of dimension %d, the gallery's %s "
+        return fk__fail(FK_EINVAL, "query embedding of dimension %d, the gallery's %s "
                        "embeddings have %d", dim, g->opt.model, g->dim);
     fk_status st = search_many(g, embedding, 1, top_k, exclude_image_id, out);
     if (st != FK_OK) fk_gallery_result_free(out);
@@ -601,16 +597,16 @@ fk_status fk_gallery_search_embedding(fk_gallery *g, const float *embedding, int
 
 fk_status fk_gallery_search_embeddings(fk_gallery *g, const float *embeddings, int count,
                                        int dim, int top_k, fk_gallery_results *out) {
-    fk_clear_error();
+    fk__clear_error();
     if (!g || !embeddings || !out || count < 1 || top_k < 1)
-        return fk_fail(FK_EINVAL, "fk_gallery_search_embeddings: bad arguments (count >= 1, "
+        return fk__fail(FK_EINVAL, "fk_gallery_search_embeddings: bad arguments (count >= 1, "
                        "top_k >= 1)");
     memset(out, 0, sizeof *out);
     if (dim != g->dim)
-        return fk_fail(FK_EINVAL, "query embeddings of dimension %d, the gallery's %s "
+        return fk__fail(FK_EINVAL, "query embeddings of dimension %d, the gallery's %s "
                        "embeddings have %d", dim, g->opt.model, g->dim);
     out->items = calloc((size_t)count, sizeof *out->items);
-    if (!out->items) return fk_fail(FK_ENOMEM, "out of memory");
+    if (!out->items) return fk__fail(FK_ENOMEM, "out of memory");
     out->count = count;
     fk_status st = search_many(g, embeddings, count, top_k, 0, out->items);
     if (st != FK_OK) fk_gallery_results_free(out);
@@ -619,9 +615,9 @@ fk_status fk_gallery_search_embeddings(fk_gallery *g, const float *embeddings, i
 
 fk_status fk_gallery_search(fk_gallery *g, fk_context *ctx, const fk_image *img, int top_k,
                             fk_gallery_results *out) {
-    fk_clear_error();
+    fk__clear_error();
     if (!g || !ctx || !img || !out || top_k < 1)
-        return fk_fail(FK_EINVAL, "fk_gallery_search: bad arguments (top_k >= 1)");
+        return fk__fail(FK_EINVAL, "fk_gallery_search: bad arguments (top_k >= 1)");
     memset(out, 0, sizeof *out);
     fk_faces faces = {0};
     fk_options o = g->opt;
@@ -629,10 +625,10 @@ fk_status fk_gallery_search(fk_gallery *g, fk_context *ctx, const fk_image *img,
     fk_status st = fk_represent(ctx, img, &o, &faces);
     if (st != FK_OK) return st;
     float *emb = malloc((size_t)(faces.count > 0 ? faces.count : 1) * g->dim * sizeof *emb);
-    if (!emb) st = fk_fail(FK_ENOMEM, "out of memory");
+    if (!emb) st = fk__fail(FK_ENOMEM, "out of memory");
     for (int i = 0; st == FK_OK && i < faces.count; i++) {
         if (faces.faces[i].embedding_dim != g->dim || !faces.faces[i].embedding)
-            st = fk_fail(FK_EINVAL, "query face of dimension %d, the gallery holds %d",
+            st = fk__fail(FK_EINVAL, "query face of dimension %d, the gallery holds %d",
                          faces.faces[i].embedding_dim, g->dim);
         else
             memcpy(emb + (size_t)i * g->dim, faces.faces[i].embedding,

@@ -49,21 +49,21 @@ static const char SCHEMA[] =
     " embedding BLOB NOT NULL);"
     "CREATE INDEX faces_image ON faces(image_id);";
 
-fk_status fk_gallery_db_fail(fk_gallery *g, const char *what) {
+fk_status fk__gallery_db_fail(fk_gallery *g, const char *what) {
     int code = sqlite3_extended_errcode(g->db) & 0xff;
     fk_status st = code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? FK_EFORMAT
                    : code == SQLITE_NOMEM                          ? FK_ENOMEM
                                                                    : FK_EIO;
     if (st == FK_EFORMAT)
-        return fk_fail(st, "%s: %s: %s (the gallery file is damaged; delete it to "
+        return fk__fail(st, "%s: %s: %s (the gallery file is damaged; delete it to "
                        "rebuild the index)", g->path, what, sqlite3_errmsg(g->db));
-    return fk_fail(st, "%s: %s: %s", g->path, what, sqlite3_errmsg(g->db));
+    return fk__fail(st, "%s: %s: %s", g->path, what, sqlite3_errmsg(g->db));
 }
 
 /* Run SQL without results. */
 static fk_status exec(fk_gallery *g, const char *sql, const char *what) {
     if (sqlite3_exec(g->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return fk_gallery_db_fail(g, what);
+        return fk__gallery_db_fail(g, what);
     return FK_OK;
 }
 
@@ -71,13 +71,13 @@ static fk_status exec(fk_gallery *g, const char *sql, const char *what) {
 static fk_status query_int(fk_gallery *g, const char *sql, int64_t bind1, int64_t *out) {
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return fk_gallery_db_fail(g, "reading");
+        return fk__gallery_db_fail(g, "reading");
     if (bind1 > 0) sqlite3_bind_int64(s, 1, bind1);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) *out = sqlite3_column_int64(s, 0);
     else if (rc == SQLITE_DONE) *out = 0;
     fk_status st = rc == SQLITE_ROW || rc == SQLITE_DONE ? FK_OK
-                                                         : fk_gallery_db_fail(g, "reading");
+                                                         : fk__gallery_db_fail(g, "reading");
     sqlite3_finalize(s);
     return st;
 }
@@ -104,7 +104,7 @@ static fk_status check_header(const char *path, int *exists) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (errno == ENOENT) return FK_OK;
-        return fk_fail(FK_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return fk__fail(FK_EIO, "%s: cannot open: %s", path, strerror(errno));
     }
     *exists = 1;
     char head[16];
@@ -112,7 +112,7 @@ static fk_status check_header(const char *path, int *exists) {
     fclose(f);
     if (got == 0) return FK_OK;
     if (got < sizeof head || memcmp(head, "SQLite format 3", 16) != 0)
-        return fk_fail(FK_EFORMAT, "%s: not a facekit gallery (not an SQLite database); "
+        return fk__fail(FK_EFORMAT, "%s: not a facekit gallery (not an SQLite database); "
                        "refusing to use it", path);
     return FK_OK;
 }
@@ -134,7 +134,7 @@ static fk_status check_schema(fk_gallery *g, int create) {
     if (st != FK_OK) return st;
     if (app == 0 && tables == 0) {
         if (!create)
-            return fk_fail(FK_EFORMAT, "%s: an empty database, not a facekit gallery", g->path);
+            return fk__fail(FK_EFORMAT, "%s: an empty database, not a facekit gallery", g->path);
         /* Two processes may race to create: the loser re-checks inside
          * the write lock and finds the schema there. */
         st = sq_begin(g);
@@ -154,12 +154,12 @@ static fk_status check_schema(fk_gallery *g, int create) {
         if (st != FK_OK) return st;
     }
     if (app != FK_GALLERY_APP_ID)
-        return fk_fail(FK_EFORMAT, "%s: an SQLite database of another application, not a "
+        return fk__fail(FK_EFORMAT, "%s: an SQLite database of another application, not a "
                        "facekit gallery; refusing to touch it", g->path);
     st = query_int(g, "PRAGMA user_version", 0, &version);
     if (st != FK_OK) return st;
     if (version != FK_GALLERY_SCHEMA)
-        return fk_fail(FK_EFORMAT, "%s: gallery schema version %lld, this facekit reads "
+        return fk__fail(FK_EFORMAT, "%s: gallery schema version %lld, this facekit reads "
                        "version %d", g->path, (long long)version, FK_GALLERY_SCHEMA);
     return FK_OK;
 }
@@ -171,7 +171,7 @@ static fk_status bind_config(fk_gallery *g) {
                       "align=?3 AND normalization=?4";
     for (int attempt = 0; attempt < 2; attempt++) {
         if (sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK)
-            return fk_gallery_db_fail(g, "reading the configuration");
+            return fk__gallery_db_fail(g, "reading the configuration");
         sqlite3_bind_text(s, 1, g->opt.model, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, g->opt.detector, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 3, g->opt.align);
@@ -182,13 +182,13 @@ static fk_status bind_config(fk_gallery *g) {
             int dim = sqlite3_column_int(s, 1);
             sqlite3_finalize(s);
             if (dim != g->dim)
-                return fk_fail(FK_EFORMAT, "%s: configuration %s/%s has embeddings of "
+                return fk__fail(FK_EFORMAT, "%s: configuration %s/%s has embeddings of "
                                "dimension %d, the model gives %d", g->path, g->opt.model,
                                g->opt.detector, dim, g->dim);
             return FK_OK;
         }
         sqlite3_finalize(s);
-        if (rc != SQLITE_DONE) return fk_gallery_db_fail(g, "reading the configuration");
+        if (rc != SQLITE_DONE) return fk__gallery_db_fail(g, "reading the configuration");
         if (attempt) break;
         fk_status st = sq_begin(g);
         if (st != FK_OK) return st;
@@ -196,7 +196,7 @@ static fk_status bind_config(fk_gallery *g) {
                                "INSERT OR IGNORE INTO configs(model, detector, align, "
                                "normalization, dim) VALUES(?1, ?2, ?3, ?4, ?5)",
                                -1, &s, NULL) != SQLITE_OK) {
-            st = fk_gallery_db_fail(g, "recording the configuration");
+            st = fk__gallery_db_fail(g, "recording the configuration");
             sq_rollback(g);
             return st;
         }
@@ -208,14 +208,14 @@ static fk_status bind_config(fk_gallery *g) {
         rc = sqlite3_step(s);
         sqlite3_finalize(s);
         if (rc != SQLITE_DONE) {
-            st = fk_gallery_db_fail(g, "recording the configuration");
+            st = fk__gallery_db_fail(g, "recording the configuration");
             sq_rollback(g);
             return st;
         }
         st = sq_commit(g);
         if (st != FK_OK) return st;
     }
-    return fk_fail(FK_EIO, "%s: could not record the configuration", g->path);
+    return fk__fail(FK_EIO, "%s: could not record the configuration", g->path);
 }
 
 /* Put the file in WAL mode (persistent, so usually already done). Switching
@@ -226,17 +226,17 @@ static fk_status use_wal(fk_gallery *g) {
         sqlite3_stmt *s = NULL;
         if (sqlite3_prepare_v2(g->db, attempt ? "PRAGMA journal_mode=WAL" : "PRAGMA journal_mode",
                                -1, &s, NULL) != SQLITE_OK)
-            return fk_gallery_db_fail(g, "switching to WAL");
+            return fk__gallery_db_fail(g, "switching to WAL");
         int rc = sqlite3_step(s);
         int wal = rc == SQLITE_ROW &&
                   !strcmp((const char *)sqlite3_column_text(s, 0), "wal");
         sqlite3_finalize(s);
         if (wal) return FK_OK;
         if (rc != SQLITE_ROW && (sqlite3_errcode(g->db) & 0xff) != SQLITE_BUSY)
-            return fk_gallery_db_fail(g, "switching to WAL");
+            return fk__gallery_db_fail(g, "switching to WAL");
         if (attempt) usleep(20000);
     }
-    return fk_fail(FK_EIO, "%s: could not switch the gallery to WAL mode (another process "
+    return fk__fail(FK_EIO, "%s: could not switch the gallery to WAL mode (another process "
                    "keeps it busy)", g->path);
 }
 
@@ -246,13 +246,13 @@ static fk_status sq_open(fk_gallery *g, const char *location, int flags) {
     fk_status st = check_header(location, &exists);
     if (st != FK_OK) return st;
     if (!exists && !(flags & FK_GALLERY_CREATE))
-        return fk_fail(FK_EIO, "%s: no such gallery (register a face or index a folder "
+        return fk__fail(FK_EIO, "%s: no such gallery (register a face or index a folder "
                        "to create it)", location);
     int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX |
                  ((flags & FK_GALLERY_CREATE) ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(location, &g->db, oflags, NULL) != SQLITE_OK)
-        return g->db ? fk_gallery_db_fail(g, "opening")
-                     : fk_fail(FK_ENOMEM, "%s: cannot open", location);
+        return g->db ? fk__gallery_db_fail(g, "opening")
+                     : fk__fail(FK_ENOMEM, "%s: cannot open", location);
     sqlite3_busy_timeout(g->db, 60000);
     st = check_schema(g, flags & FK_GALLERY_CREATE);
     /* WAL: readers and one writer at once; NORMAL sync is crash-safe for
@@ -277,18 +277,18 @@ static fk_status lookup_identity(fk_gallery *g, const char *name, int64_t *id) {
     if (sqlite3_prepare_v2(g->db, "INSERT INTO identities(name) VALUES(?1) "
                            "ON CONFLICT(name) DO UPDATE SET name=name RETURNING id",
                            -1, &s, NULL) != SQLITE_OK)
-        return fk_gallery_db_fail(g, "recording an identity");
+        return fk__gallery_db_fail(g, "recording an identity");
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) *id = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
-    return rc == SQLITE_ROW ? FK_OK : fk_gallery_db_fail(g, "recording an identity");
+    return rc == SQLITE_ROW ? FK_OK : fk__gallery_db_fail(g, "recording an identity");
 }
 
 /* Insert one face row of image_id. */
 static fk_status put_face(fk_gallery *g, sqlite3_stmt *s, int64_t image_id, const fk_face *f) {
     if (f->embedding_dim != g->dim || !f->embedding)
-        return fk_fail(FK_EINVAL, "%s: embedding of dimension %d, the gallery holds %d",
+        return fk__fail(FK_EINVAL, "%s: embedding of dimension %d, the gallery holds %d",
                        g->path, f->embedding_dim, g->dim);
     sqlite3_reset(s);
     sqlite3_bind_int64(s, 1, image_id);
@@ -303,7 +303,7 @@ static fk_status put_face(fk_gallery *g, sqlite3_stmt *s, int64_t image_id, cons
     sqlite3_bind_double(s, 10, f->right_eye.x);
     sqlite3_bind_double(s, 11, f->right_eye.y);
     sqlite3_bind_blob(s, 12, f->embedding, (int)(sizeof(float) * (size_t)g->dim), SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE) return fk_gallery_db_fail(g, "writing a face");
+    if (sqlite3_step(s) != SQLITE_DONE) return fk__gallery_db_fail(g, "writing a face");
     return FK_OK;
 }
 
@@ -317,16 +317,16 @@ static fk_status sq_put_image(fk_gallery *g, const char *path, const char *ident
     /* Replacing the row drops its faces (ON DELETE CASCADE). */
     if (sqlite3_prepare_v2(g->db, "DELETE FROM images WHERE config_id=?1 AND path=?2", -1, &s,
                            NULL) != SQLITE_OK)
-        return fk_gallery_db_fail(g, "replacing an image");
+        return fk__gallery_db_fail(g, "replacing an image");
     sqlite3_bind_int64(s, 1, g->config_id);
     sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) return fk_gallery_db_fail(g, "replacing an image");
+    if (rc != SQLITE_DONE) return fk__gallery_db_fail(g, "replacing an image");
     if (sqlite3_prepare_v2(g->db, "INSERT INTO images(config_id, identity_id, path, size, "
                            "mtime_ns, sha256, status) VALUES(?1,?2,?3,?4,?5,?6,?7) RETURNING id",
                            -1, &s, NULL) != SQLITE_OK)
-        return fk_gallery_db_fail(g, "writing an image");
+        return fk__gallery_db_fail(g, "writing an image");
     sqlite3_bind_int64(s, 1, g->config_id);
     sqlite3_bind_int64(s, 2, identity_id);
     sqlite3_bind_text(s, 3, path, -1, SQLITE_STATIC);
@@ -338,13 +338,13 @@ static fk_status sq_put_image(fk_gallery *g, const char *path, const char *ident
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) image_id = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
-    if (rc != SQLITE_ROW) return fk_gallery_db_fail(g, "writing an image");
+    if (rc != SQLITE_ROW) return fk__gallery_db_fail(g, "writing an image");
     if (status != FK_IMG_OK || !faces || faces->count == 0) return FK_OK;
     if (sqlite3_prepare_v2(g->db, "INSERT INTO faces(image_id, x, y, w, h, confidence, "
                            "has_eyes, left_eye_x, left_eye_y, right_eye_x, right_eye_y, "
                            "embedding) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
                            -1, &s, NULL) != SQLITE_OK)
-        return fk_gallery_db_fail(g, "writing a face");
+        return fk__gallery_db_fail(g, "writing a face");
     for (int i = 0; i < faces->count && st == FK_OK; i++) {
         st = put_face(g, s, image_id, &faces->faces[i]);
         if (st == FK_OK && i == 0 && face_id) *face_id = sqlite3_last_insert_rowid(g->db);
@@ -358,13 +358,13 @@ static fk_status write3(fk_gallery *g, const char *sql, int64_t a, int64_t b, in
                         const char *what) {
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return fk_gallery_db_fail(g, what);
+        return fk__gallery_db_fail(g, what);
     sqlite3_bind_int64(s, 1, a);
     sqlite3_bind_int64(s, 2, b);
     sqlite3_bind_int64(s, 3, c);
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? FK_OK : fk_gallery_db_fail(g, what);
+    return rc == SQLITE_DONE ? FK_OK : fk__gallery_db_fail(g, what);
 }
 
 static fk_status sq_touch_image(fk_gallery *g, int64_t image_id, int64_t size,
@@ -396,7 +396,7 @@ static fk_status sq_list(fk_gallery *g, fk_gallery_identity **items, int *count)
                            "LEFT JOIN faces f ON f.image_id=i.id "
                            "GROUP BY n.id ORDER BY n.name",
                            -1, &s, NULL) != SQLITE_OK)
-        return fk_gallery_db_fail(g, "listing identities");
+        return fk__gallery_db_fail(g, "listing identities");
     sqlite3_bind_int64(s, 1, g->config_id);
     fk_status st = FK_OK;
     int cap = 0, n = 0, rc;
@@ -406,7 +406,7 @@ static fk_status sq_list(fk_gallery *g, fk_gallery_identity **items, int *count)
             cap = cap ? cap * 2 : 64;
             fk_gallery_identity *grown = realloc(list, (size_t)cap * sizeof *list);
             if (!grown) {
-                st = fk_fail(FK_ENOMEM, "out of memory");
+                st = fk__fail(FK_ENOMEM, "out of memory");
                 break;
             }
             list = grown;
@@ -416,12 +416,12 @@ static fk_status sq_list(fk_gallery *g, fk_gallery_identity **items, int *count)
         list[n].images = sqlite3_column_int(s, 1);
         list[n].faces = sqlite3_column_int(s, 2);
         if (!list[n].name) {
-            st = fk_fail(FK_ENOMEM, "out of memory");
+            st = fk__fail(FK_ENOMEM, "out of memory");
             break;
         }
         n++;
     }
-    if (st == FK_OK && rc != SQLITE_DONE) st = fk_gallery_db_fail(g, "listing identities");
+    if (st == FK_OK && rc != SQLITE_DONE) st = fk__gallery_db_fail(g, "listing identities");
     sqlite3_finalize(s);
     if (st != FK_OK) {
         fk_gallery_identities_free(list, n);
@@ -434,13 +434,13 @@ static fk_status sq_list(fk_gallery *g, fk_gallery_identity **items, int *count)
 
 static fk_status sq_remove(fk_gallery *g, const char *identity, int *faces_removed) {
     int64_t id = 0, faces = 0;
-    fk_status st = fk_gallery_begin(g);
+    fk_status st = fk__gallery_begin(g);
     if (st != FK_OK) return st;
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(g->db, "SELECT id FROM identities WHERE name=?1", -1, &s, NULL) !=
         SQLITE_OK) {
-        st = fk_gallery_db_fail(g, "removing an identity");
-        fk_gallery_rollback(g);
+        st = fk__gallery_db_fail(g, "removing an identity");
+        fk__gallery_rollback(g);
         return st;
     }
     sqlite3_bind_text(s, 1, identity, -1, SQLITE_STATIC);
@@ -448,8 +448,8 @@ static fk_status sq_remove(fk_gallery *g, const char *identity, int *faces_remov
     if (rc == SQLITE_ROW) id = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     if (rc == SQLITE_DONE)
-        st = fk_fail(FK_EINVAL, "%s: no identity '%s' in the gallery", g->path, identity);
-    else if (rc != SQLITE_ROW) st = fk_gallery_db_fail(g, "removing an identity");
+        st = fk__fail(FK_EINVAL, "%s: no identity '%s' in the gallery", g->path, identity);
+    else if (rc != SQLITE_ROW) st = fk__gallery_db_fail(g, "removing an identity");
     if (st == FK_OK)
         st = query_int(g, "SELECT count(*) FROM faces JOIN images ON faces.image_id=images.id "
                        "WHERE images.identity_id=?1", id, &faces);
@@ -459,8 +459,8 @@ static fk_status sq_remove(fk_gallery *g, const char *identity, int *faces_remov
     if (st == FK_OK)
         st = write3(g, "DELETE FROM identities WHERE id=?1 AND ?2=?3", id, 0, 0,
                     "removing an identity");
-    if (st == FK_OK) st = fk_gallery_commit(g);
-    else fk_gallery_rollback(g);
+    if (st == FK_OK) st = fk__gallery_commit(g);
+    else fk__gallery_rollback(g);
     if (st == FK_OK && faces_removed) *faces_removed = (int)faces;
     return st;
 }
@@ -504,17 +504,17 @@ static fk_status sq_generation(fk_gallery *g, int64_t *gen) {
  * writes. */
 static fk_status sq_load_rows(fk_gallery *g, int64_t *gen) {
     if (sqlite3_exec(g->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-        return fk_gallery_db_fail(g, "loading embeddings");
+        return fk__gallery_db_fail(g, "loading embeddings");
     int count = 0;
     sqlite3_stmt *s = NULL;
     fk_status st = sq_generation(g, gen);
     if (st == FK_OK) st = sq_count_faces(g, &count);
-    if (st == FK_OK) st = fk_gallery_alloc_rows(g, count);
+    if (st == FK_OK) st = fk__gallery_alloc_rows(g, count);
     if (st == FK_OK &&
         sqlite3_prepare_v2(g->db, "SELECT f.id, f.image_id, f.embedding FROM faces f JOIN "
                            "images i ON f.image_id=i.id WHERE i.config_id=?1 ORDER BY f.id",
                            -1, &s, NULL) != SQLITE_OK)
-        st = fk_gallery_db_fail(g, "loading embeddings");
+        st = fk__gallery_db_fail(g, "loading embeddings");
     if (st != FK_OK) {
         sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL);
         return st;
@@ -526,7 +526,7 @@ static fk_status sq_load_rows(fk_gallery *g, int64_t *gen) {
         const void *blob = sqlite3_column_blob(s, 2);
         int bytes = sqlite3_column_bytes(s, 2);
         if (!blob || bytes != want) {
-            st = fk_fail(FK_EFORMAT, "%s: face %lld has an embedding of %d bytes, expected "
+            st = fk__fail(FK_EFORMAT, "%s: face %lld has an embedding of %d bytes, expected "
                          "%d (the gallery file is damaged)", g->path,
                          (long long)sqlite3_column_int64(s, 0), bytes, want);
             break;
@@ -537,7 +537,7 @@ static fk_status sq_load_rows(fk_gallery *g, int64_t *gen) {
         n++;
     }
     if (st == FK_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
-        st = fk_gallery_db_fail(g, "loading embeddings");
+        st = fk__gallery_db_fail(g, "loading embeddings");
     sqlite3_finalize(s);
     sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL);
     g->n = n;
@@ -554,14 +554,14 @@ static fk_status sq_fetch_matches(fk_gallery *g, const int64_t *face_ids, int co
                            "f.image_id=i.id JOIN identities n ON i.identity_id=n.id "
                            "WHERE f.id=?1",
                            -1, &s, NULL) != SQLITE_OK)
-        return fk_gallery_db_fail(g, "reading matches");
+        return fk__gallery_db_fail(g, "reading matches");
     fk_status st = FK_OK;
     for (int k = 0; k < count && st == FK_OK; k++) {
         fk_gallery_match *m = &matches[k];
         sqlite3_reset(s);
         sqlite3_bind_int64(s, 1, face_ids[k]);
         if (sqlite3_step(s) != SQLITE_ROW) {
-            st = fk_gallery_db_fail(g, "reading a match");
+            st = fk__gallery_db_fail(g, "reading a match");
             break;
         }
         m->face_id = face_ids[k];
@@ -584,13 +584,13 @@ static fk_status sq_fetch_matches(fk_gallery *g, const int64_t *face_ids, int co
                                  (float)sqlite3_column_double(s, 11)};
         f->right_eye = (fk_point){(float)sqlite3_column_double(s, 12),
                                   (float)sqlite3_column_double(s, 13)};
-        if (!m->path || !m->identity) st = fk_fail(FK_ENOMEM, "out of memory");
+        if (!m->path || !m->identity) st = fk__fail(FK_ENOMEM, "out of memory");
     }
     sqlite3_finalize(s);
     return st;
 }
 
-const fk_gallery_backend fk_gallery_sqlite_backend = {
+const fk_gallery_backend fk__gallery_sqlite_backend = {
     .name = "sqlite",
     .can_index = 1,
     .local_file = 1,

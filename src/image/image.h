@@ -13,12 +13,12 @@
 
 /* Bilinear resize to dw x dh (same channel count). Pixel centres are aligned
  * (sample position ((x + 0.5) * sw / dw - 0.5)), edges clamped. */
-fk_status fk_image_resize(const fk_image *src, int dw, int dh, fk_image **out);
+fk_status fk__image_resize(const fk_image *src, int dw, int dh, fk_image **out);
 
 /* Area-averaging downscale to dw x dh (dw <= width, dh <= height): each
  * destination pixel is the mean of the source pixels it covers (fractional
  * coverage weighted). Used before large shrinks, where bilinear aliases. */
-fk_status fk_image_resize_area(const fk_image *src, int dw, int dh,
+fk_status fk__image_resize_area(const fk_image *src, int dw, int dh,
                                fk_image **out);
 
 /* Affine warp. `m` maps destination pixel coordinates to source coordinates:
@@ -28,24 +28,24 @@ fk_status fk_image_resize_area(const fk_image *src, int dw, int dh,
  * are the constant `fill` (same value in every channel) when
  * border == FK_BORDER_CONSTANT. */
 typedef enum { FK_BORDER_CONSTANT = 0, FK_BORDER_REPLICATE = 1 } fk_border;
-fk_status fk_image_warp_affine(const fk_image *src, const double m[6], int dw,
+fk_status fk__image_warp_affine(const fk_image *src, const double m[6], int dw,
                                int dh, fk_border border, uint8_t fill,
                                fk_image **out);
 
 /* Copy of the rectangle (x, y, w, h); parts outside the image are filled with
  * `fill`. w, h must be > 0. */
-fk_status fk_image_crop(const fk_image *src, int x, int y, int w, int h,
+fk_status fk__image_crop(const fk_image *src, int x, int y, int w, int h,
                         uint8_t fill, fk_image **out);
 
 /* The image placed at (left, top) on a larger canvas of constant `fill`. */
-fk_status fk_image_pad(const fk_image *src, int left, int top, int right,
+fk_status fk__image_pad(const fk_image *src, int left, int top, int right,
                        int bottom, uint8_t fill, fk_image **out);
 
 /* Draw (in place) a rectangle outline `thickness` pixels wide, clipped to the
  * image, and a filled square dot of radius r at a point. RGB images only. */
-void fk_image_draw_rect(fk_image *img, int x, int y, int w, int h,
+void fk__image_draw_rect(fk_image *img, int x, int y, int w, int h,
                         int thickness, uint8_t r, uint8_t g, uint8_t b);
-void fk_image_draw_dot(fk_image *img, int cx, int cy, int radius, uint8_t r,
+void fk__image_draw_dot(fk_image *img, int cx, int cy, int radius, uint8_t r,
                        uint8_t g, uint8_t b);
 
 #endif

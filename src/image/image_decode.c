@@ -58,24 +58,24 @@
  * overflow size_t. */
 fk_status fk_image_new(int width, int height, int channels, fk_image **out) {
     if (!out)
-        return fk_fail(FK_EINVAL, "fk_image_new: out is NULL");
+        return fk__fail(FK_EINVAL, "fk_image_new: out is NULL");
     *out = NULL;
     if (width <= 0 || height <= 0)
-        return fk_fail(FK_EINVAL, "fk_image_new: size %dx%d is not positive",
+        return fk__fail(FK_EINVAL, "fk_image_new: size %dx%d is not positive",
                        width, height);
     if (channels != 1 && channels != 3)
-        return fk_fail(FK_EINVAL, "fk_image_new: %d channels (must be 1 or 3)",
+        return fk__fail(FK_EINVAL, "fk_image_new: %d channels (must be 1 or 3)",
                        channels);
     size_t stride = (size_t)width * (size_t)channels;
     if ((size_t)height > SIZE_MAX / stride)
-        return fk_fail(FK_ENOMEM, "fk_image_new: %dx%d is too large to address",
+        return fk__fail(FK_ENOMEM, "fk_image_new: %dx%d is too large to address",
                        width, height);
     fk_image *img = malloc(sizeof *img);
     uint8_t *data = calloc((size_t)height, stride);
     if (!img || !data) {
         free(img);
         free(data);
-        return fk_fail(FK_ENOMEM, "out of memory for a %dx%d image", width,
+        return fk__fail(FK_ENOMEM, "out of memory for a %dx%d image", width,
                        height);
     }
     *img = (fk_image){width, height, channels, stride, data, 1.0f};
@@ -102,7 +102,7 @@ static int image_valid(const fk_image *img) {
 static fk_status image_alloc(const char *name, int w, int h, fk_image **out) {
     fk_status st = fk_image_new(w, h, 3, out);
     if (st != FK_OK)
-        return fk_fail(st, "%s: out of memory for a %dx%d image", name, w, h);
+        return fk__fail(st, "%s: out of memory for a %dx%d image", name, w, h);
     return FK_OK;
 }
 
@@ -111,14 +111,14 @@ static fk_status image_alloc(const char *name, int w, int h, fk_image **out) {
 static fk_status check_budget(const char *name, uint32_t w, uint32_t h,
                               size_t max_pixels) {
     if (w == 0 || h == 0)
-        return fk_fail(FK_EFORMAT, "%s: image header says %ux%u pixels", name,
+        return fk__fail(FK_EFORMAT, "%s: image header says %ux%u pixels", name,
                        w, h);
     uint64_t n = (uint64_t)w * h;
     if (w > INT_MAX || h > INT_MAX)
-        return fk_fail(FK_ETOOBIG, "%s: image is %ux%u, larger than facekit "
+        return fk__fail(FK_ETOOBIG, "%s: image is %ux%u, larger than facekit "
                        "can address", name, w, h);
     if (n > max_pixels)
-        return fk_fail(FK_ETOOBIG,
+        return fk__fail(FK_ETOOBIG,
                        "%s: image is %ux%u (%.1f megapixels), over the limit "
                        "of %g megapixels",
                        name, w, h, (double)n / 1e6, (double)max_pixels / 1e6);
@@ -346,12 +346,12 @@ static fk_status jpeg_read_pixels(jpeg_decode *d, int cmyk) {
     if (st != FK_OK)
         return st;
     if (cmyk && !(d->cmyk = malloc((size_t)cinfo->output_width * 4)))
-        return fk_fail(FK_ENOMEM, "%s: out of memory", d->name);
+        return fk__fail(FK_ENOMEM, "%s: out of memory", d->name);
     while (cinfo->output_scanline < cinfo->output_height) {
         uint8_t *dst = d->img->data + (size_t)cinfo->output_scanline * d->img->stride;
         JSAMPROW row = cmyk ? d->cmyk : dst;
         if (jpeg_read_scanlines(cinfo, &row, 1) != 1)
-            return fk_fail(FK_EFORMAT, "%s: JPEG decoder stopped early", d->name);
+            return fk__fail(FK_EFORMAT, "%s: JPEG decoder stopped early", d->name);
         if (cmyk)
             cmyk_to_rgb(d->cmyk, dst, d->img->width, cinfo->saw_Adobe_marker);
     }
@@ -380,9 +380,9 @@ static fk_status jpeg_decode_run(jpeg_decode *d, const uint8_t *data,
     d->cinfo.err = jpeg_fail_init(&d->fail);
     if (setjmp(d->fail.jump)) {
         if (d->fail.truncated || d->fail.eof_seen)
-            return fk_fail(FK_EFORMAT, "%s: truncated or corrupt JPEG (%s)",
+            return fk__fail(FK_EFORMAT, "%s: truncated or corrupt JPEG (%s)",
                            d->name, d->fail.message);
-        return fk_fail(jpeg_fail_status(&d->fail), "%s: corrupt JPEG (%s)",
+        return fk__fail(jpeg_fail_status(&d->fail), "%s: corrupt JPEG (%s)",
                        d->name, d->fail.message);
     }
     jpeg_create_decompress(&d->cinfo);
@@ -406,7 +406,7 @@ static fk_status jpeg_decode_run(jpeg_decode *d, const uint8_t *data,
     d->cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
     jpeg_start_decompress(&d->cinfo);
     if (d->cinfo.output_components != (cmyk ? 4 : 3))
-        return fk_fail(FK_EFORMAT, "%s: unsupported JPEG colour layout", d->name);
+        return fk__fail(FK_EFORMAT, "%s: unsupported JPEG colour layout", d->name);
     st = jpeg_read_pixels(d, cmyk);
     if (st != FK_OK)
         return st;
@@ -420,7 +420,7 @@ static fk_status decode_jpeg(const uint8_t *data, size_t size, const char *name,
                              size_t max_pixels, int max_side, fk_image **out) {
     jpeg_decode *d = calloc(1, sizeof *d);
     if (!d)
-        return fk_fail(FK_ENOMEM, "%s: out of memory", name);
+        return fk__fail(FK_ENOMEM, "%s: out of memory", name);
     d->name = name;
     d->max_pixels = max_pixels;
     d->max_side = max_side;
@@ -502,12 +502,12 @@ static void png_request_rgb8(png_structp png, png_infop info) {
  * and frees d->rows whatever happens. */
 static fk_status png_decode_run(png_decode *d) {
     if (setjmp(d->jump))
-        return fk_fail(FK_EFORMAT, "%s: truncated or corrupt PNG (%s)", d->name,
+        return fk__fail(FK_EFORMAT, "%s: truncated or corrupt PNG (%s)", d->name,
                        d->message);
     d->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, d, png_fail_error,
                                     png_fail_warning);
     if (!d->png || !(d->info = png_create_info_struct(d->png)))
-        return fk_fail(FK_ENOMEM, "%s: out of memory", d->name);
+        return fk__fail(FK_ENOMEM, "%s: out of memory", d->name);
     png_set_read_fn(d->png, d, png_read_memory);
     png_read_info(d->png, d->info);
     uint32_t w = png_get_image_width(d->png, d->info);
@@ -517,11 +517,11 @@ static fk_status png_decode_run(png_decode *d) {
         return st;
     png_request_rgb8(d->png, d->info);
     if (png_get_rowbytes(d->png, d->info) != (size_t)w * 3)
-        return fk_fail(FK_EFORMAT, "%s: unsupported PNG pixel layout", d->name);
+        return fk__fail(FK_EFORMAT, "%s: unsupported PNG pixel layout", d->name);
     if ((st = image_alloc(d->name, (int)w, (int)h, &d->img)) != FK_OK)
         return st;
     if (!(d->rows = malloc(h * sizeof *d->rows)))
-        return fk_fail(FK_ENOMEM, "%s: out of memory", d->name);
+        return fk__fail(FK_ENOMEM, "%s: out of memory", d->name);
     for (uint32_t y = 0; y < h; y++)
         d->rows[y] = d->img->data + (size_t)y * d->img->stride;
     png_read_image(d->png, d->rows);
@@ -533,7 +533,7 @@ static fk_status decode_png(const uint8_t *data, size_t size, const char *name,
                             size_t max_pixels, fk_image **out) {
     png_decode *d = calloc(1, sizeof *d);
     if (!d)
-        return fk_fail(FK_ENOMEM, "%s: out of memory", name);
+        return fk__fail(FK_ENOMEM, "%s: out of memory", name);
     *d = (png_decode){.name = name, .max_pixels = max_pixels, .data = data,
                       .size = size};
     fk_status st = png_decode_run(d);
@@ -555,19 +555,19 @@ static fk_status decode_png(const uint8_t *data, size_t size, const char *name,
 fk_status fk_image_decode_scaled(const void *data, size_t size,
                                  const char *name, size_t max_pixels,
                                  int max_side, fk_image **out) {
-    fk_clear_error();
+    fk__clear_error();
     if (!name)
         name = "image";
     if (!out)
-        return fk_fail(FK_EINVAL, "%s: fk_image_decode: out is NULL", name);
+        return fk__fail(FK_EINVAL, "%s: fk_image_decode: out is NULL", name);
     *out = NULL;
     if (max_side < 0)
-        return fk_fail(FK_EINVAL, "%s: decode max_side %d is negative (0 "
+        return fk__fail(FK_EINVAL, "%s: decode max_side %d is negative (0 "
                        "decodes in full)", name, max_side);
     if (size == 0)
-        return fk_fail(FK_EFORMAT, "%s: empty file", name);
+        return fk__fail(FK_EFORMAT, "%s: empty file", name);
     if (!data)
-        return fk_fail(FK_EINVAL, "%s: fk_image_decode: data is NULL", name);
+        return fk__fail(FK_EINVAL, "%s: fk_image_decode: data is NULL", name);
     if (max_pixels == 0)
         max_pixels = FK_DEFAULT_MAX_PIXELS;
     const uint8_t *p = data;
@@ -575,7 +575,7 @@ fk_status fk_image_decode_scaled(const void *data, size_t size,
         return decode_jpeg(p, size, name, max_pixels, max_side, out);
     if (size >= 4 && memcmp(p, "\x89PNG", 4) == 0)
         return decode_png(p, size, name, max_pixels, out);
-    return fk_fail(FK_EFORMAT, "%s: not a JPEG or PNG image", name);
+    return fk__fail(FK_EFORMAT, "%s: not a JPEG or PNG image", name);
 }
 
 /* Decode at full size. */
@@ -624,26 +624,26 @@ static int read_stream(FILE *f, uint8_t **buf, size_t *len) {
 /* Read a whole file, then decode it, reduced per max_side (0: full size). */
 fk_status fk_image_load_scaled(const char *path, size_t max_pixels,
                                int max_side, fk_image **out) {
-    fk_clear_error();
+    fk__clear_error();
     if (out)
         *out = NULL;
     if (!path || !out)
-        return fk_fail(FK_EINVAL, "fk_image_load: path and out must not be NULL");
+        return fk__fail(FK_EINVAL, "fk_image_load: path and out must not be NULL");
     if (max_side < 0)
-        return fk_fail(FK_EINVAL, "%s: decode max_side %d is negative (0 "
+        return fk__fail(FK_EINVAL, "%s: decode max_side %d is negative (0 "
                        "decodes in full)", path, max_side);
     FILE *f = fopen(path, "rb");
     if (!f)
-        return fk_fail(FK_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return fk__fail(FK_EIO, "%s: cannot open: %s", path, strerror(errno));
     uint8_t *buf = NULL;
     size_t len = 0;
     errno = 0;
     int err = read_stream(f, &buf, &len);
     fclose(f);
     if (err == ENOMEM)
-        return fk_fail(FK_ENOMEM, "%s: out of memory reading the file", path);
+        return fk__fail(FK_ENOMEM, "%s: out of memory reading the file", path);
     if (err)
-        return fk_fail(FK_EIO, "%s: cannot read: %s", path, strerror(err));
+        return fk__fail(FK_EIO, "%s: cannot read: %s", path, strerror(err));
     fk_status st = fk_image_decode_scaled(buf, len, path, max_pixels, max_side,
                                           out);
     free(buf);
@@ -668,7 +668,7 @@ static fk_status jpeg_encode_run(jpeg_encode *e, const fk_image *img, FILE *f,
                                  int quality, const char *path) {
     e->cinfo.err = jpeg_fail_init(&e->fail);
     if (setjmp(e->fail.jump))
-        return fk_fail(jpeg_fail_status(&e->fail), "%s: cannot write JPEG (%s)",
+        return fk__fail(jpeg_fail_status(&e->fail), "%s: cannot write JPEG (%s)",
                        path, e->fail.message);
     jpeg_create_compress(&e->cinfo);
     jpeg_stdio_dest(&e->cinfo, f);
@@ -693,7 +693,7 @@ static fk_status write_jpeg(const fk_image *img, FILE *f, int quality,
                             const char *path) {
     jpeg_encode *e = calloc(1, sizeof *e);
     if (!e)
-        return fk_fail(FK_ENOMEM, "%s: out of memory", path);
+        return fk__fail(FK_ENOMEM, "%s: out of memory", path);
     fk_status st = jpeg_encode_run(e, img, f, quality, path);
     jpeg_destroy_compress(&e->cinfo);
     free(e);
@@ -722,11 +722,11 @@ static void png_encode_error(png_structp png, png_const_charp msg) {
 static fk_status png_encode_run(png_encode *e, const fk_image *img, FILE *f,
                                 const char *path) {
     if (setjmp(e->jump))
-        return fk_fail(FK_EIO, "%s: cannot write PNG (%s)", path, e->message);
+        return fk__fail(FK_EIO, "%s: cannot write PNG (%s)", path, e->message);
     e->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, e, png_encode_error,
                                      png_fail_warning);
     if (!e->png || !(e->info = png_create_info_struct(e->png)))
-        return fk_fail(FK_ENOMEM, "%s: out of memory", path);
+        return fk__fail(FK_ENOMEM, "%s: out of memory", path);
     png_init_io(e->png, f);
     png_set_IHDR(e->png, e->info, (png_uint_32)img->width,
                  (png_uint_32)img->height, 8,
@@ -744,7 +744,7 @@ static fk_status png_encode_run(png_encode *e, const fk_image *img, FILE *f,
 static fk_status write_png(const fk_image *img, FILE *f, const char *path) {
     png_encode *e = calloc(1, sizeof *e);
     if (!e)
-        return fk_fail(FK_ENOMEM, "%s: out of memory", path);
+        return fk__fail(FK_ENOMEM, "%s: out of memory", path);
     fk_status st = png_encode_run(e, img, f, path);
     png_destroy_write_struct(&e->png, &e->info);
     free(e);
@@ -776,7 +776,7 @@ static fk_status open_temp(const char *path, char **tmp_out, FILE **f_out) {
     size_t cap = strlen(path) + 48;
     char *tmp = malloc(cap);
     if (!tmp)
-        return fk_fail(FK_ENOMEM, "%s: out of memory", path);
+        return fk__fail(FK_ENOMEM, "%s: out of memory", path);
     int fd = -1;
     for (int tries = 0; fd < 0 && tries < 100; tries++) {
         snprintf(tmp, cap, "%s.tmp-%ld-%u", path, (long)getpid(),
@@ -793,7 +793,7 @@ static fk_status open_temp(const char *path, char **tmp_out, FILE **f_out) {
             unlink(tmp);
         }
         free(tmp);
-        return fk_fail(FK_EIO, "%s: cannot create a file there: %s", path,
+        return fk__fail(FK_EIO, "%s: cannot create a file there: %s", path,
                        strerror(err));
     }
     *tmp_out = tmp;
@@ -807,9 +807,9 @@ static fk_status encode_and_close(const fk_image *img, FILE *f, int format,
     fk_status st = format == SAVE_JPEG ? write_jpeg(img, f, quality, path)
                                        : write_png(img, f, path);
     if (st == FK_OK && (fflush(f) != 0 || ferror(f)))
-        st = fk_fail(FK_EIO, "%s: write failed: %s", path, strerror(errno));
+        st = fk__fail(FK_EIO, "%s: write failed: %s", path, strerror(errno));
     if (fclose(f) != 0 && st == FK_OK)
-        st = fk_fail(FK_EIO, "%s: write failed: %s", path, strerror(errno));
+        st = fk__fail(FK_EIO, "%s: write failed: %s", path, strerror(errno));
     return st;
 }
 
@@ -817,19 +817,19 @@ static fk_status encode_and_close(const fk_image *img, FILE *f, int format,
  * path. Writes a temporary file in the same folder and renames it over path
  * only when everything succeeded, so a failure leaves no partial file. */
 fk_status fk_image_save(const fk_image *img, const char *path, int quality) {
-    fk_clear_error();
+    fk__clear_error();
     if (!path)
-        return fk_fail(FK_EINVAL, "fk_image_save: path is NULL");
+        return fk__fail(FK_EINVAL, "fk_image_save: path is NULL");
     if (!image_valid(img))
-        return fk_fail(FK_EINVAL, "%s: cannot save: not a valid image", path);
+        return fk__fail(FK_EINVAL, "%s: cannot save: not a valid image", path);
     int format = save_format(path);
     if (format == SAVE_UNKNOWN)
-        return fk_fail(FK_EINVAL, "%s: unknown image type; use a .jpg, .jpeg "
+        return fk__fail(FK_EINVAL, "%s: unknown image type; use a .jpg, .jpeg "
                        "or .png extension", path);
     if (quality == 0)
         quality = 90;
     if (format == SAVE_JPEG && (quality < 1 || quality > 100))
-        return fk_fail(FK_EINVAL, "%s: JPEG quality %d is outside 1..100", path,
+        return fk__fail(FK_EINVAL, "%s: JPEG quality %d is outside 1..100", path,
                        quality);
     char *tmp = NULL;
     FILE *f = NULL;
@@ -838,7 +838,7 @@ fk_status fk_image_save(const fk_image *img, const char *path, int quality) {
         return st;
     st = encode_and_close(img, f, format, quality, path);
     if (st == FK_OK && rename(tmp, path) != 0)
-        st = fk_fail(FK_EIO, "%s: cannot replace the file: %s", path,
+        st = fk__fail(FK_EIO, "%s: cannot replace the file: %s", path,
                      strerror(errno));
     if (st != FK_OK)
         unlink(tmp);

@@ -49,7 +49,7 @@ static void pixel_value(const fk_image *img, uint8_t r, uint8_t g, uint8_t b,
 
 /* Outline of the rectangle (x, y, w, h): four bands `thickness` pixels
  * wide (at least 1) lying inside it. Nothing for w or h <= 0. */
-void fk_image_draw_rect(fk_image *img, int x, int y, int w, int h,
+void fk__image_draw_rect(fk_image *img, int x, int y, int w, int h,
                         int thickness, uint8_t r, uint8_t g, uint8_t b) {
     if (!image_valid(img) || w <= 0 || h <= 0)
         return;
@@ -69,7 +69,7 @@ void fk_image_draw_rect(fk_image *img, int x, int y, int w, int h,
 
 /* A filled square centred on (cx, cy) reaching `radius` pixels each way
  * (radius 0: one pixel). Nothing for a negative radius. */
-void fk_image_draw_dot(fk_image *img, int cx, int cy, int radius, uint8_t r,
+void fk__image_draw_dot(fk_image *img, int cx, int cy, int radius, uint8_t r,
                        uint8_t g, uint8_t b) {
     if (!image_valid(img) || radius < 0)
         return;

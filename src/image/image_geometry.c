@@ -36,9 +36,9 @@ static fk_status check_args(const char *fn, const fk_image *src, int w, int h,
     if (out)
         *out = NULL;
     if (!out || !image_valid(src))
-        return fk_fail(FK_EINVAL, "%s: needs a valid source image and out", fn);
+        return fk__fail(FK_EINVAL, "%s: needs a valid source image and out", fn);
     if (w <= 0 || h <= 0)
-        return fk_fail(FK_EINVAL, "%s: output size %dx%d is not positive", fn,
+        return fk__fail(FK_EINVAL, "%s: output size %dx%d is not positive", fn,
                        w, h);
     return FK_OK;
 }
@@ -120,8 +120,8 @@ static void resize_into(const fk_image *src, fk_image *dst,
 
 /* Bilinear resize to dw x dh, pixel centres aligned, edges clamped. The tap
  * tables and two row buffers are allocated per call. */
-fk_status fk_image_resize(const fk_image *src, int dw, int dh, fk_image **out) {
-    fk_status st = check_args("fk_image_resize", src, dw, dh, out);
+fk_status fk__image_resize(const fk_image *src, int dw, int dh, fk_image **out) {
+    fk_status st = check_args("fk__image_resize", src, dw, dh, out);
     if (st != FK_OK)
         return st;
     fk_image *dst;
@@ -131,7 +131,7 @@ fk_status fk_image_resize(const fk_image *src, int dw, int dh, fk_image **out) {
     axis_tap *yt = malloc((size_t)dh * sizeof *yt);
     uint32_t *rows = malloc(2 * (size_t)dw * src->channels * sizeof *rows);
     if (!xt || !yt || !rows) {
-        st = fk_fail(FK_ENOMEM, "out of memory resizing to %dx%d", dw, dh);
+        st = fk__fail(FK_ENOMEM, "out of memory resizing to %dx%d", dw, dh);
     } else {
         axis_taps(src->width, dw, src->channels, xt);
         axis_taps(src->height, dh, 1, yt);
@@ -211,14 +211,14 @@ static void sample(const fk_image *s, double sx, double sy, fk_border border,
 
 /* Affine warp: destination pixel (dx, dy) samples the source at
  * m * (dx, dy, 1), bilinearly, with the given border rule. */
-fk_status fk_image_warp_affine(const fk_image *src, const double m[6], int dw,
+fk_status fk__image_warp_affine(const fk_image *src, const double m[6], int dw,
                                int dh, fk_border border, uint8_t fill,
                                fk_image **out) {
-    fk_status st = check_args("fk_image_warp_affine", src, dw, dh, out);
+    fk_status st = check_args("fk__image_warp_affine", src, dw, dh, out);
     if (st != FK_OK)
         return st;
     if (!m || (border != FK_BORDER_CONSTANT && border != FK_BORDER_REPLICATE))
-        return fk_fail(FK_EINVAL, "fk_image_warp_affine: needs a matrix and a "
+        return fk__fail(FK_EINVAL, "fk__image_warp_affine: needs a matrix and a "
                        "known border mode");
     fk_image *dst;
     if ((st = fk_image_new(dw, dh, src->channels, &dst)) != FK_OK)
@@ -238,9 +238,9 @@ fk_status fk_image_warp_affine(const fk_image *src, const double m[6], int dw,
 /* Crop: a w x h copy of the source starting at (x, y), which may lie partly
  * or wholly outside; uncovered pixels are `fill`. Coordinates are widened to
  * 64 bits so no sum can overflow. */
-fk_status fk_image_crop(const fk_image *src, int x, int y, int w, int h,
+fk_status fk__image_crop(const fk_image *src, int x, int y, int w, int h,
                         uint8_t fill, fk_image **out) {
-    fk_status st = check_args("fk_image_crop", src, w, h, out);
+    fk_status st = check_args("fk__image_crop", src, w, h, out);
     if (st != FK_OK)
         return st;
     fk_image *dst;
@@ -261,19 +261,19 @@ fk_status fk_image_crop(const fk_image *src, int x, int y, int w, int h,
 
 /* Pad: the source on a bigger canvas of `fill`, which is a crop starting
  * above and left of the image. */
-fk_status fk_image_pad(const fk_image *src, int left, int top, int right,
+fk_status fk__image_pad(const fk_image *src, int left, int top, int right,
                        int bottom, uint8_t fill, fk_image **out) {
     if (out)
         *out = NULL;
     if (!image_valid(src) || !out)
-        return fk_fail(FK_EINVAL, "fk_image_pad: needs a valid source image "
+        return fk__fail(FK_EINVAL, "fk__image_pad: needs a valid source image "
                        "and out");
     if (left < 0 || top < 0 || right < 0 || bottom < 0)
-        return fk_fail(FK_EINVAL, "fk_image_pad: negative padding (%d, %d, "
+        return fk__fail(FK_EINVAL, "fk__image_pad: negative padding (%d, %d, "
                        "%d, %d)", left, top, right, bottom);
     int64_t w = (int64_t)src->width + left + right;
     int64_t h = (int64_t)src->height + top + bottom;
     if (w > INT_MAX || h > INT_MAX)
-        return fk_fail(FK_EINVAL, "fk_image_pad: padded size is too large");
-    return fk_image_crop(src, -left, -top, (int)w, (int)h, fill, out);
+        return fk__fail(FK_EINVAL, "fk__image_pad: padded size is too large");
+    return fk__image_crop(src, -left, -top, (int)w, (int)h, fill, out);
 }

@@ -12,11 +12,11 @@ static void span_of(int d, double ratio, double *x0, double *x1) {
     *x1 = (d + 1) * ratio;
 }
 
-fk_status fk_image_resize_area(const fk_image *src, int dw, int dh,
+fk_status fk__image_resize_area(const fk_image *src, int dw, int dh,
                                fk_image **out) {
     if (!src || !out || dw <= 0 || dh <= 0 || dw > src->width ||
         dh > src->height)
-        return fk_fail(FK_EINVAL, "resize_area: bad arguments");
+        return fk__fail(FK_EINVAL, "resize_area: bad arguments");
     fk_status st = fk_image_new(dw, dh, src->channels, out);
     if (st != FK_OK) return st;
     const int ch = src->channels;
@@ -25,7 +25,7 @@ fk_status fk_image_resize_area(const fk_image *src, int dw, int dh,
     if (!acc) {
         fk_image_free(*out);
         *out = NULL;
-        return fk_fail(FK_ENOMEM, "resize_area: out of memory");
+        return fk__fail(FK_ENOMEM, "resize_area: out of memory");
     }
     for (int dy = 0; dy < dh; dy++) {
         double y0, y1;

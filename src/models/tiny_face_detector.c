@@ -50,15 +50,15 @@ static int tiny_separable(fk_net *m, int in, int idx, int in_c, int out_c, fk_st
     char name[64];
     int dshape[4] = {3, 3, in_c, 1}, pshape[4] = {1, 1, in_c, out_c}, bshape[1] = {out_c};
     snprintf(name, sizeof name, "conv%d/depthwise_filter", idx);
-    const fk_weight *dw = fk_net_weight(m, name, 4, dshape, st);
+    const fk_weight *dw = fk__net_weight(m, name, 4, dshape, st);
     snprintf(name, sizeof name, "conv%d/pointwise_filter", idx);
-    const fk_weight *pw = fk_net_weight(m, name, 4, pshape, st);
+    const fk_weight *pw = fk__net_weight(m, name, 4, pshape, st);
     snprintf(name, sizeof name, "conv%d/bias", idx);
-    const fk_weight *b = fk_net_weight(m, name, 1, bshape, st);
+    const fk_weight *b = fk__net_weight(m, name, 1, bshape, st);
     if (*st != FK_OK) return -1;
     fk_act none = {.kind = FK_ACT_NONE}, leaky = {.kind = FK_ACT_LEAKY, .alpha = 0.1f};
-    int v = fk_graph_depthwise(m->graph, in, dw->data, NULL, 3, 3, in_c, 1, FK_PAD_SAME, none);
-    return fk_graph_conv(m->graph, v, pw->data, b->data, 1, 1, in_c, out_c, 1, FK_PAD_SAME, leaky);
+    int v = fk__graph_depthwise(m->graph, in, dw->data, NULL, 3, 3, in_c, 1, FK_PAD_SAME, none);
+    return fk__graph_conv(m->graph, v, pw->data, b->data, 1, 1, in_c, out_c, 1, FK_PAD_SAME, leaky);
 }
 
 static fk_status tiny_build(fk_net *m, void *model) {
@@ -66,32 +66,32 @@ static fk_status tiny_build(fk_net *m, void *model) {
     fk_status st = FK_OK;
     int w0shape[4] = {3, 3, 3, 16}, b0shape[1] = {16};
     int w8shape[4] = {1, 1, 512, 25}, b8shape[1] = {25};
-    const fk_weight *w0 = fk_net_weight(m, "conv0/filters", 4, w0shape, &st);
-    const fk_weight *b0 = fk_net_weight(m, "conv0/bias", 1, b0shape, &st);
-    const fk_weight *w8 = fk_net_weight(m, "conv8/filters", 4, w8shape, &st);
-    const fk_weight *b8 = fk_net_weight(m, "conv8/bias", 1, b8shape, &st);
+    const fk_weight *w0 = fk__net_weight(m, "conv0/filters", 4, w0shape, &st);
+    const fk_weight *b0 = fk__net_weight(m, "conv0/bias", 1, b0shape, &st);
+    const fk_weight *w8 = fk__net_weight(m, "conv8/filters", 4, w8shape, &st);
+    const fk_weight *b8 = fk__net_weight(m, "conv8/bias", 1, b8shape, &st);
     if (st != FK_OK) return st;
     fk_act none = {.kind = FK_ACT_NONE}, leaky = {.kind = FK_ACT_LEAKY, .alpha = 0.1f};
-    int v = fk_graph_conv(m->graph, 0, w0->data, b0->data, 3, 3, 3, 16, 1, FK_PAD_VALID, leaky);
-    v = fk_graph_pool(m->graph, FK_OP_MAXPOOL, v, 2, 2, FK_PAD_SAME);
+    int v = fk__graph_conv(m->graph, 0, w0->data, b0->data, 3, 3, 3, 16, 1, FK_PAD_VALID, leaky);
+    v = fk__graph_pool(m->graph, FK_OP_MAXPOOL, v, 2, 2, FK_PAD_SAME);
     static const int widths[6] = {16, 32, 64, 128, 256, 512};
     for (int i = 1; i <= 5; i++) {
         v = tiny_separable(m, v, i, widths[i - 1], widths[i], &st);
         if (st != FK_OK) return st;
-        v = fk_graph_pool(m->graph, FK_OP_MAXPOOL, v, 2, i < 5 ? 2 : 1, FK_PAD_SAME);
+        v = fk__graph_pool(m->graph, FK_OP_MAXPOOL, v, 2, i < 5 ? 2 : 1, FK_PAD_SAME);
     }
-    v = fk_graph_conv(m->graph, v, w8->data, b8->data, 1, 1, 512, 25, 1, FK_PAD_VALID, none);
-    fk_graph_mark_output(m->graph, v);
+    v = fk__graph_conv(m->graph, v, w8->data, b8->data, 1, 1, 512, 25, 1, FK_PAD_VALID, none);
+    fk__graph_mark_output(m->graph, v);
     t->out = v;
-    return fk_graph_plan(m->graph, 1, FK_TINY_INPUT, FK_TINY_INPUT);
+    return fk__graph_plan(m->graph, 1, FK_TINY_INPUT, FK_TINY_INPUT);
 }
 
-fk_status fk_tiny_face_load(const char *home, fk_tiny_face **out) {
-    if (!out) return fk_fail(FK_EINVAL, "fk_tiny_face_load: out is NULL");
+fk_status fk__tiny_face_load(const char *home, fk_tiny_face **out) {
+    if (!out) return fk__fail(FK_EINVAL, "fk__tiny_face_load: out is NULL");
     *out = NULL;
     fk_tiny_face *m = calloc(1, sizeof *m);
-    if (!m) return fk_fail(FK_ENOMEM, "tiny: out of memory");
-    fk_status st = fk_net_open(&m->net, "tiny_face_detector_model", home, "face-api",
+    if (!m) return fk__fail(FK_ENOMEM, "tiny: out of memory");
+    fk_status st = fk__net_open(&m->net, "tiny_face_detector_model", home, "face-api",
                                "tiny_face_detector_model-weights_manifest.json", 3,
                                tiny_build, m);
     if (st != FK_OK) {
@@ -102,9 +102,9 @@ fk_status fk_tiny_face_load(const char *home, fk_tiny_face **out) {
     return FK_OK;
 }
 
-void fk_tiny_face_free(fk_tiny_face *m) {
+void fk__tiny_face_free(fk_tiny_face *m) {
     if (!m) return;
-    fk_net_close(&m->net);
+    fk__net_close(&m->net);
     free(m);
 }
 
@@ -113,13 +113,13 @@ void fk_tiny_face_free(fk_tiny_face *m) {
 static fk_status tiny_prepare(fk_tiny_face *m, const fk_image *img, int size, int *side) {
     int s = img->width > img->height ? img->width : img->height;
     fk_image *sq = NULL, *rs = NULL;
-    fk_status st = fk_image_pad(img, 0, 0, s - img->width, s - img->height, 0, &sq);
+    fk_status st = fk__image_pad(img, 0, 0, s - img->width, s - img->height, 0, &sq);
     if (st == FK_OK)
-        st = s > size ? fk_image_resize_area(sq, size, size, &rs)
-                      : fk_image_resize(sq, size, size, &rs);
+        st = s > size ? fk__image_resize_area(sq, size, size, &rs)
+                      : fk__image_resize(sq, size, size, &rs);
     fk_image_free(sq);
     if (st != FK_OK) return st;
-    float *input = fk_net_input(&m->net, (size_t)size * size * 3);
+    float *input = fk__net_input(&m->net, (size_t)size * size * 3);
     if (!input) {
         fk_image_free(rs);
         return FK_ENOMEM;
@@ -150,26 +150,26 @@ static int by_score(const void *x, const void *y) {
     return a->score < b->score ? 1 : a->score > b->score ? -1 : 0;
 }
 
-fk_status fk_tiny_face_detect(fk_tiny_face *m, const fk_image *img, int input_size,
+fk_status fk__tiny_face_detect(fk_tiny_face *m, const fk_image *img, int input_size,
                               float min_score, fk_pool *pool, fk_box **boxes, int *count) {
     if (!m || !img || !boxes || !count || img->channels != 3)
-        return fk_fail(FK_EINVAL, "fk_tiny_face_detect: bad arguments");
+        return fk__fail(FK_EINVAL, "fk__tiny_face_detect: bad arguments");
     if (input_size == 0) input_size = FK_TINY_INPUT;
     if (input_size < 64 || input_size > 2048 || input_size % 32 != 0)
-        return fk_fail(FK_EINVAL, "tiny: input size %d must be a multiple of 32 in 64..2048", input_size);
+        return fk__fail(FK_EINVAL, "tiny: input size %d must be a multiple of 32 in 64..2048", input_size);
     *boxes = NULL;
     *count = 0;
     int side;
     fk_status st = tiny_prepare(m, img, input_size, &side);
-    if (st == FK_OK) st = fk_net_run(&m->net, 1, input_size, input_size, pool);
+    if (st == FK_OK) st = fk__net_run(&m->net, 1, input_size, input_size, pool);
     if (st != FK_OK) return st;
     fk_shape4 os;
-    const float *out = fk_graph_output(m->net.graph, m->out, &os);
+    const float *out = fk__graph_output(m->net.graph, m->out, &os);
     if (os.c != TINY_ANCHORS * 5 || os.h != os.w)
-        return fk_fail(FK_EMODEL, "%s: unexpected output %dx%dx%d", m->net.what, os.h, os.w, os.c);
+        return fk__fail(FK_EMODEL, "%s: unexpected output %dx%dx%d", m->net.what, os.h, os.w, os.c);
     int cells = os.h;
     fk_box *cand = malloc(sizeof *cand * (size_t)cells * cells * TINY_ANCHORS);
-    if (!cand) return fk_fail(FK_ENOMEM, "tiny: out of memory");
+    if (!cand) return fk__fail(FK_ENOMEM, "tiny: out of memory");
     int n = 0;
     for (int row = 0; row < cells; row++)
         for (int col = 0; col < cells; col++)
@@ -201,7 +201,7 @@ fk_status fk_tiny_face_detect(fk_tiny_face *m, const fk_image *img, int input_si
     return FK_OK;
 }
 
-fk_graph *fk_tiny_face_graph(fk_tiny_face *m, int *h, int *w) {
+fk_graph *fk__tiny_face_graph(fk_tiny_face *m, int *h, int *w) {
     if (h) *h = FK_TINY_INPUT;
     if (w) *w = FK_TINY_INPUT;
     return m ? m->net.graph : NULL;

@@ -24,35 +24,35 @@ struct fk_zoo {
     int used;
 };
 
-fk_status fk_zoo_new(const char *home, fk_zoo **out) {
-    if (!home || !out) return fk_fail(FK_EINVAL, "fk_zoo_new: bad arguments");
-    if (strlen(home) >= PATH_MAX) return fk_fail(FK_EINVAL, "model home path is too long");
+fk_status fk__zoo_new(const char *home, fk_zoo **out) {
+    if (!home || !out) return fk__fail(FK_EINVAL, "fk__zoo_new: bad arguments");
+    if (strlen(home) >= PATH_MAX) return fk__fail(FK_EINVAL, "model home path is too long");
     fk_zoo *z = calloc(1, sizeof *z);
-    if (!z) return fk_fail(FK_ENOMEM, "out of memory");
+    if (!z) return fk__fail(FK_ENOMEM, "out of memory");
     strcpy(z->home, home);
     *out = z;
     return FK_OK;
 }
 
-void fk_zoo_free(fk_zoo *z) {
+void fk__zoo_free(fk_zoo *z) {
     if (!z) return;
     for (int i = 0; i < z->used; i++) z->slots[i].free_fn(z->slots[i].model);
     free(z);
 }
 
-const char *fk_zoo_home(const fk_zoo *z) { return z->home; }
+const char *fk__zoo_home(const fk_zoo *z) { return z->home; }
 
-fk_status fk_zoo_get(fk_zoo *z, const char *key, fk_model_load_fn load,
+fk_status fk__zoo_get(fk_zoo *z, const char *key, fk_model_load_fn load,
                      fk_model_free_fn free_fn, void **out) {
     if (!z || !key || !load || !free_fn || !out)
-        return fk_fail(FK_EINVAL, "fk_zoo_get: bad arguments");
+        return fk__fail(FK_EINVAL, "fk__zoo_get: bad arguments");
     for (int i = 0; i < z->used; i++)
         if (strcmp(z->slots[i].key, key) == 0) {
             *out = z->slots[i].model;
             return FK_OK;
         }
     if (z->used == ZOO_SLOTS || strlen(key) >= sizeof z->slots[0].key)
-        return fk_fail(FK_EINVAL, "model zoo: no room for '%s'", key);
+        return fk__fail(FK_EINVAL, "model zoo: no room for '%s'", key);
     void *m = NULL;
     fk_status st = load(z->home, &m);
     if (st != FK_OK) return st;
@@ -66,31 +66,31 @@ fk_status fk_zoo_get(fk_zoo *z, const char *key, fk_model_load_fn load,
 
 /* Adapters from the typed load/free functions to the zoo's generic ones. */
 static fk_status load_ssd(const char *home, void **out) {
-    return fk_ssd_load(home, (fk_ssd **)out);
+    return fk__ssd_load(home, (fk_ssd **)out);
 }
-static void free_ssd(void *m) { fk_ssd_free(m); }
+static void free_ssd(void *m) { fk__ssd_free(m); }
 static fk_status load_lm68(const char *home, void **out) {
-    return fk_landmarks68_load(home, (fk_landmarks68 **)out);
+    return fk__landmarks68_load(home, (fk_landmarks68 **)out);
 }
-static void free_lm68(void *m) { fk_landmarks68_free(m); }
+static void free_lm68(void *m) { fk__landmarks68_free(m); }
 static fk_status load_dlib(const char *home, void **out) {
-    return fk_dlib_resnet_load(home, (fk_dlib_resnet **)out);
+    return fk__dlib_resnet_load(home, (fk_dlib_resnet **)out);
 }
-static void free_dlib(void *m) { fk_dlib_resnet_free(m); }
+static void free_dlib(void *m) { fk__dlib_resnet_free(m); }
 
-fk_status fk_zoo_ssd(fk_zoo *z, fk_ssd **out) {
-    return fk_zoo_get(z, "ssd", load_ssd, free_ssd, (void **)out);
-}
-
-fk_status fk_zoo_landmarks68(fk_zoo *z, fk_landmarks68 **out) {
-    return fk_zoo_get(z, "landmarks68", load_lm68, free_lm68, (void **)out);
+fk_status fk__zoo_ssd(fk_zoo *z, fk_ssd **out) {
+    return fk__zoo_get(z, "ssd", load_ssd, free_ssd, (void **)out);
 }
 
-fk_status fk_zoo_dlib(fk_zoo *z, fk_dlib_resnet **out) {
-    return fk_zoo_get(z, "Dlib", load_dlib, free_dlib, (void **)out);
+fk_status fk__zoo_landmarks68(fk_zoo *z, fk_landmarks68 **out) {
+    return fk__zoo_get(z, "landmarks68", load_lm68, free_lm68, (void **)out);
 }
 
-fk_status fk_lookup_name(const char *kind, const void *table, int count,
+fk_status fk__zoo_dlib(fk_zoo *z, fk_dlib_resnet **out) {
+    return fk__zoo_get(z, "Dlib", load_dlib, free_dlib, (void **)out);
+}
+
+fk_status fk__lookup_name(const char *kind, const void *table, int count,
                          size_t stride, const char *name, int *index) {
     const char *base = table;
     for (int i = 0; name && i < count; i++) {
@@ -106,5 +106,5 @@ fk_status fk_lookup_name(const char *kind, const void *table, int count,
         if (i) strncat(list, ", ", sizeof list - strlen(list) - 1);
         strncat(list, entry, sizeof list - strlen(list) - 1);
     }
-    return fk_fail(FK_EINVAL, "unknown %s '%s'; valid: %s", kind, name ? name : "(null)", list);
+    return fk__fail(FK_EINVAL, "unknown %s '%s'; valid: %s", kind, name ? name : "(null)", list);
 }

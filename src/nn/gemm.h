@@ -24,17 +24,17 @@
 
 #include "nn/kernels.h"
 
-/* 1 when fk_gemm_bias_act may be called: the CPU (and the OS) support
+/* 1 when fk__gemm_bias_act may be called: the CPU (and the OS) support
  * AVX-512F and neither FK_NO_AVX512=1 nor FK_NO_AVX2=1 is in the
  * environment (the tests set them to cover the other paths). */
-int fk_gemm_avx512_usable(void);
+int fk__gemm_avx512_usable(void);
 
 /* C[i][j] = act(sum_k A[i][k] B[k][j] + bias[j] + R[i][j]) for i < m,
  * j < n. bias, R (leading dimension ldr) and act may be NULL; channel j of
  * a PReLU is ch0 + j (a caller working on a block of columns passes its
- * first). m, n, k >= 1. Only when fk_gemm_avx512_usable(). Allocates
+ * first). m, n, k >= 1. Only when fk__gemm_avx512_usable(). Allocates
  * nothing (32 KB of stack). */
-void fk_gemm_bias_act(int m, int n, int k, const float *a, long lda, const float *b,
+void fk__gemm_bias_act(int m, int n, int k, const float *a, long lda, const float *b,
                       long ldb, float *c, long ldc, const float *bias, const float *r,
                       long ldr, const fk_act *act, int ch0);
 

@@ -8,7 +8,7 @@
  * (32 KB, in L1 while the rows pass over it) - unless the rows make a single
  * tile, which reads B once anyway and then reads it in place (a copy made
  * Dlib's 1-row and 16-row deep layers two to three times slower), or the
- * product is thin (fk_gemm_bias_act). The micro-kernel keeps a tile
+ * product is thin (fk__gemm_bias_act). The micro-kernel keeps a tile
  * of 12 rows x 32 columns of C in 24 zmm registers: per k it loads two
  * vectors of B, broadcasts one value of each of the 12 rows of A, and does
  * 24 fused multiply-adds. A is read in place (its rows lda apart): no copy of
@@ -18,6 +18,7 @@
  * Sums run over k in order, as the reference convolution does; only the
  * split into k blocks (partial sums stored in C and reloaded) differs.
  */
+#include "core/cpu.h"
 #include "nn/gemm.h"
 
 #include <stdlib.h>
@@ -31,11 +32,9 @@
 #define FK_GEMM_THIN_ROWS (4 * FK_GEMM_MR)
 #define FK_GEMM_KC_THIN 16
 
-int fk_gemm_avx512_usable(void) {
+int fk__gemm_avx512_usable(void) {
 #if defined(__x86_64__)
-    const char *no512 = getenv("FK_NO_AVX512"), *no2 = getenv("FK_NO_AVX2");
-    if ((no512 && *no512 == '1') || (no2 && *no2 == '1')) return 0;
-    return __builtin_cpu_supports("avx512f") != 0;
+    return fk__cpu_avx512();
 #else
     return 0;
 #endif
@@ -171,7 +170,7 @@ static inline __mmask16 lane_mask(int lanes) {
     return (__mmask16)((1u << lanes) - 1u);
 }
 
-void fk_gemm_bias_act(int m, int n, int k, const float *a, long lda, const float *b,
+void fk__gemm_bias_act(int m, int n, int k, const float *a, long lda, const float *b,
                       long ldb, float *c, long ldc, const float *bias, const float *r,
                       long ldr, const fk_act *act, int ch0) {
     float bp[FK_GEMM_KC * FK_GEMM_NR] __attribute__((aligned(64)));
@@ -224,12 +223,12 @@ void fk_gemm_bias_act(int m, int n, int k, const float *a, long lda, const float
         }
     }
     if (after)
-        for (int i = 0; i < m; i++) fk_act_apply(act, c + (long)i * ldc, n, n);
+        for (int i = 0; i < m; i++) fk__act_apply(act, c + (long)i * ldc, n, n);
 }
 
 #else /* not x86-64: never usable, never called */
 
-void fk_gemm_bias_act(int m, int n, int k, const float *a, long lda, const float *b,
+void fk__gemm_bias_act(int m, int n, int k, const float *a, long lda, const float *b,
                       long ldb, float *c, long ldc, const float *bias, const float *r,
                       long ldr, const fk_act *act, int ch0) {
     (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc;

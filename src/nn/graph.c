@@ -124,22 +124,22 @@ static int add_node(fk_graph *g, fk_node node, int out_c) {
     return out;
 }
 
-fk_status fk_graph_new(int in_channels, fk_graph **out) {
+fk_status fk__graph_new(int in_channels, fk_graph **out) {
     if (!out || in_channels <= 0)
-        return fk_fail(FK_EINVAL, "fk_graph_new: bad arguments");
+        return fk__fail(FK_EINVAL, "fk__graph_new: bad arguments");
     fk_graph *g = calloc(1, sizeof *g);
-    if (!g) return fk_fail(FK_ENOMEM, "graph: out of memory");
+    if (!g) return fk__fail(FK_ENOMEM, "graph: out of memory");
     const char *ref = getenv("FK_REFERENCE_KERNELS");
     g->reference = ref && ref[0] == '1';
     if (new_value(g, in_channels) != 0) {
-        fk_graph_free(g);
-        return fk_fail(FK_ENOMEM, "graph: out of memory");
+        fk__graph_free(g);
+        return fk__fail(FK_ENOMEM, "graph: out of memory");
     }
     *out = g;
     return FK_OK;
 }
 
-void fk_graph_free(fk_graph *g) {
+void fk__graph_free(fk_graph *g) {
     if (!g) return;
     for (int i = 0; i < g->n_owned; i++) free(g->owned[i]);
     free(g->owned);
@@ -150,17 +150,17 @@ void fk_graph_free(fk_graph *g) {
     free(g);
 }
 
-fk_status fk_graph_keep(fk_graph *g, void *buffer) {
+fk_status fk__graph_keep(fk_graph *g, void *buffer) {
     if (!grow((void **)&g->owned, &g->cap_owned, g->n_owned + 1,
               sizeof *g->owned)) {
         free(buffer);
-        return fk_fail(FK_ENOMEM, "graph: out of memory");
+        return fk__fail(FK_ENOMEM, "graph: out of memory");
     }
     g->owned[g->n_owned++] = buffer;
     return FK_OK;
 }
 
-int fk_graph_conv(fk_graph *g, int in, const float *filt, const float *bias,
+int fk__graph_conv(fk_graph *g, int in, const float *filt, const float *bias,
                   int kh, int kw, int in_c, int out_c, int stride,
                   fk_padding pad, fk_act act) {
     if (g->build_status != FK_OK) return -1;
@@ -177,7 +177,7 @@ int fk_graph_conv(fk_graph *g, int in, const float *filt, const float *bias,
     return add_node(g, n, out_c);
 }
 
-int fk_graph_depthwise(fk_graph *g, int in, const float *filt,
+int fk__graph_depthwise(fk_graph *g, int in, const float *filt,
                        const float *bias, int kh, int kw, int c, int stride,
                        fk_padding pad, fk_act act) {
     if (g->build_status != FK_OK) return -1;
@@ -193,7 +193,7 @@ int fk_graph_depthwise(fk_graph *g, int in, const float *filt,
     return add_node(g, n, c);
 }
 
-int fk_graph_pool(fk_graph *g, fk_op op, int in, int k, int stride,
+int fk__graph_pool(fk_graph *g, fk_op op, int in, int k, int stride,
                   fk_padding pad) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in) || (op != FK_OP_MAXPOOL && op != FK_OP_AVGPOOL) ||
@@ -205,7 +205,7 @@ int fk_graph_pool(fk_graph *g, fk_op op, int in, int k, int stride,
     return add_node(g, n, c);
 }
 
-int fk_graph_add(fk_graph *g, int a, int b, fk_act act) {
+int fk__graph_add(fk_graph *g, int a, int b, fk_act act) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, a) || !valid_value(g, b))
         return build_fail(g, FK_EINVAL, "graph: add reads an unknown value");
@@ -214,7 +214,7 @@ int fk_graph_add(fk_graph *g, int a, int b, fk_act act) {
     return add_node(g, n, ca > cb ? ca : cb);
 }
 
-int fk_graph_mean_hw(fk_graph *g, int in) {
+int fk__graph_mean_hw(fk_graph *g, int in) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in))
         return build_fail(g, FK_EINVAL, "graph: mean reads an unknown value");
@@ -222,7 +222,7 @@ int fk_graph_mean_hw(fk_graph *g, int in) {
     return add_node(g, n, g->values[in].c);
 }
 
-int fk_graph_fc(fk_graph *g, int in, const float *w, const float *bias,
+int fk__graph_fc(fk_graph *g, int in, const float *w, const float *bias,
                 int in_features, int out_features, fk_act act) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in) || !w || in_features <= 0 || out_features <= 0)
@@ -232,7 +232,7 @@ int fk_graph_fc(fk_graph *g, int in, const float *w, const float *bias,
     return add_node(g, n, out_features);
 }
 
-int fk_graph_sigmoid(fk_graph *g, int in) {
+int fk__graph_sigmoid(fk_graph *g, int in) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in))
         return build_fail(g, FK_EINVAL, "graph: sigmoid reads an unknown value");
@@ -240,16 +240,16 @@ int fk_graph_sigmoid(fk_graph *g, int in) {
     return add_node(g, n, g->values[in].c);
 }
 
-fk_status fk_graph_build_status(const fk_graph *g) {
+fk_status fk__graph_build_status(const fk_graph *g) {
     if (g->build_status == FK_OK) return FK_OK;
-    return fk_fail(g->build_status, "%s", g->build_error);
+    return fk__fail(g->build_status, "%s", g->build_error);
 }
 
-int fk_graph_channels(const fk_graph *g, int value) {
+int fk__graph_channels(const fk_graph *g, int value) {
     return valid_value(g, value) ? g->values[value].c : -1;
 }
 
-int fk_graph_binary(fk_graph *g, fk_binop op, int a, int b) {
+int fk__graph_binary(fk_graph *g, fk_binop op, int a, int b) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, a) || !valid_value(g, b))
         return build_fail(g, FK_EINVAL, "graph: binary op reads an unknown value");
@@ -261,7 +261,7 @@ int fk_graph_binary(fk_graph *g, fk_binop op, int a, int b) {
     return add_node(g, n, ca > cb ? ca : cb);
 }
 
-int fk_graph_binary_const(fk_graph *g, fk_binop op, int a, const float *k,
+int fk__graph_binary_const(fk_graph *g, fk_binop op, int a, const float *k,
                           fk_shape4 ks, int const_first) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, a) || !k || ks.n <= 0 || ks.h <= 0 || ks.w <= 0 || ks.c <= 0)
@@ -275,7 +275,7 @@ int fk_graph_binary_const(fk_graph *g, fk_binop op, int a, const float *k,
     return add_node(g, n, ca > ks.c ? ca : ks.c);
 }
 
-int fk_graph_unary(fk_graph *g, fk_unop op, int in) {
+int fk__graph_unary(fk_graph *g, fk_unop op, int in) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in))
         return build_fail(g, FK_EINVAL, "graph: unary op reads an unknown value");
@@ -283,7 +283,7 @@ int fk_graph_unary(fk_graph *g, fk_unop op, int in) {
     return add_node(g, n, g->values[in].c);
 }
 
-int fk_graph_pad(fk_graph *g, int in, const int pads[8], float value) {
+int fk__graph_pad(fk_graph *g, int in, const int pads[8], float value) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in) || !pads)
         return build_fail(g, FK_EINVAL, "graph: bad pad arguments");
@@ -295,7 +295,7 @@ int fk_graph_pad(fk_graph *g, int in, const int pads[8], float value) {
     return add_node(g, n, g->values[in].c + pads[6] + pads[7]);
 }
 
-int fk_graph_reduce(fk_graph *g, fk_reduce_op op, int in, const int axes[4]) {
+int fk__graph_reduce(fk_graph *g, fk_reduce_op op, int in, const int axes[4]) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in) || !axes)
         return build_fail(g, FK_EINVAL, "graph: bad reduce arguments");
@@ -304,7 +304,7 @@ int fk_graph_reduce(fk_graph *g, fk_reduce_op op, int in, const int axes[4]) {
     return add_node(g, n, n.ip[3] ? 1 : g->values[in].c);
 }
 
-int fk_graph_softmax(fk_graph *g, int in) {
+int fk__graph_softmax(fk_graph *g, int in) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in))
         return build_fail(g, FK_EINVAL, "graph: softmax reads an unknown value");
@@ -312,7 +312,7 @@ int fk_graph_softmax(fk_graph *g, int in) {
     return add_node(g, n, g->values[in].c);
 }
 
-int fk_graph_reshape(fk_graph *g, int in, int h, int w, int c) {
+int fk__graph_reshape(fk_graph *g, int in, int h, int w, int c) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in) || h <= 0 || w <= 0 || c <= 0)
         return build_fail(g, FK_EINVAL, "graph: bad reshape arguments");
@@ -321,7 +321,7 @@ int fk_graph_reshape(fk_graph *g, int in, int h, int w, int c) {
     return add_node(g, n, c);
 }
 
-void fk_graph_mark_output(fk_graph *g, int value) {
+void fk__graph_mark_output(fk_graph *g, int value) {
     if (!valid_value(g, value)) {
         build_fail(g, FK_EINVAL, "graph: output %d is not a value", value);
         return;
@@ -349,7 +349,7 @@ static int scalar_is(const fk_node *nd, float x) {
  * or NULL when out of memory (then the graph's build status says so). */
 static float *kept_copy(fk_graph *g, const float *src, long n) {
     float *p = malloc((size_t)n * sizeof *p);
-    if (!p || fk_graph_keep(g, p) != FK_OK) {
+    if (!p || fk__graph_keep(g, p) != FK_OK) {
         build_fail(g, FK_ENOMEM, "graph: out of memory");
         return NULL;
     }
@@ -498,9 +498,9 @@ static int fold_prelu(fk_graph *g, int i) {
     return 1;
 }
 
-fk_status fk_graph_fuse(fk_graph *g) {
-    if (!g) return fk_fail(FK_EINVAL, "fk_graph_fuse: graph is NULL");
-    if (g->build_status != FK_OK) return fk_graph_build_status(g);
+fk_status fk__graph_fuse(fk_graph *g) {
+    if (!g) return fk__fail(FK_EINVAL, "fk__graph_fuse: graph is NULL");
+    if (g->build_status != FK_OK) return fk__graph_build_status(g);
     for (int i = 0; i < g->n_nodes; i++) {
         if (g->nodes[i].op != FK_OP_CONV && g->nodes[i].op != FK_OP_DEPTHWISE) continue;
         for (;;) {
@@ -517,7 +517,7 @@ fk_status fk_graph_fuse(fk_graph *g) {
             remove_node(g, j);
         }
         if (fold_prelu(g, i)) i--; /* look at it again: more may follow */
-        if (g->build_status != FK_OK) return fk_graph_build_status(g);
+        if (g->build_status != FK_OK) return fk__graph_build_status(g);
     }
     g->planned_n = 0;
     return FK_OK;
@@ -535,10 +535,10 @@ static fk_status infer_shape(fk_graph *g, fk_node *nd, double *macs) {
     case FK_OP_AVGPOOL: {
         fk_window win = {.kh = nd->kh, .kw = nd->kw, .stride_h = nd->stride,
                          .stride_w = nd->stride};
-        fk_window_pad_tf(&win, a.h, a.w, nd->pad == FK_PAD_SAME);
-        fk_window_out(&win, a.h, a.w, &o.h, &o.w);
+        fk__window_pad_tf(&win, a.h, a.w, nd->pad == FK_PAD_SAME);
+        fk__window_out(&win, a.h, a.w, &o.h, &o.w);
         if (o.h <= 0 || o.w <= 0)
-            return fk_fail(FK_EINVAL,
+            return fk__fail(FK_EINVAL,
                            "graph: input %dx%d is too small for a %dx%d window",
                            a.h, a.w, nd->kh, nd->kw);
         nd->win = win;
@@ -546,7 +546,7 @@ static fk_status infer_shape(fk_graph *g, fk_node *nd, double *macs) {
         if (nd->op == FK_OP_CONV && nd->in[1] >= 0) {
             fk_shape4 r = g->values[nd->in[1]].shape;
             if (r.n != o.n || r.h != o.h || r.w != o.w || r.c != o.c)
-                return fk_fail(FK_EMODEL,
+                return fk__fail(FK_EMODEL,
                                "graph: residual %dx%dx%dx%d added to a convolution's "
                                "%dx%dx%dx%d output",
                                r.n, r.h, r.w, r.c, o.n, o.h, o.w, o.c);
@@ -559,7 +559,7 @@ static fk_status infer_shape(fk_graph *g, fk_node *nd, double *macs) {
     }
     case FK_OP_ADD: {
         const fk_shape4 b = g->values[nd->in[1]].shape;
-        if (a.n != b.n) return fk_fail(FK_EINVAL, "graph: add of batch %d and %d", a.n, b.n);
+        if (a.n != b.n) return fk__fail(FK_EINVAL, "graph: add of batch %d and %d", a.n, b.n);
         o.h = a.h > b.h ? a.h : b.h;
         o.w = a.w > b.w ? a.w : b.w;
         o.c = a.c > b.c ? a.c : b.c;
@@ -570,7 +570,7 @@ static fk_status infer_shape(fk_graph *g, fk_node *nd, double *macs) {
         break;
     case FK_OP_FC:
         if ((long)a.h * a.w * a.c != nd->in_c)
-            return fk_fail(FK_EMODEL,
+            return fk__fail(FK_EMODEL,
                            "graph: fully-connected layer expects %d inputs, got %dx%dx%d",
                            nd->in_c, a.h, a.w, a.c);
         o.h = o.w = 1;
@@ -587,7 +587,7 @@ static fk_status infer_shape(fk_graph *g, fk_node *nd, double *macs) {
         int d[4];
         for (int k = 0; k < 4; k++) {
             if (da[k] != db[k] && da[k] != 1 && db[k] != 1)
-                return fk_fail(FK_EMODEL,
+                return fk__fail(FK_EMODEL,
                                "graph: cannot broadcast %dx%dx%dx%d with %dx%dx%dx%d",
                                a.n, a.h, a.w, a.c, b.n, b.h, b.w, b.c);
             d[k] = da[k] > db[k] ? da[k] : db[k];
@@ -612,7 +612,7 @@ static fk_status infer_shape(fk_graph *g, fk_node *nd, double *macs) {
         o.w = nd->kshape.w;
         o.c = nd->kshape.c;
         if ((long)o.h * o.w * o.c != (long)a.h * a.w * a.c)
-            return fk_fail(FK_EMODEL, "graph: cannot reshape %dx%dx%d to %dx%dx%d",
+            return fk__fail(FK_EMODEL, "graph: cannot reshape %dx%dx%d to %dx%dx%d",
                            a.h, a.w, a.c, o.h, o.w, o.c);
         break;
     }
@@ -647,7 +647,7 @@ static size_t first_fit(span *live, int n_live, size_t size) {
 /* Lay values out in the arena by lifetime; returns the arena size needed. */
 static fk_status layout(fk_graph *g, size_t *arena_floats) {
     span *live = malloc(sizeof *live * (size_t)g->n_values);
-    if (!live) return fk_fail(FK_ENOMEM, "graph: out of memory");
+    if (!live) return fk__fail(FK_ENOMEM, "graph: out of memory");
     int n_live = 0;
     size_t top = 0;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -674,11 +674,11 @@ static fk_status layout(fk_graph *g, size_t *arena_floats) {
     return FK_OK;
 }
 
-fk_status fk_graph_plan(fk_graph *g, int n, int h, int w) {
+fk_status fk__graph_plan(fk_graph *g, int n, int h, int w) {
     if (!g || n <= 0 || h <= 0 || w <= 0)
-        return fk_fail(FK_EINVAL, "fk_graph_plan: bad arguments");
+        return fk__fail(FK_EINVAL, "fk__graph_plan: bad arguments");
     if (g->build_status != FK_OK)
-        return fk_fail(g->build_status, "%s", g->build_error);
+        return fk__fail(g->build_status, "%s", g->build_error);
     if (g->planned_n == n && g->planned_h == h && g->planned_w == w)
         return FK_OK;
     g->planned_n = 0;
@@ -698,7 +698,7 @@ fk_status fk_graph_plan(fk_graph *g, int n, int h, int w) {
         fk_status s = infer_shape(g, nd, &macs);
         if (s != FK_OK) return s;
         if (nd->op == FK_OP_CONV) {
-            size_t need = fk_conv2d_workspace(g->values[nd->in[0]].shape,
+            size_t need = fk__conv2d_workspace(g->values[nd->in[0]].shape,
                                               nd->out_c, &nd->win, threads);
             if (need > ws) ws = need;
         }
@@ -709,14 +709,14 @@ fk_status fk_graph_plan(fk_graph *g, int n, int h, int w) {
 
     if (arena_floats > g->arena_floats) {
         float *a = realloc(g->arena, arena_floats * sizeof(float));
-        if (!a) return fk_fail(FK_ENOMEM, "graph: cannot allocate %zu MB of activations",
+        if (!a) return fk__fail(FK_ENOMEM, "graph: cannot allocate %zu MB of activations",
                                arena_floats * sizeof(float) >> 20);
         g->arena = a;
         g->arena_floats = arena_floats;
     }
     if (ws > g->workspace_floats) {
         float *a = realloc(g->workspace, ws * sizeof(float));
-        if (!a) return fk_fail(FK_ENOMEM, "graph: cannot allocate %zu MB of workspace",
+        if (!a) return fk__fail(FK_ENOMEM, "graph: cannot allocate %zu MB of workspace",
                                ws * sizeof(float) >> 20);
         g->workspace = a;
         g->workspace_floats = ws;
@@ -761,24 +761,24 @@ static int run_reference(const fk_graph *g, const fk_node *nd, const float *a,
         if (nd->in[1] >= 0) { /* fused residual: act(conv + bias + r) */
             const fk_value *vo = &g->values[nd->out];
             const float *r = value_data(g, nd->in[1], input);
-            fk_conv2d_ref(a, is, nd->w, nd->b, nd->out_c, &nd->win, NULL, o);
+            fk__conv2d_ref(a, is, nd->w, nd->b, nd->out_c, &nd->win, NULL, o);
             for (long i = 0; i < vo->count; i++) o[i] += r[i];
-            fk_act_apply(&nd->act, o, vo->count, nd->out_c);
+            fk__act_apply(&nd->act, o, vo->count, nd->out_c);
             return 1;
         }
-        fk_conv2d_ref(a, is, nd->w, nd->b, nd->out_c, &nd->win, &nd->act, o);
+        fk__conv2d_ref(a, is, nd->w, nd->b, nd->out_c, &nd->win, &nd->act, o);
         return 1;
     case FK_OP_DEPTHWISE:
-        fk_depthwise_ref(a, is, nd->w, nd->b, &nd->win, &nd->act, o);
+        fk__depthwise_ref(a, is, nd->w, nd->b, &nd->win, &nd->act, o);
         return 1;
     case FK_OP_MAXPOOL:
-        fk_maxpool_ref(a, is, &nd->win, o);
+        fk__maxpool_ref(a, is, &nd->win, o);
         return 1;
     case FK_OP_AVGPOOL:
-        fk_avgpool_ref(a, is, &nd->win, o);
+        fk__avgpool_ref(a, is, &nd->win, o);
         return 1;
     case FK_OP_FC:
-        fk_fc_ref(a, is.n, nd->in_c, nd->w, nd->b, nd->out_c, &nd->act, o);
+        fk__fc_ref(a, is.n, nd->in_c, nd->w, nd->b, nd->out_c, &nd->act, o);
         return 1;
     case FK_OP_BINARY: {
         const fk_shape4 so = g->values[nd->out].shape;
@@ -789,37 +789,37 @@ static int run_reference(const fk_graph *g, const fk_node *nd, const float *a,
             b = value_data(g, nd->in[1], input);
         }
         if (nd->const_first)
-            fk_binary_ref((fk_binop)nd->sub, b, sb, a, is, o, so);
+            fk__binary_ref((fk_binop)nd->sub, b, sb, a, is, o, so);
         else
-            fk_binary_ref((fk_binop)nd->sub, a, is, b, sb, o, so);
+            fk__binary_ref((fk_binop)nd->sub, a, is, b, sb, o, so);
         return 1;
     }
     case FK_OP_UNARY:
-        fk_unary_ref((fk_unop)nd->sub, a, g->values[nd->out].count, o);
+        fk__unary_ref((fk_unop)nd->sub, a, g->values[nd->out].count, o);
         return 1;
     case FK_OP_PAD:
-        fk_pad_ref(a, is, nd->ip, nd->fparam, o);
+        fk__pad_ref(a, is, nd->ip, nd->fparam, o);
         return 1;
     case FK_OP_REDUCE:
-        fk_reduce_ref((fk_reduce_op)nd->sub, a, is, nd->ip, o);
+        fk__reduce_ref((fk_reduce_op)nd->sub, a, is, nd->ip, o);
         return 1;
     default:
         return 0;
     }
 }
 
-void fk_graph_use_reference(fk_graph *g, int on) { g->reference = on; }
+void fk__graph_use_reference(fk_graph *g, int on) { g->reference = on; }
 
-fk_status fk_graph_run(fk_graph *g, const float *input, fk_pool *pool) {
-    if (!g || !input) return fk_fail(FK_EINVAL, "fk_graph_run: bad arguments");
-    if (!g->planned_n) return fk_fail(FK_EINVAL, "fk_graph_run: graph not planned");
-    int threads = pool ? fk_pool_threads(pool) : 1;
+fk_status fk__graph_run(fk_graph *g, const float *input, fk_pool *pool) {
+    if (!g || !input) return fk__fail(FK_EINVAL, "fk__graph_run: bad arguments");
+    if (!g->planned_n) return fk__fail(FK_EINVAL, "fk__graph_run: graph not planned");
+    int threads = pool ? fk__pool_threads(pool) : 1;
     if (threads > g->workspace_threads) {
         /* The workspace was sized for fewer threads: re-plan for this pool. */
         int n = g->planned_n, h = g->planned_h, w = g->planned_w;
         g->workspace_threads = threads;
         g->planned_n = 0;
-        fk_status s = fk_graph_plan(g, n, h, w);
+        fk_status s = fk__graph_plan(g, n, h, w);
         if (s != FK_OK) return s;
     }
     for (int i = 0; i < g->n_nodes; i++) {
@@ -831,41 +831,41 @@ fk_status fk_graph_run(fk_graph *g, const float *input, fk_pool *pool) {
         if (g->reference && run_reference(g, nd, a, o, input)) continue;
         switch (nd->op) {
         case FK_OP_CONV:
-            fk_conv2d_res(a, va->shape, nd->w, nd->b,
+            fk__conv2d_res(a, va->shape, nd->w, nd->b,
                           nd->in[1] >= 0 ? value_data(g, nd->in[1], input) : NULL, nd->out_c,
                           &nd->win, &nd->act, o, g->workspace, pool);
             break;
         case FK_OP_DEPTHWISE:
-            fk_depthwise(a, va->shape, nd->w, nd->b, &nd->win, &nd->act, o, pool);
+            fk__depthwise(a, va->shape, nd->w, nd->b, &nd->win, &nd->act, o, pool);
             break;
         case FK_OP_MAXPOOL:
-            fk_maxpool(a, va->shape, &nd->win, o, pool);
+            fk__maxpool(a, va->shape, &nd->win, o, pool);
             break;
         case FK_OP_AVGPOOL:
-            fk_avgpool(a, va->shape, &nd->win, o, pool);
+            fk__avgpool(a, va->shape, &nd->win, o, pool);
             break;
         case FK_OP_ADD: {
             const fk_value *vb = &g->values[nd->in[1]];
             const float *b = value_data(g, nd->in[1], input);
             if (va->count == vo->count && vb->count == vo->count) {
-                fk_add_rows(a, b, vo->count / vo->shape.c, vo->shape.c, &nd->act, o, pool);
+                fk__add_rows(a, b, vo->count / vo->shape.c, vo->shape.c, &nd->act, o, pool);
             } else {
                 add_zero_extended(a, va->shape, b, vb->shape, o, vo->shape);
-                fk_act_apply(&nd->act, o, vo->count, vo->shape.c);
+                fk__act_apply(&nd->act, o, vo->count, vo->shape.c);
             }
             break;
         }
         case FK_OP_MEAN_HW:
-            fk_mean_hw(a, va->shape, o);
+            fk__mean_hw(a, va->shape, o);
             break;
         case FK_OP_FC:
-            fk_fc(a, va->shape.n, nd->in_c, nd->w, nd->b, nd->out_c, &nd->act, o,
+            fk__fc(a, va->shape.n, nd->in_c, nd->w, nd->b, nd->out_c, &nd->act, o,
                   pool);
             break;
         case FK_OP_SIGMOID: {
             fk_act sig = {.kind = FK_ACT_SIGMOID};
             memcpy(o, a, (size_t)vo->count * sizeof(float));
-            fk_act_apply(&sig, o, vo->count, vo->shape.c);
+            fk__act_apply(&sig, o, vo->count, vo->shape.c);
             break;
         }
         case FK_OP_BINARY: {
@@ -876,22 +876,22 @@ fk_status fk_graph_run(fk_graph *g, const float *input, fk_pool *pool) {
                 b = value_data(g, nd->in[1], input);
             }
             if (nd->const_first)
-                fk_binary((fk_binop)nd->sub, b, sb, a, va->shape, o, vo->shape, pool);
+                fk__binary((fk_binop)nd->sub, b, sb, a, va->shape, o, vo->shape, pool);
             else
-                fk_binary((fk_binop)nd->sub, a, va->shape, b, sb, o, vo->shape, pool);
+                fk__binary((fk_binop)nd->sub, a, va->shape, b, sb, o, vo->shape, pool);
             break;
         }
         case FK_OP_UNARY:
-            fk_unary((fk_unop)nd->sub, a, vo->count, o, pool);
+            fk__unary((fk_unop)nd->sub, a, vo->count, o, pool);
             break;
         case FK_OP_PAD:
-            fk_pad(a, va->shape, nd->ip, nd->fparam, o, pool);
+            fk__pad(a, va->shape, nd->ip, nd->fparam, o, pool);
             break;
         case FK_OP_REDUCE:
-            fk_reduce((fk_reduce_op)nd->sub, a, va->shape, nd->ip, o);
+            fk__reduce((fk_reduce_op)nd->sub, a, va->shape, nd->ip, o);
             break;
         case FK_OP_SOFTMAX:
-            fk_softmax(a, vo->count / vo->shape.c, vo->shape.c, o);
+            fk__softmax(a, vo->count / vo->shape.c, vo->shape.c, o);
             break;
         case FK_OP_RESHAPE:
             memcpy(o, a, (size_t)vo->count * sizeof(float));
@@ -901,16 +901,16 @@ fk_status fk_graph_run(fk_graph *g, const float *input, fk_pool *pool) {
     return FK_OK;
 }
 
-const float *fk_graph_output(const fk_graph *g, int value, fk_shape4 *shape) {
+const float *fk__graph_output(const fk_graph *g, int value, fk_shape4 *shape) {
     if (!g || !valid_value(g, value) || !g->planned_n) return NULL;
     if (shape) *shape = g->values[value].shape;
     return g->arena + g->values[value].offset;
 }
 
-size_t fk_graph_arena_bytes(const fk_graph *g) {
+size_t fk__graph_arena_bytes(const fk_graph *g) {
     return (g->arena_floats + g->workspace_floats) * sizeof(float);
 }
 
-double fk_graph_macs(const fk_graph *g) { return g->macs; }
+double fk__graph_macs(const fk_graph *g) { return g->macs; }
 
-int fk_graph_node_count(const fk_graph *g) { return g ? g->n_nodes : 0; }
+int fk__graph_node_count(const fk_graph *g) { return g ? g->n_nodes : 0; }

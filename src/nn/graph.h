@@ -9,13 +9,13 @@
  * kept alive in the graph's own `owned` list).
  *
  * Lifecycle (create -> plan -> run, like XNNPACK's operators):
- *   fk_graph_new            an empty graph with one input of `c` channels
- *   fk_graph_conv/...       append nodes; each returns the new value id
- *   fk_graph_mark_output    values the caller will read after run
- *   fk_graph_plan(n, h, w)  infer every shape and lay out every value in one
+ *   fk__graph_new            an empty graph with one input of `c` channels
+ *   fk__graph_conv/...       append nodes; each returns the new value id
+ *   fk__graph_mark_output    values the caller will read after run
+ *   fk__graph_plan(n, h, w)  infer every shape and lay out every value in one
  *                           arena (values whose lifetimes do not overlap share
  *                           memory); sizes the convolution workspace
- *   fk_graph_run(input)     execute; outputs are read with fk_graph_output
+ *   fk__graph_run(input)     execute; outputs are read with fk__graph_output
  *                           and stay valid until the next plan or run
  * Re-planning with the same shape is free, so callers may plan before each
  * run.
@@ -52,48 +52,48 @@ typedef enum fk_op {
 /* Padding of a window op: TensorFlow's SAME or VALID, or explicit. */
 typedef enum fk_padding { FK_PAD_VALID = 0, FK_PAD_SAME = 1 } fk_padding;
 
-fk_status fk_graph_new(int in_channels, fk_graph **out);
-void fk_graph_free(fk_graph *g);
+fk_status fk__graph_new(int in_channels, fk_graph **out);
+void fk__graph_free(fk_graph *g);
 
-/* Append nodes. Weights must outlive the graph (see fk_graph_keep). On a bad
+/* Append nodes. Weights must outlive the graph (see fk__graph_keep). On a bad
  * argument (unknown value, channel mismatch) they return -1 and the graph
- * remembers the error, which fk_graph_plan then reports. */
-int fk_graph_conv(fk_graph *g, int in, const float *filt, const float *bias,
+ * remembers the error, which fk__graph_plan then reports. */
+int fk__graph_conv(fk_graph *g, int in, const float *filt, const float *bias,
                   int kh, int kw, int in_c, int out_c, int stride,
                   fk_padding pad, fk_act act);
-int fk_graph_depthwise(fk_graph *g, int in, const float *filt,
+int fk__graph_depthwise(fk_graph *g, int in, const float *filt,
                        const float *bias, int kh, int kw, int c, int stride,
                        fk_padding pad, fk_act act);
-int fk_graph_pool(fk_graph *g, fk_op op, int in, int k, int stride,
+int fk__graph_pool(fk_graph *g, fk_op op, int in, int k, int stride,
                   fk_padding pad);
-int fk_graph_add(fk_graph *g, int a, int b, fk_act act);
-int fk_graph_mean_hw(fk_graph *g, int in);
-int fk_graph_fc(fk_graph *g, int in, const float *w, const float *bias,
+int fk__graph_add(fk_graph *g, int a, int b, fk_act act);
+int fk__graph_mean_hw(fk_graph *g, int in);
+int fk__graph_fc(fk_graph *g, int in, const float *w, const float *bias,
                 int in_features, int out_features, fk_act act);
-int fk_graph_sigmoid(fk_graph *g, int in);
-void fk_graph_mark_output(fk_graph *g, int value);
+int fk__graph_sigmoid(fk_graph *g, int in);
+void fk__graph_mark_output(fk_graph *g, int value);
 
 /* General ops, enough to execute TensorFlow graphs (see tfjs_graph.h).
  * Shapes follow NHWC with NumPy broadcasting (kernels.h). The constant of
- * fk_graph_binary_const has shape ks and must outlive the graph; with
+ * fk__graph_binary_const has shape ks and must outlive the graph; with
  * const_first the constant is the left operand (k - a, k / a). */
-int fk_graph_binary(fk_graph *g, fk_binop op, int a, int b);
-int fk_graph_binary_const(fk_graph *g, fk_binop op, int a, const float *k,
+int fk__graph_binary(fk_graph *g, fk_binop op, int a, int b);
+int fk__graph_binary_const(fk_graph *g, fk_binop op, int a, const float *k,
                           fk_shape4 ks, int const_first);
-int fk_graph_unary(fk_graph *g, fk_unop op, int in);
+int fk__graph_unary(fk_graph *g, fk_unop op, int in);
 /* pads: {n0, n1, h0, h1, w0, w1, c0, c1} */
-int fk_graph_pad(fk_graph *g, int in, const int pads[8], float value);
+int fk__graph_pad(fk_graph *g, int in, const int pads[8], float value);
 /* axes: {n, h, w, c}, 1 = reduce that dimension */
-int fk_graph_reduce(fk_graph *g, fk_reduce_op op, int in, const int axes[4]);
-int fk_graph_softmax(fk_graph *g, int in);
+int fk__graph_reduce(fk_graph *g, fk_reduce_op op, int in, const int axes[4]);
+int fk__graph_softmax(fk_graph *g, int in);
 /* View the value as batch x h x w x c (copied; the element count must
  * match at plan time). */
-int fk_graph_reshape(fk_graph *g, int in, int h, int w, int c);
+int fk__graph_reshape(fk_graph *g, int in, int h, int w, int c);
 /* The first error met while building (FK_OK if none), with its message
  * set again for this thread when it is an error. */
-fk_status fk_graph_build_status(const fk_graph *g);
+fk_status fk__graph_build_status(const fk_graph *g);
 /* Channels of a value as known while building (-1 for a bad id). */
-int fk_graph_channels(const fk_graph *g, int value);
+int fk__graph_channels(const fk_graph *g, int value);
 
 /* Fold into each convolution and depthwise convolution the ops that only
  * rescale or shift its output per channel or clip it, as TensorFlow graphs
@@ -105,33 +105,33 @@ int fk_graph_channels(const fk_graph *g, int value);
  * convolution then writes that node's output value, so value ids the caller
  * holds stay valid. Folded weights are new buffers the graph keeps; the
  * caller's are not touched. Residual adds after a convolution (the other
- * operand computed before it; fk_graph_add or a two-value add) go into its
+ * operand computed before it; fk__graph_add or a two-value add) go into its
  * epilogue, with the add's activation or a Relu after it, and PReLU
  * written as max(x, 0) + gamma * min(x, 0) into its activation. Call after
  * building, before planning; answers change only by float rounding. The
  * model loaders (TF.js graphs, TFLite files, the face-api networks) all
  * call it. */
-fk_status fk_graph_fuse(fk_graph *g);
+fk_status fk__graph_fuse(fk_graph *g);
 
 /* Hand the graph a malloc'd buffer to free with it (folded weights). */
-fk_status fk_graph_keep(fk_graph *g, void *buffer);
+fk_status fk__graph_keep(fk_graph *g, void *buffer);
 
 /* Infer shapes and lay out memory for an input of n x h x w. */
-fk_status fk_graph_plan(fk_graph *g, int n, int h, int w);
+fk_status fk__graph_plan(fk_graph *g, int n, int h, int w);
 /* Run on `input` ([n][h][w][c] as planned). */
-fk_status fk_graph_run(fk_graph *g, const float *input, fk_pool *pool);
+fk_status fk__graph_run(fk_graph *g, const float *input, fk_pool *pool);
 /* Run with the plain reference kernels instead of the fast ones (tests use
  * this to check that speed never changes answers). Also enabled for every
  * graph by the environment variable FK_REFERENCE_KERNELS=1. */
-void fk_graph_use_reference(fk_graph *g, int on);
+void fk__graph_use_reference(fk_graph *g, int on);
 /* An output's data and shape after run. */
-const float *fk_graph_output(const fk_graph *g, int value, fk_shape4 *shape);
+const float *fk__graph_output(const fk_graph *g, int value, fk_shape4 *shape);
 
 /* Statistics of the current plan: bytes of the arena and workspace, and the
  * multiply-adds of one run (for benchmarks). */
-size_t fk_graph_arena_bytes(const fk_graph *g);
-/* Nodes the graph runs (fewer after fk_graph_fuse). */
-int fk_graph_node_count(const fk_graph *g);
-double fk_graph_macs(const fk_graph *g);
+size_t fk__graph_arena_bytes(const fk_graph *g);
+/* Nodes the graph runs (fewer after fk__graph_fuse). */
+int fk__graph_node_count(const fk_graph *g);
+double fk__graph_macs(const fk_graph *g);
 
 #endif

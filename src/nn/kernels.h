@@ -55,92 +55,92 @@ typedef struct fk_window {
 /* Fill the pads of `win` (kh, kw, strides already set) for TensorFlow's
  * padding modes: same != 0 gives SAME (output = ceil(in / stride), the extra
  * pad going to the bottom/right), same == 0 gives VALID (no pad). */
-void fk_window_pad_tf(fk_window *win, int in_h, int in_w, int same);
+void fk__window_pad_tf(fk_window *win, int in_h, int in_w, int same);
 /* Output spatial size of a window over in_h x in_w. */
-void fk_window_out(const fk_window *win, int in_h, int in_w, int *out_h,
+void fk__window_out(const fk_window *win, int in_h, int in_w, int *out_h,
                    int *out_w);
 
 /* Apply an activation in place to `count` values of `c` channels each
  * (channel = index % c). */
-void fk_act_apply(const fk_act *act, float *x, long count, int c);
+void fk__act_apply(const fk_act *act, float *x, long count, int c);
 
 /* Row-major C[m][n] = A[m][k] . B[n][k]^T (B's rows are the columns of
  * the product) through OpenBLAS, safe to call from several pool threads at
  * once (see kernels_fast.c). Assumes m, n, k >= 1 and valid leading
  * dimensions. The gallery's batched search scores queries x rows with it. */
-void fk_sgemm_abt(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+void fk__sgemm_abt(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                   float *c, int ldc);
 
 /* ---- convolution: out = act(conv(in, filt) + bias) --------------------- *
  * in: is (NHWC); filt: [kh][kw][is.c][oc]; bias: [oc] or NULL;
  * out: [is.n][oh][ow][oc]. Padded input positions read as 0. */
-void fk_conv2d_ref(const float *in, fk_shape4 is, const float *filt,
+void fk__conv2d_ref(const float *in, fk_shape4 is, const float *filt,
                    const float *bias, int oc, const fk_window *win,
                    const fk_act *act, float *out);
-size_t fk_conv2d_workspace(fk_shape4 is, int oc, const fk_window *win,
+size_t fk__conv2d_workspace(fk_shape4 is, int oc, const fk_window *win,
                            int threads);
-void fk_conv2d(const float *in, fk_shape4 is, const float *filt,
+void fk__conv2d(const float *in, fk_shape4 is, const float *filt,
                const float *bias, int oc, const fk_window *win,
                const fk_act *act, float *out, float *workspace, fk_pool *pool);
 /* The same with a residual added before the activation:
  * out = act(conv(in, filt) + bias + res), res shaped like out (a ResNet
- * block's shortcut, fused by fk_graph_fuse). res may be NULL; it must not
+ * block's shortcut, fused by fk__graph_fuse). res may be NULL; it must not
  * overlap out. */
-void fk_conv2d_res(const float *in, fk_shape4 is, const float *filt,
+void fk__conv2d_res(const float *in, fk_shape4 is, const float *filt,
                    const float *bias, const float *res, int oc,
                    const fk_window *win, const fk_act *act, float *out,
                    float *workspace, fk_pool *pool);
 
 /* ---- depthwise convolution (channel multiplier 1) ---------------------- *
  * filt: [kh][kw][c]; bias: [c] or NULL; out: [n][oh][ow][c]. */
-void fk_depthwise_ref(const float *in, fk_shape4 is, const float *filt,
+void fk__depthwise_ref(const float *in, fk_shape4 is, const float *filt,
                       const float *bias, const fk_window *win,
                       const fk_act *act, float *out);
-void fk_depthwise(const float *in, fk_shape4 is, const float *filt,
+void fk__depthwise(const float *in, fk_shape4 is, const float *filt,
                   const float *bias, const fk_window *win, const fk_act *act,
                   float *out, fk_pool *pool);
 
 /* ---- fully connected: out[m][n] = act(in[m][k] . w[k][n] + bias[n]) ---- */
-void fk_fc_ref(const float *in, int m, int k, const float *w,
+void fk__fc_ref(const float *in, int m, int k, const float *w,
                const float *bias, int n, const fk_act *act, float *out);
-void fk_fc(const float *in, int m, int k, const float *w, const float *bias,
+void fk__fc(const float *in, int m, int k, const float *w, const float *bias,
            int n, const fk_act *act, float *out, fk_pool *pool);
 
 /* ---- pooling ------------------------------------------------------------ *
  * Max pool ignores padded positions; average pool divides by the number of
  * real (unpadded) positions in the window, as TensorFlow does. */
-void fk_maxpool_ref(const float *in, fk_shape4 is, const fk_window *win,
+void fk__maxpool_ref(const float *in, fk_shape4 is, const fk_window *win,
                     float *out);
-void fk_maxpool(const float *in, fk_shape4 is, const fk_window *win,
+void fk__maxpool(const float *in, fk_shape4 is, const fk_window *win,
                 float *out, fk_pool *pool);
-void fk_avgpool_ref(const float *in, fk_shape4 is, const fk_window *win,
+void fk__avgpool_ref(const float *in, fk_shape4 is, const fk_window *win,
                     float *out);
-void fk_avgpool(const float *in, fk_shape4 is, const fk_window *win,
+void fk__avgpool(const float *in, fk_shape4 is, const fk_window *win,
                 float *out, fk_pool *pool);
 
 /* ---- elementwise with broadcasting of the last axis -------------------- *
  * out[i] = a[i] op b[i % b_count] (b_count divides count; b_count == count is
  * plain elementwise, b_count == c is per-channel, 1 is a scalar). out may
  * alias a. Then act is applied (c = b_count for PReLU). */
-void fk_add(const float *a, long count, const float *b, long b_count,
+void fk__add(const float *a, long count, const float *b, long b_count,
             const fk_act *act, float *out);
-/* The same-shape case of fk_add, for rows of c channels, vectorised and
+/* The same-shape case of fk__add, for rows of c channels, vectorised and
  * split by rows over the pool (rows stay with the thread whose cache likely
  * holds them from the layer before). out may alias a or b. */
-void fk_add_rows(const float *a, const float *b, long rows, int c,
+void fk__add_rows(const float *a, const float *b, long rows, int c,
                  const fk_act *act, float *out, fk_pool *pool);
-void fk_mul(const float *a, long count, const float *b, long b_count,
+void fk__mul(const float *a, long count, const float *b, long b_count,
             const fk_act *act, float *out);
 /* out[i] = a[i] * scale[i % c] + shift[i % c]  (folded batch-norm / affine).
  * out may alias a. */
-void fk_scale_shift(const float *a, long count, int c, const float *scale,
+void fk__scale_shift(const float *a, long count, int c, const float *scale,
                     const float *shift, const fk_act *act, float *out);
 
 /* ---- reductions and normalisation -------------------------------------- */
 /* Softmax over the last axis: rows of length c. out may alias in. */
-void fk_softmax(const float *in, long rows, int c, float *out);
+void fk__softmax(const float *in, long rows, int c, float *out);
 /* Mean over H and W: in NHWC -> out [n][c]. */
-void fk_mean_hw(const float *in, fk_shape4 is, float *out);
+void fk__mean_hw(const float *in, fk_shape4 is, float *out);
 
 /* ---- general tensor ops (the TF.js graph-model executor needs these) --- *
  * Shapes are NHWC 4-D; lower-rank TensorFlow tensors are right-aligned into
@@ -152,9 +152,9 @@ void fk_mean_hw(const float *in, fk_shape4 is, float *out);
 typedef enum fk_binop {
     FK_BIN_ADD, FK_BIN_SUB, FK_BIN_MUL, FK_BIN_DIV, FK_BIN_MAX, FK_BIN_MIN
 } fk_binop;
-void fk_binary_ref(fk_binop op, const float *a, fk_shape4 sa, const float *b,
+void fk__binary_ref(fk_binop op, const float *a, fk_shape4 sa, const float *b,
                    fk_shape4 sb, float *out, fk_shape4 so);
-void fk_binary(fk_binop op, const float *a, fk_shape4 sa, const float *b,
+void fk__binary(fk_binop op, const float *a, fk_shape4 sa, const float *b,
                fk_shape4 sb, float *out, fk_shape4 so, fk_pool *pool);
 
 /* Elementwise unary op over `count` values. out may alias in. */
@@ -162,24 +162,24 @@ typedef enum fk_unop {
     FK_UN_RELU, FK_UN_RELU6, FK_UN_ABS, FK_UN_SQUARE, FK_UN_SQRT,
     FK_UN_RSQRT, FK_UN_SIGMOID, FK_UN_TANH, FK_UN_NEG, FK_UN_EXP
 } fk_unop;
-void fk_unary_ref(fk_unop op, const float *in, long count, float *out);
-void fk_unary(fk_unop op, const float *in, long count, float *out,
+void fk__unary_ref(fk_unop op, const float *in, long count, float *out);
+void fk__unary(fk_unop op, const float *in, long count, float *out,
               fk_pool *pool);
 
 /* Constant padding: pads = {n0, n1, h0, h1, w0, w1, c0, c1} elements before
  * and after each dimension (all >= 0), filled with `value`.
  * out: [n+n0+n1][h+h0+h1][w+w0+w1][c+c0+c1]. */
-void fk_pad_ref(const float *in, fk_shape4 is, const int pads[8], float value,
+void fk__pad_ref(const float *in, fk_shape4 is, const int pads[8], float value,
                 float *out);
-void fk_pad(const float *in, fk_shape4 is, const int pads[8], float value,
+void fk__pad(const float *in, fk_shape4 is, const int pads[8], float value,
             float *out, fk_pool *pool);
 
 /* Reduction over the dimensions flagged in axes[4] (n, h, w, c); the output
  * keeps every dimension, reduced ones as 1. */
 typedef enum fk_reduce_op { FK_RED_SUM, FK_RED_MEAN, FK_RED_MAX } fk_reduce_op;
-void fk_reduce_ref(fk_reduce_op op, const float *in, fk_shape4 is,
+void fk__reduce_ref(fk_reduce_op op, const float *in, fk_shape4 is,
                    const int axes[4], float *out);
-void fk_reduce(fk_reduce_op op, const float *in, fk_shape4 is,
+void fk__reduce(fk_reduce_op op, const float *in, fk_shape4 is,
                const int axes[4], float *out);
 
 #endif

@@ -33,6 +33,7 @@
  * Nothing here allocates. A NULL act means no activation; a NULL pool runs
  * everything on the calling thread.
  */
+#include "core/cpu.h"
 #include "nn/kernels.h"
 
 #include "nn/gemm.h"
@@ -106,7 +107,7 @@ static void blas_sgemm(int m, int n, int k, const float *a, int lda,
     if (blas_serialise) pthread_mutex_unlock(&blas_lock);
 }
 
-void fk_sgemm_abt(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+void fk__sgemm_abt(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                   float *c, int ldc) {
     pthread_once(&blas_once, blas_setup);
     if (blas_serialise) pthread_mutex_lock(&blas_lock);
@@ -143,7 +144,7 @@ static inline v4f v4_min(v4f a, v4f b) { return v4_select(a < b, a, b); }
 /* ---- activations on vectors --------------------------------------------- */
 
 /* True for the activations act_v4 handles (everything but the
- * transcendental ones, which go through fk_act_apply). */
+ * transcendental ones, which go through fk__act_apply). */
 static int act_is_simple(const fk_act *act) {
     return !act || (act->kind != FK_ACT_SIGMOID && act->kind != FK_ACT_TANH);
 }
@@ -188,7 +189,7 @@ static void bias_act_row(float *row, int c, const float *bias,
             for (int j = 0; j < c; j++)
                 row[j] += bias[j];
         /* sigmoid and tanh ignore the channel, so ch0 does not matter */
-        fk_act_apply(act, row, c, c);
+        fk__act_apply(act, row, c, c);
         return;
     }
     if (!bias && (!act || act->kind == FK_ACT_NONE))
@@ -229,7 +230,7 @@ static long grain_for(double flops_per_index) {
 
 /* ---- convolution -------------------------------------------------------- */
 
-/* How a convolution is cut up. fk_conv2d_workspace and fk_conv2d both
+/* How a convolution is cut up. fk__conv2d_workspace and fk__conv2d both
  * derive it from the same arguments, so the workspace always fits. */
 typedef struct conv_plan {
     int oh, ow;
@@ -254,7 +255,7 @@ typedef struct conv_plan {
 
 static void conv_plan_make(fk_shape4 is, int oc, const fk_window *win,
                            int threads, int own_gemm, conv_plan *p) {
-    fk_window_out(win, is.h, is.w, &p->oh, &p->ow);
+    fk__window_out(win, is.h, is.w, &p->oh, &p->ow);
     p->rows = (long)is.n * p->oh * p->ow;
     p->k = (long)win->kh * win->kw * is.c;
     p->direct = win->kh == 1 && win->kw == 1 && win->stride_h == 1 &&
@@ -304,11 +305,11 @@ static size_t plan_workspace(const conv_plan *p, int oc) {
     return (size_t)p->slices * (size_t)p->tile * (size_t)p->k;
 }
 
-/* Floats of scratch fk_conv2d needs with a pool of up to `threads` threads.
+/* Floats of scratch fk__conv2d needs with a pool of up to `threads` threads.
  * The need is not monotonic in the thread count (7 rows take 3 slices of 3
  * rows but 4 slices of 2), so this is the largest need over 1..threads:
  * a workspace sized for a big pool then serves every smaller one. */
-size_t fk_conv2d_workspace(fk_shape4 is, int oc, const fk_window *win,
+size_t fk__conv2d_workspace(fk_shape4 is, int oc, const fk_window *win,
                            int threads) {
     size_t most = 0;
     for (int t = 1; t <= (threads > 1 ? threads : 1); t++) {
@@ -332,7 +333,7 @@ typedef struct conv_job {
     float *out;
     float *workspace;
     conv_plan plan;
-    int own_gemm; /* fk_gemm_bias_act (AVX-512) instead of OpenBLAS */
+    int own_gemm; /* fk__gemm_bias_act (AVX-512) instead of OpenBLAS */
     const float *res; /* residual added before the activation, or NULL */
 } conv_job;
 
@@ -346,7 +347,7 @@ static void product(int own, long rows, int cols, int k, int n, int ch0, const f
                     const float *b, const float *bias, const float *res, const fk_act *act,
                     float *c) {
     if (own) {
-        fk_gemm_bias_act((int)rows, cols, k, a, k, b, n, c, n, bias, res, n, act, ch0);
+        fk__gemm_bias_act((int)rows, cols, k, a, k, b, n, c, n, bias, res, n, act, ch0);
         return;
     }
     blas_sgemm((int)rows, cols, k, a, k, b, n, c, n);
@@ -447,22 +448,22 @@ static void conv_cols(void *arg, long b0, long b1) {
 }
 
 /* Convolution through sgemm (see the top of the file). Assumes workspace
- * holds fk_conv2d_workspace(is, oc, win, T) floats for some
- * T >= fk_pool_threads(pool) (it may be NULL when that is 0). */
-void fk_conv2d(const float *in, fk_shape4 is, const float *filt,
+ * holds fk__conv2d_workspace(is, oc, win, T) floats for some
+ * T >= fk__pool_threads(pool) (it may be NULL when that is 0). */
+void fk__conv2d(const float *in, fk_shape4 is, const float *filt,
                const float *bias, int oc, const fk_window *win,
                const fk_act *act, float *out, float *workspace,
                fk_pool *pool) {
-    fk_conv2d_res(in, is, filt, bias, NULL, oc, win, act, out, workspace, pool);
+    fk__conv2d_res(in, is, filt, bias, NULL, oc, win, act, out, workspace, pool);
 }
 
-void fk_conv2d_res(const float *in, fk_shape4 is, const float *filt,
+void fk__conv2d_res(const float *in, fk_shape4 is, const float *filt,
                    const float *bias, const float *res, int oc,
                    const fk_window *win, const fk_act *act, float *out,
                    float *workspace, fk_pool *pool) {
     conv_job j = {in,        is,      filt, bias, oc, win, act, out, workspace, {0},
-                  fk_gemm_avx512_usable(), res};
-    conv_plan_make(is, oc, win, fk_pool_threads(pool), j.own_gemm, &j.plan);
+                  fk__gemm_avx512_usable(), res};
+    conv_plan_make(is, oc, win, fk__pool_threads(pool), j.own_gemm, &j.plan);
     if (j.plan.rows == 0 || oc <= 0)
         return;
     if (j.plan.k == 0) {
@@ -480,10 +481,10 @@ void fk_conv2d_res(const float *in, fk_shape4 is, const float *filt,
             im2col(&j, 0, j.plan.rows, workspace);
         long blocks = (oc + FK_COL_BLOCK - 1) / FK_COL_BLOCK;
         double block_flops = 2.0 * (double)j.plan.rows * (double)j.plan.k * FK_COL_BLOCK;
-        fk_pool_run(pool, blocks, grain_for(block_flops), conv_cols, &j);
+        fk__pool_run(pool, blocks, grain_for(block_flops), conv_cols, &j);
         return;
     }
-    fk_pool_run(pool, j.plan.slices, 1, conv_slices, &j);
+    fk__pool_run(pool, j.plan.slices, 1, conv_slices, &j);
 }
 
 /* ---- depthwise convolution ---------------------------------------------- */
@@ -791,10 +792,8 @@ __attribute__((target("avx512f"))) static void dw_run3x3_avx512(const dw_run *r)
  * FK_NO_AVX512=1 keeps it to AVX2, FK_NO_AVX2=1 to pixel by pixel. */
 static void (*dw_run3x3_fn(void))(const dw_run *) {
 #if defined(__x86_64__) || defined(__i386__)
-    const char *no = getenv("FK_NO_AVX2"), *no512 = getenv("FK_NO_AVX512");
-    if (!__builtin_cpu_supports("avx2") || (no && *no == '1')) return NULL;
-    if (__builtin_cpu_supports("avx512f") && !(no512 && *no512 == '1'))
-        return dw_run3x3_avx512;
+    if (!fk__cpu_avx2()) return NULL;
+    if (fk__cpu_avx512()) return dw_run3x3_avx512;
     return dw_run3x3_avx2;
 #endif
     return NULL;
@@ -806,9 +805,7 @@ static void (*dw_run3x3_fn(void))(const dw_run *) {
  * chasing a numerical difference). */
 static void (*dw_pixel_fn(void))(const dw_px *) {
 #if defined(__x86_64__) || defined(__i386__)
-    const char *no = getenv("FK_NO_AVX2");
-    if (__builtin_cpu_supports("avx2") && !(no && *no == '1'))
-        return dw_pixel_avx2;
+    if (fk__cpu_avx2()) return dw_pixel_avx2;
 #endif
     return dw_pixel_sse;
 }
@@ -888,22 +885,22 @@ static void dw_rows(void *arg, long r0, long r1) {
             j->pixel(&px);
         }
         if (!simple)
-            fk_act_apply(j->act, orow, (long)j->ow * c, c);
+            fk__act_apply(j->act, orow, (long)j->ow * c, c);
     }
 }
 
 /* Depthwise convolution (channel multiplier 1), rows split over the pool. */
-void fk_depthwise(const float *in, fk_shape4 is, const float *filt,
+void fk__depthwise(const float *in, fk_shape4 is, const float *filt,
                   const float *bias, const fk_window *win, const fk_act *act,
                   float *out, fk_pool *pool) {
     dw_job j = {in, is, filt, bias, win, act, out, 0, 0, dw_pixel_fn(),
                 win->kh == 3 && win->kw == 3 ? dw_run3x3_fn() : NULL};
-    fk_window_out(win, is.h, is.w, &j.oh, &j.ow);
+    fk__window_out(win, is.h, is.w, &j.oh, &j.ow);
     long rows = (long)is.n * j.oh;
     if (rows == 0 || j.ow == 0 || is.c == 0)
         return;
     double row_flops = 2.0 * j.ow * win->kh * win->kw * is.c;
-    fk_pool_run(pool, rows, grain_for(row_flops), dw_rows, &j);
+    fk__pool_run(pool, rows, grain_for(row_flops), dw_rows, &j);
 }
 
 /* ---- same-shape add ----------------------------------------------------- */
@@ -928,18 +925,18 @@ static void add_rows(void *arg, long r0, long r1) {
         for (; ch < c; ch++)
             o[ch] = act_1(act, a[ch] + b[ch], ch);
         if (!simple)
-            fk_act_apply(j->act, o, c, c);
+            fk__act_apply(j->act, o, c, c);
     }
 }
 
-void fk_add_rows(const float *a, const float *b, long rows, int c,
+void fk__add_rows(const float *a, const float *b, long rows, int c,
                  const fk_act *act, float *out, fk_pool *pool) {
     if (rows <= 0 || c <= 0)
         return;
     add_job j = {a, b, out, c, act};
     /* memory-bound: a piece of 8192 values (~100 KB moved) is worth a
      * thread */
-    fk_pool_run(pool, rows, 1 + 8192 / c, add_rows, &j);
+    fk__pool_run(pool, rows, 1 + 8192 / c, add_rows, &j);
 }
 
 /* ---- fully connected ---------------------------------------------------- */
@@ -953,7 +950,7 @@ typedef struct fc_job {
     const fk_act *act;
     float *out;
     int by_rows;
-    int own_gemm; /* fk_gemm_bias_act (AVX-512) instead of OpenBLAS */
+    int own_gemm; /* fk__gemm_bias_act (AVX-512) instead of OpenBLAS */
 } fc_job;
 
 /* Pool task: rows [b, e) of the output when splitting by rows, else
@@ -971,7 +968,7 @@ static void fc_part(void *arg, long b, long e) {
 /* Fully connected layer through sgemm. Many rows (a batch) are split by
  * rows; a few rows (the usual single embedding) are split by columns, so
  * each thread reads only its share of the weights, which then dominate. */
-void fk_fc(const float *in, int m, int k, const float *w, const float *bias,
+void fk__fc(const float *in, int m, int k, const float *w, const float *bias,
            int n, const fk_act *act, float *out, fk_pool *pool) {
     if (m <= 0 || n <= 0)
         return;
@@ -984,11 +981,11 @@ void fk_fc(const float *in, int m, int k, const float *w, const float *bias,
         }
         return;
     }
-    fc_job j = {in, m, k, w, bias, n, act, out, m >= 64, fk_gemm_avx512_usable()};
+    fc_job j = {in, m, k, w, bias, n, act, out, m >= 64, fk__gemm_avx512_usable()};
     if (j.by_rows)
-        fk_pool_run(pool, m, grain_for(2.0 * k * n), fc_part, &j);
+        fk__pool_run(pool, m, grain_for(2.0 * k * n), fc_part, &j);
     else
-        fk_pool_run(pool, n, grain_for(2.0 * m * k), fc_part, &j);
+        fk__pool_run(pool, n, grain_for(2.0 * m * k), fc_part, &j);
 }
 
 /* ---- pooling ------------------------------------------------------------ */
@@ -1104,22 +1101,22 @@ static void avgpool_rows(void *arg, long r0, long r1) {
 static void pool_run(const float *in, fk_shape4 is, const fk_window *win,
                      float *out, fk_pool *pool, fk_pool_fn fn) {
     pool_job j = {in, is, win, out, 0, 0};
-    fk_window_out(win, is.h, is.w, &j.oh, &j.ow);
+    fk__window_out(win, is.h, is.w, &j.oh, &j.ow);
     long rows = (long)is.n * j.oh;
     if (rows == 0 || j.ow == 0 || is.c == 0)
         return;
     /* one compare or add per window element; count it as two flops so the
      * threshold is comparable with the arithmetic kernels' */
     double row_ops = 2.0 * j.ow * win->kh * win->kw * is.c;
-    fk_pool_run(pool, rows, grain_for(row_ops), fn, &j);
+    fk__pool_run(pool, rows, grain_for(row_ops), fn, &j);
 }
 
-void fk_maxpool(const float *in, fk_shape4 is, const fk_window *win,
+void fk__maxpool(const float *in, fk_shape4 is, const fk_window *win,
                 float *out, fk_pool *pool) {
     pool_run(in, is, win, out, pool, maxpool_rows);
 }
 
-void fk_avgpool(const float *in, fk_shape4 is, const fk_window *win,
+void fk__avgpool(const float *in, fk_shape4 is, const fk_window *win,
                 float *out, fk_pool *pool) {
     pool_run(in, is, win, out, pool, avgpool_rows);
 }
@@ -1249,12 +1246,12 @@ static void binary_per_channel(void *arg, long p0, long p1) {
     }
 }
 
-void fk_binary(fk_binop op, const float *a, fk_shape4 sa, const float *b,
+void fk__binary(fk_binop op, const float *a, fk_shape4 sa, const float *b,
                fk_shape4 sb, float *out, fk_shape4 so, fk_pool *pool) {
     binary_job j = {op, a, b, sa, sb, so, out};
     if (same_shape(sa, so) && same_shape(sb, so)) {
         long count = (long)so.n * so.h * so.w * so.c;
-        fk_pool_run(pool, count, 8192, binary_flat, &j);
+        fk__pool_run(pool, count, 8192, binary_flat, &j);
         return;
     }
     /* one value per channel, or one for all (x - 127.5) */
@@ -1266,12 +1263,12 @@ void fk_binary(fk_binop op, const float *a, fk_shape4 sa, const float *b,
          (same_shape(sb, so) && (same_shape(sa, chan) || same_shape(sa, one))))) {
         long count = (long)so.n * so.h * so.w * so.c;
         long pieces = (count + len - 1) / len;
-        fk_pool_run(pool, pieces, 1 + 8192 / len, binary_per_channel, &j);
+        fk__pool_run(pool, pieces, 1 + 8192 / len, binary_per_channel, &j);
         return;
     }
     long rows = (long)so.n * so.h * so.w;
     long grain = 1 + 65536 / (so.c > 0 ? so.c : 1);
-    fk_pool_run(pool, rows, grain, binary_rows, &j);
+    fk__pool_run(pool, rows, grain, binary_rows, &j);
 }
 
 typedef struct unary_job {
@@ -1304,15 +1301,15 @@ static void unary_range(void *arg, long i0, long i1) {
         for (long i = i0; i < i1; i++) out[i] = -in[i];
         break;
     default: /* transcendental: the reference loop is as good as any */
-        fk_unary_ref(j->op, in + i0, i1 - i0, out + i0);
+        fk__unary_ref(j->op, in + i0, i1 - i0, out + i0);
         break;
     }
 }
 
-void fk_unary(fk_unop op, const float *in, long count, float *out,
+void fk__unary(fk_unop op, const float *in, long count, float *out,
               fk_pool *pool) {
     unary_job j = {op, in, out};
-    fk_pool_run(pool, count, 65536, unary_range, &j);
+    fk__pool_run(pool, count, 65536, unary_range, &j);
 }
 
 typedef struct pad_job {
@@ -1358,23 +1355,23 @@ static void pad_rows(void *arg, long r0, long r1) {
     }
 }
 
-void fk_pad(const float *in, fk_shape4 is, const int pads[8], float value,
+void fk__pad(const float *in, fk_shape4 is, const int pads[8], float value,
             float *out, fk_pool *pool) {
     pad_job j = {in, is,
                  {is.n + pads[0] + pads[1], is.h + pads[2] + pads[3],
                   is.w + pads[4] + pads[5], is.c + pads[6] + pads[7]},
                  pads, value, out};
     long rows = (long)j.os.n * j.os.h;
-    fk_pool_run(pool, rows, 1 + 16384 / (1 + (long)j.os.w * j.os.c), pad_rows, &j);
+    fk__pool_run(pool, rows, 1 + 16384 / (1 + (long)j.os.w * j.os.c), pad_rows, &j);
 }
 
 /* Reductions: the common case (over H and W, keeping channels) walks pixels
  * with the channels innermost; anything else takes the reference loop. */
-void fk_reduce(fk_reduce_op op, const float *in, fk_shape4 is,
+void fk__reduce(fk_reduce_op op, const float *in, fk_shape4 is,
                const int axes[4], float *out) {
     if (op == FK_RED_MEAN && !axes[0] && axes[1] && axes[2] && !axes[3]) {
-        fk_mean_hw(in, is, out);
+        fk__mean_hw(in, is, out);
         return;
     }
-    fk_reduce_ref(op, in, is, axes, out);
+    fk__reduce_ref(op, in, is, axes, out);
 }

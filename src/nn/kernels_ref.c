@@ -38,7 +38,7 @@ static void pad_axis_tf(int in, int k, int stride, int same, int *before,
 
 /* Fill the pads of `win` for TensorFlow's SAME (same != 0) or VALID
  * padding. Assumes kh, kw and the strides are already set and positive. */
-void fk_window_pad_tf(fk_window *win, int in_h, int in_w, int same) {
+void fk__window_pad_tf(fk_window *win, int in_h, int in_w, int same) {
     pad_axis_tf(in_h, win->kh, win->stride_h, same, &win->pad_top,
                 &win->pad_bottom);
     pad_axis_tf(in_w, win->kw, win->stride_w, same, &win->pad_left,
@@ -47,7 +47,7 @@ void fk_window_pad_tf(fk_window *win, int in_h, int in_w, int same) {
 
 /* Output size of `win` over in_h x in_w. A window larger than the padded
  * input gives 0 rather than the 1 that C's truncating division would. */
-void fk_window_out(const fk_window *win, int in_h, int in_w, int *out_h,
+void fk__window_out(const fk_window *win, int in_h, int in_w, int *out_h,
                    int *out_w) {
     int span_h = in_h + win->pad_top + win->pad_bottom - win->kh;
     int span_w = in_w + win->pad_left + win->pad_right - win->kw;
@@ -58,7 +58,7 @@ void fk_window_out(const fk_window *win, int in_h, int in_w, int *out_h,
 /* ---- activations -------------------------------------------------------- */
 
 /* One activated value; `ch` picks the PReLU slope. The reference kernels
- * use this so that they do not depend on fk_act_apply, which the tests
+ * use this so that they do not depend on fk__act_apply, which the tests
  * check separately against hand-computed values. */
 static float act_one(const fk_act *act, float x, int ch) {
     if (!act)
@@ -79,7 +79,7 @@ static float act_one(const fk_act *act, float x, int ch) {
  * (channel = index % c; c only matters for PReLU). The switch sits outside
  * the loops so each case is a plain loop gcc can vectorise; the ternaries
  * compile to blends rather than branches. */
-void fk_act_apply(const fk_act *act, float *x, long count, int c) {
+void fk__act_apply(const fk_act *act, float *x, long count, int c) {
     if (!act)
         return;
     switch (act->kind) {
@@ -133,11 +133,11 @@ static size_t nhwc(fk_shape4 s, int b, int y, int x, int ch) {
 /* Convolution, one output value at a time: the sum over the window of
  * input times filter, skipping positions that fall in the padding (they
  * read as zero), plus bias, then the activation. */
-void fk_conv2d_ref(const float *in, fk_shape4 is, const float *filt,
+void fk__conv2d_ref(const float *in, fk_shape4 is, const float *filt,
                    const float *bias, int oc, const fk_window *win,
                    const fk_act *act, float *out) {
     int oh, ow;
-    fk_window_out(win, is.h, is.w, &oh, &ow);
+    fk__window_out(win, is.h, is.w, &oh, &ow);
     fk_shape4 os = {is.n, oh, ow, oc};
     for (int b = 0; b < is.n; b++)
         for (int oy = 0; oy < oh; oy++)
@@ -164,13 +164,13 @@ void fk_conv2d_ref(const float *in, fk_shape4 is, const float *filt,
                 }
 }
 
-/* Depthwise convolution: like fk_conv2d_ref but channel ch of the output
+/* Depthwise convolution: like fk__conv2d_ref but channel ch of the output
  * sees only channel ch of the input, with filter filt[ky][kx][ch]. */
-void fk_depthwise_ref(const float *in, fk_shape4 is, const float *filt,
+void fk__depthwise_ref(const float *in, fk_shape4 is, const float *filt,
                       const float *bias, const fk_window *win,
                       const fk_act *act, float *out) {
     int oh, ow;
-    fk_window_out(win, is.h, is.w, &oh, &ow);
+    fk__window_out(win, is.h, is.w, &oh, &ow);
     fk_shape4 os = {is.n, oh, ow, is.c};
     for (int b = 0; b < is.n; b++)
         for (int oy = 0; oy < oh; oy++)
@@ -196,7 +196,7 @@ void fk_depthwise_ref(const float *in, fk_shape4 is, const float *filt,
 }
 
 /* Fully connected: out[i][j] = act(bias[j] + sum_k in[i][k] * w[k][j]). */
-void fk_fc_ref(const float *in, int m, int k, const float *w,
+void fk__fc_ref(const float *in, int m, int k, const float *w,
                const float *bias, int n, const fk_act *act, float *out) {
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
@@ -214,7 +214,7 @@ void fk_fc_ref(const float *in, int m, int k, const float *w,
 static void pool_ref(const float *in, fk_shape4 is, const fk_window *win,
                      int is_max, float *out) {
     int oh, ow;
-    fk_window_out(win, is.h, is.w, &oh, &ow);
+    fk__window_out(win, is.h, is.w, &oh, &ow);
     fk_shape4 os = {is.n, oh, ow, is.c};
     for (int b = 0; b < is.n; b++)
         for (int oy = 0; oy < oh; oy++)
@@ -246,13 +246,13 @@ static void pool_ref(const float *in, fk_shape4 is, const fk_window *win,
 }
 
 /* Max pool over the real positions of each window. */
-void fk_maxpool_ref(const float *in, fk_shape4 is, const fk_window *win,
+void fk__maxpool_ref(const float *in, fk_shape4 is, const fk_window *win,
                     float *out) {
     pool_ref(in, is, win, 1, out);
 }
 
 /* Average pool dividing by the number of real positions in each window. */
-void fk_avgpool_ref(const float *in, fk_shape4 is, const fk_window *win,
+void fk__avgpool_ref(const float *in, fk_shape4 is, const fk_window *win,
                     float *out) {
     pool_ref(in, is, win, 0, out);
 }
@@ -262,7 +262,7 @@ void fk_avgpool_ref(const float *in, fk_shape4 is, const fk_window *win,
 /* out = a + b with b repeated every b_count values, then act (PReLU
  * channels = b_count). Assumes b_count >= 1 divides count. Walking in
  * blocks of b_count keeps the inner loop free of a modulo. out may be a. */
-void fk_add(const float *a, long count, const float *b, long b_count,
+void fk__add(const float *a, long count, const float *b, long b_count,
             const fk_act *act, float *out) {
     if (b_count == 1) {
         /* a scalar: one long loop rather than count blocks of one */
@@ -277,11 +277,11 @@ void fk_add(const float *a, long count, const float *b, long b_count,
                 oi[j] = ai[j] + b[j];
         }
     }
-    fk_act_apply(act, out, count, (int)b_count);
+    fk__act_apply(act, out, count, (int)b_count);
 }
 
-/* out = a * b with the same broadcasting and aliasing rules as fk_add. */
-void fk_mul(const float *a, long count, const float *b, long b_count,
+/* out = a * b with the same broadcasting and aliasing rules as fk__add. */
+void fk__mul(const float *a, long count, const float *b, long b_count,
             const fk_act *act, float *out) {
     if (b_count == 1) {
         /* a scalar: one long loop rather than count blocks of one */
@@ -296,13 +296,13 @@ void fk_mul(const float *a, long count, const float *b, long b_count,
                 oi[j] = ai[j] * b[j];
         }
     }
-    fk_act_apply(act, out, count, (int)b_count);
+    fk__act_apply(act, out, count, (int)b_count);
 }
 
 /* out = a * scale[ch] + shift[ch] per channel (a folded batch norm), then
  * act. Assumes c divides count. A NULL scale means 1, a NULL shift 0. out
  * may be a. */
-void fk_scale_shift(const float *a, long count, int c, const float *scale,
+void fk__scale_shift(const float *a, long count, int c, const float *scale,
                     const float *shift, const fk_act *act, float *out) {
     for (long i = 0; i < count; i += c) {
         const float *ai = a + i;
@@ -320,7 +320,7 @@ void fk_scale_shift(const float *a, long count, int c, const float *scale,
             for (int j = 0; j < c; j++)
                 oi[j] = ai[j];
     }
-    fk_act_apply(act, out, count, c);
+    fk__act_apply(act, out, count, c);
 }
 
 /* ---- reductions --------------------------------------------------------- */
@@ -329,7 +329,7 @@ void fk_scale_shift(const float *a, long count, int c, const float *scale,
  * every exponent <= 0, so expf cannot overflow and the largest term is 1
  * (the sum is never 0). Each out[j] is written only after in[j] is read, so
  * out may be in. */
-void fk_softmax(const float *in, long rows, int c, float *out) {
+void fk__softmax(const float *in, long rows, int c, float *out) {
     for (long r = 0; r < rows; r++) {
         const float *x = in + r * c;
         float *y = out + r * c;
@@ -352,7 +352,7 @@ void fk_softmax(const float *in, long rows, int c, float *out) {
 /* Global average over H and W: out[b][ch] is the mean of channel ch of
  * image b. Sums whole pixels (c contiguous values) into out so the inner
  * loop runs along memory; an empty image gives 0. */
-void fk_mean_hw(const float *in, fk_shape4 is, float *out) {
+void fk__mean_hw(const float *in, fk_shape4 is, float *out) {
     long pixels = (long)is.h * is.w;
     for (int b = 0; b < is.n; b++) {
         float *o = out + (size_t)b * is.c;
@@ -390,7 +390,7 @@ static inline long bcast_index(fk_shape4 s, int n, int y, int x, int c) {
             (s.w == 1 ? 0 : x)) * s.c + (s.c == 1 ? 0 : c);
 }
 
-void fk_binary_ref(fk_binop op, const float *a, fk_shape4 sa, const float *b,
+void fk__binary_ref(fk_binop op, const float *a, fk_shape4 sa, const float *b,
                    fk_shape4 sb, float *out, fk_shape4 so) {
     long i = 0;
     for (int n = 0; n < so.n; n++)
@@ -401,7 +401,7 @@ void fk_binary_ref(fk_binop op, const float *a, fk_shape4 sa, const float *b,
                                      b[bcast_index(sb, n, y, x, c)]);
 }
 
-void fk_unary_ref(fk_unop op, const float *in, long count, float *out) {
+void fk__unary_ref(fk_unop op, const float *in, long count, float *out) {
     for (long i = 0; i < count; i++) {
         float v = in[i];
         switch (op) {
@@ -420,7 +420,7 @@ void fk_unary_ref(fk_unop op, const float *in, long count, float *out) {
     }
 }
 
-void fk_pad_ref(const float *in, fk_shape4 is, const int pads[8], float value,
+void fk__pad_ref(const float *in, fk_shape4 is, const int pads[8], float value,
                 float *out) {
     fk_shape4 os = {is.n + pads[0] + pads[1], is.h + pads[2] + pads[3],
                     is.w + pads[4] + pads[5], is.c + pads[6] + pads[7]};
@@ -439,7 +439,7 @@ void fk_pad_ref(const float *in, fk_shape4 is, const int pads[8], float value,
                 }
 }
 
-void fk_reduce_ref(fk_reduce_op op, const float *in, fk_shape4 is,
+void fk__reduce_ref(fk_reduce_op op, const float *in, fk_shape4 is,
                    const int axes[4], float *out) {
     fk_shape4 os = {axes[0] ? 1 : is.n, axes[1] ? 1 : is.h,
                     axes[2] ? 1 : is.w, axes[3] ? 1 : is.c};

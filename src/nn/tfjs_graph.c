@@ -166,7 +166,7 @@ static long find_node(const conv_ctx *cx, const char *name) {
 }
 
 static fk_status unsupported(const conv_ctx *cx, json_t *node, const char *why) {
-    return fk_fail(FK_EFORMAT, "%s: node '%s' (op %s): %s", cx->file,
+    return fk__fail(FK_EFORMAT, "%s: node '%s' (op %s): %s", cx->file,
                    node_name(node), node_op(node), why);
 }
 
@@ -174,10 +174,10 @@ static fk_status unsupported(const conv_ctx *cx, json_t *node, const char *why) 
 static float *keep_floats(conv_ctx *cx, long n, fk_status *st) {
     float *p = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
     if (!p) {
-        *st = fk_fail(FK_ENOMEM, "%s: out of memory", cx->m->what);
+        *st = fk__fail(FK_ENOMEM, "%s: out of memory", cx->m->what);
         return NULL;
     }
-    *st = fk_graph_keep(cx->m->graph, p);
+    *st = fk__graph_keep(cx->m->graph, p);
     return *st == FK_OK ? p : NULL;
 }
 
@@ -185,9 +185,9 @@ static float *keep_floats(conv_ctx *cx, long n, fk_status *st) {
  * error; we report it at once, naming the model). */
 static fk_status built(conv_ctx *cx, int value) {
     if (value >= 0) return FK_OK;
-    fk_status st = fk_graph_build_status(cx->m->graph);
-    if (st == FK_OK) st = fk_fail(FK_EMODEL, "graph build failed");
-    return fk_fail_prefix(st, "%s", cx->file);
+    fk_status st = fk__graph_build_status(cx->m->graph);
+    if (st == FK_OK) st = fk__fail(FK_EMODEL, "graph build failed");
+    return fk__fail_prefix(st, "%s", cx->file);
 }
 
 /* Make `t` (a graph value whose real NHWC layout is `actual`) match the
@@ -196,9 +196,9 @@ static fk_status relayout(conv_ctx *cx, tv *t, fk_shape4 actual) {
     fk_shape4 want = to_nhwc(t->rank, t->dims);
     if (shape_eq(want, actual)) return FK_OK;
     if (want.n != actual.n)
-        return fk_fail(FK_EFORMAT, "%s: a reshape across the batch dimension is not supported",
+        return fk__fail(FK_EFORMAT, "%s: a reshape across the batch dimension is not supported",
                        cx->file);
-    t->value = fk_graph_reshape(cx->m->graph, t->value, want.h, want.w, want.c);
+    t->value = fk__graph_reshape(cx->m->graph, t->value, want.h, want.w, want.c);
     return built(cx, t->value);
 }
 
@@ -209,11 +209,11 @@ static fk_status input_tv(conv_ctx *cx, json_t *node, int k, tv **out) {
     json_t *ins = json_object_get(node, "input");
     const char *name = json_string_value(json_array_get(ins, (size_t)k));
     if (!name)
-        return fk_fail(FK_EFORMAT, "%s: node '%s' has no input %d", cx->file,
+        return fk__fail(FK_EFORMAT, "%s: node '%s' has no input %d", cx->file,
                        node_name(node), k);
     long i = find_node(cx, name);
     if (i < 0)
-        return fk_fail(FK_EFORMAT, "%s: node '%s' reads unknown node '%s'",
+        return fk__fail(FK_EFORMAT, "%s: node '%s' reads unknown node '%s'",
                        cx->file, node_name(node), name);
     return resolve(cx, i, out);
 }
@@ -228,9 +228,9 @@ static fk_status const_input(conv_ctx *cx, json_t *node, int k, tv **out) {
 /* ---- op converters ---------------------------------------------------- */
 
 static fk_status conv_const(conv_ctx *cx, json_t *node, tv *t) {
-    const fk_weight *w = fk_weights_find(cx->m->weights, node_name(node));
+    const fk_weight *w = fk__weights_find(cx->m->weights, node_name(node));
     if (!w)
-        return fk_fail(FK_EMODEL, "%s: constant '%s' is missing from the weights manifest",
+        return fk__fail(FK_EMODEL, "%s: constant '%s' is missing from the weights manifest",
                        cx->file, node_name(node));
     if (w->ndim > 4) return unsupported(cx, node, "constants of rank > 4");
     t->is_const = 1;
@@ -285,7 +285,7 @@ static fk_status window_attrs(conv_ctx *cx, json_t *node, tv *x, int kh,
         if (attr_ints(node, "explicit_paddings", e, 8) != 8)
             return unsupported(cx, node, "explicit_paddings must have 8 entries");
         int pads[8] = {0, 0, (int)e[2], (int)e[3], (int)e[4], (int)e[5], 0, 0};
-        *xv = fk_graph_pad(cx->m->graph, x->value, pads, 0.0f);
+        *xv = fk__graph_pad(cx->m->graph, x->value, pads, 0.0f);
         *xh += pads[2] + pads[3];
         *xw += pads[4] + pads[5];
         *pad = FK_PAD_VALID;
@@ -313,7 +313,7 @@ static fk_status conv_conv(conv_ctx *cx, json_t *node, tv *t, int depthwise) {
     if (x->rank != 4 || f->rank != 4) return unsupported(cx, node, "needs 4-D input and filter");
     int kh = f->dims[0], kw = f->dims[1], ic = f->dims[2], oc = f->dims[3];
     if (ic != x->dims[3])
-        return fk_fail(FK_EMODEL, "%s: node '%s': filter has %d input channels, input %d",
+        return fk__fail(FK_EMODEL, "%s: node '%s': filter has %d input channels, input %d",
                        cx->file, node_name(node), ic, x->dims[3]);
     if (depthwise && oc != 1) return unsupported(cx, node, "channel multiplier > 1");
     const float *bias = NULL;
@@ -348,8 +348,8 @@ static fk_status conv_conv(conv_ctx *cx, json_t *node, tv *t, int depthwise) {
     if (st != FK_OK) return st;
     int outc = depthwise ? ic : oc;
     t->value = depthwise
-        ? fk_graph_depthwise(cx->m->graph, xv, f->data, bias, kh, kw, ic, stride, pad, act)
-        : fk_graph_conv(cx->m->graph, xv, f->data, bias, kh, kw, ic, oc, stride, pad, act);
+        ? fk__graph_depthwise(cx->m->graph, xv, f->data, bias, kh, kw, ic, stride, pad, act)
+        : fk__graph_conv(cx->m->graph, xv, f->data, bias, kh, kw, ic, oc, stride, pad, act);
     t->rank = 4;
     t->dims[0] = 1;
     window_out(xh, kh, stride, pad, &t->dims[1]);
@@ -372,7 +372,7 @@ static fk_status conv_pool(conv_ctx *cx, json_t *node, tv *t, fk_op op) {
     fk_padding pad;
     st = window_attrs(cx, node, x, (int)k[1], (int)k[2], &stride, &pad, &xv, &xh, &xw);
     if (st != FK_OK) return st;
-    t->value = fk_graph_pool(cx->m->graph, op, xv, (int)k[1], stride, pad);
+    t->value = fk__graph_pool(cx->m->graph, op, xv, (int)k[1], stride, pad);
     *t = (tv){.value = t->value, .rank = 4, .dims = {1, 0, 0, x->dims[3]}};
     window_out(xh, (int)k[1], stride, pad, &t->dims[1]);
     window_out(xw, (int)k[2], stride, pad, &t->dims[2]);
@@ -400,7 +400,7 @@ static fk_status conv_matmul(conv_ctx *cx, json_t *node, tv *t) {
         w = tw;
     }
     if (k != a->dims[1])
-        return fk_fail(FK_EMODEL, "%s: node '%s': matrix has %d rows, input %d columns",
+        return fk__fail(FK_EMODEL, "%s: node '%s': matrix has %d rows, input %d columns",
                        cx->file, node_name(node), k, a->dims[1]);
     const float *bias = NULL;
     fk_act act = {.kind = FK_ACT_NONE};
@@ -424,7 +424,7 @@ static fk_status conv_matmul(conv_ctx *cx, json_t *node, tv *t) {
             }
         }
     }
-    t->value = fk_graph_fc(cx->m->graph, a->value, w, bias, k, m, act);
+    t->value = fk__graph_fc(cx->m->graph, a->value, w, bias, k, m, act);
     t->rank = 2;
     t->dims[0] = 1;
     t->dims[1] = m;
@@ -456,17 +456,17 @@ static fk_status conv_binary(conv_ctx *cx, json_t *node, tv *t, fk_binop op) {
     if (a->is_const && b->is_const) { /* fold */
         float *o = keep_floats(cx, tv_count(t), &st);
         if (!o) return st;
-        fk_binary_ref(op, a->data, sa, b->data, sb, o, so);
+        fk__binary_ref(op, a->data, sa, b->data, sb, o, so);
         t->is_const = 1;
         t->data = o;
         return FK_OK;
     }
     if (b->is_const)
-        t->value = fk_graph_binary_const(cx->m->graph, op, a->value, b->data, sb, 0);
+        t->value = fk__graph_binary_const(cx->m->graph, op, a->value, b->data, sb, 0);
     else if (a->is_const)
-        t->value = fk_graph_binary_const(cx->m->graph, op, b->value, a->data, sa, 1);
+        t->value = fk__graph_binary_const(cx->m->graph, op, b->value, a->data, sa, 1);
     else
-        t->value = fk_graph_binary(cx->m->graph, op, a->value, b->value);
+        t->value = fk__graph_binary(cx->m->graph, op, a->value, b->value);
     return built(cx, t->value);
 }
 
@@ -479,12 +479,12 @@ static fk_status conv_unary(conv_ctx *cx, json_t *node, tv *t, fk_unop op) {
     if (x->is_const) {
         float *o = keep_floats(cx, tv_count(x), &st);
         if (!o) return st;
-        fk_unary_ref(op, x->data, tv_count(x), o);
+        fk__unary_ref(op, x->data, tv_count(x), o);
         t->is_const = 1;
         t->data = o;
         return FK_OK;
     }
-    t->value = fk_graph_unary(cx->m->graph, op, x->value);
+    t->value = fk__graph_unary(cx->m->graph, op, x->value);
     return built(cx, t->value);
 }
 
@@ -560,7 +560,7 @@ static fk_status conv_reduce(conv_ctx *cx, json_t *node, tv *t, fk_reduce_op op)
         red[ax] = 1;
         axes4[4 - x->rank + ax] = 1;
     }
-    t->value = fk_graph_reduce(cx->m->graph, op, x->value, axes4);
+    t->value = fk__graph_reduce(cx->m->graph, op, x->value, axes4);
     st = built(cx, t->value);
     if (st != FK_OK) return st;
     fk_shape4 s = to_nhwc(x->rank, x->dims);
@@ -595,7 +595,7 @@ static fk_status conv_pad(conv_ctx *cx, json_t *node, tv *t) {
         t->dims[i] = x->dims[i] + pads[2 * d] + pads[2 * d + 1];
     }
     if (pads[0] || pads[1]) return unsupported(cx, node, "padding the batch dimension");
-    t->value = fk_graph_pad(cx->m->graph, x->value, pads, v ? v->data[0] : 0.0f);
+    t->value = fk__graph_pad(cx->m->graph, x->value, pads, v ? v->data[0] : 0.0f);
     return built(cx, t->value);
 }
 
@@ -606,7 +606,7 @@ static fk_status conv_softmax(conv_ctx *cx, json_t *node, tv *t) {
     if (x->is_const) return unsupported(cx, node, "softmax of a constant");
     *t = (tv){.rank = x->rank};
     memcpy(t->dims, x->dims, sizeof t->dims);
-    t->value = fk_graph_softmax(cx->m->graph, x->value);
+    t->value = fk__graph_softmax(cx->m->graph, x->value);
     return built(cx, t->value);
 }
 
@@ -630,7 +630,7 @@ static fk_status resolve(conv_ctx *cx, long idx, tv **out) {
         return FK_OK;
     }
     if (t->state == 1)
-        return fk_fail(FK_EFORMAT, "%s: node '%s' is part of a cycle", cx->file, node_name(node));
+        return fk__fail(FK_EFORMAT, "%s: node '%s' is part of a cycle", cx->file, node_name(node));
     t->state = 1;
     const char *op = node_op(node);
     if (!op) op = "";
@@ -702,7 +702,7 @@ static fk_status find_input(conv_ctx *cx) {
         cx->m->in_c = (int)d[3];
         return FK_OK;
     }
-    return fk_fail(FK_EFORMAT, "%s: no 4-D Placeholder with a fixed height, width and channels",
+    return fk__fail(FK_EFORMAT, "%s: no 4-D Placeholder with a fixed height, width and channels",
                    cx->file);
 }
 
@@ -712,54 +712,54 @@ static fk_status build(fk_tfjs_model *m, json_t *root, const char *path,
     cx.nodes = json_object_get(json_object_get(root, "modelTopology"), "node");
     cx.n_nodes = json_array_size(cx.nodes);
     if (!cx.n_nodes)
-        return fk_fail(FK_EFORMAT, "%s: not a TF.js graph model (no modelTopology.node)", path);
+        return fk__fail(FK_EFORMAT, "%s: not a TF.js graph model (no modelTopology.node)", path);
     fk_status st = find_input(&cx);
-    if (st == FK_OK) st = fk_graph_new(m->in_c, &m->graph);
+    if (st == FK_OK) st = fk__graph_new(m->in_c, &m->graph);
     if (st != FK_OK) return st;
     cx.tvs = calloc(cx.n_nodes, sizeof *cx.tvs);
-    if (!cx.tvs) return fk_fail(FK_ENOMEM, "%s: out of memory", m->what);
+    if (!cx.tvs) return fk__fail(FK_ENOMEM, "%s: out of memory", m->what);
     for (int i = 0; i < n_outputs && st == FK_OK; i++) {
         long idx = find_node(&cx, outputs[i]);
         tv *t;
         if (idx < 0) {
-            st = fk_fail(FK_EFORMAT, "%s: no node named '%s'", path, outputs[i]);
+            st = fk__fail(FK_EFORMAT, "%s: no node named '%s'", path, outputs[i]);
             break;
         }
         st = resolve(&cx, idx, &t);
         if (st != FK_OK) break;
         if (t->is_const) {
-            st = fk_fail(FK_EFORMAT, "%s: output '%s' is a constant", path, outputs[i]);
+            st = fk__fail(FK_EFORMAT, "%s: output '%s' is a constant", path, outputs[i]);
             break;
         }
         if (t->value == 0) { /* the input itself: copy it into a value */
-            t->value = fk_graph_unary(m->graph, FK_UN_NEG, 0);
-            t->value = fk_graph_unary(m->graph, FK_UN_NEG, t->value);
+            t->value = fk__graph_unary(m->graph, FK_UN_NEG, 0);
+            t->value = fk__graph_unary(m->graph, FK_UN_NEG, t->value);
         }
         m->out_value[i] = t->value;
         m->out_count[i] = tv_count(t);
-        fk_graph_mark_output(m->graph, t->value);
+        fk__graph_mark_output(m->graph, t->value);
     }
     free(cx.tvs);
-    if (st == FK_OK) st = fk_graph_fuse(m->graph);
-    if (st == FK_OK) st = fk_graph_plan(m->graph, 1, m->in_h, m->in_w);
+    if (st == FK_OK) st = fk__graph_fuse(m->graph);
+    if (st == FK_OK) st = fk__graph_plan(m->graph, 1, m->in_h, m->in_w);
     return st;
 }
 
-fk_status fk_tfjs_model_load(const char *json_path, const char *what,
+fk_status fk__tfjs_model_load(const char *json_path, const char *what,
                              const char *const *outputs, int n_outputs,
                              fk_tfjs_model **out) {
     if (!json_path || !outputs || n_outputs <= 0 || n_outputs > MAX_OUTPUTS || !out)
-        return fk_fail(FK_EINVAL, "fk_tfjs_model_load: bad arguments");
+        return fk__fail(FK_EINVAL, "fk__tfjs_model_load: bad arguments");
     *out = NULL;
     json_error_t err;
     json_t *root = json_load_file(json_path, 0, &err);
     if (!root)
-        return fk_fail(FK_EMODEL, "%s: %s (line %d, column %d); run `facekit models fetch` to reinstall",
+        return fk__fail(FK_EMODEL, "%s: %s (line %d, column %d); run `facekit models fetch` to reinstall",
                        json_path, err.text, err.line, err.column);
     fk_tfjs_model *m = calloc(1, sizeof *m);
     if (!m) {
         json_decref(root);
-        return fk_fail(FK_ENOMEM, "out of memory");
+        return fk__fail(FK_ENOMEM, "out of memory");
     }
     snprintf(m->what, sizeof m->what, "%s", what ? what : json_path);
     m->n_out = n_outputs;
@@ -769,50 +769,50 @@ fk_status fk_tfjs_model_load(const char *json_path, const char *what,
     snprintf(dir, sizeof dir, "%s", json_path);
     char *dn = dirname(dir);
     if (!manifest)
-        st = fk_fail(FK_EFORMAT, "%s: no weightsManifest", json_path);
+        st = fk__fail(FK_EFORMAT, "%s: no weightsManifest", json_path);
     else
-        st = fk_weights_load_tfjs_text(manifest, dn, json_path, &m->weights);
+        st = fk__weights_load_tfjs_text(manifest, dn, json_path, &m->weights);
     free(manifest);
     if (st == FK_OK) st = build(m, root, json_path, outputs, n_outputs);
     json_decref(root);
     if (st != FK_OK) {
-        fk_tfjs_model_free(m);
+        fk__tfjs_model_free(m);
         return st;
     }
     *out = m;
     return FK_OK;
 }
 
-void fk_tfjs_model_free(fk_tfjs_model *m) {
+void fk__tfjs_model_free(fk_tfjs_model *m) {
     if (!m) return;
-    fk_graph_free(m->graph);
-    fk_weights_free(m->weights);
+    fk__graph_free(m->graph);
+    fk__weights_free(m->weights);
     free(m);
 }
 
-void fk_tfjs_model_input_shape(const fk_tfjs_model *m, int *h, int *w, int *c) {
+void fk__tfjs_model_input_shape(const fk_tfjs_model *m, int *h, int *w, int *c) {
     if (h) *h = m->in_h;
     if (w) *w = m->in_w;
     if (c) *c = m->in_c;
 }
 
-fk_graph *fk_tfjs_model_graph(fk_tfjs_model *m) { return m->graph; }
+fk_graph *fk__tfjs_model_graph(fk_tfjs_model *m) { return m->graph; }
 
-fk_status fk_tfjs_model_run(fk_tfjs_model *m, const float *input, fk_pool *pool) {
-    return fk_tfjs_model_run_batch(m, 1, input, pool);
+fk_status fk__tfjs_model_run(fk_tfjs_model *m, const float *input, fk_pool *pool) {
+    return fk__tfjs_model_run_batch(m, 1, input, pool);
 }
 
-fk_status fk_tfjs_model_run_batch(fk_tfjs_model *m, int n, const float *input,
+fk_status fk__tfjs_model_run_batch(fk_tfjs_model *m, int n, const float *input,
                                   fk_pool *pool) {
     if (!m || !input || n < 1)
-        return fk_fail(FK_EINVAL, "fk_tfjs_model_run_batch: bad arguments");
-    fk_status st = fk_graph_plan(m->graph, n, m->in_h, m->in_w);
-    if (st == FK_OK) st = fk_graph_run(m->graph, input, pool);
+        return fk__fail(FK_EINVAL, "fk__tfjs_model_run_batch: bad arguments");
+    fk_status st = fk__graph_plan(m->graph, n, m->in_h, m->in_w);
+    if (st == FK_OK) st = fk__graph_run(m->graph, input, pool);
     return st;
 }
 
-const float *fk_tfjs_model_result(const fk_tfjs_model *m, int i, long *count) {
+const float *fk__tfjs_model_result(const fk_tfjs_model *m, int i, long *count) {
     if (!m || i < 0 || i >= m->n_out) return NULL;
     if (count) *count = m->out_count[i];
-    return fk_graph_output(m->graph, m->out_value[i], NULL);
+    return fk__graph_output(m->graph, m->out_value[i], NULL);
 }

@@ -151,17 +151,17 @@ static fk_status parse_weight(json_t *jw, const char *what, size_t idx,
 
     memset(s, 0, sizeof *s);
     if (!json_is_object(jw))
-        return fk_fail(FK_EFORMAT, "%s: weight #%zu is not an object", what,
+        return fk__fail(FK_EFORMAT, "%s: weight #%zu is not an object", what,
                        idx);
     if (!json_is_string(jname) || !json_string_value(jname)[0])
-        return fk_fail(FK_EFORMAT, "%s: weight #%zu has no \"name\"", what,
+        return fk__fail(FK_EFORMAT, "%s: weight #%zu has no \"name\"", what,
                        idx);
     s->name = json_string_value(jname);
     if (!json_is_array(jshape))
-        return fk_fail(FK_EFORMAT, "%s: tensor '%s' has no \"shape\" array",
+        return fk__fail(FK_EFORMAT, "%s: tensor '%s' has no \"shape\" array",
                        what, s->name);
     if (json_array_size(jshape) > FK_MAX_DIMS)
-        return fk_fail(FK_EFORMAT,
+        return fk__fail(FK_EFORMAT,
                        "%s: tensor '%s' has %zu dims, at most %d supported",
                        what, s->name, json_array_size(jshape), FK_MAX_DIMS);
     s->ndim = (int)json_array_size(jshape);
@@ -170,36 +170,36 @@ static fk_status parse_weight(json_t *jw, const char *what, size_t idx,
         json_t *jd = json_array_get(jshape, i);
         json_int_t d;
         if (!json_is_integer(jd))
-            return fk_fail(FK_EFORMAT,
+            return fk__fail(FK_EFORMAT,
                            "%s: tensor '%s': shape[%zu] is not an integer",
                            what, s->name, i);
         d = json_integer_value(jd);
         if (d < 0 || d > INT_MAX)
-            return fk_fail(FK_EFORMAT,
+            return fk__fail(FK_EFORMAT,
                            "%s: tensor '%s': shape[%zu] = %lld is out of range",
                            what, s->name, i, (long long)d);
         s->shape[i] = (int)d;
         /* Cap the element count so count * 4 bytes fits in size_t and long. */
         if (d != 0 && s->count > (LONG_MAX / 8) / d)
-            return fk_fail(FK_EFORMAT,
+            return fk__fail(FK_EFORMAT,
                            "%s: tensor '%s': shape is absurdly large", what,
                            s->name);
         s->count *= (long)d;
     }
 
     if (!json_is_string(jdtype))
-        return fk_fail(FK_EFORMAT, "%s: tensor '%s' has no \"dtype\"", what,
+        return fk__fail(FK_EFORMAT, "%s: tensor '%s' has no \"dtype\"", what,
                        s->name);
     dtype = json_string_value(jdtype);
     if (strcmp(dtype, "float32") != 0 && strcmp(dtype, "int32") != 0)
-        return fk_fail(FK_EFORMAT,
+        return fk__fail(FK_EFORMAT,
                        "%s: tensor '%s': unsupported dtype '%s' (supported: "
                        "float32, int32)",
                        what, s->name, dtype);
     if (jq && !json_is_null(jq)) {
         json_t *jqd = json_object_get(jq, "dtype");
         if (!json_is_object(jq) || !json_is_string(jqd))
-            return fk_fail(FK_EFORMAT,
+            return fk__fail(FK_EFORMAT,
                            "%s: tensor '%s': \"quantization\" has no dtype",
                            what, s->name);
         qdtype = json_string_value(jqd);
@@ -211,7 +211,7 @@ static fk_status parse_weight(json_t *jw, const char *what, size_t idx,
         json_t *jscale = json_object_get(jq, "scale");
         json_t *jmin = json_object_get(jq, "min");
         if (!json_is_number(jscale) || !json_is_number(jmin))
-            return fk_fail(FK_EFORMAT,
+            return fk__fail(FK_EFORMAT,
                            "%s: tensor '%s': %s quantization needs numeric "
                            "\"scale\" and \"min\"",
                            what, s->name, qdtype);
@@ -221,13 +221,13 @@ static fk_status parse_weight(json_t *jw, const char *what, size_t idx,
         s->round_to_int = dtype[0] == 'i';
     } else if (strcmp(qdtype, "float16") == 0) {
         if (dtype[0] != 'f')
-            return fk_fail(FK_EFORMAT,
+            return fk__fail(FK_EFORMAT,
                            "%s: tensor '%s': float16 quantization applies "
                            "only to float32 tensors, not %s",
                            what, s->name, dtype);
         s->kind = STORED_F16;
     } else {
-        return fk_fail(FK_EFORMAT,
+        return fk__fail(FK_EFORMAT,
                        "%s: tensor '%s': unsupported quantization dtype '%s' "
                        "(supported: uint8, uint16, float16)",
                        what, s->name, qdtype);
@@ -245,10 +245,10 @@ static fk_status bin_path(const char *dir, const char *rel, const char *what,
     const char *p = rel;
     int n;
     if (rel[0] == '/' || rel[0] == '\0')
-        return fk_fail(FK_EFORMAT, "%s: bad weights path '%s'", what, rel);
+        return fk__fail(FK_EFORMAT, "%s: bad weights path '%s'", what, rel);
     while (p) {
         if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0'))
-            return fk_fail(FK_EFORMAT,
+            return fk__fail(FK_EFORMAT,
                            "%s: weights path '%s' leaves the model folder",
                            what, rel);
         p = strchr(p, '/');
@@ -260,7 +260,7 @@ static fk_status bin_path(const char *dir, const char *rel, const char *what,
     else
         n = snprintf(buf, cap, "%s", rel);
     if (n < 0 || (size_t)n >= cap)
-        return fk_fail(FK_EINVAL, "%s: path too long: %s/%s", what,
+        return fk__fail(FK_EINVAL, "%s: path too long: %s/%s", what,
                        dir ? dir : "", rel);
     return FK_OK;
 }
@@ -280,35 +280,35 @@ static fk_status read_group(json_t *jpaths, const char *dir, const char *what,
     *out = NULL;
     if (npaths == 0)
         return need == 0 ? FK_OK
-                         : fk_fail(FK_EFORMAT,
+                         : fk__fail(FK_EFORMAT,
                                    "%s: a weights group has no \"paths\"",
                                    what);
     for (i = 0; i < npaths; i++) {
         json_t *jp = json_array_get(jpaths, i);
         struct stat sb;
         if (!json_is_string(jp))
-            return fk_fail(FK_EFORMAT, "%s: \"paths\" holds a non-string",
+            return fk__fail(FK_EFORMAT, "%s: \"paths\" holds a non-string",
                            what);
         st = bin_path(dir, json_string_value(jp), what, path, sizeof path);
         if (st)
             return st;
         if (stat(path, &sb) != 0)
-            return fk_fail(FK_EMODEL, "%s: cannot open: %s; " FETCH_HINT,
+            return fk__fail(FK_EMODEL, "%s: cannot open: %s; " FETCH_HINT,
                            path, strerror(errno));
         if (!S_ISREG(sb.st_mode))
-            return fk_fail(FK_EMODEL, "%s: not a regular file; " FETCH_HINT,
+            return fk__fail(FK_EMODEL, "%s: not a regular file; " FETCH_HINT,
                            path);
         have += (size_t)sb.st_size;
     }
     /* `path` now names the group's last file: the one that is short or long
      * when files are concatenated, and the only one in the common case. */
     if (have < need)
-        return fk_fail(FK_EMODEL,
+        return fk__fail(FK_EMODEL,
                        "%s: truncated: expected %zu bytes, found %zu; "
                        FETCH_HINT,
                        path, need, have);
     if (have > need)
-        return fk_fail(FK_EMODEL,
+        return fk__fail(FK_EMODEL,
                        "%s: too long: expected %zu bytes, found %zu (the bin "
                        "does not match its manifest); " FETCH_HINT,
                        path, need, have);
@@ -316,7 +316,7 @@ static fk_status read_group(json_t *jpaths, const char *dir, const char *what,
         return FK_OK;
     buf = malloc(need);
     if (!buf)
-        return fk_fail(FK_ENOMEM, "%s: out of memory for %zu bytes of weights",
+        return fk__fail(FK_ENOMEM, "%s: out of memory for %zu bytes of weights",
                        what, need);
     for (i = 0; i < npaths; i++) {
         FILE *f;
@@ -325,7 +325,7 @@ static fk_status read_group(json_t *jpaths, const char *dir, const char *what,
                  sizeof path);
         f = fopen(path, "rb");
         if (!f) {
-            st = fk_fail(FK_EMODEL, "%s: cannot open: %s; " FETCH_HINT, path,
+            st = fk__fail(FK_EMODEL, "%s: cannot open: %s; " FETCH_HINT, path,
                          strerror(errno));
             free(buf);
             return st;
@@ -333,7 +333,7 @@ static fk_status read_group(json_t *jpaths, const char *dir, const char *what,
         /* Read what remains; a file that changed since stat shows as short. */
         got = fread(buf + off, 1, need - off, f);
         if (ferror(f)) {
-            st = fk_fail(FK_EIO, "%s: read failed: %s", path, strerror(errno));
+            st = fk__fail(FK_EIO, "%s: read failed: %s", path, strerror(errno));
             fclose(f);
             free(buf);
             return st;
@@ -343,7 +343,7 @@ static fk_status read_group(json_t *jpaths, const char *dir, const char *what,
     }
     if (off != need) {
         free(buf);
-        return fk_fail(FK_EMODEL,
+        return fk__fail(FK_EMODEL,
                        "%s: truncated: expected %zu bytes, found %zu; "
                        FETCH_HINT,
                        path, need, off);
@@ -366,13 +366,13 @@ static fk_status check_unique_names(const fk_weights *w, const char *what) {
         return FK_OK;
     names = malloc((size_t)w->count * sizeof *names);
     if (!names)
-        return fk_fail(FK_ENOMEM, "%s: out of memory", what);
+        return fk__fail(FK_ENOMEM, "%s: out of memory", what);
     for (i = 0; i < w->count; i++)
         names[i] = w->items[i].name;
     qsort(names, (size_t)w->count, sizeof *names, cmp_name_ptr);
     for (i = 1; i < w->count && !st; i++)
         if (strcmp(names[i - 1], names[i]) == 0)
-            st = fk_fail(FK_EFORMAT, "%s: tensor '%s' appears twice", what,
+            st = fk__fail(FK_EFORMAT, "%s: tensor '%s' appears twice", what,
                          names[i]);
     free(names);
     return st;
@@ -391,17 +391,17 @@ static fk_status load_group(json_t *jgroup, size_t gi, const char *dir,
 
     if (!json_is_object(jgroup) || !json_is_array(jpaths) ||
         !json_is_array(jws))
-        return fk_fail(FK_EFORMAT,
+        return fk__fail(FK_EFORMAT,
                        "%s: group #%zu needs \"paths\" and \"weights\" arrays",
                        what, gi);
     n = json_array_size(jws);
     specs = calloc(n ? n : 1, sizeof *specs);
     if (!specs)
-        return fk_fail(FK_ENOMEM, "%s: out of memory", what);
+        return fk__fail(FK_ENOMEM, "%s: out of memory", what);
     for (i = 0; i < n && !st; i++) {
         st = parse_weight(json_array_get(jws, i), what, i, &specs[i]);
         if (!st && specs[i].bytes > SIZE_MAX / 2 - need)
-            st = fk_fail(FK_EFORMAT, "%s: weights are absurdly large", what);
+            st = fk__fail(FK_EFORMAT, "%s: weights are absurdly large", what);
         if (!st)
             need += specs[i].bytes;
     }
@@ -417,7 +417,7 @@ static fk_status load_group(json_t *jgroup, size_t gi, const char *dir,
         if (!t->name || !t->data) {
             free(t->name);
             free(t->data);
-            st = fk_fail(FK_ENOMEM, "%s: out of memory", what);
+            st = fk__fail(FK_ENOMEM, "%s: out of memory", what);
             break;
         }
         t->ndim = s->ndim;
@@ -432,7 +432,7 @@ static fk_status load_group(json_t *jgroup, size_t gi, const char *dir,
     return st;
 }
 
-fk_status fk_weights_load_tfjs_text(const char *manifest_json, const char *dir,
+fk_status fk__weights_load_tfjs_text(const char *manifest_json, const char *dir,
                                     const char *what, fk_weights **out) {
     /* Parses the manifest text, counts the weights to size the item array
      * once, then loads group by group. On failure nothing is leaked and
@@ -448,11 +448,11 @@ fk_status fk_weights_load_tfjs_text(const char *manifest_json, const char *dir,
         what = "weights manifest";
     root = json_loads(manifest_json, 0, &jerr);
     if (!root)
-        return fk_fail(FK_EMODEL, "%s: line %d, column %d: %s", what,
+        return fk__fail(FK_EMODEL, "%s: line %d, column %d: %s", what,
                        jerr.line, jerr.column, jerr.text);
     if (!json_is_array(root)) {
         json_decref(root);
-        return fk_fail(FK_EMODEL,
+        return fk__fail(FK_EMODEL,
                        "%s: not a weights manifest (expected a JSON array of "
                        "groups)",
                        what);
@@ -462,7 +462,7 @@ fk_status fk_weights_load_tfjs_text(const char *manifest_json, const char *dir,
             json_object_get(json_array_get(root, g), "weights"));
     if (total > INT_MAX) {
         json_decref(root);
-        return fk_fail(FK_EFORMAT, "%s: too many tensors", what);
+        return fk__fail(FK_EFORMAT, "%s: too many tensors", what);
     }
     w = calloc(1, sizeof *w);
     if (w)
@@ -470,7 +470,7 @@ fk_status fk_weights_load_tfjs_text(const char *manifest_json, const char *dir,
     if (!w || !w->items) {
         free(w);
         json_decref(root);
-        return fk_fail(FK_ENOMEM, "%s: out of memory", what);
+        return fk__fail(FK_ENOMEM, "%s: out of memory", what);
     }
     for (g = 0; g < json_array_size(root) && !st; g++)
         st = load_group(json_array_get(root, g), g, dir, what, w);
@@ -478,14 +478,14 @@ fk_status fk_weights_load_tfjs_text(const char *manifest_json, const char *dir,
         st = check_unique_names(w, what);
     json_decref(root);
     if (st) {
-        fk_weights_free(w);
+        fk__weights_free(w);
         return st;
     }
     *out = w;
     return FK_OK;
 }
 
-fk_status fk_weights_load_tfjs(const char *manifest_path, fk_weights **out) {
+fk_status fk__weights_load_tfjs(const char *manifest_path, fk_weights **out) {
     /* Reads the whole manifest file (they are small: tens of KB) and hands
      * it to the text loader with the file's folder as the bin folder. */
     char dir[4096];
@@ -499,13 +499,13 @@ fk_status fk_weights_load_tfjs(const char *manifest_path, fk_weights **out) {
     *out = NULL;
     f = fopen(manifest_path, "rb");
     if (!f)
-        return fk_fail(FK_EMODEL,
+        return fk__fail(FK_EMODEL,
                        "%s: cannot open: %s; run `facekit models fetch` to "
                        "install the models",
                        manifest_path, strerror(errno));
     if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
         fseek(f, 0, SEEK_SET) != 0) {
-        st = fk_fail(FK_EIO, "%s: cannot read: %s", manifest_path,
+        st = fk__fail(FK_EIO, "%s: cannot read: %s", manifest_path,
                      strerror(errno));
         fclose(f);
         return st;
@@ -513,13 +513,13 @@ fk_status fk_weights_load_tfjs(const char *manifest_path, fk_weights **out) {
     text = malloc((size_t)size + 1);
     if (!text) {
         fclose(f);
-        return fk_fail(FK_ENOMEM, "%s: out of memory", manifest_path);
+        return fk__fail(FK_ENOMEM, "%s: out of memory", manifest_path);
     }
     got = fread(text, 1, (size_t)size, f);
     fclose(f);
     if (got != (size_t)size) {
         free(text);
-        return fk_fail(FK_EIO, "%s: short read", manifest_path);
+        return fk__fail(FK_EIO, "%s: short read", manifest_path);
     }
     text[size] = '\0';
 
@@ -532,16 +532,16 @@ fk_status fk_weights_load_tfjs(const char *manifest_path, fk_weights **out) {
             strcpy(dir, "/");
     } else if (slash) {
         free(text);
-        return fk_fail(FK_EINVAL, "%s: path too long", manifest_path);
+        return fk__fail(FK_EINVAL, "%s: path too long", manifest_path);
     } else {
         dir[0] = '\0';
     }
-    st = fk_weights_load_tfjs_text(text, dir, manifest_path, out);
+    st = fk__weights_load_tfjs_text(text, dir, manifest_path, out);
     free(text);
     return st;
 }
 
-void fk_weights_free(fk_weights *w) {
+void fk__weights_free(fk_weights *w) {
     /* Frees every tensor's name and data, then the set; NULL is fine. */
     int i;
     if (!w)
@@ -554,7 +554,7 @@ void fk_weights_free(fk_weights *w) {
     free(w);
 }
 
-const fk_weight *fk_weights_find(const fk_weights *w, const char *name) {
+const fk_weight *fk__weights_find(const fk_weights *w, const char *name) {
     /* A linear scan: models have a few hundred tensors and are looked up
      * once each at load time, so an index would not pay for itself. */
     int i;
@@ -566,12 +566,12 @@ const fk_weight *fk_weights_find(const fk_weights *w, const char *name) {
     return NULL;
 }
 
-fk_status fk_weights_get(const fk_weights *w, const char *what,
+fk_status fk__weights_get(const fk_weights *w, const char *what,
                          const char *name, int ndim, const int *shape,
                          const fk_weight **out) {
     /* Finds the tensor and checks its rank and every dim (-1 = any), so a
      * model built on it can index without further checks. */
-    const fk_weight *t = fk_weights_find(w, name);
+    const fk_weight *t = fk__weights_find(w, name);
     int i, ok;
     char have[128], want[128];
 
@@ -579,7 +579,7 @@ fk_status fk_weights_get(const fk_weights *w, const char *what,
     if (!what)
         what = "model";
     if (!t)
-        return fk_fail(FK_EMODEL,
+        return fk__fail(FK_EMODEL,
                        "%s: tensor '%s' not found (the weights file does not "
                        "belong to this model; " FETCH_HINT ")",
                        what, name);
@@ -591,7 +591,7 @@ fk_status fk_weights_get(const fk_weights *w, const char *what,
         format_shape(have, sizeof have, t->ndim, t->shape);
         format_shape(want, sizeof want, ndim > FK_MAX_DIMS ? FK_MAX_DIMS : ndim,
                      shape);
-        return fk_fail(FK_EMODEL, "%s: tensor '%s' has shape %s, expected %s",
+        return fk__fail(FK_EMODEL, "%s: tensor '%s' has shape %s, expected %s",
                        what, name, have, want);
     }
     *out = t;

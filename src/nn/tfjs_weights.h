@@ -37,19 +37,19 @@ typedef struct fk_weights {
 
 /* Load the manifest at `manifest_path`; bin paths are relative to its
  * folder. */
-fk_status fk_weights_load_tfjs(const char *manifest_path, fk_weights **out);
+fk_status fk__weights_load_tfjs(const char *manifest_path, fk_weights **out);
 /* Same, when the manifest is already parsed: `manifest_json` is the text of
  * the JSON array, `dir` the folder of its bins, `what` names it in errors. */
-fk_status fk_weights_load_tfjs_text(const char *manifest_json, const char *dir,
+fk_status fk__weights_load_tfjs_text(const char *manifest_json, const char *dir,
                                     const char *what, fk_weights **out);
-void fk_weights_free(fk_weights *w);
+void fk__weights_free(fk_weights *w);
 
 /* The named tensor, or NULL. */
-const fk_weight *fk_weights_find(const fk_weights *w, const char *name);
+const fk_weight *fk__weights_find(const fk_weights *w, const char *name);
 /* The named tensor, checked to have exactly `ndim` dims equal to `shape`
  * (a dim of -1 matches anything). On failure FK_EMODEL naming the tensor and
  * `what` (the model), expected and actual shape. */
-fk_status fk_weights_get(const fk_weights *w, const char *what,
+fk_status fk__weights_get(const fk_weights *w, const char *what,
                          const char *name, int ndim, const int *shape,
                          const fk_weight **out);
 

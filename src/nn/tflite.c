@@ -60,7 +60,7 @@ static int corrupt(fb *r, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(detail, sizeof detail, fmt, ap);
         va_end(ap);
-        fk_fail(FK_EMODEL,
+        fk__fail(FK_EMODEL,
                 "%s: truncated or corrupt TensorFlow Lite file (%s); fetch "
                 "it again (`facekit models fetch`)",
                 r->what, detail);
@@ -79,7 +79,7 @@ static int unsupported(fb *r, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(detail, sizeof detail, fmt, ap);
         va_end(ap);
-        fk_fail(FK_EFORMAT, "%s: unsupported TensorFlow Lite model: %s",
+        fk__fail(FK_EFORMAT, "%s: unsupported TensorFlow Lite model: %s",
                 r->what, detail);
         r->bad = 1;
         r->st = FK_EFORMAT;
@@ -213,7 +213,7 @@ static char *get_str(fb *r, const fb_table *t, int i, int *ok) {
     if (!pos) return NULL;
     char *s = malloc((size_t)len + 1);
     if (!s) {
-        fk_fail(FK_ENOMEM, "%s: out of memory", r->what);
+        fk__fail(FK_ENOMEM, "%s: out of memory", r->what);
         r->bad = 1;
         r->st = FK_ENOMEM;
         *ok = 0;
@@ -236,7 +236,7 @@ static int get_index_vec(fb *r, const fb_table *t, int i, int lo, int hi,
     if (len == 0) return 1;
     int *v = malloc(sizeof *v * len);
     if (!v) {
-        fk_fail(FK_ENOMEM, "%s: out of memory", r->what);
+        fk__fail(FK_ENOMEM, "%s: out of memory", r->what);
         r->bad = 1;
         r->st = FK_ENOMEM;
         return 0;
@@ -341,7 +341,7 @@ static int decode_tensor(fb *r, fk_tfl_tensor *t, int index, const uint8_t *b,
     }
     t->data = malloc(sizeof(float) * (size_t)(t->count > 0 ? t->count : 1));
     if (!t->data) {
-        fk_fail(FK_ENOMEM, "%s: out of memory", r->what);
+        fk__fail(FK_ENOMEM, "%s: out of memory", r->what);
         r->bad = 1;
         r->st = FK_ENOMEM;
         return 0;
@@ -364,7 +364,7 @@ static int decode_tensor(fb *r, fk_tfl_tensor *t, int index, const uint8_t *b,
 
 /* ---- the model --------------------------------------------------------- */
 
-void fk_tflite_free(fk_tfl_model *m) {
+void fk__tflite_free(fk_tfl_model *m) {
     if (!m) return;
     for (int i = 0; m->tensors && i < m->n_tensors; i++) {
         free(m->tensors[i].name);
@@ -399,7 +399,7 @@ static int read_buffers(fb *r, const fb_table *model, buf_ref **out,
     if (!get_vec(r, model, 4, 4, &vpos, &n)) return 0;
     buf_ref *b = calloc(n ? n : 1, sizeof *b);
     if (!b) {
-        fk_fail(FK_ENOMEM, "%s: out of memory", r->what);
+        fk__fail(FK_ENOMEM, "%s: out of memory", r->what);
         r->bad = 1;
         r->st = FK_ENOMEM;
         return 0;
@@ -449,7 +449,7 @@ static int read_opcodes(fb *r, const fb_table *model, opcode **out,
     if (!get_vec(r, model, 1, 4, &vpos, &n)) return 0;
     opcode *c = calloc(n ? n : 1, sizeof *c);
     if (!c) {
-        fk_fail(FK_ENOMEM, "%s: out of memory", r->what);
+        fk__fail(FK_ENOMEM, "%s: out of memory", r->what);
         r->bad = 1;
         r->st = FK_ENOMEM;
         return 0;
@@ -626,7 +626,7 @@ static int read_model(fb *r, fk_tfl_model *m) {
     if (r->n < 8)
         return corrupt(r, "%zu bytes is too short for a flatbuffer", r->n);
     if (memcmp(r->p + 4, "TFL3", 4) != 0) {
-        fk_fail(FK_EMODEL, "%s: not a TensorFlow Lite file (no TFL3 identifier)",
+        fk__fail(FK_EMODEL, "%s: not a TensorFlow Lite file (no TFL3 identifier)",
                 r->what);
         r->bad = 1;
         r->st = FK_EMODEL;
@@ -666,7 +666,7 @@ static int read_model(fb *r, fk_tfl_model *m) {
     m->tensors = calloc(nt ? nt : 1, sizeof *m->tensors);
     m->ops = calloc(no ? no : 1, sizeof *m->ops);
     if (!m->tensors || !m->ops) {
-        fk_fail(FK_ENOMEM, "%s: out of memory", r->what);
+        fk__fail(FK_ENOMEM, "%s: out of memory", r->what);
         r->bad = 1;
         r->st = FK_ENOMEM;
         goto done;
@@ -697,67 +697,67 @@ done:
     return !r->bad;
 }
 
-fk_status fk_tflite_parse(const void *data, size_t size, const char *what,
+fk_status fk__tflite_parse(const void *data, size_t size, const char *what,
                           fk_tfl_model **out) {
-    if (!out) return fk_fail(FK_EINVAL, "fk_tflite_parse: out is NULL");
+    if (!out) return fk__fail(FK_EINVAL, "fk__tflite_parse: out is NULL");
     *out = NULL;
     if (!what) what = "tflite model";
-    if (!data && size) return fk_fail(FK_EINVAL, "fk_tflite_parse: data is NULL");
+    if (!data && size) return fk__fail(FK_EINVAL, "fk__tflite_parse: data is NULL");
     fk_tfl_model *m = calloc(1, sizeof *m);
     if (!m || !(m->what = strdup(what))) {
         free(m);
-        return fk_fail(FK_ENOMEM, "%s: out of memory", what);
+        return fk__fail(FK_ENOMEM, "%s: out of memory", what);
     }
     fb r = {data, size, what, 0, FK_OK};
     if (!read_model(&r, m)) {
         fk_status st = r.st != FK_OK ? r.st : FK_EMODEL;
-        fk_tflite_free(m);
+        fk__tflite_free(m);
         return st;
     }
     *out = m;
     return FK_OK;
 }
 
-fk_status fk_tflite_load(const char *path, fk_tfl_model **out) {
-    if (!path || !out) return fk_fail(FK_EINVAL, "fk_tflite_load: bad arguments");
+fk_status fk__tflite_load(const char *path, fk_tfl_model **out) {
+    if (!path || !out) return fk__fail(FK_EINVAL, "fk__tflite_load: bad arguments");
     *out = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f) return fk_fail(FK_EMODEL, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return fk__fail(FK_EMODEL, "%s: cannot open: %s", path, strerror(errno));
     long size = -1;
     if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
     if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
-        return fk_fail(FK_EMODEL, "%s: cannot read: %s", path, strerror(errno));
+        return fk__fail(FK_EMODEL, "%s: cannot read: %s", path, strerror(errno));
     }
     if ((size_t)size > TFL_MAX_FILE) {
         fclose(f);
-        return fk_fail(FK_EFORMAT, "%s: %ld bytes is larger than a TensorFlow "
+        return fk__fail(FK_EFORMAT, "%s: %ld bytes is larger than a TensorFlow "
                        "Lite flatbuffer can be", path, size);
     }
     uint8_t *buf = malloc(size ? (size_t)size : 1);
     if (!buf) {
         fclose(f);
-        return fk_fail(FK_ENOMEM, "%s: out of memory", path);
+        return fk__fail(FK_ENOMEM, "%s: out of memory", path);
     }
     size_t got = fread(buf, 1, (size_t)size, f);
     int err = ferror(f);
     fclose(f);
     if (got != (size_t)size || err) {
         free(buf);
-        return fk_fail(FK_EMODEL, "%s: read failed", path);
+        return fk__fail(FK_EMODEL, "%s: read failed", path);
     }
-    fk_status st = fk_tflite_parse(buf, (size_t)size, path, out);
+    fk_status st = fk__tflite_parse(buf, (size_t)size, path, out);
     free(buf);
     return st;
 }
 
-int fk_tflite_find_tensor(const fk_tfl_model *m, const char *name) {
+int fk__tflite_find_tensor(const fk_tfl_model *m, const char *name) {
     for (int i = 0; m && name && i < m->n_tensors; i++)
         if (m->tensors[i].name && strcmp(m->tensors[i].name, name) == 0) return i;
     return -1;
 }
 
-const char *fk_tflite_op_name(int code) {
+const char *fk__tflite_op_name(int code) {
     switch (code) {
     case FK_TFL_ADD: return "ADD";
     case FK_TFL_AVERAGE_POOL_2D: return "AVERAGE_POOL_2D";
@@ -820,8 +820,8 @@ static fk_status op_error(const conv_ctx *c, int i, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    return fk_fail(FK_EFORMAT, "%s: operator %d (%s): %s", c->m->what, i,
-                   fk_tflite_op_name(c->m->ops[i].code), detail);
+    return fk__fail(FK_EFORMAT, "%s: operator %d (%s): %s", c->m->what, i,
+                   fk__tflite_op_name(c->m->ops[i].code), detail);
 }
 
 /* The graph value an operator reads as its data input `k`. */
@@ -1038,10 +1038,10 @@ static fk_status fuse_activation(conv_ctx *c, int i, int channels, fk_act *act,
             return op_error(c, aops[3], "%ld PReLU factors for %d channels", kk->count,
                             channels);
         float *slope = malloc(sizeof *slope * (size_t)channels);
-        if (!slope) return fk_fail(FK_ENOMEM, "%s: out of memory", m->what);
+        if (!slope) return fk__fail(FK_ENOMEM, "%s: out of memory", m->what);
         for (int q = 0; q < channels; q++)
             slope[q] = 2.0f * kk->data[kk->count == 1 ? 0 : q];
-        fk_status st = fk_graph_keep(c->g, slope);
+        fk_status st = fk__graph_keep(c->g, slope);
         if (st != FK_OK) return st;
         act->kind = FK_ACT_PRELU;
         act->slope = slope;
@@ -1063,9 +1063,9 @@ static fk_status fuse_activation(conv_ctx *c, int i, int channels, fk_act *act,
             const float *slope = alpha->data;
             if (alpha->count == 1 && channels > 1) {
                 float *s = malloc(sizeof *s * (size_t)channels);
-                if (!s) return fk_fail(FK_ENOMEM, "%s: out of memory", m->what);
+                if (!s) return fk__fail(FK_ENOMEM, "%s: out of memory", m->what);
                 for (int k = 0; k < channels; k++) s[k] = alpha->data[0];
-                fk_status st = fk_graph_keep(c->g, s);
+                fk_status st = fk__graph_keep(c->g, s);
                 if (st != FK_OK) return st;
                 slope = s;
             } else if (alpha->count != channels) {
@@ -1107,10 +1107,10 @@ static fk_padding map_pad(int tfl_pad) {
 
 static fk_status set_value(conv_ctx *c, int i, int tensor, int value) {
     if (value < 0) {
-        /* The graph recorded why; fk_graph_plan reports it. Name the op. */
-        fk_status st = fk_graph_plan(c->g, 1, 1, 1);
-        return fk_fail_prefix(st == FK_OK ? FK_EFORMAT : st, "%s: operator %d (%s)",
-                              c->m->what, i, fk_tflite_op_name(c->m->ops[i].code));
+        /* The graph recorded why; fk__graph_plan reports it. Name the op. */
+        fk_status st = fk__graph_plan(c->g, 1, 1, 1);
+        return fk__fail_prefix(st == FK_OK ? FK_EFORMAT : st, "%s: operator %d (%s)",
+                              c->m->what, i, fk__tflite_op_name(c->m->ops[i].code));
     }
     c->val[tensor] = (tval){value, 0, 1.0f, 0};
     return FK_OK;
@@ -1138,15 +1138,15 @@ static fk_status convert_conv(conv_ctx *c, int i) {
     if ((st = fuse_activation(c, i, oc, &act, &out_t)) != FK_OK) return st;
     /* OHWI -> HWIO */
     float *w = malloc(sizeof *w * (size_t)f->count);
-    if (!w) return fk_fail(FK_ENOMEM, "%s: out of memory", c->m->what);
+    if (!w) return fk__fail(FK_ENOMEM, "%s: out of memory", c->m->what);
     for (int o = 0; o < oc; o++)
         for (int y = 0; y < kh; y++)
             for (int x = 0; x < kw; x++)
                 for (int k = 0; k < ic; k++)
                     w[(((size_t)y * kw + x) * ic + k) * oc + o] =
                         f->data[(((size_t)o * kh + y) * kw + x) * ic + k];
-    if ((st = fk_graph_keep(c->g, w)) != FK_OK) return st;
-    int v = fk_graph_conv(c->g, in, w, bias, kh, kw, ic, oc, op->stride_w,
+    if ((st = fk__graph_keep(c->g, w)) != FK_OK) return st;
+    int v = fk__graph_conv(c->g, in, w, bias, kh, kw, ic, oc, op->stride_w,
                           map_pad(op->padding), act);
     return set_value(c, i, out_t, v);
 }
@@ -1174,7 +1174,7 @@ static fk_status convert_depthwise(conv_ctx *c, int i) {
     int out_t;
     if ((st = fuse_activation(c, i, ch, &act, &out_t)) != FK_OK) return st;
     /* [1][kh][kw][c] is already the graph's [kh][kw][c]. */
-    int v = fk_graph_depthwise(c->g, in, f->data, bias, kh, kw, ch, op->stride_w,
+    int v = fk__graph_depthwise(c->g, in, f->data, bias, kh, kw, ch, op->stride_w,
                                map_pad(op->padding), act);
     return set_value(c, i, out_t, v);
 }
@@ -1196,12 +1196,12 @@ static fk_status convert_fc(conv_ctx *c, int i) {
     if ((st = fuse_activation(c, i, out_n, &act, &out_t)) != FK_OK) return st;
     /* [out][in] -> [in][out] */
     float *w = malloc(sizeof *w * (size_t)f->count);
-    if (!w) return fk_fail(FK_ENOMEM, "%s: out of memory", c->m->what);
+    if (!w) return fk__fail(FK_ENOMEM, "%s: out of memory", c->m->what);
     for (int o = 0; o < out_n; o++)
         for (int k = 0; k < in_n; k++)
             w[(size_t)k * out_n + o] = f->data[(size_t)o * in_n + k];
-    if ((st = fk_graph_keep(c->g, w)) != FK_OK) return st;
-    int v = fk_graph_fc(c->g, in, w, bias, in_n, out_n, act);
+    if ((st = fk__graph_keep(c->g, w)) != FK_OK) return st;
+    int v = fk__graph_fc(c->g, in, w, bias, in_n, out_n, act);
     return set_value(c, i, out_t, v);
 }
 
@@ -1217,7 +1217,7 @@ static fk_status convert_pool(conv_ctx *c, int i) {
                         op->stride_h, op->stride_w);
     if (op->activation != FK_TFL_ACT_NONE)
         return op_error(c, i, "fused activation %d on a pool", op->activation);
-    int v = fk_graph_pool(c->g, op->code == FK_TFL_MAX_POOL_2D ? FK_OP_MAXPOOL
+    int v = fk__graph_pool(c->g, op->code == FK_TFL_MAX_POOL_2D ? FK_OP_MAXPOOL
                                                                 : FK_OP_AVGPOOL,
                           in, op->filter_w, op->stride_w, map_pad(op->padding));
     return set_value(c, i, op->outputs[0], v);
@@ -1249,13 +1249,13 @@ static fk_status convert_op(conv_ctx *c, int i) {
         if (st == FK_OK) st = data_input(c, i, 1, 0, &b);
         if (st == FK_OK) st = map_act(c, i, op->activation, &act);
         if (st != FK_OK) return st;
-        return set_value(c, i, out_t, fk_graph_add(c->g, a, b, act));
+        return set_value(c, i, out_t, fk__graph_add(c->g, a, b, act));
     }
     case FK_TFL_LOGISTIC: {
         int a;
         fk_status st = data_input(c, i, 0, 0, &a);
         if (st != FK_OK) return st;
-        return set_value(c, i, out_t, fk_graph_sigmoid(c->g, a));
+        return set_value(c, i, out_t, fk__graph_sigmoid(c->g, a));
     }
     case FK_TFL_RESHAPE: {
         int a;
@@ -1303,13 +1303,13 @@ static fk_status convert_op(conv_ctx *c, int i) {
     }
 }
 
-fk_status fk_tflite_build(const fk_tfl_model *m, fk_graph *g,
+fk_status fk__tflite_build(const fk_tfl_model *m, fk_graph *g,
                           fk_tfl_output *outs, int cap, int *count) {
     if (!m || !g || !count || (cap > 0 && !outs))
-        return fk_fail(FK_EINVAL, "fk_tflite_build: bad arguments");
+        return fk__fail(FK_EINVAL, "fk__tflite_build: bad arguments");
     *count = 0;
     if (m->n_inputs != 1)
-        return fk_fail(FK_EFORMAT, "%s: the model has %d inputs; facekit's graph "
+        return fk__fail(FK_EFORMAT, "%s: the model has %d inputs; facekit's graph "
                        "takes exactly one", m->what, m->n_inputs);
     conv_ctx c = {m, g, NULL, NULL, NULL, NULL};
     size_t nt = (size_t)(m->n_tensors ? m->n_tensors : 1);
@@ -1319,7 +1319,7 @@ fk_status fk_tflite_build(const fk_tfl_model *m, fk_graph *g,
     c.done = calloc((size_t)(m->n_ops ? m->n_ops : 1), 1);
     fk_status st = FK_OK;
     if (!c.val || !c.uses || !c.is_output || !c.done) {
-        st = fk_fail(FK_ENOMEM, "%s: out of memory", m->what);
+        st = fk__fail(FK_ENOMEM, "%s: out of memory", m->what);
         goto out;
     }
     for (size_t t = 0; t < nt; t++) c.val[t] = (tval){-1, 0, 1.0f, 0};
@@ -1336,17 +1336,17 @@ fk_status fk_tflite_build(const fk_tfl_model *m, fk_graph *g,
     for (int k = 0; k < m->n_outputs; k++) {
         int t = m->outputs[k];
         if (c.val[t].value < 0) {
-            st = fk_fail(FK_EFORMAT, "%s: output '%s' is not computed by the graph",
+            st = fk__fail(FK_EFORMAT, "%s: output '%s' is not computed by the graph",
                          m->what, m->tensors[t].name ? m->tensors[t].name : "");
             goto out;
         }
-        fk_graph_mark_output(g, c.val[t].value);
+        fk__graph_mark_output(g, c.val[t].value);
         if (k < cap)
             outs[k] = (fk_tfl_output){m->tensors[t].name, t, c.val[t].value,
                                       c.val[t].softmax, c.val[t].beta};
     }
     *count = m->n_outputs;
-    st = fk_graph_fuse(g); /* fold what the file left separate (see graph.h) */
+    st = fk__graph_fuse(g); /* fold what the file left separate (see graph.h) */
 out:
     free(c.val);
     free(c.uses);

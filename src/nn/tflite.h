@@ -23,7 +23,7 @@
  * per axis when the file says so), INT32/INT64 are converted (exact below
  * 2^24; they are shapes and axes in practice).
  *
- * fk_tflite_build turns the model into an fk_graph (graph.h): CONV_2D
+ * fk__tflite_build turns the model into an fk_graph (graph.h): CONV_2D
  * (filters OHWI -> HWIO), DEPTHWISE_CONV_2D, FULLY_CONNECTED (weights
  * [out][in] -> [in][out]), MAX/AVERAGE_POOL_2D, ADD, LOGISTIC, a PRELU right
  * after a conv or fully-connected op (fused as FK_ACT_PRELU), RESHAPE and
@@ -128,18 +128,18 @@ typedef struct fk_tfl_model {
 
 /* Read the .tflite file at `path`. FK_EMODEL naming the file when it is
  * missing, truncated or corrupt. */
-fk_status fk_tflite_load(const char *path, fk_tfl_model **out);
+fk_status fk__tflite_load(const char *path, fk_tfl_model **out);
 /* The same from memory; `what` names the data in errors. The bytes are not
  * kept (everything needed is copied out). */
-fk_status fk_tflite_parse(const void *data, size_t size, const char *what,
+fk_status fk__tflite_parse(const void *data, size_t size, const char *what,
                           fk_tfl_model **out);
-void fk_tflite_free(fk_tfl_model *m);
+void fk__tflite_free(fk_tfl_model *m);
 
 /* Index of the tensor called `name`, or -1. */
-int fk_tflite_find_tensor(const fk_tfl_model *m, const char *name);
+int fk__tflite_find_tensor(const fk_tfl_model *m, const char *name);
 /* A builtin operator's name ("CONV_2D"), or "op#<n>" in a static buffer for
  * ones this file does not name. */
-const char *fk_tflite_op_name(int code);
+const char *fk__tflite_op_name(int code);
 
 /* One output of a converted model: the graph value holding it and what the
  * caller must still do to it. */
@@ -158,7 +158,7 @@ typedef struct fk_tfl_output {
  * referenced from `m` (which must outlive `g`) or transposed into buffers
  * the graph owns. An operator or layout the graph IR cannot express is
  * FK_EFORMAT naming the operator, its index and the model. */
-fk_status fk_tflite_build(const fk_tfl_model *m, fk_graph *g,
+fk_status fk__tflite_build(const fk_tfl_model *m, fk_graph *g,
                           fk_tfl_output *outs, int cap, int *count);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * threadpool.c - persistent worker threads for data-parallel loops.
  *
- * The pool starts threads - 1 workers once; the thread calling fk_pool_run is
+ * The pool starts threads - 1 workers once; the thread calling fk__pool_run is
  * the remaining one. A job is a range [0, n) cut into `chunks` contiguous
  * pieces, and workers and the caller claim pieces one at a time.
  *
@@ -33,7 +33,7 @@
  * consistent operations, so either the worker sees the new job or the
  * caller sees the sleeper: no wake-up is lost.
  *
- * Nothing is allocated after fk_pool_new.
+ * Nothing is allocated after fk__pool_new.
  */
 #include "nn/threadpool.h"
 
@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 
 /* More threads than this is surely a mistake (a negative number cast, a
@@ -96,11 +97,7 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-static double now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
-}
+static double now_us(void) { return fk__now_ms() * 1e3; }
 
 /* The bounds of piece i of n split into `chunks` near-equal contiguous
  * pieces: the first n % chunks pieces get one extra index. Written without
@@ -162,8 +159,8 @@ static void *worker_main(void *arg) {
     }
 }
 
-/* Ask every started worker to exit and wait for it. Used by fk_pool_free and
- * by fk_pool_new when starting a worker fails half way. */
+/* Ask every started worker to exit and wait for it. Used by fk__pool_free and
+ * by fk__pool_new when starting a worker fails half way. */
 static void stop_workers(fk_pool *p) {
     pthread_mutex_lock(&p->lock);
     atomic_store(&p->stop, 1);
@@ -174,10 +171,10 @@ static void stop_workers(fk_pool *p) {
     p->started = 0;
 }
 
-/* Create a pool of `threads` threads (the caller of fk_pool_run counts as
+/* Create a pool of `threads` threads (the caller of fk__pool_run counts as
  * one, so threads - 1 workers are started). threads <= 0 means one per
  * online CPU. On failure *out is NULL and nothing is leaked. */
-fk_status fk_pool_new(int threads, fk_pool **out) {
+fk_status fk__pool_new(int threads, fk_pool **out) {
     *out = NULL;
     if (threads <= 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -186,13 +183,13 @@ fk_status fk_pool_new(int threads, fk_pool **out) {
                            : 1;
     }
     if (threads > FK_POOL_MAX_THREADS)
-        return fk_fail(FK_EINVAL,
+        return fk__fail(FK_EINVAL,
                        "thread pool: %d threads requested, at most %d allowed",
                        threads, FK_POOL_MAX_THREADS);
 
     fk_pool *p = calloc(1, sizeof *p);
     if (!p)
-        return fk_fail(FK_ENOMEM, "thread pool: out of memory");
+        return fk__fail(FK_ENOMEM, "thread pool: out of memory");
     p->threads = threads;
     atomic_init(&p->stop, 0);
     atomic_init(&p->sleepers, 0);
@@ -202,26 +199,26 @@ fk_status fk_pool_new(int threads, fk_pool **out) {
         p->workers = calloc((size_t)threads - 1, sizeof *p->workers);
         if (!p->workers) {
             free(p);
-            return fk_fail(FK_ENOMEM, "thread pool: out of memory");
+            return fk__fail(FK_ENOMEM, "thread pool: out of memory");
         }
     }
     if (pthread_mutex_init(&p->lock, NULL) != 0) {
         free(p->workers);
         free(p);
-        return fk_fail(FK_ENOMEM, "thread pool: cannot create a mutex");
+        return fk__fail(FK_ENOMEM, "thread pool: cannot create a mutex");
     }
     if (pthread_cond_init(&p->work, NULL) != 0) {
         pthread_mutex_destroy(&p->lock);
         free(p->workers);
         free(p);
-        return fk_fail(FK_ENOMEM, "thread pool: cannot create a condition");
+        return fk__fail(FK_ENOMEM, "thread pool: cannot create a condition");
     }
     for (int i = 0; i < threads - 1; i++) {
         int rc = pthread_create(&p->workers[i], NULL, worker_main, p);
         if (rc != 0) {
             int started = p->started;
-            fk_pool_free(p);
-            return fk_fail(FK_ENOMEM,
+            fk__pool_free(p);
+            return fk__fail(FK_ENOMEM,
                            "thread pool: could only start %d of %d threads "
                            "(%s); ask for fewer threads",
                            started + 1, threads, strerror(rc));
@@ -233,8 +230,8 @@ fk_status fk_pool_new(int threads, fk_pool **out) {
 }
 
 /* Stop and join the workers, then release the pool. NULL is a no-op. Must
- * not be called while fk_pool_run is in progress. */
-void fk_pool_free(fk_pool *pool) {
+ * not be called while fk__pool_run is in progress. */
+void fk__pool_free(fk_pool *pool) {
     if (!pool)
         return;
     stop_workers(pool);
@@ -245,15 +242,15 @@ void fk_pool_free(fk_pool *pool) {
 }
 
 /* Threads a job can use, counting the caller; a NULL pool is one thread. */
-int fk_pool_threads(const fk_pool *pool) {
+int fk__pool_threads(const fk_pool *pool) {
     return pool ? pool->threads : 1;
 }
 
 /* Run fn over [0, n) in at most `threads` contiguous pieces of at least
  * `grain` indices each (grain < 1 is treated as 1), the caller taking part.
  * Returns when every piece has finished. With one piece fn is called
- * directly. fn must not call fk_pool_run on the same pool. */
-void fk_pool_run(fk_pool *pool, long n, long grain, fk_pool_fn fn,
+ * directly. fn must not call fk__pool_run on the same pool. */
+void fk__pool_run(fk_pool *pool, long n, long grain, fk_pool_fn fn,
                  void *arg) {
     if (n <= 0)
         return;

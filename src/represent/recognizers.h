@@ -28,7 +28,7 @@ typedef fk_status (*fk_embed_fn)(fk_zoo *zoo, fk_pool *pool,
                                  float *out);
 
 typedef struct fk_recognizer_def {
-    const char *name;      /* first member: looked up by fk_lookup_name */
+    const char *name;      /* first member: looked up by fk__lookup_name */
     int chip_size;
     int dim;
     fk_align_kind align;
@@ -37,7 +37,7 @@ typedef struct fk_recognizer_def {
     fk_embed_fn embed;
 } fk_recognizer_def;
 
-const fk_recognizer_def *fk_recognizers(int *count);
-fk_status fk_recognizer_find(const char *name, const fk_recognizer_def **out);
+const fk_recognizer_def *fk__recognizers(int *count);
+fk_status fk__recognizer_find(const char *name, const fk_recognizer_def **out);
 
 #endif

@@ -8,8 +8,8 @@
 #include "align/align.h"
 #include "align/align_arcface.h"
 #include "align/align_eyes_box.h"
+#include "core/clock.h"
 #include "core/error.h"
-#include "detect/detect.h"
 #include "represent/recognizers.h"
 
 /* The chip `rec` expects for face f: aligned as it was trained when
@@ -18,45 +18,45 @@
 static fk_status make_chip(const fk_recognizer_def *rec, const fk_image *img,
                            const fk_face *f, int align, fk_image **chip) {
     if (align && rec->align == FK_ALIGN_DLIB68 && f->landmark_count == 68)
-        return fk_align_chip68(img, f->landmarks, rec->chip_size, rec->padding, chip);
+        return fk__align_chip68(img, f->landmarks, rec->chip_size, rec->padding, chip);
     if (align && rec->align == FK_ALIGN_ARCFACE5 && f->landmark_count == 68)
-        return fk_align_chip_arcface(img, f->landmarks, rec->chip_size, chip);
+        return fk__align_chip_arcface(img, f->landmarks, rec->chip_size, chip);
     if (rec->align == FK_ALIGN_EYES_BOX) /* straightened only when aligning */
-        return fk_align_chip_eyes_box(img, f->x, f->y, f->w, f->h,
+        return fk__align_chip_eyes_box(img, f->x, f->y, f->w, f->h,
                                       align ? f->left_eye : f->right_eye,
                                       f->right_eye, rec->chip_size, rec->padding,
                                       chip);
-    return fk_align_box_chip(img, f->x, f->y, f->w, f->h, rec->chip_size, chip);
+    return fk__align_box_chip(img, f->x, f->y, f->w, f->h, rec->chip_size, chip);
 }
 
-fk_status fk_represent_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
+fk_status fk__represent_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                              const fk_options *opt, fk_faces *faces,
                              double *align_ms, double *embed_ms) {
     const fk_recognizer_def *rec;
-    fk_status st = fk_recognizer_find(opt->model, &rec);
+    fk_status st = fk__recognizer_find(opt->model, &rec);
     if (st != FK_OK) return st;
     const int dim = rec->dim;
     int n = faces->count;
     if (n == 0) return FK_OK;
 
-    double t0 = fk_now_ms();
+    double t0 = fk__now_ms();
     fk_image **chips = calloc((size_t)n, sizeof *chips);
     float *emb = malloc(sizeof(float) * (size_t)n * dim);
     if (!chips || !emb) {
         free(chips);
         free(emb);
-        return fk_fail(FK_ENOMEM, "out of memory");
+        return fk__fail(FK_ENOMEM, "out of memory");
     }
     for (int i = 0; i < n && st == FK_OK; i++)
         st = make_chip(rec, img, &faces->faces[i], opt->align, &chips[i]);
-    double t1 = fk_now_ms();
+    double t1 = fk__now_ms();
     if (st == FK_OK) st = rec->embed(zoo, pool, (const fk_image *const *)chips, n, emb);
     for (int i = 0; i < n; i++) fk_image_free(chips[i]);
     free(chips);
     for (int i = 0; i < n && st == FK_OK; i++) {
         float *e = malloc(sizeof(float) * (size_t)dim);
         if (!e) {
-            st = fk_fail(FK_ENOMEM, "out of memory");
+            st = fk__fail(FK_ENOMEM, "out of memory");
             break;
         }
         for (int k = 0; k < dim; k++) e[k] = emb[(long)i * dim + k];
@@ -66,6 +66,6 @@ fk_status fk_represent_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
     }
     free(emb);
     if (align_ms) *align_ms += t1 - t0;
-    if (embed_ms) *embed_ms += fk_now_ms() - t1;
+    if (embed_ms) *embed_ms += fk__now_ms() - t1;
     return st;
 }

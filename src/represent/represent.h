@@ -9,12 +9,12 @@
 #include "models/zoo.h"
 #include "nn/threadpool.h"
 
-/* For every face in `faces` (as fk_detect_faces left them): build the chip
+/* For every face in `faces` (as fk__detect_faces left them): build the chip
  * the recognizer `opt->model` expects (aligned on the landmarks when
  * opt->align and the face has them, else the box squared and resized),
  * embed all chips in one batch and store each face's embedding (malloc'd,
  * freed by fk_faces_free). Times are added to *align_ms / *embed_ms. */
-fk_status fk_represent_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
+fk_status fk__represent_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                              const fk_options *opt, fk_faces *faces,
                              double *align_ms, double *embed_ms);
 

@@ -16,13 +16,13 @@
 
 static const char *METRICS[] = {"cosine", "euclidean", "euclidean_l2", "angular", NULL};
 
-fk_status fk_metric_name(const char *name, const char **canonical) {
+fk_status fk__metric_name(const char *name, const char **canonical) {
     for (int i = 0; name && METRICS[i]; i++)
         if (strcasecmp(name, METRICS[i]) == 0) {
             *canonical = METRICS[i];
             return FK_OK;
         }
-    return fk_fail(FK_EINVAL,
+    return fk__fail(FK_EINVAL,
                    "unknown metric '%s'; valid: cosine, euclidean, euclidean_l2, angular",
                    name ? name : "(null)");
 }
@@ -30,9 +30,9 @@ fk_status fk_metric_name(const char *name, const char **canonical) {
 fk_status fk_distance(const float *a, const float *b, int n, const char *metric,
                       float *out) {
     if (!a || !b || !out || n <= 0)
-        return fk_fail(FK_EINVAL, "fk_distance: bad arguments");
+        return fk__fail(FK_EINVAL, "fk_distance: bad arguments");
     const char *m = NULL;
-    fk_status st = fk_metric_name(metric, &m);
+    fk_status st = fk__metric_name(metric, &m);
     if (st != FK_OK) return st;
     double dot = 0, na = 0, nb = 0, diff = 0;
     for (int i = 0; i < n; i++) {
@@ -47,7 +47,7 @@ fk_status fk_distance(const float *a, const float *b, int n, const char *metric,
         return FK_OK;
     }
     if (na == 0 || nb == 0)
-        return fk_fail(FK_EINVAL, "%s distance of a zero vector is undefined", m);
+        return fk__fail(FK_EINVAL, "%s distance of a zero vector is undefined", m);
     double cos = dot / (sqrt(na) * sqrt(nb));
     if (cos > 1) cos = 1;
     if (cos < -1) cos = -1;
@@ -104,9 +104,9 @@ static const struct {
 };
 
 fk_status fk_threshold(const char *model, const char *metric, float *out) {
-    if (!model || !metric || !out) return fk_fail(FK_EINVAL, "fk_threshold: bad arguments");
+    if (!model || !metric || !out) return fk__fail(FK_EINVAL, "fk_threshold: bad arguments");
     const char *m = NULL;
-    fk_status st = fk_metric_name(metric, &m);
+    fk_status st = fk__metric_name(metric, &m);
     if (st != FK_OK) return st;
     for (size_t i = 0; i < sizeof THRESHOLDS / sizeof THRESHOLDS[0]; i++)
         if (strcasecmp(THRESHOLDS[i].model, model) == 0 &&
@@ -114,10 +114,10 @@ fk_status fk_threshold(const char *model, const char *metric, float *out) {
             *out = THRESHOLDS[i].threshold;
             return FK_OK;
         }
-    return fk_fail(FK_EINVAL, "no threshold for model '%s' with metric '%s'", model, m);
+    return fk__fail(FK_EINVAL, "no threshold for model '%s' with metric '%s'", model, m);
 }
 
-fk_status fk_closest_pair(const fk_faces *a, const fk_faces *b,
+fk_status fk__closest_pair(const fk_faces *a, const fk_faces *b,
                           const char *metric, int *best_i, int *best_j,
                           float *distance) {
     float best = INFINITY;
@@ -126,7 +126,7 @@ fk_status fk_closest_pair(const fk_faces *a, const fk_faces *b,
         for (int j = 0; j < b->count; j++) {
             const fk_face *fa = &a->faces[i], *fb = &b->faces[j];
             if (!fa->embedding || !fb->embedding || fa->embedding_dim != fb->embedding_dim)
-                return fk_fail(FK_EINVAL, "faces without comparable embeddings");
+                return fk__fail(FK_EINVAL, "faces without comparable embeddings");
             float d = 0;
             fk_status st = fk_distance(fa->embedding, fb->embedding, fa->embedding_dim,
                                        metric, &d);
@@ -137,7 +137,7 @@ fk_status fk_closest_pair(const fk_faces *a, const fk_faces *b,
                 *best_j = j;
             }
         }
-    if (*best_i < 0) return fk_fail(FK_EINVAL, "no faces to compare");
+    if (*best_i < 0) return fk__fail(FK_EINVAL, "no faces to compare");
     *distance = best;
     return FK_OK;
 }

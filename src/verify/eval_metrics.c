@@ -38,14 +38,14 @@ typedef struct group {
  * *different. `who` names the public function in the message. */
 static fk_status check_pairs(const char *who, const float *d, const int *labels, int n,
                              int *same, int *different) {
-    if (!d || !labels) return fk_fail(FK_EINVAL, "%s: distances and labels are required", who);
-    if (n < 1) return fk_fail(FK_EINVAL, "%s: need at least one pair (n = %d)", who, n);
+    if (!d || !labels) return fk__fail(FK_EINVAL, "%s: distances and labels are required", who);
+    if (n < 1) return fk__fail(FK_EINVAL, "%s: need at least one pair (n = %d)", who, n);
     int s = 0;
     for (int i = 0; i < n; i++) {
         if (!isfinite(d[i]))
-            return fk_fail(FK_EINVAL, "%s: distance %d is not a finite number", who, i);
+            return fk__fail(FK_EINVAL, "%s: distance %d is not a finite number", who, i);
         if (labels[i] != 0 && labels[i] != 1)
-            return fk_fail(FK_EINVAL, "%s: label %d is %d; labels must be 1 (same) or 0 (different)",
+            return fk__fail(FK_EINVAL, "%s: label %d is %d; labels must be 1 (same) or 0 (different)",
                            who, i, labels[i]);
         s += labels[i];
     }
@@ -58,7 +58,7 @@ static fk_status check_pairs(const char *who, const float *d, const int *labels,
  * each. */
 static fk_status need_both(const char *who, int same, int different) {
     if (same == 0 || different == 0)
-        return fk_fail(FK_EINVAL,
+        return fk__fail(FK_EINVAL,
                        "%s: need at least one same and one different pair (have %d same, %d different)",
                        who, same, different);
     return FK_OK;
@@ -80,7 +80,7 @@ static fk_status make_groups(const float *d, const int *labels, int n, const int
     if (!s || !g) {
         free(s);
         free(g);
-        return fk_fail(FK_ENOMEM, "evaluation: out of memory for %d pairs", n);
+        return fk__fail(FK_ENOMEM, "evaluation: out of memory for %d pairs", n);
     }
     int m = 0;
     for (int i = 0; i < n; i++)
@@ -129,12 +129,12 @@ static void best_of_groups(const group *g, int k, int different, float *threshol
 /* Public (facekit.h): the fraction of pairs `threshold` decides rightly. */
 fk_status fk_eval_accuracy(const float *distances, const int *labels, int n, float threshold,
                            double *accuracy) {
-    fk_clear_error();
+    fk__clear_error();
     int same, different;
-    if (!accuracy) return fk_fail(FK_EINVAL, "fk_eval_accuracy: accuracy is required");
+    if (!accuracy) return fk__fail(FK_EINVAL, "fk_eval_accuracy: accuracy is required");
     fk_status st = check_pairs("fk_eval_accuracy", distances, labels, n, &same, &different);
     if (st != FK_OK) return st;
-    if (isnan(threshold)) return fk_fail(FK_EINVAL, "fk_eval_accuracy: threshold is NaN");
+    if (isnan(threshold)) return fk__fail(FK_EINVAL, "fk_eval_accuracy: threshold is NaN");
     int ok = 0;
     for (int i = 0; i < n; i++) ok += (distances[i] <= threshold) == (labels[i] == 1);
     *accuracy = (double)ok / n;
@@ -144,11 +144,11 @@ fk_status fk_eval_accuracy(const float *distances, const int *labels, int n, flo
 /* Public (facekit.h): the threshold with the most right decisions. */
 fk_status fk_eval_best_threshold(const float *distances, const int *labels, int n,
                                  float *threshold, double *accuracy) {
-    fk_clear_error();
+    fk__clear_error();
     int same, different, k, correct;
     group *g;
     if (!threshold || !accuracy)
-        return fk_fail(FK_EINVAL, "fk_eval_best_threshold: threshold and accuracy are required");
+        return fk__fail(FK_EINVAL, "fk_eval_best_threshold: threshold and accuracy are required");
     fk_status st = check_pairs("fk_eval_best_threshold", distances, labels, n, &same, &different);
     if (st == FK_OK) st = make_groups(distances, labels, n, NULL, 0, &g, &k);
     if (st != FK_OK) return st;
@@ -173,12 +173,12 @@ static void roc_of_groups(const group *g, int k, int same, int different, fk_roc
 /* Public (facekit.h): the ROC curve into caller storage, sized by *count. */
 fk_status fk_eval_roc(const float *distances, const int *labels, int n, fk_roc_point *points,
                       int cap, int *count) {
-    fk_clear_error();
+    fk__clear_error();
     int same, different, k;
     group *g;
-    if (!count) return fk_fail(FK_EINVAL, "fk_eval_roc: count is required");
+    if (!count) return fk__fail(FK_EINVAL, "fk_eval_roc: count is required");
     if (cap < 0 || (cap > 0 && !points))
-        return fk_fail(FK_EINVAL, "fk_eval_roc: points must hold cap (%d) entries", cap);
+        return fk__fail(FK_EINVAL, "fk_eval_roc: points must hold cap (%d) entries", cap);
     fk_status st = check_pairs("fk_eval_roc", distances, labels, n, &same, &different);
     if (st == FK_OK) st = need_both("fk_eval_roc", same, different);
     if (st == FK_OK) st = make_groups(distances, labels, n, NULL, 0, &g, &k);
@@ -188,7 +188,7 @@ fk_status fk_eval_roc(const float *distances, const int *labels, int n, fk_roc_p
         fk_roc_point *all = malloc(sizeof *all * (size_t)(k + 1));
         if (!all) {
             free(g);
-            return fk_fail(FK_ENOMEM, "fk_eval_roc: out of memory for %d points", k + 1);
+            return fk__fail(FK_ENOMEM, "fk_eval_roc: out of memory for %d points", k + 1);
         }
         roc_of_groups(g, k, same, different, all);
         memcpy(points, all, sizeof *all * (size_t)(cap < k + 1 ? cap : k + 1));
@@ -211,16 +211,16 @@ static void tar_of_roc(const fk_roc_point *pts, int m, double target, double *ta
 /* Public (facekit.h): TAR at a FAR target, read off the ROC curve. */
 fk_status fk_eval_tar_at_far(const float *distances, const int *labels, int n, double far,
                              double *tar, float *threshold) {
-    fk_clear_error();
+    fk__clear_error();
     if (!tar || !threshold)
-        return fk_fail(FK_EINVAL, "fk_eval_tar_at_far: tar and threshold are required");
+        return fk__fail(FK_EINVAL, "fk_eval_tar_at_far: tar and threshold are required");
     if (!(far >= 0 && far <= 1))
-        return fk_fail(FK_EINVAL, "fk_eval_tar_at_far: far must be within 0..1");
+        return fk__fail(FK_EINVAL, "fk_eval_tar_at_far: far must be within 0..1");
     int m = 0;
     fk_status st = fk_eval_roc(distances, labels, n, NULL, 0, &m);
     if (st != FK_OK) return st;
     fk_roc_point *pts = malloc(sizeof *pts * (size_t)m);
-    if (!pts) return fk_fail(FK_ENOMEM, "fk_eval_tar_at_far: out of memory");
+    if (!pts) return fk__fail(FK_ENOMEM, "fk_eval_tar_at_far: out of memory");
     st = fk_eval_roc(distances, labels, n, pts, m, &m);
     if (st == FK_OK) tar_of_roc(pts, m, far, tar, threshold);
     free(pts);
@@ -259,19 +259,19 @@ static fk_status check_folds(const int *folds, int n, int *count) {
     int max = -1;
     for (int i = 0; i < n; i++) {
         if (folds[i] < 0 || folds[i] >= n)
-            return fk_fail(FK_EINVAL, "fk_eval_summarize: fold of pair %d is %d; folds are numbered 0..F-1",
+            return fk__fail(FK_EINVAL, "fk_eval_summarize: fold of pair %d is %d; folds are numbered 0..F-1",
                            i, folds[i]);
         if (folds[i] > max) max = folds[i];
     }
     if (max < 1)
-        return fk_fail(FK_EINVAL, "fk_eval_summarize: k-fold needs at least 2 folds (have %d)", max + 1);
+        return fk__fail(FK_EINVAL, "fk_eval_summarize: k-fold needs at least 2 folds (have %d)", max + 1);
     int *size = calloc((size_t)max + 1, sizeof *size);
-    if (!size) return fk_fail(FK_ENOMEM, "fk_eval_summarize: out of memory");
+    if (!size) return fk__fail(FK_ENOMEM, "fk_eval_summarize: out of memory");
     for (int i = 0; i < n; i++) size[folds[i]]++;
     for (int f = 0; f <= max; f++)
         if (size[f] == 0) {
             free(size);
-            return fk_fail(FK_EINVAL, "fk_eval_summarize: fold %d of 0..%d holds no pairs", f, max);
+            return fk__fail(FK_EINVAL, "fk_eval_summarize: fold %d of 0..%d holds no pairs", f, max);
         }
     free(size);
     *count = max + 1;
@@ -285,7 +285,7 @@ static fk_status kfold(const float *d, const int *labels, const int *folds, int 
                        fk_eval_summary *out) {
     double sum = 0, sum2 = 0, tsum = 0;
     int *train = malloc(sizeof *train * (size_t)n); /* 1 = pair trains this round */
-    if (!train) return fk_fail(FK_ENOMEM, "fk_eval_summarize: out of memory");
+    if (!train) return fk__fail(FK_ENOMEM, "fk_eval_summarize: out of memory");
     for (int f = 0; f < nfolds; f++) {
         group *g;
         int k, different = 0, correct, ok = 0, size = 0;
@@ -322,10 +322,10 @@ static fk_status kfold(const float *d, const int *labels, const int *folds, int 
  * per fold for the k-fold protocol). */
 fk_status fk_eval_summarize(const float *distances, const int *labels, const int *folds, int n,
                             fk_eval_summary *out) {
-    fk_clear_error();
+    fk__clear_error();
     int same, different, k, nfolds = 0, correct;
     group *g;
-    if (!out) return fk_fail(FK_EINVAL, "fk_eval_summarize: out is required");
+    if (!out) return fk__fail(FK_EINVAL, "fk_eval_summarize: out is required");
     memset(out, 0, sizeof *out);
     fk_status st = check_pairs("fk_eval_summarize", distances, labels, n, &same, &different);
     if (st == FK_OK) st = need_both("fk_eval_summarize", same, different);
@@ -335,7 +335,7 @@ fk_status fk_eval_summarize(const float *distances, const int *labels, const int
     fk_roc_point *pts = calloc((size_t)k + 1, sizeof *pts);
     if (!pts) {
         free(g);
-        return fk_fail(FK_ENOMEM, "fk_eval_summarize: out of memory");
+        return fk__fail(FK_ENOMEM, "fk_eval_summarize: out of memory");
     }
     out->pairs = n;
     out->same = same;

@@ -9,11 +9,11 @@
 #include "facekit.h"
 
 /* Canonical metric name or FK_EINVAL listing the valid ones. */
-fk_status fk_metric_name(const char *name, const char **canonical);
+fk_status fk__metric_name(const char *name, const char **canonical);
 
 /* The pair (i, j) of faces with the smallest distance; both lists must have
  * embeddings of equal dimension. */
-fk_status fk_closest_pair(const fk_faces *a, const fk_faces *b,
+fk_status fk__closest_pair(const fk_faces *a, const fk_faces *b,
                           const char *metric, int *best_i, int *best_j,
                           float *distance);
 

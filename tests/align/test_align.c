@@ -19,7 +19,7 @@ int main(void) {
         to[i].y = (float)(s * sin(th) * from[i].x + s * cos(th) * from[i].y + ty);
     }
     double m[6];
-    CHECK(fk_similarity_fit(from, to, 10, m) == FK_OK, "fit");
+    CHECK(fk__similarity_fit(from, to, 10, m) == FK_OK, "fit");
     CHECK(fabs(m[0] - s * cos(th)) < 1e-5 && fabs(m[3] - s * sin(th)) < 1e-5 &&
               fabs(m[1] + m[3]) < 1e-9 && fabs(m[4] - m[0]) < 1e-9,
           "rotation/scale %f %f", m[0], m[3]);
@@ -28,19 +28,19 @@ int main(void) {
     /* Noise in `to` averages out: the fit is least squares. */
     to[0].x += 0.5f;
     to[1].x -= 0.5f;
-    CHECK(fk_similarity_fit(from, to, 10, m) == FK_OK && fabs(m[2] - tx) < 0.2, "robust");
+    CHECK(fk__similarity_fit(from, to, 10, m) == FK_OK && fabs(m[2] - tx) < 0.2, "robust");
 
     /* Degenerate input is refused. */
     fk_point same[3] = {{1, 1}, {1, 1}, {1, 1}};
-    CHECK(fk_similarity_fit(same, to, 3, m) == FK_EINVAL, "coincident points");
-    CHECK(fk_similarity_fit(from, to, 1, m) == FK_EINVAL, "one point");
+    CHECK(fk__similarity_fit(same, to, 3, m) == FK_EINVAL, "coincident points");
+    CHECK(fk__similarity_fit(from, to, 1, m) == FK_EINVAL, "one point");
 
     /* A chip from landmarks that are an exact similarity image of the
      * template: the chip pixel at a template point samples the image at the
      * matching landmark. Mark the nose tip (landmark 30) with a white square
      * and find it in the chip where the template puts the nose tip. */
     fk_point tpl[51];
-    fk_align_template68(150, 0.25, tpl);
+    fk__align_template68(150, 0.25, tpl);
     CHECK(fabsf(tpl[13].x - (float)((0.25 + 0.490127) / 1.5 * 150)) < 1e-3f, "template nose x");
     fk_image *img = NULL;
     fk_image_new(400, 400, 3, &img);
@@ -55,7 +55,7 @@ int main(void) {
         for (int x = nx - 3; x <= nx + 3; x++)
             for (int c = 0; c < 3; c++) img->data[y * img->stride + x * 3 + c] = 255;
     fk_image *chip = NULL;
-    CHECK(fk_align_chip68(img, lm, 150, 0.25, &chip) == FK_OK, "chip");
+    CHECK(fk__align_chip68(img, lm, 150, 0.25, &chip) == FK_OK, "chip");
     CHECK(chip && chip->width == 150 && chip->height == 150 && chip->channels == 3, "chip size");
     if (chip) {
         int cx = (int)lroundf(tpl[13].x), cy = (int)lroundf(tpl[13].y);
@@ -64,7 +64,7 @@ int main(void) {
         CHECK(chip->data[10 * chip->stride + 10 * 3] < 50, "corner dark");
     }
     fk_image_free(chip);
-    CHECK(fk_align_chip68(NULL, lm, 150, 0.25, &chip) == FK_EINVAL, "NULL image");
+    CHECK(fk__align_chip68(NULL, lm, 150, 0.25, &chip) == FK_EINVAL, "NULL image");
     fk_image_free(img);
     return test_summary();
 }

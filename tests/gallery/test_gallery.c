@@ -69,7 +69,7 @@ static fk_status put_random(fk_gallery *g, int first, int count, int ids, int ba
     fk_faces faces = {&f, 1};
     fk_status st = FK_OK;
     for (int i = 0; i < count && st == FK_OK; i += batch) {
-        st = fk_gallery_begin(g);
+        st = fk__gallery_begin(g);
         for (int j = i; j < i + batch && j < count && st == FK_OK; j++) {
             for (int k = 0; k < 128; k++) emb[k] = frand(seed);
             if (keep) memcpy(keep + (size_t)j * 128, emb, sizeof emb);
@@ -77,10 +77,10 @@ static fk_status put_random(fk_gallery *g, int first, int count, int ids, int ba
             snprintf(path, sizeof path, "img%06d.jpg", first + j);
             snprintf(name, sizeof name, "person%d", (first + j) % ids);
             f.x = (float)(first + j);
-            st = fk_gallery_put_image(g, path, name, 1, 1, NULL, FK_IMG_OK, &faces, NULL);
+            st = fk__gallery_put_image(g, path, name, 1, 1, NULL, FK_IMG_OK, &faces, NULL);
         }
-        if (st == FK_OK) st = fk_gallery_commit(g);
-        else fk_gallery_rollback(g);
+        if (st == FK_OK) st = fk__gallery_commit(g);
+        else fk__gallery_rollback(g);
         if (st == FK_OK && notify_fd >= 0) {
             char c = 1;
             if (write(notify_fd, &c, 1) != 1) return FK_EIO;
@@ -110,7 +110,7 @@ static void test_identity_names(void) {
                               {"0001.jpg", "0001"},            {"Dave/sub/x.jpg", "Dave"},
                               {"Eve Smith 3.jpg", "Eve Smith"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        fk_gallery_identity_from_path(cases[i][0], buf, sizeof buf);
+        fk__gallery_identity_from_path(cases[i][0], buf, sizeof buf);
         CHECK(!strcmp(buf, cases[i][1]), "%s -> '%s', want '%s'", cases[i][0], buf, cases[i][1]);
     }
 }
@@ -280,15 +280,15 @@ static void test_search_exact(void) {
     }
     /* The top-k kernel alone, pool vs none, on an odd dimension. */
     fk_pool *pool = NULL;
-    fk_pool_new(2, &pool);
+    fk__pool_new(2, &pool);
     int idx1[5], idx2[5];
     float key1[5], key2[5];
     float q[37];
     for (int i = 0; i < 37; i++) q[i] = frand(&seed);
     float *m37 = malloc(9000 * 37 * sizeof *m37);
     for (int i = 0; m37 && i < 9000 * 37; i++) m37[i] = frand(&seed);
-    int a = m37 ? fk_gallery_topk(NULL, m37, NULL, NULL, 9000, 37, q, 5, idx1, key1) : 0;
-    int b = m37 ? fk_gallery_topk(pool, m37, NULL, NULL, 9000, 37, q, 5, idx2, key2) : 0;
+    int a = m37 ? fk__gallery_topk(NULL, m37, NULL, NULL, 9000, 37, q, 5, idx1, key1) : 0;
+    int b = m37 ? fk__gallery_topk(pool, m37, NULL, NULL, 9000, 37, q, 5, idx2, key2) : 0;
     CHECK(a == 5 && b == 5 && !memcmp(idx1, idx2, sizeof idx1), "pool and serial top-k agree");
     float best = -INFINITY;
     int best_i = -1;
@@ -301,11 +301,11 @@ static void test_search_exact(void) {
         }
     }
     CHECK(idx1[0] == best_i && fabsf(-key1[0] - best) < 1e-4f, "top-1 is the largest dot");
-    float dd = fk_gallery_dot(q, m37, 37), ref = 0;
+    float dd = fk__gallery_dot(q, m37, 37), ref = 0;
     for (int i = 0; i < 37; i++) ref += q[i] * m37[i];
     CHECK(fabsf(dd - ref) < 1e-4f, "dot %g vs %g", (double)dd, (double)ref);
     free(m37);
-    fk_pool_free(pool);
+    fk__pool_free(pool);
 
     /* Another configuration of the same file sees none of these faces. */
     fk_options o;
@@ -323,7 +323,7 @@ static void test_search_exact(void) {
     free(rows);
 }
 
-/* fk_gallery_topk_batch against fk_gallery_topk, query by query: odd
+/* fk__gallery_topk_batch against fk__gallery_topk, query by query: odd
  * dimensions, row counts that are not a multiple of the kernel's tile,
  * query counts around its 16-query groups, with and without a bias
  * (euclidean), with and without the pool, on the AVX2 tiled kernel and on
@@ -336,7 +336,7 @@ static void test_topk_batch_kernel(void) {
     const int nqs[] = {1, 15, 16, 17, 64, 70};
     const int ks[] = {1, 10, 50};
     fk_pool *pool = NULL;
-    fk_pool_new(2, &pool);
+    fk__pool_new(2, &pool);
     uint64_t seed = 77;
     float *m = malloc((size_t)N * 128 * sizeof *m);
     float *bias = malloc((size_t)N * sizeof *bias);
@@ -358,7 +358,7 @@ static void test_topk_batch_kernel(void) {
             /* Exact duplicates: row 4321 repeats row 17, row 8999 row 3. */
             memcpy(m + (size_t)4321 * dim, m + (size_t)17 * dim, (size_t)dim * sizeof *m);
             memcpy(m + (size_t)8999 * dim, m + (size_t)3 * dim, (size_t)dim * sizeof *m);
-            for (int r = 0; r < N; r++) bias[r] = fk_gallery_dot(m + (size_t)r * dim, m + (size_t)r * dim, dim);
+            for (int r = 0; r < N; r++) bias[r] = fk__gallery_dot(m + (size_t)r * dim, m + (size_t)r * dim, dim);
             for (size_t i = 0; i < (size_t)MAXQ * dim; i++) q[i] = frand(&seed);
             memcpy(q, m + (size_t)17 * dim, (size_t)dim * sizeof *q); /* query 0 = row 17 */
             memcpy(q + dim, m + (size_t)3 * dim, (size_t)dim * sizeof *q); /* query 1 = row 3 */
@@ -368,13 +368,13 @@ static void test_topk_batch_kernel(void) {
                         int nq = nqs[ni], k = ks[ki];
                         const float *b = variant & 1 ? bias : NULL;
                         fk_pool *p = variant & 2 ? pool : NULL;
-                        if (fk_gallery_topk_batch(p, m, b, N, dim, q, nq, k, bi, bk, got)) {
+                        if (fk__gallery_topk_batch(p, m, b, N, dim, q, nq, k, bi, bk, got)) {
                             bad++;
                             continue;
                         }
                         runs++;
                         for (int qi = 0; qi < nq; qi++) {
-                            int n1 = fk_gallery_topk(NULL, m, b, NULL, N, dim,
+                            int n1 = fk__gallery_topk(NULL, m, b, NULL, N, dim,
                                                      q + (size_t)qi * dim, k, si, sk);
                             if (got[qi] != k || n1 != k) bad++;
                             for (int i = 0; i < k && i < n1; i++) {
@@ -406,7 +406,7 @@ static void test_topk_batch_kernel(void) {
         for (int i = 0; i < 10; i++) qq[i] = frand(&seed);
         int ii[2 * 10], gg[2];
         float kk[2 * 10];
-        int rc = fk_gallery_topk_batch(pool, small, NULL, 7, 5, qq, 2, 10, ii, kk, gg);
+        int rc = fk__gallery_topk_batch(pool, small, NULL, 7, 5, qq, 2, 10, ii, kk, gg);
         CHECK(rc == 0 && gg[0] == 7 && gg[1] == 7 && ii[7] == -1 && ii[19] == -1 &&
                   isinf(kk[9]) && ii[0] >= 0 && ii[0] < 7,
               "batch with fewer rows than k");
@@ -417,7 +417,7 @@ out:
     free(q);
     free(bi);
     free(bk);
-    fk_pool_free(pool);
+    fk__pool_free(pool);
 }
 
 static void test_list_remove_stats(void) {
@@ -491,7 +491,7 @@ static void test_kill_safety_db(void) {
     CHECK(fk_gallery_open(path, NULL, 0, &g) == FK_OK, "reopen after kill: %s", fk_last_error());
     int faces = 0;
     if (g) {
-        fk_gallery_count_faces(g, &faces);
+        fk__gallery_count_faces(g, &faces);
         float q[128] = {0.5f};
         fk_gallery_result r;
         CHECK(fk_gallery_search_embedding(g, q, 128, 3, 0, &r) == FK_OK && r.count == 3,

@@ -55,7 +55,7 @@ static fk_status put(fk_gallery *g, const char *path, const char *who, const flo
     f.embedding_dim = DIM;
     f.w = f.h = 10;
     fk_faces faces = {&f, 1};
-    return fk_gallery_put_image(g, path, who, 1, 1, NULL, FK_IMG_OK, &faces, NULL);
+    return fk__gallery_put_image(g, path, who, 1, 1, NULL, FK_IMG_OK, &faces, NULL);
 }
 
 static fk_gallery *open_g(const char *method, const char *kind, const char *metric) {
@@ -78,7 +78,7 @@ static void fill(void) {
     fk_gallery *g = open_g("exact", "hnsw", NULL);
     if (!g) return;
     float emb[DIM];
-    fk_status st = fk_gallery_begin(g);
+    fk_status st = fk__gallery_begin(g);
     for (int r = 0; r < ROWS && st == FK_OK; r++) {
         char path[64], who[32];
         snprintf(path, sizeof path, "img%06d.jpg", r);
@@ -86,7 +86,7 @@ static void fill(void) {
         sample(r % IDS, &seed, emb);
         st = put(g, path, who, emb);
     }
-    if (st == FK_OK) st = fk_gallery_commit(g);
+    if (st == FK_OK) st = fk__gallery_commit(g);
     CHECK(st == FK_OK, "fill: %s", fk_last_error());
     fk_gallery_close(g);
 }
@@ -181,9 +181,9 @@ static void test_recall_and_file(void) {
     float fresh[DIM];
     for (int i = 0; i < DIM; i++) fresh[i] = frand(&seed);
     normalize(fresh);
-    fk_status st = fk_gallery_begin(ann);
+    fk_status st = fk__gallery_begin(ann);
     if (st == FK_OK) st = put(ann, "new.jpg", "Newcomer", fresh);
-    if (st == FK_OK) st = fk_gallery_commit(ann);
+    if (st == FK_OK) st = fk__gallery_commit(ann);
     CHECK(st == FK_OK, "add: %s", fk_last_error());
     fk_gallery_result r = probe(ann, fresh, 3);
     CHECK(r.count == 3 && !strcmp(r.matches[0].identity, "Newcomer") &&
@@ -222,9 +222,9 @@ static void test_recall_and_file(void) {
     float other[DIM];
     for (int i = 0; i < DIM; i++) other[i] = frand(&seed);
     normalize(other);
-    st = fk_gallery_begin(ann);
+    st = fk__gallery_begin(ann);
     if (st == FK_OK) st = put(ann, "new.jpg", "Replaced", other);
-    if (st == FK_OK) st = fk_gallery_commit(ann);
+    if (st == FK_OK) st = fk__gallery_commit(ann);
     r = probe(ann, other, 1);
     CHECK(st == FK_OK && r.count == 1 && !strcmp(r.matches[0].identity, "Replaced") &&
               r.matches[0].distance < 1e-5f,
@@ -425,14 +425,14 @@ static void test_small_and_args(void) {
     CHECK(fk_gallery_open(small, &o, FK_GALLERY_CREATE, &g) == FK_OK, "open small");
     uint64_t seed = 3;
     float e[DIM];
-    fk_status st = fk_gallery_begin(g);
+    fk_status st = fk__gallery_begin(g);
     for (int i = 0; i < 50 && st == FK_OK; i++) {
         char path[32];
         snprintf(path, sizeof path, "s%d.jpg", i);
         sample(i, &seed, e);
         st = put(g, path, "someone", e);
     }
-    if (st == FK_OK) st = fk_gallery_commit(g);
+    if (st == FK_OK) st = fk__gallery_commit(g);
     fk_gallery_result r = probe(g, e, 3);
     CHECK(r.count == 3 && !strcmp(r.method, "exact"), "a small gallery is answered exactly (%s)",
           r.method ? r.method : "-");
@@ -466,18 +466,18 @@ static void test_small_and_args(void) {
     char err[256];
     fk_faiss *f = NULL;
     fk_faiss_params p = {FK_FAISS_IVFPQ, 100, 0, 0, 0, 4, 7, };
-    CHECK(fk_faiss_new(&p, &f, err, sizeof err) == FK_EINVAL && !f, "pq_m must divide dim");
+    CHECK(fk__faiss_new(&p, &f, err, sizeof err) == FK_EINVAL && !f, "pq_m must divide dim");
     fk_faiss_params h = {FK_FAISS_HNSW, 8, 0, 0, 0, 0, 0};
-    CHECK(fk_faiss_new(&h, &f, err, sizeof err) == FK_OK && f, "hnsw of dim 8");
+    CHECK(fk__faiss_new(&h, &f, err, sizeof err) == FK_OK && f, "hnsw of dim 8");
     float x[16] = {0};
     float d[2];
     int64_t lab[2];
-    CHECK(fk_faiss_search(f, 1, x, 0, 0, NULL, 1, d, lab, err, sizeof err) == FK_EINVAL,
+    CHECK(fk__faiss_search(f, 1, x, 0, 0, NULL, 1, d, lab, err, sizeof err) == FK_EINVAL,
           "k 0 refused");
-    CHECK(fk_faiss_search(f, 1, x, 2, 0, NULL, 1, d, lab, err, sizeof err) == FK_OK &&
+    CHECK(fk__faiss_search(f, 1, x, 2, 0, NULL, 1, d, lab, err, sizeof err) == FK_OK &&
               lab[0] == -1,
           "an empty index finds nothing");
-    fk_faiss_free(f);
+    fk__faiss_free(f);
 }
 
 int main(void) {

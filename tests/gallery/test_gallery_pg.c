@@ -100,11 +100,11 @@ static fk_status put_random(fk_gallery *g, const char *prefix, int count, int id
         snprintf(path, sizeof path, "%s%d.jpg", prefix, i);
         snprintf(name, sizeof name, "person%d", i % ids);
         f.x = (float)i;
-        st = fk_gallery_begin(g);
-        if (st == FK_OK) st = fk_gallery_put_image(g, path, name, 1, 1, NULL, FK_IMG_OK, &faces,
+        st = fk__gallery_begin(g);
+        if (st == FK_OK) st = fk__gallery_put_image(g, path, name, 1, 1, NULL, FK_IMG_OK, &faces,
                                                    NULL);
-        if (st == FK_OK) st = fk_gallery_commit(g);
-        else fk_gallery_rollback(g);
+        if (st == FK_OK) st = fk__gallery_commit(g);
+        else fk__gallery_rollback(g);
     }
     return st;
 }
@@ -293,11 +293,11 @@ static void test_refresh(void) {
     f.w = f.h = 20;
     fk_faces faces = {&f, 1};
     int64_t id = 0;
-    fk_status st = fk_gallery_begin(g1);
+    fk_status st = fk__gallery_begin(g1);
     if (st == FK_OK)
-        st = fk_gallery_put_image(g1, "newcomer.jpg", "newcomer", 0, 0, NULL, FK_IMG_OK, &faces,
+        st = fk__gallery_put_image(g1, "newcomer.jpg", "newcomer", 0, 0, NULL, FK_IMG_OK, &faces,
                                   &id);
-    if (st == FK_OK) st = fk_gallery_commit(g1);
+    if (st == FK_OK) st = fk__gallery_commit(g1);
     CHECK(st == FK_OK && id > 0, "register through g1: %s", fk_last_error());
     CHECK(sql_int("facekit", "SELECT generation FROM facekit_meta") == gen0 + 1,
           "one write, one generation");
@@ -316,11 +316,11 @@ static void test_refresh(void) {
     two[1] = f;
     two[1].embedding_dim = 64;
     fk_faces bad = {two, 2};
-    st = fk_gallery_begin(g1);
+    st = fk__gallery_begin(g1);
     if (st == FK_OK)
-        st = fk_gallery_put_image(g1, "half.jpg", "half", 0, 0, NULL, FK_IMG_OK, &bad, NULL);
+        st = fk__gallery_put_image(g1, "half.jpg", "half", 0, 0, NULL, FK_IMG_OK, &bad, NULL);
     CHECK(st == FK_EINVAL, "bad second face refused: %d", st);
-    fk_gallery_rollback(g1);
+    fk__gallery_rollback(g1);
     CHECK(sql_int("facekit", "SELECT count(*) FROM images") == images0 &&
               sql_int("facekit", "SELECT count(*) FROM identities WHERE name='half'") == 0,
           "nothing half-written");
@@ -350,10 +350,10 @@ static void test_refresh(void) {
           "search after a server restart: %s", fk_last_error());
     fk_gallery_result_free(&r);
     CHECK(g1->reloads == before, "no reload: nothing changed");
-    st = fk_gallery_begin(g2);
+    st = fk__gallery_begin(g2);
     if (st == FK_OK)
-        st = fk_gallery_put_image(g2, "after.jpg", "after", 0, 0, NULL, FK_IMG_OK, &faces, NULL);
-    if (st == FK_OK) st = fk_gallery_commit(g2);
+        st = fk__gallery_put_image(g2, "after.jpg", "after", 0, 0, NULL, FK_IMG_OK, &faces, NULL);
+    if (st == FK_OK) st = fk__gallery_commit(g2);
     CHECK(st == FK_OK, "write after a server restart: %s", fk_last_error());
 done:
     fk_gallery_close(g1);

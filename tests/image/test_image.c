@@ -600,7 +600,7 @@ static void test_resize(void) {
             memcpy(px(c, x, y), colour, 3);
     static const int sizes[][2] = {{29, 3}, {5, 17}, {1, 1}, {13, 7}, {200, 150}};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        CHECK(fk_image_resize(c, sizes[i][0], sizes[i][1], &r) == FK_OK, "resize");
+        CHECK(fk__image_resize(c, sizes[i][0], sizes[i][1], &r) == FK_OK, "resize");
         if (r)
             CHECK(r->width == sizes[i][0] && r->height == sizes[i][1] &&
                   all_pixels(r, colour), "constant stays constant at %dx%d",
@@ -614,7 +614,7 @@ static void test_resize(void) {
     fk_image *g = make_gradient(50, 40);
     static const int gs[][2] = {{17, 11}, {123, 97}, {50, 40}, {7, 80}};
     for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
-        fk_image_resize(g, gs[i][0], gs[i][1], &r);
+        fk__image_resize(g, gs[i][0], gs[i][1], &r);
         if (!r)
             continue;
         int mono = 1;
@@ -638,22 +638,22 @@ static void test_resize(void) {
     fk_image *two = NULL;
     fk_image_new(2, 1, 1, &two);
     two->data[1] = 100;
-    fk_image_resize(two, 4, 1, &r);
+    fk__image_resize(two, 4, 1, &r);
     if (r)
         CHECK(r->data[0] == 0 && r->data[1] == 25 && r->data[2] == 75 &&
               r->data[3] == 100, "2x upscale %d %d %d %d", r->data[0],
               r->data[1], r->data[2], r->data[3]);
     fk_image_free(r);
     r = NULL;
-    CHECK(fk_image_resize(two, 0, 5, &r) == FK_EINVAL && !r, "zero size");
-    CHECK(fk_image_resize(NULL, 5, 5, &r) == FK_EINVAL, "NULL source");
+    CHECK(fk__image_resize(two, 0, 5, &r) == FK_EINVAL && !r, "zero size");
+    CHECK(fk__image_resize(NULL, 5, 5, &r) == FK_EINVAL, "NULL source");
     fk_image_free(two);
 }
 
 static void test_warp(void) {
     fk_image *src = make_pattern(20, 15, 3), *w = NULL;
     const double identity[6] = {1, 0, 0, 0, 1, 0};
-    CHECK(fk_image_warp_affine(src, identity, 20, 15, FK_BORDER_CONSTANT, 0, &w) == FK_OK,
+    CHECK(fk__image_warp_affine(src, identity, 20, 15, FK_BORDER_CONSTANT, 0, &w) == FK_OK,
           "identity warp");
     CHECK(images_equal(src, w), "identity reproduces the image");
     fk_image_free(w);
@@ -662,7 +662,7 @@ static void test_warp(void) {
     const double shift[6] = {1, 0, 3, 0, 1, 2};
     for (int border = 0; border <= 1; border++) {
         w = NULL;
-        fk_image_warp_affine(src, shift, 20, 15, (fk_border)border, 9, &w);
+        fk__image_warp_affine(src, shift, 20, 15, (fk_border)border, 9, &w);
         if (!w)
             continue;
         int inside = 1, outside = 1;
@@ -690,14 +690,14 @@ static void test_warp(void) {
     row->data[0] = 0, row->data[1] = 100, row->data[2] = 200, row->data[3] = 50;
     const double half[6] = {1, 0, 0.5, 0, 1, 0};
     w = NULL;
-    fk_image_warp_affine(row, half, 4, 1, FK_BORDER_REPLICATE, 0, &w);
+    fk__image_warp_affine(row, half, 4, 1, FK_BORDER_REPLICATE, 0, &w);
     if (w)
         CHECK(w->data[0] == 50 && w->data[1] == 150 && w->data[2] == 125 &&
               w->data[3] == 50, "half shift %d %d %d %d", w->data[0],
               w->data[1], w->data[2], w->data[3]);
     fk_image_free(w);
     w = NULL;
-    fk_image_warp_affine(row, half, 4, 1, FK_BORDER_CONSTANT, 0, &w);
+    fk__image_warp_affine(row, half, 4, 1, FK_BORDER_CONSTANT, 0, &w);
     if (w)
         CHECK(w->data[3] == 25, "constant border blends with fill: %d", w->data[3]);
     fk_image_free(w);
@@ -706,20 +706,20 @@ static void test_warp(void) {
     /* absurd matrices must not crash (NaN, huge) */
     const double crazy[6] = {1e300, 0, -1e308, 0, NAN, 1e300};
     w = NULL;
-    CHECK(fk_image_warp_affine(src, crazy, 5, 5, FK_BORDER_REPLICATE, 0, &w) == FK_OK,
+    CHECK(fk__image_warp_affine(src, crazy, 5, 5, FK_BORDER_REPLICATE, 0, &w) == FK_OK,
           "huge matrix ok");
     fk_image_free(w);
     w = NULL;
-    CHECK(fk_image_warp_affine(src, NULL, 5, 5, FK_BORDER_CONSTANT, 0, &w) == FK_EINVAL,
+    CHECK(fk__image_warp_affine(src, NULL, 5, 5, FK_BORDER_CONSTANT, 0, &w) == FK_EINVAL,
           "NULL matrix");
-    CHECK(fk_image_warp_affine(src, identity, 5, 5, (fk_border)7, 0, &w) == FK_EINVAL,
+    CHECK(fk__image_warp_affine(src, identity, 5, 5, (fk_border)7, 0, &w) == FK_EINVAL,
           "bad border");
     fk_image_free(src);
 }
 
 static void test_crop_pad(void) {
     fk_image *src = make_pattern(10, 8, 3), *c = NULL;
-    CHECK(fk_image_crop(src, 2, 3, 4, 5, 0, &c) == FK_OK, "crop inside");
+    CHECK(fk__image_crop(src, 2, 3, 4, 5, 0, &c) == FK_OK, "crop inside");
     if (c) {
         int ok = c->width == 4 && c->height == 5;
         for (int y = 0; ok && y < 5; y++)
@@ -730,7 +730,7 @@ static void test_crop_pad(void) {
     fk_image_free(c);
 
     c = NULL;
-    CHECK(fk_image_crop(src, -2, -1, 5, 5, 77, &c) == FK_OK, "crop over edge");
+    CHECK(fk__image_crop(src, -2, -1, 5, 5, 77, &c) == FK_OK, "crop over edge");
     if (c) {
         int ok = 1;
         for (int y = 0; y < 5; y++)
@@ -747,17 +747,17 @@ static void test_crop_pad(void) {
 
     const uint8_t fill[3] = {5, 5, 5};
     c = NULL;
-    CHECK(fk_image_crop(src, 100, INT_MIN, 3, 3, 5, &c) == FK_OK && c &&
+    CHECK(fk__image_crop(src, 100, INT_MIN, 3, 3, 5, &c) == FK_OK && c &&
           all_pixels(c, fill), "crop fully outside is fill");
     fk_image_free(c);
     c = NULL;
-    CHECK(fk_image_crop(src, INT_MAX, INT_MAX, 2, 2, 5, &c) == FK_OK && c &&
+    CHECK(fk__image_crop(src, INT_MAX, INT_MAX, 2, 2, 5, &c) == FK_OK && c &&
           all_pixels(c, fill), "crop at INT_MAX");
     fk_image_free(c);
     c = NULL;
-    CHECK(fk_image_crop(src, 0, 0, 0, 3, 0, &c) == FK_EINVAL, "zero-size crop");
+    CHECK(fk__image_crop(src, 0, 0, 0, 3, 0, &c) == FK_EINVAL, "zero-size crop");
 
-    CHECK(fk_image_pad(src, 1, 2, 3, 4, 9, &c) == FK_OK, "pad");
+    CHECK(fk__image_pad(src, 1, 2, 3, 4, 9, &c) == FK_OK, "pad");
     if (c) {
         CHECK(c->width == 14 && c->height == 14, "pad size %dx%d", c->width, c->height);
         CHECK(!memcmp(px(c, 1, 2), px(src, 0, 0), 3) &&
@@ -767,8 +767,8 @@ static void test_crop_pad(void) {
     }
     fk_image_free(c);
     c = NULL;
-    CHECK(fk_image_pad(src, -1, 0, 0, 0, 0, &c) == FK_EINVAL, "negative pad");
-    CHECK(fk_image_pad(src, INT_MAX, 0, 0, 0, 0, &c) == FK_EINVAL, "pad overflow");
+    CHECK(fk__image_pad(src, -1, 0, 0, 0, 0, &c) == FK_EINVAL, "negative pad");
+    CHECK(fk__image_pad(src, INT_MAX, 0, 0, 0, 0, &c) == FK_EINVAL, "pad overflow");
     fk_image_free(src);
 }
 
@@ -776,7 +776,7 @@ static void test_draw(void) {
     fk_image *img = NULL;
     fk_image_new(10, 10, 3, &img);
     const uint8_t red[3] = {255, 0, 0}, black[3] = {0, 0, 0};
-    fk_image_draw_rect(img, 2, 2, 5, 4, 1, 255, 0, 0);
+    fk__image_draw_rect(img, 2, 2, 5, 4, 1, 255, 0, 0);
     int ok = 1;
     for (int y = 0; y < 10; y++)
         for (int x = 0; x < 10; x++) {
@@ -787,21 +787,21 @@ static void test_draw(void) {
     CHECK(ok, "1-pixel outline of (2,2,5,4)");
 
     memset(img->data, 0, 300);
-    fk_image_draw_rect(img, -5, -5, 100, 100, 3, 255, 0, 0);
+    fk__image_draw_rect(img, -5, -5, 100, 100, 3, 255, 0, 0);
     CHECK(all_pixels(img, black), "outline entirely off-image draws nothing");
-    fk_image_draw_rect(img, INT_MIN, INT_MIN, INT_MAX, INT_MAX, INT_MAX, 1, 2, 3);
-    fk_image_draw_rect(img, INT_MAX, INT_MAX, INT_MAX, INT_MAX, 2, 1, 2, 3);
-    fk_image_draw_rect(img, 0, 0, -3, 4, 1, 1, 2, 3);
-    fk_image_draw_rect(NULL, 0, 0, 3, 3, 1, 1, 2, 3);
+    fk__image_draw_rect(img, INT_MIN, INT_MIN, INT_MAX, INT_MAX, INT_MAX, 1, 2, 3);
+    fk__image_draw_rect(img, INT_MAX, INT_MAX, INT_MAX, INT_MAX, 2, 1, 2, 3);
+    fk__image_draw_rect(img, 0, 0, -3, 4, 1, 1, 2, 3);
+    fk__image_draw_rect(NULL, 0, 0, 3, 3, 1, 1, 2, 3);
     CHECK(all_pixels(img, black), "extreme rectangles stay off-image");
 
-    fk_image_draw_dot(img, 0, 0, 1, 255, 0, 0);
+    fk__image_draw_dot(img, 0, 0, 1, 255, 0, 0);
     CHECK(!memcmp(px(img, 0, 0), red, 3) && !memcmp(px(img, 1, 1), red, 3) &&
           !memcmp(px(img, 2, 2), black, 3) && !memcmp(px(img, 2, 0), black, 3),
           "dot of radius 1 at the corner");
-    fk_image_draw_dot(img, INT_MAX, INT_MIN, INT_MAX, 0, 255, 0);
-    fk_image_draw_dot(img, INT_MIN, INT_MAX, 5, 0, 255, 0);
-    fk_image_draw_dot(img, 5, 5, -1, 0, 255, 0);
+    fk__image_draw_dot(img, INT_MAX, INT_MIN, INT_MAX, 0, 255, 0);
+    fk__image_draw_dot(img, INT_MIN, INT_MAX, 5, 0, 255, 0);
+    fk__image_draw_dot(img, 5, 5, -1, 0, 255, 0);
     CHECK(!memcmp(px(img, 5, 5), black, 3), "negative radius draws nothing");
     fk_image_free(img);
 }
@@ -1010,7 +1010,7 @@ static void check_scaled(const uint8_t *jpg, size_t size, const fk_image *full,
         double d = -1;
         if (want_scale == 1.0f)
             d = mean_abs_diff(img, full);
-        else if (fk_image_resize_area(full, want_w, want_h, &ref) == FK_OK)
+        else if (fk__image_resize_area(full, want_w, want_h, &ref) == FK_OK)
             d = mean_abs_diff(img, ref);
         CHECK(d >= 0 && d <= bound, "%s max_side %d: mean abs diff %.3f vs full "
               "decode resized (bound %.2f)", what, max_side, d, bound);

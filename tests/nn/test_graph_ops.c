@@ -33,21 +33,21 @@ static void test_binary_by_hand(void) {
     const float a[6] = {1, 2, 3, 4, 5, 6}, b[3] = {10, 20, 30};
     fk_shape4 sa = {1, 1, 2, 3}, sb = {1, 1, 1, 3};
     float o[6];
-    fk_binary_ref(FK_BIN_SUB, a, sa, b, sb, o, sa);
+    fk__binary_ref(FK_BIN_SUB, a, sa, b, sb, o, sa);
     const float want_sub[6] = {-9, -18, -27, -6, -15, -24};
     CHECK(memcmp(o, want_sub, sizeof o) == 0, "sub per channel");
     /* b per pixel (1x1x2x1): [2, 4] divides each pixel's channels */
     const float bp[2] = {2, 4};
-    fk_binary_ref(FK_BIN_DIV, a, sa, bp, (fk_shape4){1, 1, 2, 1}, o, sa);
+    fk__binary_ref(FK_BIN_DIV, a, sa, bp, (fk_shape4){1, 1, 2, 1}, o, sa);
     const float want_div[6] = {0.5f, 1, 1.5f, 1, 1.25f, 1.5f};
     CHECK(memcmp(o, want_div, sizeof o) == 0, "div per pixel");
     /* both broadcast: a 1x1x2x1 [1,2] max b 1x1x1x3 [0,1.5,3] -> 1x1x2x3 */
     const float a2[2] = {1, 2}, b2[3] = {0, 1.5f, 3};
-    fk_binary_ref(FK_BIN_MAX, a2, (fk_shape4){1, 1, 2, 1}, b2, (fk_shape4){1, 1, 1, 3}, o,
+    fk__binary_ref(FK_BIN_MAX, a2, (fk_shape4){1, 1, 2, 1}, b2, (fk_shape4){1, 1, 1, 3}, o,
                   sa);
     const float want_max[6] = {1, 1.5f, 3, 2, 2, 3};
     CHECK(memcmp(o, want_max, sizeof o) == 0, "max two-way broadcast");
-    fk_binary_ref(FK_BIN_MIN, a2, (fk_shape4){1, 1, 2, 1}, b2, (fk_shape4){1, 1, 1, 3}, o,
+    fk__binary_ref(FK_BIN_MIN, a2, (fk_shape4){1, 1, 2, 1}, b2, (fk_shape4){1, 1, 1, 3}, o,
                   sa);
     const float want_min[6] = {0, 1, 1, 0, 1.5f, 2};
     CHECK(memcmp(o, want_min, sizeof o) == 0, "min two-way broadcast");
@@ -74,8 +74,8 @@ static void test_binary_fast_vs_ref(fk_pool *pool) {
             long n = count4(so);
             float *r = malloc(sizeof(float) * n), *f = malloc(sizeof(float) * n);
             for (int op = FK_BIN_ADD; op <= FK_BIN_MIN; op++) {
-                fk_binary_ref((fk_binop)op, a, sa, b, sb, r, so);
-                fk_binary((fk_binop)op, a, sa, b, sb, f, so, pool);
+                fk__binary_ref((fk_binop)op, a, sa, b, sb, r, so);
+                fk__binary((fk_binop)op, a, sa, b, sb, f, so, pool);
                 if (memcmp(r, f, sizeof(float) * n) != 0) {
                     CHECK(0, "binary op %d shape %d mask %d: fast != reference", op, (int)k,
                           mask);
@@ -94,21 +94,21 @@ static void test_binary_fast_vs_ref(fk_pool *pool) {
 static void test_unary(fk_pool *pool) {
     const float in[6] = {-1, 0, 3, 7, 4, 0.25f};
     float o[6];
-    fk_unary_ref(FK_UN_RELU6, in, 6, o);
+    fk__unary_ref(FK_UN_RELU6, in, 6, o);
     const float relu6[6] = {0, 0, 3, 6, 4, 0.25f};
     CHECK(memcmp(o, relu6, sizeof o) == 0, "relu6");
-    fk_unary_ref(FK_UN_RSQRT, in + 4, 2, o);
+    fk__unary_ref(FK_UN_RSQRT, in + 4, 2, o);
     CHECK(o[0] == 0.5f && o[1] == 2.0f, "rsqrt %g %g", o[0], o[1]);
-    fk_unary_ref(FK_UN_ABS, in, 1, o);
+    fk__unary_ref(FK_UN_ABS, in, 1, o);
     CHECK(o[0] == 1.0f, "abs");
-    fk_unary_ref(FK_UN_SIGMOID, in + 1, 1, o);
+    fk__unary_ref(FK_UN_SIGMOID, in + 1, 1, o);
     CHECK(o[0] == 0.5f, "sigmoid(0)");
     long n = 100003;
     float *x = rand_buf(n), *r = malloc(sizeof(float) * n), *f = malloc(sizeof(float) * n);
     for (long i = 0; i < n; i++) x[i] *= 8;
     for (int op = FK_UN_RELU; op <= FK_UN_EXP; op++) {
-        fk_unary_ref((fk_unop)op, x, n, r);
-        fk_unary((fk_unop)op, x, n, f, pool);
+        fk__unary_ref((fk_unop)op, x, n, r);
+        fk__unary((fk_unop)op, x, n, f, pool);
         int same = 1;
         for (long i = 0; i < n && same; i++)
             same = (r[i] == f[i]) || (isnan(r[i]) && isnan(f[i]));
@@ -124,7 +124,7 @@ static void test_pad(fk_pool *pool) {
     const float in[1] = {5};
     const int pads[8] = {0, 0, 1, 1, 0, 1, 1, 0};
     float o[12];
-    fk_pad_ref(in, (fk_shape4){1, 1, 1, 1}, pads, -1.0f, o);
+    fk__pad_ref(in, (fk_shape4){1, 1, 1, 1}, pads, -1.0f, o);
     for (int i = 0; i < 12; i++) {
         /* the value sits at y=1, x=0, c=1: index (1*2+0)*2+1 = 5 */
         CHECK(o[i] == (i == 5 ? 5.0f : -1.0f), "pad[%d] = %g", i, o[i]);
@@ -134,8 +134,8 @@ static void test_pad(fk_pool *pool) {
     fk_shape4 os = {1, 16, 14, 12};
     float *x = rand_buf(count4(is)), *r = malloc(sizeof(float) * count4(os)),
           *f = malloc(sizeof(float) * count4(os));
-    fk_pad_ref(x, is, p2, 0.0f, r);
-    fk_pad(x, is, p2, 0.0f, f, pool);
+    fk__pad_ref(x, is, p2, 0.0f, r);
+    fk__pad(x, is, p2, 0.0f, f, pool);
     CHECK(memcmp(r, f, sizeof(float) * count4(os)) == 0, "pad: fast != reference");
     free(x);
     free(r);
@@ -152,8 +152,8 @@ static void test_pad(fk_pool *pool) {
                         si.c + pk[6] + pk[7]};
         float *xi = rand_buf(count4(si)), *ri = malloc(sizeof(float) * count4(so)),
               *fi = malloc(sizeof(float) * count4(so));
-        fk_pad_ref(xi, si, pk, 0.25f, ri);
-        fk_pad(xi, si, pk, 0.25f, fi, pool);
+        fk__pad_ref(xi, si, pk, 0.25f, ri);
+        fk__pad(xi, si, pk, 0.25f, fi, pool);
         CHECK(memcmp(ri, fi, sizeof(float) * count4(so)) == 0, "pad case %d: fast != reference",
               (int)k);
         free(xi);
@@ -167,18 +167,18 @@ static void test_reduce(void) {
     fk_shape4 s = {1, 1, 2, 3};
     float o[3];
     const int over_c[4] = {0, 0, 0, 1}, over_w[4] = {0, 0, 1, 0};
-    fk_reduce_ref(FK_RED_SUM, in, s, over_c, o);
+    fk__reduce_ref(FK_RED_SUM, in, s, over_c, o);
     CHECK(o[0] == 6 && o[1] == 15, "sum over c: %g %g", o[0], o[1]);
-    fk_reduce_ref(FK_RED_MAX, in, s, over_w, o);
+    fk__reduce_ref(FK_RED_MAX, in, s, over_w, o);
     CHECK(o[0] == 4 && o[1] == 5 && o[2] == 6, "max over w");
-    fk_reduce_ref(FK_RED_MEAN, in, s, over_w, o);
+    fk__reduce_ref(FK_RED_MEAN, in, s, over_w, o);
     CHECK(o[0] == 2.5f && o[1] == 3.5f && o[2] == 4.5f, "mean over w");
     /* the fast path (mean over h, w) against the reference */
     fk_shape4 big = {2, 9, 7, 5};
     const int hw[4] = {0, 1, 1, 0};
     float *x = rand_buf(count4(big)), r[10], f[10];
-    fk_reduce_ref(FK_RED_MEAN, x, big, hw, r);
-    fk_reduce(FK_RED_MEAN, x, big, hw, f);
+    fk__reduce_ref(FK_RED_MEAN, x, big, hw, r);
+    fk__reduce(FK_RED_MEAN, x, big, hw, f);
     int close = 1;
     for (int i = 0; i < 10; i++) close &= fabsf(r[i] - f[i]) < 1e-6f;
     CHECK(close, "mean over hw: fast != reference");
@@ -189,31 +189,31 @@ static void test_reduce(void) {
  * as inferred, softmax rows sum to 1. */
 static void test_graph(fk_pool *pool) {
     fk_graph *g;
-    CHECK(fk_graph_new(3, &g) == FK_OK, "new");
+    CHECK(fk__graph_new(3, &g) == FK_OK, "new");
     static const float k[3] = {0.5f, -1.0f, 2.0f};
-    int v = fk_graph_binary_const(g, FK_BIN_MUL, 0, k, (fk_shape4){1, 1, 1, 3}, 0);
-    v = fk_graph_unary(g, FK_UN_ABS, v);
-    int v2 = fk_graph_binary_const(g, FK_BIN_SUB, v, k, (fk_shape4){1, 1, 1, 3}, 1);
-    v = fk_graph_binary(g, FK_BIN_MAX, v, v2);
+    int v = fk__graph_binary_const(g, FK_BIN_MUL, 0, k, (fk_shape4){1, 1, 1, 3}, 0);
+    v = fk__graph_unary(g, FK_UN_ABS, v);
+    int v2 = fk__graph_binary_const(g, FK_BIN_SUB, v, k, (fk_shape4){1, 1, 1, 3}, 1);
+    v = fk__graph_binary(g, FK_BIN_MAX, v, v2);
     const int pads[8] = {0, 0, 1, 0, 0, 1, 0, 2};
-    v = fk_graph_pad(g, v, pads, 0.25f);     /* 1x5x6x5 from 1x4x5x3 */
+    v = fk__graph_pad(g, v, pads, 0.25f);     /* 1x5x6x5 from 1x4x5x3 */
     const int axes[4] = {0, 1, 0, 0};
-    int red = fk_graph_reduce(g, FK_RED_SUM, v, axes); /* 1x1x6x5 */
-    int sm = fk_graph_softmax(g, red);
-    int rs = fk_graph_reshape(g, sm, 1, 1, 30);
-    fk_graph_mark_output(g, rs);
-    CHECK(fk_graph_plan(g, 1, 4, 5) == FK_OK, "plan: %s", fk_last_error());
+    int red = fk__graph_reduce(g, FK_RED_SUM, v, axes); /* 1x1x6x5 */
+    int sm = fk__graph_softmax(g, red);
+    int rs = fk__graph_reshape(g, sm, 1, 1, 30);
+    fk__graph_mark_output(g, rs);
+    CHECK(fk__graph_plan(g, 1, 4, 5) == FK_OK, "plan: %s", fk_last_error());
     float *in = rand_buf(4 * 5 * 3);
     float ref[30], fast[30];
     fk_shape4 s;
-    fk_graph_use_reference(g, 1);
-    CHECK(fk_graph_run(g, in, pool) == FK_OK, "run ref");
-    memcpy(ref, fk_graph_output(g, rs, &s), sizeof ref);
+    fk__graph_use_reference(g, 1);
+    CHECK(fk__graph_run(g, in, pool) == FK_OK, "run ref");
+    memcpy(ref, fk__graph_output(g, rs, &s), sizeof ref);
     CHECK(s.n == 1 && s.h == 1 && s.w == 1 && s.c == 30, "reshape shape %dx%dx%dx%d", s.n,
           s.h, s.w, s.c);
-    fk_graph_use_reference(g, 0);
-    CHECK(fk_graph_run(g, in, pool) == FK_OK, "run fast");
-    memcpy(fast, fk_graph_output(g, rs, NULL), sizeof fast);
+    fk__graph_use_reference(g, 0);
+    CHECK(fk__graph_run(g, in, pool) == FK_OK, "run fast");
+    memcpy(fast, fk__graph_output(g, rs, NULL), sizeof fast);
     int close = 1;
     for (int i = 0; i < 30; i++) close &= fabsf(ref[i] - fast[i]) < 1e-6f;
     CHECK(close, "graph: fast != reference");
@@ -227,11 +227,11 @@ static void test_graph(fk_pool *pool) {
     CHECK(fast[3] == fast[4], "padded channels equal");
     /* a bad broadcast is reported at build time */
     static const float k4[4] = {1, 2, 3, 4};
-    CHECK(fk_graph_binary_const(g, FK_BIN_ADD, 0, k4, (fk_shape4){1, 1, 1, 4}, 0) < 0,
+    CHECK(fk__graph_binary_const(g, FK_BIN_ADD, 0, k4, (fk_shape4){1, 1, 1, 4}, 0) < 0,
           "3 vs 4 channels must not broadcast");
-    CHECK(fk_graph_plan(g, 1, 4, 5) == FK_EMODEL, "plan reports the build error");
+    CHECK(fk__graph_plan(g, 1, 4, 5) == FK_EMODEL, "plan reports the build error");
     free(in);
-    fk_graph_free(g);
+    fk__graph_free(g);
 }
 
 /* Run two graphs built alike, one fused and one not, on `in` with the fast
@@ -240,13 +240,13 @@ static void test_graph(fk_pool *pool) {
 static void same_outputs(const char *what, fk_graph *plain, const int *p, fk_graph *fused,
                          const int *f, int n_out, const float *in, fk_pool *pool) {
     for (int ref = 0; ref < 2; ref++) {
-        fk_graph_use_reference(plain, ref);
-        fk_graph_use_reference(fused, ref);
-        CHECK(fk_graph_run(plain, in, pool) == FK_OK && fk_graph_run(fused, in, pool) == FK_OK,
+        fk__graph_use_reference(plain, ref);
+        fk__graph_use_reference(fused, ref);
+        CHECK(fk__graph_run(plain, in, pool) == FK_OK && fk__graph_run(fused, in, pool) == FK_OK,
               "%s: run", what);
         for (int o = 0; o < n_out; o++) {
             fk_shape4 sp, sf;
-            const float *a = fk_graph_output(plain, p[o], &sp), *b = fk_graph_output(fused, f[o], &sf);
+            const float *a = fk__graph_output(plain, p[o], &sp), *b = fk__graph_output(fused, f[o], &sf);
             CHECK(count4(sp) == count4(sf) && count4(sp) > 0, "%s: output %d shape", what, o);
             float worst = 0;
             for (long i = 0; i < count4(sp); i++) {
@@ -260,7 +260,7 @@ static void same_outputs(const char *what, fk_graph *plain, const int *p, fk_gra
 }
 
 /* The chain TensorFlow graphs use for batch-norm + Keras ReLU6 after a
- * convolution, and a depthwise one, built twice: fk_graph_fuse on one copy
+ * convolution, and a depthwise one, built twice: fk__graph_fuse on one copy
  * must fold it into the convolutions (fewer nodes) and give the same
  * outputs as the unfused copy. A convolution whose output has a second
  * reader, and one whose output is a graph output, must stay as they are. */
@@ -275,32 +275,32 @@ static int build_chain(fk_graph **out, int *o1, int *o2, int *o3, int *o4) {
         init = 1;
     }
     fk_graph *g;
-    if (fk_graph_new(5, &g) != FK_OK) return 0;
+    if (fk__graph_new(5, &g) != FK_OK) return 0;
     const fk_shape4 pc = {1, 1, 1, 7}, one = {1, 1, 1, 1};
     fk_act none = {FK_ACT_NONE, 0, NULL};
-    int v = fk_graph_conv(g, 0, filt, bias, 3, 3, 5, 7, 1, FK_PAD_SAME, none);
-    v = fk_graph_binary_const(g, FK_BIN_MUL, v, scale, pc, 0);
-    v = fk_graph_binary_const(g, FK_BIN_ADD, v, shift, pc, 1);
-    v = fk_graph_unary(g, FK_UN_RELU, v);
-    v = fk_graph_binary_const(g, FK_BIN_MIN, v, &six, one, 0);
-    v = fk_graph_binary_const(g, FK_BIN_MAX, v, &zero, one, 0); /* 5 nodes fold */
-    int d = fk_graph_depthwise(g, v, dw, NULL, 3, 3, 7, 2, FK_PAD_SAME, none);
-    d = fk_graph_binary_const(g, FK_BIN_MUL, d, &half, one, 1);
-    d = fk_graph_binary_const(g, FK_BIN_SUB, d, shift, pc, 0);
-    d = fk_graph_unary(g, FK_UN_RELU6, d); /* 3 nodes fold */
+    int v = fk__graph_conv(g, 0, filt, bias, 3, 3, 5, 7, 1, FK_PAD_SAME, none);
+    v = fk__graph_binary_const(g, FK_BIN_MUL, v, scale, pc, 0);
+    v = fk__graph_binary_const(g, FK_BIN_ADD, v, shift, pc, 1);
+    v = fk__graph_unary(g, FK_UN_RELU, v);
+    v = fk__graph_binary_const(g, FK_BIN_MIN, v, &six, one, 0);
+    v = fk__graph_binary_const(g, FK_BIN_MAX, v, &zero, one, 0); /* 5 nodes fold */
+    int d = fk__graph_depthwise(g, v, dw, NULL, 3, 3, 7, 2, FK_PAD_SAME, none);
+    d = fk__graph_binary_const(g, FK_BIN_MUL, d, &half, one, 1);
+    d = fk__graph_binary_const(g, FK_BIN_SUB, d, shift, pc, 0);
+    d = fk__graph_unary(g, FK_UN_RELU6, d); /* 3 nodes fold */
     /* read twice: the mul must stay */
-    int u = fk_graph_conv(g, d, filt, NULL, 1, 1, 7, 5, 1, FK_PAD_VALID, none);
-    int u2 = fk_graph_binary_const(g, FK_BIN_MUL, u, scale, (fk_shape4){1, 1, 1, 5}, 0);
-    int u3 = fk_graph_binary(g, FK_BIN_ADD, u, u2);
+    int u = fk__graph_conv(g, d, filt, NULL, 1, 1, 7, 5, 1, FK_PAD_VALID, none);
+    int u2 = fk__graph_binary_const(g, FK_BIN_MUL, u, scale, (fk_shape4){1, 1, 1, 5}, 0);
+    int u3 = fk__graph_binary(g, FK_BIN_ADD, u, u2);
     /* an output: the relu after it must stay */
-    int w = fk_graph_conv(g, u3, filt, bias, 1, 1, 5, 7, 1, FK_PAD_VALID, none);
-    int w2 = fk_graph_unary(g, FK_UN_RELU, w);
-    fk_graph_mark_output(g, d);
-    fk_graph_mark_output(g, u3);
-    fk_graph_mark_output(g, w);
-    fk_graph_mark_output(g, w2);
+    int w = fk__graph_conv(g, u3, filt, bias, 1, 1, 5, 7, 1, FK_PAD_VALID, none);
+    int w2 = fk__graph_unary(g, FK_UN_RELU, w);
+    fk__graph_mark_output(g, d);
+    fk__graph_mark_output(g, u3);
+    fk__graph_mark_output(g, w);
+    fk__graph_mark_output(g, w2);
     *out = g, *o1 = d, *o2 = u3, *o3 = w, *o4 = w2;
-    return fk_graph_build_status(g) == FK_OK;
+    return fk__graph_build_status(g) == FK_OK;
 }
 
 static void test_fuse(fk_pool *pool) {
@@ -308,20 +308,20 @@ static void test_fuse(fk_pool *pool) {
     int p[4], f[4];
     CHECK(build_chain(&plain, &p[0], &p[1], &p[2], &p[3]), "build plain");
     CHECK(build_chain(&fused, &f[0], &f[1], &f[2], &f[3]), "build fused");
-    int before = fk_graph_node_count(fused);
-    CHECK(fk_graph_fuse(fused) == FK_OK, "fuse: %s", fk_last_error());
-    CHECK(fk_graph_node_count(fused) == before - 8, "fuse left %d of %d nodes",
-          fk_graph_node_count(fused), before);
-    CHECK(fk_graph_fuse(fused) == FK_OK && fk_graph_node_count(fused) == before - 8,
+    int before = fk__graph_node_count(fused);
+    CHECK(fk__graph_fuse(fused) == FK_OK, "fuse: %s", fk_last_error());
+    CHECK(fk__graph_node_count(fused) == before - 8, "fuse left %d of %d nodes",
+          fk__graph_node_count(fused), before);
+    CHECK(fk__graph_fuse(fused) == FK_OK && fk__graph_node_count(fused) == before - 8,
           "fusing again changes nothing");
-    CHECK(fk_graph_plan(plain, 2, 9, 8) == FK_OK && fk_graph_plan(fused, 2, 9, 8) == FK_OK,
+    CHECK(fk__graph_plan(plain, 2, 9, 8) == FK_OK && fk__graph_plan(fused, 2, 9, 8) == FK_OK,
           "plan: %s", fk_last_error());
     float *in = rand_buf(2 * 9 * 8 * 5);
     for (int i = 0; i < 2 * 9 * 8 * 5; i++) in[i] *= 4; /* reach the clip at 6 */
     same_outputs("relu6 chain", plain, p, fused, f, 4, in, pool);
     free(in);
-    fk_graph_free(plain);
-    fk_graph_free(fused);
+    fk__graph_free(plain);
+    fk__graph_free(fused);
 }
 
 /* A residual add after a convolution folds into it when the other operand
@@ -338,27 +338,27 @@ static int build_residual(fk_graph **out, int *o1, int *o2) {
         init = 1;
     }
     fk_graph *g;
-    if (fk_graph_new(6, &g) != FK_OK) return 0;
+    if (fk__graph_new(6, &g) != FK_OK) return 0;
     fk_act none = {FK_ACT_NONE, 0, NULL};
-    int y = fk_graph_unary(g, FK_UN_ABS, 0);
-    int c1 = fk_graph_conv(g, y, filt, bias, 3, 3, 6, 6, 1, FK_PAD_SAME, none);
-    int a1 = fk_graph_binary(g, FK_BIN_ADD, y, c1); /* folds (residual first) */
-    int r1 = fk_graph_unary(g, FK_UN_RELU, a1);     /* folds */
-    int m1 = fk_graph_binary_const(g, FK_BIN_MUL, r1, scale, (fk_shape4){1, 1, 1, 6}, 0);
-    int c2 = fk_graph_conv(g, m1, filt, NULL, 3, 3, 6, 6, 1, FK_PAD_SAME, none);
-    int late = fk_graph_unary(g, FK_UN_NEG, m1);    /* computed after c2 */
-    int a2 = fk_graph_binary(g, FK_BIN_ADD, c2, late); /* must stay */
-    int c3 = fk_graph_conv(g, a2, filt, bias, 1, 1, 6, 6, 1, FK_PAD_SAME, none);
-    int a3 = fk_graph_binary(g, FK_BIN_ADD, c3, a2);   /* folds */
-    int m3 = fk_graph_binary_const(g, FK_BIN_MUL, a3, scale, (fk_shape4){1, 1, 1, 6}, 0);
+    int y = fk__graph_unary(g, FK_UN_ABS, 0);
+    int c1 = fk__graph_conv(g, y, filt, bias, 3, 3, 6, 6, 1, FK_PAD_SAME, none);
+    int a1 = fk__graph_binary(g, FK_BIN_ADD, y, c1); /* folds (residual first) */
+    int r1 = fk__graph_unary(g, FK_UN_RELU, a1);     /* folds */
+    int m1 = fk__graph_binary_const(g, FK_BIN_MUL, r1, scale, (fk_shape4){1, 1, 1, 6}, 0);
+    int c2 = fk__graph_conv(g, m1, filt, NULL, 3, 3, 6, 6, 1, FK_PAD_SAME, none);
+    int late = fk__graph_unary(g, FK_UN_NEG, m1);    /* computed after c2 */
+    int a2 = fk__graph_binary(g, FK_BIN_ADD, c2, late); /* must stay */
+    int c3 = fk__graph_conv(g, a2, filt, bias, 1, 1, 6, 6, 1, FK_PAD_SAME, none);
+    int a3 = fk__graph_binary(g, FK_BIN_ADD, c3, a2);   /* folds */
+    int m3 = fk__graph_binary_const(g, FK_BIN_MUL, a3, scale, (fk_shape4){1, 1, 1, 6}, 0);
     /* facekit's own add op (with its ReLU), as the Dlib ResNet uses: folds */
-    int c4 = fk_graph_conv(g, m3, filt, bias, 3, 3, 6, 6, 1, FK_PAD_SAME, none);
+    int c4 = fk__graph_conv(g, m3, filt, bias, 3, 3, 6, 6, 1, FK_PAD_SAME, none);
     fk_act relu = {FK_ACT_RELU, 0, NULL};
-    int a4 = fk_graph_add(g, m3, c4, relu);
-    fk_graph_mark_output(g, a4);
-    fk_graph_mark_output(g, a2);
+    int a4 = fk__graph_add(g, m3, c4, relu);
+    fk__graph_mark_output(g, a4);
+    fk__graph_mark_output(g, a2);
     *out = g, *o1 = a4, *o2 = a2;
-    return fk_graph_build_status(g) == FK_OK;
+    return fk__graph_build_status(g) == FK_OK;
 }
 
 static void test_fuse_residual(fk_pool *pool) {
@@ -366,17 +366,17 @@ static void test_fuse_residual(fk_pool *pool) {
     int p[2], f[2];
     CHECK(build_residual(&plain, &p[0], &p[1]) && build_residual(&fused, &f[0], &f[1]),
           "build");
-    int before = fk_graph_node_count(fused);
-    CHECK(fk_graph_fuse(fused) == FK_OK, "fuse: %s", fk_last_error());
-    CHECK(fk_graph_node_count(fused) == before - 4, "fuse left %d of %d nodes",
-          fk_graph_node_count(fused), before);
-    CHECK(fk_graph_plan(plain, 1, 7, 9) == FK_OK && fk_graph_plan(fused, 1, 7, 9) == FK_OK,
+    int before = fk__graph_node_count(fused);
+    CHECK(fk__graph_fuse(fused) == FK_OK, "fuse: %s", fk_last_error());
+    CHECK(fk__graph_node_count(fused) == before - 4, "fuse left %d of %d nodes",
+          fk__graph_node_count(fused), before);
+    CHECK(fk__graph_plan(plain, 1, 7, 9) == FK_OK && fk__graph_plan(fused, 1, 7, 9) == FK_OK,
           "plan: %s", fk_last_error());
     float *in = rand_buf(7 * 9 * 6);
     same_outputs("residual", plain, p, fused, f, 2, in, pool);
     free(in);
-    fk_graph_free(plain);
-    fk_graph_free(fused);
+    fk__graph_free(plain);
+    fk__graph_free(fused);
 }
 
 /* PReLU written as max(x, 0) + gamma * min(x, 0) after a convolution
@@ -392,47 +392,47 @@ static int build_prelu(fk_graph **out, int *o1, int *o2) {
         init = 1;
     }
     fk_graph *g;
-    if (fk_graph_new(4, &g) != FK_OK) return 0;
+    if (fk__graph_new(4, &g) != FK_OK) return 0;
     fk_act none = {FK_ACT_NONE, 0, NULL};
     const fk_shape4 one = {1, 1, 1, 1}, pc = {1, 1, 1, 4};
     int v = 0;
     for (int k = 0; k < 3; k++) {
-        int cv = fk_graph_conv(g, v, filt, NULL, 3, 3, 4, 4, 1, FK_PAD_SAME, none);
-        int mx = fk_graph_binary_const(g, FK_BIN_MAX, cv, &zero, one, 1);
-        int mn = fk_graph_binary_const(g, FK_BIN_MIN, cv, &zero, one, 0);
-        int ml = fk_graph_binary_const(g, FK_BIN_MUL, mn, k == 1 ? &quarter : gamma,
+        int cv = fk__graph_conv(g, v, filt, NULL, 3, 3, 4, 4, 1, FK_PAD_SAME, none);
+        int mx = fk__graph_binary_const(g, FK_BIN_MAX, cv, &zero, one, 1);
+        int mn = fk__graph_binary_const(g, FK_BIN_MIN, cv, &zero, one, 0);
+        int ml = fk__graph_binary_const(g, FK_BIN_MUL, mn, k == 1 ? &quarter : gamma,
                                        k == 1 ? one : pc, 1);
-        v = fk_graph_binary(g, FK_BIN_ADD, mx, ml);
+        v = fk__graph_binary(g, FK_BIN_ADD, mx, ml);
         if (k == 2) { /* the min is read twice: nothing folds */
-            *o2 = fk_graph_unary(g, FK_UN_NEG, mn);
-            fk_graph_mark_output(g, *o2);
+            *o2 = fk__graph_unary(g, FK_UN_NEG, mn);
+            fk__graph_mark_output(g, *o2);
         }
     }
-    fk_graph_mark_output(g, v);
+    fk__graph_mark_output(g, v);
     *out = g, *o1 = v;
-    return fk_graph_build_status(g) == FK_OK;
+    return fk__graph_build_status(g) == FK_OK;
 }
 
 static void test_fuse_prelu(fk_pool *pool) {
     fk_graph *plain, *fused;
     int p[2], f[2];
     CHECK(build_prelu(&plain, &p[0], &p[1]) && build_prelu(&fused, &f[0], &f[1]), "build");
-    int before = fk_graph_node_count(fused);
-    CHECK(fk_graph_fuse(fused) == FK_OK, "fuse: %s", fk_last_error());
-    CHECK(fk_graph_node_count(fused) == before - 8, "prelu fuse left %d of %d nodes",
-          fk_graph_node_count(fused), before);
-    CHECK(fk_graph_plan(plain, 2, 6, 5) == FK_OK && fk_graph_plan(fused, 2, 6, 5) == FK_OK,
+    int before = fk__graph_node_count(fused);
+    CHECK(fk__graph_fuse(fused) == FK_OK, "fuse: %s", fk_last_error());
+    CHECK(fk__graph_node_count(fused) == before - 8, "prelu fuse left %d of %d nodes",
+          fk__graph_node_count(fused), before);
+    CHECK(fk__graph_plan(plain, 2, 6, 5) == FK_OK && fk__graph_plan(fused, 2, 6, 5) == FK_OK,
           "plan: %s", fk_last_error());
     float *in = rand_buf(2 * 6 * 5 * 4);
     same_outputs("prelu", plain, p, fused, f, 2, in, pool);
     free(in);
-    fk_graph_free(plain);
-    fk_graph_free(fused);
+    fk__graph_free(plain);
+    fk__graph_free(fused);
 }
 
 int main(void) {
     fk_pool *pool;
-    if (fk_pool_new(2, &pool) != FK_OK) return 1;
+    if (fk__pool_new(2, &pool) != FK_OK) return 1;
     test_binary_by_hand();
     test_binary_fast_vs_ref(pool);
     test_binary_fast_vs_ref(NULL);
@@ -443,6 +443,6 @@ int main(void) {
     test_fuse(pool);
     test_fuse_residual(pool);
     test_fuse_prelu(pool);
-    fk_pool_free(pool);
+    fk__pool_free(pool);
     return test_summary();
 }

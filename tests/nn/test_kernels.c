@@ -113,10 +113,10 @@ static fk_window rnd_window(int h, int w, int kmax, const char **mode) {
                      rnd_int(1, 3), 0, 0, 0, 0};
     int pick = rnd_int(0, 2);
     if (pick == 0) {
-        fk_window_pad_tf(&win, h, w, 1);
+        fk__window_pad_tf(&win, h, w, 1);
         *mode = "SAME";
     } else if (pick == 1) {
-        fk_window_pad_tf(&win, h, w, 0);
+        fk__window_pad_tf(&win, h, w, 0);
         *mode = "VALID";
     } else {
         win.pad_top = rnd_int(0, 3);
@@ -146,43 +146,43 @@ static void test_window_geometry(void) {
     fk_window win = {3, 3, 2, 2, 9, 9, 9, 9};
     int oh, ow;
     /* TensorFlow SAME, odd input: 5 -> 3, pad 1 each side */
-    fk_window_pad_tf(&win, 5, 5, 1);
-    fk_window_out(&win, 5, 5, &oh, &ow);
+    fk__window_pad_tf(&win, 5, 5, 1);
+    fk__window_out(&win, 5, 5, &oh, &ow);
     CHECK(oh == 3 && ow == 3, "in 5 s2 k3 SAME: out %dx%d", oh, ow);
     CHECK(win.pad_top == 1 && win.pad_bottom == 1 && win.pad_left == 1 &&
               win.pad_right == 1,
           "in 5 s2 k3 SAME pads %d %d", win.pad_top, win.pad_bottom);
     /* even input: 6 -> 3, the single pad goes to the bottom/right */
-    fk_window_pad_tf(&win, 6, 6, 1);
-    fk_window_out(&win, 6, 6, &oh, &ow);
+    fk__window_pad_tf(&win, 6, 6, 1);
+    fk__window_out(&win, 6, 6, &oh, &ow);
     CHECK(oh == 3 && ow == 3, "in 6 s2 k3 SAME: out %dx%d", oh, ow);
     CHECK(win.pad_top == 0 && win.pad_bottom == 1 && win.pad_left == 0 &&
               win.pad_right == 1,
           "in 6 s2 k3 SAME pads %d %d", win.pad_top, win.pad_bottom);
     /* VALID: no pad, floor((in - k) / s) + 1 */
-    fk_window_pad_tf(&win, 6, 5, 0);
-    fk_window_out(&win, 6, 5, &oh, &ow);
+    fk__window_pad_tf(&win, 6, 5, 0);
+    fk__window_out(&win, 6, 5, &oh, &ow);
     CHECK(win.pad_top == 0 && win.pad_bottom == 0 && win.pad_left == 0 &&
               win.pad_right == 0,
           "VALID pads");
     CHECK(oh == 2 && ow == 2, "in 6x5 s2 k3 VALID: out %dx%d", oh, ow);
     /* SAME stride 1: output = input, pads (k-1)/2 and the rest */
     fk_window w4 = {4, 1, 1, 1, 0, 0, 0, 0};
-    fk_window_pad_tf(&w4, 7, 7, 1);
-    fk_window_out(&w4, 7, 7, &oh, &ow);
+    fk__window_pad_tf(&w4, 7, 7, 1);
+    fk__window_out(&w4, 7, 7, &oh, &ow);
     CHECK(oh == 7 && ow == 7 && w4.pad_top == 1 && w4.pad_bottom == 2 &&
               w4.pad_left == 0 && w4.pad_right == 0,
           "in 7 s1 k4x1 SAME: %dx%d pads %d %d %d %d", oh, ow, w4.pad_top,
           w4.pad_bottom, w4.pad_left, w4.pad_right);
     /* SAME never pads negatively: k1 s2 over 6 */
     fk_window w1 = {1, 1, 2, 2, 0, 0, 0, 0};
-    fk_window_pad_tf(&w1, 6, 6, 1);
-    fk_window_out(&w1, 6, 6, &oh, &ow);
+    fk__window_pad_tf(&w1, 6, 6, 1);
+    fk__window_out(&w1, 6, 6, &oh, &ow);
     CHECK(oh == 3 && w1.pad_top == 0 && w1.pad_bottom == 0,
           "in 6 s2 k1 SAME: %d pads %d %d", oh, w1.pad_top, w1.pad_bottom);
     /* a window wider than the input gives an empty output, not 1 */
     fk_window big = {5, 5, 2, 2, 0, 0, 0, 0};
-    fk_window_out(&big, 3, 3, &oh, &ow);
+    fk__window_out(&big, 3, 3, &oh, &ow);
     CHECK(oh == 0 && ow == 0, "k5 over 3 VALID: %dx%d", oh, ow);
 }
 
@@ -193,17 +193,17 @@ static void test_conv_ref_by_hand(void) {
     fk_shape4 is = {1, 3, 3, 1};
     fk_window win = {2, 2, 1, 1, 0, 0, 0, 0};
     float out[9];
-    fk_conv2d_ref(in, is, filt, NULL, 1, &win, NULL, out);
+    fk__conv2d_ref(in, is, filt, NULL, 1, &win, NULL, out);
     /* e.g. top-left: 1*1 + 2*2 + 4*3 + 5*4 = 37 */
     CHECK(near(out[0], 37) && near(out[1], 47) && near(out[2], 67) &&
               near(out[3], 77),
           "VALID 2x2: %g %g %g %g", out[0], out[1], out[2], out[3]);
 
     /* SAME, stride 1: pad 0 top/left, 1 bottom/right; 3x3 output */
-    fk_window_pad_tf(&win, 3, 3, 1);
+    fk__window_pad_tf(&win, 3, 3, 1);
     float bias = -40.0f;
     fk_act relu = {FK_ACT_RELU, 0, NULL};
-    fk_conv2d_ref(in, is, filt, &bias, 1, &win, &relu, out);
+    fk__conv2d_ref(in, is, filt, &bias, 1, &win, &relu, out);
     /* without bias/relu: 37 47 21 / 67 77 33 / 23 26 9 */
     float want[9] = {0, 7, 0, 27, 37, 0, 0, 0, 0};
     int ok = 1;
@@ -216,7 +216,7 @@ static void test_conv_ref_by_hand(void) {
     /* stride 2 over the padded input, explicit pads 1 all round: the 2x2
      * output windows start at (-1,-1), (-1,1), (1,-1), (1,1) */
     fk_window s2 = {2, 2, 2, 2, 1, 1, 1, 1};
-    fk_conv2d_ref(in, is, filt, NULL, 1, &s2, NULL, out);
+    fk__conv2d_ref(in, is, filt, NULL, 1, &s2, NULL, out);
     /* (-1,-1): only (0,0)=1 under weight 4 -> 4; (-1,1): (0,1)=2*3 +
      * (0,2)=3*4 = 18; (1,-1): (1,0)=4*2 + (2,0)=7*4 = 36;
      * (1,1): 5*1 + 6*2 + 8*3 + 9*4 = 77 */
@@ -232,7 +232,7 @@ static void test_conv_ref_by_hand(void) {
     fk_shape4 ps = {1, 1, 1, 2};
     fk_window one = {1, 1, 1, 1, 0, 0, 0, 0};
     fk_act leaky = {FK_ACT_LEAKY, 0.1f, NULL};
-    fk_conv2d_ref(px, ps, f2, b3, 3, &one, &leaky, out);
+    fk__conv2d_ref(px, ps, f2, b3, 3, &one, &leaky, out);
     /* 2*1 - 4 + .5 = -1.5 -> -.15; 2*2 - 5 = -1 -> -.1; 2*3 - 6 = 0 */
     CHECK(near(out[0], -0.15f) && near(out[1], -0.1f) && near(out[2], 0),
           "1x1 2->3: %g %g %g", out[0], out[1], out[2]);
@@ -247,12 +247,12 @@ static void test_depthwise_ref_by_hand(void) {
     fk_shape4 is = {1, 2, 2, 2};
     fk_window win = {2, 2, 1, 1, 0, 0, 0, 0};
     float out[8];
-    fk_depthwise_ref(in, is, filt, bias, &win, NULL, out);
+    fk__depthwise_ref(in, is, filt, bias, &win, NULL, out);
     CHECK(near(out[0], 110) && near(out[1], -30), "VALID: %g %g", out[0],
           out[1]);
     /* SAME: 2x2 output, zero pad bottom/right */
-    fk_window_pad_tf(&win, 2, 2, 1);
-    fk_depthwise_ref(in, is, filt, NULL, &win, NULL, out);
+    fk__window_pad_tf(&win, 2, 2, 1);
+    fk__depthwise_ref(in, is, filt, NULL, &win, NULL, out);
     float want[8] = {10, -30, 6, 20, 7, 30, 4, 40};
     int ok = 1;
     for (int i = 0; i < 8; i++)
@@ -268,7 +268,7 @@ static void test_fc_ref_by_hand(void) {
     float slope[3] = {0.5f, 0.5f, 0.25f};
     fk_act prelu = {FK_ACT_PRELU, 0, slope};
     float out[6];
-    fk_fc_ref(in, 2, 2, w, bias, 3, &prelu, out);
+    fk__fc_ref(in, 2, 2, w, bias, 3, &prelu, out);
     /* row 0: 9 12 15-20=-5 -> -1.25; row 1: -1 -2 -3-20=-23 -> -.5 -1
      * -5.75 */
     float want[6] = {9, 12, -1.25f, -0.5f, -1, -5.75f};
@@ -283,10 +283,10 @@ static void test_pool_ref_by_hand(void) {
     float in[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     fk_shape4 is = {1, 3, 3, 1};
     fk_window win = {3, 3, 1, 1, 0, 0, 0, 0};
-    fk_window_pad_tf(&win, 3, 3, 1);
+    fk__window_pad_tf(&win, 3, 3, 1);
     float out[9];
     /* average at a corner divides by the 4 real values, not by 9 */
-    fk_avgpool_ref(in, is, &win, out);
+    fk__avgpool_ref(in, is, &win, out);
     CHECK(near(out[0], 3.0f), "avg corner (1+2+4+5)/4: %g", out[0]);
     CHECK(near(out[1], 3.5f), "avg top edge 21/6: %g", out[1]);
     CHECK(near(out[4], 5.0f), "avg centre 45/9: %g", out[4]);
@@ -295,7 +295,7 @@ static void test_pool_ref_by_hand(void) {
     float neg[9];
     for (int i = 0; i < 9; i++)
         neg[i] = -in[i];
-    fk_maxpool_ref(neg, is, &win, out);
+    fk__maxpool_ref(neg, is, &win, out);
     CHECK(near(out[0], -1.0f) && near(out[8], -5.0f),
           "max of negatives at corners: %g %g", out[0], out[8]);
     /* 2x2 stride 2 VALID max over 4x4 */
@@ -304,7 +304,7 @@ static void test_pool_ref_by_hand(void) {
         in4[i] = (float)((i * 7) % 16);
     fk_shape4 is4 = {1, 4, 4, 1};
     fk_window w2 = {2, 2, 2, 2, 0, 0, 0, 0};
-    fk_maxpool_ref(in4, is4, &w2, out);
+    fk__maxpool_ref(in4, is4, &w2, out);
     /* values: 0 7 14 5 / 12 3 10 1 / 8 15 6 13 / 4 11 2 9 */
     CHECK(near(out[0], 12) && near(out[1], 14) && near(out[2], 15) &&
               near(out[3], 13),
@@ -331,7 +331,7 @@ static void test_activations_by_hand(void) {
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         memcpy(y, x, sizeof y);
-        fk_act_apply(&cases[k].act, y, 6, 6);
+        fk__act_apply(&cases[k].act, y, 6, 6);
         int ok = 1;
         for (int i = 0; i < 6; i++)
             ok &= near(y[i], cases[k].want[i]);
@@ -343,13 +343,13 @@ static void test_activations_by_hand(void) {
     float slope[2] = {0.5f, -1.0f};
     fk_act prelu = {FK_ACT_PRELU, 0, slope};
     float z[5] = {-2, -2, -4, 4, -6};
-    fk_act_apply(&prelu, z, 5, 2);
+    fk__act_apply(&prelu, z, 5, 2);
     CHECK(near(z[0], -1) && near(z[1], 2) && near(z[2], -2) && near(z[3], 4) &&
               near(z[4], -3),
           "prelu: %g %g %g %g %g", z[0], z[1], z[2], z[3], z[4]);
     /* a NULL act changes nothing */
     memcpy(y, x, sizeof y);
-    fk_act_apply(NULL, y, 6, 6);
+    fk__act_apply(NULL, y, 6, 6);
     CHECK(memcmp(x, y, sizeof y) == 0, "NULL act");
 }
 
@@ -357,25 +357,25 @@ static void test_elementwise_by_hand(void) {
     float a[6] = {1, 2, 3, 4, 5, 6}, out[6];
     float full[6] = {6, 5, 4, 3, 2, 1}, per_c[3] = {10, 20, 30},
           scalar[1] = {-3.5f};
-    fk_add(a, 6, full, 6, NULL, out);
+    fk__add(a, 6, full, 6, NULL, out);
     CHECK(near(out[0], 7) && near(out[5], 7), "add full");
-    fk_add(a, 6, per_c, 3, NULL, out);
+    fk__add(a, 6, per_c, 3, NULL, out);
     CHECK(near(out[0], 11) && near(out[2], 33) && near(out[3], 14) &&
               near(out[5], 36),
           "add per channel: %g %g %g %g", out[0], out[2], out[3], out[5]);
     fk_act relu = {FK_ACT_RELU, 0, NULL};
-    fk_add(a, 6, scalar, 1, &relu, out);
+    fk__add(a, 6, scalar, 1, &relu, out);
     CHECK(near(out[0], 0) && near(out[2], 0) && near(out[3], 0.5f),
           "add scalar + relu: %g %g %g", out[0], out[2], out[3]);
-    fk_mul(a, 6, per_c, 3, NULL, out);
+    fk__mul(a, 6, per_c, 3, NULL, out);
     CHECK(near(out[1], 40) && near(out[4], 100), "mul per channel");
-    fk_mul(a, 6, scalar, 1, NULL, out);
+    fk__mul(a, 6, scalar, 1, NULL, out);
     CHECK(near(out[5], -21), "mul scalar");
     /* PReLU after an add uses c = b_count */
     float slope[3] = {1, 2, 3};
     fk_act prelu = {FK_ACT_PRELU, 0, slope};
     float negs[3] = {-10, -10, -10};
-    fk_add(a, 6, negs, 3, &prelu, out);
+    fk__add(a, 6, negs, 3, &prelu, out);
     CHECK(near(out[0], -9) && near(out[1], -16) && near(out[2], -21) &&
               near(out[3], -6) && near(out[5], -12),
           "add + prelu: %g %g %g %g %g", out[0], out[1], out[2], out[3],
@@ -383,22 +383,22 @@ static void test_elementwise_by_hand(void) {
     /* in place, and scale/shift as a folded batch norm */
     float b[6] = {1, 2, 3, 4, 5, 6};
     float scale[2] = {2, -1}, shift[2] = {0.5f, 1};
-    fk_scale_shift(b, 6, 2, scale, shift, NULL, b);
+    fk__scale_shift(b, 6, 2, scale, shift, NULL, b);
     CHECK(near(b[0], 2.5f) && near(b[1], -1) && near(b[4], 10.5f) &&
               near(b[5], -5),
           "scale_shift in place: %g %g %g %g", b[0], b[1], b[4], b[5]);
-    fk_scale_shift(a, 6, 2, NULL, shift, NULL, out);
+    fk__scale_shift(a, 6, 2, NULL, shift, NULL, out);
     CHECK(near(out[0], 1.5f) && near(out[1], 3), "shift only");
-    fk_scale_shift(a, 6, 2, scale, NULL, NULL, out);
+    fk__scale_shift(a, 6, 2, scale, NULL, NULL, out);
     CHECK(near(out[0], 2) && near(out[1], -2), "scale only");
-    fk_mul(a, 6, a, 6, NULL, a);
+    fk__mul(a, 6, a, 6, NULL, a);
     CHECK(near(a[5], 36), "mul in place");
 }
 
 static void test_softmax_and_mean_by_hand(void) {
     float x[6] = {logf(1), logf(2), logf(3), 1000, 1001, 1002};
     float y[6];
-    fk_softmax(x, 2, 3, y);
+    fk__softmax(x, 2, 3, y);
     CHECK(near(y[0], 1.0f / 6) && near(y[1], 2.0f / 6) && near(y[2], 0.5f),
           "softmax of log 1,2,3: %g %g %g", y[0], y[1], y[2]);
     /* huge logits: no overflow, same as 0 1 2 */
@@ -409,7 +409,7 @@ static void test_softmax_and_mean_by_hand(void) {
     float r[5 * 17];
     for (int i = 0; i < 5 * 17; i++)
         r[i] = rnd_float(-30, 30);
-    fk_softmax(r, 5, 17, r);
+    fk__softmax(r, 5, 17, r);
     int ok = 1;
     for (int row = 0; row < 5; row++) {
         double sum = 0;
@@ -426,7 +426,7 @@ static void test_softmax_and_mean_by_hand(void) {
                     -1, 0, -1, 0, -1, 0, 5, 8};  /* image 1 */
     fk_shape4 is = {2, 2, 2, 2};
     float m[4];
-    fk_mean_hw(in, is, m);
+    fk__mean_hw(in, is, m);
     CHECK(near(m[0], 2.5f) && near(m[1], 25) && near(m[2], 0.5f) &&
               near(m[3], 2),
           "mean_hw: %g %g %g %g", m[0], m[1], m[2], m[3]);
@@ -465,7 +465,7 @@ static void conv_case(int big, int force_1x1) {
     float *slopes;
     fk_act act = rnd_act(oc, &slopes);
     int oh, ow;
-    fk_window_out(&win, is.h, is.w, &oh, &ow);
+    fk__window_out(&win, is.h, is.w, &oh, &ow);
     size_t n_in = (size_t)is.n * is.h * is.w * is.c;
     size_t n_f = (size_t)win.kh * win.kw * is.c * oc;
     size_t n_out = (size_t)is.n * oh * ow * oc;
@@ -478,20 +478,20 @@ static void conv_case(int big, int force_1x1) {
     /* a third of the cases add a residual before the activation */
     float *res = rnd_int(0, 2) == 0 ? rnd_buf(n_out) : NULL;
     if (res) {
-        fk_conv2d_ref(in, is, filt, bias, oc, &win, NULL, ref);
+        fk__conv2d_ref(in, is, filt, bias, oc, &win, NULL, ref);
         for (size_t i = 0; i < n_out; i++) ref[i] += res[i];
-        fk_act_apply(&act, ref, (long)n_out, oc);
+        fk__act_apply(&act, ref, (long)n_out, oc);
         strncat(cfg, " +residual", sizeof cfg - strlen(cfg) - 1);
     } else {
-        fk_conv2d_ref(in, is, filt, bias, oc, &win, &act, ref);
+        fk__conv2d_ref(in, is, filt, bias, oc, &win, &act, ref);
     }
     fk_pool *pools[3] = {NULL, pool1, pool2};
     for (int p = 0; p < 3; p++) {
-        int threads = fk_pool_threads(pools[p]);
-        size_t ws_n = fk_conv2d_workspace(is, oc, &win, threads);
+        int threads = fk__pool_threads(pools[p]);
+        size_t ws_n = fk__conv2d_workspace(is, oc, &win, threads);
         float *ws = ws_n ? malloc(ws_n * sizeof *ws) : NULL;
         float *out = nan_buf(n_out);
-        fk_conv2d_res(in, is, filt, bias, res, oc, &win, &act, out, ws, pools[p]);
+        fk__conv2d_res(in, is, filt, bias, res, oc, &win, &act, out, ws, pools[p]);
         char what[64];
         snprintf(what, sizeof what, "conv2d %d thread(s)%s", threads,
                  pools[p] ? "" : " (NULL pool)");
@@ -524,9 +524,9 @@ static void test_conv_random(void) {
     /* The 1x1 direct path needs no workspace at all. */
     fk_shape4 is = {1, 8, 8, 16};
     fk_window one = {1, 1, 1, 1, 0, 0, 0, 0};
-    CHECK(fk_conv2d_workspace(is, 16, &one, 2) == 0, "1x1 workspace");
+    CHECK(fk__conv2d_workspace(is, 16, &one, 2) == 0, "1x1 workspace");
     fk_window s2 = {1, 1, 2, 2, 0, 0, 0, 0};
-    CHECK(fk_conv2d_workspace(is, 16, &s2, 2) > 0, "1x1 stride 2 workspace");
+    CHECK(fk__conv2d_workspace(is, 16, &s2, 2) > 0, "1x1 stride 2 workspace");
 
     /* A workspace sized for T threads serves any pool of up to T threads.
      * When convolutions are split over threads, 7 output rows make 3
@@ -538,39 +538,39 @@ static void test_conv_random(void) {
         fk_shape4 row7 = {1, 1, 7, 256};
         int oc7 = 256;
         fk_window k3s = {3, 3, 1, 1, 0, 0, 0, 0};
-        fk_window_pad_tf(&k3s, 1, 7, 1);
+        fk__window_pad_tf(&k3s, 1, 7, 1);
         int mono = 1;
         for (int t = 2; t <= 8; t++)
-            mono &= fk_conv2d_workspace(row7, oc7, &k3s, t) >=
-                    fk_conv2d_workspace(row7, oc7, &k3s, t - 1);
+            mono &= fk__conv2d_workspace(row7, oc7, &k3s, t) >=
+                    fk__conv2d_workspace(row7, oc7, &k3s, t - 1);
         CHECK(mono, "workspace grows with the thread count");
         fk_pool *pool3;
-        CHECK(fk_pool_new(3, &pool3) == FK_OK, "pool of 3");
+        CHECK(fk__pool_new(3, &pool3) == FK_OK, "pool of 3");
         float *in = rnd_buf(7 * 256), *filt = rnd_buf((size_t)9 * 256 * oc7);
         float *ref = nan_buf(7 * 256), *got = nan_buf(7 * 256);
-        float *ws = malloc(fk_conv2d_workspace(row7, oc7, &k3s, 4) *
+        float *ws = malloc(fk__conv2d_workspace(row7, oc7, &k3s, 4) *
                            sizeof *ws);
-        fk_conv2d_ref(in, row7, filt, NULL, oc7, &k3s, NULL, ref);
-        fk_conv2d(in, row7, filt, NULL, oc7, &k3s, NULL, got, ws, pool3);
+        fk__conv2d_ref(in, row7, filt, NULL, oc7, &k3s, NULL, ref);
+        fk__conv2d(in, row7, filt, NULL, oc7, &k3s, NULL, got, ws, pool3);
         same_values("conv2d 3 threads, workspace for 4", "1x1x7x256 -> 256",
                     got, ref, 7 * 256);
         free(in), free(filt), free(ref), free(got), free(ws);
-        fk_pool_free(pool3);
+        fk__pool_free(pool3);
     }
 
     /* No input channels: every sum is empty, the output is act(bias). */
     fk_shape4 empty = {1, 3, 3, 0};
     fk_window k3 = {3, 3, 1, 1, 0, 0, 0, 0};
-    fk_window_pad_tf(&k3, 3, 3, 1);
+    fk__window_pad_tf(&k3, 3, 3, 1);
     float bias[2] = {-1, 2}, out[18], dummy[1] = {0};
     fk_act relu = {FK_ACT_RELU, 0, NULL};
-    fk_conv2d(dummy, empty, dummy, bias, 2, &k3, &relu, out, NULL, pool2);
+    fk__conv2d(dummy, empty, dummy, bias, 2, &k3, &relu, out, NULL, pool2);
     CHECK(out[0] == 0 && out[1] == 2 && out[16] == 0 && out[17] == 2,
           "conv with 0 input channels: %g %g %g %g", out[0], out[1], out[16],
           out[17]);
 }
 
-/* fk_gemm_bias_act against a plain triple loop, on shapes that reach every
+/* fk__gemm_bias_act against a plain triple loop, on shapes that reach every
  * edge of its blocking: k over one block of 256 (partial sums reloaded),
  * rows over one block of 192 and not a multiple of the 12-row tile,
  * columns not a multiple of 16 or 32, leading dimensions wider than the
@@ -597,10 +597,10 @@ static void gemm_case(int m, int n, int k, fk_act_kind kind, int with_bias, int 
          * that index % c is the channel */
         float row[600];
         for (int j = 0; j < ch0 + n; j++) row[j] = j < ch0 ? 0.0f : ref[i * ldc + j - ch0];
-        fk_act_apply(&act, row, ch0 + n, ch0 + n);
+        fk__act_apply(&act, row, ch0 + n, ch0 + n);
         for (int j = 0; j < n; j++) ref[i * ldc + j] = row[ch0 + j];
     }
-    fk_gemm_bias_act(m, n, k, a, lda, b + ch0, ldb, c, ldc, bias ? bias + ch0 : NULL,
+    fk__gemm_bias_act(m, n, k, a, lda, b + ch0, ldb, c, ldc, bias ? bias + ch0 : NULL,
                      res, ldr, &act, ch0);
     char cfg[128];
     snprintf(cfg, sizeof cfg, "m %d n %d k %d act %s bias %d ch0 %d residual %d", m, n, k,
@@ -619,7 +619,7 @@ static void gemm_case(int m, int n, int k, fk_act_kind kind, int with_bias, int 
 }
 
 static void test_gemm_avx512(void) {
-    if (!fk_gemm_avx512_usable()) {
+    if (!fk__gemm_avx512_usable()) {
         printf("SKIP: gemm_avx512 (this CPU has no AVX-512F)\n");
         return;
     }
@@ -643,16 +643,16 @@ static void test_conv_repeatable(void) {
     fk_shape4 is = {1, 64, 64, 64};
     int oc = 8;
     fk_window win = {3, 3, 1, 1, 0, 0, 0, 0};
-    fk_window_pad_tf(&win, is.h, is.w, 1);
+    fk__window_pad_tf(&win, is.h, is.w, 1);
     size_t n_in = (size_t)64 * 64 * 64, n_out = (size_t)64 * 64 * oc;
     float *in = rnd_buf(n_in), *filt = rnd_buf((size_t)9 * 64 * oc);
     float *one = nan_buf(n_out), *two = nan_buf(n_out);
-    float *ws1 = malloc(fk_conv2d_workspace(is, oc, &win, 1) * sizeof(float));
-    float *ws2 = malloc(fk_conv2d_workspace(is, oc, &win, 2) * sizeof(float));
-    fk_conv2d(in, is, filt, NULL, oc, &win, NULL, one, ws1, pool1);
+    float *ws1 = malloc(fk__conv2d_workspace(is, oc, &win, 1) * sizeof(float));
+    float *ws2 = malloc(fk__conv2d_workspace(is, oc, &win, 2) * sizeof(float));
+    fk__conv2d(in, is, filt, NULL, oc, &win, NULL, one, ws1, pool1);
     int bad = 0;
     for (int rep = 0; rep < 30 && !bad; rep++) {
-        fk_conv2d(in, is, filt, NULL, oc, &win, NULL, two, ws2, pool2);
+        fk__conv2d(in, is, filt, NULL, oc, &win, NULL, two, ws2, pool2);
         for (size_t i = 0; i < n_out; i++)
             if (!(fabsf(two[i] - one[i]) <= 1e-5f * (1 + fabsf(one[i])))) {
                 bad = 1;
@@ -685,7 +685,7 @@ static void *fc_caller_main(void *arg) {
     float out[PAIR_M * PAIR_N];
     pthread_barrier_wait(fc->start);
     for (int rep = 0; rep < PAIR_REPS; rep++) {
-        fk_fc(fc->in, PAIR_M, PAIR_K, fc->w, NULL, PAIR_N, NULL, out, NULL);
+        fk__fc(fc->in, PAIR_M, PAIR_K, fc->w, NULL, PAIR_N, NULL, out, NULL);
         fc->bad += memcmp(out, fc->want, sizeof out) != 0;
     }
     return NULL;
@@ -699,7 +699,7 @@ static void test_blas_concurrent_callers(void) {
             fc->in[i] = rnd_float(-1, 1);
         for (int i = 0; i < PAIR_K * PAIR_N; i++)
             fc->w[i] = rnd_float(-1, 1);
-        fk_fc(fc->in, PAIR_M, PAIR_K, fc->w, NULL, PAIR_N, NULL, fc->want,
+        fk__fc(fc->in, PAIR_M, PAIR_K, fc->w, NULL, PAIR_N, NULL, fc->want,
               NULL);
         fc->bad = 0;
     }
@@ -737,12 +737,12 @@ static void depthwise_case(int kind) {
         win.kh = win.kw = 3;
         win.stride_h = win.stride_w = rnd_int(1, 2);
         if (strcmp(mode, "explicit") != 0)
-            fk_window_pad_tf(&win, is.h, is.w, strcmp(mode, "SAME") == 0);
+            fk__window_pad_tf(&win, is.h, is.w, strcmp(mode, "SAME") == 0);
     }
     float *slopes;
     fk_act act = rnd_act(is.c, &slopes);
     int oh, ow;
-    fk_window_out(&win, is.h, is.w, &oh, &ow);
+    fk__window_out(&win, is.h, is.w, &oh, &ow);
     size_t n_in = (size_t)is.n * is.h * is.w * is.c;
     size_t n_out = (size_t)is.n * oh * ow * is.c;
     float *in = rnd_buf(n_in);
@@ -751,21 +751,21 @@ static void depthwise_case(int kind) {
     float *ref = nan_buf(n_out);
     char cfg[256];
     describe(cfg, sizeof cfg, is, is.c, &win, mode, &act, bias != NULL);
-    fk_depthwise_ref(in, is, filt, bias, &win, &act, ref);
+    fk__depthwise_ref(in, is, filt, bias, &win, &act, ref);
     fk_pool *pools[3] = {NULL, pool1, pool2};
     for (int p = 0; p < 3; p++) {
         float *out = nan_buf(n_out);
-        fk_depthwise(in, is, filt, bias, &win, &act, out, pools[p]);
+        fk__depthwise(in, is, filt, bias, &win, &act, out, pools[p]);
         char what[64];
         snprintf(what, sizeof what, "depthwise %d thread(s)",
-                 fk_pool_threads(pools[p]));
+                 fk__pool_threads(pools[p]));
         same_values(what, cfg, out, ref, n_out);
         free(out);
     }
     free(in), free(filt), free(bias), free(ref), free(slopes);
 }
 
-/* fk_add_rows (the graph's same-shape add) equals fk_add on random rows,
+/* fk__add_rows (the graph's same-shape add) equals fk__add on random rows,
  * channel counts that are and are not multiples of 4, every activation
  * (PReLU needs the right channel per lane), 1 and 2 threads, in place. */
 static void test_add_rows_random(void) {
@@ -776,18 +776,18 @@ static void test_add_rows_random(void) {
         float *slopes;
         fk_act act = rnd_act(c, &slopes);
         float *a = rnd_buf(n), *b = rnd_buf(n), *ref = nan_buf(n);
-        fk_add(a, (long)n, b, (long)n, NULL, ref);
-        fk_act_apply(&act, ref, (long)n, c);
+        fk__add(a, (long)n, b, (long)n, NULL, ref);
+        fk__act_apply(&act, ref, (long)n, c);
         fk_pool *pools[3] = {NULL, pool1, pool2};
         for (int p = 0; p < 3; p++) {
             float *out = nan_buf(n);
-            fk_add_rows(a, b, rows, c, &act, out, pools[p]);
+            fk__add_rows(a, b, rows, c, &act, out, pools[p]);
             same_values("add_rows", "random rows", out, ref, n);
             free(out);
         }
         float *inplace = malloc(n * sizeof *inplace);
         memcpy(inplace, a, n * sizeof *inplace);
-        fk_add_rows(inplace, b, rows, c, &act, inplace, pool2);
+        fk__add_rows(inplace, b, rows, c, &act, inplace, pool2);
         same_values("add_rows in place", "random rows", inplace, ref, n);
         free(inplace), free(a), free(b), free(ref), free(slopes);
     }
@@ -825,14 +825,14 @@ static void fc_case(int m, int k, int n) {
     char cfg[128];
     snprintf(cfg, sizeof cfg, "m %d k %d n %d act %s bias %s", m, k, n,
              act_names[act.kind], bias ? "yes" : "no");
-    fk_fc_ref(in, m, k, w, bias, n, &act, ref);
+    fk__fc_ref(in, m, k, w, bias, n, &act, ref);
     fk_pool *pools[3] = {NULL, pool1, pool2};
     for (int p = 0; p < 3; p++) {
         float *out = nan_buf((size_t)m * n);
-        fk_fc(in, m, k, w, bias, n, &act, out, pools[p]);
+        fk__fc(in, m, k, w, bias, n, &act, out, pools[p]);
         char what[64];
         snprintf(what, sizeof what, "fc %d thread(s)",
-                 fk_pool_threads(pools[p]));
+                 fk__pool_threads(pools[p]));
         same_values(what, cfg, out, ref, (size_t)m * n);
         free(out);
     }
@@ -863,7 +863,7 @@ static void pool_case(int big) {
     const char *mode;
     fk_window win = rnd_window(is.h, is.w, big ? 3 : 7, &mode);
     int oh, ow;
-    fk_window_out(&win, is.h, is.w, &oh, &ow);
+    fk__window_out(&win, is.h, is.w, &oh, &ow);
     size_t n_in = (size_t)is.n * is.h * is.w * is.c;
     size_t n_out = (size_t)is.n * oh * ow * is.c;
     float *in = rnd_buf(n_in);
@@ -871,16 +871,16 @@ static void pool_case(int big) {
     fk_act none = {FK_ACT_NONE, 0, NULL};
     char cfg[256];
     describe(cfg, sizeof cfg, is, is.c, &win, mode, &none, 0);
-    fk_maxpool_ref(in, is, &win, ref_max);
-    fk_avgpool_ref(in, is, &win, ref_avg);
+    fk__maxpool_ref(in, is, &win, ref_max);
+    fk__avgpool_ref(in, is, &win, ref_avg);
     fk_pool *pools[3] = {NULL, pool1, pool2};
     for (int p = 0; p < 3; p++) {
         float *out = nan_buf(n_out);
-        fk_maxpool(in, is, &win, out, pools[p]);
+        fk__maxpool(in, is, &win, out, pools[p]);
         same_values("maxpool", cfg, out, ref_max, n_out);
         for (size_t i = 0; i < n_out; i++)
             out[i] = NAN;
-        fk_avgpool(in, is, &win, out, pools[p]);
+        fk__avgpool(in, is, &win, out, pools[p]);
         same_values("avgpool", cfg, out, ref_avg, n_out);
         free(out);
     }
@@ -897,7 +897,7 @@ static void test_pool_random(void) {
     fk_shape4 is = {1, 2, 2, 1};
     fk_window win = {1, 1, 1, 1, 2, 2, 0, 0};
     float out[16];
-    fk_maxpool(in, is, &win, out, pool2);
+    fk__maxpool(in, is, &win, out, pool2);
     CHECK(out[0] == 0 && out[15] == 4, "maxpool all-padding window: %g %g",
           out[0], out[15]);
 }
@@ -954,14 +954,14 @@ static void test_pool_coverage(void) {
     int failures = 0;
     for (size_t t = 0; t < sizeof threads / sizeof *threads; t++) {
         fk_pool *pool;
-        CHECK(fk_pool_new(threads[t], &pool) == FK_OK, "pool of %d: %s",
+        CHECK(fk__pool_new(threads[t], &pool) == FK_OK, "pool of %d: %s",
               threads[t], fk_last_error());
-        CHECK(fk_pool_threads(pool) == threads[t], "threads %d", threads[t]);
+        CHECK(fk__pool_threads(pool) == threads[t], "threads %d", threads[t]);
         for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
             for (size_t g = 0; g < sizeof grains / sizeof *grains; g++) {
                 long n = ns[a], grain = grains[g];
                 cover_reset(&cv, n);
-                fk_pool_run(pool, n, grain, cover_fn, &cv);
+                fk__pool_run(pool, n, grain, cover_fn, &cv);
                 int ok = 1;
                 for (long i = 0; i < n; i++)
                     ok &= atomic_load(&cv.hits[i]) == 1;
@@ -986,7 +986,7 @@ static void test_pool_coverage(void) {
         if (threads[t] > 1) {
             cover_reset(&cv, 100);
             cv.sleep_us = 20000;
-            fk_pool_run(pool, 100, 1, cover_fn, &cv);
+            fk__pool_run(pool, 100, 1, cover_fn, &cv);
             cv.sleep_us = 0;
             CHECK(cv.n_ids > 1, "threads %d: only %d thread(s) did work",
                   threads[t], cv.n_ids);
@@ -996,21 +996,21 @@ static void test_pool_coverage(void) {
             usleep(20000);
             cover_reset(&cv, 100);
             cv.sleep_us = 20000;
-            fk_pool_run(pool, 100, 1, cover_fn, &cv);
+            fk__pool_run(pool, 100, 1, cover_fn, &cv);
             cv.sleep_us = 0;
             CHECK(cv.n_ids > 1, "threads %d after idling: only %d thread(s) did work",
                   threads[t], cv.n_ids);
         }
-        fk_pool_free(pool);
+        fk__pool_free(pool);
     }
     CHECK(failures == 0, "%d coverage failures", failures);
 
     /* a NULL pool runs everything at once on the caller */
     cover_reset(&cv, 50);
-    fk_pool_run(NULL, 50, 1, cover_fn, &cv);
+    fk__pool_run(NULL, 50, 1, cover_fn, &cv);
     CHECK(atomic_load(&cv.pieces) == 1 && atomic_load(&cv.hits[49]) == 1,
           "NULL pool");
-    CHECK(fk_pool_threads(NULL) == 1, "NULL pool has one thread");
+    CHECK(fk__pool_threads(NULL) == 1, "NULL pool has one thread");
     pthread_mutex_destroy(&cv.lock);
 }
 
@@ -1024,7 +1024,7 @@ static void add_one(void *arg, long begin, long end) {
 static void test_pool_back_to_back(void) {
     atomic_long sum = 0;
     for (int rep = 0; rep < 20000; rep++)
-        fk_pool_run(pool2, 2 + rep % 5, 1, add_one, &sum);
+        fk__pool_run(pool2, 2 + rep % 5, 1, add_one, &sum);
     long want = 0;
     for (int rep = 0; rep < 20000; rep++)
         want += 2 + rep % 5;
@@ -1036,9 +1036,9 @@ static void test_pool_back_to_back(void) {
  * process uses almost no CPU time. */
 static void test_pool_idle(void) {
     fk_pool *pool;
-    CHECK(fk_pool_new(2, &pool) == FK_OK, "pool");
+    CHECK(fk__pool_new(2, &pool) == FK_OK, "pool");
     atomic_long sum = 0;
-    fk_pool_run(pool, 10, 1, add_one, &sum);
+    fk__pool_run(pool, 10, 1, add_one, &sum);
     struct timespec c0, c1, pause = {0, 200 * 1000 * 1000};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     nanosleep(&pause, NULL);
@@ -1046,7 +1046,7 @@ static void test_pool_idle(void) {
     double used = (double)(c1.tv_sec - c0.tv_sec) +
                   (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9;
     CHECK(used < 0.05, "idle pool used %.3f s of CPU in 0.2 s", used);
-    fk_pool_free(pool);
+    fk__pool_free(pool);
 }
 
 /* Pools created and freed over and over (LSan reports any leak at exit);
@@ -1055,25 +1055,25 @@ static void test_pool_lifecycle(void) {
     int ok = 1;
     for (int rep = 0; rep < 200; rep++) {
         fk_pool *pool = NULL;
-        ok &= fk_pool_new(1 + rep % 4, &pool) == FK_OK;
+        ok &= fk__pool_new(1 + rep % 4, &pool) == FK_OK;
         atomic_long sum = 0;
         if (rep % 2)
-            fk_pool_run(pool, 1000, 1, add_one, &sum);
+            fk__pool_run(pool, 1000, 1, add_one, &sum);
         ok &= atomic_load(&sum) == (rep % 2 ? 1000 : 0);
-        fk_pool_free(pool);
+        fk__pool_free(pool);
     }
     CHECK(ok, "create / run / free 200 times");
 
     fk_pool *pool = NULL;
-    CHECK(fk_pool_new(0, &pool) == FK_OK, "pool of CPUs");
+    CHECK(fk__pool_new(0, &pool) == FK_OK, "pool of CPUs");
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    CHECK(fk_pool_threads(pool) == (cpus > 0 ? cpus : 1), "threads %d cpus %ld",
-          fk_pool_threads(pool), cpus);
-    fk_pool_free(pool);
-    fk_pool_free(NULL);
+    CHECK(fk__pool_threads(pool) == (cpus > 0 ? cpus : 1), "threads %d cpus %ld",
+          fk__pool_threads(pool), cpus);
+    fk__pool_free(pool);
+    fk__pool_free(NULL);
 
     pool = (fk_pool *)&ok;
-    CHECK(fk_pool_new(1 << 20, &pool) == FK_EINVAL && pool == NULL,
+    CHECK(fk__pool_new(1 << 20, &pool) == FK_EINVAL && pool == NULL,
           "a million threads refused");
     CHECK(strstr(fk_last_error(), "threads") != NULL, "message: %s",
           fk_last_error());
@@ -1085,7 +1085,7 @@ int main(void) {
         rng_state = strtoull(seed, NULL, 0) | 1;
     printf("seed 0x%llx\n", (unsigned long long)rng_state);
 
-    if (fk_pool_new(1, &pool1) != FK_OK || fk_pool_new(2, &pool2) != FK_OK) {
+    if (fk__pool_new(1, &pool1) != FK_OK || fk__pool_new(2, &pool2) != FK_OK) {
         fprintf(stderr, "cannot create pools: %s\n", fk_last_error());
         return 1;
     }
@@ -1113,7 +1113,7 @@ int main(void) {
     test_pool_idle();
     test_pool_lifecycle();
 
-    fk_pool_free(pool1);
-    fk_pool_free(pool2);
+    fk__pool_free(pool1);
+    fk__pool_free(pool2);
     return test_summary();
 }

@@ -63,7 +63,7 @@ static fk_tfl_model *load(const char *name) {
     char path[PATH_MAX + 128];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     fk_tfl_model *m = NULL;
-    fk_status st = fk_tflite_load(path, &m);
+    fk_status st = fk__tflite_load(path, &m);
     CHECK(st == FK_OK, "load %s: %s", path, fk_last_error());
     return m;
 }
@@ -131,9 +131,9 @@ static void test_structure(void) {
             pools++;
         }
         CHECK(pools == k + 1, "%s: %d pools", want[k].file, pools);
-        CHECK(fk_tflite_find_tensor(m, want[k].outs[0]) == m->outputs[0], "find_tensor");
-        CHECK(fk_tflite_find_tensor(m, "no such tensor") == -1, "find_tensor missing");
-        fk_tflite_free(m);
+        CHECK(fk__tflite_find_tensor(m, want[k].outs[0]) == m->outputs[0], "find_tensor");
+        CHECK(fk__tflite_find_tensor(m, "no such tensor") == -1, "find_tensor missing");
+        fk__tflite_free(m);
     }
 }
 
@@ -143,9 +143,9 @@ static void test_structure(void) {
  * the data. Returns 1 if it failed as it should. */
 static int rejects(const uint8_t *b, size_t n, const char *what) {
     fk_tfl_model *m = NULL;
-    fk_status st = fk_tflite_parse(b, n, what, &m);
+    fk_status st = fk__tflite_parse(b, n, what, &m);
     if (st == FK_OK) {
-        fk_tflite_free(m);
+        fk__tflite_free(m);
         return 0;
     }
     return (st == FK_EMODEL || st == FK_EFORMAT) && m == NULL &&
@@ -171,7 +171,7 @@ static void test_truncated(void) {
     }
     CHECK(bad == 0, "%d of %d truncated copies were not rejected cleanly", bad, tried);
     fk_tfl_model *m = NULL;
-    CHECK(fk_tflite_parse(b, n, "pnet-whole", &m) == FK_OK, "whole file: %s", fk_last_error());
+    CHECK(fk__tflite_parse(b, n, "pnet-whole", &m) == FK_OK, "whole file: %s", fk_last_error());
     /* The last bytes: TOCO leaves an unreferenced 8-byte table at the very
      * end of pnet.tflite (no offset in the file points at it), so losing
      * only those bytes loses nothing. A prefix must then be rejected or
@@ -180,7 +180,7 @@ static void test_truncated(void) {
     int rejected_tail = 0;
     for (size_t len = n - 64; m && len < n; len++) {
         fk_tfl_model *t = NULL;
-        if (fk_tflite_parse(b, len, "pnet-tail", &t) != FK_OK) {
+        if (fk__tflite_parse(b, len, "pnet-tail", &t) != FK_OK) {
             rejected_tail++;
             CHECK(strstr(fk_last_error(), "pnet-tail") != NULL, "tail message: %s", fk_last_error());
             continue;
@@ -193,10 +193,10 @@ static void test_truncated(void) {
                     memcmp(t->tensors[i].data, m->tensors[i].data,
                            sizeof(float) * (size_t)m->tensors[i].count) == 0);
         CHECK(same, "prefix of %zu bytes parsed as a different model", len);
-        fk_tflite_free(t);
+        fk__tflite_free(t);
     }
     CHECK(rejected_tail >= 56, "only %d of the last 64 prefixes rejected", rejected_tail);
-    fk_tflite_free(m);
+    fk__tflite_free(m);
 
     /* A truncated file on disk: FK_EMODEL naming it. */
     char tmp[] = "/tmp/fk_tflite_XXXXXX";
@@ -206,7 +206,7 @@ static void test_truncated(void) {
         CHECK(write(fd, b, n / 2) == (ssize_t)(n / 2), "write");
         close(fd);
         m = NULL;
-        fk_status st = fk_tflite_load(tmp, &m);
+        fk_status st = fk__tflite_load(tmp, &m);
         CHECK(st == FK_EMODEL && m == NULL, "truncated file: status %d", st);
         CHECK(strstr(fk_last_error(), tmp) && strstr(fk_last_error(), "truncated or corrupt"),
               "truncated file message: %s", fk_last_error());
@@ -215,7 +215,7 @@ static void test_truncated(void) {
     free(b);
 
     m = NULL;
-    CHECK(fk_tflite_load("/nonexistent/pnet.tflite", &m) == FK_EMODEL && m == NULL,
+    CHECK(fk__tflite_load("/nonexistent/pnet.tflite", &m) == FK_EMODEL && m == NULL,
           "missing file");
     CHECK(strstr(fk_last_error(), "/nonexistent/pnet.tflite") != NULL, "missing: %s",
           fk_last_error());
@@ -257,17 +257,17 @@ static void test_fuzz(void) {
             b[at] = (uint8_t)rng();
         }
         fk_tfl_model *m = NULL;
-        fk_status st = fk_tflite_parse(b, n, "rnet-fuzz", &m);
+        fk_status st = fk__tflite_parse(b, n, "rnet-fuzz", &m);
         if (st == FK_OK) {
             ok++;
             fk_graph *g = NULL;
-            if (fk_graph_new(3, &g) == FK_OK) {
+            if (fk__graph_new(3, &g) == FK_OK) {
                 fk_tfl_output outs[4];
                 int count;
-                fk_tflite_build(m, g, outs, 4, &count);
-                fk_graph_free(g);
+                fk__tflite_build(m, g, outs, 4, &count);
+                fk__graph_free(g);
             }
-            fk_tflite_free(m);
+            fk__tflite_free(m);
         } else {
             failed++;
             if ((st != FK_EMODEL && st != FK_EFORMAT) || !strstr(fk_last_error(), "rnet-fuzz"))
@@ -430,7 +430,7 @@ static void test_quantized(void) {
     static fbw w;
     size_t n = build_tiny(&w);
     fk_tfl_model *m = NULL;
-    fk_status st = fk_tflite_parse(w.b, n, "tiny.tflite", &m);
+    fk_status st = fk__tflite_parse(w.b, n, "tiny.tflite", &m);
     CHECK(st == FK_OK, "tiny model: %s", fk_last_error());
     if (!m) return;
     const fk_tfl_tensor *f = &m->tensors[1], *b = &m->tensors[2];
@@ -443,24 +443,24 @@ static void test_quantized(void) {
     fk_graph *g = NULL;
     fk_tfl_output outs[2];
     int count = 0;
-    fk_graph_new(1, &g);
-    st = fk_tflite_build(m, g, outs, 2, &count);
+    fk__graph_new(1, &g);
+    st = fk__tflite_build(m, g, outs, 2, &count);
     CHECK(st == FK_OK && count == 1 && !outs[0].softmax, "build tiny: %s", fk_last_error());
     const float x[4] = {0, 1, -1, 0.5f};
-    if (st == FK_OK) st = fk_graph_plan(g, 1, 2, 2);
-    if (st == FK_OK) st = fk_graph_run(g, x, NULL);
+    if (st == FK_OK) st = fk__graph_plan(g, 1, 2, 2);
+    if (st == FK_OK) st = fk__graph_run(g, x, NULL);
     CHECK(st == FK_OK, "run tiny: %s", fk_last_error());
     if (st == FK_OK) {
         fk_shape4 s;
-        const float *y = fk_graph_output(g, outs[0].value, &s);
+        const float *y = fk__graph_output(g, outs[0].value, &s);
         CHECK(s.h == 2 && s.w == 2 && s.c == 2, "tiny shape");
         for (int k = 0; k < 4; k++)
             CHECK(fabsf(y[2 * k] - (2 * x[k] + 1.5f)) < 1e-6f &&
                       fabsf(y[2 * k + 1] - (-2 * x[k] - 2)) < 1e-6f,
                   "tiny conv at %d: %g %g", k, y[2 * k], y[2 * k + 1]);
     }
-    fk_graph_free(g);
-    fk_tflite_free(m);
+    fk__graph_free(g);
+    fk__tflite_free(m);
 
     /* The same file with the per-axis scales broken (3 scales for a
      * dimension of 2) is refused as corrupt. Find the scale vector's
@@ -470,11 +470,11 @@ static void test_quantized(void) {
             !memcmp(w.b + k + 4, &(float){0.5f}, 4)) {
             w.b[k] = 3;
             m = NULL;
-            st = fk_tflite_parse(w.b, n, "tiny-bad.tflite", &m);
+            st = fk__tflite_parse(w.b, n, "tiny-bad.tflite", &m);
             CHECK(st == FK_EMODEL && strstr(fk_last_error(), "tiny-bad.tflite") &&
                       strstr(fk_last_error(), "scales"),
                   "bad scales: %d %s", st, fk_last_error());
-            fk_tflite_free(m);
+            fk__tflite_free(m);
             break;
         }
 }
@@ -666,7 +666,7 @@ static int interpret(const fk_tfl_model *m, const rt *input, rt *vals) {
             break;
         }
         default:
-            fprintf(stderr, "reference interpreter: no %s\n", fk_tflite_op_name(op->code));
+            fprintf(stderr, "reference interpreter: no %s\n", fk__tflite_op_name(op->code));
             return 0;
         }
         vals[op->outputs[0]] = out;
@@ -682,8 +682,8 @@ static void compare_net(const char *file, int n, int h, int w, int softmax) {
     fk_graph *g = NULL;
     fk_tfl_output outs[4];
     int count = 0;
-    CHECK(fk_graph_new(3, &g) == FK_OK, "graph");
-    fk_status st = fk_tflite_build(m, g, outs, 4, &count);
+    CHECK(fk__graph_new(3, &g) == FK_OK, "graph");
+    fk_status st = fk__tflite_build(m, g, outs, 4, &count);
     CHECK(st == FK_OK, "%s: build: %s", file, fk_last_error());
     CHECK(count == m->n_outputs, "%s: %d outputs", file, count);
     CHECK(count >= 1 && outs[0].softmax == softmax && (count < 2 || !outs[1].softmax),
@@ -695,12 +695,12 @@ static void compare_net(const char *file, int n, int h, int w, int softmax) {
     int ran = interpret(m, &in, vals);
     CHECK(ran, "%s: reference interpreter", file);
     if (st == FK_OK && ran) {
-        st = fk_graph_plan(g, n, h, w);
-        if (st == FK_OK) st = fk_graph_run(g, in.data, NULL);
+        st = fk__graph_plan(g, n, h, w);
+        if (st == FK_OK) st = fk__graph_run(g, in.data, NULL);
         CHECK(st == FK_OK, "%s: run: %s", file, fk_last_error());
         for (int o = 0; st == FK_OK && o < count; o++) {
             fk_shape4 s;
-            const float *got = fk_graph_output(g, outs[o].value, &s);
+            const float *got = fk__graph_output(g, outs[o].value, &s);
             const rt *ref = &vals[outs[o].tensor];
             long cnt = (long)s.n * s.h * s.w * s.c;
             CHECK(cnt == ref->count, "%s: output %s has %ld values, reference %ld", file,
@@ -731,8 +731,8 @@ static void compare_net(const char *file, int n, int h, int w, int softmax) {
         if (t != m->inputs[0]) free(vals[t].data);
     free(vals);
     free(in.data);
-    fk_graph_free(g);
-    fk_tflite_free(m);
+    fk__graph_free(g);
+    fk__tflite_free(m);
 }
 
 /* MobileFaceNet.tflite: sirius-ai's net as TOCO wrote it, PReLU spelled
@@ -753,8 +753,8 @@ static void test_mobilefacenet(void) {
     int abs_ops = 0;
     for (int i = 0; i < m->n_ops; i++) abs_ops += m->ops[i].code == FK_TFL_ABS;
     CHECK(abs_ops == 33, "MobileFaceNet: %d ABS operators", abs_ops);
-    CHECK(strcmp(fk_tflite_op_name(FK_TFL_ABS), "ABS") == 0, "ABS named");
-    fk_tflite_free(m);
+    CHECK(strcmp(fk__tflite_op_name(FK_TFL_ABS), "ABS") == 0, "ABS named");
+    fk__tflite_free(m);
     compare_net("MobileFaceNet.tflite", 2, 112, 112, 0);
 }
 

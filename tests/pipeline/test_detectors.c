@@ -131,9 +131,9 @@ static void test_align_eyes(void) {
                      (fabsf(x - left.x) <= 2 && fabsf(y - left.y) <= 2);
             if (on) memset(img->data + y * img->stride + x * 3, 255, 3);
         }
-    CHECK(fabs(fk_align_eye_angle(left, right) - M_PI / 4) < 1e-9, "angle %f", fk_align_eye_angle(left, right));
+    CHECK(fabs(fk__align_eye_angle(left, right) - M_PI / 4) < 1e-9, "angle %f", fk__align_eye_angle(left, right));
     fk_image *chip = NULL;
-    CHECK(fk_align_eyes_chip(img, 20, 20, 60, 60, left, right, 60, &chip) == FK_OK, "%s", fk_last_error());
+    CHECK(fk__align_eyes_chip(img, 20, 20, 60, 60, left, right, 60, &chip) == FK_OK, "%s", fk_last_error());
     if (chip) {
         /* Centroids of the bright pixels in the left and right chip halves. */
         double sy[2] = {0, 0}, sx[2] = {0, 0}, n[2] = {0, 0};
@@ -155,8 +155,8 @@ static void test_align_eyes(void) {
     /* Level eyes: the chip is the box itself (compare with the box chip). */
     fk_point l2 = {60, 40}, r2 = {40, 40};
     fk_image *a = NULL, *b = NULL;
-    CHECK(fk_align_eyes_chip(img, 20, 20, 60, 60, l2, r2, 60, &a) == FK_OK &&
-          fk_align_box_chip(img, 20, 20, 60, 60, 60, &b) == FK_OK, "%s", fk_last_error());
+    CHECK(fk__align_eyes_chip(img, 20, 20, 60, 60, l2, r2, 60, &a) == FK_OK &&
+          fk__align_box_chip(img, 20, 20, 60, 60, 60, &b) == FK_OK, "%s", fk_last_error());
     if (a && b) CHECK(memcmp(a->data, b->data, (size_t)60 * a->stride) == 0, "level eyes change the chip");
     fk_image_free(a);
     fk_image_free(b);

@@ -67,7 +67,7 @@ static void check_face(int i, int k, float x0, float y0, float x1, float y1,
 
 static void test_model(void) {
     fk_mtcnn *m = NULL;
-    fk_status st = fk_mtcnn_load(home, &m);
+    fk_status st = fk__mtcnn_load(home, &m);
     CHECK(st == FK_OK, "load: %s", fk_last_error());
     if (!m) return;
     for (int i = 1; i <= 6; i++) {
@@ -75,7 +75,7 @@ static void test_model(void) {
         if (!img) continue;
         fk_mtcnn_face *f = NULL;
         int n = 0;
-        st = fk_mtcnn_detect(m, img, FK_MTCNN_MIN_FACE, 0.5f, NULL, &f, &n);
+        st = fk__mtcnn_detect(m, img, FK_MTCNN_MIN_FACE, 0.5f, NULL, &f, &n);
         CHECK(st == FK_OK, "sample%d: %s", i, fk_last_error());
         int large = 0;
         for (int k = 0; k < n; k++) {
@@ -95,7 +95,7 @@ static void test_model(void) {
 
         /* min_score filters: nothing is above 1. */
         if (i == 1) {
-            st = fk_mtcnn_detect(m, img, FK_MTCNN_MIN_FACE, 1.01f, NULL, &f, &n);
+            st = fk__mtcnn_detect(m, img, FK_MTCNN_MIN_FACE, 1.01f, NULL, &f, &n);
             CHECK(st == FK_OK && n == 0, "min_score 1.01 gave %d faces", n);
             free(f);
         }
@@ -109,7 +109,7 @@ static void test_model(void) {
         memset(flat->data, 128, flat->stride * (size_t)flat->height);
         fk_mtcnn_face *f = NULL;
         int n = -1;
-        CHECK(fk_mtcnn_detect(m, flat, 20, 0.5f, NULL, &f, &n) == FK_OK && n == 0,
+        CHECK(fk__mtcnn_detect(m, flat, 20, 0.5f, NULL, &f, &n) == FK_OK && n == 0,
               "grey image: %d faces", n);
         free(f);
         fk_image_free(flat);
@@ -119,16 +119,16 @@ static void test_model(void) {
     if (tiny) {
         fk_mtcnn_face *f = NULL;
         int n = -1;
-        CHECK(fk_mtcnn_detect(m, tiny, 20, 0.5f, NULL, &f, &n) == FK_OK && n == 0,
+        CHECK(fk__mtcnn_detect(m, tiny, 20, 0.5f, NULL, &f, &n) == FK_OK && n == 0,
               "tiny image: %d faces", n);
         free(f);
         fk_image_free(tiny);
     }
-    fk_mtcnn_free(m);
+    fk__mtcnn_free(m);
 
     /* A home without the files names the file and the fetch command. */
     m = NULL;
-    st = fk_mtcnn_load("/nonexistent-facekit-home", &m);
+    st = fk__mtcnn_load("/nonexistent-facekit-home", &m);
     CHECK(st == FK_EMODEL && m == NULL, "missing home: %d", st);
     CHECK(strstr(fk_last_error(), "pnet.tflite") && strstr(fk_last_error(), "models fetch"),
           "missing home message: %s", fk_last_error());

@@ -207,7 +207,7 @@ int main(void) {
     char big_path[128];
     snprintf(big_path, sizeof big_path, "%s/big.jpg", tmpdir);
     fk_image *up = NULL, *big = NULL, *big_half = NULL, *big_quarter = NULL;
-    CHECK(full && fk_image_resize(full, 3840, 2560, &up) == FK_OK &&
+    CHECK(full && fk__image_resize(full, 3840, 2560, &up) == FK_OK &&
           fk_image_save(up, big_path, 92) == FK_OK, "make big.jpg: %s", fk_last_error());
     fk_image_free(up);
     CHECK(fk_image_load(big_path, 0, &big) == FK_OK, "load big: %s", fk_last_error());
