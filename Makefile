@@ -1,24 +1,50 @@
 # facekit - common commands. The build itself is CMake (build/); this file
-# only wraps it. `make demo` and `make test` each do all set-up on a fresh
-# Debian 12 machine: packages, build, models.
+# only wraps it.
+#
+#   make                 build (nothing else: no packages, no models)
+#   make deps            install the Debian packages the build needs
+#                        (scripts/install-deps.sh; sudo when not root)
+#   make install [PREFIX=/usr/local] [DESTDIR=...]
+#                        build and install the libraries, facekit.h,
+#                        facekit.pc, the CLI and the man page
+#   make demo, make test each do all set-up on a fresh Debian 12 machine:
+#                        packages, build, models
+#
+# WERROR=OFF builds without -Werror (a newer compiler's new warnings);
+# CMAKE_ARGS passes more, e.g. CMAKE_ARGS=-DFK_WITH_POSTGRESQL=OFF.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
+PREFIX     ?= /usr/local
+WERROR     ?= ON
+CMAKE_ARGS ?=
 FACEKIT    := $(BUILD)/facekit
 HOME_DIR   := $(or $(FACEKIT_HOME),$(HOME)/.facekit)
 LFW        := ../shared/data/lfw-devtrain
 
-.PHONY: all deps build models demo test test-release test-asan bench bench-search eval clean
+# One step after another: `make -j test` must still install the packages
+# before it builds (the build itself is parallel: cmake --build -j).
+.NOTPARALLEL:
+.PHONY: all deps deps-test build install models demo test test-release test-asan bench \
+        bench-search eval clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
 
-build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+# The test suite's packages too (a PostgreSQL server).
+deps-test:
+	@scripts/install-deps.sh --test
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DFK_WERROR=$(WERROR) \
+	  -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+install: build
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)
 
 models: build
 	@$(FACEKIT) models fetch
@@ -27,20 +53,23 @@ models: build
 # then verify it against sample3, where the blonde woman on its right appears
 # again ("verified": true), and against sample5, where nobody of sample1 is
 # ("verified": false).
-demo: models
+demo: deps models
 	$(FACEKIT) detect $(HOME_DIR)/face-api/sample1.jpg --out demo-annotated.jpg > demo-detect.json
 	@echo "detections: demo-detect.json, annotated photo: demo-annotated.jpg"
 	$(FACEKIT) verify $(HOME_DIR)/face-api/sample1.jpg $(HOME_DIR)/face-api/sample3.jpg
 	$(FACEKIT) verify $(HOME_DIR)/face-api/sample1.jpg $(HOME_DIR)/face-api/sample5.jpg
 
-test: test-release test-asan
+test: deps-test test-release test-asan
 
+# The release suite; test_install installs into build/install-test and
+# builds a program against it with pkg-config.
 test-release: models
 	@ctest --test-dir $(BUILD) --output-on-failure
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan: models
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFK_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFK_SANITIZE=ON \
+	  -DFK_WERROR=$(WERROR) $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure
 
@@ -52,7 +81,7 @@ test-asan: models
 # PASS/MISS against the targets. The peers' npm packages are pinned in
 # bench/peers/package-lock.json. Kernel GFLOP/s: build/bench_kernels.
 LFW_COUNT ?= 60
-bench: models
+bench: deps models
 	@cd bench/peers && ([ -d node_modules/@vladmandic/human ] || npm ci --no-audit --no-fund --loglevel=error)
 	@node bench/peers/compare.js $(BUILD) $(HOME_DIR) $(LFW)/images $(LFW_COUNT)
 

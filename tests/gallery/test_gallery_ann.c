@@ -483,6 +483,21 @@ static void test_small_and_args(void) {
 int main(void) {
     if (!mkdtemp(tmp)) test_skip("cannot create a temporary folder");
     snprintf(db, sizeof db, "%s/g.db", tmp);
+#if !FK_WITH_FAISS
+    /* Built without faiss: asking for ANN is a clear error at open, before
+     * the file is created; everything else here needs faiss. */
+    fk_options o;
+    fk_options_init(&o);
+    o.detector = "skip";
+    o.search_method = "ann";
+    fk_gallery *g = NULL;
+    CHECK(fk_gallery_open(db, &o, FK_GALLERY_CREATE, &g) == FK_EINVAL && !g &&
+              strstr(fk_last_error(), "FK_WITH_FAISS=OFF") && access(db, F_OK) != 0,
+          "ann refused without faiss: %s", fk_last_error());
+    rmdir(tmp);
+    if (test_summary() != 0) return 1;
+    test_skip("facekit was built without faiss (FK_WITH_FAISS=OFF)");
+#endif
     unsetenv("FACEKIT_ANN_MIN_ROWS");
     fill();
     test_recall_and_file();

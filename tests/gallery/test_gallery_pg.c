@@ -19,7 +19,6 @@
  */
 #include <fcntl.h>
 #include <jansson.h>
-#include <libpq-fe.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -29,6 +28,25 @@
 #include "gallery/gallery.h"
 #include "test.h"
 #include "test_cli_run.h"
+
+#if !FK_WITH_POSTGRESQL
+/* Built without PostgreSQL (cmake -DFK_WITH_POSTGRESQL=OFF, maybe without
+ * libpq-dev): a URI is a clear error; nothing else here can run. */
+int main(void) {
+    fk_gallery *g = NULL;
+    CHECK(fk_gallery_open("postgresql://facekit@127.0.0.1/facekit", NULL, FK_GALLERY_CREATE,
+                          &g) == FK_EINVAL && !g &&
+              strstr(fk_last_error(), "FK_WITH_POSTGRESQL=OFF"),
+          "postgresql:// refused without PostgreSQL: %s", fk_last_error());
+    if (test_summary() != 0) return 1;
+    if (getenv("FK_REQUIRE_POSTGRESQL")) {
+        fprintf(stderr, "FK_REQUIRE_POSTGRESQL is set but facekit was built without it\n");
+        return 1;
+    }
+    test_skip("facekit was built without PostgreSQL (FK_WITH_POSTGRESQL=OFF)");
+}
+#else
+#include <libpq-fe.h>
 
 static char srv[64] = "/tmp/fk_pg_XXXXXX";
 static char script[4096];
@@ -587,3 +605,4 @@ int main(void) {
     }
     return test_summary();
 }
+#endif /* FK_WITH_POSTGRESQL */
