@@ -24,8 +24,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,15 +51,16 @@ typedef struct eval_job {
     int nimages;
     int *todo; /* indices of the images to embed */
     int count;
-    atomic_int next;
-    atomic_int done;
     const fk_options *conf; /* nconf configurations sharing one detector */
     int nconf;
     eval_slot *slots;       /* nconf x nimages */
     size_t max_pixels;      /* --max-megapixels; 0: the library default */
     int decode_max_side;    /* --decode-max-side; 0: full decode */
-    pthread_mutex_t lock;   /* guards error */
-    char error[256];        /* a worker could not start: why */
+    /* the progress bar, drawn on the calling thread */
+    int progress;
+    const char *label;
+    int done;
+    double t0, last_draw;
 } eval_job;
 
 /* A copy of faces without embeddings, for another model to fill. */
@@ -120,31 +119,6 @@ static void embed_one(eval_job *job, fk_context *ctx, int index) {
     fk_image_free(img);
 }
 
-/* Worker: opens its own single-threaded context (contexts are not shared
- * between threads) and claims images until none are left. */
-static void *eval_worker(void *arg) {
-    eval_job *job = arg;
-    fk_context_options co;
-    fk_context_options_init(&co);
-    co.threads = 1;
-    co.max_pixels = job->max_pixels;
-    fk_context *ctx = NULL;
-    if (fk_context_new(&co, &ctx) != FK_OK) {
-        pthread_mutex_lock(&job->lock);
-        snprintf(job->error, sizeof job->error, "%s", fk_last_error());
-        pthread_mutex_unlock(&job->lock);
-        return NULL;
-    }
-    for (;;) {
-        int i = atomic_fetch_add(&job->next, 1);
-        if (i >= job->count) break;
-        embed_one(job, ctx, job->todo[i]);
-        atomic_fetch_add(&job->done, 1);
-    }
-    fk_context_free(ctx);
-    return NULL;
-}
-
 /* Draw the progress bar on stderr (a terminal): label, bar, count, time
  * left. */
 static void draw_progress(const char *label, int done, int total, double elapsed) {
@@ -181,18 +155,41 @@ static void use_slots(eval_set *s, eval_slot *slots, int c) {
     }
 }
 
+/* fk_run_workers' task: one image on the worker's context. Failures are
+ * the image's own (recorded in it), never fatal. */
+static fk_status embed_task(fk_context *ctx, int item, void *user) {
+    eval_job *job = user;
+    embed_one(job, ctx, job->todo[item]);
+    return FK_OK;
+}
+
+/* fk_run_workers' done callback: count, and redraw the bar every 250 ms. */
+static int embed_done(void *user, int item, fk_status status) {
+    eval_job *job = user;
+    (void)item;
+    (void)status;
+    job->done++;
+    double now = cli_now_s();
+    if (job->progress && job->done < job->count && now - job->last_draw >= 0.25) {
+        draw_progress(job->label, job->done, job->count, now - job->t0);
+        job->last_draw = now;
+    }
+    return 0;
+}
+
 /* Embed every wanted image of s under the nconf configurations conf (they
  * share conf[0]'s detector: each image is decoded and detected once, then
  * aligned and embedded per configuration), images over max_pixels refused
- * as by the other commands, with `threads` workers and a progress bar on
- * stderr when `progress`. Forgets the embeddings of an earlier call first.
- * *slots receives nconf x nimages results for use_slots. Returns the
- * seconds taken, or -1 after printing why no worker could start (e.g. the
- * models are missing). */
+ * as by the other commands, with `threads` workers (fk_run_workers: one
+ * context each) and a progress bar on stderr when `progress`. Forgets the
+ * embeddings of an earlier call first. *slots receives nconf x nimages
+ * results for use_slots. Returns the seconds taken, or -1 after printing
+ * why the workers could not run (e.g. no context could be made). */
 static double embed_images(eval_set *s, const fk_options *conf, int nconf, size_t max_pixels,
                            int decode_max_side, int threads, int progress, const char *label, eval_slot **slots) {
     eval_job job = {.images = s->images, .nimages = s->nimages, .conf = conf, .nconf = nconf,
-                    .max_pixels = max_pixels, .decode_max_side = decode_max_side};
+                    .max_pixels = max_pixels, .decode_max_side = decode_max_side,
+                    .progress = progress, .label = label};
     *slots = NULL;
     job.todo = malloc(sizeof *job.todo * (size_t)(s->nimages ? s->nimages : 1));
     job.slots = calloc((size_t)nconf * (size_t)(s->nimages ? s->nimages : 1), sizeof *job.slots);
@@ -209,32 +206,21 @@ static double embed_images(eval_set *s, const fk_options *conf, int nconf, size_
         im->error[0] = '\0';
         if (im->wanted) job.todo[job.count++] = i;
     }
-    atomic_init(&job.next, 0);
-    atomic_init(&job.done, 0);
-    pthread_mutex_init(&job.lock, NULL);
-    if (threads > job.count) threads = job.count > 0 ? job.count : 1;
-    double t0 = cli_now_s();
-    pthread_t *tids = calloc((size_t)threads, sizeof *tids);
-    int started = 0;
-    for (int i = 0; tids && i < threads; i++)
-        if (pthread_create(&tids[started], NULL, eval_worker, &job) == 0) started++;
-    while (progress && started && atomic_load(&job.done) < job.count && !job.error[0]) {
-        draw_progress(label, atomic_load(&job.done), job.count, cli_now_s() - t0);
-        usleep(250000);
-    }
-    for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
+    fk_context_options co;
+    fk_context_options_init(&co);
+    co.max_pixels = max_pixels;
+    job.t0 = job.last_draw = cli_now_s();
+    if (progress && job.count) draw_progress(label, 0, job.count, 0);
+    fk_status st = fk_run_workers(&co, threads, job.count, embed_task, embed_done, &job);
     if (progress) fprintf(stderr, "\r\033[K");
-    free(tids);
-    pthread_mutex_destroy(&job.lock);
-    int unclaimed = job.count - atomic_load(&job.done);
     free(job.todo);
-    if (!started || unclaimed > 0) {
-        fprintf(stderr, "facekit: %s\n", job.error[0] ? job.error : "could not start the worker threads");
+    if (st != FK_OK) {
+        fprintf(stderr, "facekit: %s\n", fk_last_error());
         free_slots(job.slots, (size_t)nconf * (size_t)s->nimages);
         return -1;
     }
     *slots = job.slots;
-    return cli_now_s() - t0;
+    return cli_now_s() - job.t0;
 }
 
 /* Load the models and check the options once, on a small synthetic image,
