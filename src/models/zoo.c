@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "core/error.h"
+#include "core/names.h"
 
 #define ZOO_SLOTS 32
 
@@ -106,5 +107,7 @@ fk_status fk__lookup_name(const char *kind, const void *table, int count,
         if (i) strncat(list, ", ", sizeof list - strlen(list) - 1);
         strncat(list, entry, sizeof list - strlen(list) - 1);
     }
-    return fk__fail(FK_EINVAL, "unknown %s '%s'; valid: %s", kind, name ? name : "(null)", list);
+    const char *near = fk__closest_name(name, table, count, stride);
+    return fk__fail(FK_EINVAL, "unknown %s '%s'%s%s%s; valid: %s", kind, name ? name : "(null)",
+                    near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "", list);
 }

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "core/error.h"
+#include "core/names.h"
 #include "verify/verify.h"
 
 static const char *METRICS[] = {"cosine", "euclidean", "euclidean_l2", "angular", NULL};
@@ -22,9 +23,11 @@ fk_status fk__metric_name(const char *name, const char **canonical) {
             *canonical = METRICS[i];
             return FK_OK;
         }
+    const char *near = fk__closest_name(name, METRICS, 4, sizeof METRICS[0]);
     return fk__fail(FK_EINVAL,
-                   "unknown metric '%s'; valid: cosine, euclidean, euclidean_l2, angular",
-                   name ? name : "(null)");
+                   "unknown metric '%s'%s%s%s; valid: cosine, euclidean, euclidean_l2, angular",
+                   name ? name : "(null)", near ? " (did you mean '" : "", near ? near : "",
+                   near ? "'?)" : "");
 }
 
 fk_status fk_distance(const float *a, const float *b, int n, const char *metric,

@@ -185,6 +185,123 @@ static void test_usage_errors(void) {
     CHECK(run(NULL, a6) == 0 && strstr(out_buf, "verify"), "help");
 }
 
+/* Every command explains itself: --help and -h print its usage, its own
+ * options and an example (exit 0, nothing on stderr, no printf escape
+ * left over); `facekit help CMD` is the same text. */
+static void test_help(void) {
+    static const struct {
+        const char *cmd, *own[3];
+    } cmds[] = {{"verify", {"--model", "--metric", "--threshold"}},
+                {"represent", {"--model", "--detector", "--expand-percentage"}},
+                {"detect", {"--out", "--detector", "--min-confidence"}},
+                {"models", {"fetch", "list", "--json"}},
+                {"eval", {"--pairs", "--images", "--sweep"}},
+                {"find", {"--db", "--top-k", "--search-method"}},
+                {"register", {"--id", "--db", "--model"}},
+                {"search", {"--db", "--top-k", "--ann"}},
+                {"gallery", {"--db", "list", "remove"}}};
+    static char first[1 << 16];
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        for (int form = 0; form < 3; form++) {
+            const char *a[] = {cli, cmds[i].cmd, form == 0 ? "--help" : "-h", NULL};
+            const char *h[] = {cli, "help", cmds[i].cmd, NULL};
+            int rc = run(NULL, form == 2 ? h : a);
+            CHECK(rc == 0 && err_buf[0] == '\0', "%s help (form %d): exit %d, stderr %s", cmds[i].cmd,
+                  form, rc, err_buf);
+            char usage[64];
+            snprintf(usage, sizeof usage, "usage: facekit %s", cmds[i].cmd);
+            CHECK(strstr(out_buf, usage) && strstr(out_buf, "example:") &&
+                      strstr(out_buf, "--help"),
+                  "%s help: usage, example: %s", cmds[i].cmd, out_buf);
+            for (int k = 0; k < 3; k++)
+                CHECK(strstr(out_buf, cmds[i].own[k]) != NULL, "%s help lacks %s", cmds[i].cmd,
+                      cmds[i].own[k]);
+            CHECK(!strstr(out_buf, "%%"), "%s help prints a literal %%%%", cmds[i].cmd);
+            if (form == 0) snprintf(first, sizeof first, "%s", out_buf);
+            else CHECK(!strcmp(first, out_buf), "%s: help form %d differs", cmds[i].cmd, form);
+        }
+    }
+    /* Options of other commands are not listed: verify's help is verify's. */
+    const char *vh[] = {cli, "verify", "--help", NULL};
+    CHECK(run(NULL, vh) == 0 && !strstr(out_buf, "--top-k") && !strstr(out_buf, "--out "),
+          "verify help lists foreign options: %s", out_buf);
+    const char *g[] = {cli, "--help", NULL};
+    CHECK(run(NULL, g) == 0 && !strstr(out_buf, "%%"), "facekit --help");
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        CHECK(strstr(out_buf, cmds[i].cmd) != NULL, "--help lacks %s", cmds[i].cmd);
+    const char *hh[] = {cli, "help", NULL};
+    CHECK(run(NULL, hh) == 0 && strstr(out_buf, "commands:"), "facekit help");
+    const char *hx[] = {cli, "help", "frobnicate", NULL};
+    CHECK(run(NULL, hx) == 2 && strstr(err_buf, "frobnicate"), "help on an unknown command");
+    for (int form = 0; form < 2; form++) {
+        const char *v[] = {cli, form ? "version" : "--version", NULL};
+        CHECK(run(NULL, v) == 0 && !strcmp(out_buf, "facekit " FK_VERSION "\n"), "version: %s", out_buf);
+    }
+}
+
+/* Usage errors are exit 2 and one line on stderr naming the command;
+ * names are checked before any file is opened (the paths here do not
+ * exist: the error must be about the name, not the file). */
+static void test_usage_checks(void) {
+    char a[128], b[128];
+    path_in_tmp(a, sizeof a, "no-such-a.jpg");
+    path_in_tmp(b, sizeof b, "no-such-b.jpg");
+    const char *f1[] = {cli, "verify", a, b, "--top-k", "3", NULL};
+    int rc = run(NULL, f1);
+    CHECK(rc == 2, "foreign option: exit %d", rc);
+    expect_error("foreign option", rc, "facekit verify: unrecognized option '--top-k'",
+                 "facekit verify --help");
+    const char *f2[] = {cli, "verify", a, b, "--out", "x.jpg", "--top-k", "3", "--sweep", NULL};
+    CHECK(run(NULL, f2) == 2 && strstr(err_buf, "verify") && strstr(err_buf, "--out"),
+          "the issue's command line: %s", err_buf);
+    const char *f3[] = {cli, "detect", a, "--top-k=3", NULL};
+    CHECK(run(NULL, f3) == 2 && strstr(err_buf, "facekit detect: unrecognized option '--top-k'"),
+          "--name=value foreign option: %s", err_buf);
+    const char *f4[] = {cli, "represent", a, "--metric", "cosine", NULL};
+    CHECK(run(NULL, f4) == 2 && strstr(err_buf, "represent"), "represent takes no --metric");
+    const char *f5[] = {cli, "models", "list", "--model", "Dlib", NULL};
+    CHECK(run(NULL, f5) == 2 && strstr(err_buf, "models"), "models takes no --model");
+
+    static const struct {
+        const char *opt, *bad, *kind, *suggestion, *valid;
+    } names[] = {{"--model", "Dlb", "unknown model 'Dlb'", "did you mean 'Dlib'", "MobileFaceNet"},
+                 {"--model", "dlib", NULL, NULL, NULL}, /* any case is fine */
+                 {"--detector", "mtcn", "unknown detector 'mtcn'", "did you mean 'mtcnn'", "mediapipe"},
+                 {"--detector", "yolo", "unknown detector 'yolo'", NULL, "ssd"},
+                 {"--metric", "cosin", "unknown metric 'cosin'", "did you mean 'cosine'", "euclidean_l2"},
+                 {"--distance-metric", "euclidian", "unknown metric", "did you mean 'euclidean'", "angular"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v[] = {cli, "verify", a, b, names[i].opt, names[i].bad, NULL};
+        rc = run(NULL, v);
+        if (!names[i].kind) {
+            /* a valid name: the error is the missing file */
+            CHECK(rc == 1 && strstr(err_buf, "no-such-a.jpg"), "%s %s: exit %d %s", names[i].opt,
+                  names[i].bad, rc, err_buf);
+            continue;
+        }
+        CHECK(rc == 2, "%s %s: exit %d", names[i].opt, names[i].bad, rc);
+        expect_error(names[i].bad, rc, names[i].kind, names[i].valid);
+        CHECK(!names[i].suggestion || strstr(err_buf, names[i].suggestion), "%s: no suggestion: %s",
+              names[i].bad, err_buf);
+        CHECK(names[i].suggestion || !strstr(err_buf, "did you mean"), "%s: a far-fetched suggestion: %s",
+              names[i].bad, err_buf);
+        CHECK(!strstr(err_buf, "no-such"), "%s: a file was touched first: %s", names[i].bad, err_buf);
+    }
+    /* eval checks each name of a --sweep list, before reading the pairs. */
+    const char *e1[] = {cli, "eval", "--sweep", "--pairs", a, "--images", b, "--model", "Dlib,FaceRess", NULL};
+    rc = run(NULL, e1);
+    CHECK(rc == 2 && strstr(err_buf, "FaceRess") && strstr(err_buf, "did you mean 'FaceRes'") &&
+              !strstr(err_buf, "no-such"),
+          "eval --sweep list: exit %d %s", rc, err_buf);
+    const char *e2[] = {cli, "eval", "--pairs", a, "--images", b, "--metric", "angulr", NULL};
+    CHECK(run(NULL, e2) == 2 && strstr(err_buf, "did you mean 'angular'"), "eval metric: %s", err_buf);
+    const char *s1[] = {cli, "search", a, "--search-method", "anm", NULL};
+    CHECK(run(NULL, s1) == 2 && strstr(err_buf, "did you mean 'ann'"), "search method: %s", err_buf);
+    const char *r1[] = {cli, "verify", a, b, "--min-confidence", "2", NULL};
+    CHECK(run(NULL, r1) == 2 && strstr(err_buf, "min_confidence") && !strstr(err_buf, "no-such"),
+          "range checked first: %s", err_buf);
+}
+
 /* Every facial_area "x" in out_buf (at most cap). */
 static int area_xs(int *xs, int cap) {
     int n = 0;
@@ -333,6 +450,8 @@ int main(void) {
     if (!cli || access(cli, X_OK) != 0) test_skip("FK_CLI does not name the facekit binary");
     if (!mkdtemp(tmp)) return 1;
     test_usage_errors();
+    test_help();
+    test_usage_checks();
     test_bad_images();
     char home[1024];
     char probe[1200];
