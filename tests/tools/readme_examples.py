@@ -21,6 +21,10 @@ spaces, except lines naming a timing.
     readme_examples.py README.md --update   rewrite the blocks with what the
                                             commands print now
 
+The C example (the ```c block that opens with "example.c - ") must be
+tests/install/example.c, byte for byte: that file is what the install test
+builds against the installed library with pkg-config.
+
 Exit 77 (skipped) when the models are not installed.
 """
 import json
@@ -135,7 +139,20 @@ def main():
         return m.group(0)
 
     new = BLOCK.sub(refresh, text)
-    if update and not errors:
+    example = os.path.join(os.path.dirname(os.path.abspath(readme)),
+                           "tests", "install", "example.c")
+    source = open(example, encoding="utf-8").read()
+    c_blocks = [m for m in re.finditer(r"```c\n(.*?)```", new, re.S)
+                if "example.c - " in m.group(1)]
+    if len(c_blocks) != 1:
+        errors.append(f"{len(c_blocks)} C example blocks (want 1: tests/install/example.c)")
+    elif c_blocks[0].group(1) != source:
+        if update:
+            m = c_blocks[0]
+            new = new[:m.start(1)] + source + new[m.end(1):]
+        else:
+            errors.append("the C example differs from tests/install/example.c")
+    if update and not errors and new != text:
         open(readme, "w", encoding="utf-8").write(new)
     for e in errors:
         print("README example:", e)
