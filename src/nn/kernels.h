@@ -22,7 +22,7 @@
 
 #include <stddef.h>
 
-#include "nn/threadpool.h"
+#include "core/threadpool.h"
 
 typedef struct fk_shape4 {
     int n, h, w, c;
