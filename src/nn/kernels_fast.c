@@ -107,15 +107,6 @@ static void blas_sgemm(int m, int n, int k, const float *a, int lda,
     if (blas_serialise) pthread_mutex_unlock(&blas_lock);
 }
 
-void fk__sgemm_abt(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                  float *c, int ldc) {
-    pthread_once(&blas_once, blas_setup);
-    if (blas_serialise) pthread_mutex_lock(&blas_lock);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, lda, b, ldb,
-                0.0f, c, ldc);
-    if (blas_serialise) pthread_mutex_unlock(&blas_lock);
-}
-
 /* ---- 4-float vectors ---------------------------------------------------- */
 
 typedef float v4f __attribute__((vector_size(16)));
