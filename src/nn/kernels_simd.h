@@ -24,7 +24,7 @@
 
 /* Below this many floating-point operations a piece of work is not worth
  * handing to another thread. The pool's workers poll for work between jobs
- * (threadpool.c), so a hand-over costs a few microseconds, in which these
+ * (core/threadpool.c), so a hand-over costs a few microseconds, in which these
  * kernels do some 100 000 operations; this is a few times that. (It was
  * 2 000 000 when workers slept between jobs and took tens of microseconds
  * to wake: then the small depthwise layers of landmarks68 or MobileFaceNet

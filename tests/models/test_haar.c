@@ -1,5 +1,5 @@
 /*
- * test_haar.c - the Haar cascade reader and evaluator (haar_cascade.c).
+ * test_haar.c - the Haar cascade reader and evaluator (haar_xml.c, haar_cascade.c).
  *
  *  - a hand-written one-feature cascade on a synthetic step image, where the
  *    variance-normalised feature value is derived by hand (2.25), so the
