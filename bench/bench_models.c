@@ -49,7 +49,7 @@
 #include "nn/gemm.h"
 #include "nn/graph.h"
 #include "nn/kernels.h"
-#include "nn/threadpool.h"
+#include "core/threadpool.h"
 
 #include "bench_util.h"
 

@@ -48,7 +48,7 @@
 #include "core/clock.h"
 #include "gallery/gallery.h"
 #include "gallery/gallery_ann.h"
-#include "nn/threadpool.h"
+#include "core/threadpool.h"
 
 #define BATCH 64
 #define K 10

@@ -24,7 +24,7 @@
 #include <sqlite3.h>
 
 #include "facekit.h"
-#include "nn/threadpool.h"
+#include "core/threadpool.h"
 
 /* The file's identity: PRAGMA application_id ("FKGL") and the schema
  * version in PRAGMA user_version. */

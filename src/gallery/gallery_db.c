@@ -85,13 +85,19 @@ static fk_status resolve_search(fk_gallery *g) {
 
 /* Canonical option names, the embedding size and the threshold. */
 static fk_status resolve(fk_gallery *g, const fk_options *in) {
-    fk_options_init(&g->opt);
-    if (in) g->opt = *in;
+    /* Names the caller left NULL take the pipeline's defaults, from the one
+     * place that states them. */
+    fk_options def;
+    fk_options_init(&def);
+    g->opt = in ? *in : def;
+    if (!g->opt.detector) g->opt.detector = def.detector;
+    if (!g->opt.model) g->opt.model = def.model;
+    if (!g->opt.metric) g->opt.metric = def.metric;
     const fk_detector_def *det;
     const fk_recognizer_def *rec;
-    fk_status st = fk__detector_find(g->opt.detector ? g->opt.detector : "ssd", &det);
-    if (st == FK_OK) st = fk__recognizer_find(g->opt.model ? g->opt.model : "Dlib", &rec);
-    if (st == FK_OK) st = fk__metric_name(g->opt.metric ? g->opt.metric : "cosine", &g->opt.metric);
+    fk_status st = fk__detector_find(g->opt.detector, &det);
+    if (st == FK_OK) st = fk__recognizer_find(g->opt.model, &rec);
+    if (st == FK_OK) st = fk__metric_name(g->opt.metric, &g->opt.metric);
     if (st != FK_OK) return st;
     g->opt.detector = det->name;
     g->opt.model = rec->name;

@@ -11,7 +11,9 @@
  * matrix (see "batched top-k" below). Distances are then computed from the
  * dot products.
  */
+#include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +26,9 @@
 
 #include "core/cpu.h"
 #include "core/error.h"
+#include "core/threadpool.h"
 #include "gallery/gallery.h"
 #include "gallery/gallery_ann.h"
-#include "nn/kernels.h"
 
 /* ---- dot products ------------------------------------------------------- */
 
@@ -212,7 +214,8 @@ int fk__gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
  * touches a heap. No score buffer, no packing of the matrix: it is read
  * once, straight from memory. Without AVX2 (or FK_NO_AVX2=1) a block
  * of rows is scored against every query with one sgemm (OpenBLAS,
- * single-threaded inside the pool) and read back through the same bound. */
+ * single-threaded inside the pool; see sgemm_abt) and read back through the
+ * same bound. */
 
 #define TILE_R 6  /* rows per register tile */
 #define TILE_Q 16 /* queries per register tile: two 8-float vectors */
@@ -332,12 +335,37 @@ __attribute__((target("avx2,fma"))) static void batch_scan_avx2(const batch_job 
 }
 #endif
 
+/* OpenBLAS from several threads. Debian's serial OpenBLAS (built without
+ * USE_LOCKING) returns wrong products when two threads call sgemm at once;
+ * the pthread flavour is safe once limited to one internal thread, which
+ * also keeps it from starting threads of its own under the pool's. The nn
+ * kernels make the same decision (kernels_conv.c records the measurement);
+ * OpenBLAS is a library both layers use, not a layer, so the gallery calls
+ * it directly and asks it what it is on its own. Decided once. */
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static int blas_serialise;
+static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void blas_setup(void) {
+    /* 0: sequential build (not re-entrant); 1: pthreads; 2: OpenMP. */
+    if (openblas_get_parallel() == 0) blas_serialise = 1;
+    else openblas_set_num_threads(1);
+}
+
+/* Row-major C[m][n] = A[m][k] . B[n][k]^T, packed (lda = ldb = k, ldc = n). */
+static void sgemm_abt(int m, int n, int k, const float *a, const float *b, float *c) {
+    pthread_once(&blas_once, blas_setup);
+    if (blas_serialise) pthread_mutex_lock(&blas_lock);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, k, b, k, 0.0f, c,
+                n);
+    if (blas_serialise) pthread_mutex_unlock(&blas_lock);
+}
+
 /* Rows [r0, r1) scored with one sgemm into sc (nq x (r1 - r0)). */
 static void batch_scan_sgemm(const batch_job *j, heap *hs, float *worst, float *sc, long r0,
                              long r1) {
     int nb = (int)(r1 - r0);
-    fk__sgemm_abt(j->nq, nb, j->dim, j->q, j->dim, j->matrix + (size_t)r0 * j->dim, j->dim, sc,
-                 nb);
+    sgemm_abt(j->nq, nb, j->dim, j->q, j->matrix + (size_t)r0 * j->dim, sc);
     for (int qi = 0; qi < j->nq; qi++) {
         const float *row = sc + (size_t)qi * nb;
         for (int i = 0; i < nb; i++) {

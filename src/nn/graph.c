@@ -1,5 +1,6 @@
 /*
- * graph.c - building, planning and running fk_graph (see graph.h).
+ * graph.c - building, planning and running fk_graph (see graph.h); the
+ * fusion passes that rewrite a built graph are in graph_fuse.c.
  *
  * Planning walks the nodes once to infer shapes, then lays every value out in
  * a single arena with a first-fit allocator over value lifetimes: a value is
@@ -8,6 +9,7 @@
  * pointers, with no allocation.
  */
 #include "nn/graph.h"
+#include "nn/graph_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,56 +17,6 @@
 #include <string.h>
 
 #include "core/error.h"
-
-#define FK_ARENA_ALIGN 16 /* floats: 64 bytes, one cache line */
-
-typedef struct fk_node {
-    fk_op op;
-    int in[2];
-    int out;
-    const float *w, *b;
-    int kh, kw, in_c, out_c, stride;
-    fk_padding pad;
-    fk_act act;
-    fk_window win; /* filled by plan */
-    /* general ops */
-    int sub;          /* fk_binop / fk_unop / fk_reduce_op */
-    int const_first;  /* FK_OP_BINARY with a constant left operand */
-    fk_shape4 kshape; /* FK_OP_BINARY constant shape; FK_OP_RESHAPE target */
-    int ip[8];        /* FK_OP_PAD pads, FK_OP_REDUCE axes */
-    float fparam;     /* FK_OP_PAD value */
-} fk_node;
-
-typedef struct fk_value {
-    int c;            /* channels, known when the graph is built */
-    fk_shape4 shape;  /* filled by plan */
-    long count;
-    size_t offset;    /* in floats, into the arena */
-    int last_use;     /* index of the last node reading it */
-    int is_output;
-} fk_value;
-
-struct fk_graph {
-    fk_node *nodes;
-    int n_nodes, cap_nodes;
-    fk_value *values;
-    int n_values, cap_values;
-    void **owned;
-    int n_owned, cap_owned;
-
-    fk_status build_status;
-    char build_error[256];
-
-    /* plan */
-    int planned_n, planned_h, planned_w;
-    float *arena;
-    size_t arena_floats;
-    float *workspace;
-    size_t workspace_floats;
-    int workspace_threads;
-    double macs;
-    int reference; /* run the _ref kernels (tests, debugging) */
-};
 
 /* Grow an array of `size`-byte elements to hold at least `need`. */
 static int grow(void **items, int *cap, int need, size_t size) {
@@ -79,7 +31,7 @@ static int grow(void **items, int *cap, int need, size_t size) {
 }
 
 /* Remember the first error found while building; later calls are no-ops. */
-static int build_fail(fk_graph *g, fk_status s, const char *fmt, ...) {
+int fk__graph_build_fail(fk_graph *g, fk_status s, const char *fmt, ...) {
     if (g->build_status == FK_OK) {
         va_list ap;
         va_start(ap, fmt);
@@ -93,7 +45,7 @@ static int build_fail(fk_graph *g, fk_status s, const char *fmt, ...) {
 static int new_value(fk_graph *g, int c) {
     if (!grow((void **)&g->values, &g->cap_values, g->n_values + 1,
               sizeof *g->values))
-        return build_fail(g, FK_ENOMEM, "graph: out of memory");
+        return fk__graph_build_fail(g, FK_ENOMEM, "graph: out of memory");
     fk_value *v = &g->values[g->n_values];
     memset(v, 0, sizeof *v);
     v->c = c;
@@ -111,11 +63,11 @@ static int add_node(fk_graph *g, fk_node node, int out_c) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, node.in[0]) ||
         (node.in[1] != -1 && !valid_value(g, node.in[1])))
-        return build_fail(g, FK_EINVAL, "graph: node %d reads an unknown value",
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: node %d reads an unknown value",
                           g->n_nodes);
     if (!grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1,
               sizeof *g->nodes))
-        return build_fail(g, FK_ENOMEM, "graph: out of memory");
+        return fk__graph_build_fail(g, FK_ENOMEM, "graph: out of memory");
     int out = new_value(g, out_c);
     if (out < 0) return -1;
     node.out = out;
@@ -166,9 +118,9 @@ int fk__graph_conv(fk_graph *g, int in, const float *filt, const float *bias,
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in) || !filt || kh <= 0 || kw <= 0 || out_c <= 0 ||
         stride <= 0)
-        return build_fail(g, FK_EINVAL, "graph: bad conv arguments");
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: bad conv arguments");
     if (g->values[in].c != in_c)
-        return build_fail(g, FK_EMODEL,
+        return fk__graph_build_fail(g, FK_EMODEL,
                           "graph: conv expects %d input channels, value has %d",
                           in_c, g->values[in].c);
     fk_node n = {.op = FK_OP_CONV, .in = {in, -1}, .w = filt, .b = bias,
@@ -182,9 +134,9 @@ int fk__graph_depthwise(fk_graph *g, int in, const float *filt,
                        fk_padding pad, fk_act act) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in) || !filt || kh <= 0 || kw <= 0 || stride <= 0)
-        return build_fail(g, FK_EINVAL, "graph: bad depthwise arguments");
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: bad depthwise arguments");
     if (g->values[in].c != c)
-        return build_fail(g, FK_EMODEL,
+        return fk__graph_build_fail(g, FK_EMODEL,
                           "graph: depthwise expects %d channels, value has %d",
                           c, g->values[in].c);
     fk_node n = {.op = FK_OP_DEPTHWISE, .in = {in, -1}, .w = filt, .b = bias,
@@ -198,7 +150,7 @@ int fk__graph_pool(fk_graph *g, fk_op op, int in, int k, int stride,
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in) || (op != FK_OP_MAXPOOL && op != FK_OP_AVGPOOL) ||
         k <= 0 || stride <= 0)
-        return build_fail(g, FK_EINVAL, "graph: bad pool arguments");
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: bad pool arguments");
     int c = g->values[in].c;
     fk_node n = {.op = op, .in = {in, -1}, .kh = k, .kw = k, .in_c = c,
                  .out_c = c, .stride = stride, .pad = pad};
@@ -208,7 +160,7 @@ int fk__graph_pool(fk_graph *g, fk_op op, int in, int k, int stride,
 int fk__graph_add(fk_graph *g, int a, int b, fk_act act) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, a) || !valid_value(g, b))
-        return build_fail(g, FK_EINVAL, "graph: add reads an unknown value");
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: add reads an unknown value");
     int ca = g->values[a].c, cb = g->values[b].c;
     fk_node n = {.op = FK_OP_ADD, .in = {a, b}, .act = act};
     return add_node(g, n, ca > cb ? ca : cb);
@@ -217,7 +169,7 @@ int fk__graph_add(fk_graph *g, int a, int b, fk_act act) {
 int fk__graph_mean_hw(fk_graph *g, int in) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in))
-        return build_fail(g, FK_EINVAL, "graph: mean reads an unknown value");
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: mean reads an unknown value");
     fk_node n = {.op = FK_OP_MEAN_HW, .in = {in, -1}};
     return add_node(g, n, g->values[in].c);
 }
@@ -226,7 +178,7 @@ int fk__graph_fc(fk_graph *g, int in, const float *w, const float *bias,
                 int in_features, int out_features, fk_act act) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in) || !w || in_features <= 0 || out_features <= 0)
-        return build_fail(g, FK_EINVAL, "graph: bad fc arguments");
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: bad fc arguments");
     fk_node n = {.op = FK_OP_FC, .in = {in, -1}, .w = w, .b = bias,
                  .in_c = in_features, .out_c = out_features, .act = act};
     return add_node(g, n, out_features);
@@ -235,7 +187,7 @@ int fk__graph_fc(fk_graph *g, int in, const float *w, const float *bias,
 int fk__graph_sigmoid(fk_graph *g, int in) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in))
-        return build_fail(g, FK_EINVAL, "graph: sigmoid reads an unknown value");
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: sigmoid reads an unknown value");
     fk_node n = {.op = FK_OP_SIGMOID, .in = {in, -1}};
     return add_node(g, n, g->values[in].c);
 }
@@ -252,10 +204,10 @@ int fk__graph_channels(const fk_graph *g, int value) {
 int fk__graph_binary(fk_graph *g, fk_binop op, int a, int b) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, a) || !valid_value(g, b))
-        return build_fail(g, FK_EINVAL, "graph: binary op reads an unknown value");
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: binary op reads an unknown value");
     int ca = g->values[a].c, cb = g->values[b].c;
     if (ca != cb && ca != 1 && cb != 1)
-        return build_fail(g, FK_EMODEL, "graph: cannot broadcast %d and %d channels",
+        return fk__graph_build_fail(g, FK_EMODEL, "graph: cannot broadcast %d and %d channels",
                           ca, cb);
     fk_node n = {.op = FK_OP_BINARY, .in = {a, b}, .sub = (int)op};
     return add_node(g, n, ca > cb ? ca : cb);
@@ -265,10 +217,10 @@ int fk__graph_binary_const(fk_graph *g, fk_binop op, int a, const float *k,
                           fk_shape4 ks, int const_first) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, a) || !k || ks.n <= 0 || ks.h <= 0 || ks.w <= 0 || ks.c <= 0)
-        return build_fail(g, FK_EINVAL, "graph: bad binary constant arguments");
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: bad binary constant arguments");
     int ca = g->values[a].c;
     if (ca != ks.c && ca != 1 && ks.c != 1)
-        return build_fail(g, FK_EMODEL, "graph: cannot broadcast %d and %d channels",
+        return fk__graph_build_fail(g, FK_EMODEL, "graph: cannot broadcast %d and %d channels",
                           ca, ks.c);
     fk_node n = {.op = FK_OP_BINARY, .in = {a, -1}, .w = k, .kshape = ks,
                  .sub = (int)op, .const_first = const_first};
@@ -278,7 +230,7 @@ int fk__graph_binary_const(fk_graph *g, fk_binop op, int a, const float *k,
 int fk__graph_unary(fk_graph *g, fk_unop op, int in) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in))
-        return build_fail(g, FK_EINVAL, "graph: unary op reads an unknown value");
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: unary op reads an unknown value");
     fk_node n = {.op = FK_OP_UNARY, .in = {in, -1}, .sub = (int)op};
     return add_node(g, n, g->values[in].c);
 }
@@ -286,10 +238,10 @@ int fk__graph_unary(fk_graph *g, fk_unop op, int in) {
 int fk__graph_pad(fk_graph *g, int in, const int pads[8], float value) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in) || !pads)
-        return build_fail(g, FK_EINVAL, "graph: bad pad arguments");
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: bad pad arguments");
     fk_node n = {.op = FK_OP_PAD, .in = {in, -1}, .fparam = value};
     for (int i = 0; i < 8; i++) {
-        if (pads[i] < 0) return build_fail(g, FK_EMODEL, "graph: negative padding");
+        if (pads[i] < 0) return fk__graph_build_fail(g, FK_EMODEL, "graph: negative padding");
         n.ip[i] = pads[i];
     }
     return add_node(g, n, g->values[in].c + pads[6] + pads[7]);
@@ -298,7 +250,7 @@ int fk__graph_pad(fk_graph *g, int in, const int pads[8], float value) {
 int fk__graph_reduce(fk_graph *g, fk_reduce_op op, int in, const int axes[4]) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in) || !axes)
-        return build_fail(g, FK_EINVAL, "graph: bad reduce arguments");
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: bad reduce arguments");
     fk_node n = {.op = FK_OP_REDUCE, .in = {in, -1}, .sub = (int)op};
     for (int i = 0; i < 4; i++) n.ip[i] = axes[i] != 0;
     return add_node(g, n, n.ip[3] ? 1 : g->values[in].c);
@@ -307,7 +259,7 @@ int fk__graph_reduce(fk_graph *g, fk_reduce_op op, int in, const int axes[4]) {
 int fk__graph_softmax(fk_graph *g, int in) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in))
-        return build_fail(g, FK_EINVAL, "graph: softmax reads an unknown value");
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: softmax reads an unknown value");
     fk_node n = {.op = FK_OP_SOFTMAX, .in = {in, -1}};
     return add_node(g, n, g->values[in].c);
 }
@@ -315,7 +267,7 @@ int fk__graph_softmax(fk_graph *g, int in) {
 int fk__graph_reshape(fk_graph *g, int in, int h, int w, int c) {
     if (g->build_status != FK_OK) return -1;
     if (!valid_value(g, in) || h <= 0 || w <= 0 || c <= 0)
-        return build_fail(g, FK_EINVAL, "graph: bad reshape arguments");
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: bad reshape arguments");
     fk_node n = {.op = FK_OP_RESHAPE, .in = {in, -1},
                  .kshape = (fk_shape4){1, h, w, c}};
     return add_node(g, n, c);
@@ -323,204 +275,11 @@ int fk__graph_reshape(fk_graph *g, int in, int h, int w, int c) {
 
 void fk__graph_mark_output(fk_graph *g, int value) {
     if (!valid_value(g, value)) {
-        build_fail(g, FK_EINVAL, "graph: output %d is not a value", value);
+        fk__graph_build_fail(g, FK_EINVAL, "graph: output %d is not a value", value);
         return;
     }
     g->values[value].is_output = 1;
     g->planned_n = 0;
-}
-
-/* ---- fusion ------------------------------------------------------------ */
-
-/* A constant operand that is one value per channel of a c-channel value
- * (shape 1x1x1xc) or one value for all (1x1x1x1). */
-static int per_channel(const fk_node *nd, int c) {
-    fk_shape4 k = nd->kshape;
-    return nd->in[1] < 0 && k.n == 1 && k.h == 1 && k.w == 1 && (k.c == 1 || k.c == c);
-}
-
-/* A constant operand holding one value, equal to x. */
-static int scalar_is(const fk_node *nd, float x) {
-    fk_shape4 k = nd->kshape;
-    return nd->in[1] < 0 && (long)k.n * k.h * k.w * k.c == 1 && nd->w[0] == x;
-}
-
-/* A copy of n floats (of src, or zeros when src is NULL) kept by the graph,
- * or NULL when out of memory (then the graph's build status says so). */
-static float *kept_copy(fk_graph *g, const float *src, long n) {
-    float *p = malloc((size_t)n * sizeof *p);
-    if (!p || fk__graph_keep(g, p) != FK_OK) {
-        build_fail(g, FK_ENOMEM, "graph: out of memory");
-        return NULL;
-    }
-    if (src)
-        memcpy(p, src, (size_t)n * sizeof *p);
-    else
-        memset(p, 0, (size_t)n * sizeof *p);
-    return p;
-}
-
-/* Whether value v is the graph input or produced by a node before `at`. */
-static int computed_before(const fk_graph *g, int v, const fk_node *at) {
-    if (v == 0) return 1;
-    for (const fk_node *nd = g->nodes; nd < at; nd++)
-        if (nd->out == v) return 1;
-    return 0;
-}
-
-/* Try to fold node j (the only reader of convolution cv's output) into cv.
- * Returns 1 if folded (cv then stands for both). */
-static int fold_into(fk_graph *g, fk_node *cv, const fk_node *j) {
-    int c = cv->out_c;
-    int affine = cv->act.kind == FK_ACT_NONE;
-    if (j->op == FK_OP_BINARY && j->in[1] < 0) {
-        fk_binop op = (fk_binop)j->sub;
-        if (affine && op == FK_BIN_MUL && per_channel(j, c) && cv->in[1] < 0) {
-            /* (x . w + b) * k = x . (w k) + b k, per output channel */
-            long taps = cv->op == FK_OP_CONV ? (long)cv->kh * cv->kw * cv->in_c
-                                             : (long)cv->kh * cv->kw;
-            float *w = kept_copy(g, cv->w, taps * c);
-            float *b = cv->b && w ? kept_copy(g, cv->b, c) : NULL;
-            if (!w || (cv->b && !b)) return 0;
-            for (long t = 0; t < taps; t++)
-                for (int o = 0; o < c; o++) w[t * c + o] *= j->w[j->kshape.c == 1 ? 0 : o];
-            if (b)
-                for (int o = 0; o < c; o++) b[o] *= j->w[j->kshape.c == 1 ? 0 : o];
-            cv->w = w;
-            cv->b = b;
-            return 1;
-        }
-        if (affine && (op == FK_BIN_ADD || (op == FK_BIN_SUB && !j->const_first)) &&
-            per_channel(j, c)) {
-            float *b = kept_copy(g, cv->b, c);
-            if (!b) return 0;
-            for (int o = 0; o < c; o++) {
-                float k = j->w[j->kshape.c == 1 ? 0 : o];
-                b[o] += op == FK_BIN_ADD ? k : -k;
-            }
-            cv->b = b;
-            return 1;
-        }
-        /* clip_by_value(relu(x), 0, 6), as Keras writes ReLU6 */
-        if (op == FK_BIN_MIN && cv->act.kind == FK_ACT_RELU && scalar_is(j, 6.0f)) {
-            cv->act.kind = FK_ACT_RELU6;
-            return 1;
-        }
-        if (op == FK_BIN_MAX && scalar_is(j, 0.0f) &&
-            (cv->act.kind == FK_ACT_RELU || cv->act.kind == FK_ACT_RELU6 || affine)) {
-            if (affine) cv->act.kind = FK_ACT_RELU;
-            return 1;
-        }
-        return 0;
-    }
-    if (((j->op == FK_OP_BINARY && j->sub == FK_BIN_ADD) || j->op == FK_OP_ADD) &&
-        cv->op == FK_OP_CONV && affine && cv->in[1] < 0) {
-        /* a residual: conv(x) + y with y computed before the convolution
-         * (it is then read where the convolution runs); plan checks that y
-         * has the output's shape. facekit's own add brings its activation. */
-        int y = j->in[0] == cv->out ? j->in[1] : j->in[0];
-        if (y == cv->out || g->values[y].c != c || !computed_before(g, y, cv)) return 0;
-        cv->in[1] = y;
-        if (j->op == FK_OP_ADD) cv->act = j->act;
-        return 1;
-    }
-    if (j->op == FK_OP_UNARY && affine && (j->sub == FK_UN_RELU || j->sub == FK_UN_RELU6)) {
-        cv->act.kind = j->sub == FK_UN_RELU ? FK_ACT_RELU : FK_ACT_RELU6;
-        return 1;
-    }
-    return 0;
-}
-
-/* Node indices reading value v (up to max of them); returns how many read
- * it, or max + 1 when v is a graph output (never to be folded away). */
-static int reader_nodes(const fk_graph *g, int v, int *idx, int max) {
-    if (g->values[v].is_output) return max + 1;
-    int n = 0;
-    for (int i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i].in[0] == v || g->nodes[i].in[1] == v) {
-            if (n < max) idx[n] = i;
-            n++;
-        }
-    return n;
-}
-
-/* The index of the only node reading v, or -1. */
-static int only_reader(const fk_graph *g, int v) {
-    int idx[1] = {-1};
-    return reader_nodes(g, v, idx, 1) == 1 ? idx[0] : -1;
-}
-
-static void remove_node(fk_graph *g, int j) {
-    memmove(&g->nodes[j], &g->nodes[j + 1], (size_t)(g->n_nodes - j - 1) * sizeof *g->nodes);
-    g->n_nodes--;
-}
-
-static int cmp_int_desc(const void *x, const void *y) {
-    int a = *(const int *)x, b = *(const int *)y;
-    return (a < b) - (a > b);
-}
-
-/* PReLU as some converters write it, max(x, 0) + gamma * min(x, 0), after
- * convolution i (no activation yet): folds into its activation. Returns 1
- * if folded. */
-static int fold_prelu(fk_graph *g, int i) {
-    fk_node *cv = &g->nodes[i];
-    int c = cv->out_c, two[2];
-    if (cv->act.kind != FK_ACT_NONE || reader_nodes(g, cv->out, two, 2) != 2) return 0;
-    int mx = -1, mn = -1;
-    for (int k = 0; k < 2; k++) {
-        const fk_node *nd = &g->nodes[two[k]];
-        if (nd->op != FK_OP_BINARY || !scalar_is(nd, 0.0f) || two[k] <= i) return 0;
-        if (nd->sub == FK_BIN_MAX) mx = two[k];
-        if (nd->sub == FK_BIN_MIN) mn = two[k];
-    }
-    if (mx < 0 || mn < 0) return 0;
-    int mul = only_reader(g, g->nodes[mn].out);
-    if (mul < 0) return 0;
-    const fk_node *m = &g->nodes[mul];
-    if (m->op != FK_OP_BINARY || m->sub != FK_BIN_MUL || !per_channel(m, c)) return 0;
-    int add = only_reader(g, m->out);
-    if (add < 0 || only_reader(g, g->nodes[mx].out) != add) return 0;
-    const fk_node *a = &g->nodes[add];
-    if (a->op != FK_OP_BINARY || a->sub != FK_BIN_ADD || a->in[1] < 0) return 0;
-    const float *slope = m->w;
-    if (m->kshape.c == 1) { /* one slope for all: spread it per channel */
-        float *s = kept_copy(g, NULL, c);
-        if (!s) return 0;
-        for (int o = 0; o < c; o++) s[o] = m->w[0];
-        slope = s;
-    }
-    cv->act = (fk_act){FK_ACT_PRELU, 0.0f, slope};
-    cv->out = a->out;
-    int gone[4] = {mx, mn, mul, add};
-    qsort(gone, 4, sizeof *gone, cmp_int_desc);
-    for (int k = 0; k < 4; k++) remove_node(g, gone[k]);
-    return 1;
-}
-
-fk_status fk__graph_fuse(fk_graph *g) {
-    if (!g) return fk__fail(FK_EINVAL, "fk__graph_fuse: graph is NULL");
-    if (g->build_status != FK_OK) return fk__graph_build_status(g);
-    for (int i = 0; i < g->n_nodes; i++) {
-        if (g->nodes[i].op != FK_OP_CONV && g->nodes[i].op != FK_OP_DEPTHWISE) continue;
-        for (;;) {
-            fk_node *cv = &g->nodes[i];
-            int j = only_reader(g, cv->out);
-            if (j <= i) break;
-            fk_node next = g->nodes[j];
-            int two_values = (next.op == FK_OP_BINARY || next.op == FK_OP_ADD) && next.in[1] >= 0;
-            if ((next.in[0] != cv->out && !(two_values && next.in[1] == cv->out)) ||
-                !fold_into(g, cv, &next))
-                break;
-            /* cv now writes j's output; its old output is left unread */
-            cv->out = next.out;
-            remove_node(g, j);
-        }
-        if (fold_prelu(g, i)) i--; /* look at it again: more may follow */
-        if (g->build_status != FK_OK) return fk__graph_build_status(g);
-    }
-    g->planned_n = 0;
-    return FK_OK;
 }
 
 /* Infer the output shape of node `nd` from its inputs' shapes; fills the

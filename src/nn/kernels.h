@@ -22,7 +22,7 @@
 
 #include <stddef.h>
 
-#include "nn/threadpool.h"
+#include "core/threadpool.h"
 
 typedef struct fk_shape4 {
     int n, h, w, c;
@@ -63,13 +63,6 @@ void fk__window_out(const fk_window *win, int in_h, int in_w, int *out_h,
 /* Apply an activation in place to `count` values of `c` channels each
  * (channel = index % c). */
 void fk__act_apply(const fk_act *act, float *x, long count, int c);
-
-/* Row-major C[m][n] = A[m][k] . B[n][k]^T (B's rows are the columns of
- * the product) through OpenBLAS, safe to call from several pool threads at
- * once (see kernels_fast.c). Assumes m, n, k >= 1 and valid leading
- * dimensions. The gallery's batched search scores queries x rows with it. */
-void fk__sgemm_abt(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                  float *c, int ldc);
 
 /* ---- convolution: out = act(conv(in, filt) + bias) --------------------- *
  * in: is (NHWC); filt: [kh][kw][is.c][oc]; bias: [oc] or NULL;

@@ -10,6 +10,12 @@
  * Facts about op semantics come from TensorFlow's op definitions (NHWC data,
  * HWIO filters, depthwise filters [kh][kw][c][multiplier], SAME padding with
  * the odd pixel at the bottom/right, fused_ops lists of _Fused* nodes).
+ *
+ * long file: about 820 lines, kept whole. The op converters, the resolver
+ * that dispatches to them and the small helpers form one recursion over one
+ * conversion context (a converter resolves its inputs, which runs other
+ * converters); cutting it would put the context, the tensor value and some
+ * twenty helpers behind an internal header to save a few lines.
  */
 #include "nn/tfjs_graph.h"
 

@@ -26,7 +26,7 @@
 
 #include "facekit.h"
 #include "nn/graph.h"
-#include "nn/threadpool.h"
+#include "core/threadpool.h"
 
 typedef struct fk_tfjs_model fk_tfjs_model;
 

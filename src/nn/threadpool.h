@@ -1,27 +1,10 @@
 /*
- * threadpool.h - a fixed set of worker threads for data-parallel loops.
- *
- * The only primitive is fk__pool_run: split the index range [0, n) into
- * contiguous chunks and call fn(arg, begin, end) for each chunk on the pool's
- * threads (the calling thread takes part), returning when all are done. With
- * a NULL pool or threads == 1 it simply calls fn(arg, 0, n). Nothing is
- * allocated per call. A pool must not be used by two threads at once.
+ * nn/threadpool.h - the thread pool moved to core (core/threadpool.h: the
+ * gallery shares it, and the gallery may not include nn). This header only
+ * forwards, so the files that still include it by its old name build; new
+ * code includes core/threadpool.h.
  */
 #ifndef FK_NN_THREADPOOL_H
 #define FK_NN_THREADPOOL_H
-
-#include "facekit.h"
-
-typedef struct fk_pool fk_pool;
-
-typedef void (*fk_pool_fn)(void *arg, long begin, long end);
-
-/* threads <= 0 means the number of online CPUs. */
-fk_status fk__pool_new(int threads, fk_pool **out);
-void fk__pool_free(fk_pool *pool);
-int fk__pool_threads(const fk_pool *pool);
-/* Run fn over [0, n) in at most `threads` chunks, each of at least `grain`
- * indices (grain >= 1). */
-void fk__pool_run(fk_pool *pool, long n, long grain, fk_pool_fn fn, void *arg);
-
+#include "core/threadpool.h"
 #endif

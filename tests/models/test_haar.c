@@ -1,5 +1,5 @@
 /*
- * test_haar.c - the Haar cascade reader and evaluator (haar_cascade.c).
+ * test_haar.c - the Haar cascade reader and evaluator (haar_xml.c, haar_cascade.c).
  *
  *  - a hand-written one-feature cascade on a synthetic step image, where the
  *    variance-normalised feature value is derived by hand (2.25), so the
@@ -17,7 +17,7 @@
 #include "test.h"
 #include "facekit.h"
 #include "models/face_models.h"
-#include "nn/threadpool.h"
+#include "core/threadpool.h"
 
 /* A 6x6 window, one stump on feature "right half minus left half":
  * rect (0,0,6,6) weight -1 plus rect (3,0,3,6) weight 2. */

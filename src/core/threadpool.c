@@ -35,7 +35,7 @@
  *
  * Nothing is allocated after fk__pool_new.
  */
-#include "nn/threadpool.h"
+#include "core/threadpool.h"
 
 #include <pthread.h>
 #include <sched.h>
