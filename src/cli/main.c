@@ -170,8 +170,8 @@ int cli_parse(int argc, char **argv, int first, cli_args *a) {
         else if (!strcmp(name, "--markdown")) a->markdown = value;
         else if (!strcmp(name, "--db")) a->db_path = value;
         else if (!strcmp(name, "--id")) a->id = value;
-        else if (!strcmp(name, "--search-method")) a->opt.search_method = value;
-        else if (!strcmp(name, "--ann")) a->opt.ann_index = value;
+        else if (!strcmp(name, "--search-method")) a->search_method = value;
+        else if (!strcmp(name, "--ann")) a->ann_index = value;
         else if (!strcmp(name, "--top-k")) {
             char *end;
             long k = strtol(value, &end, 10);

@@ -547,7 +547,7 @@ fk_status fk_gallery_index_folder(fk_gallery *g, fk_context *ctx, const char *di
         int threads = io.threads > 0 ? io.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
         if (threads < 1) threads = 1;
         if (threads > r.count) threads = r.count;
-        r.home = fk_context_model_home(ctx);
+        r.home = fk_context_get_model_home(ctx);
         r.max_pixels = io.max_pixels;
         r.decode_max_side = io.decode_max_side;
         r.opt = g->opt;

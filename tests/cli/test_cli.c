@@ -336,7 +336,7 @@ int main(void) {
     test_bad_images();
     char home[1024];
     char probe[1200];
-    if (fk_default_home(home, sizeof home) == FK_OK &&
+    if (fk_models_default_home(home, sizeof home) == FK_OK &&
         (snprintf(probe, sizeof probe, "%s/face-api/face_recognition_model.bin", home),
          access(probe, R_OK) == 0))
         test_with_models(home);
