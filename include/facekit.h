@@ -68,9 +68,9 @@ typedef enum fk_status {
     FK_EEXTERNAL  /* an external program (npm) or library (libcrypto) failed */
 } fk_status;
 
-/* The message explaining the last failure on this thread ("no error" when
- * the last call succeeded); valid until the thread's next call into the
- * library. Never NULL. */
+/* The message explaining the last failure on this thread; read it right
+ * after a call returned an error (the next call may replace it). Never
+ * NULL. */
 const char *fk_last_error(void);
 /* A short name for a status ("no face detected"). Never NULL. */
 const char *fk_status_name(fk_status s);
@@ -130,8 +130,10 @@ fk_status fk_image_decode_scaled(const void *data, size_t size,
 fk_status fk_image_new(int width, int height, int channels, fk_image **out);
 /* Frees an image made by the functions above; NULL is a no-op. */
 void fk_image_free(fk_image *img);
-/* Encode as JPEG (quality 1..100) or PNG, chosen by the file extension
- * (.jpg, .jpeg, .png; anything else is FK_EINVAL). */
+/* Encode as JPEG (quality 1..100, 0: 90) or PNG, chosen by the file
+ * extension (.jpg, .jpeg, .png; anything else is FK_EINVAL). The file is
+ * written under a temporary name and renamed, so a failure leaves no
+ * half-written image. */
 fk_status fk_image_save(const fk_image *img, const char *path, int quality);
 
 /* ---- context ----------------------------------------------------------- */
@@ -161,10 +163,11 @@ const char *fk_context_get_model_home(const fk_context *ctx);
 /* ---- pipeline options -------------------------------------------------- */
 
 /* The per-call options of detect / represent / verify, named as deepface
- * names them. Every pointer field may be NULL for its default; names are
- * matched case-sensitively and an unknown one is FK_EINVAL with the valid
- * names in the message. fk_models_list gives the detectors (role
- * "detector") and recognizers (role "recognizer") of this build. */
+ * names them. Every pointer field may be NULL for its default. Names are
+ * matched ignoring case (results carry the canonical spelling); an unknown
+ * one, or a number out of its range, is FK_EINVAL with the valid values in
+ * the message. fk_models_list gives the detectors (role "detector") and
+ * recognizers (role "recognizer") of this build. */
 typedef struct fk_options {
     const char *detector;     /* a detector name, or "skip" (the whole image
                                  is the face); default "ssd" */
@@ -174,9 +177,12 @@ typedef struct fk_options {
     int align;                /* 1 (default): align faces before embedding */
     int enforce_detection;    /* 1 (default): no face is an error; 0: use the
                                  whole image as the face */
-    float expand_percentage;  /* grow detected boxes by this % (default 0) */
-    float min_confidence;     /* detector score threshold (default 0.5) */
-    float threshold;          /* verify: <= 0 uses the calibrated threshold */
+    float expand_percentage;  /* grow detected boxes by this %, 0..1000
+                                 (default 0) */
+    float min_confidence;     /* detector score threshold, 0..1 (default 0.5) */
+    float threshold;          /* verify and gallery matches: a distance
+                                 >= 0; 0 (default): the calibrated one for
+                                 (model, metric), see fk_threshold */
     const char *image_names[2]; /* labels for error messages (file names);
                                    NULL: "img1", "img2" */
 } fk_options;
@@ -204,7 +210,8 @@ typedef struct fk_face {
     float confidence;         /* detector score, 0..1 (0 with detector skip) */
     fk_point left_eye;        /* person's left eye (image right) */
     fk_point right_eye;       /* person's right eye (image left) */
-    int landmark_count;       /* 68, or 0 when not computed */
+    int landmark_count;       /* 68, or 0 for the whole-image face of a
+                                 detection that found nothing */
     fk_point landmarks[FK_MAX_LANDMARKS];
     /* The points the detector itself gives (0 for detectors that give
      * none, and for skip); keypoint_names[i] (static strings) names
@@ -229,14 +236,15 @@ typedef struct fk_faces {
 void fk_faces_free(fk_faces *faces);
 
 /* Find every face: boxes, confidence, 68 landmarks and eye centres, sorted
- * by confidence, highest first. opt may be NULL for defaults. With
- * enforce_detection == 0 and no face found, the whole image is one face of
- * confidence 0. */
+ * by confidence, highest first; no embeddings. The caller owns *out
+ * (fk_faces_free), which is empty on failure. With enforce_detection == 0
+ * and no face found, the whole image is one face of confidence 0 (no
+ * landmarks). */
 fk_status fk_detect(fk_context *ctx, const fk_image *img, const fk_options *opt,
                     fk_faces *out);
 
-/* Detect, align and embed every face. Each face's embedding is filled
- * (embedding_dim floats of opt's model, owned by *out). */
+/* Detect, align and embed every face, as fk_detect, and fill each face's
+ * embedding (embedding_dim floats of opt's model, owned by *out). */
 fk_status fk_represent(fk_context *ctx, const fk_image *img,
                        const fk_options *opt, fk_faces *out);
 
@@ -277,12 +285,13 @@ fk_status fk_draw_faces(fk_image *img, const fk_faces *faces);
 /* The arithmetic of verify, for callers that keep their own embeddings.
  * Metrics are those of fk_options.metric; smaller means more alike. */
 
-/* Distance between two embeddings of n floats under `metric` (NULL:
- * "cosine"); FK_EINVAL on an unknown metric, NULL arrays or n <= 0. */
+/* Distance between two embeddings of n floats under `metric` (required);
+ * FK_EINVAL on an unknown metric, NULL arrays or n <= 0. */
 fk_status fk_distance(const float *a, const float *b, int n, const char *metric,
                       float *out);
 /* The calibrated verify threshold for (model, metric), the one fk_verify
- * uses when opt->threshold is 0; FK_EINVAL on an unknown name. */
+ * uses when opt->threshold is 0; FK_EINVAL on an unknown name or a pair
+ * without one. */
 fk_status fk_threshold(const char *model, const char *metric, float *out);
 
 /* ---- evaluation -------------------------------------------------------- */
@@ -409,26 +418,27 @@ fk_status fk_models_default_home(char *buf, size_t cap);
 
 /* A gallery is one SQLite file (WAL journal, one transaction per batch, so a
  * crash or kill -9 loses nothing already committed), or a PostgreSQL
- * database named by a postgresql:// (or postgres://) URI, holding identities,
- * images (path, size, mtime, SHA-256 of the content) and each image's faces
- * with their embeddings. Embeddings are kept per configuration (model,
- * detector, align, normalization, dimension): a handle is bound to the
- * configuration of the pipeline options (fk_options) it was opened with,
+ * database named by a postgresql:// (or postgres://) URI, holding
+ * identities, images (path, size, mtime, SHA-256 of the content) and each
+ * image's faces with their embeddings. Embeddings are kept per configuration
+ * (model, detector, align, normalization, dimension): a handle is bound to
+ * the configuration of the pipeline options (fk_options) it was opened with,
  * and only ever reads or writes faces of that configuration, so switching
- * model never mixes embeddings. How the gallery is opened and searched is
- * set apart, in fk_gallery_options. A file that is not SQLite, or an SQLite file that is not a
- * facekit gallery, is refused with FK_EFORMAT. Several processes may use the
- * same file at once (SQLite locking; writers wait up to 60 s), and many
- * processes on many machines may share one PostgreSQL gallery (each write is
- * one transaction; writers queue on a generation counter that every write
- * bumps). Every handle searches its own in-memory copy of the embeddings and
- * reloads it only when the gallery's generation changed since its last
- * search, so a registration by any process is seen by every other one on
- * its next search. PostgreSQL unreachable, a malformed URI or a refused
- * login give FK_EIO / FK_EINVAL naming the host (never the password); a
- * database whose tables of these names were not made by facekit is refused
- * with FK_EFORMAT. The folder indexer (fk_gallery_index_folder) works on
- * SQLite galleries only. A handle must not be used by two threads at once. */
+ * model never mixes embeddings; how it is opened and searched is set apart,
+ * in fk_gallery_options. A file that is not SQLite, or an SQLite file that
+ * is not a facekit gallery, is refused with FK_EFORMAT. Several processes
+ * may use the same file at once (SQLite locking; writers wait up to 60 s),
+ * and many processes on many machines may share one PostgreSQL gallery (each
+ * write is one transaction; writers queue on a generation counter that every
+ * write bumps). Every handle searches its own in-memory copy of the
+ * embeddings and reloads it only when the gallery's generation changed since
+ * its last search, so a registration by any process is seen by every other
+ * one on its next search. PostgreSQL unreachable, a malformed URI or a
+ * refused login give FK_EIO / FK_EINVAL naming the host (never the
+ * password); a database whose tables of these names were not made by facekit
+ * is refused with FK_EFORMAT. The folder indexer (fk_gallery_index_folder)
+ * works on SQLite galleries only. A handle must not be used by two threads
+ * at once. */
 typedef struct fk_gallery fk_gallery;
 
 /* The gallery's own settings, read once by fk_gallery_open. */
@@ -469,7 +479,8 @@ typedef int (*fk_gallery_progress_fn)(void *user, int done, int total,
 
 typedef struct fk_gallery_index_options {
     int threads;          /* workers, each with its own context; 0: all cores */
-    int batch;            /* images per transaction (0: 32) */
+    int batch;            /* images per transaction (0: 32); a commit
+                             also happens every 2 s */
     size_t max_pixels;    /* 0: FK_DEFAULT_MAX_PIXELS */
     int decode_max_side;  /* > 0: decode large JPEGs scaled down, as
                              fk_image_load_scaled (0: full decode) */
@@ -478,6 +489,7 @@ typedef struct fk_gallery_index_options {
     void *user;           /* passed to progress and warn */
 } fk_gallery_index_options;
 
+/* Writes the defaults (all zero: every field takes its fallback above). */
 void fk_gallery_index_options_init(fk_gallery_index_options *io);
 
 typedef struct fk_gallery_index_stats {
@@ -500,7 +512,8 @@ typedef struct fk_gallery_index_stats {
  * embedded; removed files are dropped. Files that cannot be decoded are
  * skipped, counted and reported through io->warn; the gallery file itself
  * is ignored. Paths are stored relative to dir. ctx gives the model home.
- * stats may be NULL. */
+ * io (NULL: defaults) and stats may be NULL. FK_EINVAL on a PostgreSQL
+ * gallery (a folder's index is an SQLite file inside it). */
 fk_status fk_gallery_index_folder(fk_gallery *g, fk_context *ctx,
                                   const char *dir,
                                   const fk_gallery_index_options *io,
@@ -548,9 +561,9 @@ typedef struct fk_gallery_results {
  * distance; compare with threshold.
  *
  * Exact search (the default): SIMD dot products over a contiguous matrix
- * loaded once (reloaded when the file changes), split across threads
- * ($FACEKIT_THREADS or all cores) for large galleries; several query faces
- * at once go through one blocked sgemm.
+ * loaded once (reloaded when the gallery's generation changes), split
+ * across threads ($FACEKIT_THREADS or all cores) from 8192 faces on;
+ * several query faces at once go through one blocked sgemm.
  *
  * ANN search (fk_gallery_options.search_method "ann"): a faiss index
  * (ann_index "hnsw", the default, or "ivfpq") kept beside an SQLite gallery
@@ -563,11 +576,14 @@ typedef struct fk_gallery_results {
  * faces ($FACEKIT_ANN_MIN_ROWS) are answered exactly; result->method says
  * which answered.
  *
- * FK_ENOFACE when img holds no face (with enforce_detection); top_k must
+ * The caller owns *out (fk_gallery_results_free), which is empty on
+ * failure. FK_ENOFACE when img holds no face (with the handle's
+ * enforce_detection; without it the whole image is the query); top_k must
  * be >= 1. */
 fk_status fk_gallery_search(fk_gallery *g, fk_context *ctx, const fk_image *img,
                             int top_k, fk_gallery_results *out);
-/* The same for one embedding of the gallery's dimension. exclude_image_id
+/* The same for one embedding of the gallery's dimension (FK_EINVAL on
+ * another); *out is freed with fk_gallery_result_free. exclude_image_id
  * > 0 leaves that image's faces out (leave-one-out evaluation). */
 fk_status fk_gallery_search_embedding(fk_gallery *g,
                                       const float *embedding, int dim,

@@ -67,14 +67,15 @@ static fk_status resolve_search(fk_gallery *g, const fk_gallery_options *in) {
     g->gopt.create = g->gopt.create ? 1 : 0;
     const char *m = g->gopt.search_method ? g->gopt.search_method : "exact";
     const char *k = g->gopt.ann_index ? g->gopt.ann_index : "hnsw";
-    if (!strcmp(m, "exact")) g->gopt.search_method = "exact";
-    else if (!strcmp(m, "ann")) g->gopt.search_method = "ann";
+    /* Ignoring case, as every name in fk_options. */
+    if (!strcasecmp(m, "exact")) g->gopt.search_method = "exact";
+    else if (!strcasecmp(m, "ann")) g->gopt.search_method = "ann";
     else
         return fk__fail(FK_EINVAL, "unknown search method '%s' (valid: exact, ann)", m);
-    if (!strcmp(k, "hnsw")) {
+    if (!strcasecmp(k, "hnsw")) {
         g->gopt.ann_index = "hnsw";
         g->ann_kind = FK_FAISS_HNSW;
-    } else if (!strcmp(k, "ivfpq")) {
+    } else if (!strcasecmp(k, "ivfpq")) {
         g->gopt.ann_index = "ivfpq";
         g->ann_kind = FK_FAISS_IVFPQ;
     } else {
