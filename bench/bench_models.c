@@ -406,7 +406,7 @@ int main(int argc, char **argv) {
     const int tcount[2] = {1, threads};
 
     char home[PATH_MAX], pa[PATH_MAX + 32], pb[PATH_MAX + 32];
-    if (fk_default_home(home, sizeof home) != FK_OK) {
+    if (fk_models_default_home(home, sizeof home) != FK_OK) {
         fprintf(stderr, "%s\n", fk_last_error());
         return 1;
     }

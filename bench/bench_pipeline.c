@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/profile.h"
 #include "facekit.h"
 
 #include "bench_util.h"
@@ -32,7 +33,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--max-side") == 0 && i + 1 < argc) max_side = atoi(argv[++i]);
         else if (npos < 2) pos[npos++] = argv[i];
     }
-    if (fk_default_home(home, sizeof home) != FK_OK) return 1;
+    if (fk_models_default_home(home, sizeof home) != FK_OK) return 1;
     if (pos[0]) snprintf(path, sizeof path, "%s", pos[0]);
     else snprintf(path, sizeof path, "%s/face-api/sample1.jpg", home);
     int runs = pos[1] ? atoi(pos[1]) : 10;
@@ -66,8 +67,8 @@ int main(int argc, char **argv) {
             }
             double t1 = now_ms();
             fk_faces f;
-            fk_stage_times st = {0};
-            if (fk_represent_timed(ctx, img, NULL, &f, &st) != FK_OK) {
+            fk__stage_times st = {0};
+            if (fk__represent_timed(ctx, img, NULL, &f, &st) != FK_OK) {
                 fprintf(stderr, "%s\n", fk_last_error());
                 return 1;
             }

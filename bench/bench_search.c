@@ -166,6 +166,9 @@ static void run_ann(int kind, const int *efforts, int nefforts, float *matrix, l
     for (long r = 0; r < rows; r++) g->face_ids[r] = g->image_ids[r] = r + 1;
     g->cache_gen = 1;
     g->threads = threads;
+    fk_gallery_options_init(&g->gopt);
+    g->gopt.search_method = "ann";
+    g->gopt.ann_index = name;
     g->use_ann = 1;
     g->ann_kind = kind;
     g->be = &fk__gallery_sqlite_backend; /* only its local_file flag is read: save/load the index */
@@ -176,7 +179,7 @@ static void run_ann(int kind, const int *efforts, int nefforts, float *matrix, l
     if (fk__gallery_ann_sync(g, &use) != FK_OK || !use) die_fk("building the ANN index");
     res.mem = rss_mib() - rss;
     fk_gallery_ann_info info;
-    fk_gallery_ann_info_get(g, &info);
+    fk_gallery_get_ann_info(g, &info);
     if (info.note[0]) printf("note: %s\n", info.note);
     res.build = info.build_seconds;
     res.save = info.save_seconds;
@@ -191,7 +194,7 @@ static void run_ann(int kind, const int *efforts, int nefforts, float *matrix, l
     fk__gallery_ann_free(g->ann);
     g->ann = NULL;
     if (fk__gallery_ann_sync(g, &use) != FK_OK) die_fk("loading the ANN index");
-    fk_gallery_ann_info_get(g, &info);
+    fk_gallery_get_ann_info(g, &info);
     res.load = info.load_seconds;
 
     int *arow = xmalloc((size_t)nq * K * sizeof *arow);

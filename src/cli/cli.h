@@ -34,6 +34,8 @@ typedef struct cli_args {
     int strict;             /* eval --strict: missing images are fatal */
     int quiet;
     const char *db_path;    /* find/register/search/gallery --db */
+    const char *search_method; /* find/search --search-method; NULL: exact */
+    const char *ann_index;  /* find/search --ann; NULL: hnsw */
     const char *id;         /* register --id */
     int top_k;              /* find/search --top-k; 0: default */
 } cli_args;

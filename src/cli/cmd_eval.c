@@ -437,7 +437,7 @@ static void installed_grid(const char **models, int *nmodels, const char **detec
     int n = 0;
     char home[PATH_MAX];
     *nmodels = *ndetectors = 0;
-    if (fk_default_home(home, sizeof home) == FK_OK && fk_models_list(home, infos, 64, &n) == FK_OK)
+    if (fk_models_default_home(home, sizeof home) == FK_OK && fk_models_list(home, infos, 64, &n) == FK_OK)
         for (int i = 0; i < n && i < 64; i++) {
             if (!infos[i].installed) continue;
             if (!strcmp(infos[i].role, "recognizer") && *nmodels < cap) models[(*nmodels)++] = infos[i].name;

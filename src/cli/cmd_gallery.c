@@ -126,19 +126,30 @@ static json_t *results_json(const fk_gallery_results *r, const char *dir) {
 static void method_json(fk_gallery *g, const fk_gallery_results *r, const cli_args *a,
                         json_t *o) {
     const char *method = r->count > 0 ? r->items[0].method : NULL;
-    if (!method) method = a->opt.search_method ? a->opt.search_method : "exact";
+    if (!method) method = a->search_method ? a->search_method : "exact";
     json_object_set_new(o, "search_method", json_string(method));
     fk_gallery_ann_info info;
-    if (fk_gallery_ann_info_get(g, &info) == FK_OK && info.note[0] && !a->quiet)
+    if (fk_gallery_get_ann_info(g, &info) == FK_OK && info.note[0] && !a->quiet)
         fprintf(stderr, "facekit: warning: %s\n", info.note);
 }
 
 static json_t *config_json(fk_gallery *g, json_t *o) {
     fk_gallery_stats s;
-    if (fk_gallery_stats_get(g, &s) != FK_OK) return o;
+    if (fk_gallery_get_stats(g, &s) != FK_OK) return o;
     json_object_set_new(o, "model", json_string(s.model));
     json_object_set_new(o, "detector_backend", json_string(s.detector));
     return o;
+}
+
+/* The gallery's own options from --search-method and --ann; create: the
+ * command may create the gallery. Returns go. */
+static const fk_gallery_options *gallery_options(const cli_args *a, int create,
+                                                 fk_gallery_options *go) {
+    fk_gallery_options_init(go);
+    go->create = create;
+    if (a->search_method) go->search_method = a->search_method;
+    if (a->ann_index) go->ann_index = a->ann_index;
+    return go;
 }
 
 /* ---- commands ----------------------------------------------------------- */
@@ -167,6 +178,7 @@ int cmd_find(cli_args *a) {
     fk_gallery *g = NULL;
     fk_image *img = NULL;
     fk_gallery_results res = {0};
+    fk_gallery_options go;
     fk_gallery_index_stats st;
     progress_state ps = {isatty(2) && !a->quiet, 0, a->quiet, cli_now_s()};
     fk_gallery_index_options io;
@@ -179,7 +191,7 @@ int cmd_find(cli_args *a) {
     io.user = &ps;
     a->opt.image_names[0] = a->positional[0];
     if (open_context(a, &ctx) ||
-        fk_gallery_open(index_path, &a->opt, FK_GALLERY_CREATE, &g) != FK_OK ||
+        fk_gallery_open(index_path, &a->opt, gallery_options(a, 1, &go), &g) != FK_OK ||
         cli_load_image(a, a->positional[0], &img) != FK_OK) {
         rc = cli_fail();
         goto done;
@@ -227,16 +239,17 @@ int cmd_register(cli_args *a) {
     fk_gallery *g = NULL;
     fk_image *img = NULL;
     int64_t face_id = 0;
+    fk_gallery_options go;
     a->opt.image_names[0] = a->positional[0];
     if (open_context(a, &ctx) || cli_load_image(a, a->positional[0], &img) != FK_OK ||
-        fk_gallery_open(db, &a->opt, FK_GALLERY_CREATE, &g) != FK_OK ||
+        fk_gallery_open(db, &a->opt, gallery_options(a, 1, &go), &g) != FK_OK ||
         fk_gallery_register(g, ctx, img, a->id, a->positional[0], &face_id) != FK_OK) {
         rc = cli_fail();
     } else {
         /* The gallery's printable name: a PostgreSQL URI without its
          * password. */
         fk_gallery_stats gs;
-        const char *where = fk_gallery_stats_get(g, &gs) == FK_OK ? gs.location : db;
+        const char *where = fk_gallery_get_stats(g, &gs) == FK_OK ? gs.location : db;
         json_t *out = json_pack("{s:b, s:s, s:s, s:I, s:s}", "registered", 1, "identity", a->id,
                                 "file", a->positional[0], "face_id", (json_int_t)face_id, "db",
                                 where);
@@ -259,8 +272,10 @@ int cmd_search(cli_args *a) {
     fk_gallery *g = NULL;
     fk_image *img = NULL;
     fk_gallery_results res = {0};
+    fk_gallery_options go;
     a->opt.image_names[0] = a->positional[0];
-    if (open_context(a, &ctx) || fk_gallery_open(db, &a->opt, 0, &g) != FK_OK ||
+    if (open_context(a, &ctx) ||
+        fk_gallery_open(db, &a->opt, gallery_options(a, 0, &go), &g) != FK_OK ||
         cli_load_image(a, a->positional[0], &img) != FK_OK ||
         fk_gallery_search(g, ctx, img, a->top_k > 0 ? a->top_k : DEFAULT_TOP_K, &res) != FK_OK) {
         rc = cli_fail();
@@ -293,25 +308,27 @@ int cmd_gallery(cli_args *a) {
     if (stat(db, &sb) == 0 && S_ISDIR(sb.st_mode)) snprintf(path, sizeof path, "%s/%s", db, INDEX_NAME);
     else snprintf(path, sizeof path, "%s", db);
     fk_gallery *g = NULL;
-    if (fk_gallery_open(path, &a->opt, 0, &g) != FK_OK) return cli_fail();
+    fk_gallery_options go;
+    if (fk_gallery_open(path, &a->opt, gallery_options(a, 0, &go), &g) != FK_OK)
+        return cli_fail();
     int rc = 0;
     if (!strcmp(sub, "list")) {
-        fk_gallery_identity *ids = NULL;
-        int n = 0;
-        if (fk_gallery_list(g, &ids, &n) != FK_OK) {
+        fk_gallery_identities ids = {0};
+        if (fk_gallery_list(g, &ids) != FK_OK) {
             rc = cli_fail();
         } else {
             json_t *list = json_array();
-            for (int i = 0; i < n; i++)
-                json_array_append_new(list, json_pack("{s:s, s:i, s:i}", "identity", ids[i].name,
-                                                      "images", ids[i].images, "faces",
-                                                      ids[i].faces));
+            for (int i = 0; i < ids.count; i++)
+                json_array_append_new(list, json_pack("{s:s, s:i, s:i}", "identity",
+                                                      ids.items[i].name, "images",
+                                                      ids.items[i].images, "faces",
+                                                      ids.items[i].faces));
             cli_print_json(list);
         }
-        fk_gallery_identities_free(ids, n);
+        fk_gallery_identities_free(&ids);
     } else if (!strcmp(sub, "stats")) {
         fk_gallery_stats s;
-        if (fk_gallery_stats_get(g, &s) != FK_OK) {
+        if (fk_gallery_get_stats(g, &s) != FK_OK) {
             rc = cli_fail();
         } else {
             cli_print_json(json_pack(

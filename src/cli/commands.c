@@ -175,7 +175,7 @@ int cmd_models(cli_args *a) {
         return 2;
     }
     char home[PATH_MAX];
-    if (fk_default_home(home, sizeof home) != FK_OK) return cli_fail();
+    if (fk_models_default_home(home, sizeof home) != FK_OK) return cli_fail();
     if (!strcmp(a->positional[0], "fetch")) {
         if (fk_models_fetch(home, a->quiet ? NULL : log_line, NULL) != FK_OK) return cli_fail();
         if (!a->quiet) fprintf(stderr, "models installed in %s\n", home);

@@ -196,7 +196,7 @@ static void role_names(const char *role, char *buf, size_t cap) {
     fk_model_info infos[64];
     int n = 0;
     buf[0] = '\0';
-    if (fk_default_home(home, sizeof home) != FK_OK || fk_models_list(home, infos, 64, &n) != FK_OK)
+    if (fk_models_default_home(home, sizeof home) != FK_OK || fk_models_list(home, infos, 64, &n) != FK_OK)
         return;
     size_t used = 0;
     for (int i = 0; i < n && i < 64; i++)
@@ -318,8 +318,16 @@ static int set_option(cli_args *a, int id, const char *v) {
     case O_DB: a->db_path = v; return 0;
     case O_ID: a->id = v; return 0;
     case O_TOP_K: return parse_int(v, 1, 1000000, &a->top_k);
-    case O_SEARCH_METHOD: a->opt.search_method = v; return 0;
-    case O_ANN: a->opt.ann_index = v; return 0;
+    case O_SEARCH_METHOD:
+        /* Checked here, before any file is read; fk_gallery_open checks the
+         * same names (any case) for library users. */
+        if (strcasecmp(v, "exact") && strcasecmp(v, "ann")) return -1;
+        a->search_method = v;
+        return 0;
+    case O_ANN:
+        if (strcasecmp(v, "hnsw") && strcasecmp(v, "ivfpq")) return -1;
+        a->ann_index = v;
+        return 0;
     }
     return -1;
 }

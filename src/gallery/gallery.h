@@ -43,11 +43,11 @@ typedef struct fk_gallery_backend {
     int can_index;    /* fk_gallery_index_folder works on it */
     int local_file;   /* a file here: the ANN index is saved beside it; else
                          each process keeps its ANN index in memory only */
-    /* Connect or open `location`, check (or with FK_GALLERY_CREATE create)
+    /* Connect or open `location`, check (or with g->gopt.create create)
      * the schema and bind g->config_id to g's configuration. g->path is
      * already set to a printable name (no password). On failure the
      * caller calls close. */
-    fk_status (*open)(fk_gallery *g, const char *location, int flags);
+    fk_status (*open)(fk_gallery *g, const char *location);
     void (*close)(fk_gallery *g);
     fk_status (*begin)(fk_gallery *g);
     fk_status (*commit)(fk_gallery *g);
@@ -60,7 +60,8 @@ typedef struct fk_gallery_backend {
                              int64_t mtime_ns);
     fk_status (*delete_image)(fk_gallery *g, int64_t image_id);
     fk_status (*count_faces)(fk_gallery *g, int *count);
-    fk_status (*list)(fk_gallery *g, fk_gallery_identity **items, int *count);
+    /* Into an empty *out; on failure *out stays empty. */
+    fk_status (*list)(fk_gallery *g, fk_gallery_identities *out);
     /* In a transaction of its own. */
     fk_status (*remove)(fk_gallery *g, const char *identity, int *faces_removed);
     /* The counts and sizes of out (names and dim are filled by the caller). */
@@ -94,6 +95,7 @@ struct fk_gallery {
     struct pg_conn *pg;        /* PostgreSQL backend */
     char path[PATH_MAX];       /* file path, or the URI without password */
     fk_options opt;            /* canonical names (static strings) */
+    fk_gallery_options gopt;   /* canonical names (static strings) */
     const char *normalization; /* how chips are normalized before the net */
     int dim;                   /* the recognizer's embedding size */
     float threshold;           /* opt->threshold, else the calibrated one */
@@ -112,7 +114,7 @@ struct fk_gallery {
     fk_pool *pool;             /* search threads, created on first search */
     int threads;               /* search threads: $FACEKIT_THREADS or all cores */
 
-    /* Search method (opt.search_method, opt.ann_index) and the ANN index
+    /* Search method (gopt.search_method, gopt.ann_index) and the ANN index
      * (gallery_ann.c), built or loaded on the first ANN search. */
     int use_ann;
     int ann_kind;              /* FK_FAISS_HNSW or FK_FAISS_IVFPQ */

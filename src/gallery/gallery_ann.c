@@ -24,7 +24,7 @@
  * parameters (the recipe stamp: HNSW's links and build beam, IVF-PQ's
  * sizing rules), is recognised by its header.
  * Either way the index is rebuilt from the gallery and the reason recorded
- * (fk_gallery_ann_info_get's note; the CLI prints it as a warning).
+ * (fk_gallery_get_ann_info's note; the CLI prints it as a warning).
  *
  * Keeping it current: every time the search matrix is (re)loaded the index
  * is reconciled with it by a merge walk over the two sorted id lists:
@@ -640,9 +640,9 @@ fk_status fk__gallery_ann_search(fk_gallery *g, int nq, const float *q, int k,
 
 /* ---- public ----------------------------------------------------------------- */
 
-fk_status fk_gallery_ann_info_get(fk_gallery *g, fk_gallery_ann_info *out) {
+fk_status fk_gallery_get_ann_info(fk_gallery *g, fk_gallery_ann_info *out) {
     fk__clear_error();
-    if (!g || !out) return fk__fail(FK_EINVAL, "fk_gallery_ann_info_get: bad arguments");
+    if (!g || !out) return fk__fail(FK_EINVAL, "fk_gallery_get_ann_info: bad arguments");
     *out = g->ann_info;
     out->index = g->ann ? fk__gallery_ann_kind_name(g->ann->kind) : "none";
     out->rows = g->ann ? (int)g->ann->n : 0;

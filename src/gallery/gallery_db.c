@@ -54,23 +54,34 @@ fk_status fk__gallery_count_faces(fk_gallery *g, int *count) {
 
 /* The search method and ANN index kind (names checked, canonical static
  * strings kept), and the search threads. */
-static fk_status resolve_search(fk_gallery *g) {
-    const char *m = g->opt.search_method ? g->opt.search_method : "exact";
-    const char *k = g->opt.ann_index ? g->opt.ann_index : "hnsw";
-    if (!strcmp(m, "exact")) g->opt.search_method = "exact";
-    else if (!strcmp(m, "ann")) g->opt.search_method = "ann";
+void fk_gallery_options_init(fk_gallery_options *go) {
+    if (!go) return;
+    memset(go, 0, sizeof *go);
+    go->search_method = "exact";
+    go->ann_index = "hnsw";
+}
+
+static fk_status resolve_search(fk_gallery *g, const fk_gallery_options *in) {
+    fk_gallery_options_init(&g->gopt);
+    if (in) g->gopt = *in;
+    g->gopt.create = g->gopt.create ? 1 : 0;
+    const char *m = g->gopt.search_method ? g->gopt.search_method : "exact";
+    const char *k = g->gopt.ann_index ? g->gopt.ann_index : "hnsw";
+    /* Ignoring case, as every name in fk_options. */
+    if (!strcasecmp(m, "exact")) g->gopt.search_method = "exact";
+    else if (!strcasecmp(m, "ann")) g->gopt.search_method = "ann";
     else
         return fk__fail(FK_EINVAL, "unknown search method '%s' (valid: exact, ann)", m);
-    if (!strcmp(k, "hnsw")) {
-        g->opt.ann_index = "hnsw";
+    if (!strcasecmp(k, "hnsw")) {
+        g->gopt.ann_index = "hnsw";
         g->ann_kind = FK_FAISS_HNSW;
-    } else if (!strcmp(k, "ivfpq")) {
-        g->opt.ann_index = "ivfpq";
+    } else if (!strcasecmp(k, "ivfpq")) {
+        g->gopt.ann_index = "ivfpq";
         g->ann_kind = FK_FAISS_IVFPQ;
     } else {
         return fk__fail(FK_EINVAL, "unknown ANN index '%s' (valid: hnsw, ivfpq)", k);
     }
-    g->use_ann = !strcmp(g->opt.search_method, "ann");
+    g->use_ann = !strcmp(g->gopt.search_method, "ann");
 #if !FK_WITH_FAISS
     if (g->use_ann) return fk__fail(FK_EINVAL, "%s", FK__NO_FAISS);
 #endif
@@ -84,7 +95,8 @@ static fk_status resolve_search(fk_gallery *g) {
 /* ---- open / close ------------------------------------------------------- */
 
 /* Canonical option names, the embedding size and the threshold. */
-static fk_status resolve(fk_gallery *g, const fk_options *in) {
+static fk_status resolve(fk_gallery *g, const fk_options *in,
+                         const fk_gallery_options *gin) {
     /* Names the caller left NULL take the pipeline's defaults, from the one
      * place that states them. */
     fk_options def;
@@ -104,7 +116,7 @@ static fk_status resolve(fk_gallery *g, const fk_options *in) {
     g->opt.align = g->opt.align ? 1 : 0;
     g->opt.image_names[0] = g->opt.image_names[1] = NULL;
     g->dim = rec->dim;
-    st = resolve_search(g);
+    st = resolve_search(g, gin);
     if (st != FK_OK) return st;
     /* Each recognizer has one fixed input normalization today; the column
      * is there so a second one never mixes with the first. */
@@ -114,8 +126,8 @@ static fk_status resolve(fk_gallery *g, const fk_options *in) {
     return FK_OK;
 }
 
-fk_status fk_gallery_open(const char *path, const fk_options *opt, int flags,
-                          fk_gallery **out) {
+fk_status fk_gallery_open(const char *path, const fk_options *opt,
+                          const fk_gallery_options *go, fk_gallery **out) {
     fk__clear_error();
     if (!path || !*path || !out) return fk__fail(FK_EINVAL, "fk_gallery_open: path and out are required");
     *out = NULL;
@@ -137,8 +149,8 @@ fk_status fk_gallery_open(const char *path, const fk_options *opt, int flags,
         free(g);
         return fk__fail(FK_EINVAL, "%s: path too long", path);
     }
-    fk_status st = resolve(g, opt);
-    if (st == FK_OK) st = g->be->open(g, path, flags);
+    fk_status st = resolve(g, opt, go);
+    if (st == FK_OK) st = g->be->open(g, path);
     if (st != FK_OK) {
         fk_gallery_close(g);
         return st;
@@ -200,17 +212,19 @@ void fk__gallery_identity_from_path(const char *rel, char *buf, size_t cap) {
     buf[len] = '\0';
 }
 
-fk_status fk_gallery_list(fk_gallery *g, fk_gallery_identity **items, int *count) {
+fk_status fk_gallery_list(fk_gallery *g, fk_gallery_identities *out) {
     fk__clear_error();
-    if (!g || !items || !count) return fk__fail(FK_EINVAL, "fk_gallery_list: bad arguments");
-    *items = NULL;
-    *count = 0;
-    return g->be->list(g, items, count);
+    if (!g || !out) return fk__fail(FK_EINVAL, "fk_gallery_list: gallery and out are required");
+    memset(out, 0, sizeof *out);
+    return g->be->list(g, out);
 }
 
-void fk_gallery_identities_free(fk_gallery_identity *items, int count) {
-    for (int i = 0; items && i < count; i++) free(items[i].name);
-    free(items);
+void fk_gallery_identities_free(fk_gallery_identities *list) {
+    if (!list) return;
+    for (int i = 0; list->items && i < list->count; i++) free(list->items[i].name);
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
 }
 
 fk_status fk_gallery_remove(fk_gallery *g, const char *identity, int *faces_removed) {
@@ -224,9 +238,9 @@ fk_status fk_gallery_remove(fk_gallery *g, const char *identity, int *faces_remo
     return FK_OK;
 }
 
-fk_status fk_gallery_stats_get(fk_gallery *g, fk_gallery_stats *out) {
+fk_status fk_gallery_get_stats(fk_gallery *g, fk_gallery_stats *out) {
     fk__clear_error();
-    if (!g || !out) return fk__fail(FK_EINVAL, "fk_gallery_stats_get: bad arguments");
+    if (!g || !out) return fk__fail(FK_EINVAL, "fk_gallery_get_stats: bad arguments");
     memset(out, 0, sizeof *out);
     out->model = g->opt.model;
     out->detector = g->opt.detector;

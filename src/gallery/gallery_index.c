@@ -395,7 +395,7 @@ static fk_status run_jobs(fk_gallery *g, fk_context *ctx, index_run *r, int thre
     r->last_commit = now_s();
     fk_context_options co;
     fk_context_options_init(&co);
-    co.model_home = fk_context_model_home(ctx);
+    co.model_home = fk_context_get_model_home(ctx);
     co.max_pixels = r->max_pixels;
     fk_status fatal = fk_run_workers(&co, threads, r->count, index_task, index_done, r);
     char fatal_msg[512];

@@ -406,7 +406,7 @@ static fk_status bind_config(fk_gallery *g) {
     return fk__fail(FK_EIO, "%s: could not record the configuration", g->path);
 }
 
-static fk_status pg_open(fk_gallery *g, const char *uri, int flags) {
+static fk_status pg_open(fk_gallery *g, const char *uri) {
     char password[256];
     fk_status st = describe(g, uri, password, sizeof password);
     if (st != FK_OK) return st;
@@ -425,7 +425,7 @@ static fk_status pg_open(fk_gallery *g, const char *uri, int flags) {
     int ours = 0;
     st = inspect(g, &ours);
     if (st == FK_OK && !ours) {
-        if (!(flags & FK_GALLERY_CREATE))
+        if (!g->gopt.create)
             return fk__fail(FK_EIO, "%s: no facekit gallery in this database (register a "
                            "face to create it)", g->path);
         st = create_schema(g);
@@ -535,7 +535,7 @@ static fk_status pg_count_faces(fk_gallery *g, int *count) {
     return st;
 }
 
-static fk_status pg_list(fk_gallery *g, fk_gallery_identity **items, int *count) {
+static fk_status pg_list(fk_gallery *g, fk_gallery_identities *out) {
     pg_args a = {0};
     arg_i64(&a, g->config_id);
     fk_status st = FK_OK;
@@ -555,13 +555,10 @@ static fk_status pg_list(fk_gallery *g, fk_gallery_identity **items, int *count)
         if (!list[i].name) st = fk__fail(FK_ENOMEM, "out of memory");
     }
     PQclear(r);
-    if (st != FK_OK) {
-        fk_gallery_identities_free(list, n);
-        return st;
-    }
-    *items = list;
-    *count = n;
-    return FK_OK;
+    out->items = list;
+    out->count = n;
+    if (st != FK_OK) fk_gallery_identities_free(out);
+    return st;
 }
 
 static fk_status pg_remove(fk_gallery *g, const char *identity, int *faces_removed) {

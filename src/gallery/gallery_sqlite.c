@@ -241,20 +241,20 @@ static fk_status use_wal(fk_gallery *g) {
 }
 
 /* Open the file at `location` (g->path holds the same path). */
-static fk_status sq_open(fk_gallery *g, const char *location, int flags) {
+static fk_status sq_open(fk_gallery *g, const char *location) {
     int exists = 0;
     fk_status st = check_header(location, &exists);
     if (st != FK_OK) return st;
-    if (!exists && !(flags & FK_GALLERY_CREATE))
+    if (!exists && !g->gopt.create)
         return fk__fail(FK_EIO, "%s: no such gallery (register a face or index a folder "
                        "to create it)", location);
     int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX |
-                 ((flags & FK_GALLERY_CREATE) ? SQLITE_OPEN_CREATE : 0);
+                 (g->gopt.create ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(location, &g->db, oflags, NULL) != SQLITE_OK)
         return g->db ? fk__gallery_db_fail(g, "opening")
                      : fk__fail(FK_ENOMEM, "%s: cannot open", location);
     sqlite3_busy_timeout(g->db, 60000);
-    st = check_schema(g, flags & FK_GALLERY_CREATE);
+    st = check_schema(g, g->gopt.create);
     /* WAL: readers and one writer at once; NORMAL sync is crash-safe for
      * the process (a kill loses nothing committed). */
     if (st == FK_OK) st = use_wal(g);
@@ -388,7 +388,7 @@ static fk_status sq_count_faces(fk_gallery *g, int *count) {
 
 /* ---- reads -------------------------------------------------------------- */
 
-static fk_status sq_list(fk_gallery *g, fk_gallery_identity **items, int *count) {
+static fk_status sq_list(fk_gallery *g, fk_gallery_identities *out) {
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(g->db,
                            "SELECT n.name, count(DISTINCT i.id), count(f.id) FROM identities n "
@@ -423,13 +423,10 @@ static fk_status sq_list(fk_gallery *g, fk_gallery_identity **items, int *count)
     }
     if (st == FK_OK && rc != SQLITE_DONE) st = fk__gallery_db_fail(g, "listing identities");
     sqlite3_finalize(s);
-    if (st != FK_OK) {
-        fk_gallery_identities_free(list, n);
-        return st;
-    }
-    *items = list;
-    *count = n;
-    return FK_OK;
+    out->items = list;
+    out->count = n;
+    if (st != FK_OK) fk_gallery_identities_free(out);
+    return st;
 }
 
 static fk_status sq_remove(fk_gallery *g, const char *identity, int *faces_removed) {

@@ -302,14 +302,14 @@ static fk_status resolve_home(const char *home, char *buf, size_t cap) {
         strcpy(buf, home);
         return FK_OK;
     }
-    return fk_default_home(buf, cap);
+    return fk_models_default_home(buf, cap);
 }
 
 /* The command a user types to install into `home`: plain when `home` is the
  * default, with FACEKIT_HOME spelled out otherwise. Writes into buf. */
 static void fetch_command(const char *home, char *buf, size_t cap) {
     char def[PATH_CAP];
-    if (fk_default_home(def, sizeof def) == FK_OK && strcmp(def, home) == 0)
+    if (fk_models_default_home(def, sizeof def) == FK_OK && strcmp(def, home) == 0)
         snprintf(buf, cap, "facekit models fetch");
     else
         snprintf(buf, cap, "FACEKIT_HOME=%s facekit models fetch", home);
@@ -317,7 +317,7 @@ static void fetch_command(const char *home, char *buf, size_t cap) {
 
 /* ---- public lookups ---------------------------------------------------- */
 
-fk_status fk_default_home(char *buf, size_t cap) {
+fk_status fk_models_default_home(char *buf, size_t cap) {
     /* $FACEKIT_HOME, else $HOME/.facekit, else the passwd entry's home; the
      * last covers daemons started without HOME. */
     const char *env = getenv("FACEKIT_HOME");

@@ -443,7 +443,7 @@ int main(void) {
     snprintf(lfw, sizeof lfw, "%s/data/lfw-devtrain", test_env("FK_SHARED", "../shared"));
     snprintf(probe, sizeof probe, "%s/pairsDevTrain.txt", lfw);
     int have_data = access(probe, R_OK) == 0;
-    int have_models = fk_default_home(home, sizeof home) == FK_OK &&
+    int have_models = fk_models_default_home(home, sizeof home) == FK_OK &&
                       (snprintf(probe, sizeof probe, "%s/face-api/face_recognition_model.bin", home),
                        access(probe, R_OK) == 0);
     if (have_data && have_models) test_real_pairs(lfw);

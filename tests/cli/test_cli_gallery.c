@@ -385,7 +385,7 @@ int main(void) {
     test_usage_and_refusals();
     char home[PATH_MAX], samples[PATH_MAX + 16], probe[PATH_MAX + 64];
     struct stat sb;
-    if (fk_default_home(home, sizeof home) == FK_OK) {
+    if (fk_models_default_home(home, sizeof home) == FK_OK) {
         snprintf(samples, sizeof samples, "%s/face-api", home);
         snprintf(probe, sizeof probe, "%s/face_recognition_model.bin", samples);
         if (stat(probe, &sb) == 0) {

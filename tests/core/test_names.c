@@ -83,12 +83,6 @@ static void test_options_check(void) {
     fk_options_init(&o);
     o.metric = "cosin";
     expect(&o, FK_EINVAL, "unknown metric 'cosin' (did you mean 'cosine'?)", "euclidean_l2");
-    fk_options_init(&o);
-    o.search_method = "anm";
-    expect(&o, FK_EINVAL, "unknown search method 'anm' (did you mean 'ann'?)", "exact");
-    fk_options_init(&o);
-    o.ann_index = "hnws";
-    expect(&o, FK_EINVAL, "did you mean 'hnsw'?", "ivfpq");
 
     fk_options_init(&o);
     o.min_confidence = 1.5f;

@@ -27,6 +27,14 @@
 static char tmp[64] = "/tmp/fk_gallery_XXXXXX";
 
 /* A deterministic pseudo-random float in [-1, 1). */
+/* Gallery options that let fk_gallery_open create the gallery. */
+static const fk_gallery_options *creating(void) {
+    static fk_gallery_options go;
+    fk_gallery_options_init(&go);
+    go.create = 1;
+    return &go;
+}
+
 static float frand(uint64_t *s) {
     *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
     return (float)((*s >> 40) & 0xffffff) / 8388608.0f - 1.0f;
@@ -120,9 +128,9 @@ static void test_file_validation(void) {
     char path[128], other[128];
     snprintf(path, sizeof path, "%s/new.db", tmp);
     fk_gallery *g = NULL;
-    CHECK(fk_gallery_open(path, NULL, 0, &g) == FK_EIO && !g, "a missing file without CREATE");
+    CHECK(fk_gallery_open(path, NULL, NULL, &g) == FK_EIO && !g, "a missing file without CREATE");
     CHECK(strstr(fk_last_error(), "no such gallery") != NULL, "message: %s", fk_last_error());
-    CHECK(fk_gallery_open(path, NULL, FK_GALLERY_CREATE, &g) == FK_OK, "create: %s",
+    CHECK(fk_gallery_open(path, NULL, creating(), &g) == FK_OK, "create: %s",
           fk_last_error());
     fk_gallery_close(g);
     CHECK(sql_int(path, "PRAGMA application_id") == FK_GALLERY_APP_ID, "application_id");
@@ -137,9 +145,9 @@ static void test_file_validation(void) {
     fk_options o;
     fk_options_init(&o);
     o.detector = "skip";
-    CHECK(fk_gallery_open(path, NULL, 0, &g) == FK_OK, "reopen: %s", fk_last_error());
+    CHECK(fk_gallery_open(path, NULL, NULL, &g) == FK_OK, "reopen: %s", fk_last_error());
     fk_gallery_close(g);
-    CHECK(fk_gallery_open(path, &o, 0, &g) == FK_OK, "reopen, detector skip: %s",
+    CHECK(fk_gallery_open(path, &o, NULL, &g) == FK_OK, "reopen, detector skip: %s",
           fk_last_error());
     fk_gallery_close(g);
     CHECK(sql_int(path, "SELECT count(*) FROM configs") == 2, "two configurations");
@@ -147,7 +155,7 @@ static void test_file_validation(void) {
     /* Not SQLite at all. */
     snprintf(other, sizeof other, "%s/text.db", tmp);
     write_file(other, "hello, this is not a database\n", 30);
-    CHECK(fk_gallery_open(other, NULL, FK_GALLERY_CREATE, &g) == FK_EFORMAT && !g, "text file");
+    CHECK(fk_gallery_open(other, NULL, creating(), &g) == FK_EFORMAT && !g, "text file");
     CHECK(strstr(fk_last_error(), "not an SQLite database") != NULL, "message: %s",
           fk_last_error());
     /* SQLite, but someone else's. */
@@ -157,7 +165,7 @@ static void test_file_validation(void) {
     sqlite3_exec(db, "CREATE TABLE users(name TEXT); INSERT INTO users VALUES('x')", NULL, NULL,
                  NULL);
     sqlite3_close(db);
-    CHECK(fk_gallery_open(other, NULL, FK_GALLERY_CREATE, &g) == FK_EFORMAT && !g,
+    CHECK(fk_gallery_open(other, NULL, creating(), &g) == FK_EFORMAT && !g,
           "foreign SQLite file");
     CHECK(strstr(fk_last_error(), "another application") != NULL, "message: %s",
           fk_last_error());
@@ -165,16 +173,16 @@ static void test_file_validation(void) {
     CHECK(sql_int(other, "SELECT count(*) FROM sqlite_master") == 1, "no tables added to it");
     /* Ours, from a future schema. */
     snprintf(other, sizeof other, "%s/future.db", tmp);
-    CHECK(fk_gallery_open(other, NULL, FK_GALLERY_CREATE, &g) == FK_OK, "create");
+    CHECK(fk_gallery_open(other, NULL, creating(), &g) == FK_OK, "create");
     fk_gallery_close(g);
     sqlite3_open(other, &db);
     sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL);
     sqlite3_close(db);
-    CHECK(fk_gallery_open(other, NULL, 0, &g) == FK_EFORMAT && !g, "future schema");
+    CHECK(fk_gallery_open(other, NULL, NULL, &g) == FK_EFORMAT && !g, "future schema");
     CHECK(strstr(fk_last_error(), "version 99") != NULL, "message: %s", fk_last_error());
     /* Damaged: the header intact, the pages after it overwritten. */
     snprintf(other, sizeof other, "%s/damaged.db", tmp);
-    CHECK(fk_gallery_open(other, NULL, FK_GALLERY_CREATE, &g) == FK_OK, "create");
+    CHECK(fk_gallery_open(other, NULL, creating(), &g) == FK_OK, "create");
     uint64_t seed = 7;
     CHECK(put_random(g, 0, 200, 10, 50, &seed, NULL, -1) == FK_OK, "fill: %s", fk_last_error());
     fk_gallery_close(g);
@@ -186,7 +194,7 @@ static void test_file_validation(void) {
         fwrite(junk, 1, sizeof junk, f);
         fclose(f);
     }
-    fk_status st = fk_gallery_open(other, NULL, 0, &g);
+    fk_status st = fk_gallery_open(other, NULL, NULL, &g);
     if (st == FK_OK) {
         float q[128] = {1};
         fk_gallery_result r;
@@ -197,10 +205,74 @@ static void test_file_validation(void) {
     CHECK(st == FK_EFORMAT, "a damaged file is reported as such (status %d: %s)", st,
           fk_last_error());
     /* Bad arguments. */
-    CHECK(fk_gallery_open(NULL, NULL, 0, &g) == FK_EINVAL, "NULL path");
+    CHECK(fk_gallery_open(NULL, NULL, NULL, &g) == FK_EINVAL, "NULL path");
     fk_options_init(&o);
     o.model = "NoSuchModel";
-    CHECK(fk_gallery_open(path, &o, 0, &g) == FK_EINVAL && !g, "unknown model");
+    CHECK(fk_gallery_open(path, &o, NULL, &g) == FK_EINVAL && !g, "unknown model");
+}
+
+/* fk_gallery_options: the documented defaults, NULL meaning them, and
+ * names checked before anything is created. */
+static void test_gallery_options(void) {
+    fk_gallery_options go;
+    memset(&go, 0x5a, sizeof go);
+    fk_gallery_options_init(&go);
+    CHECK(go.create == 0, "default: create 0, got %d", go.create);
+    CHECK(go.search_method && !strcmp(go.search_method, "exact"), "default search_method: %s",
+          go.search_method ? go.search_method : "NULL");
+    CHECK(go.ann_index && !strcmp(go.ann_index, "hnsw"), "default ann_index: %s",
+          go.ann_index ? go.ann_index : "NULL");
+    fk_gallery_options_init(NULL); /* harmless */
+
+    char path[128];
+    snprintf(path, sizeof path, "%s/options.db", tmp);
+    fk_gallery *g = NULL;
+    /* The defaults do not create: a missing file is FK_EIO, and stays missing. */
+    CHECK(fk_gallery_open(path, NULL, &go, &g) == FK_EIO && !g && access(path, F_OK) != 0,
+          "defaults do not create: %s", fk_last_error());
+
+    /* Unknown names: FK_EINVAL naming the valid values, nothing created. */
+    go.create = 1;
+    go.search_method = "fast";
+    CHECK(fk_gallery_open(path, NULL, &go, &g) == FK_EINVAL && !g, "unknown search method");
+    CHECK(strstr(fk_last_error(), "'fast'") && strstr(fk_last_error(), "exact") &&
+              strstr(fk_last_error(), "ann"),
+          "message names the value and the valid ones: %s", fk_last_error());
+    CHECK(access(path, F_OK) != 0, "a bad search method creates nothing");
+    go.search_method = "ann";
+    go.ann_index = "lsh";
+    CHECK(fk_gallery_open(path, NULL, &go, &g) == FK_EINVAL && !g, "unknown ANN index");
+    CHECK(strstr(fk_last_error(), "'lsh'") && strstr(fk_last_error(), "hnsw") &&
+              strstr(fk_last_error(), "ivfpq"),
+          "message names the value and the valid ones: %s", fk_last_error());
+    CHECK(access(path, F_OK) != 0, "a bad ANN index creates nothing");
+    /* Case does not matter, as for every name in fk_options. */
+    go.search_method = "ANN";
+    go.ann_index = "HNSW";
+    CHECK(fk_gallery_open(path, NULL, &go, &g) == FK_OK && g, "names ignore case: %s",
+          fk_last_error());
+    fk_gallery_close(g);
+    g = NULL;
+    CHECK(unlink(path) == 0, "remove the gallery just created");
+
+    /* NULL fields are the defaults; create makes the file. */
+    go.search_method = NULL;
+    go.ann_index = NULL;
+    CHECK(fk_gallery_open(path, NULL, &go, &g) == FK_OK && g && access(path, F_OK) == 0,
+          "NULL names are the defaults, create creates: %s", fk_last_error());
+    if (g) {
+        float q[128] = {1};
+        fk_gallery_result r;
+        CHECK(fk_gallery_search_embedding(g, q, 128, 3, 0, &r) == FK_OK && r.count == 0,
+              "an empty gallery answers with no match: %s", fk_last_error());
+        fk_gallery_result_free(&r);
+        fk_gallery_close(g);
+        g = NULL;
+    }
+    /* NULL options: the same defaults (no create needed now it exists). */
+    CHECK(fk_gallery_open(path, NULL, NULL, &g) == FK_OK && g, "reopen with NULL options: %s",
+          fk_last_error());
+    fk_gallery_close(g);
 }
 
 /* Brute force: the k closest rows under metric with fk_distance. */
@@ -233,7 +305,7 @@ static void test_search_exact(void) {
     float *rows = malloc((size_t)n * 128 * sizeof *rows);
     fk_gallery *g = NULL;
     uint64_t seed = 42;
-    CHECK(fk_gallery_open(path, NULL, FK_GALLERY_CREATE, &g) == FK_OK, "create");
+    CHECK(fk_gallery_open(path, NULL, creating(), &g) == FK_OK, "create");
     if (!g || !rows) return;
     CHECK(put_random(g, 0, n, 100, 1000, &seed, rows, -1) == FK_OK, "fill: %s", fk_last_error());
     fk_gallery_close(g);
@@ -242,7 +314,7 @@ static void test_search_exact(void) {
         fk_options o;
         fk_options_init(&o);
         o.metric = metrics[m];
-        CHECK(fk_gallery_open(path, &o, 0, &g) == FK_OK, "open");
+        CHECK(fk_gallery_open(path, &o, NULL, &g) == FK_OK, "open");
         if (!g) continue;
         int mismatches = 0;
         float worst = 0;
@@ -311,7 +383,7 @@ static void test_search_exact(void) {
     fk_options o;
     fk_options_init(&o);
     o.align = 0;
-    CHECK(fk_gallery_open(path, &o, 0, &g) == FK_OK, "open align=0");
+    CHECK(fk_gallery_open(path, &o, NULL, &g) == FK_OK, "open align=0");
     if (g) {
         fk_gallery_result r;
         CHECK(fk_gallery_search_embedding(g, rows, 128, 3, 0, &r) == FK_OK && r.count == 0,
@@ -425,25 +497,29 @@ static void test_list_remove_stats(void) {
     snprintf(path, sizeof path, "%s/list.db", tmp);
     fk_gallery *g = NULL;
     uint64_t seed = 3;
-    CHECK(fk_gallery_open(path, NULL, FK_GALLERY_CREATE, &g) == FK_OK, "create");
+    CHECK(fk_gallery_open(path, NULL, creating(), &g) == FK_OK, "create");
     if (!g) return;
     CHECK(put_random(g, 0, 30, 3, 7, &seed, NULL, -1) == FK_OK, "fill");
-    fk_gallery_identity *ids = NULL;
-    int n = 0;
-    CHECK(fk_gallery_list(g, &ids, &n) == FK_OK && n == 3, "3 identities, got %d", n);
-    for (int i = 0; i < n; i++) {
+    fk_gallery_identities ids;
+    CHECK(fk_gallery_list(g, &ids) == FK_OK && ids.count == 3, "3 identities, got %d",
+          ids.count);
+    for (int i = 0; i < ids.count; i++) {
+        const fk_gallery_identity *id = &ids.items[i];
         char want[32];
         snprintf(want, sizeof want, "person%d", i);
-        CHECK(!strcmp(ids[i].name, want) && ids[i].images == 10 && ids[i].faces == 10,
-              "%s: %d images %d faces", ids[i].name, ids[i].images, ids[i].faces);
+        CHECK(!strcmp(id->name, want) && id->images == 10 && id->faces == 10,
+              "%s: %d images %d faces", id->name, id->images, id->faces);
     }
-    fk_gallery_identities_free(ids, n);
+    fk_gallery_identities_free(&ids);
+    CHECK(!ids.items && ids.count == 0, "identities_free empties the list");
+    fk_gallery_identities_free(&ids); /* twice is harmless */
+    CHECK(fk_gallery_list(g, NULL) == FK_EINVAL, "list: NULL out");
     int removed = 0;
     CHECK(fk_gallery_remove(g, "person1", &removed) == FK_OK && removed == 10, "remove: %d",
           removed);
     CHECK(fk_gallery_remove(g, "person1", &removed) == FK_EINVAL, "remove twice");
     fk_gallery_stats s;
-    CHECK(fk_gallery_stats_get(g, &s) == FK_OK, "stats");
+    CHECK(fk_gallery_get_stats(g, &s) == FK_OK, "stats");
     CHECK(s.identities == 2 && s.images == 20 && s.faces == 20 && s.dim == 128 &&
               !strcmp(s.model, "Dlib") && s.configurations == 1 && s.file_bytes > 0,
           "stats: %d identities %d images %d faces", s.identities, s.images, s.faces);
@@ -466,7 +542,7 @@ static void test_kill_safety_db(void) {
     char path[128];
     snprintf(path, sizeof path, "%s/kill.db", tmp);
     fk_gallery *g = NULL;
-    CHECK(fk_gallery_open(path, NULL, FK_GALLERY_CREATE, &g) == FK_OK, "create");
+    CHECK(fk_gallery_open(path, NULL, creating(), &g) == FK_OK, "create");
     fk_gallery_close(g);
     int fds[2];
     if (pipe(fds)) return;
@@ -475,7 +551,7 @@ static void test_kill_safety_db(void) {
         close(fds[0]);
         fk_gallery *cg = NULL;
         uint64_t seed = 11;
-        if (fk_gallery_open(path, NULL, 0, &cg) != FK_OK) _exit(3);
+        if (fk_gallery_open(path, NULL, NULL, &cg) != FK_OK) _exit(3);
         put_random(cg, 0, 1000000, 50, 25, &seed, NULL, fds[1]);
         _exit(0);
     }
@@ -488,7 +564,7 @@ static void test_kill_safety_db(void) {
     waitpid(pid, &status, 0);
     close(fds[0]);
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the writer was killed");
-    CHECK(fk_gallery_open(path, NULL, 0, &g) == FK_OK, "reopen after kill: %s", fk_last_error());
+    CHECK(fk_gallery_open(path, NULL, NULL, &g) == FK_OK, "reopen after kill: %s", fk_last_error());
     int faces = 0;
     if (g) {
         fk__gallery_count_faces(g, &faces);
@@ -557,12 +633,12 @@ static void test_indexer(void) {
     fk_context *ctx = NULL;
     if (fk_context_new(NULL, &ctx) != FK_OK) return;
     char src[PATH_MAX], probe[PATH_MAX + 64];
-    snprintf(src, sizeof src, "%s/face-api", fk_context_model_home(ctx));
+    snprintf(src, sizeof src, "%s/face-api", fk_context_get_model_home(ctx));
     snprintf(probe, sizeof probe, "%s/face_recognition_model.bin", src);
     struct stat sb;
     if (stat(probe, &sb) != 0) {
         printf("indexer checks skipped: no models in %s (run 'facekit models fetch')\n",
-               fk_context_model_home(ctx));
+               fk_context_get_model_home(ctx));
         fk_context_free(ctx);
         return;
     }
@@ -588,7 +664,7 @@ static void test_indexer(void) {
         fk_context *c2 = NULL;
         fk_gallery *g2 = NULL;
         if (fk_context_new(NULL, &c2) != FK_OK ||
-            fk_gallery_open(gpath, NULL, FK_GALLERY_CREATE, &g2) != FK_OK)
+            fk_gallery_open(gpath, NULL, creating(), &g2) != FK_OK)
             _exit(3);
         fk_gallery_index_options io;
         fk_gallery_index_options_init(&io);
@@ -610,7 +686,7 @@ static void test_indexer(void) {
     fk_gallery *g = NULL;
     warn_log w = {0};
     fk_gallery_index_stats s;
-    CHECK(fk_gallery_open(gpath, NULL, FK_GALLERY_CREATE, &g) == FK_OK, "open after kill: %s",
+    CHECK(fk_gallery_open(gpath, NULL, creating(), &g) == FK_OK, "open after kill: %s",
           fk_last_error());
     if (!g) {
         fk_context_free(ctx);
@@ -626,7 +702,7 @@ static void test_indexer(void) {
     CHECK(broken_seen || (w.count == 0 && broken_before), "broken.jpg warned once: %d '%s'",
           w.count, w.last);
     fk_gallery_stats gs;
-    fk_gallery_stats_get(g, &gs);
+    fk_gallery_get_stats(g, &gs);
     CHECK(gs.unreadable == 1 && gs.images == 5 && gs.identities >= 1, "stats: %d unreadable",
           gs.unreadable);
     int faces0 = s.faces;
@@ -695,7 +771,7 @@ static void test_indexer_scaled(void) {
     fk_context *ctx = NULL;
     if (fk_context_new(NULL, &ctx) != FK_OK) return;
     char src[PATH_MAX], dir[128], q[256], gpath[192];
-    snprintf(src, sizeof src, "%s/face-api/sample1.jpg", fk_context_model_home(ctx));
+    snprintf(src, sizeof src, "%s/face-api/sample1.jpg", fk_context_get_model_home(ctx));
     struct stat sb;
     if (stat(src, &sb) != 0) {
         fk_context_free(ctx);
@@ -707,7 +783,7 @@ static void test_indexer_scaled(void) {
     CHECK(copy_file(src, q) == 0, "copy sample1");
     snprintf(gpath, sizeof gpath, "%s/facekit-index.sqlite", dir);
     fk_gallery *g = NULL;
-    CHECK(fk_gallery_open(gpath, NULL, FK_GALLERY_CREATE, &g) == FK_OK, "open: %s",
+    CHECK(fk_gallery_open(gpath, NULL, creating(), &g) == FK_OK, "open: %s",
           fk_last_error());
     fk_gallery_index_options io;
     fk_gallery_index_options_init(&io);
@@ -751,6 +827,7 @@ int main(void) {
     }
     test_identity_names();
     test_file_validation();
+    test_gallery_options();
     test_search_exact();
     test_topk_batch_kernel();
     test_list_remove_stats();

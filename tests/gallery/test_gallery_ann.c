@@ -62,11 +62,14 @@ static fk_gallery *open_g(const char *method, const char *kind, const char *metr
     fk_options o;
     fk_options_init(&o);
     o.detector = "skip";
-    o.search_method = method;
-    o.ann_index = kind;
     if (metric) o.metric = metric;
+    fk_gallery_options go;
+    fk_gallery_options_init(&go);
+    go.create = 1;
+    go.search_method = method;
+    go.ann_index = kind;
     fk_gallery *g = NULL;
-    fk_status st = fk_gallery_open(db, &o, FK_GALLERY_CREATE, &g);
+    fk_status st = fk_gallery_open(db, &o, &go, &g);
     CHECK(st == FK_OK, "open %s/%s: %s", method, kind, fk_last_error());
     return g;
 }
@@ -136,7 +139,7 @@ static void ann_file(const char *kind, char *buf, size_t cap) {
 static fk_gallery_ann_info info_of(fk_gallery *g) {
     fk_gallery_ann_info in;
     memset(&in, 0, sizeof in);
-    CHECK(fk_gallery_ann_info_get(g, &in) == FK_OK, "ann info");
+    CHECK(fk_gallery_get_ann_info(g, &in) == FK_OK, "ann info");
     return in;
 }
 
@@ -420,9 +423,12 @@ static void test_small_and_args(void) {
     fk_options o;
     fk_options_init(&o);
     o.detector = "skip";
-    o.search_method = "ann";
+    fk_gallery_options go;
+    fk_gallery_options_init(&go);
+    go.create = 1;
+    go.search_method = "ann";
     fk_gallery *g = NULL;
-    CHECK(fk_gallery_open(small, &o, FK_GALLERY_CREATE, &g) == FK_OK, "open small");
+    CHECK(fk_gallery_open(small, &o, &go, &g) == FK_OK, "open small");
     uint64_t seed = 3;
     float e[DIM];
     fk_status st = fk__gallery_begin(g);
@@ -449,16 +455,17 @@ static void test_small_and_args(void) {
     CHECK(fk_gallery_search_embeddings(g, e, 1, DIM, 0, &rs) == FK_EINVAL, "top_k 0");
     CHECK(fk_gallery_search_embeddings(g, e, 1, DIM - 1, 3, &rs) == FK_EINVAL, "wrong dim");
     CHECK(fk_gallery_search_embeddings(NULL, e, 1, DIM, 3, &rs) == FK_EINVAL, "NULL gallery");
-    CHECK(fk_gallery_ann_info_get(g, NULL) == FK_EINVAL, "NULL info");
+    CHECK(fk_gallery_get_ann_info(g, NULL) == FK_EINVAL, "NULL info");
     fk_gallery_close(g);
     g = NULL;
-    o.search_method = "fast";
-    CHECK(fk_gallery_open(small, &o, 0, &g) == FK_EINVAL && !g &&
+    go.create = 0;
+    go.search_method = "fast";
+    CHECK(fk_gallery_open(small, &o, &go, &g) == FK_EINVAL && !g &&
               strstr(fk_last_error(), "exact, ann"),
           "unknown method lists the valid ones: %s", fk_last_error());
-    o.search_method = "ann";
-    o.ann_index = "lsh";
-    CHECK(fk_gallery_open(small, &o, 0, &g) == FK_EINVAL && !g &&
+    go.search_method = "ann";
+    go.ann_index = "lsh";
+    CHECK(fk_gallery_open(small, &o, &go, &g) == FK_EINVAL && !g &&
               strstr(fk_last_error(), "hnsw, ivfpq"),
           "unknown index lists the valid ones: %s", fk_last_error());
 
@@ -489,9 +496,12 @@ int main(void) {
     fk_options o;
     fk_options_init(&o);
     o.detector = "skip";
-    o.search_method = "ann";
+    fk_gallery_options go;
+    fk_gallery_options_init(&go);
+    go.create = 1;
+    go.search_method = "ann";
     fk_gallery *g = NULL;
-    CHECK(fk_gallery_open(db, &o, FK_GALLERY_CREATE, &g) == FK_EINVAL && !g &&
+    CHECK(fk_gallery_open(db, &o, &go, &g) == FK_EINVAL && !g &&
               strstr(fk_last_error(), "FK_WITH_FAISS=OFF") && access(db, F_OK) != 0,
           "ann refused without faiss: %s", fk_last_error());
     rmdir(tmp);

@@ -34,8 +34,10 @@
  * libpq-dev): a URI is a clear error; nothing else here can run. */
 int main(void) {
     fk_gallery *g = NULL;
-    CHECK(fk_gallery_open("postgresql://facekit@127.0.0.1/facekit", NULL, FK_GALLERY_CREATE,
-                          &g) == FK_EINVAL && !g &&
+    fk_gallery_options go;
+    fk_gallery_options_init(&go);
+    go.create = 1;
+    CHECK(fk_gallery_open("postgresql://facekit@127.0.0.1/facekit", NULL, &go, &g) == FK_EINVAL && !g &&
               strstr(fk_last_error(), "FK_WITH_POSTGRESQL=OFF"),
           "postgresql:// refused without PostgreSQL: %s", fk_last_error());
     if (test_summary() != 0) return 1;
@@ -127,6 +129,14 @@ static fk_status put_random(fk_gallery *g, const char *prefix, int count, int id
     return st;
 }
 
+/* Gallery options that let fk_gallery_open create the gallery. */
+static const fk_gallery_options *creating(void) {
+    static fk_gallery_options go;
+    fk_gallery_options_init(&go);
+    go.create = 1;
+    return &go;
+}
+
 /* ---- errors ------------------------------------------------------------- */
 
 static void test_errors(void) {
@@ -134,36 +144,36 @@ static void test_errors(void) {
     char u[512];
     /* Nothing listens on port 1 of loopback. */
     fk_status st = fk_gallery_open("postgresql://facekit:Sekr1tPw@127.0.0.1:1/facekit", NULL,
-                                   FK_GALLERY_CREATE, &g);
+                                   creating(), &g);
     CHECK(st == FK_EIO && !g, "unreachable: status %d", st);
     CHECK(strstr(fk_last_error(), "127.0.0.1") && strstr(fk_last_error(), "cannot connect"),
           "unreachable names the host: %s", fk_last_error());
     CHECK(!strstr(fk_last_error(), "Sekr1tPw"), "no password: %s", fk_last_error());
 
     st = fk_gallery_open("postgresql://facekit:Sekr1tPw@127.0.0.1:notaport/facekit", NULL,
-                         FK_GALLERY_CREATE, &g);
+                         creating(), &g);
     CHECK(st == FK_EINVAL && !g, "bad URI: status %d (%s)", st, fk_last_error());
     CHECK(strstr(fk_last_error(), "URI") && !strstr(fk_last_error(), "Sekr1tPw"),
           "bad URI message: %s", fk_last_error());
     st = fk_gallery_open("postgresql://facekit:Sekr1tPw@127.0.0.1:5432/facekit?nosuchparam=1",
-                         NULL, FK_GALLERY_CREATE, &g);
+                         NULL, creating(), &g);
     CHECK(st == FK_EINVAL && !g, "unknown URI parameter: status %d (%s)", st, fk_last_error());
 
     snprintf(u, sizeof u, "postgresql://facekit:WrongPw99@127.0.0.1:%d/facekit", port);
-    st = fk_gallery_open(u, NULL, FK_GALLERY_CREATE, &g);
+    st = fk_gallery_open(u, NULL, creating(), &g);
     CHECK(st == FK_EIO && !g, "wrong password: status %d", st);
     CHECK(strstr(fk_last_error(), "127.0.0.1") && strstr(fk_last_error(), "authentication"),
           "wrong password message: %s", fk_last_error());
     CHECK(!strstr(fk_last_error(), "WrongPw99"), "no password: %s", fk_last_error());
 
     snprintf(u, sizeof u, "postgresql://facekit:%s@127.0.0.1:%d/nosuchdb", password, port);
-    st = fk_gallery_open(u, NULL, FK_GALLERY_CREATE, &g);
+    st = fk_gallery_open(u, NULL, creating(), &g);
     CHECK(st == FK_EIO && !g && strstr(fk_last_error(), "nosuchdb"), "missing database: %s",
           fk_last_error());
     CHECK(!strstr(fk_last_error(), password), "no password: %s", fk_last_error());
 
     /* Without CREATE an empty database is no gallery, and stays empty. */
-    st = fk_gallery_open(uri, NULL, 0, &g);
+    st = fk_gallery_open(uri, NULL, NULL, &g);
     CHECK(st == FK_EIO && !g && strstr(fk_last_error(), "no facekit gallery"),
           "no gallery without CREATE: %s", fk_last_error());
     CHECK(sql_int("facekit", "SELECT count(*) FROM pg_tables WHERE schemaname='public'") == 0,
@@ -175,7 +185,7 @@ static void test_errors(void) {
           "foreign table made");
     snprintf(u, sizeof u, "postgresql://facekit:%s@127.0.0.1:%d/facekit_other", password,
              port);
-    st = fk_gallery_open(u, NULL, FK_GALLERY_CREATE, &g);
+    st = fk_gallery_open(u, NULL, creating(), &g);
     CHECK(st == FK_EFORMAT && !g, "foreign database refused: %d %s", st, fk_last_error());
     CHECK(strstr(fk_last_error(), "did not create") != NULL, "message: %s", fk_last_error());
     CHECK(sql_int("facekit_other", "SELECT count(*) FROM images") == 1 &&
@@ -189,7 +199,7 @@ static void test_errors(void) {
             "INSERT INTO facekit_meta VALUES('facekit-gallery', 1, 1);"
             "CREATE TABLE configs(id int); CREATE TABLE identities(id int);"
             "CREATE TABLE images(id int); CREATE TABLE faces(id int)");
-    st = fk_gallery_open(u, NULL, FK_GALLERY_CREATE, &g);
+    st = fk_gallery_open(u, NULL, creating(), &g);
     CHECK(st == FK_EFORMAT && !g && strstr(fk_last_error(), "another shape"),
           "wrong shape refused: %d %s", st, fk_last_error());
 }
@@ -204,9 +214,9 @@ static void test_same_as_sqlite(void) {
     fk_options o;
     fk_options_init(&o);
     o.metric = "euclidean"; /* the raw rows: checks the stored floats exactly */
-    CHECK(fk_gallery_open(uri, &o, FK_GALLERY_CREATE, &pg) == FK_OK, "create pg: %s",
+    CHECK(fk_gallery_open(uri, &o, creating(), &pg) == FK_OK, "create pg: %s",
           fk_last_error());
-    CHECK(fk_gallery_open(sqpath, &o, FK_GALLERY_CREATE, &sq) == FK_OK, "create sqlite: %s",
+    CHECK(fk_gallery_open(sqpath, &o, creating(), &sq) == FK_OK, "create sqlite: %s",
           fk_last_error());
     if (!pg || !sq) goto done;
     CHECK(sql_int("facekit", "SELECT count(*) FROM facekit_meta WHERE app='facekit-gallery' "
@@ -249,7 +259,7 @@ static void test_same_as_sqlite(void) {
     CHECK(pg->reloads == 1, "one load for 20 searches: %d", pg->reloads);
 
     fk_gallery_stats a, b;
-    CHECK(fk_gallery_stats_get(pg, &a) == FK_OK && fk_gallery_stats_get(sq, &b) == FK_OK,
+    CHECK(fk_gallery_get_stats(pg, &a) == FK_OK && fk_gallery_get_stats(sq, &b) == FK_OK,
           "stats");
     CHECK(a.faces == n && a.images == n && a.identities == 30 && a.configurations == 1 &&
               a.faces == b.faces && a.identities == b.identities,
@@ -258,12 +268,12 @@ static void test_same_as_sqlite(void) {
     CHECK(!strstr(a.location, password) && strstr(a.location, "127.0.0.1"),
           "location without password: %s", a.location);
     CHECK(a.file_bytes > 0, "table sizes: %lld", (long long)a.file_bytes);
-    fk_gallery_identity *ids = NULL;
-    int nid = 0;
-    CHECK(fk_gallery_list(pg, &ids, &nid) == FK_OK && nid == 30 &&
-              !strcmp(ids[0].name, "person0") && ids[0].images == 10 && ids[0].faces == 10,
-          "list: %d", nid);
-    fk_gallery_identities_free(ids, nid);
+    fk_gallery_identities ids;
+    CHECK(fk_gallery_list(pg, &ids) == FK_OK && ids.count == 30 &&
+              !strcmp(ids.items[0].name, "person0") && ids.items[0].images == 10 &&
+              ids.items[0].faces == 10,
+          "list: %d", ids.count);
+    fk_gallery_identities_free(&ids);
 
     fk_gallery_index_stats is;
     fk_context *ctx = NULL;
@@ -285,8 +295,8 @@ done:
 
 static void test_refresh(void) {
     fk_gallery *g1 = NULL, *g2 = NULL;
-    CHECK(fk_gallery_open(uri, NULL, 0, &g1) == FK_OK, "open 1: %s", fk_last_error());
-    CHECK(fk_gallery_open(uri, NULL, 0, &g2) == FK_OK, "open 2: %s", fk_last_error());
+    CHECK(fk_gallery_open(uri, NULL, NULL, &g1) == FK_OK, "open 1: %s", fk_last_error());
+    CHECK(fk_gallery_open(uri, NULL, NULL, &g2) == FK_OK, "open 2: %s", fk_last_error());
     if (!g1 || !g2) goto done;
     uint64_t seed = 99;
     float q[128];
@@ -388,7 +398,7 @@ static void test_concurrent(void) {
         pids[p] = fork();
         if (pids[p] == 0) {
             fk_gallery *g = NULL;
-            if (fk_gallery_open(uri, NULL, FK_GALLERY_CREATE, &g) != FK_OK) _exit(2);
+            if (fk_gallery_open(uri, NULL, creating(), &g) != FK_OK) _exit(2);
             char prefix[32];
             snprintf(prefix, sizeof prefix, "proc%d_", p);
             uint64_t seed = 1000 + (uint64_t)p;
@@ -449,7 +459,7 @@ static void test_faces(const char *lfw) {
     snprintf(u, sizeof u, "postgresql://facekit:%s@127.0.0.1:%d/facekit_other", password,
              port);
     CHECK(fk_context_new(&co, &ctx) == FK_OK, "context: %s", fk_last_error());
-    CHECK(fk_gallery_open(u, NULL, FK_GALLERY_CREATE, &g) == FK_OK, "open: %s",
+    CHECK(fk_gallery_open(u, NULL, creating(), &g) == FK_OK, "open: %s",
           fk_last_error());
     if (!ctx || !g) goto done;
     char path[8600];
@@ -592,7 +602,7 @@ int main(void) {
     test_concurrent();
 
     char home[4096], lfw[4200], probe[4400];
-    if (fk_default_home(home, sizeof home) == FK_OK) {
+    if (fk_models_default_home(home, sizeof home) == FK_OK) {
         snprintf(lfw, sizeof lfw, "%s/data/lfw-devtrain/images",
                  test_env("FK_SHARED", "../shared"));
         snprintf(probe, sizeof probe, "%s/face-api/face_recognition_model.bin", home);

@@ -57,8 +57,11 @@ int main(int argc, char **argv) {
 
     fk_options opt;
     fk_options_init(&opt);
+    fk_gallery_options go;
+    fk_gallery_options_init(&go);
+    go.create = 1; /* make the gallery file if it is not there */
     fk_gallery *g = NULL;
-    if (fk_gallery_open(argv[3], &opt, FK_GALLERY_CREATE, &g) != FK_OK)
+    if (fk_gallery_open(argv[3], &opt, &go, &g) != FK_OK)
         return fail("fk_gallery_open");
     if (fk_gallery_register(g, ctx, &her, "alice", "sample1.jpg", NULL) != FK_OK)
         return fail("fk_gallery_register");

@@ -224,7 +224,7 @@ int main(void) {
     if (env && *env) {
         snprintf(dir, sizeof dir, "%s", env);
     } else {
-        if (fk_default_home(home, sizeof home) != FK_OK) return test_summary();
+        if (fk_models_default_home(home, sizeof home) != FK_OK) return test_summary();
         snprintf(dir, sizeof dir, "%s/human-models", home);
     }
     struct stat sb;

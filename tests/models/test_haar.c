@@ -184,7 +184,7 @@ static void test_real(void) {
         CHECK(w == 20 && h == 20 && stages == 24 && weak == 1066, "eye cascade %dx%d %d %d", w, h, stages, weak);
     }
     char path[4200], home[4000];
-    if (fk_default_home(home, sizeof home) != FK_OK) home[0] = 0;
+    if (fk_models_default_home(home, sizeof home) != FK_OK) home[0] = 0;
     /* OpenCV 4.6 (Debian python3-opencv): for each photo,
      * sorted(cv2.CascadeClassifier(face_xml).detectMultiScale(gray, 1.1, 10))
      * as x, y, size. */

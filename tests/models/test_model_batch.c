@@ -155,7 +155,7 @@ static void check_embed_batch(const char *name, fk_human_recognizer *m, int size
 
 int main(void) {
     char home[1024];
-    if (fk_default_home(home, sizeof home) != FK_OK) test_skip("no model home");
+    if (fk_models_default_home(home, sizeof home) != FK_OK) test_skip("no model home");
     fk_pool *pool = NULL;
     CHECK(fk__pool_new(2, &pool) == FK_OK, "pool");
     int tested = 0, h, w;

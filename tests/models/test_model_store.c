@@ -965,19 +965,19 @@ static void test_tables(void) {
     CHECK(fk__model_file(scratch, "f32", "f.bin", path, sizeof path) == FK_OK,
           "present file: %s", fk_last_error());
 
-    /* fk_default_home follows FACEKIT_HOME, else HOME. */
+    /* fk_models_default_home follows FACEKIT_HOME, else HOME. */
     {
         char *saved = getenv("FACEKIT_HOME") ? strdup(getenv("FACEKIT_HOME"))
                                              : NULL;
         char want[1024];
         setenv("FACEKIT_HOME", "/x/y", 1);
-        CHECK(fk_default_home(path, sizeof path) == FK_OK &&
+        CHECK(fk_models_default_home(path, sizeof path) == FK_OK &&
                   !strcmp(path, "/x/y"),
               "FACEKIT_HOME: %s", path);
-        CHECK(fk_default_home(path, 3) == FK_EINVAL, "too small");
+        CHECK(fk_models_default_home(path, 3) == FK_EINVAL, "too small");
         unsetenv("FACEKIT_HOME");
         snprintf(want, sizeof want, "%s/.facekit", getenv("HOME"));
-        CHECK(fk_default_home(path, sizeof path) == FK_OK &&
+        CHECK(fk_models_default_home(path, sizeof path) == FK_OK &&
                   !strcmp(path, want),
               "HOME: %s", path);
         if (saved) {
@@ -1051,7 +1051,7 @@ int main(void) {
     test_get();
     test_tables();
     test_fetch_fake_npm();
-    if (fk_default_home(home, sizeof home) == FK_OK)
+    if (fk_models_default_home(home, sizeof home) == FK_OK)
         test_real_models(home);
     if (!strcmp(test_env("FK_TEST_FETCH", "0"), "1"))
         test_real_fetch();

@@ -179,7 +179,7 @@ int main(void) {
 
     fk_image *img[PHOTOS];
     char path[4200], home[4000];
-    if (fk_default_home(home, sizeof home) != FK_OK) test_skip("no model home");
+    if (fk_models_default_home(home, sizeof home) != FK_OK) test_skip("no model home");
     for (int i = 0; i < PHOTOS; i++) {
         snprintf(path, sizeof path, "%s/face-api/sample%d.jpg", home, i + 1);
         if (fk_image_load(path, 0, &img[i]) != FK_OK) {

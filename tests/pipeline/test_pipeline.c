@@ -405,7 +405,7 @@ done:
 }
 
 int main(void) {
-    if (fk_default_home(home, sizeof home) != FK_OK) test_skip("no model home");
+    if (fk_models_default_home(home, sizeof home) != FK_OK) test_skip("no model home");
     char probe[PATH_MAX + 64];
     snprintf(probe, sizeof probe, "%s/face-api/face_recognition_model.bin", home);
     if (access(probe, R_OK) != 0)

@@ -179,7 +179,7 @@ static void test_bad_scale(fk_context *ctx, fk_image *full) {
 }
 
 int main(void) {
-    if (fk_default_home(home, sizeof home) != FK_OK) test_skip("no model home");
+    if (fk_models_default_home(home, sizeof home) != FK_OK) test_skip("no model home");
     char path[PATH_MAX], probe[PATH_MAX + 64];
     snprintf(probe, sizeof probe, "%s/face-api/face_recognition_model.bin", home);
     snprintf(path, sizeof path, "%s/face-api/sample1.jpg", home);

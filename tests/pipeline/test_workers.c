@@ -38,7 +38,7 @@ static fk_status task(fk_context *ctx, int item, void *user) {
         float one = 1, d;
         return fk_distance(&one, &one, 1, "no-such-metric", &d); /* sets a message */
     }
-    return ctx && fk_context_model_home(ctx) ? FK_OK : FK_EINVAL;
+    return ctx && fk_context_get_model_home(ctx) ? FK_OK : FK_EINVAL;
 }
 
 static int done(void *user, int item, fk_status status) {
@@ -153,7 +153,7 @@ static fk_status embed_task(fk_context *ctx, int item, void *user) {
 
 static void test_real(void) {
     char home[PATH_MAX], path[PATH_MAX + 64];
-    if (fk_default_home(home, sizeof home) != FK_OK) return;
+    if (fk_models_default_home(home, sizeof home) != FK_OK) return;
     static embed_state e;
     for (int i = 0; i < 5; i++) {
         snprintf(path, sizeof path, "%s/face-api/sample%d.jpg", home, i + 1);

@@ -211,7 +211,7 @@ static void test_unknown_names(fk_context *ctx) {
 }
 
 int main(void) {
-    if (fk_default_home(home, sizeof home) != FK_OK) test_skip("no model home");
+    if (fk_models_default_home(home, sizeof home) != FK_OK) test_skip("no model home");
     struct stat sb;
     char probe[1300];
     snprintf(probe, sizeof probe, "%s/human-models/faceres.json", home);
