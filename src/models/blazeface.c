@@ -24,6 +24,10 @@
 #define BACK_JSON "blazeface-back.json"
 #define FRONT_JSON "blazeface-front.json"
 
+/* Raw scores are checked for NaN/Inf before thresholding: a NaN compares
+ * false with the threshold and would silently drop the face. */
+extern const fk_model_desc fk__model_mediapipe;
+
 /* ---- the network ---------------------------------------------------------
  * Facts used (human 3.3.6 src/face/blazeface.ts, facemeshutil.ts, and the
  * model files):
@@ -168,6 +172,12 @@ fk_status fk__blazeface_detect(fk_blazeface *m, const fk_image *img,
                              fk__tfjs_model_result(m->model, 1, NULL)};
     const float *reg[2] = {fk__tfjs_model_result(m->model, 2, NULL),
                            fk__tfjs_model_result(m->model, 3, NULL)};
+    for (int i = 0; i < 2; i++) {
+        long nl = 0;
+        const float *l = fk__tfjs_model_result(m->model, i, &nl);
+        st = fk__check_finite(&fk__model_mediapipe, "score logit", l, (size_t)nl);
+        if (st != FK_OK) return st;
+    }
     fk_blaze_box *cand = malloc(sizeof *cand * BLAZE_ANCHORS);
     if (!cand) return fk__fail(FK_ENOMEM, "mediapipe: out of memory");
     int n = 0;

@@ -47,6 +47,10 @@
 #define PNET_FILE "pnet.tflite"
 #define RNET_FILE "rnet.tflite"
 #define ONET_FILE "onet.tflite"
+
+/* Raw scores are checked for NaN/Inf before thresholding: a NaN compares
+ * false with the threshold and would silently drop the face. */
+extern const fk_model_desc fk__model_mtcnn;
 #define MTCNN_FACTOR 0.709f
 #define MTCNN_BATCH 64 /* crops per R-Net / O-Net run */
 #define MTCNN_MAX_CANDIDATES 20000
@@ -278,6 +282,8 @@ static fk_status pnet_scale(fk_mtcnn *m, const fk_image *img, float scale,
     const float *reg = fk__graph_output(net->graph, net->reg.value, &rsh);
     if (ps.h != rsh.h || ps.w != rsh.w || ps.c != 2 || rsh.c != 4)
         return fk__fail(FK_EMODEL, "%s: P-Net outputs have unexpected shapes", net->model->what);
+    st = fk__check_finite(&fk__model_mtcnn, "P-Net score", prob, (size_t)ps.h * ps.w * ps.c);
+    if (st != FK_OK) return st;
     int first = *n;
     /* Map position (a, b) is image cell x = a, y = b. */
     for (int a = 0; a < ps.h; a++)
@@ -341,6 +347,9 @@ static fk_status refine(fk_mtcnn *m, int stage, const fk_image *img, mt_box *b,
         const float *reg = fk__graph_output(net->graph, net->reg.value, &s);
         const float *marks = stage == 2 ? fk__graph_output(net->graph, net->marks.value, &s)
                                         : NULL;
+        st = fk__check_finite(&fk__model_mtcnn, stage == 1 ? "R-Net score" : "O-Net score",
+                             prob, (size_t)count * 2);
+        if (st != FK_OK) return st;
         for (int k = 0; k < count; k++) {
             mt_box *bx = &b[start + k];
             bx->score = face_prob(prob + 2 * k, net->prob.beta);

@@ -30,6 +30,10 @@
 
 #define SSD_MANIFEST "ssd_mobilenetv1_model-weights_manifest.json"
 
+/* Raw scores are checked for NaN/Inf before thresholding: a NaN compares
+ * false with the threshold and would silently drop the face. */
+extern const fk_model_desc fk__model_ssd;
+
 #define SSD_INPUT 512
 #define SSD_ANCHORS 5118
 #define SSD_BN_EPSILON 0.0010000000474974513f
@@ -253,6 +257,11 @@ fk_status fk__ssd_detect(fk_ssd *m, const fk_image *img, float min_score,
         fk_shape4 bs, cs;
         const float *enc = fk__graph_output(m->net.graph, m->box_out[p], &bs);
         const float *cls = fk__graph_output(m->net.graph, m->class_out[p], &cs);
+        st = fk__check_finite(&fk__model_ssd, "class score", cls, (size_t)cs.h * cs.w * cs.c);
+        if (st != FK_OK) {
+            free(cand);
+            return st;
+        }
         int per_cell = bs.c / 4;
         long cells = (long)bs.h * bs.w;
         for (long cell = 0; cell < cells; cell++)

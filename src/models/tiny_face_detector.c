@@ -35,6 +35,10 @@
 
 #define TINY_MANIFEST "tiny_face_detector_model-weights_manifest.json"
 
+/* Raw scores are checked for NaN/Inf before thresholding: a NaN compares
+ * false with the threshold and would silently drop the face. */
+extern const fk_model_desc fk__model_tiny;
+
 #define TINY_ANCHORS 5
 #define TINY_IOU 0.4f
 #define TINY_MAX_RESULTS 100
@@ -171,6 +175,8 @@ fk_status fk__tiny_face_detect(fk_tiny_face *m, const fk_image *img, int input_s
     if (os.c != TINY_ANCHORS * 5 || os.h != os.w)
         return fk__fail(FK_EMODEL, "%s: unexpected output %dx%dx%d", m->net.what, os.h, os.w, os.c);
     int cells = os.h;
+    st = fk__check_finite(&fk__model_tiny, "output", out, (size_t)os.h * os.w * os.c);
+    if (st != FK_OK) return st;
     fk_box *cand = malloc(sizeof *cand * (size_t)cells * cells * TINY_ANCHORS);
     if (!cand) return fk__fail(FK_ENOMEM, "tiny: out of memory");
     int n = 0;

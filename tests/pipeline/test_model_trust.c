@@ -76,6 +76,23 @@ static void overwrite(const char *path, long offset, size_t n, uint32_t word) {
     close(fd);
 }
 
+/* Replace the first `key` in the file at `path` with `value`; 1 if found. */
+static int patch_file(const char *path, const char *key, const char *value) {
+    static char text[1 << 17], out[(1 << 17) + 256];
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f) fclose(f);
+    text[n] = '\0';
+    char *at = strstr(text, key);
+    if (!at) return 0;
+    snprintf(out, sizeof out, "%.*s%s%s", (int)(at - text), text, value, at + strlen(key));
+    f = fopen(path, "wb");
+    if (!f) return 0;
+    fputs(out, f);
+    fclose(f);
+    return 1;
+}
+
 /* ---- (a) ---------------------------------------------------------------- */
 
 static int in_package(const fk_model_file *f) {
@@ -261,28 +278,21 @@ static void test_trust(const char *real) {
     snprintf(cmd, sizeof cmd, "%s/face-api/.installed", home);
     unlink(cmd);
     snprintf(cmd, sizeof cmd, "%s/face-api/face_recognition_model-weights_manifest.json", home);
-    {
-        static char text[1 << 16];
-        FILE *f = fopen(cmd, "rb");
-        size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
-        if (f) fclose(f);
-        text[n] = '\0';
-        const char *key = "\"scale\":0.000357687911566566";
-        char *at = strstr(text, key);
-        CHECK(at != NULL, "fc scale in the manifest");
-        if (at) {
-            char out[sizeof text + 64];
-            snprintf(out, sizeof out, "%.*s\"scale\":1e38%s", (int)(at - text), text,
-                     at + strlen(key));
-            f = fopen(cmd, "wb");
-            fputs(out, f);
-            fclose(f);
-        }
-    }
+    CHECK(patch_file(cmd, "\"scale\":0.000357687911566566", "\"scale\":1e38"),
+          "fc scale in the manifest");
     st = verify_pair(home, img1, img3, &r);
     CHECK(st == FK_EMODEL && strstr(fk_last_error(), "model Dlib produced a non-finite embedding"),
           "non-finite refused: %d %s (distance %g)", st, fk_last_error(),
           st == FK_OK ? r.distance : -1.0);
+
+    /* The same for a detector: SSD's first class predictor overflows, and
+     * the raw scores are refused before thresholding could hide them. */
+    snprintf(cmd, sizeof cmd, "%s/face-api/ssd_mobilenetv1_model-weights_manifest.json", home);
+    CHECK(patch_file(cmd, "\"scale\":0.0026856216729856004", "\"scale\":1e38"),
+          "class predictor scale in the manifest");
+    st = verify_pair(home, img1, img3, &r);
+    CHECK(st == FK_EMODEL && strstr(fk_last_error(), "model ssd produced a non-finite class score"),
+          "non-finite score refused: %d %s", st, fk_last_error());
 }
 
 /* ---- (d) ----------------------------------------------------------------- */
