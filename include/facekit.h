@@ -433,15 +433,35 @@ typedef void (*fk_log_fn)(void *user, const char *message);
  * Idempotent: files already installed and intact are kept. */
 fk_status fk_models_fetch(const char *home, fk_log_fn log, void *user);
 
+/* Hash every installed model file (SHA-256) and compare it with what
+ * fk_models_fetch recorded in the package's stamp; one log line per
+ * package. FK_EMODEL naming the first damaged or missing file (or a package
+ * installed by an older facekit, which recorded no hashes); run
+ * fk_models_fetch to reinstall. Loading a model does a cheaper check (size
+ * and modification time, and the hash only when those changed). */
+fk_status fk_models_verify(const char *home, fk_log_fn log, void *user);
+
 typedef struct fk_model_info {
     const char *name;       /* "Dlib", "ssd", "landmarks68" */
-    const char *role;       /* "recognizer", "detector", "landmarks" */
-    const char *files;      /* weight files, relative to the home */
+    const char *role;       /* "recognizer", "detector", "landmarks" (later:
+                               "age", "gender", "emotion", "anti-spoofing") */
+    const char *files;      /* weight files, relative to the home (absolute
+                               for system files), ", "-separated */
     const char *input;      /* "150x150 RGB" */
     int output_dim;         /* embedding size, 0 for others */
     const char *origin;     /* package and original authors */
     const char *license;
     int installed;          /* all files present */
+    const char *output;     /* "128-d embedding", "boxes + scores" */
+    const char *normalization; /* "(pixel - 127.5) / 128" */
+    const char *layout;     /* "NHWC float32", how the input is laid out */
+    const char *chip;       /* recognizers: the chip it was trained on
+                               ("dlib68", "arcface5", "eyes-box"), else "" */
+    const char *summary;    /* one line */
+    int input_width, input_height; /* network input, 0 when it varies */
+    int has_thresholds;     /* recognizers: thresholds[] are set */
+    float thresholds[4];    /* verify thresholds for cosine, euclidean,
+                               euclidean_l2, angular (as fk_threshold) */
 } fk_model_info;
 
 /* Every model facekit knows; `installed` reflects `home`. *count set to the

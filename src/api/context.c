@@ -160,8 +160,8 @@ static fk_status resolve_options(const fk_options *in, fk_options *out) {
     if (!out->metric) out->metric = "cosine";
     if (!out->image_names[0]) out->image_names[0] = "img1";
     if (!out->image_names[1]) out->image_names[1] = "img2";
-    const fk_detector_def *det;
-    const fk_recognizer_def *rec;
+    const fk_model_desc *det;
+    const fk_model_desc *rec;
     fk_status st = fk__detector_find(out->detector, &det);
     if (st == FK_OK) st = fk__recognizer_find(out->model, &rec);
     if (st != FK_OK) return st;

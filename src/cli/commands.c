@@ -1,5 +1,6 @@
 /*
- * commands.c - the facekit commands: verify, represent, detect, models.
+ * commands.c - the facekit commands: verify, represent, detect (models is in
+ * cmd_models.c).
  * Each prints JSON on success and one line on stderr on failure.
  */
 #include <limits.h>
@@ -161,39 +162,4 @@ int cmd_detect(cli_args *a) {
     fk_image_free(img);
     fk_context_free(ctx);
     return rc;
-}
-
-static void log_line(void *user, const char *msg) {
-    (void)user;
-    fprintf(stderr, "%s\n", msg);
-}
-
-int cmd_models(cli_args *a) {
-    if (a->npositional != 1 ||
-        (strcmp(a->positional[0], "fetch") && strcmp(a->positional[0], "list"))) {
-        fprintf(stderr, "facekit: usage: facekit models fetch|list\n");
-        return 2;
-    }
-    char home[PATH_MAX];
-    if (fk_models_default_home(home, sizeof home) != FK_OK) return cli_fail();
-    if (!strcmp(a->positional[0], "fetch")) {
-        if (fk_models_fetch(home, a->quiet ? NULL : log_line, NULL) != FK_OK) return cli_fail();
-        if (!a->quiet) fprintf(stderr, "models installed in %s\n", home);
-        return 0;
-    }
-    fk_model_info infos[32];
-    int n = 0;
-    if (fk_models_list(home, infos, 32, &n) != FK_OK) return cli_fail();
-    printf("model home: %s\n", home);
-    for (int i = 0; i < n && i < 32; i++) {
-        const fk_model_info *m = &infos[i];
-        printf("\n%s  (%s)  installed: %s\n", m->name, m->role,
-               m->installed ? "yes" : "no (run `facekit models fetch`)");
-        if (m->output_dim)
-            printf("  input: %s -> %d-d embedding\n", m->input, m->output_dim);
-        else
-            printf("  input: %s\n", m->input);
-        printf("  files: %s\n  origin: %s\n  licence: %s\n", m->files, m->origin, m->license);
-    }
-    return 0;
 }

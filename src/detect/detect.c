@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "detect/detectors.h"
+#include "models/face_models.h"
 
 /* Grow a box by `pct` percent of its size, keeping its centre, clipped. */
 static void expand_box(fk_face *f, float pct, int iw, int ih) {
@@ -37,7 +38,7 @@ fk_status fk__detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                           const char *name, const fk_options *opt,
                           fk_faces *out, double *detect_ms,
                           double *landmarks_ms) {
-    const fk_detector_def *det;
+    const fk_model_desc *det;
     fk_status st = fk__detector_find(opt->detector, &det);
     if (st != FK_OK) return st;
     memset(out, 0, sizeof *out);
@@ -45,7 +46,7 @@ fk_status fk__detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
     fk_detection *found = NULL;
     int n = 0, whole = 0;
     if (det->detect) {
-        st = det->detect(zoo, pool, img, opt->min_confidence, &found, &n);
+        st = fk__zoo_detect(zoo, det, pool, img, opt->min_confidence, &found, &n);
         if (st != FK_OK) return with_name(st, name);
     }
     if (n == 0) {
@@ -93,11 +94,11 @@ fk_status fk__detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
      * (nothing detected, enforce off) gets none, so it is not aligned; with
      * detector skip the caller asserts the image is a face. */
     if (!whole || !det->detect) {
-        fk_landmarks68 *lm;
-        st = fk__zoo_landmarks68(zoo, &lm);
+        const fk_model_desc *lm = fk__model_get("landmarks68");
+        st = FK_OK;
         for (int i = 0; st == FK_OK && i < n; i++) {
             fk_face *f = &out->faces[i];
-            st = fk__landmarks68_run(lm, img, f->x, f->y, f->w, f->h, pool, f->landmarks);
+            st = fk__zoo_landmarks(zoo, lm, pool, img, f->x, f->y, f->w, f->h, f->landmarks);
             if (st != FK_OK) break;
             f->landmark_count = 68;
             if (whole || !found[i].has_eyes)

@@ -105,8 +105,8 @@ static fk_status resolve(fk_gallery *g, const fk_options *in,
     if (!g->opt.detector) g->opt.detector = def.detector;
     if (!g->opt.model) g->opt.model = def.model;
     if (!g->opt.metric) g->opt.metric = def.metric;
-    const fk_detector_def *det;
-    const fk_recognizer_def *rec;
+    const fk_model_desc *det;
+    const fk_model_desc *rec;
     fk_status st = fk__detector_find(g->opt.detector, &det);
     if (st == FK_OK) st = fk__recognizer_find(g->opt.model, &rec);
     if (st == FK_OK) st = fk__metric_name(g->opt.metric, &g->opt.metric);

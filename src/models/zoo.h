@@ -3,13 +3,13 @@
  * use.
  *
  * Any model type can live in the zoo: the caller says how to load and free
- * it. Typed accessors for the built-in models sit below. Not thread-safe (a
+ * it; models described in the catalogue load by their description. Not thread-safe (a
  * context is used by one thread at a time).
  */
 #ifndef FK_MODELS_ZOO_H
 #define FK_MODELS_ZOO_H
 
-#include "models/face_models.h"
+#include "models/model.h"
 
 typedef struct fk_zoo fk_zoo;
 
@@ -17,18 +17,25 @@ fk_status fk__zoo_new(const char *home, fk_zoo **out);
 void fk__zoo_free(fk_zoo *z);
 const char *fk__zoo_home(const fk_zoo *z);
 
-typedef fk_status (*fk_model_load_fn)(const char *home, void **out);
-typedef void (*fk_model_free_fn)(void *model);
-
 /* The model cached under `key`, loading it with load(home) the first time;
  * free_fn releases it when the zoo is freed. A failed load is not cached
  * (the next call tries again, e.g. after `facekit models fetch`). */
 fk_status fk__zoo_get(fk_zoo *z, const char *key, fk_model_load_fn load,
                      fk_model_free_fn free_fn, void **out);
 
-fk_status fk__zoo_ssd(fk_zoo *z, fk_ssd **out);
-fk_status fk__zoo_landmarks68(fk_zoo *z, fk_landmarks68 **out);
-fk_status fk__zoo_dlib(fk_zoo *z, fk_dlib_resnet **out);
+/* ---- models by description (the generic run path) ----------------------
+ * Load `m` (cached under its name) after checking its installed files
+ * against the package stamp (model_store.h fk__model_check_files), run its
+ * role's hook, and refuse non-finite outputs (FK_EMODEL naming the model). */
+fk_status fk__zoo_model(fk_zoo *z, const fk_model_desc *m, void **out);
+fk_status fk__zoo_embed(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
+                       const fk_image *const *chips, int n, float *out);
+fk_status fk__zoo_detect(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
+                        const fk_image *img, float min_score, fk_detection **out,
+                        int *count);
+fk_status fk__zoo_landmarks(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
+                           const fk_image *img, float x, float y, float w, float h,
+                           fk_point *pts);
 
 /* Find `name` (ignoring case) among `count` entries of `stride` bytes whose
  * first member is a `const char *name`; *index gets its position. Else

@@ -1,43 +1,20 @@
 /*
  * recognizers.h - the face recognition models facekit can use, by name
- * (--model), with the chip each was trained on.
- *
- * Adding a recognizer is an embed adapter and one line in the table in
- * recognizers.c; its thresholds go in src/verify/distance.c, chosen by
- * `facekit eval`.
+ * (--model): the catalogue's models of role FK_ROLE_RECOGNIZER
+ * (src/models/catalogue.c). Each description gives the chip it was trained
+ * on (chip, padding, input_w), its embedding size (dim), its thresholds and
+ * its embed hook, run through the zoo (fk__zoo_embed).
  */
 #ifndef FK_REPRESENT_RECOGNIZERS_H
 #define FK_REPRESENT_RECOGNIZERS_H
 
 #include "facekit.h"
+#include "models/model.h"
 #include "models/zoo.h"
-#include "nn/threadpool.h"
 
-/* How a recognizer's training chips were cut. */
-typedef enum fk_align_kind {
-    FK_ALIGN_DLIB68, /* dlib's mean face, landmarks 17..67, with padding */
-    FK_ALIGN_ARCFACE5, /* InsightFace's 5-point 112x112 template (eyes, nose,
-                          mouth corners from the 68 landmarks) */
-    FK_ALIGN_EYES_BOX  /* the detector box, eye-levelled, square, `padding`
-                          margin on each side */
-} fk_align_kind;
-
-/* Embed n chips (chip_size x chip_size RGB) into n * dim floats. */
-typedef fk_status (*fk_embed_fn)(fk_zoo *zoo, fk_pool *pool,
-                                 const fk_image *const *chips, int n,
-                                 float *out);
-
-typedef struct fk_recognizer_def {
-    const char *name;      /* first member: looked up by fk__lookup_name */
-    int chip_size;
-    int dim;
-    fk_align_kind align;
-    double padding;        /* FK_ALIGN_DLIB68, FK_ALIGN_EYES_BOX: margin
-                              around the face */
-    fk_embed_fn embed;
-} fk_recognizer_def;
-
-const fk_recognizer_def *fk__recognizers(int *count);
-fk_status fk__recognizer_find(const char *name, const fk_recognizer_def **out);
+/* The recognizer called `name` (any case), or FK_EINVAL listing them. */
+static inline fk_status fk__recognizer_find(const char *name, const fk_model_desc **out) {
+    return fk__model_find(FK_ROLE_RECOGNIZER, "model", name, NULL, out);
+}
 
 #endif

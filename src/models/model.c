@@ -1,0 +1,118 @@
+/*
+ * model.c - helpers every model's run hook shares (see model.h): names for
+ * roles and chip kinds, the finite-output check, and the padded second
+ * pass of box-only detectors.
+ */
+#include "models/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "image/image.h"
+
+const char *fk__model_role_name(fk_model_role role) {
+    switch (role) {
+    case FK_ROLE_DETECTOR: return "detector";
+    case FK_ROLE_LANDMARKS: return "landmarks";
+    case FK_ROLE_RECOGNIZER: return "recognizer";
+    case FK_ROLE_AGE: return "age";
+    case FK_ROLE_GENDER: return "gender";
+    case FK_ROLE_EMOTION: return "emotion";
+    case FK_ROLE_ANTISPOOF: return "anti-spoofing";
+    }
+    return "?";
+}
+
+const char *fk__align_kind_name(fk_align_kind kind) {
+    switch (kind) {
+    case FK_ALIGN_DLIB68: return "dlib68";
+    case FK_ALIGN_ARCFACE5: return "arcface5";
+    case FK_ALIGN_EYES_BOX: return "eyes-box";
+    case FK_ALIGN_NONE: break;
+    }
+    return "";
+}
+
+/* ---- finite outputs ------------------------------------------------------
+ * A weight file damaged on disk (or a kernel bug) shows up as NaN or Inf in
+ * the outputs. Left alone, a NaN embedding gives a NaN distance that
+ * compares false against every threshold, and a NaN score silently drops
+ * faces; so every run hook's output passes through here. The scan costs
+ * one pass over values the caller is about to read anyway. */
+
+fk_status fk__check_finite(const fk_model_desc *m, const char *what,
+                          const float *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return fk__fail(FK_EMODEL,
+                           "model %s produced a non-finite %s (value %zu is %s): its "
+                           "weight files are probably damaged; run `facekit models "
+                           "verify`, then `facekit models fetch` to reinstall them",
+                           m->name, what, i, isnan(v[i]) ? "NaN" : "infinite");
+    return FK_OK;
+}
+
+fk_status fk__check_detections(const fk_model_desc *m, const fk_detection *d,
+                              int n) {
+    for (int i = 0; i < n; i++) {
+        const fk_detection *f = &d[i];
+        const float box[5] = {f->x0, f->y0, f->x1, f->y1, f->score};
+        const float eyes[4] = {f->left_eye.x, f->left_eye.y, f->right_eye.x,
+                               f->right_eye.y};
+        fk_status st = fk__check_finite(m, "detection box or score", box, 5);
+        if (st == FK_OK) st = fk__check_finite(m, "eye position", eyes, 4);
+        for (int k = 0; st == FK_OK && k < f->keypoint_count && k < FK_MAX_KEYPOINTS; k++) {
+            const float kp[2] = {f->keypoints[k].x, f->keypoints[k].y};
+            st = fk__check_finite(m, "keypoint", kp, 2);
+        }
+        if (st != FK_OK) return st;
+    }
+    return FK_OK;
+}
+
+/* ---- box-only detectors ------------------------------------------------- */
+
+fk_status fk__detect_boxes_padded_retry(void *model, fk_box_pass_fn pass,
+                                       const fk_image *img, float min_score,
+                                       fk_pool *pool, fk_detection **out,
+                                       int *count) {
+    fk_box *boxes = NULL;
+    int n = 0, px = 0, py = 0;
+    fk_status st = pass(model, img, min_score, pool, &boxes, &n);
+    if (st == FK_OK && n == 0) {
+        free(boxes);
+        boxes = NULL;
+        px = img->width / 2;
+        py = img->height / 2;
+        fk_image *canvas = NULL;
+        st = fk__image_pad(img, px, py, px, py, 0, &canvas);
+        if (st == FK_OK) st = pass(model, canvas, min_score, pool, &boxes, &n);
+        fk_image_free(canvas);
+    }
+    if (st != FK_OK) {
+        free(boxes);
+        return st;
+    }
+    fk_detection *d = calloc(n > 0 ? (size_t)n : 1, sizeof *d);
+    if (!d) {
+        free(boxes);
+        return fk__fail(FK_ENOMEM, "out of memory");
+    }
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        float x0 = boxes[i].x0 - px, y0 = boxes[i].y0 - py;
+        float x1 = boxes[i].x1 - px, y1 = boxes[i].y1 - py;
+        fk_detection *f = &d[kept];
+        f->x0 = x0 < 0 ? 0 : x0;
+        f->y0 = y0 < 0 ? 0 : y0;
+        f->x1 = x1 > img->width ? (float)img->width : x1;
+        f->y1 = y1 > img->height ? (float)img->height : y1;
+        f->score = boxes[i].score;
+        if (f->x1 - f->x0 >= 1 && f->y1 - f->y0 >= 1) kept++;
+    }
+    free(boxes);
+    *out = d;
+    *count = kept;
+    return FK_OK;
+}

@@ -1,0 +1,178 @@
+/*
+ * model.h - what facekit knows about one model, written once, in the
+ * model's own file (src/models/<model>.c) and listed in the catalogue
+ * (src/models/catalogue.c).
+ *
+ * A description says where the model's files come from (npm package and path
+ * inside its tarball), what it takes (input size, layout, normalisation, the
+ * chip it was trained on), what it gives (output size), the thresholds that
+ * were measured for it (with the command in a comment beside them), its
+ * origin and licence, and how to load, free and run it. Everything else
+ * reads the description: `facekit models list`, the package file lists that
+ * `facekit models fetch` installs, the zoo (load any model by name), the
+ * detector and recognizer lookups, fk_threshold, and the integrity check at
+ * load time.
+ *
+ * The run hook is role-specific: a recognizer embeds chips, a detector
+ * finds faces, a landmarker places points. Analysis models (age, gender,
+ * emotion, anti-spoofing) get their role here and their hook when the first
+ * of them arrives.
+ */
+#ifndef FK_MODELS_MODEL_H
+#define FK_MODELS_MODEL_H
+
+#include <stddef.h>
+
+#include "facekit.h"
+#include "nn/threadpool.h"
+
+typedef enum fk_model_role {
+    FK_ROLE_DETECTOR,
+    FK_ROLE_LANDMARKS,
+    FK_ROLE_RECOGNIZER,
+    FK_ROLE_AGE,
+    FK_ROLE_GENDER,
+    FK_ROLE_EMOTION,
+    FK_ROLE_ANTISPOOF
+} fk_model_role;
+
+/* "detector", "landmarks", "recognizer", "age", ... (static). */
+const char *fk__model_role_name(fk_model_role role);
+
+/* How a recognizer's training chips were cut. */
+typedef enum fk_align_kind {
+    FK_ALIGN_NONE,     /* not a recognizer */
+    FK_ALIGN_DLIB68,   /* dlib's mean face, landmarks 17..67, with padding */
+    FK_ALIGN_ARCFACE5, /* InsightFace's 5-point 112x112 template (eyes, nose,
+                          mouth corners from the 68 landmarks) */
+    FK_ALIGN_EYES_BOX  /* the detector box, eye-levelled, square, `padding`
+                          margin on each side */
+} fk_align_kind;
+
+/* "dlib68", "arcface5", "eyes-box" or "" (static). */
+const char *fk__align_kind_name(fk_align_kind kind);
+
+/* The metrics, in the order of fk_model_desc.thresholds (distance.c's
+ * names: "cosine", "euclidean", "euclidean_l2", "angular"). */
+enum { FK_COSINE, FK_EUCLIDEAN, FK_EUCLIDEAN_L2, FK_ANGULAR, FK_METRIC_COUNT };
+
+#define FK_MODEL_MAX_FILES 6
+
+/* One file a model reads. `package` is the folder in the model home (and
+ * the npm package's dir in the package table); `path` is the file's path
+ * inside the tarball below "package/", installed flat as
+ * <home>/<package>/<basename(path)>. A NULL package means a system file at
+ * the absolute `path` (Debian's opencv-data). */
+typedef struct fk_model_file {
+    const char *package;
+    const char *path;
+} fk_model_file;
+
+/* One face as a detector sees it, in image pixels. */
+typedef struct fk_detection {
+    float x0, y0, x1, y1;
+    float score;                /* 0..1 */
+    int has_eyes;               /* eye centres known from the detector */
+    fk_point left_eye;          /* the person's left eye (image right) */
+    fk_point right_eye;
+    int keypoint_count;         /* detector-specific keypoints, or 0 */
+    fk_point keypoints[FK_MAX_KEYPOINTS];
+    const char *const *keypoint_names; /* static, keypoint_count of them */
+} fk_detection;
+
+/* Load the model from the home into *out (owned by the caller, released
+ * with the free hook). */
+typedef fk_status (*fk_model_load_fn)(const char *home, void **out);
+typedef void (*fk_model_free_fn)(void *model);
+
+/* Recognizers: embed n chips (input_w x input_h RGB) into n * dim floats. */
+typedef fk_status (*fk_model_embed_fn)(void *model, const fk_image *const *chips,
+                                       int n, fk_pool *pool, float *out);
+/* Detectors: faces scoring >= min_score; *out malloc'd (caller frees),
+ * sorted by score, highest first; zero faces is FK_OK with *count == 0. */
+typedef fk_status (*fk_model_detect_fn)(void *model, const fk_image *img,
+                                        float min_score, fk_pool *pool,
+                                        fk_detection **out, int *count);
+/* Landmarkers: `dim` points (image pixels) for the face in box (x, y, w, h). */
+typedef fk_status (*fk_model_landmarks_fn)(void *model, const fk_image *img,
+                                           float x, float y, float w, float h,
+                                           fk_pool *pool, fk_point *pts);
+
+typedef struct fk_model_desc {
+    const char *name;            /* unique, looked up ignoring case */
+    fk_model_role role;
+    fk_model_file files[FK_MODEL_MAX_FILES]; /* ends at the first NULL path */
+
+    /* what it takes */
+    const char *input;           /* for people: "150x150 RGB" */
+    int input_w, input_h;        /* network input in pixels (recognizers:
+                                    the chip); 0 when it varies (pyramids) */
+    const char *layout;          /* "NHWC float32" */
+    const char *normalization;   /* "pixel / 255", "(pixel - 127.5) / 128" */
+    fk_align_kind chip;          /* recognizers: the chip it was trained on */
+    double padding;              /* FK_ALIGN_DLIB68, FK_ALIGN_EYES_BOX:
+                                    margin around the face */
+
+    /* what it gives */
+    const char *output;          /* for people: "128-d embedding" */
+    int dim;                     /* recognizers: embedding size; landmarks:
+                                    points per face; 0 otherwise */
+    /* Recognizers: verify thresholds per metric (FK_COSINE ...), a pair is
+     * the same person when its distance is <= the threshold; 0 = none. */
+    float thresholds[FK_METRIC_COUNT];
+
+    const char *summary;         /* one line for docs and option help */
+    const char *origin;          /* package and original authors */
+    const char *license;
+
+    fk_model_load_fn load;
+    fk_model_free_fn free;
+    fk_model_embed_fn embed;         /* FK_ROLE_RECOGNIZER */
+    fk_model_detect_fn detect;       /* FK_ROLE_DETECTOR */
+    fk_model_landmarks_fn landmarks; /* FK_ROLE_LANDMARKS */
+} fk_model_desc;
+
+/* ---- the catalogue (catalogue.c) ---------------------------------------- */
+
+/* Every model, in catalogue order. */
+const fk_model_desc *const *fk__models(int *count);
+/* The model called `name` (any case), or NULL. */
+const fk_model_desc *fk__model_get(const char *name);
+/* The model of `role` called `name` (any case). Else FK_EINVAL "unknown
+ * <kind> 'name'; valid: a, b, c" listing that role's models and then
+ * `also` (NULL or one more valid name, e.g. the detector "skip"). */
+fk_status fk__model_find(fk_model_role role, const char *kind, const char *name,
+                        const char *also, const fk_model_desc **out);
+
+/* ---- shared helpers for run hooks (model.c) ---------------------------- */
+
+/* FK_EMODEL naming the model when any of the n values is NaN or infinite:
+ * a damaged weight file gives such outputs, and they must never reach a
+ * distance or a score. `what` says which output ("embedding"). */
+fk_status fk__check_finite(const fk_model_desc *m, const char *what,
+                          const float *v, size_t n);
+/* The same over detections (box, score, eyes, keypoints). */
+fk_status fk__check_detections(const fk_model_desc *m, const fk_detection *d,
+                              int n);
+
+/* A box from a box-only detector pass. */
+typedef struct fk_box {
+    float x0, y0, x1, y1; /* image pixels */
+    float score;
+} fk_box;
+
+/* One pass of a box-only detector over img. */
+typedef fk_status (*fk_box_pass_fn)(void *model, const fk_image *img,
+                                    float min_score, fk_pool *pool,
+                                    fk_box **boxes, int *count);
+
+/* Run `pass`; when it finds nothing, run it again on img centred in a black
+ * canvas twice its size (detectors trained on scenes miss faces that fill
+ * the frame) and map the boxes back, clipped to img; boxes lying wholly in
+ * the canvas border are dropped. Fills *out / *count as a detect hook. */
+fk_status fk__detect_boxes_padded_retry(void *model, fk_box_pass_fn pass,
+                                       const fk_image *img, float min_score,
+                                       fk_pool *pool, fk_detection **out,
+                                       int *count);
+
+#endif
