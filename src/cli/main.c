@@ -398,8 +398,11 @@ static int parse_command(const cli_command *c, int argc, char **argv, cli_args *
         }
         if (set_option(a, ch, optarg)) {
             const cli_option *o = option_by_id(ch);
-            fprintf(stderr, "facekit %s: bad value '%s' for --%s; run 'facekit %s --help'\n", c->name,
-                    optarg ? optarg : "", o ? o->name : "?", c->name);
+            const char *valid = ch == O_SEARCH_METHOD ? " (valid: exact, ann)"
+                                : ch == O_ANN         ? " (valid: hnsw, ivfpq)"
+                                                      : "";
+            fprintf(stderr, "facekit %s: bad value '%s' for --%s%s; run 'facekit %s --help'\n",
+                    c->name, optarg ? optarg : "", o ? o->name : "?", valid, c->name);
             return 2;
         }
     }

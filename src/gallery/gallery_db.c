@@ -12,11 +12,8 @@
 #include <strings.h>
 
 #include "core/error.h"
-#include "detect/detectors.h"
 #include "gallery/gallery.h"
 #include "gallery/gallery_ann.h"
-#include "represent/recognizers.h"
-#include "verify/verify.h"
 
 int fk__gallery_is_pg_uri(const char *path) {
     return path && (!strncasecmp(path, "postgresql://", 13) || !strncasecmp(path, "postgres://", 11));
@@ -94,6 +91,20 @@ static fk_status resolve_search(fk_gallery *g, const fk_gallery_options *in) {
 
 /* ---- open / close ------------------------------------------------------- */
 
+/* The catalogue's spelling of `name` among the models of `role`, and its
+ * output size; through the public fk_models_list, as the gallery sits above
+ * the pipeline. NULL when there is no such model (fk_options_check has
+ * already refused unknown names, so only "skip" gets here for detectors). */
+static const char *catalogue_name(const fk_model_info *infos, int n, const char *role,
+                                  const char *name, int *dim) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(infos[i].role, role) && !strcasecmp(infos[i].name, name)) {
+            if (dim) *dim = infos[i].output_dim;
+            return infos[i].name;
+        }
+    return NULL;
+}
+
 /* Canonical option names, the embedding size and the threshold. */
 static fk_status resolve(fk_gallery *g, const fk_options *in,
                          const fk_gallery_options *gin) {
@@ -105,17 +116,27 @@ static fk_status resolve(fk_gallery *g, const fk_options *in,
     if (!g->opt.detector) g->opt.detector = def.detector;
     if (!g->opt.model) g->opt.model = def.model;
     if (!g->opt.metric) g->opt.metric = def.metric;
-    const fk_model_desc *det;
-    const fk_model_desc *rec;
-    fk_status st = fk__detector_find(g->opt.detector, &det);
-    if (st == FK_OK) st = fk__recognizer_find(g->opt.model, &rec);
-    if (st == FK_OK) st = fk__metric_name(g->opt.metric, &g->opt.metric);
+    fk_status st = fk_options_check(&g->opt);
     if (st != FK_OK) return st;
-    g->opt.detector = det->name;
-    g->opt.model = rec->name;
+    static const char *const METRICS[] = {"cosine", "euclidean", "euclidean_l2", "angular"};
+    for (int i = 0; i < 4; i++)
+        if (!strcasecmp(g->opt.metric, METRICS[i])) g->opt.metric = METRICS[i];
+    fk_model_info infos[64];
+    int n = 0;
+    st = fk_models_list(NULL, infos, 64, &n);
+    if (st != FK_OK) return st;
+    if (n > 64) n = 64;
+    const char *det = !strcasecmp(g->opt.detector, "skip")
+                          ? "skip"
+                          : catalogue_name(infos, n, "detector", g->opt.detector, NULL);
+    const char *rec = catalogue_name(infos, n, "recognizer", g->opt.model, &g->dim);
+    if (!det || !rec)
+        return fk__fail(FK_EINVAL, "fk_gallery_open: model '%s' or detector '%s' not in the catalogue",
+                        g->opt.model, g->opt.detector);
+    g->opt.detector = det;
+    g->opt.model = rec;
     g->opt.align = g->opt.align ? 1 : 0;
     g->opt.image_names[0] = g->opt.image_names[1] = NULL;
-    g->dim = rec->dim;
     st = resolve_search(g, gin);
     if (st != FK_OK) return st;
     /* Each recognizer has one fixed input normalization today; the column

@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "core/error.h"
+#include "core/names.h"
 #include "models/model.h"
 #include "models/model_store.h"
 
@@ -69,17 +70,22 @@ fk_status fk__model_find(fk_model_role role, const char *kind, const char *name,
         return FK_OK;
     }
     char list[512] = "";
+    const char *names[64];
+    int count = 0;
     for (int i = 0; i < MODEL_COUNT; i++) {
         if (MODELS[i]->role != role) continue;
+        if (count < 64) names[count++] = MODELS[i]->name;
         if (list[0]) strncat(list, ", ", sizeof list - strlen(list) - 1);
         strncat(list, MODELS[i]->name, sizeof list - strlen(list) - 1);
     }
     if (also) {
+        if (count < 64) names[count++] = also;
         if (list[0]) strncat(list, ", ", sizeof list - strlen(list) - 1);
         strncat(list, also, sizeof list - strlen(list) - 1);
     }
-    return fk__fail(FK_EINVAL, "unknown %s '%s'; valid: %s", kind, name ? name : "(null)",
-                   list);
+    const char *near = name ? fk__closest_name(name, names, count, sizeof names[0]) : NULL;
+    return fk__fail(FK_EINVAL, "unknown %s '%s'%s%s%s; valid: %s", kind, name ? name : "(null)",
+                    near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "", list);
 }
 
 /* ---- the packages ------------------------------------------------------

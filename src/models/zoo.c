@@ -9,7 +9,6 @@
 #include <strings.h>
 
 #include "core/error.h"
-#include "core/names.h"
 #include "models/model_store.h"
 
 #define ZOO_SLOTS 32
@@ -120,23 +119,3 @@ fk_status fk__zoo_landmarks(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
     return st;
 }
 
-fk_status fk__lookup_name(const char *kind, const void *table, int count,
-                         size_t stride, const char *name, int *index) {
-    const char *base = table;
-    for (int i = 0; name && i < count; i++) {
-        const char *entry = *(const char *const *)(base + (size_t)i * stride);
-        if (strcasecmp(entry, name) == 0) {
-            *index = i;
-            return FK_OK;
-        }
-    }
-    char list[512] = "";
-    for (int i = 0; i < count; i++) {
-        const char *entry = *(const char *const *)(base + (size_t)i * stride);
-        if (i) strncat(list, ", ", sizeof list - strlen(list) - 1);
-        strncat(list, entry, sizeof list - strlen(list) - 1);
-    }
-    const char *near = fk__closest_name(name, table, count, stride);
-    return fk__fail(FK_EINVAL, "unknown %s '%s'%s%s%s; valid: %s", kind, name ? name : "(null)",
-                    near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "", list);
-}

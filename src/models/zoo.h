@@ -37,11 +37,4 @@ fk_status fk__zoo_landmarks(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
                            const fk_image *img, float x, float y, float w, float h,
                            fk_point *pts);
 
-/* Find `name` (ignoring case) among `count` entries of `stride` bytes whose
- * first member is a `const char *name`; *index gets its position. Else
- * FK_EINVAL "unknown <kind> 'name'; valid: a, b, c". Shared by the detector
- * and recognizer tables. */
-fk_status fk__lookup_name(const char *kind, const void *table, int count,
-                         size_t stride, const char *name, int *index);
-
 #endif
