@@ -123,7 +123,12 @@ int fk__stamp_read(const char *dir, fk_stamp *s) {
         size_t n = strlen(line);
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
         if (first) {
-            snprintf(s->integrity, sizeof s->integrity, "%s", line);
+            /* An integrity string longer than the field is not one we
+             * wrote: keep it cut (it then matches no package and the
+             * package is reinstalled). */
+            size_t k = n < sizeof s->integrity - 1 ? n : sizeof s->integrity - 1;
+            memcpy(s->integrity, line, k);
+            s->integrity[k] = '\0';
             first = 0;
             continue;
         }
