@@ -268,6 +268,8 @@ typedef struct fk_verify_result {
     int verified;           /* distance <= threshold */
     float distance;
     float threshold;
+    float confidence;       /* 0..100, fk_confidence(distance, threshold):
+                               51..100 when verified, 0..49 when not */
     const char *model;      /* canonical names, static strings */
     const char *detector;
     const char *metric;
@@ -334,6 +336,14 @@ fk_status fk_distance(const float *a, const float *b, int n, const char *metric,
  * uses when opt->threshold is 0; FK_EINVAL on an unknown name or a pair
  * without one. */
 fk_status fk_threshold(const char *model, const char *metric, float *out);
+/* How sure a verdict is, 0..100, as deepface's verify reports it: 51..100
+ * when distance <= threshold (100 at distance 0), 0..49 beyond (tending to
+ * 0 at twice the threshold), decreasing with the distance. It is a logistic
+ * curve centred on the threshold with a spread of threshold / 8, the same
+ * for every model: a readable measure of the margin, not a probability
+ * calibrated on data. Rounded to 2 decimals. FK_EINVAL on a negative or
+ * non-finite distance or a threshold <= 0. */
+fk_status fk_confidence(float distance, float threshold, float *out);
 
 /* ---- evaluation -------------------------------------------------------- */
 

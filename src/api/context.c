@@ -356,6 +356,7 @@ fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
         out->verified = d <= threshold;
         out->distance = d;
         out->threshold = threshold;
+        st = fk_confidence(d, threshold, &out->confidence);
         out->model = o.model;
         out->detector = o.detector;
         out->metric = o.metric;

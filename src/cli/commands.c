@@ -75,9 +75,10 @@ int cmd_verify(cli_args *a) {
         json_t *areas = json_pack("{s:o, s:o}", "img1", cli_facial_area(&r.face1),
                                   "img2", cli_facial_area(&r.face2));
         json_t *out = json_pack(
-            "{s:b, s:f, s:f, s:s, s:s, s:s, s:o, s:{s:f, s:f}, s:f}",
+            "{s:b, s:f, s:f, s:f, s:s, s:s, s:s, s:o, s:{s:f, s:f}, s:f}",
             "verified", r.verified, "distance", (double)r.distance,
-            "threshold", (double)r.threshold, "model", r.model,
+            "threshold", (double)r.threshold, "confidence", (double)r.confidence,
+            "model", r.model,
             "detector_backend", r.detector, "similarity_metric", r.metric,
             "facial_areas", areas, "face_confidence", "img1",
             (double)r.face1.confidence, "img2", (double)r.face2.confidence,

@@ -102,3 +102,27 @@ fk_status fk__closest_pair(const fk_faces *a, const fk_faces *b,
     *distance = best;
     return FK_OK;
 }
+
+/* The logistic curve s(d) = 1 / (1 + e^(8 (d - t) / t)) is 1/2 at the
+ * threshold and ~1 at 0; the verdict's side is stretched onto deepface's
+ * ranges (51..100 accepted, 0..49 refused) so the number never contradicts
+ * `verified`, and the gap at the threshold says which side it is on. */
+fk_status fk_confidence(float distance, float threshold, float *out) {
+    if (!out) return fk__fail(FK_EINVAL, "fk_confidence: out is NULL");
+    *out = 0;
+    if (!(distance >= 0) || !isfinite(distance))
+        return fk__fail(FK_EINVAL, "fk_confidence: distance %g is not a finite value >= 0",
+                       (double)distance);
+    if (!(threshold > 0) || !isfinite(threshold))
+        return fk__fail(FK_EINVAL, "fk_confidence: threshold %g is not > 0", (double)threshold);
+    const double k = 8.0;
+    double s = 1.0 / (1.0 + exp(k * ((double)distance - threshold) / threshold));
+    double s0 = 1.0 / (1.0 + exp(-k));
+    double c = distance <= threshold ? 51.0 + 49.0 * (s - 0.5) / (s0 - 0.5) : 98.0 * s;
+    if (distance <= threshold && c < 51) c = 51;
+    if (distance > threshold && c > 49) c = 49;
+    if (c < 0) c = 0;
+    if (c > 100) c = 100;
+    *out = (float)(round(c * 100.0) / 100.0);
+    return FK_OK;
+}

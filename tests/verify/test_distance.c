@@ -48,5 +48,29 @@ int main(void) {
     }
     float t;
     CHECK(fk_threshold("Nope", "cosine", &t) == FK_EINVAL, "unknown model");
+
+    /* Confidence: deepface's ranges, 100 at 0, the verdict's side never
+     * contradicted, decreasing with the distance. */
+    float cf = -1, prev = 101;
+    CHECK(fk_confidence(0, 0.4f, &cf) == FK_OK && cf == 100, "distance 0: %g", cf);
+    for (int i = 0; i <= 100; i++) {
+        float dd = 0.4f * 2.5f * i / 100;
+        CHECK(fk_confidence(dd, 0.4f, &cf) == FK_OK, "%g", dd);
+        CHECK(cf <= prev, "decreasing at %g: %g after %g", dd, cf, prev);
+        CHECK(dd <= 0.4f ? cf >= 51 && cf <= 100 : cf >= 0 && cf <= 49, "range at %g: %g", dd, cf);
+        CHECK(fabsf(cf * 100 - roundf(cf * 100)) < 1e-3f, "2 decimals: %g", cf);
+        prev = cf;
+    }
+    CHECK(fk_confidence(0.4f, 0.4f, &cf) == FK_OK && cf == 51, "at the threshold: %g", cf);
+    CHECK(fk_confidence(0.8f, 0.4f, &cf) == FK_OK && cf < 0.1f, "twice the threshold: %g", cf);
+    /* The curve scales with the threshold: the same ratio, the same number. */
+    float c2 = 0;
+    fk_confidence(0.03f, 0.1f, &cf);
+    fk_confidence(0.3f, 1.0f, &c2);
+    CHECK(cf == c2, "scale-free: %g vs %g", cf, c2);
+    CHECK(fk_confidence(-0.1f, 0.4f, &cf) == FK_EINVAL, "negative distance");
+    CHECK(fk_confidence(NAN, 0.4f, &cf) == FK_EINVAL, "NaN distance");
+    CHECK(fk_confidence(0.1f, 0, &cf) == FK_EINVAL, "threshold 0");
+    CHECK(fk_confidence(0.1f, 0.4f, NULL) == FK_EINVAL, "NULL out");
     return test_summary();
 }
