@@ -183,6 +183,9 @@ typedef struct fk_options {
     float threshold;          /* verify and gallery matches: a distance
                                  >= 0; 0 (default): the calibrated one for
                                  (model, metric), see fk_threshold */
+    int max_faces;            /* keep the max_faces largest faces (by box
+                                 area, as deepface does) of each image;
+                                 0 (default): every face */
     const char *image_names[2]; /* labels for error messages (file names);
                                    NULL: "img1", "img2" */
 } fk_options;

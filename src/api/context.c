@@ -173,6 +173,8 @@ static fk_status resolve_options(const fk_options *in, fk_options *out) {
         return fk__fail(FK_EINVAL, "min_confidence must be within 0..1");
     if (!(out->expand_percentage >= 0 && out->expand_percentage <= 1000))
         return fk__fail(FK_EINVAL, "expand_percentage must be within 0..1000");
+    if (out->max_faces < 0)
+        return fk__fail(FK_EINVAL, "max_faces must be >= 0 (0 = every face)");
     if (out->threshold != out->threshold || out->threshold < 0)
         return fk__fail(FK_EINVAL, "threshold must be >= 0 (0 = calibrated)");
     return FK_OK;

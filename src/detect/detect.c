@@ -28,6 +28,23 @@ static void expand_box(fk_face *f, float pct, int iw, int ih) {
     f->x = x0; f->y = y0; f->w = x1 - x0; f->h = y1 - y0;
 }
 
+/* Keep the `max` faces of largest box area (deepface's max_faces), still in
+ * order of confidence; max <= 0 keeps all. Area ties keep the more confident
+ * face. */
+static void keep_largest(fk_faces *faces, int max) {
+    if (max <= 0 || faces->count <= max) return;
+    while (faces->count > max) {
+        int drop = 0; /* the smallest box; among equals the least confident */
+        for (int i = 1; i < faces->count; i++) {
+            const fk_face *f = &faces->faces[i], *d = &faces->faces[drop];
+            if (f->w * f->h <= d->w * d->h) drop = i;
+        }
+        memmove(&faces->faces[drop], &faces->faces[drop + 1],
+                sizeof *faces->faces * (size_t)(faces->count - drop - 1));
+        faces->count--;
+    }
+}
+
 /* Model errors keep their own message (it names the model file); others
  * get the image's name in front. */
 static fk_status with_name(fk_status st, const char *name) {
@@ -111,6 +128,8 @@ fk_status fk__detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
         }
     }
     free(found);
+    keep_largest(out, opt->max_faces);
+    n = out->count;
     for (int i = 0; i < n; i++)
         expand_box(&out->faces[i], opt->expand_percentage, img->width, img->height);
     if (landmarks_ms) *landmarks_ms += fk__now_ms() - t1;

@@ -195,6 +195,31 @@ int main(void) {
         CHECK(st == FK_OK && truth[i].count == BY_EYE[i], "ssd sample%d: %d faces, want %d (%s)", i + 1,
               truth[i].count, BY_EYE[i], st ? fk_last_error() : "");
     }
+    /* max_faces keeps the largest boxes, still most confident first. */
+    for (int i = 0; i < PHOTOS; i++) {
+        fk_options o;
+        fk_options_init(&o);
+        o.max_faces = 2;
+        fk_faces few = {0};
+        st = fk_detect(ctx, img[i], &o, &few);
+        CHECK(st == FK_OK && few.count == 2, "max_faces 2 on sample%d: %d faces", i + 1, few.count);
+        float smallest_kept = 1e30f;
+        for (int k = 0; k < few.count; k++) {
+            float area = few.faces[k].w * few.faces[k].h;
+            if (area < smallest_kept) smallest_kept = area;
+            if (k) CHECK(few.faces[k].confidence <= few.faces[k - 1].confidence, "order");
+        }
+        int larger = 0; /* faces of the full list strictly larger than the smallest kept */
+        for (int k = 0; k < truth[i].count; k++)
+            larger += truth[i].faces[k].w * truth[i].faces[k].h > smallest_kept;
+        CHECK(larger <= 1, "sample%d: %d dropped faces are larger than a kept one", i + 1, larger);
+        fk_faces_free(&few);
+    }
+    fk_options bad;
+    fk_options_init(&bad);
+    bad.max_faces = -1;
+    CHECK(fk_options_check(&bad) == FK_EINVAL, "max_faces -1 refused");
+
     for (size_t d = 0; d < sizeof EXPECT / sizeof EXPECT[0]; d++) {
         const expect *e = &EXPECT[d];
         for (int i = 0; i < PHOTOS; i++) {
