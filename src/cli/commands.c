@@ -48,8 +48,9 @@ static int open_context(const cli_args *a, fk_context **ctx) {
     return fk_context_new(&co, ctx) == FK_OK ? 0 : -1;
 }
 
+/* Every IMG argument: a path, "-" (stdin), a data URI or base64. */
 fk_status cli_load_image(const cli_args *a, const char *path, fk_image **out) {
-    return fk_image_load_scaled(path, a->max_pixels, a->decode_max_side, out);
+    return fk_image_load_source(path, a->max_pixels, a->decode_max_side, out);
 }
 
 static int need_args(const cli_args *a, int n, const char *usage) {

@@ -62,7 +62,7 @@ static const cli_option OPTIONS[] = {
     {O_FULL_DECODE, "full-decode", NULL, "decode every pixel (same as --decode-max-side 0)", 0},
     {O_THREADS, "threads", "N", "worker threads (default: $FACEKIT_THREADS, else all\ncores)", 0},
     {O_QUIET, "quiet", NULL, "no progress or notes on stderr", 0},
-    {O_OUT, "out", "FILE", "write a copy with boxes, landmarks and eyes drawn\n(.jpg or .png)", 0},
+    {O_OUT, "out", "FILE", "write a copy with boxes, landmarks and eyes drawn\n(.jpg, .png or .webp)", 0},
     {O_PAIRS, "pairs", "FILE", "labelled pairs: an LFW pairs file (pairs.txt,\npairsDevTrain.txt) "
      "or CSV file_x,file_y,label", 0},
     {O_IMAGES, "images", "DIR", "the folder the pairs' images are in", 0},
@@ -231,8 +231,15 @@ static void print_option(FILE *f, const cli_option *o) {
     }
 }
 
+/* Every command whose usage names an IMG argument reads it with
+ * fk_image_load_source; its help says what that accepts. */
 static void command_help(FILE *f, const cli_command *c) {
-    fprintf(f, "usage: %s\n\n%s\n\noptions:\n", c->usage, c->about);
+    fprintf(f, "usage: %s\n\n%s\n", c->usage, c->about);
+    if (strstr(c->usage, " IMG"))
+        fputs("IMG is a JPEG, PNG, WebP or BMP file, - (standard input, at most\n"
+              "once per command), a data URI (data:image/...;base64,...) or a\n"
+              "base64 string.\n", f);
+    fputs("\noptions:\n", f);
     for (int i = 0; c->options[i]; i++) {
         const cli_option *o = option_by_id(c->options[i]);
         if (o && !o->alias_of) print_option(f, o);
@@ -410,8 +417,10 @@ static int parse_command(const cli_command *c, int argc, char **argv, cli_args *
             return 2;
         }
     }
-    for (int i = optind; i < argc; i++) {
+    for (int i = optind, stdin_args = 0; i < argc; i++) {
         if (a->npositional >= 8) return usage_error(c, "too many arguments at '%s'", argv[i]);
+        if (!strcmp(argv[i], "-") && stdin_args++)
+            return usage_error(c, "standard input ('%s') can be read only once", "-");
         a->positional[a->npositional++] = argv[i];
     }
     return 0;

@@ -1,6 +1,7 @@
 /*
  * image_png.c - PNG both ways through libpng: decoding into 8-bit RGB
- * (palette, gray, 1/2/4/16-bit and interlaced files converted; samples
+ * (palette, gray, 1/2/4/16-bit and interlaced files converted, with or
+ * without transparency chunks (tRNS); samples
  * taken as stored, no gamma correction; an alpha channel dropped, not
  * composited, as OpenCV's imread(IMREAD_COLOR) does, so our pixels match
  * what deepface sees; chunks after the image data not read) and encoding
@@ -63,7 +64,11 @@ static void png_read_memory(png_structp png, png_bytep out, size_t n) {
 }
 
 /* Ask libpng for 8-bit RGB whatever the file holds: expand palettes and
- * low bit depths, scale 16-bit, drop alpha, widen gray, de-interlace. */
+ * low bit depths, scale 16-bit, drop alpha, widen gray, de-interlace.
+ * Expanding a palette also turns a tRNS chunk (transparent palette
+ * entries) into an alpha channel, and gray/RGB + tRNS may gain one, so
+ * alpha is stripped whenever tRNS is present too, not only for the colour
+ * types that carry it. */
 static void png_request_rgb8(png_structp png, png_infop info) {
     int type = png_get_color_type(png, info);
     int depth = png_get_bit_depth(png, info);
@@ -73,7 +78,7 @@ static void png_request_rgb8(png_structp png, png_infop info) {
         png_set_expand_gray_1_2_4_to_8(png);
     if (depth == 16)
         png_set_scale_16(png);
-    if (type & PNG_COLOR_MASK_ALPHA)
+    if ((type & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS))
         png_set_strip_alpha(png);
     if (!(type & PNG_COLOR_MASK_COLOR))
         png_set_gray_to_rgb(png);

@@ -1,6 +1,6 @@
 /*
- * image_save.c - fk_image_save: the format from the path's extension (JPEG
- * or PNG, encoded by image_jpeg.c / image_png.c), written to a temporary
+ * image_save.c - fk_image_save: the format from the path's extension (JPEG,
+ * PNG or WebP, encoded by image_jpeg.c / image_png.c / image_webp.c), written to a temporary
  * file beside the target and renamed over it only when every write, flush
  * and close succeeded, so a failure never leaves a partial file.
  */
@@ -19,7 +19,7 @@
 
 /* ---- saving ------------------------------------------------------------- */
 
-enum { SAVE_JPEG, SAVE_PNG, SAVE_UNKNOWN };
+enum { SAVE_JPEG, SAVE_PNG, SAVE_WEBP, SAVE_UNKNOWN };
 
 /* The format a path's extension asks for (case-insensitive). */
 static int save_format(const char *path) {
@@ -31,6 +31,8 @@ static int save_format(const char *path) {
         return SAVE_JPEG;
     if (!strcasecmp(dot, ".png"))
         return SAVE_PNG;
+    if (!strcasecmp(dot, ".webp"))
+        return SAVE_WEBP;
     return SAVE_UNKNOWN;
 }
 
@@ -70,8 +72,9 @@ static fk_status open_temp(const char *path, char **tmp_out, FILE **f_out) {
 /* Encode into f, then flush and close it, checking every step. */
 static fk_status encode_and_close(const fk_image *img, FILE *f, int format,
                                   int quality, const char *path) {
-    fk_status st = format == SAVE_JPEG ? fk__write_jpeg(img, f, quality, path)
-                                       : fk__write_png(img, f, path);
+    fk_status st = format == SAVE_JPEG   ? fk__write_jpeg(img, f, quality, path)
+                   : format == SAVE_WEBP ? fk__write_webp(img, f, quality, path)
+                                         : fk__write_png(img, f, path);
     if (st == FK_OK && (fflush(f) != 0 || ferror(f)))
         st = fk__fail(FK_EIO, "%s: write failed: %s", path, strerror(errno));
     if (fclose(f) != 0 && st == FK_OK)
@@ -79,8 +82,8 @@ static fk_status encode_and_close(const fk_image *img, FILE *f, int format,
     return st;
 }
 
-/* Encode as JPEG (quality 1..100, 0 means 90) or PNG by the extension of
- * path. Writes a temporary file in the same folder and renames it over path
+/* Encode as JPEG (quality 1..100, 0 means 90), PNG, or WebP (quality
+ * 1..99 lossy, 100 lossless, 0 means 90) by the extension of path. Writes a temporary file in the same folder and renames it over path
  * only when everything succeeded, so a failure leaves no partial file. */
 fk_status fk_image_save(const fk_image *img, const char *path, int quality) {
     fk__clear_error();
@@ -90,13 +93,13 @@ fk_status fk_image_save(const fk_image *img, const char *path, int quality) {
         return fk__fail(FK_EINVAL, "%s: cannot save: not a valid image", path);
     int format = save_format(path);
     if (format == SAVE_UNKNOWN)
-        return fk__fail(FK_EINVAL, "%s: unknown image type; use a .jpg, .jpeg "
-                       "or .png extension", path);
+        return fk__fail(FK_EINVAL, "%s: unknown image type; use a .jpg, .jpeg, "
+                       ".png or .webp extension", path);
     if (quality == 0)
         quality = 90;
-    if (format == SAVE_JPEG && (quality < 1 || quality > 100))
-        return fk__fail(FK_EINVAL, "%s: JPEG quality %d is outside 1..100", path,
-                       quality);
+    if (format != SAVE_PNG && (quality < 1 || quality > 100))
+        return fk__fail(FK_EINVAL, "%s: %s quality %d is outside 1..100", path,
+                       format == SAVE_JPEG ? "JPEG" : "WebP", quality);
     char *tmp = NULL;
     FILE *f = NULL;
     fk_status st = open_temp(path, &tmp, &f);

@@ -146,7 +146,7 @@ static void test_bad_images(void) {
         const char *path, *cause;
     } cases[] = {{missing, "No such file"},
                  {empty, "empty"},
-                 {text, "not a JPEG or PNG"},
+                 {text, "not a JPEG, PNG, WebP or BMP"},
                  {trunc, "JPEG"},
                  {badpng, "PNG"},
                  {huge, "megapixels"},

@@ -829,7 +829,7 @@ static void test_bad_input(void) {
     const char text[] = "this is not an image\n";
     write_file(tpath("x.jpg"), text, sizeof text - 1);
     expect_load_fails(tpath("x.jpg"), FK_EFORMAT, "text named x.jpg");
-    CHECK(strstr(fk_last_error(), "not a JPEG or PNG") != NULL, "says not a JPEG or PNG");
+    CHECK(strstr(fk_last_error(), "not a JPEG, PNG, WebP or BMP") != NULL, "says which formats: %s", fk_last_error());
 
     expect_load_fails(tmpdir, FK_EIO, "a directory");
 
