@@ -261,12 +261,12 @@ fk_status fk_image_load_scaled(const char *path, size_t max_pixels,
         return fk__fail(FK_EIO, "%s: cannot open: %s", path, strerror(errno));
     size_t bound = fk_image_max_bytes(max_pixels);
     struct stat sb;
-    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    int known = fstat(fileno(f), &sb) == 0;
+    if (known && S_ISDIR(sb.st_mode)) {
         fclose(f);
         return fk__fail(FK_EIO, "%s: cannot read: it is a directory", path);
     }
-    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) &&
-        (uintmax_t)sb.st_size > bound) {
+    if (known && S_ISREG(sb.st_mode) && (uintmax_t)sb.st_size > bound) {
         fclose(f);
         return fk__fail(FK_ETOOBIG, "%s: file is %.1f MB, over the %.1f MB an "
                        "image within the %g-megapixel budget can need",
