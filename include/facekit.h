@@ -289,6 +289,17 @@ typedef struct fk_verify_result {
 fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
                     const fk_options *opt, fk_verify_result *out);
 
+/* The verdict on two embeddings the caller already has (fk_represent's, or
+ * read back from `facekit represent` JSON): distance under opt->metric,
+ * opt->threshold or the calibrated one of opt->model, confidence. No image
+ * is read and no model file is needed, but opt->model must be the model
+ * that made the embeddings: dim must be its embedding size (FK_EINVAL
+ * naming both sizes otherwise), and its threshold decides. Non-finite values
+ * are FK_EINVAL. out->face1/face2 are zero, faces1 = faces2 = 1 and
+ * out->detector is "none". opt may be NULL (Dlib, cosine). */
+fk_status fk_verify_embeddings(const float *a, const float *b, int dim,
+                               const fk_options *opt, fk_verify_result *out);
+
 /* Draw each face's box (green), landmarks (yellow) and eyes (left red, right
  * blue) onto an RGB image in place. Faces are in original pixels, as the
  * pipeline returns them; they are drawn at img->scale. */

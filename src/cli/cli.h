@@ -38,6 +38,8 @@ typedef struct cli_args {
     const char *ann_index;  /* find/search --ann; NULL: hnsw */
     const char *id;         /* register --id */
     int top_k;              /* find/search --top-k; 0: default */
+    int embeddings;         /* verify --embeddings: the arguments are JSON
+                               files of embeddings, not images */
 } cli_args;
 
 /* main.c parses each command's own options (its table says which) into a
@@ -67,6 +69,8 @@ int cli_fail(void);
 json_t *cli_facial_area(const fk_face *f);
 
 int cmd_verify(cli_args *a);
+/* verify --embeddings (cmd_verify_embeddings.c). */
+int cli_verify_embeddings(cli_args *a);
 int cmd_represent(cli_args *a);
 int cmd_detect(cli_args *a);
 int cmd_models(cli_args *a);

@@ -59,6 +59,7 @@ static int need_args(const cli_args *a, int n, const char *usage) {
 }
 
 int cmd_verify(cli_args *a) {
+    if (a->embeddings) return cli_verify_embeddings(a);
     int rc = need_args(a, 2, "facekit verify IMG1 IMG2 [options]");
     if (rc) return rc;
     double t0 = cli_now_s();

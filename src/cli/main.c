@@ -32,7 +32,7 @@ enum {
     O_ENFORCE, O_EXPAND, O_MIN_CONFIDENCE, O_THRESHOLD, O_MAX_MEGAPIXELS, O_DECODE_MAX_SIDE,
     O_FULL_DECODE, O_THREADS, O_QUIET, O_OUT, O_PAIRS, O_IMAGES, O_PAIRS_CSV, O_ROC,
     O_MARKDOWN, O_JSON, O_SWEEP, O_STRICT, O_DB, O_ID, O_TOP_K, O_SEARCH_METHOD, O_ANN,
-    O_MAX_FACES,
+    O_MAX_FACES, O_EMBEDDINGS,
 };
 
 typedef struct cli_option {
@@ -81,6 +81,7 @@ static const cli_option OPTIONS[] = {
      "(galleries under\n4096 faces are answered exactly)", 0},
     {O_ANN, "ann", "KIND", "the ANN index: hnsw (default) or ivfpq", 0},
     {O_MAX_FACES, "max-faces", "N", "keep the N largest faces of each image (default:\nevery face)", 0},
+    {O_EMBEDDINGS, "embeddings", NULL, "IMG1 and IMG2 are JSON files of embeddings\n(represent's output, or a list of numbers), not images", 0},
     {O_HELP, "help", NULL, "this help", 0},
 };
 #define NOPTIONS ((int)(sizeof OPTIONS / sizeof OPTIONS[0]))
@@ -114,10 +115,12 @@ static const cli_command COMMANDS[] = {
     {"verify", cmd_verify, "same person or not (JSON verdict)",
      "facekit verify IMG1 IMG2 [options]",
      "Compares the faces of two images: with several faces, the closest pair\n"
-     "decides. Prints verified, distance, threshold, model, detector_backend,\n"
-     "similarity_metric, facial_areas, face_confidence and time as JSON.",
+     "decides. Prints verified, distance, threshold, confidence, model,\n"
+     "detector_backend, similarity_metric, facial_areas, face_confidence and\n"
+     "time as JSON.\n"
+     "With --embeddings, compares embeddings saved by 'facekit represent'.",
      "facekit verify alice1.jpg alice2.jpg --model MobileFaceNet --metric euclidean_l2", 1,
-     {PIPELINE, METRIC, O_THRESHOLD, IMAGES, O_HELP, 0}},
+     {PIPELINE, METRIC, O_THRESHOLD, O_EMBEDDINGS, IMAGES, O_HELP, 0}},
     {"represent", cmd_represent, "embeddings of every face (JSON)",
      "facekit represent IMG [options]",
      "Detects, aligns and embeds every face of IMG; prints each face's\n"
@@ -321,6 +324,7 @@ static int set_option(cli_args *a, int id, const char *v) {
     case O_DB: a->db_path = v; return 0;
     case O_ID: a->id = v; return 0;
     case O_TOP_K: return parse_int(v, 1, 1000000, &a->top_k);
+    case O_EMBEDDINGS: a->embeddings = 1; return 0;
     case O_MAX_FACES: return parse_int(v, 1, 1000000, &a->opt.max_faces);
     case O_SEARCH_METHOD:
         /* Checked here, before any file is read; fk_gallery_open checks the
