@@ -136,6 +136,12 @@ void fk_image_free(fk_image *img);
  * half-written image. */
 fk_status fk_image_save(const fk_image *img, const char *path, int quality);
 
+/* Encode as JPEG (quality 1..100, 0: 90) or PNG in memory, by ext (".jpg",
+ * ".jpeg", ".png"; else FK_EINVAL). *bytes (*len of them) is malloc'd:
+ * the caller frees it with free(). */
+fk_status fk_image_encode(const fk_image *img, const char *ext, int quality,
+                          uint8_t **bytes, size_t *len);
+
 /* ---- context ----------------------------------------------------------- */
 
 /* A context holds what the pipeline needs across calls: the model home,
