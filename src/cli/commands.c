@@ -109,9 +109,12 @@ int cmd_represent(cli_args *a) {
             json_t *emb = json_array();
             for (int k = 0; k < f->embedding_dim; k++)
                 json_array_append_new(emb, json_real(f->embedding[k]));
-            json_array_append_new(list, json_pack("{s:o, s:o, s:f}", "embedding", emb,
-                                                  "facial_area", cli_facial_area(f),
-                                                  "face_confidence", (double)f->confidence));
+            json_t *o = json_pack("{s:o, s:o, s:f}", "embedding", emb, "facial_area",
+                                  cli_facial_area(f), "face_confidence", (double)f->confidence);
+            /* Only when asked for: deepface's output keeps its shape. */
+            if (a->opt.normalization)
+                json_object_set_new(o, "normalization", json_string(f->normalization));
+            json_array_append_new(list, o);
         }
         cli_print_json(list);
     }
