@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -84,6 +85,8 @@ static json_t *face_floats(const fk_image *img) {
 /* DIR/<base name of image without extension>_face<n>.<ext> */
 static int face_path(char *buf, size_t cap, const char *dir, const char *image, int n,
                      const char *ext) {
+    /* An image given as "-", a data URI or base64 has no file name. */
+    if (access(image, F_OK) != 0) image = strcmp(image, "-") ? "image" : "stdin";
     const char *base = strrchr(image, '/');
     base = base ? base + 1 : image;
     const char *dot = strrchr(base, '.');
@@ -109,6 +112,12 @@ int cmd_extract_faces(cli_args *a) {
         fprintf(stderr, "facekit extract-faces: --normalize-face true gives floats, and files "
                         "are 8-bit: drop --out, or --normalize-face; run 'facekit "
                         "extract-faces --help'\n");
+        return 2;
+    }
+    if (!a->normalize_face && a->opt.color_face && !strcasecmp(a->opt.color_face, "bgr")) {
+        fprintf(stderr, "facekit extract-faces: --color-face bgr applies to the pixel lists of "
+                        "--normalize-face true; image files and inline PNGs are RGB; run "
+                        "'facekit extract-faces --help'\n");
         return 2;
     }
     const char *ext = a->format ? a->format : "jpg";

@@ -86,7 +86,7 @@ static const cli_option OPTIONS[] = {
     {O_EMBEDDINGS, "embeddings", NULL, "IMG1 and IMG2 are JSON files of embeddings\n(represent's output, or a list of numbers), not images", 0},
     {O_OUT_DIR, "out", "DIR", "write each face to DIR/<image>_face<N>.<format>", 0},
     {O_FORMAT, "format", "F", "file format with --out: jpg (default), png or webp", 0},
-    {O_COLOR_FACE, "color-face", "C", "rgb (default), bgr (channels swapped) or gray", 0},
+    {O_COLOR_FACE, "color-face", "C", "rgb (default), gray, or bgr (channels swapped; with\n--normalize-face true only)", 0},
     {O_NORMALIZE_FACE, "normalize-face", "BOOL",
      "face as deepface's h x w x c list of 0..1 floats\n(default false; not with --out)", 0},
     {O_L2_NORMALIZE, "l2-normalize", "BOOL", "scale embeddings to unit length (default false)", 0},

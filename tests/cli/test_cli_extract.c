@@ -128,6 +128,30 @@ int main(void) {
     const char *a5[] = {cli, "extract-faces", img, "--color-face", "blue", NULL};
     rc = test_cli_run(cli, a5, &io);
     CHECK(rc == 2 && strstr(err, "rgb, bgr, gray"), "bad --color-face: rc %d: %s", rc, err);
+    /* bgr: the lists of --normalize-face with red and blue swapped; refused
+     * for image output, whose files would show swapped colours. */
+    const char *a8[] = {cli, "extract-faces", img, "--color-face", "bgr", NULL};
+    rc = test_cli_run(cli, a8, &io);
+    CHECK(rc == 2 && strstr(err, "--normalize-face"), "bgr to a PNG: rc %d: %s", rc, err);
+    const char *a9[] = {cli, "extract-faces", img, "--normalize-face", "true", "--max-faces", "1",
+                        "--model", "MobileFaceNet", NULL};
+    const char *a10[] = {cli, "extract-faces", img, "--normalize-face", "true", "--max-faces", "1",
+                         "--model", "MobileFaceNet", "--color-face", "bgr", NULL};
+    json_t *jr = run(cli, a9, &io, &rc);
+    json_t *jb = run(cli, a10, &io, &rc);
+    int swapped = jr && jb, differs = 0;
+    for (int y = 0; swapped && y < 112; y += 7)
+        for (int x = 0; x < 112; x += 7) {
+            json_t *pr = json_array_get(json_array_get(json_object_get(json_array_get(jr, 0), "face"), y), x);
+            json_t *pb = json_array_get(json_array_get(json_object_get(json_array_get(jb, 0), "face"), y), x);
+            for (int c = 0; c < 3; c++)
+                swapped &= json_real_value(json_array_get(pr, c)) ==
+                           json_real_value(json_array_get(pb, 2 - c));
+            differs |= json_real_value(json_array_get(pr, 0)) != json_real_value(json_array_get(pr, 2));
+        }
+    CHECK(swapped && differs, "bgr lists are the rgb lists with channels swapped");
+    json_decref(jr);
+    json_decref(jb);
     const char *a6[] = {cli, "represent", img, "--normalization", "nope", NULL};
     rc = test_cli_run(cli, a6, &io);
     CHECK(rc == 2 && strstr(err, "VGGFace2"), "bad --normalization: rc %d: %s", rc, err);
