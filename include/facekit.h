@@ -215,6 +215,12 @@ void fk_image_free(fk_image *img);
  * image. */
 fk_status fk_image_save(const fk_image *img, const char *path, int quality);
 
+/* Encode as JPEG (quality 1..100, 0: 90) or PNG in memory, by ext (".jpg",
+ * ".jpeg", ".png"; else FK_EINVAL). *bytes (*len of them) is malloc'd:
+ * the caller frees it with free(). */
+fk_status fk_image_encode(const fk_image *img, const char *ext, int quality,
+                          uint8_t **bytes, size_t *len);
+
 /* ---- context ----------------------------------------------------------- */
 
 /* A context holds what the pipeline needs across calls: the model home,
@@ -265,6 +271,24 @@ typedef struct fk_options {
     int max_faces;            /* keep the max_faces largest faces (by box
                                  area, as deepface does) of each image;
                                  0 (default): every face */
+    int l2_normalize;         /* 1: every embedding returned has unit L2
+                                 length (deepface's l2_normalize); default 0:
+                                 as the model gives it */
+    const char *normalization; /* the recognizer's input normalization, by
+                                 deepface's name: NULL or "base" (default):
+                                 the model's own; "raw" (pixels 0..255),
+                                 "Facenet" ((x - mean) / std of each chip),
+                                 "Facenet2018" (x / 127.5 - 1), "VGGFace" and
+                                 "VGGFace2" (deepface's per-channel means
+                                 subtracted), "ArcFace" ((x - 127.5) / 128).
+                                 Refused (FK_EINVAL) for a model whose graph
+                                 normalizes its input itself (MobileFace). A
+                                 model given other inputs than it was trained
+                                 on gives other, usually worse, embeddings:
+                                 this is for comparing with deepface */
+    const char *color_face;   /* fk_extract_faces: "rgb" (default), "bgr"
+                                 (channels swapped) or "gray" (1 channel,
+                                 BT.601 luma) */
     const char *image_names[2]; /* labels for error messages (file names);
                                    NULL: "img1", "img2" */
 } fk_options;
@@ -273,7 +297,8 @@ typedef struct fk_options {
 void fk_options_init(fk_options *opt);
 
 /* Check opt without touching any file or model: the detector, model and
- * metric names (any case) and the numeric
+ * metric names (any case), the normalization (known, and usable with the
+ * model) and color_face names, and the numeric
  * ranges (min_confidence 0..1, expand_percentage 0..1000, threshold >= 0).
  * FK_EINVAL with a message listing the valid names, and "did you mean
  * 'Dlib'?" when the name given is a near miss; FK_OK otherwise. Every
@@ -314,6 +339,9 @@ typedef struct fk_face {
     const char *const *keypoint_names;
     float *embedding;         /* represent/verify only; owned by the list */
     int embedding_dim;
+    const char *normalization; /* with an embedding: the input normalization
+                                  it was made with, "base" (the model's own)
+                                  or deepface's name (fk_options), static */
 } fk_face;
 
 /* A list of faces, filled by fk_detect / fk_represent; the caller owns it
@@ -346,6 +374,41 @@ fk_status fk_represent(fk_context *ctx, const fk_image *img,
 fk_status fk_embed_faces(fk_context *ctx, const fk_image *img,
                          const fk_options *opt, fk_faces *faces);
 
+/* One face cut out of an image by fk_extract_faces. */
+typedef struct fk_face_crop {
+    fk_face face;          /* as fk_detect finds it (original pixels,
+                              box expanded by expand_percentage); no
+                              embedding */
+    fk_image *image;       /* the crop, owned (freed by fk_face_crops_free);
+                              3 channels (RGB or BGR) or 1 (gray) */
+    int has_eyes;          /* 1 when the eyes are known (the face has
+                              landmarks or detector eyes) */
+    fk_point left_eye;     /* where the person's eyes are in `image` (its
+                              pixels) */
+    fk_point right_eye;
+} fk_face_crop;
+
+typedef struct fk_face_crops {
+    fk_face_crop *crops;
+    int count;
+} fk_face_crops;
+
+/* Frees every crop's image and the array, and zeroes the struct; NULL is
+ * a no-op. */
+void fk_face_crops_free(fk_face_crops *crops);
+
+/* deepface's extract_faces: detect (as fk_detect: max_faces, enforce
+ * detection, detector "skip", expand_percentage), then cut each face out.
+ * With opt->align (default) each crop is exactly the chip recognizer
+ * opt->model sees (Dlib: 150x150 on dlib's mean face; MobileFaceNet:
+ * 112x112 on the ArcFace template; FaceRes: the eye-levelled box, 224x224),
+ * expand_percentage widening it as it widens represent's chips. With align
+ * off, the box itself at the image's resolution, clipped to the image.
+ * opt->color_face picks RGB, BGR or gray. The caller owns *out
+ * (fk_face_crops_free), empty on failure. */
+fk_status fk_extract_faces(fk_context *ctx, const fk_image *img, const fk_options *opt,
+                           fk_face_crops *out);
+
 typedef struct fk_verify_result {
     int verified;           /* distance <= threshold */
     float distance;
@@ -367,6 +430,17 @@ typedef struct fk_verify_result {
  * twice). The answer is the same either way. */
 fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
                     const fk_options *opt, fk_verify_result *out);
+
+/* The verdict on two embeddings the caller already has (fk_represent's, or
+ * read back from `facekit represent` JSON): distance under opt->metric,
+ * opt->threshold or the calibrated one of opt->model, confidence. No image
+ * is read and no model file is needed, but opt->model must be the model
+ * that made the embeddings: dim must be its embedding size (FK_EINVAL
+ * naming both sizes otherwise), and its threshold decides. Non-finite values
+ * are FK_EINVAL. out->face1/face2 are zero, faces1 = faces2 = 1 and
+ * out->detector is "none". opt may be NULL (Dlib, cosine). */
+fk_status fk_verify_embeddings(const float *a, const float *b, int dim,
+                               const fk_options *opt, fk_verify_result *out);
 
 /* Draw each face's box (green), landmarks (yellow) and eyes (left red, right
  * blue) onto an RGB image in place. Faces are in original pixels, as the

@@ -25,6 +25,28 @@ void fk__align_template68(int size, double padding, fk_point out[51]);
 fk_status fk__align_chip68(const fk_image *img, const fk_point landmarks[68],
                           int size, double padding, fk_image **out);
 
+/* ---- chip maps ----------------------------------------------------------
+ * Every chip is one affine map m (row-major 2x3) from chip pixels to image
+ * pixels: chip pixel (u, v) samples the image at (m[0] u + m[1] v + m[2],
+ * m[3] u + m[4] v + m[5]). The chip functions compute a map, then warp; the
+ * map is what tells where an image point (an eye) lands in the chip. */
+
+/* The map of fk__align_chip68. */
+fk_status fk__align_map68(const fk_point landmarks[68], int size, double padding,
+                         double m[6]);
+/* The map of fk__align_box_chip. */
+void fk__align_map_box(float x, float y, float w, float h, int size, double m[6]);
+/* Widen a size x size chip's field of view k times about the chip centre
+ * (k > 1: more around the face, the face smaller); k == 1 leaves m as is. */
+void fk__align_map_zoom(double m[6], int size, double k);
+/* Where image point p lands in the chip of map m (chip pixels). */
+fk_point fk__align_map_to_chip(const double m[6], fk_point p);
+/* The size x size chip of map m; black outside the image. antialias:
+ * area-shrink the covered region first when the map samples the image more
+ * sparsely than every 1.5 pixels (the dlib68 chips do). */
+fk_status fk__align_warp(const fk_image *img, const double m[6], int size,
+                         int antialias, fk_image **out);
+
 /* Unaligned chip: the face box padded to a square (centred, black) and
  * resized to size x size; what a recognizer sees with align off. */
 fk_status fk__align_box_chip(const fk_image *img, float x, float y, float w,

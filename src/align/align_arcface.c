@@ -44,16 +44,22 @@ void fk__align_points5_from68(const fk_point lm[68], fk_point out[5]) {
     out[4] = lm[54];                /* mouth corner, image right */
 }
 
+fk_status fk__align_map_arcface(const fk_point landmarks[68], int size, double m[6]) {
+    if (!landmarks || !m || size <= 0) return fk__fail(FK_EINVAL, "align: bad arguments");
+    fk_point from[5], to[5];
+    fk__align_template5(size, from);
+    fk__align_points5_from68(landmarks, to);
+    fk_status st = fk__similarity_fit(from, to, 5, m);
+    return st == FK_OK ? FK_OK : fk__fail_prefix(st, "align");
+}
+
 fk_status fk__align_chip_arcface(const fk_image *img,
                                 const fk_point landmarks[68], int size,
                                 fk_image **out) {
     if (!img || !landmarks || !out || size <= 0)
         return fk__fail(FK_EINVAL, "align: bad arguments");
-    fk_point from[5], to[5];
-    fk__align_template5(size, from);
-    fk__align_points5_from68(landmarks, to);
     double m[6];
-    fk_status st = fk__similarity_fit(from, to, 5, m);
-    if (st != FK_OK) return fk__fail_prefix(st, "align");
+    fk_status st = fk__align_map_arcface(landmarks, size, m);
+    if (st != FK_OK) return st;
     return fk__image_warp_affine(img, m, size, size, FK_BORDER_CONSTANT, 0, out);
 }

@@ -17,6 +17,9 @@ void fk__align_template5(int size, fk_point out[5]);
  * points, nose tip 30, mouth corners 48 and 54), in template order. */
 void fk__align_points5_from68(const fk_point landmarks[68], fk_point out[5]);
 
+/* The map (align.h) of fk__align_chip_arcface. */
+fk_status fk__align_map_arcface(const fk_point landmarks[68], int size, double m[6]);
+
 /* ArcFace-style chip: the 5 points of `landmarks` (68-point) mapped onto
  * the template; *out is a new size x size RGB image. */
 fk_status fk__align_chip_arcface(const fk_image *img,

@@ -12,17 +12,24 @@
 #include "core/error.h"
 #include "image/image.h"
 
+void fk__align_map_eyes_box(float x, float y, float w, float h, fk_point left_eye,
+                            fk_point right_eye, int size, double margin, double m[6]) {
+    double dx = left_eye.x - right_eye.x, dy = left_eye.y - right_eye.y;
+    double theta = (dx * dx + dy * dy > 1e-6) ? atan2(dy, dx) : 0.0;
+    double side = (w > h ? w : h) * (1.0 + 2.0 * margin);
+    double s = side / size, c = cos(theta) * s, sn = sin(theta) * s;
+    double cx = x + w / 2.0, cy = y + h / 2.0, half = size / 2.0;
+    m[0] = c; m[1] = -sn; m[2] = cx - c * half + sn * half;
+    m[3] = sn; m[4] = c; m[5] = cy - sn * half - c * half;
+}
+
 fk_status fk__align_chip_eyes_box(const fk_image *img, float x, float y,
                                  float w, float h, fk_point left_eye,
                                  fk_point right_eye, int size, double margin,
                                  fk_image **out) {
     if (!img || !out || size <= 0 || !(w > 0) || !(h > 0) || margin < 0)
         return fk__fail(FK_EINVAL, "align: bad arguments");
-    double dx = left_eye.x - right_eye.x, dy = left_eye.y - right_eye.y;
-    double theta = (dx * dx + dy * dy > 1e-6) ? atan2(dy, dx) : 0.0;
-    double side = (w > h ? w : h) * (1.0 + 2.0 * margin);
-    double s = side / size, c = cos(theta) * s, sn = sin(theta) * s;
-    double cx = x + w / 2.0, cy = y + h / 2.0, half = size / 2.0;
-    double m[6] = {c, -sn, cx - c * half + sn * half, sn, c, cy - sn * half - c * half};
+    double m[6];
+    fk__align_map_eyes_box(x, y, w, h, left_eye, right_eye, size, margin, m);
     return fk__image_warp_affine(img, m, size, size, FK_BORDER_CONSTANT, 0, out);
 }

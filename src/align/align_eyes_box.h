@@ -18,4 +18,8 @@ fk_status fk__align_chip_eyes_box(const fk_image *img, float x, float y,
                                  fk_point right_eye, int size, double margin,
                                  fk_image **out);
 
+/* The map (align.h) of fk__align_chip_eyes_box. */
+void fk__align_map_eyes_box(float x, float y, float w, float h, fk_point left_eye,
+                            fk_point right_eye, int size, double margin, double m[6]);
+
 #endif

@@ -102,31 +102,68 @@ static fk_status warp_shrunk(const fk_image *img, const double m[6], int size,
     return st;
 }
 
-fk_status fk__align_chip68(const fk_image *img, const fk_point landmarks[68],
-                          int size, double padding, fk_image **out) {
-    if (!img || !landmarks || !out || size <= 0 || padding < 0)
+fk_status fk__align_map68(const fk_point landmarks[68], int size, double padding,
+                         double m[6]) {
+    if (!landmarks || !m || size <= 0 || padding < 0)
         return fk__fail(FK_EINVAL, "align: bad arguments");
     fk_point from[51], to[51];
     fk__align_template68(size, padding, from);
     for (int i = 0; i < 51; i++) to[i] = landmarks[17 + i];
-    double m[6];
     fk_status st = fk__similarity_fit(from, to, 51, m);
-    if (st != FK_OK) return fk__fail_prefix(st, "align");
+    return st == FK_OK ? FK_OK : fk__fail_prefix(st, "align");
+}
+
+fk_status fk__align_warp(const fk_image *img, const double m[6], int size,
+                         int antialias, fk_image **out) {
+    if (!img || !m || !out || size <= 0) return fk__fail(FK_EINVAL, "align: bad arguments");
     /* Shrinking a large face straight to the chip with bilinear sampling
      * aliases; when the chip samples the image more sparsely than every
      * 1.5 pixels, area-shrink just the region the chip covers first. */
     double scale = sqrt(m[0] * m[0] + m[3] * m[3]);
-    if (scale > 1.5) return warp_shrunk(img, m, size, (int)floor(scale / 1.5) + 1, out);
+    if (antialias && scale > 1.5)
+        return warp_shrunk(img, m, size, (int)floor(scale / 1.5) + 1, out);
     return fk__image_warp_affine(img, m, size, size, FK_BORDER_CONSTANT, 0, out);
+}
+
+fk_status fk__align_chip68(const fk_image *img, const fk_point landmarks[68],
+                          int size, double padding, fk_image **out) {
+    if (!img || !landmarks || !out || size <= 0 || padding < 0)
+        return fk__fail(FK_EINVAL, "align: bad arguments");
+    double m[6];
+    fk_status st = fk__align_map68(landmarks, size, padding, m);
+    return st == FK_OK ? fk__align_warp(img, m, size, 1, out) : st;
+}
+
+void fk__align_map_box(float x, float y, float w, float h, int size, double m[6]) {
+    float side = w > h ? w : h;
+    float s = side / size;
+    /* Map the chip onto the square centred on the box. */
+    m[0] = s; m[1] = 0; m[2] = x + (w - side) / 2;
+    m[3] = 0; m[4] = s; m[5] = y + (h - side) / 2;
 }
 
 fk_status fk__align_box_chip(const fk_image *img, float x, float y, float w,
                             float h, int size, fk_image **out) {
     if (!img || !out || size <= 0 || !(w > 0) || !(h > 0))
         return fk__fail(FK_EINVAL, "align: bad arguments");
-    float side = w > h ? w : h;
-    float s = side / size;
-    /* Map the chip onto the square centred on the box. */
-    double m[6] = {s, 0, x + (w - side) / 2, 0, s, y + (h - side) / 2};
+    double m[6];
+    fk__align_map_box(x, y, w, h, size, m);
     return fk__image_warp_affine(img, m, size, size, FK_BORDER_CONSTANT, 0, out);
+}
+
+void fk__align_map_zoom(double m[6], int size, double k) {
+    if (k == 1.0) return;
+    /* Chip pixel u samples where u' = c + k (u - c) sampled before. */
+    double c = size / 2.0, t = c * (1.0 - k);
+    m[2] += (m[0] + m[1]) * t;
+    m[5] += (m[3] + m[4]) * t;
+    m[0] *= k; m[1] *= k; m[3] *= k; m[4] *= k;
+}
+
+fk_point fk__align_map_to_chip(const double m[6], fk_point p) {
+    double det = m[0] * m[4] - m[1] * m[3];
+    if (det == 0) return (fk_point){0, 0};
+    double dx = p.x - m[2], dy = p.y - m[5];
+    return (fk_point){(float)((m[4] * dx - m[1] * dy) / det),
+                      (float)((m[0] * dy - m[3] * dx) / det)};
 }

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "api/api.h"
 #include "api/profile.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -103,9 +105,12 @@ void fk_options_init(fk_options *opt) {
     opt->threshold = 0;
 }
 
+fk_zoo *fk__context_zoo(fk_context *ctx) { return ctx->zoo; }
+fk_pool *fk__context_pool(fk_context *ctx) { return ctx->pool; }
+
 /* Check an image handed in by a caller, its scale included (0 stands for
  * 1; anything else must be a plausible ratio, not a NaN or a sign slip). */
-static fk_status check_image(const fk_image *img, const char *what) {
+fk_status fk__check_image(const fk_image *img, const char *what) {
     if (!img || !img->data || img->width <= 0 || img->height <= 0 ||
         img->channels != 3 || img->stride < (size_t)img->width * 3)
         return fk__fail(FK_EINVAL, "%s: not a valid RGB image", what);
@@ -116,7 +121,7 @@ static fk_status check_image(const fk_image *img, const char *what) {
 }
 
 /* Decoded pixels per original pixel (1 for a full-size image). */
-static float image_scale(const fk_image *img) {
+float fk__image_scale(const fk_image *img) {
     return img->scale > 0 ? img->scale : 1.0f;
 }
 
@@ -124,7 +129,7 @@ static float image_scale(const fk_image *img) {
  * k. The pipeline works in the pixels of the image it is given; this is the
  * one place its results move between those and the original file's pixels
  * (k = 1 / scale out of the pipeline, k = scale into it). */
-static void face_rescale(fk_face *f, float k) {
+void fk__face_rescale(fk_face *f, float k) {
     f->x *= k;
     f->y *= k;
     f->w *= k;
@@ -145,14 +150,14 @@ static void face_rescale(fk_face *f, float k) {
 
 /* Faces found in img's pixels, moved to the original image's pixels. */
 static void faces_to_original(fk_faces *faces, const fk_image *img) {
-    float s = image_scale(img);
+    float s = fk__image_scale(img);
     if (s == 1.0f) return;
-    for (int i = 0; i < faces->count; i++) face_rescale(&faces->faces[i], 1.0f / s);
+    for (int i = 0; i < faces->count; i++) fk__face_rescale(&faces->faces[i], 1.0f / s);
 }
 
 /* Options with defaults filled in and every name checked; the canonical
  * names are static strings. */
-static fk_status resolve_options(const fk_options *in, fk_options *out) {
+fk_status fk__resolve_options(const fk_options *in, fk_options *out) {
     fk_options_init(out);
     if (in) *out = *in;
     if (!out->detector) out->detector = "ssd";
@@ -177,6 +182,19 @@ static fk_status resolve_options(const fk_options *in, fk_options *out) {
         return fk__fail(FK_EINVAL, "max_faces must be >= 0 (0 = every face)");
     if (out->threshold != out->threshold || out->threshold < 0)
         return fk__fail(FK_EINVAL, "threshold must be >= 0 (0 = calibrated)");
+    if (out->l2_normalize != 0 && out->l2_normalize != 1)
+        return fk__fail(FK_EINVAL, "l2_normalize must be 0 or 1");
+    const fk_input_norm *norm;
+    st = fk__represent_normalization(rec, out->normalization, &norm);
+    if (st != FK_OK) return st;
+    out->normalization = norm ? norm->name : "base";
+    static const char *const COLORS[] = {"rgb", "bgr", "gray"};
+    const char *color = out->color_face ? out->color_face : "rgb";
+    out->color_face = NULL;
+    for (int i = 0; i < 3; i++)
+        if (!strcasecmp(color, COLORS[i])) out->color_face = COLORS[i];
+    if (!out->color_face)
+        return fk__fail(FK_EINVAL, "unknown color_face '%s'; valid: rgb, bgr, gray", color);
     return FK_OK;
 }
 
@@ -184,7 +202,7 @@ fk_status fk_options_check(const fk_options *opt) {
     fk__clear_error();
     if (!opt) return fk__fail(FK_EINVAL, "fk_options_check: opt is NULL");
     fk_options o;
-    return resolve_options(opt, &o);
+    return fk__resolve_options(opt, &o);
 }
 
 fk_status fk_detect(fk_context *ctx, const fk_image *img, const fk_options *opt,
@@ -193,8 +211,8 @@ fk_status fk_detect(fk_context *ctx, const fk_image *img, const fk_options *opt,
     if (!ctx || !out) return fk__fail(FK_EINVAL, "fk_detect: ctx and out are required");
     memset(out, 0, sizeof *out);
     fk_options o;
-    fk_status st = check_image(img, "fk_detect");
-    if (st == FK_OK) st = resolve_options(opt, &o);
+    fk_status st = fk__check_image(img, "fk_detect");
+    if (st == FK_OK) st = fk__resolve_options(opt, &o);
     if (st != FK_OK) return st;
     st = fk__detect_faces(ctx->zoo, ctx->pool, img, o.image_names[0], &o, out, NULL, NULL);
     if (st == FK_OK) faces_to_original(out, img);
@@ -208,8 +226,8 @@ fk_status fk__represent_timed(fk_context *ctx, const fk_image *img,
     if (!ctx || !out) return fk__fail(FK_EINVAL, "fk_represent: ctx and out are required");
     memset(out, 0, sizeof *out);
     fk_options o;
-    fk_status st = check_image(img, "fk_represent");
-    if (st == FK_OK) st = resolve_options(opt, &o);
+    fk_status st = fk__check_image(img, "fk_represent");
+    if (st == FK_OK) st = fk__resolve_options(opt, &o);
     if (st != FK_OK) return st;
     fk__stage_times local = {0};
     if (!times) times = &local;
@@ -231,8 +249,8 @@ fk_status fk_embed_faces(fk_context *ctx, const fk_image *img,
         return fk__fail(FK_EINVAL, "fk_embed_faces: faces->count is %d with %s face array",
                        faces->count, faces->faces ? "a" : "no");
     fk_options o;
-    fk_status st = check_image(img, "fk_embed_faces");
-    if (st == FK_OK) st = resolve_options(opt, &o);
+    fk_status st = fk__check_image(img, "fk_embed_faces");
+    if (st == FK_OK) st = fk__resolve_options(opt, &o);
     for (int i = 0; st == FK_OK && i < faces->count; i++) {
         const fk_face *f = &faces->faces[i];
         if (!(f->w > 0 && f->h > 0) || !isfinite(f->x + f->y + f->w + f->h) || f->landmark_count < 0 || f->landmark_count > FK_MAX_LANDMARKS ||
@@ -241,7 +259,7 @@ fk_status fk_embed_faces(fk_context *ctx, const fk_image *img,
                          "landmarks (has %gx%g, %d landmarks)", i, f->w, f->h, f->landmark_count);
     }
     if (st != FK_OK) return st;
-    float s = image_scale(img);
+    float s = fk__image_scale(img);
     if (s == 1.0f || faces->count == 0)
         return fk__represent_faces(ctx->zoo, ctx->pool, img, &o, faces, NULL, NULL);
     /* The caller's faces are in original pixels: embed from copies moved into
@@ -251,13 +269,14 @@ fk_status fk_embed_faces(fk_context *ctx, const fk_image *img,
     for (int i = 0; i < faces->count; i++) {
         local.faces[i] = faces->faces[i];
         local.faces[i].embedding = NULL;
-        face_rescale(&local.faces[i], s);
+        fk__face_rescale(&local.faces[i], s);
     }
     st = fk__represent_faces(ctx->zoo, ctx->pool, img, &o, &local, NULL, NULL);
     for (int i = 0; st == FK_OK && i < faces->count; i++) {
         free(faces->faces[i].embedding);
         faces->faces[i].embedding = local.faces[i].embedding;
         faces->faces[i].embedding_dim = local.faces[i].embedding_dim;
+        faces->faces[i].normalization = local.faces[i].normalization;
         local.faces[i].embedding = NULL;
     }
     fk_faces_free(&local);
@@ -340,9 +359,9 @@ fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
     memset(out, 0, sizeof *out);
     double t0 = fk__now_ms();
     fk_options o;
-    fk_status st = check_image(img1, "fk_verify: img1");
-    if (st == FK_OK) st = check_image(img2, "fk_verify: img2");
-    if (st == FK_OK) st = resolve_options(opt, &o);
+    fk_status st = fk__check_image(img1, "fk_verify: img1");
+    if (st == FK_OK) st = fk__check_image(img2, "fk_verify: img2");
+    if (st == FK_OK) st = fk__resolve_options(opt, &o);
     if (st != FK_OK) return st;
     float threshold = o.threshold;
     if (threshold <= 0) {
@@ -365,8 +384,8 @@ fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
         out->face1 = a.faces[i];
         out->face2 = b.faces[j];
         out->face1.embedding = out->face2.embedding = NULL;
-        face_rescale(&out->face1, 1.0f / image_scale(img1));
-        face_rescale(&out->face2, 1.0f / image_scale(img2));
+        fk__face_rescale(&out->face1, 1.0f / fk__image_scale(img1));
+        fk__face_rescale(&out->face2, 1.0f / fk__image_scale(img2));
         out->faces1 = a.count;
         out->faces2 = b.count;
         out->time_ms = fk__now_ms() - t0;
@@ -378,15 +397,15 @@ fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
 
 fk_status fk_draw_faces(fk_image *img, const fk_faces *faces) {
     fk__clear_error();
-    fk_status st = check_image(img, "fk_draw_faces");
+    fk_status st = fk__check_image(img, "fk_draw_faces");
     if (st != FK_OK) return st;
     if (!faces || (faces->count > 0 && !faces->faces))
         return fk__fail(FK_EINVAL, "fk_draw_faces: faces is NULL");
     int thick = (img->width + img->height) / 400 + 1;
-    float s = image_scale(img);
+    float s = fk__image_scale(img);
     for (int i = 0; i < faces->count; i++) {
         fk_face scaled = faces->faces[i];
-        face_rescale(&scaled, s); /* original pixels -> img's */
+        fk__face_rescale(&scaled, s); /* original pixels -> img's */
         const fk_face *f = &scaled;
         fk__image_draw_rect(img, (int)f->x, (int)f->y, (int)f->w, (int)f->h, thick, 0, 255, 0);
         for (int k = 0; k < f->landmark_count && k < FK_MAX_LANDMARKS; k++)

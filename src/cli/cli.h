@@ -38,6 +38,10 @@ typedef struct cli_args {
     const char *ann_index;  /* find/search --ann; NULL: hnsw */
     const char *id;         /* register --id */
     int top_k;              /* find/search --top-k; 0: default */
+    int embeddings;         /* verify --embeddings: the arguments are JSON
+                               files of embeddings, not images */
+    const char *format;     /* extract-faces --format: "jpg", "png", "webp" */
+    int normalize_face;     /* extract-faces --normalize-face */
 } cli_args;
 
 /* main.c parses each command's own options (its table says which) into a
@@ -67,6 +71,8 @@ int cli_fail(void);
 json_t *cli_facial_area(const fk_face *f);
 
 int cmd_verify(cli_args *a);
+/* verify --embeddings (cmd_verify_embeddings.c). */
+int cli_verify_embeddings(cli_args *a);
 int cmd_represent(cli_args *a);
 int cmd_detect(cli_args *a);
 int cmd_models(cli_args *a);
@@ -75,5 +81,16 @@ int cmd_find(cli_args *a);
 int cmd_register(cli_args *a);
 int cmd_search(cli_args *a);
 int cmd_gallery(cli_args *a);
+
+/* cmd_extract.c: `facekit extract-faces`, its --help text, and --format's
+ * check (0, or -1 for a value other than jpg, png, webp). */
+int cmd_extract_faces(cli_args *a);
+#define CMD_EXTRACT_ABOUT                                                          \
+    "Cuts every face of IMG out, as deepface's extract_faces: aligned, each\n"     \
+    "crop is the chip --model sees (Dlib 150x150, MobileFaceNet 112x112, ...);\n"  \
+    "--align false gives the box at the photo's resolution. Prints face (a\n"     \
+    "data:image/png;base64 URL, or with --out the file written), facial_area,\n"  \
+    "confidence, eyes_in_face (the eyes in crop pixels), width and height."
+int cli_extract_format(cli_args *a, const char *v);
 
 #endif

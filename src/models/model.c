@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "core/error.h"
 #include "image/image.h"
@@ -32,6 +33,60 @@ const char *fk__align_kind_name(fk_align_kind kind) {
     case FK_ALIGN_NONE: break;
     }
     return "";
+}
+
+/* ---- input normalization --------------------------------------------------
+ * deepface's names and formulas (deepface/modules/preprocessing.py,
+ * normalize_input), written for 0..255 RGB chips. deepface applies its
+ * VGGFace means to BGR arrays (B 93.5940, G 104.7624, R 129.1863); here they
+ * sit on the same colours in RGB order. */
+static const fk_input_norm NORMS[] = {
+    {"raw", {0, 0, 0}, 1.0f, 0},
+    {"Facenet", {0, 0, 0}, 1.0f, 1},
+    {"Facenet2018", {127.5f, 127.5f, 127.5f}, 1.0f / 127.5f, 0},
+    {"VGGFace", {129.1863f, 104.7624f, 93.5940f}, 1.0f, 0},
+    {"VGGFace2", {131.0912f, 103.8827f, 91.4953f}, 1.0f, 0},
+    {"ArcFace", {127.5f, 127.5f, 127.5f}, 1.0f / 128, 0},
+};
+#define NNORMS ((int)(sizeof NORMS / sizeof NORMS[0]))
+
+const char *fk__input_norm_names(void) {
+    return "base, raw, Facenet, Facenet2018, VGGFace, VGGFace2, ArcFace";
+}
+
+fk_status fk__input_norm_find(const char *name, const fk_input_norm **out) {
+    *out = NULL;
+    if (!name || !strcasecmp(name, "base")) return FK_OK;
+    for (int i = 0; i < NNORMS; i++)
+        if (!strcasecmp(name, NORMS[i].name)) {
+            *out = &NORMS[i];
+            return FK_OK;
+        }
+    return fk__fail(FK_EINVAL, "unknown normalization '%s'; valid: %s", name,
+                   fk__input_norm_names());
+}
+
+void fk__input_norm_fill(const fk_input_norm *n, const fk_image *chip, float *dst) {
+    const int w = chip->width, h = chip->height;
+    float mean[3] = {n->mean[0], n->mean[1], n->mean[2]}, scale = n->scale;
+    if (n->per_image) { /* numpy's mean and (population) std of the chip */
+        double sum = 0, sq = 0;
+        for (int y = 0; y < h; y++) {
+            const uint8_t *row = chip->data + (size_t)y * chip->stride;
+            for (int k = 0; k < w * 3; k++) {
+                sum += row[k];
+                sq += (double)row[k] * row[k];
+            }
+        }
+        double cnt = (double)w * h * 3, m = sum / cnt, var = sq / cnt - m * m;
+        double sd = var > 1e-12 ? sqrt(var) : 1.0; /* a flat chip: no NaN */
+        mean[0] = mean[1] = mean[2] = (float)m;
+        scale = (float)(1.0 / sd);
+    }
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = chip->data + (size_t)y * chip->stride;
+        for (int k = 0; k < w * 3; k++) *dst++ = (row[k] - mean[k % 3]) * scale;
+    }
 }
 
 /* ---- finite outputs ------------------------------------------------------

@@ -80,14 +80,42 @@ typedef struct fk_detection {
     const char *const *keypoint_names; /* static, keypoint_count of them */
 } fk_detection;
 
+/* ---- input normalization -------------------------------------------------
+ * How a recognizer's 8-bit RGB chip becomes its input tensor: per channel
+ * c, v = (pixel - mean[c]) * scale; with per_image, v = (pixel - m) / sd
+ * over all of the chip's values (deepface's "Facenet"). Each recognizer
+ * fills its input through fk__input_norm_fill with its own normalization
+ * (its desc's input_norm), or with one of deepface's named ones when
+ * fk_options.normalization asks (fk__input_norm_find), so an override is
+ * applied in that one place for every model whose normalization is not
+ * inside its graph. */
+typedef struct fk_input_norm {
+    const char *name;   /* deepface's name (canonical case); "base" for a
+                           model's own */
+    float mean[3];      /* R, G, B */
+    float scale;
+    int per_image;
+} fk_input_norm;
+
+/* The normalization called `name` (any case): *out is NULL for NULL or
+ * "base" (the model's own), else a static entry. FK_EINVAL listing the
+ * valid names otherwise. */
+fk_status fk__input_norm_find(const char *name, const fk_input_norm **out);
+/* The valid names, comma-separated (static). */
+const char *fk__input_norm_names(void);
+/* Fill dst with the chip's w * h * 3 values (RGB order, row-major). */
+void fk__input_norm_fill(const fk_input_norm *n, const fk_image *chip, float *dst);
+
 /* Load the model from the home into *out (owned by the caller, released
  * with the free hook). */
 typedef fk_status (*fk_model_load_fn)(const char *home, void **out);
 typedef void (*fk_model_free_fn)(void *model);
 
-/* Recognizers: embed n chips (input_w x input_h RGB) into n * dim floats. */
+/* Recognizers: embed n chips (input_w x input_h RGB) into n * dim floats,
+ * the input filled with `norm` (NULL: the model's own, desc input_norm). */
 typedef fk_status (*fk_model_embed_fn)(void *model, const fk_image *const *chips,
-                                       int n, fk_pool *pool, float *out);
+                                       int n, const fk_input_norm *norm,
+                                       fk_pool *pool, float *out);
 /* Detectors: faces scoring >= min_score; *out malloc'd (caller frees),
  * sorted by score, highest first; zero faces is FK_OK with *count == 0. */
 typedef fk_status (*fk_model_detect_fn)(void *model, const fk_image *img,
@@ -109,6 +137,12 @@ typedef struct fk_model_desc {
                                     the chip); 0 when it varies (pyramids) */
     const char *layout;          /* "NHWC float32" */
     const char *normalization;   /* "pixel / 255", "(pixel - 127.5) / 128" */
+    const fk_input_norm *input_norm; /* recognizers: the input fill the
+                                    model itself uses (that string, as
+                                    numbers) */
+    int normalization_in_graph;  /* recognizers: 1 when the graph itself
+                                    normalizes its input, so another
+                                    normalization cannot be put in its place */
     fk_align_kind chip;          /* recognizers: the chip it was trained on */
     double padding;              /* FK_ALIGN_DLIB68, FK_ALIGN_EYES_BOX:
                                     margin around the face */

@@ -81,11 +81,12 @@ fk_status fk__zoo_model(fk_zoo *z, const fk_model_desc *m, void **out) {
 }
 
 fk_status fk__zoo_embed(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
-                       const fk_image *const *chips, int n, float *out) {
+                       const fk_image *const *chips, int n,
+                       const fk_input_norm *norm, float *out) {
     if (!m || !m->embed) return fk__fail(FK_EINVAL, "fk__zoo_embed: not a recognizer");
     void *model;
     fk_status st = fk__zoo_model(z, m, &model);
-    if (st == FK_OK) st = m->embed(model, chips, n, pool, out);
+    if (st == FK_OK) st = m->embed(model, chips, n, norm, pool, out);
     if (st == FK_OK) st = fk__check_finite(m, "embedding", out, (size_t)n * (size_t)m->dim);
     return st;
 }

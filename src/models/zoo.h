@@ -29,7 +29,8 @@ fk_status fk__zoo_get(fk_zoo *z, const char *key, fk_model_load_fn load,
  * role's hook, and refuse non-finite outputs (FK_EMODEL naming the model). */
 fk_status fk__zoo_model(fk_zoo *z, const fk_model_desc *m, void **out);
 fk_status fk__zoo_embed(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
-                       const fk_image *const *chips, int n, float *out);
+                       const fk_image *const *chips, int n,
+                       const fk_input_norm *norm, float *out);
 fk_status fk__zoo_detect(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
                         const fk_image *img, float min_score, fk_detection **out,
                         int *count);

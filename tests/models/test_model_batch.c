@@ -136,14 +136,14 @@ static void check_embed_batch(const char *name, fk_human_recognizer *m, int size
             }
     }
     float all[N * 1024], one[1024];
-    CHECK(fk__human_recognizer_embed(m, (const fk_image *const *)chips, N, pool, all) == FK_OK,
+    CHECK(fk__human_recognizer_embed(m, (const fk_image *const *)chips, N, NULL, pool, all) == FK_OK,
           "%s: embed batch: %s", name, fk_last_error());
     int dim = size == 224 ? 1024 : 0;
     if (!dim) dim = strcmp(name, "MobileFace") == 0 ? FK_MOBILEFACE_DIM : FK_MOBILEFACENET_DIM;
     double worst = 0;
     for (int i = 0; i < N; i++) {
         const fk_image *c = chips[i];
-        CHECK(fk__human_recognizer_embed(m, &c, 1, pool, one) == FK_OK, "%s: embed one", name);
+        CHECK(fk__human_recognizer_embed(m, &c, 1, NULL, pool, one) == FK_OK, "%s: embed one", name);
         double d, mag;
         diff(all + (long)i * dim, one, dim, &d, &mag);
         CHECK(d <= 1e-5 * (mag > 1 ? mag : 1), "%s chip %d: batch vs alone %.3g", name, i, d);
