@@ -215,8 +215,8 @@ void fk_image_free(fk_image *img);
  * image. */
 fk_status fk_image_save(const fk_image *img, const char *path, int quality);
 
-/* Encode as JPEG (quality 1..100, 0: 90) or PNG in memory, by ext (".jpg",
- * ".jpeg", ".png"; else FK_EINVAL). *bytes (*len of them) is malloc'd:
+/* Encode in memory as fk_image_save does by ext (".jpg", ".jpeg", ".png",
+ * ".webp" with the same quality rules; else FK_EINVAL). *bytes (*len of them) is malloc'd:
  * the caller frees it with free(). */
 fk_status fk_image_encode(const fk_image *img, const char *ext, int quality,
                           uint8_t **bytes, size_t *len);

@@ -1,8 +1,8 @@
 /*
- * image_encode.c - fk_image_encode: an image as JPEG or PNG bytes in
+ * image_encode.c - fk_image_encode: an image as JPEG, PNG or WebP bytes in
  * memory, for callers that send it on rather than save it (the CLI's
  * data: URLs). The encoders are the ones fk_image_save uses (image_jpeg.c,
- * image_png.c), writing to a glibc memory stream (open_memstream) so no
+ * image_png.c, image_webp.c), writing to a glibc memory stream (open_memstream) so no
  * second encoder path exists.
  */
 #include <errno.h>
@@ -25,19 +25,21 @@ fk_status fk_image_encode(const fk_image *img, const char *ext, int quality,
     if (!fk__image_valid(img))
         return fk__fail(FK_EINVAL, "fk_image_encode: not a valid image");
     int jpeg = !strcasecmp(ext, ".jpg") || !strcasecmp(ext, ".jpeg");
-    if (!jpeg && strcasecmp(ext, ".png"))
+    int webp = !strcasecmp(ext, ".webp");
+    if (!jpeg && !webp && strcasecmp(ext, ".png"))
         return fk__fail(FK_EINVAL, "fk_image_encode: unknown image type '%s'; use .jpg, "
-                       ".jpeg or .png", ext);
+                       ".jpeg, .png or .webp", ext);
     if (quality == 0) quality = 90;
-    if (jpeg && (quality < 1 || quality > 100))
-        return fk__fail(FK_EINVAL, "fk_image_encode: JPEG quality %d is outside 1..100",
-                       quality);
+    if ((jpeg || webp) && (quality < 1 || quality > 100))
+        return fk__fail(FK_EINVAL, "fk_image_encode: %s quality %d is outside 1..100",
+                       jpeg ? "JPEG" : "WebP", quality);
     char *buf = NULL;
     size_t size = 0;
     FILE *f = open_memstream(&buf, &size);
     if (!f) return fk__fail(FK_ENOMEM, "fk_image_encode: out of memory");
-    fk_status st = jpeg ? fk__write_jpeg(img, f, quality, "(memory)")
-                        : fk__write_png(img, f, "(memory)");
+    fk_status st = jpeg   ? fk__write_jpeg(img, f, quality, "(memory)")
+                   : webp ? fk__write_webp(img, f, quality, "(memory)")
+                          : fk__write_png(img, f, "(memory)");
     if (fclose(f) != 0 && st == FK_OK)
         st = fk__fail(FK_ENOMEM, "fk_image_encode: %s", strerror(errno));
     if (st != FK_OK) {

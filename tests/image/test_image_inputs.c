@@ -253,6 +253,18 @@ static void test_webp_small(void) {
     CHECK(fk_image_save(gray, tpath("q101.webp"), 101) == FK_EINVAL && says("WebP quality"),
           "quality 101: %s", fk_last_error());
     CHECK(fk_image_save(gray, tpath("x.WEBP"), 0) == FK_OK, "upper-case .WEBP");
+    /* fk_image_encode's WebP is the same lossless encoding, in memory */
+    uint8_t *mem = NULL;
+    size_t mlen = 0;
+    CHECK(fk_image_encode(gray, ".webp", 100, &mem, &mlen) == FK_OK && mlen > 12 &&
+          !memcmp(mem + 8, "WEBP", 4), "fk_image_encode .webp: %s", fk_last_error());
+    back = NULL;
+    CHECK(mem && fk_image_decode(mem, mlen, "mem.webp", 0, &back) == FK_OK &&
+          rgb_is(back, 6, 4, 6 * 30 + 4 * 7, 6 * 30 + 4 * 7, 6 * 30 + 4 * 7),
+          "encoded WebP decodes exactly: %s", fk_last_error());
+    fk_image_free(back);
+    free(mem);
+    CHECK(fk_image_encode(gray, ".webp", 101, &mem, &mlen) == FK_EINVAL, "encode q101");
     fk_image_free(gray);
 
     /* a lossless file of a pattern, then damaged */
