@@ -58,6 +58,11 @@ typedef struct cli_args {
  * line's --max-megapixels and --decode-max-side. */
 fk_status cli_load_image(const cli_args *a, const char *path, fk_image **out);
 
+/* How an IMG argument is named in messages: itself when it is a file name,
+ * "standard input" for "-", "data URI image" / "base64 image" for the
+ * encoded forms (which can be megabytes long). */
+const char *cli_image_label(const char *arg);
+
 /* Seconds on a monotonic clock (the CLI's one clock; the library has its
  * own in src/core/clock.c, which the CLI may not include). */
 double cli_now_s(void);

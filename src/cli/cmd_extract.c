@@ -127,7 +127,7 @@ int cmd_extract_faces(cli_args *a) {
     fk_context *ctx = NULL;
     fk_image *img = NULL;
     fk_face_crops crops = {0};
-    a->opt.image_names[0] = a->positional[0];
+    a->opt.image_names[0] = cli_image_label(a->positional[0]);
     int rc = 0;
     if (fk_context_new(&co, &ctx) != FK_OK || cli_load_image(a, a->positional[0], &img) != FK_OK ||
         fk_extract_faces(ctx, img, &a->opt, &crops) != FK_OK) {

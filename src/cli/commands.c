@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -53,6 +54,13 @@ fk_status cli_load_image(const cli_args *a, const char *path, fk_image **out) {
     return fk_image_load_source(path, a->max_pixels, a->decode_max_side, out);
 }
 
+const char *cli_image_label(const char *arg) {
+    if (!strcmp(arg, "-")) return "standard input";
+    if (!strncmp(arg, "data:", 5)) return "data URI image";
+    if (strlen(arg) >= 64 && access(arg, F_OK) != 0) return "base64 image";
+    return arg;
+}
+
 static int need_args(const cli_args *a, int n, const char *usage) {
     if (a->npositional == n) return 0;
     fprintf(stderr, "facekit: usage: %s\n", usage);
@@ -67,8 +75,8 @@ int cmd_verify(cli_args *a) {
     fk_context *ctx = NULL;
     fk_image *i1 = NULL, *i2 = NULL;
     fk_verify_result r;
-    a->opt.image_names[0] = a->positional[0];
-    a->opt.image_names[1] = a->positional[1];
+    a->opt.image_names[0] = cli_image_label(a->positional[0]);
+    a->opt.image_names[1] = cli_image_label(a->positional[1]);
     if (open_context(a, &ctx) || cli_load_image(a, a->positional[0], &i1) != FK_OK ||
         cli_load_image(a, a->positional[1], &i2) != FK_OK ||
         fk_verify(ctx, i1, i2, &a->opt, &r) != FK_OK) {
@@ -99,7 +107,7 @@ int cmd_represent(cli_args *a) {
     fk_context *ctx = NULL;
     fk_image *img = NULL;
     fk_faces faces = {0};
-    a->opt.image_names[0] = a->positional[0];
+    a->opt.image_names[0] = cli_image_label(a->positional[0]);
     if (open_context(a, &ctx) || cli_load_image(a, a->positional[0], &img) != FK_OK ||
         fk_represent(ctx, img, &a->opt, &faces) != FK_OK) {
         rc = cli_fail();
@@ -146,7 +154,7 @@ int cmd_detect(cli_args *a) {
     fk_context *ctx = NULL;
     fk_image *img = NULL;
     fk_faces faces = {0};
-    a->opt.image_names[0] = a->positional[0];
+    a->opt.image_names[0] = cli_image_label(a->positional[0]);
     if (open_context(a, &ctx) || cli_load_image(a, a->positional[0], &img) != FK_OK ||
         fk_detect(ctx, img, &a->opt, &faces) != FK_OK ||
         (a->out_path && write_annotated(img, &faces, a->out_path))) {

@@ -214,6 +214,27 @@ static void test_same_embedding(const char *photo) {
     fk_image_free(a);
     fk_image_free(orig);
 
+    /* A face-less image as base64 is named briefly in the message, not by
+     * its megabytes of text; on stdin it is "standard input". */
+    fk_image *grey = NULL;
+    uint8_t *png = NULL;
+    size_t pn = 0;
+    CHECK(fk_image_new(160, 160, 3, &grey) == FK_OK, "grey");
+    memset(grey->data, 128, grey->stride * 160);
+    CHECK(fk_image_encode(grey, ".png", 0, &png, &pn) == FK_OK, "encode grey");
+    char *g64 = png ? b64(png, pn, "") : NULL;
+    const char *anf[] = {cli, "represent", g64 ? g64 : "", NULL};
+    expect_error("no face in base64", run_in(NULL, anf), "facekit: base64 image: no face", NULL);
+    CHECK(strlen(err_buf) < 200, "message stays short: %zu bytes", strlen(err_buf));
+    char greyfile[256];
+    in_tmp(greyfile, sizeof greyfile, "grey.png");
+    write_file(greyfile, png, pn);
+    expect_error("no face on stdin", run_in(greyfile, as), "facekit: standard input: no face",
+                 NULL);
+    free(g64);
+    free(png);
+    fk_image_free(grey);
+
     free(want);
     free(plain);
     free(uri);
