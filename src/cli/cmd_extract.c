@@ -6,7 +6,9 @@
  * --out DIR, else the crop inline: a PNG data: URL, or with --normalize-face
  * the h x w x c list of 0..1 floats deepface's API returns.
  */
+#include <errno.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +98,31 @@ static int face_path(char *buf, size_t cap, const char *dir, const char *image, 
     return w > 0 && (size_t)w < cap ? 0 : -1;
 }
 
+/* mkdir -p: the --out folder and its parents, as needed. */
+static int make_dirs(const char *dir) {
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) {
+        fprintf(stderr, "facekit: %s: path too long\n", dir);
+        return -1;
+    }
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s) continue;
+        char c = *s;
+        *s = '\0';
+        struct stat sb;
+        if (stat(p, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "facekit: %s: not a folder (--out needs one)\n", p);
+            return -1;
+        }
+        if (stat(p, &sb) != 0 && mkdir(p, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "facekit: %s: cannot make the folder: %s\n", p, strerror(errno));
+            return -1;
+        }
+        *s = c;
+        if (!c) return 0;
+    }
+}
+
 static json_t *eyes_json(const fk_face_crop *c) {
     if (!c->has_eyes) return json_null();
     return json_pack("{s:[f, f], s:[f, f]}", "left_eye", (double)c->left_eye.x,
@@ -121,6 +148,7 @@ int cmd_extract_faces(cli_args *a) {
         return 2;
     }
     const char *ext = a->format ? a->format : "jpg";
+    if (a->out_path && make_dirs(a->out_path)) return 1;
     fk_context_options co;
     fk_context_options_init(&co);
     co.threads = a->threads;

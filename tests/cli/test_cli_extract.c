@@ -128,6 +128,24 @@ int main(void) {
     const char *a5[] = {cli, "extract-faces", img, "--color-face", "blue", NULL};
     rc = test_cli_run(cli, a5, &io);
     CHECK(rc == 2 && strstr(err, "rgb, bgr, gray"), "bad --color-face: rc %d: %s", rc, err);
+    /* --out makes the folder it is given, parents included; a file in
+     * the way is refused. */
+    char deep[PATH_MAX], made[PATH_MAX + 64];
+    snprintf(deep, sizeof deep, "%s/new/deeper", scratch);
+    const char *a11[] = {cli, "extract-faces", img, "--out", deep, "--max-faces", "1", NULL};
+    rc = test_cli_run(cli, a11, &io);
+    const char *base = strrchr(img, '/') ? strrchr(img, '/') + 1 : img;
+    snprintf(made, sizeof made, "%s/%.*s_face1.jpg", deep, (int)(strcspn(base, ".")), base);
+    CHECK(rc == 0 && access(made, R_OK) == 0, "--out made %s: rc %d: %s", made, rc, err);
+    unlink(made);
+    rmdir(deep);
+    snprintf(made, sizeof made, "%s/new", scratch);
+    rmdir(made);
+    snprintf(made, sizeof made, "%s/stdout/x", scratch);
+    const char *a12[] = {cli, "extract-faces", img, "--out", made, NULL};
+    rc = test_cli_run(cli, a12, &io);
+    CHECK(rc == 1 && strstr(err, "not a folder"), "--out through a file: rc %d: %s", rc, err);
+
     /* bgr: the lists of --normalize-face with red and blue swapped; refused
      * for image output, whose files would show swapped colours. */
     const char *a8[] = {cli, "extract-faces", img, "--color-face", "bgr", NULL};
