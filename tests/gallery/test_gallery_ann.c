@@ -452,7 +452,7 @@ static void test_small_and_args(void) {
     /* Bad arguments. */
     fk_gallery_results rs = {0};
     CHECK(fk_gallery_search_embeddings(g, e, 0, DIM, 3, &rs) == FK_EINVAL, "count 0");
-    CHECK(fk_gallery_search_embeddings(g, e, 1, DIM, 0, &rs) == FK_EINVAL, "top_k 0");
+    CHECK(fk_gallery_search_embeddings(g, e, 1, DIM, -1, &rs) == FK_EINVAL, "top_k -1");
     CHECK(fk_gallery_search_embeddings(g, e, 1, DIM - 1, 3, &rs) == FK_EINVAL, "wrong dim");
     CHECK(fk_gallery_search_embeddings(NULL, e, 1, DIM, 3, &rs) == FK_EINVAL, "NULL gallery");
     CHECK(fk_gallery_get_ann_info(g, NULL) == FK_EINVAL, "NULL info");

@@ -469,7 +469,10 @@ static void test_faces(const char *lfw) {
                      people[p].name, people[p].reg[i]);
             fk_image *img = NULL;
             fk_status st = fk_image_load(path, 0, &img);
-            if (st == FK_OK) st = fk_gallery_register(g, ctx, img, people[p].name, path, NULL);
+            fk_gallery_register_result rr;
+            if (st == FK_OK)
+                st = fk_gallery_register(g, ctx, img, people[p].name, path, NULL, &rr);
+            if (st == FK_OK) fk_gallery_register_result_free(&rr);
             CHECK(st == FK_OK, "register %s: %s", path, fk_last_error());
             fk_image_free(img);
         }
