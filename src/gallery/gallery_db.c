@@ -361,6 +361,19 @@ fk_status fk_gallery_register(fk_gallery *g, fk_context *ctx, const fk_image *im
     unsigned char hash[32];
     fk_status st = pixel_hash(img, hash);
     if (st != FK_OK) return st;
+    /* A duplicate is found before the image is embedded (cheap), and
+     * again inside the write transaction below (another process may have
+     * registered it meanwhile). */
+    int64_t dup_id = 0;
+    if (!ro->allow_duplicates) {
+        st = fk__gallery_find_hash(g, hash, &dup_id, &out->duplicate_identity,
+                                   &out->duplicate_path);
+        if (st != FK_OK || dup_id > 0) {
+            out->duplicate = st == FK_OK;
+            if (st != FK_OK) fk_gallery_register_result_free(out);
+            return st;
+        }
+    }
     fk_options o = g->opt;
     o.image_names[0] = source;
     if (ro->max_faces > 0) o.max_faces = ro->max_faces;
@@ -380,7 +393,6 @@ fk_status fk_gallery_register(fk_gallery *g, fk_context *ctx, const fk_image *im
      * it once. */
     st = fk__gallery_begin(g);
     if (st == FK_OK) {
-        int64_t dup_id = 0;
         st = fk__gallery_find_hash(g, hash, &dup_id, &out->duplicate_identity,
                                    &out->duplicate_path);
         if (st == FK_OK && dup_id > 0 && !ro->allow_duplicates) {
