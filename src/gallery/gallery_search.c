@@ -266,7 +266,7 @@ int fk__gallery_within(fk_pool *pool, const float *matrix, const float *bias,
         if (*key) {
             int at = 0;
             for (int c = 0; c < chunks; c++) {
-                memcpy(all + at, lists[c], (size_t)counts[c] * sizeof *all);
+                if (counts[c]) memcpy(all + at, lists[c], (size_t)counts[c] * sizeof *all);
                 at += counts[c];
             }
             qsort(all, (size_t)m, sizeof *all, cmp_ranked);
