@@ -11,6 +11,7 @@
  *   gallery_index.c   the folder indexer (worker threads + one writer;
  *                     SQLite galleries only)
  *   gallery_search.c  the embedding matrix and exact top-k search
+ *   gallery_within.c  every row within the threshold (top_k 0)
  *   gallery_ann.c     the ANN index (faiss, through ann_faiss.cpp)
  *
  * A backend stores; it never searches. Every process keeps its own search
@@ -189,6 +190,11 @@ fk_status fk__gallery_count_faces(fk_gallery *g, int *count);
  * trailing digits, '_', '-', '.' or spaces ("Alice_0001.jpg" -> "Alice").
  * Writes into buf (cap bytes). */
 void fk__gallery_identity_from_path(const char *rel, char *buf, size_t cap);
+
+/* Called when the handle's configuration holds no faces: FK_EINVAL naming
+ * the configurations that do and the options that select the largest, or
+ * FK_OK when the gallery holds no faces at all. */
+fk_status fk__gallery_check_other_configs(fk_gallery *g);
 
 /* Free the search matrix (the next search reloads it). */
 void fk__gallery_drop_cache(fk_gallery *g);

@@ -224,6 +224,38 @@ void fk_gallery_close(fk_gallery *g) {
     free(g);
 }
 
+/* The handle's configuration holds no faces: when other configurations of
+ * the gallery do, say which and how to select them, instead of answering
+ * "no match" to a search that could never match. */
+fk_status fk__gallery_check_other_configs(fk_gallery *g) {
+    fk__gallery_config_faces c[3];
+    int n = 0;
+    fk_status st = g->be->other_configs(g, c, 3, &n);
+    if (st != FK_OK || n == 0) return st;
+    char held[640] = "";
+    size_t at = 0;
+    for (int i = 0; i < n && i < 3 && at < sizeof held; i++)
+        at += (size_t)snprintf(held + at, sizeof held - at, "%s%d face%s of model %s, detector "
+                               "%s, align %s", i == 0 ? "" : i + 1 == n ? " and " : ", ",
+                               c[i].faces, c[i].faces == 1 ? "" : "s", c[i].model,
+                               c[i].detector, c[i].align ? "on" : "off");
+    if (n > 3 && at < sizeof held)
+        snprintf(held + at, sizeof held - at, " and %d more configurations", n - 3);
+    char hint[256] = "";
+    at = 0;
+    if (strcmp(c[0].model, g->opt.model))
+        at += (size_t)snprintf(hint + at, sizeof hint - at, "--model %s", c[0].model);
+    if (strcmp(c[0].detector, g->opt.detector) && at < sizeof hint)
+        at += (size_t)snprintf(hint + at, sizeof hint - at, "%s--detector %s", at ? " " : "",
+                               c[0].detector);
+    if (c[0].align != g->opt.align && at < sizeof hint)
+        snprintf(hint + at, sizeof hint - at, "%s--align %s", at ? " " : "",
+                 c[0].align ? "true" : "false");
+    return fk__fail(FK_EINVAL, "%s holds no faces for model %s, detector %s, align %s; it "
+                    "holds %s: pass %s", g->path, g->opt.model, g->opt.detector,
+                    g->opt.align ? "on" : "off", held, hint);
+}
+
 /* ---- list / remove / stats / register ----------------------------------- */
 
 void fk__gallery_identity_from_path(const char *rel, char *buf, size_t cap) {

@@ -197,97 +197,6 @@ int fk__gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
     return got;
 }
 
-/* ---- every row within a bound --------------------------------------------
- *
- * top_k == 0 asks for every face within the threshold, however many: one
- * scan of the matrix, each chunk of rows appending the rows whose key is at
- * or below the bound to its own list, the lists merged and sorted. */
-
-typedef struct within_job {
-    const float *matrix, *bias, *q;
-    const unsigned char *skip;
-    int n, dim, chunks;
-    float bound;
-    ranked **lists; /* one per chunk */
-    int *counts, *failed;
-} within_job;
-
-static void within_chunks(void *arg, long begin, long end) {
-    within_job *j = arg;
-    for (long c = begin; c < end; c++) {
-        long r0 = (long)j->n * c / j->chunks, r1 = (long)j->n * (c + 1) / j->chunks;
-        int cap = 0, m = 0;
-        ranked *list = NULL;
-        for (long r = r0; r < r1; r++) {
-            if (j->skip && j->skip[r]) continue;
-            float d = fk__gallery_dot(j->q, j->matrix + (size_t)r * j->dim, j->dim);
-            float key = j->bias ? j->bias[r] - 2 * d : -d;
-            if (!(key <= j->bound)) continue;
-            if (m == cap) {
-                cap = cap ? cap * 2 : 64;
-                ranked *grown = realloc(list, (size_t)cap * sizeof *list);
-                if (!grown) {
-                    j->failed[c] = 1;
-                    break;
-                }
-                list = grown;
-            }
-            list[m++] = (ranked){key, (int)r};
-        }
-        j->lists[c] = list;
-        j->counts[c] = m;
-    }
-}
-
-int fk__gallery_within(fk_pool *pool, const float *matrix, const float *bias,
-                      const unsigned char *skip, int n, int dim, const float *q, float bound,
-                      int **idx, float **key) {
-    *idx = NULL;
-    *key = NULL;
-    if (n <= 0) return 0;
-    int threads = pool ? fk__pool_threads(pool) : 1;
-    int chunks = n >= 8192 ? threads : 1;
-    ranked **lists = calloc((size_t)chunks, sizeof *lists);
-    int *counts = calloc((size_t)chunks, sizeof *counts);
-    int *failed = calloc((size_t)chunks, sizeof *failed);
-    int got = -1;
-    if (lists && counts && failed) {
-        within_job j = {matrix, bias, q, skip, n, dim, chunks, bound, lists, counts, failed};
-        if (chunks > 1) fk__pool_run(pool, chunks, 1, within_chunks, &j);
-        else within_chunks(&j, 0, 1);
-        int m = 0, bad = 0;
-        for (int c = 0; c < chunks; c++) {
-            m += counts[c];
-            bad |= failed[c];
-        }
-        ranked *all = bad ? NULL : malloc((size_t)(m > 0 ? m : 1) * sizeof *all);
-        *idx = all ? malloc((size_t)(m > 0 ? m : 1) * sizeof **idx) : NULL;
-        *key = *idx ? malloc((size_t)(m > 0 ? m : 1) * sizeof **key) : NULL;
-        if (*key) {
-            int at = 0;
-            for (int c = 0; c < chunks; c++) {
-                if (counts[c]) memcpy(all + at, lists[c], (size_t)counts[c] * sizeof *all);
-                at += counts[c];
-            }
-            qsort(all, (size_t)m, sizeof *all, cmp_ranked);
-            for (int i = 0; i < m; i++) {
-                (*idx)[i] = all[i].idx;
-                (*key)[i] = all[i].key;
-            }
-            got = m;
-        } else {
-            free(*idx);
-            *idx = NULL;
-        }
-        free(all);
-    }
-    for (int c = 0; lists && c < chunks; c++) free(lists[c]);
-    free(lists);
-    free(counts);
-    free(failed);
-    return got;
-}
-
 /* ---- batched top-k --------------------------------------------------------
  *
  * nq queries against the whole matrix in one pass over it. The rows are cut
@@ -626,38 +535,6 @@ static float key_bound(const fk_gallery *g, float qsq) {
     return b + 1e-4f * (1 + fabsf(b));
 }
 
-/* The handle's configuration holds no faces: when other configurations of
- * the gallery do, say which and how to select them, instead of answering
- * "no match" to a search that could never match. */
-static fk_status check_other_configs(fk_gallery *g) {
-    fk__gallery_config_faces c[3];
-    int n = 0;
-    fk_status st = g->be->other_configs(g, c, 3, &n);
-    if (st != FK_OK || n == 0) return st;
-    char held[640] = "";
-    size_t at = 0;
-    for (int i = 0; i < n && i < 3 && at < sizeof held; i++)
-        at += (size_t)snprintf(held + at, sizeof held - at, "%s%d face%s of model %s, detector "
-                               "%s, align %s", i == 0 ? "" : i + 1 == n ? " and " : ", ",
-                               c[i].faces, c[i].faces == 1 ? "" : "s", c[i].model,
-                               c[i].detector, c[i].align ? "on" : "off");
-    if (n > 3 && at < sizeof held)
-        snprintf(held + at, sizeof held - at, " and %d more configurations", n - 3);
-    char hint[256] = "";
-    at = 0;
-    if (strcmp(c[0].model, g->opt.model))
-        at += (size_t)snprintf(hint + at, sizeof hint - at, "--model %s", c[0].model);
-    if (strcmp(c[0].detector, g->opt.detector) && at < sizeof hint)
-        at += (size_t)snprintf(hint + at, sizeof hint - at, "%s--detector %s", at ? " " : "",
-                               c[0].detector);
-    if (c[0].align != g->opt.align && at < sizeof hint)
-        snprintf(hint + at, sizeof hint - at, "%s--align %s", at ? " " : "",
-                 c[0].align ? "true" : "false");
-    return fk__fail(FK_EINVAL, "%s holds no faces for model %s, detector %s, align %s; it "
-                    "holds %s: pass %s", g->path, g->opt.model, g->opt.detector,
-                    g->opt.align ? "on" : "off", held, hint);
-}
-
 /* One query's candidate rows (matrix rows and ranking keys, closest
  * first) into matches: distances, threshold, the stored fields. within:
  * keep only those within the threshold. */
@@ -722,7 +599,7 @@ static fk_status search_many(fk_gallery *g, const float *emb, int nq, int top_k,
     fk_status st = load_matrix(g);
     if (st != FK_OK) return st;
     for (int i = 0; i < nq; i++) out[i].method = "exact";
-    if (g->n == 0) return check_other_configs(g);
+    if (g->n == 0) return fk__gallery_check_other_configs(g);
     if (nq == 0) return FK_OK;
     int use_ann = 0;
     if (g->use_ann) {
