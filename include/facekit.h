@@ -746,20 +746,68 @@ fk_status fk_gallery_index_folder(fk_gallery *g, fk_context *ctx,
                                   const fk_gallery_index_options *io,
                                   fk_gallery_index_stats *stats);
 
-/* Register the most confident face of img as `identity`; `source` (a file
- * name or any label; NULL: "image") is recorded as the image's path.
- * *face_id (may be NULL) receives the new face's id. FK_ENOFACE when img
- * holds no face. */
+/* How fk_gallery_register treats an image (fk_gallery_register_options_init
+ * writes the defaults: every face the handle's options keep, no
+ * duplicates). */
+typedef struct fk_gallery_register_options {
+    int max_faces;            /* > 0: store the max_faces largest faces; 0:
+                                 the handle's fk_options.max_faces (0 there:
+                                 every face) */
+    int allow_duplicates;     /* 0 (default): an image already registered in
+                                 the handle's configuration (the same pixels
+                                 and size, whatever its source or identity)
+                                 is reported and nothing is stored; 1: store
+                                 it again */
+} fk_gallery_register_options;
+
+void fk_gallery_register_options_init(fk_gallery_register_options *ro);
+
+/* What fk_gallery_register did; owned by the caller
+ * (fk_gallery_register_result_free). */
+typedef struct fk_gallery_register_result {
+    char *path;               /* the source as stored: `source`, or
+                                 "source#2", "#3".. when another image of
+                                 this configuration already has that name */
+    fk_faces faces;           /* the faces stored, in fk_represent's order,
+                                 with their embeddings (empty for a
+                                 duplicate) */
+    int64_t *face_ids;        /* faces.count ids, face_ids[i] of faces[i] */
+    int duplicate;            /* 1: already registered; nothing stored */
+    char *duplicate_identity; /* when an earlier copy exists (a duplicate,
+                                 or stored again by allow_duplicates): who
+                                 it is registered as, and its stored path;
+                                 else NULL */
+    char *duplicate_path;
+} fk_gallery_register_result;
+
+void fk_gallery_register_result_free(fk_gallery_register_result *r);
+
+/* Register every face of img (at most the options' max_faces, the
+ * largest) as `identity`, in one transaction: all its faces or none.
+ * `source` (a file name or any label; NULL: "image") is recorded as the
+ * image's path, and the decoded pixels' SHA-256 (with width, height and
+ * channels, so the same photo read from a file, stdin or base64 is the
+ * same image) as its hash. An image already registered in this
+ * configuration is a duplicate: out->duplicate is set, with the existing
+ * copy's identity and path, and nothing is stored, unless
+ * ro->allow_duplicates. ro may be NULL (defaults); out is required and is
+ * filled on success (empty on failure). FK_ENOFACE when img holds no face
+ * (with the handle's enforce_detection; without it the whole image is
+ * the face). */
 fk_status fk_gallery_register(fk_gallery *g, fk_context *ctx,
                               const fk_image *img, const char *identity,
-                              const char *source, int64_t *face_id);
+                              const char *source,
+                              const fk_gallery_register_options *ro,
+                              fk_gallery_register_result *out);
 
 typedef struct fk_gallery_match {
     int64_t face_id, image_id;
-    char *identity;           /* owned by the result */
+    char *identity;           /* the identity's name; owned by the result */
     char *path;               /* as stored: relative to the indexed folder,
-                                 or register's source */
-    char hash[65];            /* SHA-256 of the image file, hex ("" if none) */
+                                 or register's source (out->path) */
+    char hash[65];            /* hex SHA-256 of the image file (indexed
+                                 folders) or of its decoded pixels
+                                 (register); "" if none */
     fk_face area;             /* the matched face: box, confidence, eyes
                                  (landmarks are not stored: landmark_count
                                  0, embedding NULL) */
@@ -783,14 +831,21 @@ typedef struct fk_gallery_results {
     int count;
 } fk_gallery_results;
 
-/* The top_k closest gallery faces (of the handle's configuration) to every
- * face of img, embedded with ctx. All top_k are returned whatever their
- * distance; compare with threshold.
+/* The gallery faces (of the handle's configuration) closest to every face
+ * of img, embedded with ctx, closest first. top_k == 0: every face within
+ * the handle's threshold (distance <= threshold), however many; top_k > 0:
+ * the top_k closest whatever their distance (compare with threshold).
+ *
+ * A handle whose configuration holds no faces while the gallery holds
+ * faces of other configurations (another model, detector or align) fails
+ * with FK_EINVAL naming them and the options that select them; an empty
+ * gallery answers with no matches.
  *
  * Exact search (the default): SIMD dot products over a contiguous matrix
  * loaded once (reloaded when the gallery's generation changes), split
  * across threads ($FACEKIT_THREADS or all cores) from 8192 faces on;
- * several query faces at once go through one blocked sgemm.
+ * several query faces at once go through one blocked sgemm (top_k > 0);
+ * top_k == 0 scans every row against the threshold.
  *
  * ANN search (fk_gallery_options.search_method "ann"): a faiss index
  * (ann_index "hnsw", the default, or "ivfpq") kept beside an SQLite gallery
@@ -799,14 +854,16 @@ typedef struct fk_gallery_results {
  * (new faces added, removed faces filtered out, rebuilt once a quarter are
  * removed), rebuilt with a note (fk_gallery_get_ann_info) when the file is
  * damaged or foreign. Its candidates are re-ranked by exact distance, so
- * distances are exact; only recall is approximate. Galleries under 4096
+ * distances are exact; only recall is approximate. With top_k == 0 the
+ * candidates asked of the index grow (32, 128, ...) until the farthest is
+ * beyond the threshold or every face is returned. Galleries under 4096
  * faces ($FACEKIT_ANN_MIN_ROWS) are answered exactly; result->method says
  * which answered.
  *
  * The caller owns *out (fk_gallery_results_free), which is empty on
  * failure. FK_ENOFACE when img holds no face (with the handle's
  * enforce_detection; without it the whole image is the query); top_k must
- * be >= 1. */
+ * be >= 0. */
 fk_status fk_gallery_search(fk_gallery *g, fk_context *ctx, const fk_image *img,
                             int top_k, fk_gallery_results *out);
 /* The same for one embedding of the gallery's dimension (FK_EINVAL on

@@ -36,7 +36,8 @@ typedef struct cli_args {
     const char *db_path;    /* find/register/search/gallery --db */
     const char *search_method; /* find/search --search-method; NULL: exact */
     const char *ann_index;  /* find/search --ann; NULL: hnsw */
-    const char *id;         /* register --id */
+    const char *id;         /* register --id; NULL: the file's base name */
+    int allow_duplicates;   /* register --allow-duplicates */
     int top_k;              /* find/search --top-k; 0: default */
     int embeddings;         /* verify --embeddings: the arguments are JSON
                                files of embeddings, not images */

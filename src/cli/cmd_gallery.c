@@ -3,7 +3,7 @@
  *
  *   facekit find IMG --db DIR [--top-k K]       index DIR (incremental) and
  *                                               rank its faces against IMG
- *   facekit register IMG --id NAME [--db F]     add IMG's face to a gallery
+ *   facekit register IMG [--id NAME] [--db F]   add IMG's faces to a gallery
  *   facekit search IMG [--db F] [--top-k K]     rank a gallery against IMG
  *     (find and search: --search-method exact|ann, --ann hnsw|ivfpq)
  *   facekit gallery list|stats [--db F]
@@ -11,9 +11,12 @@
  * F is a gallery file (default gallery.db) or a postgresql:// URI.
  *
  * Output is JSON with deepface's field names where deepface has the concept
- * (find's identity/hash/target_x../source_x../threshold/distance). Matches
- * are those within the threshold (deepface's find does the same), closest
- * first, at most --top-k (10) per face.
+ * (find's identity/hash/target_x../source_x../threshold/distance/
+ * confidence). Matches are every face within the threshold (as deepface's
+ * find), closest first; --top-k caps them. find's identity is the matched
+ * image's path (DIR joined with the file, as deepface), its person's name
+ * the extra field `name`; search's identity is the registered name (what
+ * deepface's register calls img_name) and `source` the image it came from.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +29,6 @@
 
 #define DEFAULT_GALLERY "gallery.db"
 #define INDEX_NAME "facekit-index.sqlite"
-#define DEFAULT_TOP_K 10
 
 static int open_context(const cli_args *a, fk_context **ctx) {
     fk_context_options co;
@@ -82,30 +84,49 @@ static json_t *eyes_or_null(int known, fk_point p) {
     return known ? json_pack("[f, f]", (double)p.x, (double)p.y) : json_null();
 }
 
-/* One match, deepface's find columns plus identity name and file. */
+/* The facial_area fields of one side of a match ("target" or "source"). */
+static void area_fields(json_t *o, const char *side, const fk_face *f) {
+    const char *names[4] = {"x", "y", "w", "h"};
+    float v[4] = {f->x, f->y, f->w, f->h};
+    char key[32];
+    for (int i = 0; i < 4; i++) {
+        snprintf(key, sizeof key, "%s_%s", side, names[i]);
+        json_object_set_new(o, key, json_integer((int)(v[i] + 0.5f)));
+    }
+}
+
+/* One match: deepface's find columns (identity, hash, target_*, source_*,
+ * threshold, distance, confidence) plus facekit's eyes. dir (find): the
+ * identity is the image's path under it, the name an extra field; NULL
+ * (search): the identity is the registered name, the source an extra. */
 static json_t *match_json(const fk_gallery_match *m, const fk_face *q, const char *dir) {
-    char file[4096];
-    if (dir) snprintf(file, sizeof file, "%s/%s", dir, m->path);
-    else snprintf(file, sizeof file, "%s", m->path);
-    const fk_face *t = &m->area;
-    json_t *o = json_pack("{s:s, s:s, s:s}", "identity", m->identity, "file", file, "hash",
-                          m->hash);
-    json_object_set_new(o, "target_x", json_integer((int)(t->x + 0.5f)));
-    json_object_set_new(o, "target_y", json_integer((int)(t->y + 0.5f)));
-    json_object_set_new(o, "target_w", json_integer((int)(t->w + 0.5f)));
-    json_object_set_new(o, "target_h", json_integer((int)(t->h + 0.5f)));
-    json_object_set_new(o, "target_left_eye", eyes_or_null(m->has_eyes, t->left_eye));
-    json_object_set_new(o, "target_right_eye", eyes_or_null(m->has_eyes, t->right_eye));
-    json_object_set_new(o, "source_x", json_integer((int)(q->x + 0.5f)));
-    json_object_set_new(o, "source_y", json_integer((int)(q->y + 0.5f)));
-    json_object_set_new(o, "source_w", json_integer((int)(q->w + 0.5f)));
-    json_object_set_new(o, "source_h", json_integer((int)(q->h + 0.5f)));
+    json_t *o = json_object();
+    if (dir) {
+        char file[4096];
+        snprintf(file, sizeof file, "%s/%s", dir, m->path);
+        json_object_set_new(o, "identity", json_string(file));
+        json_object_set_new(o, "name", json_string(m->identity));
+    } else {
+        json_object_set_new(o, "identity", json_string(m->identity));
+        json_object_set_new(o, "source", json_string(m->path));
+    }
+    json_object_set_new(o, "hash", json_string(m->hash));
+    area_fields(o, "target", &m->area);
+    json_object_set_new(o, "target_left_eye", eyes_or_null(m->has_eyes, m->area.left_eye));
+    json_object_set_new(o, "target_right_eye", eyes_or_null(m->has_eyes, m->area.right_eye));
+    area_fields(o, "source", q);
     json_object_set_new(o, "threshold", json_real(m->threshold));
     json_object_set_new(o, "distance", json_real(m->distance));
+    float conf = 0;
+    if (fk_confidence(m->distance, m->threshold, &conf) == FK_OK)
+        json_object_set_new(o, "confidence", json_real(conf));
+    else
+        json_object_set_new(o, "confidence", json_null());
     return o;
 }
 
-/* Every query face with its matches within the threshold. */
+/* Every query face with its matches within the threshold (the library
+ * already cut them to that with top_k 0; with --top-k, here). */
 static json_t *results_json(const fk_gallery_results *r, const char *dir) {
     json_t *list = json_array();
     for (int i = 0; i < r->count; i++) {
@@ -189,7 +210,7 @@ int cmd_find(cli_args *a) {
     io.progress = on_progress;
     io.warn = on_warn;
     io.user = &ps;
-    a->opt.image_names[0] = a->positional[0];
+    a->opt.image_names[0] = cli_image_label(a->positional[0]);
     if (open_context(a, &ctx) ||
         fk_gallery_open(index_path, &a->opt, gallery_options(a, 1, &go), &g) != FK_OK ||
         cli_load_image(a, a->positional[0], &img) != FK_OK) {
@@ -207,7 +228,7 @@ int cmd_find(cli_args *a) {
                 "%d removed, %d unreadable, %d without a face), %d faces, %.1f s\n",
                 index_path, st.files, st.unchanged, st.added, st.changed, st.removed,
                 st.unreadable, st.no_face, st.faces, st.seconds);
-    if (fk_gallery_search(g, ctx, img, a->top_k > 0 ? a->top_k : DEFAULT_TOP_K, &res) != FK_OK) {
+    if (fk_gallery_search(g, ctx, img, a->top_k, &res) != FK_OK) {
         rc = cli_fail();
         goto done;
     }
@@ -229,32 +250,80 @@ done:
     return rc;
 }
 
+/* register's default --id: the file name without folder and extension,
+ * when IMG names a file (stdin "-" and base64 strings do not). */
+static int default_id(const char *arg, char *buf, size_t cap) {
+    struct stat sb;
+    if (!strcmp(arg, "-") || stat(arg, &sb) != 0 || !S_ISREG(sb.st_mode)) return -1;
+    const char *base = strrchr(arg, '/');
+    base = base ? base + 1 : arg;
+    const char *dot = strrchr(base, '.');
+    size_t len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    if (len == 0 || len >= cap) return -1;
+    memcpy(buf, base, len);
+    buf[len] = '\0';
+    return 0;
+}
+
 int cmd_register(cli_args *a) {
-    if (a->npositional != 1 || !a->id || !*a->id)
-        return usage("facekit register IMG --id NAME [--db gallery.db|postgresql://...] "
+    if (a->npositional != 1)
+        return usage("facekit register IMG [--id NAME] [--db gallery.db|postgresql://...] "
                      "[options]");
+    const char *arg = a->positional[0];
+    char idbuf[256];
+    const char *id = a->id;
+    if (!id && default_id(arg, idbuf, sizeof idbuf) == 0) id = idbuf;
+    if (!id || !*id) {
+        fprintf(stderr, "facekit: register: %s is not a file name, so there is no name to "
+                "register its faces under: pass --id NAME\n", strcmp(arg, "-") ? "the image" : "-");
+        return 2;
+    }
+    /* The label stored as the image's path: the file name, "-" for stdin,
+     * "base64" for an image given inline (never the whole string). */
+    struct stat sb;
+    const char *source = !strcmp(arg, "-") || (stat(arg, &sb) == 0 && S_ISREG(sb.st_mode))
+                             ? arg : "base64";
     const char *db = a->db_path ? a->db_path : DEFAULT_GALLERY;
     int rc = 0;
     fk_context *ctx = NULL;
     fk_gallery *g = NULL;
     fk_image *img = NULL;
-    int64_t face_id = 0;
+    fk_gallery_register_result res = {0};
+    fk_gallery_register_options ro;
+    fk_gallery_register_options_init(&ro);
+    ro.allow_duplicates = a->allow_duplicates;
     fk_gallery_options go;
-    a->opt.image_names[0] = a->positional[0];
-    if (open_context(a, &ctx) || cli_load_image(a, a->positional[0], &img) != FK_OK ||
+    a->opt.image_names[0] = cli_image_label(arg);
+    if (open_context(a, &ctx) || cli_load_image(a, arg, &img) != FK_OK ||
         fk_gallery_open(db, &a->opt, gallery_options(a, 1, &go), &g) != FK_OK ||
-        fk_gallery_register(g, ctx, img, a->id, a->positional[0], &face_id) != FK_OK) {
+        fk_gallery_register(g, ctx, img, id, source, &ro, &res) != FK_OK) {
         rc = cli_fail();
     } else {
         /* The gallery's printable name: a PostgreSQL URI without its
          * password. */
         fk_gallery_stats gs;
         const char *where = fk_gallery_get_stats(g, &gs) == FK_OK ? gs.location : db;
-        json_t *out = json_pack("{s:b, s:s, s:s, s:I, s:s}", "registered", 1, "identity", a->id,
-                                "file", a->positional[0], "face_id", (json_int_t)face_id, "db",
-                                where);
+        json_t *faces = json_array();
+        for (int i = 0; i < res.faces.count; i++)
+            json_array_append_new(faces, json_pack("{s:I, s:o, s:f}", "face_id",
+                                                   (json_int_t)res.face_ids[i], "facial_area",
+                                                   cli_facial_area(&res.faces.faces[i]),
+                                                   "face_confidence",
+                                                   (double)res.faces.faces[i].confidence));
+        json_t *out = json_pack("{s:b, s:b, s:s, s:s, s:o, s:s}", "registered", !res.duplicate,
+                                "duplicate", res.duplicate, "identity", id, "source",
+                                res.path ? res.path : source, "faces", faces, "db", where);
+        if (res.duplicate_identity)
+            json_object_set_new(out, "duplicate_of",
+                                json_pack("{s:s, s:s}", "identity", res.duplicate_identity,
+                                          "source", res.duplicate_path));
+        if (res.duplicate && !a->quiet)
+            fprintf(stderr, "facekit: %s is already registered as %s (%s): nothing stored; "
+                    "pass --allow-duplicates to store it again\n", source,
+                    res.duplicate_identity, res.duplicate_path);
         cli_print_json(config_json(g, out));
     }
+    fk_gallery_register_result_free(&res);
     fk_image_free(img);
     fk_gallery_close(g);
     fk_context_free(ctx);
@@ -273,11 +342,11 @@ int cmd_search(cli_args *a) {
     fk_image *img = NULL;
     fk_gallery_results res = {0};
     fk_gallery_options go;
-    a->opt.image_names[0] = a->positional[0];
+    a->opt.image_names[0] = cli_image_label(a->positional[0]);
     if (open_context(a, &ctx) ||
         fk_gallery_open(db, &a->opt, gallery_options(a, 0, &go), &g) != FK_OK ||
         cli_load_image(a, a->positional[0], &img) != FK_OK ||
-        fk_gallery_search(g, ctx, img, a->top_k > 0 ? a->top_k : DEFAULT_TOP_K, &res) != FK_OK) {
+        fk_gallery_search(g, ctx, img, a->top_k, &res) != FK_OK) {
         rc = cli_fail();
     } else {
         json_t *out = json_pack("{s:o}", "results", results_json(&res, NULL));

@@ -34,7 +34,7 @@ enum {
     O_MARKDOWN, O_JSON, O_SWEEP, O_STRICT, O_DB, O_ID, O_TOP_K, O_SEARCH_METHOD, O_ANN,
     O_EMBEDDINGS,
     O_MAX_FACES, O_OUT_DIR, O_FORMAT, O_COLOR_FACE, O_NORMALIZE_FACE, O_L2_NORMALIZE,
-    O_NORMALIZATION,
+    O_NORMALIZATION, O_ALLOW_DUPLICATES,
 };
 
 typedef struct cli_option {
@@ -76,8 +76,8 @@ static const cli_option OPTIONS[] = {
      "--model/--detector/--metric A,B and --align narrow\nthe grid", 0},
     {O_STRICT, "strict", NULL, "a missing or unreadable image is fatal", 0},
     {O_DB, "db", "F", "the gallery: a file (default gallery.db) or\npostgresql://user@host/db", 0},
-    {O_ID, "id", "NAME", "the identity to register the face as", 0},
-    {O_TOP_K, "top-k", "K", "matches per face (default 10)", 0},
+    {O_ID, "id", "NAME", "the identity to register the faces as (default: the\nfile name without its extension)", 0},
+    {O_TOP_K, "top-k", "K", "at most K matches per face (default: every match\nwithin the threshold)", 0},
     {O_SEARCH_METHOD, "search-method", "M",
      "exact (default) or ann: approximate search through a\nfaiss index kept beside the gallery "
      "(galleries under\n4096 faces are answered exactly)", 0},
@@ -93,6 +93,8 @@ static const cli_option OPTIONS[] = {
     {O_NORMALIZATION, "normalization", "NAME",
      "the model's input normalization: base (default: the\nmodel's own), raw, Facenet, "
      "Facenet2018, VGGFace,\nVGGFace2, ArcFace", 0},
+    {O_ALLOW_DUPLICATES, "allow-duplicates", NULL, "store an image already registered (same pixels)\nagain "
+     "instead of skipping it", 0},
     {O_HELP, "help", NULL, "this help", 0},
 };
 #define NOPTIONS ((int)(sizeof OPTIONS / sizeof OPTIONS[0]))
@@ -169,20 +171,27 @@ static const cli_command COMMANDS[] = {
      "facekit find IMG --db DIR [options]",
      "Indexes the images under DIR (Alice1.jpg or Alice/1.jpg; incremental,\n"
      "kept in DIR/facekit-index.sqlite) and ranks their faces against every\n"
-     "face of IMG; prints the matches within the threshold as JSON.",
+     "face of IMG; prints every match within the threshold as JSON, closest\n"
+     "first: identity (the matched image's path), name, hash, target_*,\n"
+     "source_*, threshold, distance, confidence.",
      "facekit find query.jpg --db photos/ --top-k 3", 1,
      {O_DB, O_TOP_K, O_SEARCH_METHOD, O_ANN, PIPELINE, METRIC, O_THRESHOLD, O_QUIET, IMAGES,
       O_HELP, 0}},
-    {"register", cmd_register, "add a face to a gallery",
-     "facekit register IMG --id NAME [--db F] [options]",
-     "Adds the most confident face of IMG to the gallery as NAME. A gallery\n"
-     "is a file or a PostgreSQL database shared by many processes.",
-     "facekit register alice.jpg --id Alice --db gallery.db", 1,
-     {O_ID, O_DB, PIPELINE, IMAGES, O_HELP, 0}},
+    {"register", cmd_register, "add the faces of an image to a gallery",
+     "facekit register IMG [--id NAME] [--db F] [options]",
+     "Adds every face of IMG (the N largest with --max-faces N) to the gallery\n"
+     "as NAME (default: the file name without its extension; required for\n"
+     "stdin). An image already registered (the same pixels) is reported and\n"
+     "skipped unless --allow-duplicates. A gallery is a file or a PostgreSQL\n"
+     "database shared by many processes.",
+     "facekit register alice.jpg --db gallery.db", 1,
+     {O_ID, O_DB, O_MAX_FACES, O_ALLOW_DUPLICATES, PIPELINE, O_QUIET, IMAGES, O_HELP, 0}},
     {"search", cmd_search, "closest registered faces (JSON)",
      "facekit search IMG [--db F] [options]",
-     "Ranks the gallery's faces against every face of IMG; prints the\n"
-     "matches within the threshold as JSON.",
+     "Ranks the gallery's faces against every face of IMG; prints every match\n"
+     "within the threshold as JSON, closest first: identity (the registered\n"
+     "name), source (the image it came from), hash, target_*, source_*,\n"
+     "threshold, distance, confidence.",
      "facekit search query.jpg --db gallery.db --top-k 5", 1,
      {O_DB, O_TOP_K, O_SEARCH_METHOD, O_ANN, PIPELINE, METRIC, O_THRESHOLD, O_QUIET, IMAGES,
       O_HELP, 0}},
@@ -345,6 +354,7 @@ static int set_option(cli_args *a, int id, const char *v) {
     case O_STRICT: a->strict = 1; return 0;
     case O_DB: a->db_path = v; return 0;
     case O_ID: a->id = v; return 0;
+    case O_ALLOW_DUPLICATES: a->allow_duplicates = 1; return 0;
     case O_TOP_K: return parse_int(v, 1, 1000000, &a->top_k);
     case O_EMBEDDINGS: a->embeddings = 1; return 0;
     case O_MAX_FACES: return parse_int(v, 1, 1000000, &a->opt.max_faces);

@@ -11,6 +11,7 @@
  *   gallery_index.c   the folder indexer (worker threads + one writer;
  *                     SQLite galleries only)
  *   gallery_search.c  the embedding matrix and exact top-k search
+ *   gallery_within.c  every row within the threshold (top_k 0)
  *   gallery_ann.c     the ANN index (faiss, through ann_faiss.cpp)
  *
  * A backend stores; it never searches. Every process keeps its own search
@@ -36,6 +37,13 @@ enum { FK_IMG_OK = 0, FK_IMG_NOFACE = 1, FK_IMG_UNREADABLE = 2 };
 
 struct pg_conn; /* libpq's PGconn */
 
+/* A configuration of the file and its face count (other_configs). */
+typedef struct fk__gallery_config_faces {
+    char model[64], detector[64];
+    int align;
+    int faces;
+} fk__gallery_config_faces;
+
 /* One storage implementation. Every call gets an open handle; writes run
  * between begin and commit (or rollback), which the callers pair. */
 typedef struct fk_gallery_backend {
@@ -55,11 +63,19 @@ typedef struct fk_gallery_backend {
     /* See fk__gallery_put_image etc. below. */
     fk_status (*put_image)(fk_gallery *g, const char *path, const char *identity,
                            int64_t size, int64_t mtime_ns, const unsigned char *hash,
-                           int status, const fk_faces *faces, int64_t *face_id);
+                           int status, const fk_faces *faces, int64_t *face_ids);
     fk_status (*touch_image)(fk_gallery *g, int64_t image_id, int64_t size,
                              int64_t mtime_ns);
     fk_status (*delete_image)(fk_gallery *g, int64_t image_id);
     fk_status (*count_faces)(fk_gallery *g, int *count);
+    /* See fk__gallery_find_hash and fk__gallery_path_taken below. */
+    fk_status (*find_hash)(fk_gallery *g, const unsigned char *hash, int64_t *image_id,
+                           char **identity, char **path);
+    fk_status (*path_taken)(fk_gallery *g, const char *path, int *taken);
+    /* The other configurations holding faces, most faces first: up to cap
+     * into out, *count how many there are. */
+    fk_status (*other_configs)(fk_gallery *g, struct fk__gallery_config_faces *out, int cap,
+                               int *count);
     /* Into an empty *out; on failure *out stays empty. */
     fk_status (*list)(fk_gallery *g, fk_gallery_identities *out);
     /* In a transaction of its own. */
@@ -144,13 +160,21 @@ fk_status fk__gallery_alloc_rows(fk_gallery *g, int count);
 
 /* One image's row and faces, replacing any row of the same path in this
  * configuration (inside a transaction). hash: 32 bytes or NULL. Faces must
- * carry embeddings of g->dim unless status != FK_IMG_OK. *face_id (may be
- * NULL) receives the first face's id. */
+ * carry embeddings of g->dim unless status != FK_IMG_OK. face_ids (may be
+ * NULL) receives faces->count ids, one per face in order. */
 fk_status fk__gallery_put_image(fk_gallery *g, const char *path,
                                const char *identity, int64_t size,
                                int64_t mtime_ns, const unsigned char *hash,
                                int status, const fk_faces *faces,
-                               int64_t *face_id);
+                               int64_t *face_ids);
+
+/* The image of this configuration whose hash is `hash` (32 bytes), the
+ * lowest id if several: *image_id (0 when none), its identity and path
+ * (strdup'ed, the caller frees; NULL when none). */
+fk_status fk__gallery_find_hash(fk_gallery *g, const unsigned char *hash, int64_t *image_id,
+                               char **identity, char **path);
+/* Does an image of this configuration have this path? */
+fk_status fk__gallery_path_taken(fk_gallery *g, const char *path, int *taken);
 
 /* Update an image's size and mtime only (its content hash is unchanged). */
 fk_status fk__gallery_touch_image(fk_gallery *g, int64_t image_id, int64_t size,
@@ -167,6 +191,11 @@ fk_status fk__gallery_count_faces(fk_gallery *g, int *count);
  * Writes into buf (cap bytes). */
 void fk__gallery_identity_from_path(const char *rel, char *buf, size_t cap);
 
+/* Called when the handle's configuration holds no faces: FK_EINVAL naming
+ * the configurations that do and the options that select the largest, or
+ * FK_OK when the gallery holds no faces at all. */
+fk_status fk__gallery_check_other_configs(fk_gallery *g);
+
 /* Free the search matrix (the next search reloads it). */
 void fk__gallery_drop_cache(fk_gallery *g);
 
@@ -178,6 +207,14 @@ void fk__gallery_drop_cache(fk_gallery *g);
 int fk__gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
                     const unsigned char *skip, int n, int dim, const float *q,
                     int k, int *idx, float *key);
+
+/* Every row of [0, n) whose key (as fk__gallery_topk's) is <= bound, skip
+ * rows left out: *idx and *key (malloc'ed, the caller frees both) receive
+ * them smallest key first. Returns how many, or -1 when out of memory
+ * (*idx and *key then NULL). Runs on pool (may be NULL). */
+int fk__gallery_within(fk_pool *pool, const float *matrix, const float *bias,
+                      const unsigned char *skip, int n, int dim, const float *q, float bound,
+                      int **idx, float **key);
 
 /* The same for nq queries (nq x dim, row after row) at once, without skip:
  * one pass over the matrix, the pool's threads taking blocks of rows; each

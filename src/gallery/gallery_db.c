@@ -5,6 +5,7 @@
  * public calls check their arguments here and dispatch to the backend.
  */
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,17 @@ void fk__gallery_rollback(fk_gallery *g) { g->be->rollback(g); }
 
 fk_status fk__gallery_put_image(fk_gallery *g, const char *path, const char *identity,
                                int64_t size, int64_t mtime_ns, const unsigned char *hash,
-                               int status, const fk_faces *faces, int64_t *face_id) {
-    return g->be->put_image(g, path, identity, size, mtime_ns, hash, status, faces, face_id);
+                               int status, const fk_faces *faces, int64_t *face_ids) {
+    return g->be->put_image(g, path, identity, size, mtime_ns, hash, status, faces, face_ids);
+}
+
+fk_status fk__gallery_find_hash(fk_gallery *g, const unsigned char *hash, int64_t *image_id,
+                               char **identity, char **path) {
+    return g->be->find_hash(g, hash, image_id, identity, path);
+}
+
+fk_status fk__gallery_path_taken(fk_gallery *g, const char *path, int *taken) {
+    return g->be->path_taken(g, path, taken);
 }
 
 fk_status fk__gallery_touch_image(fk_gallery *g, int64_t image_id, int64_t size,
@@ -214,6 +224,38 @@ void fk_gallery_close(fk_gallery *g) {
     free(g);
 }
 
+/* The handle's configuration holds no faces: when other configurations of
+ * the gallery do, say which and how to select them, instead of answering
+ * "no match" to a search that could never match. */
+fk_status fk__gallery_check_other_configs(fk_gallery *g) {
+    fk__gallery_config_faces c[3];
+    int n = 0;
+    fk_status st = g->be->other_configs(g, c, 3, &n);
+    if (st != FK_OK || n == 0) return st;
+    char held[640] = "";
+    size_t at = 0;
+    for (int i = 0; i < n && i < 3 && at < sizeof held; i++)
+        at += (size_t)snprintf(held + at, sizeof held - at, "%s%d face%s of model %s, detector "
+                               "%s, align %s", i == 0 ? "" : i + 1 == n ? " and " : ", ",
+                               c[i].faces, c[i].faces == 1 ? "" : "s", c[i].model,
+                               c[i].detector, c[i].align ? "on" : "off");
+    if (n > 3 && at < sizeof held)
+        snprintf(held + at, sizeof held - at, " and %d more configurations", n - 3);
+    char hint[256] = "";
+    at = 0;
+    if (strcmp(c[0].model, g->opt.model))
+        at += (size_t)snprintf(hint + at, sizeof hint - at, "--model %s", c[0].model);
+    if (strcmp(c[0].detector, g->opt.detector) && at < sizeof hint)
+        at += (size_t)snprintf(hint + at, sizeof hint - at, "%s--detector %s", at ? " " : "",
+                               c[0].detector);
+    if (c[0].align != g->opt.align && at < sizeof hint)
+        snprintf(hint + at, sizeof hint - at, "%s--align %s", at ? " " : "",
+                 c[0].align ? "true" : "false");
+    return fk__fail(FK_EINVAL, "%s holds no faces for model %s, detector %s, align %s; it "
+                    "holds %s: pass %s", g->path, g->opt.model, g->opt.detector,
+                    g->opt.align ? "on" : "off", held, hint);
+}
+
 /* ---- list / remove / stats / register ----------------------------------- */
 
 void fk__gallery_identity_from_path(const char *rel, char *buf, size_t cap) {
@@ -273,29 +315,138 @@ fk_status fk_gallery_get_stats(fk_gallery *g, fk_gallery_stats *out) {
     return g->be->stats(g, out);
 }
 
+/* ---- register ----------------------------------------------------------- */
+
+void fk_gallery_register_options_init(fk_gallery_register_options *ro) {
+    if (ro) memset(ro, 0, sizeof *ro);
+}
+
+void fk_gallery_register_result_free(fk_gallery_register_result *r) {
+    if (!r) return;
+    free(r->path);
+    fk_faces_free(&r->faces);
+    free(r->face_ids);
+    free(r->duplicate_identity);
+    free(r->duplicate_path);
+    memset(r, 0, sizeof *r);
+}
+
+/* SHA-256 of the decoded pixels, after their width, height and channels
+ * (little-endian int32 each): the same picture is the same image whether it
+ * came from a file, stdin or base64, and whatever its stride. */
+static fk_status pixel_hash(const fk_image *img, unsigned char out[32]) {
+    unsigned char head[12];
+    int dims[3] = {img->width, img->height, img->channels};
+    for (int i = 0; i < 3; i++)
+        for (int b = 0; b < 4; b++) head[4 * i + b] = (unsigned char)((uint32_t)dims[i] >> (8 * b));
+    size_t row = (size_t)img->width * (size_t)img->channels;
+    size_t stride = img->stride ? img->stride : row;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) && EVP_DigestUpdate(c, head, sizeof head);
+    for (int y = 0; ok && y < img->height; y++)
+        ok = EVP_DigestUpdate(c, img->data + (size_t)y * stride, row);
+    unsigned int len = 0;
+    ok = ok && EVP_DigestFinal_ex(c, out, &len) && len == 32;
+    EVP_MD_CTX_free(c);
+    return ok ? FK_OK : fk__fail(FK_ENOMEM, "hashing the image: out of memory");
+}
+
+/* A path for the new image: `source`, or source#2, #3.. when another image
+ * of this configuration has that name (two photos piped on stdin are two
+ * images; the indexer's rows are replaced by path, register's never are). */
+static fk_status free_path(fk_gallery *g, const char *source, char **out) {
+    size_t cap = strlen(source) + 16;
+    char *p = malloc(cap);
+    if (!p) return fk__fail(FK_ENOMEM, "out of memory");
+    snprintf(p, cap, "%s", source);
+    fk_status st = FK_OK;
+    for (int n = 2;; n++) {
+        int taken = 0;
+        st = fk__gallery_path_taken(g, p, &taken);
+        if (st != FK_OK || !taken) break;
+        snprintf(p, cap, "%s#%d", source, n);
+    }
+    if (st != FK_OK) {
+        free(p);
+        return st;
+    }
+    *out = p;
+    return FK_OK;
+}
+
 fk_status fk_gallery_register(fk_gallery *g, fk_context *ctx, const fk_image *img,
-                              const char *identity, const char *source, int64_t *face_id) {
+                              const char *identity, const char *source,
+                              const fk_gallery_register_options *ro,
+                              fk_gallery_register_result *out) {
     fk__clear_error();
-    if (!g || !ctx || !img || !identity || !*identity)
-        return fk__fail(FK_EINVAL, "fk_gallery_register: gallery, context, image and a "
-                       "non-empty identity are required");
-    if (!source) source = "image";
-    fk_faces faces = {0};
+    if (out) memset(out, 0, sizeof *out);
+    if (!g || !ctx || !img || !img->data || !identity || !*identity || !out)
+        return fk__fail(FK_EINVAL, "fk_gallery_register: gallery, context, image, a "
+                       "non-empty identity and out are required");
+    fk_gallery_register_options def;
+    fk_gallery_register_options_init(&def);
+    if (!ro) ro = &def;
+    if (ro->max_faces < 0)
+        return fk__fail(FK_EINVAL, "fk_gallery_register: max_faces %d (0: every face)",
+                        ro->max_faces);
+    if (!source || !*source) source = "image";
+    unsigned char hash[32];
+    fk_status st = pixel_hash(img, hash);
+    if (st != FK_OK) return st;
+    /* A duplicate is found before the image is embedded (cheap), and
+     * again inside the write transaction below (another process may have
+     * registered it meanwhile). */
+    int64_t dup_id = 0;
+    if (!ro->allow_duplicates) {
+        st = fk__gallery_find_hash(g, hash, &dup_id, &out->duplicate_identity,
+                                   &out->duplicate_path);
+        if (st != FK_OK || dup_id > 0) {
+            out->duplicate = st == FK_OK;
+            if (st != FK_OK) fk_gallery_register_result_free(out);
+            return st;
+        }
+    }
     fk_options o = g->opt;
     o.image_names[0] = source;
-    fk_status st = fk_represent(ctx, img, &o, &faces);
-    if (st == FK_OK && faces.count == 0)
+    if (ro->max_faces > 0) o.max_faces = ro->max_faces;
+    st = fk_represent(ctx, img, &o, &out->faces);
+    if (st == FK_OK && out->faces.count == 0)
         st = fk__fail(FK_ENOFACE, "%s: no face detected", source);
-    if (st != FK_OK) return st;
-    /* The most confident face (fk_represent sorts by confidence). */
-    fk_faces first = {faces.faces, 1};
-    int64_t id = 0;
+    if (st == FK_OK) {
+        out->face_ids = calloc((size_t)out->faces.count, sizeof *out->face_ids);
+        if (!out->face_ids) st = fk__fail(FK_ENOMEM, "out of memory");
+    }
+    if (st != FK_OK) {
+        fk_gallery_register_result_free(out);
+        return st;
+    }
+    /* The duplicate check, the free path and the write in one
+     * transaction: two processes registering the same photo at once store
+     * it once. */
     st = fk__gallery_begin(g);
-    if (st == FK_OK)
-        st = fk__gallery_put_image(g, source, identity, 0, 0, NULL, FK_IMG_OK, &first, &id);
-    if (st == FK_OK) st = fk__gallery_commit(g);
-    else fk__gallery_rollback(g);
-    fk_faces_free(&faces);
-    if (st == FK_OK && face_id) *face_id = id;
+    if (st == FK_OK) {
+        st = fk__gallery_find_hash(g, hash, &dup_id, &out->duplicate_identity,
+                                   &out->duplicate_path);
+        if (st == FK_OK && dup_id > 0 && !ro->allow_duplicates) {
+            out->duplicate = 1;
+            fk__gallery_rollback(g);
+            fk_faces_free(&out->faces);
+            free(out->face_ids);
+            out->face_ids = NULL;
+            return FK_OK;
+        }
+        if (st == FK_OK && !dup_id) {
+            free(out->duplicate_identity);
+            free(out->duplicate_path);
+            out->duplicate_identity = out->duplicate_path = NULL;
+        }
+        if (st == FK_OK) st = free_path(g, source, &out->path);
+        if (st == FK_OK)
+            st = fk__gallery_put_image(g, out->path, identity, 0, 0, hash, FK_IMG_OK,
+                                       &out->faces, out->face_ids);
+        if (st == FK_OK) st = fk__gallery_commit(g);
+        else fk__gallery_rollback(g);
+    }
+    if (st != FK_OK) fk_gallery_register_result_free(out);
     return st;
 }

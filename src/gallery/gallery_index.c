@@ -2,7 +2,7 @@
  * gallery_index.c - bring a gallery up to date with a folder of images.
  *
  * 1. Walk the folder (recursively; hidden files and the gallery's own files
- *    are skipped) for .jpg/.jpeg/.png/.webp files, sorted by path.
+ *    are skipped) for .jpg/.jpeg/.png/.webp/.bmp files, sorted by path.
  * 2. Merge with the rows already indexed for this configuration: same size
  *    and mtime -> unchanged; otherwise a job; rows whose file is gone ->
  *    removed.
@@ -80,7 +80,7 @@ static int has_image_ext(const char *name) {
     const char *dot = strrchr(name, '.');
     if (!dot) return 0;
     return !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png") ||
-           !strcasecmp(dot, ".webp");
+           !strcasecmp(dot, ".webp") || !strcasecmp(dot, ".bmp");
 }
 
 static fk_status list_push(file_list *l, const char *rel, const struct stat *sb) {

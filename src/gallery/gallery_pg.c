@@ -474,7 +474,7 @@ static fk_status put_face(fk_gallery *g, int64_t image_id, const fk_face *f, int
 
 static fk_status pg_put_image(fk_gallery *g, const char *path, const char *identity,
                               int64_t size, int64_t mtime_ns, const unsigned char *hash,
-                              int status, const fk_faces *faces, int64_t *face_id) {
+                              int status, const fk_faces *faces, int64_t *face_ids) {
     /* The upsert is safe against another process adding the same name. */
     pg_args a = {0};
     arg_str(&a, identity);
@@ -502,7 +502,7 @@ static fk_status pg_put_image(fk_gallery *g, const char *path, const char *ident
     for (int i = 0; i < faces->count && st == FK_OK; i++) {
         int64_t id = 0;
         st = put_face(g, image_id, &faces->faces[i], &id);
-        if (st == FK_OK && i == 0 && face_id) *face_id = id;
+        if (st == FK_OK && face_ids) face_ids[i] = id;
     }
     return st;
 }
@@ -533,6 +533,64 @@ static fk_status pg_count_faces(fk_gallery *g, int *count) {
                              "f.image_id=i.id WHERE i.config_id=$1", &a, "counting faces", &n);
     *count = (int)n;
     return st;
+}
+
+static fk_status pg_find_hash(fk_gallery *g, const unsigned char *hash, int64_t *image_id,
+                              char **identity, char **path) {
+    *image_id = 0;
+    *identity = *path = NULL;
+    pg_args a = {0};
+    arg_i64(&a, g->config_id);
+    arg_bin(&a, hash, 32);
+    fk_status st = FK_OK;
+    PGresult *r = run(g, "SELECT i.id, n.name, i.path FROM images i JOIN identities n ON "
+                      "i.identity_id=n.id WHERE i.config_id=$1 AND i.sha256=$2 "
+                      "ORDER BY i.id LIMIT 1", &a, 0, PGRES_TUPLES_OK,
+                      "looking for the image", &st);
+    if (!r) return st;
+    if (PQntuples(r) > 0) {
+        *image_id = col_i64(r, 0, 0);
+        *identity = strdup(PQgetvalue(r, 0, 1));
+        *path = strdup(PQgetvalue(r, 0, 2));
+        if (!*identity || !*path) st = fk__fail(FK_ENOMEM, "out of memory");
+    }
+    PQclear(r);
+    return st;
+}
+
+static fk_status pg_path_taken(fk_gallery *g, const char *path, int *taken) {
+    pg_args a = {0};
+    arg_i64(&a, g->config_id);
+    arg_str(&a, path);
+    int64_t n = 0;
+    fk_status st = query_i64(g, "SELECT count(*) FROM images WHERE config_id=$1 AND path=$2",
+                             &a, "looking for the image", &n);
+    *taken = n > 0;
+    return st;
+}
+
+static fk_status pg_other_configs(fk_gallery *g, fk__gallery_config_faces *out, int cap,
+                                  int *count) {
+    *count = 0;
+    pg_args a = {0};
+    arg_i64(&a, g->config_id);
+    fk_status st = FK_OK;
+    PGresult *r = run(g, "SELECT c.model, c.detector, c.align, count(f.id) AS n FROM configs c "
+                      "JOIN images i ON i.config_id=c.id JOIN faces f ON f.image_id=i.id "
+                      "WHERE c.id<>$1 GROUP BY c.id, c.model, c.detector, c.align "
+                      "ORDER BY n DESC, c.id", &a, 0, PGRES_TUPLES_OK,
+                      "reading the configurations", &st);
+    if (!r) return st;
+    int n = PQntuples(r);
+    for (int i = 0; i < n && i < cap; i++) {
+        snprintf(out[i].model, sizeof out[i].model, "%s", PQgetvalue(r, i, 0));
+        snprintf(out[i].detector, sizeof out[i].detector, "%s", PQgetvalue(r, i, 1));
+        out[i].align = (int)col_i64(r, i, 2);
+        out[i].faces = (int)col_i64(r, i, 3);
+    }
+    *count = n;
+    PQclear(r);
+    return FK_OK;
 }
 
 static fk_status pg_list(fk_gallery *g, fk_gallery_identities *out) {
@@ -726,6 +784,9 @@ const fk_gallery_backend fk__gallery_pg_backend = {
     .touch_image = pg_touch_image,
     .delete_image = pg_delete_image,
     .count_faces = pg_count_faces,
+    .find_hash = pg_find_hash,
+    .path_taken = pg_path_taken,
+    .other_configs = pg_other_configs,
     .list = pg_list,
     .remove = pg_remove,
     .stats = pg_stats,

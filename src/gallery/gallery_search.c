@@ -522,15 +522,85 @@ static float key_to_distance(const fk_gallery *g, float key, float qsq) {
     return (float)(acos(cos) / M_PI);
 }
 
+/* The largest ranking key a face within the threshold can have for a query
+ * with |q|^2 = qsq (the inverse of key_to_distance), with a little room for
+ * rounding: the matches are then filtered by their distance. */
+static float key_bound(const fk_gallery *g, float qsq) {
+    const char *m = g->opt.metric;
+    float t = g->threshold, b;
+    if (!strcmp(m, "euclidean")) b = t * t - qsq;
+    else if (!strcmp(m, "cosine")) b = t - 1;
+    else if (!strcmp(m, "euclidean_l2")) b = t * t / 2 - 1;
+    else b = t >= 1 ? 1 : -cosf((float)M_PI * t);
+    return b + 1e-4f * (1 + fabsf(b));
+}
+
+/* One query's candidate rows (matrix rows and ranking keys, closest
+ * first) into matches: distances, threshold, the stored fields. within:
+ * keep only those within the threshold. */
+static fk_status fill_result(fk_gallery *g, const int *idx, const float *key, int count,
+                             float qsq, int within, fk_gallery_result *r) {
+    r->matches = calloc(count > 0 ? (size_t)count : 1, sizeof *r->matches);
+    int64_t *ids = malloc((size_t)(count > 0 ? count : 1) * sizeof *ids);
+    fk_status st = FK_OK;
+    if (!r->matches || !ids) {
+        free(ids);
+        return fk__fail(FK_ENOMEM, "out of memory");
+    }
+    int m = 0;
+    for (int i = 0; i < count; i++) {
+        float d = key_to_distance(g, key[i], qsq);
+        if (within && !(d <= g->threshold)) continue;
+        r->matches[m].distance = d;
+        r->matches[m].threshold = g->threshold;
+        ids[m++] = g->face_ids[idx[i]];
+    }
+    r->count = m;
+    st = g->be->fetch_matches(g, ids, m, r->matches);
+    free(ids);
+    return st;
+}
+
+/* top_k == 0 through the ANN index: ask for k candidates, and while some
+ * query's k-th is still within the threshold and rows are left, ask again
+ * for four times as many. */
+static fk_status ann_within(fk_gallery *g, const float *q, const float *qsq, int nq,
+                            int64_t exclude_image_id, fk_gallery_result *out) {
+    int k = g->n < 32 ? g->n : 32;
+    fk_status st = FK_OK;
+    for (;;) {
+        int *idx = malloc((size_t)nq * k * sizeof *idx);
+        float *key = malloc((size_t)nq * k * sizeof *key);
+        int *got = malloc((size_t)nq * sizeof *got);
+        if (!idx || !key || !got) st = fk__fail(FK_ENOMEM, "out of memory");
+        if (st == FK_OK) st = fk__gallery_ann_search(g, nq, q, k, exclude_image_id, idx, key, got);
+        int more = 0;
+        for (int i = 0; st == FK_OK && i < nq; i++)
+            more |= got[i] == k && key_to_distance(g, key[(size_t)i * k + k - 1], qsq[i]) <=
+                                       g->threshold;
+        if (st == FK_OK && (!more || k >= g->n))
+            for (int i = 0; st == FK_OK && i < nq; i++)
+                st = fill_result(g, idx + (size_t)i * k, key + (size_t)i * k, got[i], qsq[i], 1,
+                                 &out[i]);
+        free(idx);
+        free(key);
+        free(got);
+        if (st != FK_OK || !more || k >= g->n) return st;
+        k = k > g->n / 4 ? g->n : k * 4;
+    }
+}
+
 /* Search nq embeddings (nq x dim) into out[0..nq): exact or ANN as the
- * handle says. exclude_image_id > 0 is only used with nq == 1. */
+ * handle says; top_k == 0: every face within the threshold.
+ * exclude_image_id > 0 is only used with nq == 1. */
 static fk_status search_many(fk_gallery *g, const float *emb, int nq, int top_k,
                              int64_t exclude_image_id, fk_gallery_result *out) {
     int dim = g->dim;
     fk_status st = load_matrix(g);
     if (st != FK_OK) return st;
     for (int i = 0; i < nq; i++) out[i].method = "exact";
-    if (g->n == 0 || nq == 0) return FK_OK;
+    if (g->n == 0) return fk__gallery_check_other_configs(g);
+    if (nq == 0) return FK_OK;
     int use_ann = 0;
     if (g->use_ann) {
         st = fk__gallery_ann_sync(g, &use_ann);
@@ -538,14 +608,13 @@ static fk_status search_many(fk_gallery *g, const float *emb, int nq, int top_k,
     }
     if (!g->pool && g->n >= 8192 && fk__pool_new(g->threads, &g->pool) != FK_OK) g->pool = NULL;
 
-    int k = top_k < g->n ? top_k : g->n;
+    int k = top_k > 0 && top_k < g->n ? top_k : g->n;
     float *q = malloc((size_t)nq * dim * sizeof *q);
     float *qsq = malloc((size_t)nq * sizeof *qsq);
-    int *idx = malloc((size_t)nq * k * sizeof *idx);
-    float *key = malloc((size_t)nq * k * sizeof *key);
-    int *got = malloc((size_t)nq * sizeof *got);
+    int *idx = NULL, *got = NULL;
+    float *key = NULL;
     unsigned char *skip = NULL;
-    if (!q || !qsq || !idx || !key || !got) {
+    if (!q || !qsq) {
         st = fk__fail(FK_ENOMEM, "out of memory");
         goto done;
     }
@@ -557,47 +626,53 @@ static fk_status search_many(fk_gallery *g, const float *emb, int nq, int top_k,
         qsq[i] = fk__gallery_dot(qi, qi, dim);
     }
     const float *bias = euclid ? g->sqnorm : NULL;
+    if (use_ann)
+        for (int i = 0; i < nq; i++) out[i].method = fk__gallery_ann_kind_name(g->ann_kind);
+    if (exclude_image_id > 0 && !use_ann) {
+        skip = calloc((size_t)g->n, 1);
+        if (!skip) {
+            st = fk__fail(FK_ENOMEM, "out of memory");
+            goto done;
+        }
+        for (int i = 0; i < g->n; i++) skip[i] = g->image_ids[i] == exclude_image_id;
+    }
+    if (top_k == 0) {
+        if (use_ann) {
+            st = ann_within(g, q, qsq, nq, exclude_image_id, out);
+            goto done;
+        }
+        /* Exact: one scan per query face against its bound. */
+        for (int qi = 0; st == FK_OK && qi < nq; qi++) {
+            int n = fk__gallery_within(g->pool, g->matrix, bias, skip, g->n, dim,
+                                       q + (size_t)qi * dim, key_bound(g, qsq[qi]), &idx, &key);
+            if (n < 0) st = fk__fail(FK_ENOMEM, "out of memory");
+            else st = fill_result(g, idx, key, n, qsq[qi], 1, &out[qi]);
+            free(idx);
+            free(key);
+            idx = NULL;
+            key = NULL;
+        }
+        goto done;
+    }
+    idx = malloc((size_t)nq * k * sizeof *idx);
+    key = malloc((size_t)nq * k * sizeof *key);
+    got = malloc((size_t)nq * sizeof *got);
+    if (!idx || !key || !got) {
+        st = fk__fail(FK_ENOMEM, "out of memory");
+        goto done;
+    }
     if (use_ann) {
         st = fk__gallery_ann_search(g, nq, q, k, exclude_image_id, idx, key, got);
-        for (int i = 0; i < nq; i++) out[i].method = fk__gallery_ann_kind_name(g->ann_kind);
     } else if (nq == 1) {
-        if (exclude_image_id > 0) {
-            skip = calloc((size_t)g->n, 1);
-            if (!skip) {
-                st = fk__fail(FK_ENOMEM, "out of memory");
-                goto done;
-            }
-            for (int i = 0; i < g->n; i++) skip[i] = g->image_ids[i] == exclude_image_id;
-        }
         got[0] = fk__gallery_topk(g->pool, g->matrix, bias, skip, g->n, dim, q, k, idx, key);
         if (got[0] < 0) st = fk__fail(FK_ENOMEM, "out of memory");
     } else if (fk__gallery_topk_batch(g->pool, g->matrix, bias, g->n, dim, q, nq, k, idx, key,
                                      got) != 0) {
         st = fk__fail(FK_ENOMEM, "out of memory");
     }
-    if (st != FK_OK) goto done;
-    int64_t *ids = malloc((size_t)(k > 0 ? k : 1) * sizeof *ids);
-    if (!ids) {
-        st = fk__fail(FK_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (int qi = 0; st == FK_OK && qi < nq; qi++) {
-        fk_gallery_result *r = &out[qi];
-        r->matches = calloc(got[qi] > 0 ? (size_t)got[qi] : 1, sizeof *r->matches);
-        if (!r->matches) {
-            st = fk__fail(FK_ENOMEM, "out of memory");
-            break;
-        }
-        for (int i = 0; i < got[qi]; i++) {
-            fk_gallery_match *m = &r->matches[i];
-            m->distance = key_to_distance(g, key[(size_t)qi * k + i], qsq[qi]);
-            m->threshold = g->threshold;
-            ids[i] = g->face_ids[idx[(size_t)qi * k + i]];
-        }
-        r->count = got[qi];
-        st = g->be->fetch_matches(g, ids, got[qi], r->matches);
-    }
-    free(ids);
+    for (int qi = 0; st == FK_OK && qi < nq; qi++)
+        st = fill_result(g, idx + (size_t)qi * k, key + (size_t)qi * k, got[qi], qsq[qi], 0,
+                         &out[qi]);
 done:
     free(q);
     free(qsq);
@@ -612,8 +687,8 @@ fk_status fk_gallery_search_embedding(fk_gallery *g, const float *embedding, int
                                       int top_k, int64_t exclude_image_id,
                                       fk_gallery_result *out) {
     fk__clear_error();
-    if (!g || !embedding || !out || top_k < 1)
-        return fk__fail(FK_EINVAL, "fk_gallery_search_embedding: bad arguments (top_k >= 1)");
+    if (!g || !embedding || !out || top_k < 0)
+        return fk__fail(FK_EINVAL, "fk_gallery_search_embedding: bad arguments (top_k >= 0)");
     memset(out, 0, sizeof *out);
     if (dim != g->dim)
         return fk__fail(FK_EINVAL, "query embedding of dimension %d, the gallery's %s "
@@ -626,9 +701,9 @@ fk_status fk_gallery_search_embedding(fk_gallery *g, const float *embedding, int
 fk_status fk_gallery_search_embeddings(fk_gallery *g, const float *embeddings, int count,
                                        int dim, int top_k, fk_gallery_results *out) {
     fk__clear_error();
-    if (!g || !embeddings || !out || count < 1 || top_k < 1)
+    if (!g || !embeddings || !out || count < 1 || top_k < 0)
         return fk__fail(FK_EINVAL, "fk_gallery_search_embeddings: bad arguments (count >= 1, "
-                       "top_k >= 1)");
+                       "top_k >= 0)");
     memset(out, 0, sizeof *out);
     if (dim != g->dim)
         return fk__fail(FK_EINVAL, "query embeddings of dimension %d, the gallery's %s "
@@ -644,8 +719,8 @@ fk_status fk_gallery_search_embeddings(fk_gallery *g, const float *embeddings, i
 fk_status fk_gallery_search(fk_gallery *g, fk_context *ctx, const fk_image *img, int top_k,
                             fk_gallery_results *out) {
     fk__clear_error();
-    if (!g || !ctx || !img || !out || top_k < 1)
-        return fk__fail(FK_EINVAL, "fk_gallery_search: bad arguments (top_k >= 1)");
+    if (!g || !ctx || !img || !out || top_k < 0)
+        return fk__fail(FK_EINVAL, "fk_gallery_search: bad arguments (top_k >= 0)");
     memset(out, 0, sizeof *out);
     fk_faces faces = {0};
     fk_options o = g->opt;

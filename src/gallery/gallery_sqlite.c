@@ -309,7 +309,7 @@ static fk_status put_face(fk_gallery *g, sqlite3_stmt *s, int64_t image_id, cons
 
 static fk_status sq_put_image(fk_gallery *g, const char *path, const char *identity,
                                int64_t size, int64_t mtime_ns, const unsigned char *hash,
-                               int status, const fk_faces *faces, int64_t *face_id) {
+                               int status, const fk_faces *faces, int64_t *face_ids) {
     int64_t identity_id = 0, image_id = 0;
     fk_status st = lookup_identity(g, identity, &identity_id);
     if (st != FK_OK) return st;
@@ -347,7 +347,7 @@ static fk_status sq_put_image(fk_gallery *g, const char *path, const char *ident
         return fk__gallery_db_fail(g, "writing a face");
     for (int i = 0; i < faces->count && st == FK_OK; i++) {
         st = put_face(g, s, image_id, &faces->faces[i]);
-        if (st == FK_OK && i == 0 && face_id) *face_id = sqlite3_last_insert_rowid(g->db);
+        if (st == FK_OK && face_ids) face_ids[i] = sqlite3_last_insert_rowid(g->db);
     }
     sqlite3_finalize(s);
     return st;
@@ -387,6 +387,77 @@ static fk_status sq_count_faces(fk_gallery *g, int *count) {
 }
 
 /* ---- reads -------------------------------------------------------------- */
+
+static char *column_dup(sqlite3_stmt *s, int col) {
+    const char *t = (const char *)sqlite3_column_text(s, col);
+    return strdup(t ? t : "");
+}
+
+static fk_status sq_find_hash(fk_gallery *g, const unsigned char *hash, int64_t *image_id,
+                              char **identity, char **path) {
+    *image_id = 0;
+    *identity = *path = NULL;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(g->db, "SELECT i.id, n.name, i.path FROM images i JOIN identities n "
+                           "ON i.identity_id=n.id WHERE i.config_id=?1 AND i.sha256=?2 "
+                           "ORDER BY i.id LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+        return fk__gallery_db_fail(g, "looking for the image");
+    sqlite3_bind_int64(s, 1, g->config_id);
+    sqlite3_bind_blob(s, 2, hash, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    fk_status st = FK_OK;
+    if (rc == SQLITE_ROW) {
+        *image_id = sqlite3_column_int64(s, 0);
+        *identity = column_dup(s, 1);
+        *path = column_dup(s, 2);
+        if (!*identity || !*path) st = fk__fail(FK_ENOMEM, "out of memory");
+    } else if (rc != SQLITE_DONE) {
+        st = fk__gallery_db_fail(g, "looking for the image");
+    }
+    sqlite3_finalize(s);
+    return st;
+}
+
+static fk_status sq_path_taken(fk_gallery *g, const char *path, int *taken) {
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(g->db, "SELECT 1 FROM images WHERE config_id=?1 AND path=?2", -1, &s,
+                           NULL) != SQLITE_OK)
+        return fk__gallery_db_fail(g, "looking for the image");
+    sqlite3_bind_int64(s, 1, g->config_id);
+    sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fk__gallery_db_fail(g, "looking for the image");
+    *taken = rc == SQLITE_ROW;
+    return FK_OK;
+}
+
+static fk_status sq_other_configs(fk_gallery *g, fk__gallery_config_faces *out, int cap,
+                                  int *count) {
+    *count = 0;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(g->db, "SELECT c.model, c.detector, c.align, count(f.id) AS n "
+                           "FROM configs c JOIN images i ON i.config_id=c.id JOIN faces f ON "
+                           "f.image_id=i.id WHERE c.id<>?1 GROUP BY c.id ORDER BY n DESC, c.id",
+                           -1, &s, NULL) != SQLITE_OK)
+        return fk__gallery_db_fail(g, "reading the configurations");
+    sqlite3_bind_int64(s, 1, g->config_id);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*count < cap) {
+            fk__gallery_config_faces *c = &out[*count];
+            const char *m = (const char *)sqlite3_column_text(s, 0);
+            const char *d = (const char *)sqlite3_column_text(s, 1);
+            snprintf(c->model, sizeof c->model, "%s", m ? m : "");
+            snprintf(c->detector, sizeof c->detector, "%s", d ? d : "");
+            c->align = sqlite3_column_int(s, 2);
+            c->faces = sqlite3_column_int(s, 3);
+        }
+        (*count)++;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? FK_OK : fk__gallery_db_fail(g, "reading the configurations");
+}
 
 static fk_status sq_list(fk_gallery *g, fk_gallery_identities *out) {
     sqlite3_stmt *s = NULL;
@@ -600,6 +671,9 @@ const fk_gallery_backend fk__gallery_sqlite_backend = {
     .touch_image = sq_touch_image,
     .delete_image = sq_delete_image,
     .count_faces = sq_count_faces,
+    .find_hash = sq_find_hash,
+    .path_taken = sq_path_taken,
+    .other_configs = sq_other_configs,
     .list = sq_list,
     .remove = sq_remove,
     .stats = sq_stats,

@@ -7,6 +7,7 @@
  * The images are the face-api sample images in the model home, so
  * everything but the argument checks skips when the models are absent.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
@@ -81,8 +82,11 @@ static int copy_file(const char *from, const char *to) {
 static void test_usage_and_refusals(void) {
     const char *a1[] = {cli, "find", "x.jpg", NULL};
     expect_error("find without --db", run(a1), "usage");
-    const char *a2[] = {cli, "register", "x.jpg", NULL};
-    expect_error("register without --id", run(a2), "usage");
+    const char *a2[] = {cli, "register", "-", NULL};
+    CHECK(run(a2) == 2 && strstr(err_buf, "pass --id NAME") && out_buf[0] == '\0',
+          "register from stdin without --id: %s", err_buf);
+    const char *a2b[] = {cli, "register", NULL};
+    expect_error("register without an image", run(a2b), "usage");
     const char *a3[] = {cli, "gallery", "frobnicate", NULL};
     expect_error("gallery bad subcommand", run(a3), "usage");
     const char *a4[] = {cli, "search", "x.jpg", "--top-k", "0", NULL};
@@ -148,25 +152,40 @@ static void test_find(const char *samples) {
               "source_area with eyes");
         CHECK(json_array_size(matches) >= 1, "a match: %s", out_buf);
         json_t *m = json_array_get(matches, 0);
-        const char *keys[] = {"identity", "file", "hash", "target_x", "target_y", "target_w",
+        const char *keys[] = {"identity", "name", "hash", "target_x", "target_y", "target_w",
                               "target_h", "source_x", "source_y", "source_w", "source_h",
-                              "threshold", "distance"};
+                              "threshold", "distance", "confidence", "target_left_eye",
+                              "target_right_eye"};
         for (size_t k = 0; m && k < sizeof keys / sizeof keys[0]; k++)
             CHECK(json_object_get(m, keys[k]) != NULL, "match field %s", keys[k]);
-        CHECK(m && !strcmp(json_string_value(json_object_get(m, "identity")), "Ben") &&
-                  !strcmp(json_string_value(json_object_get(m, "file")),
-                          "people/Ben/sample3.jpg") &&
-                  json_real_value(json_object_get(m, "distance")) < 1e-3,
+        CHECK(m && !json_object_get(m, "file"), "no 'file' field (identity holds the path)");
+        /* deepface's identity: the matched image's path (the folder joined
+         * with the file); the person's name beside it. */
+        CHECK(m && !strcmp(json_string_value(json_object_get(m, "identity")),
+                           "people/Ben/sample3.jpg") &&
+                  !strcmp(json_string_value(json_object_get(m, "name")), "Ben") &&
+                  json_real_value(json_object_get(m, "distance")) < 1e-3 &&
+                  json_real_value(json_object_get(m, "confidence")) > 99.9,
               "top-1 is the same image as Ben: %s", out_buf);
         CHECK(m && strlen(json_string_value(json_object_get(m, "hash"))) == 64, "sha256 hex");
-        /* Matches are within the threshold and sorted. */
+        /* Matches are within the threshold and sorted, their identity a
+         * file that exists (relative to where find ran), their confidence
+         * fk_confidence's. */
         double prev = -1;
         for (size_t k = 0; k < json_array_size(matches); k++) {
             json_t *mk = json_array_get(matches, k);
             double d = json_real_value(json_object_get(mk, "distance"));
-            CHECK(d >= prev && d <= json_real_value(json_object_get(mk, "threshold")),
-                  "match %zu distance %g", k, d);
+            double t = json_real_value(json_object_get(mk, "threshold"));
+            CHECK(d >= prev && d <= t, "match %zu distance %g", k, d);
             prev = d;
+            char f[PATH_MAX + 200];
+            snprintf(f, sizeof f, "%s/%s", tmp, json_string_value(json_object_get(mk, "identity")));
+            CHECK(access(f, R_OK) == 0, "identity %s is a file", f);
+            float want = 0;
+            double conf = json_real_value(json_object_get(mk, "confidence"));
+            CHECK(fk_confidence((float)d, (float)t, &want) == FK_OK && fabs(conf - want) < 0.011 &&
+                      conf >= 51 && conf <= 100,
+                  "match %zu confidence %g (fk_confidence %g)", k, conf, (double)want);
         }
         json_decref(j);
     }
@@ -230,14 +249,14 @@ static void test_find_ann(const char *samples) {
             CHECK(json_array_size(me) == json_array_size(ma), "face %zu: same match count", i);
             if (json_array_size(me) == 0 || json_array_size(ma) == 0) continue;
             json_t *e0 = json_array_get(me, 0), *a0 = json_array_get(ma, 0);
-            CHECK(!strcmp(json_string_value(json_object_get(e0, "file")),
-                          json_string_value(json_object_get(a0, "file"))) &&
+            CHECK(!strcmp(json_string_value(json_object_get(e0, "identity")),
+                          json_string_value(json_object_get(a0, "identity"))) &&
                       fabs(json_real_value(json_object_get(e0, "distance")) -
                            json_real_value(json_object_get(a0, "distance"))) < 1e-5,
                   "face %zu: same top-1 (file and distance): %s %g vs %s %g", i,
-                  json_string_value(json_object_get(e0, "file")),
+                  json_string_value(json_object_get(e0, "identity")),
                   json_real_value(json_object_get(e0, "distance")),
-                  json_string_value(json_object_get(a0, "file")),
+                  json_string_value(json_object_get(a0, "identity")),
                   json_real_value(json_object_get(a0, "distance")));
         }
     }
@@ -253,53 +272,138 @@ static void test_find_ann(const char *samples) {
     expect_error("unknown ANN index", run(badk), "valid: hnsw, ivfpq");
 }
 
+/* Faces `detect` finds in an image (the count register must store). */
+static int detect_count(const char *img) {
+    const char *d[] = {cli, "detect", img, NULL};
+    int rc = run(d);
+    json_t *j = parse_out("detect");
+    int n = rc == 0 && j ? (int)json_array_size(json_is_array(j) ? j
+                                                : json_object_get(j, "faces")) : -1;
+    json_decref(j);
+    return n;
+}
+
+static json_int_t stats_faces(void) {
+    const char *st[] = {cli, "gallery", "stats", "--db", "g.db", NULL};
+    int rc = run(st);
+    json_t *j = parse_out("stats");
+    json_int_t n = rc == 0 && j ? json_integer_value(json_object_get(j, "faces")) : -1;
+    json_decref(j);
+    return n;
+}
+
 static void test_register_search(const char *samples) {
-    char p1[PATH_MAX + 64], p2[PATH_MAX + 64];
+    char p1[PATH_MAX + 64], p2[PATH_MAX + 64], p4[PATH_MAX + 64], p5[PATH_MAX + 64];
     snprintf(p1, sizeof p1, "%s/sample1.jpg", samples);
     snprintf(p2, sizeof p2, "%s/sample3.jpg", samples);
+    snprintf(p4, sizeof p4, "%s/sample2.jpg", samples);
+    snprintf(p5, sizeof p5, "%s/sample4.jpg", samples);
+    int n1 = detect_count(p1), n2 = detect_count(p2);
+    CHECK(n1 >= 2 && n2 >= 1, "detect: %d and %d faces", n1, n2);
     const char *r1[] = {cli, "register", p1, "--id", "Alice", "--db", "g.db", NULL};
     int rc = run(r1);
     json_t *j = parse_out("register");
+    json_t *faces = json_object_get(j, "faces");
     CHECK(rc == 0 && j && json_is_true(json_object_get(j, "registered")) &&
-              json_integer_value(json_object_get(j, "face_id")) > 0,
-          "register: %s %s", out_buf, err_buf);
+              json_is_false(json_object_get(j, "duplicate")) &&
+              (int)json_array_size(faces) == n1 &&
+              json_integer_value(json_object_get(json_array_get(faces, 0), "face_id")) > 0 &&
+              json_object_get(json_object_get(json_array_get(faces, 0), "facial_area"), "w"),
+          "register stores every face of the group photo (%d): %s %s", n1, out_buf, err_buf);
+    json_decref(j);
+    /* The same image again: reported, skipped, the count unchanged. */
+    const char *r1b[] = {cli, "register", p1, "--id", "Someone", "--db", "g.db", NULL};
+    rc = run(r1b);
+    j = parse_out("register twice");
+    CHECK(rc == 0 && j && json_is_true(json_object_get(j, "duplicate")) &&
+              json_is_false(json_object_get(j, "registered")) &&
+              json_array_size(json_object_get(j, "faces")) == 0 &&
+              !strcmp(json_string_value(json_object_get(json_object_get(j, "duplicate_of"),
+                                                        "identity")), "Alice") &&
+              strstr(err_buf, "already registered as Alice"),
+          "a duplicate: %s %s", out_buf, err_buf);
+    json_decref(j);
+    CHECK(stats_faces() == n1, "the face count did not change");
+    /* --allow-duplicates stores it. */
+    const char *r1c[] = {cli, "register", p1, "--id", "Alice", "--db", "g.db",
+                         "--allow-duplicates", NULL};
+    rc = run(r1c);
+    j = parse_out("register --allow-duplicates");
+    CHECK(rc == 0 && j && json_is_true(json_object_get(j, "registered")) &&
+              (int)json_array_size(json_object_get(j, "faces")) == n1,
+          "--allow-duplicates: %s %s", out_buf, err_buf);
+    json_decref(j);
+    CHECK(stats_faces() == 2 * n1, "twice the faces");
+    /* --max-faces 1: one face. */
+    const char *r3[] = {cli, "register", p4, "--id", "Group2", "--db", "g.db", "--max-faces", "1",
+                        NULL};
+    rc = run(r3);
+    j = parse_out("register --max-faces 1");
+    CHECK(rc == 0 && j && json_array_size(json_object_get(j, "faces")) == 1,
+          "--max-faces 1 stores one face: %s %s", out_buf, err_buf);
+    json_decref(j);
+    /* --id defaults to the file's base name. */
+    char carol[256];
+    snprintf(carol, sizeof carol, "%s/carol.jpg", tmp);
+    CHECK(copy_file(p5, carol) == 0, "copy");
+    const char *r4[] = {cli, "register", "carol.jpg", "--db", "g.db", NULL};
+    rc = run(r4);
+    j = parse_out("register without --id");
+    CHECK(rc == 0 && j && !strcmp(json_string_value(json_object_get(j, "identity")), "carol") &&
+              !strcmp(json_string_value(json_object_get(j, "source")), "carol.jpg"),
+          "--id defaults to the base name: %s %s", out_buf, err_buf);
     json_decref(j);
     const char *r2[] = {cli, "register", p2, "--id", "Bob", "--db", "g.db", NULL};
     CHECK(run(r2) == 0, "register Bob: %s", err_buf);
+    int carol_faces = detect_count(carol);
+    json_int_t total = 2 * n1 + 1 + carol_faces + n2;
+    CHECK(stats_faces() == total, "faces: %lld", (long long)total);
 
-    const char *s[] = {cli, "search", p1, "--db", "g.db", "--top-k", "5", NULL};
+    /* search: every match within the threshold by default; identity the
+     * registered name, source the image. */
+    const char *s[] = {cli, "search", p1, "--db", "g.db", NULL};
     rc = run(s);
     j = parse_out("search");
     if (j) {
-        json_t *m = json_array_get(json_object_get(json_array_get(json_object_get(j, "results"), 0),
-                                                   "matches"),
-                                   0);
+        json_t *ms = json_object_get(json_array_get(json_object_get(j, "results"), 0), "matches");
+        json_t *m = json_array_get(ms, 0);
         CHECK(rc == 0 && m && !strcmp(json_string_value(json_object_get(m, "identity")), "Alice") &&
-                  json_real_value(json_object_get(m, "distance")) < 1e-3,
-              "search finds Alice: %s", out_buf);
+                  !strcmp(json_string_value(json_object_get(m, "source")), p1) &&
+                  json_real_value(json_object_get(m, "distance")) < 1e-3 &&
+                  json_real_value(json_object_get(m, "confidence")) > 99.9 &&
+                  json_array_size(ms) >= 2, /* itself and its allowed duplicate */
+              "search finds Alice twice: %s", out_buf);
         json_decref(j);
     }
-    const char *st[] = {cli, "gallery", "stats", "--db", "g.db", NULL};
-    rc = run(st);
-    j = parse_out("stats");
-    CHECK(rc == 0 && j && json_integer_value(json_object_get(j, "identities")) == 2 &&
-              json_integer_value(json_object_get(j, "faces")) == 2 &&
-              json_integer_value(json_object_get(j, "dimension")) == 128,
-          "stats: %s", out_buf);
+    const char *s1[] = {cli, "search", p1, "--db", "g.db", "--top-k", "1", NULL};
+    rc = run(s1);
+    j = parse_out("search --top-k 1");
+    CHECK(rc == 0 && j && json_array_size(json_object_get(
+                              json_array_get(json_object_get(j, "results"), 0), "matches")) == 1,
+          "--top-k 1 caps: %s", out_buf);
     json_decref(j);
+    /* Another model: exit 1 naming what the gallery holds. */
+    const char *sm[] = {cli, "search", p1, "--db", "g.db", "--model", "MobileFaceNet", NULL};
+    rc = run(sm);
+    char want[256];
+    snprintf(want, sizeof want, "it holds %lld faces of model Dlib, detector ssd, align on: pass "
+             "--model Dlib", (long long)total);
+    expect_error("search with another model", rc, want);
+    CHECK(rc == 1, "exit 1: %d", rc);
+
     const char *rm[] = {cli, "gallery", "remove", "Alice", "--db", "g.db", NULL};
     rc = run(rm);
     j = parse_out("remove");
-    CHECK(rc == 0 && j && json_integer_value(json_object_get(j, "faces")) == 1, "remove: %s",
-          out_buf);
+    CHECK(rc == 0 && j && json_integer_value(json_object_get(j, "faces")) == 2 * n1,
+          "remove: %s", out_buf);
     json_decref(j);
     expect_error("remove twice", run(rm), "no identity 'Alice'");
     const char *ls[] = {cli, "gallery", "list", "--db", "g.db", NULL};
     rc = run(ls);
     j = parse_out("list");
-    CHECK(rc == 0 && json_array_size(j) == 1 &&
+    CHECK(rc == 0 && json_array_size(j) == 3 &&
               !strcmp(json_string_value(json_object_get(json_array_get(j, 0), "identity")), "Bob"),
-          "only Bob left: %s", out_buf);
+          "Bob, Group2, carol left: %s", out_buf);
     json_decref(j);
     /* Alice's image now matches no one within the threshold. */
     rc = run(s);
@@ -313,6 +417,99 @@ static void test_register_search(const char *samples) {
                   "removed identity still found");
         json_decref(j);
     }
+}
+
+/* Up to max image names of LFW's folder for `who`, sorted. */
+static int lfw_files(const char *lfw, const char *who, char names[][128], int max) {
+    char d[PATH_MAX + 200];
+    snprintf(d, sizeof d, "%s/%s", lfw, who);
+    DIR *dh = opendir(d);
+    int n = 0;
+    struct dirent *e;
+    while (dh && (e = readdir(dh)) != NULL)
+        if (n < max && strstr(e->d_name, ".jpg") && strlen(e->d_name) < 128) {
+            memcpy(names[n], e->d_name, strlen(e->d_name) + 1);
+            n++;
+        }
+    if (dh) closedir(dh);
+    qsort(names, (size_t)n, 128, (int (*)(const void *, const void *))strcmp);
+    return n;
+}
+
+/* find on a folder where one person has more than 10 photos (LFW's 8 of
+ * the person plus their mirror images, and two other people): by default
+ * every match within the threshold (more than 10), sorted; --top-k 3
+ * caps at 3. */
+static void test_find_many(const char *lfw) {
+    const char *who = "Jennifer_Lopez", *others[] = {"Aaron_Peirsol", "Al_Gore"};
+    char dir[128], p[PATH_MAX + 600], q[PATH_MAX + 600];
+    snprintf(dir, sizeof dir, "%s/many", tmp);
+    mkdir(dir, 0755);
+    snprintf(q, sizeof q, "%s/%s", dir, who);
+    mkdir(q, 0755);
+    int made = 0;
+    char names[8][128];
+    int have = lfw_files(lfw, who, names, 8);
+    for (int i = 0; i < have; i++) {
+        snprintf(p, sizeof p, "%s/%s/%s", lfw, who, names[i]);
+        fk_image *img = NULL;
+        if (fk_image_load(p, 0, &img) != FK_OK) continue;
+        snprintf(q, sizeof q, "%s/%s/%s", dir, who, names[i]);
+        made += copy_file(p, q) == 0;
+        for (int y = 0; y < img->height; y++) { /* mirror */
+            uint8_t *row = img->data + (size_t)y * img->stride;
+            for (int x = 0; x < img->width / 2; x++)
+                for (int c = 0; c < img->channels; c++) {
+                    uint8_t t = row[x * img->channels + c];
+                    row[x * img->channels + c] = row[(img->width - 1 - x) * img->channels + c];
+                    row[(img->width - 1 - x) * img->channels + c] = t;
+                }
+        }
+        snprintf(q, sizeof q, "%s/%s/mirror_%.100s.png", dir, who, names[i]);
+        made += fk_image_save(img, q, 90) == FK_OK;
+        fk_image_free(img);
+    }
+    for (int o = 0; o < 2; o++) {
+        char other[2][128];
+        int no = lfw_files(lfw, others[o], other, 2);
+        snprintf(q, sizeof q, "%s/%s", dir, others[o]);
+        mkdir(q, 0755);
+        for (int i = 0; i < no; i++) {
+            snprintf(p, sizeof p, "%s/%s/%s", lfw, others[o], other[i]);
+            snprintf(q, sizeof q, "%s/%s/%s", dir, others[o], other[i]);
+            CHECK(copy_file(p, q) == 0, "copy %s", p);
+        }
+    }
+    CHECK(made == 16, "16 photos of %s: %d", who, made);
+    snprintf(p, sizeof p, "%s/%s/%s", lfw, who, names[0]);
+    const char *a[] = {cli, "find", p, "--db", "many", "--quiet", "--max-megapixels", "50", NULL};
+    int rc = run(a);
+    json_t *j = parse_out("find many");
+    json_t *ms = json_object_get(json_array_get(json_object_get(j, "results"), 0), "matches");
+    size_t n = json_array_size(ms);
+    CHECK(rc == 0 && n > 10, "more than 10 matches by default: %zu (%s)", n, err_buf);
+    double prev = -1;
+    int ok = 1, right = 1;
+    for (size_t k = 0; k < n; k++) {
+        json_t *m = json_array_get(ms, k);
+        double d = json_real_value(json_object_get(m, "distance"));
+        ok &= d >= prev && d <= json_real_value(json_object_get(m, "threshold"));
+        prev = d;
+        const char *id = json_string_value(json_object_get(m, "identity"));
+        snprintf(q, sizeof q, "%s/%s", tmp, id);
+        right &= !strncmp(id, "many/Jennifer_Lopez/", 20) && access(q, R_OK) == 0 &&
+                 !strcmp(json_string_value(json_object_get(m, "name")), who);
+    }
+    CHECK(ok && right, "sorted and within the threshold %d, all existing files of %s %d", ok,
+          who, right);
+    json_decref(j);
+    const char *a3[] = {cli, "find", p, "--db", "many", "--quiet", "--top-k", "3", NULL};
+    rc = run(a3);
+    j = parse_out("find --top-k 3");
+    CHECK(rc == 0 && json_array_size(json_object_get(
+                         json_array_get(json_object_get(j, "results"), 0), "matches")) == 3,
+          "--top-k 3: %s", out_buf);
+    json_decref(j);
 }
 
 /* Start the CLI in tmp with output discarded; returns the pid. */
@@ -393,6 +590,11 @@ int main(void) {
             test_find_ann(samples);
             test_register_search(samples);
             test_concurrent_find(samples);
+            char lfw[PATH_MAX + 64];
+            snprintf(lfw, sizeof lfw, "%s/data/lfw-devtrain/images",
+                     test_env("FK_SHARED", "../shared"));
+            if (access(lfw, R_OK) == 0) test_find_many(lfw);
+            else printf("LFW checks skipped: no images in %s\n", lfw);
         } else {
             printf("model checks skipped: no models in %s\n", home);
         }

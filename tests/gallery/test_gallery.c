@@ -379,15 +379,19 @@ static void test_search_exact(void) {
     free(m37);
     fk__pool_free(pool);
 
-    /* Another configuration of the same file sees none of these faces. */
+    /* Another configuration of the same file sees none of these faces, and
+     * says so: the search names what the gallery holds and how to reach it. */
     fk_options o;
     fk_options_init(&o);
     o.align = 0;
     CHECK(fk_gallery_open(path, &o, NULL, &g) == FK_OK, "open align=0");
     if (g) {
         fk_gallery_result r;
-        CHECK(fk_gallery_search_embedding(g, rows, 128, 3, 0, &r) == FK_OK && r.count == 0,
-              "no faces of another configuration");
+        CHECK(fk_gallery_search_embedding(g, rows, 128, 3, 0, &r) == FK_EINVAL && r.count == 0,
+              "no faces of this configuration but faces of another: an error");
+        CHECK(strstr(fk_last_error(), "holds no faces for model Dlib, detector ssd, align off; "
+                     "it holds 10000 faces of model Dlib, detector ssd, align on: pass --align "
+                     "true"), "message: %s", fk_last_error());
         fk_gallery_result_free(&r);
         CHECK(fk_gallery_search_embedding(g, rows, 64, 3, 0, &r) == FK_EINVAL, "wrong dim");
         fk_gallery_close(g);
@@ -820,6 +824,218 @@ static void test_indexer_scaled(void) {
     fk_context_free(ctx);
 }
 
+/* top_k 0: every row within the threshold, exactly as a brute force over
+ * fk_distance finds them, closest first, for every metric; top_k > 0
+ * unchanged (the k closest, whatever their distance). */
+static void test_search_within(void) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/within.db", tmp);
+    const int n = 9000; /* above 8192: the threaded scan */
+    float *rows = malloc((size_t)n * 128 * sizeof *rows);
+    fk_gallery *g = NULL;
+    uint64_t seed = 99;
+    CHECK(fk_gallery_open(path, NULL, creating(), &g) == FK_OK, "create");
+    if (!g || !rows) return;
+    CHECK(put_random(g, 0, n, 50, 1000, &seed, rows, -1) == FK_OK, "fill: %s", fk_last_error());
+    fk_gallery_close(g);
+    /* Thresholds that take a few dozen of the random rows around a query
+     * made of a stored row plus noise. */
+    const char *metrics[] = {"cosine", "euclidean", "euclidean_l2", "angular"};
+    for (int m = 0; m < 4; m++) {
+        float q[128];
+        int base = 1234 + m;
+        for (int i = 0; i < 128; i++) q[i] = rows[(size_t)base * 128 + i] + 0.8f * frand(&seed);
+        /* The brute force's 40th distance is the threshold: 40 matches
+         * (more with ties). */
+        int bi[40];
+        float bd[40];
+        brute_force(rows, n, q, metrics[m], 40, -1, bi, bd);
+        fk_options o;
+        fk_options_init(&o);
+        o.metric = metrics[m];
+        o.threshold = bd[39];
+        int want = 0;
+        for (int r = 0; r < n; r++) {
+            float d;
+            fk_distance(q, rows + (size_t)r * 128, 128, metrics[m], &d);
+            want += d <= o.threshold;
+        }
+        CHECK(fk_gallery_open(path, &o, NULL, &g) == FK_OK, "open");
+        if (!g) continue;
+        fk_gallery_result r;
+        CHECK(fk_gallery_search_embedding(g, q, 128, 0, 0, &r) == FK_OK, "search: %s",
+              fk_last_error());
+        /* rounding between the two distance computations may move the
+         * last row across the threshold */
+        CHECK(abs(r.count - want) <= 1 && r.count >= 39, "%s: %d within the threshold, brute "
+              "force %d", metrics[m], r.count, want);
+        int sorted = 1, within = 1, same = 1;
+        for (int i = 0; i < r.count; i++) {
+            within &= r.matches[i].distance <= r.matches[i].threshold &&
+                      r.matches[i].threshold == o.threshold;
+            if (i) sorted &= r.matches[i - 1].distance <= r.matches[i].distance;
+            if (i < 39) same &= fabsf(r.matches[i].distance - bd[i]) < 1e-3f * (1 + bd[i]);
+        }
+        CHECK(sorted && within && same, "%s: sorted %d, within %d, same distances as brute "
+              "force %d", metrics[m], sorted, within, same);
+        fk_gallery_result_free(&r);
+        /* A stored row left out (leave-one-out) is not among them. */
+        CHECK(fk_gallery_search_embedding(g, rows + (size_t)base * 128, 128, 0, base + 1, &r) ==
+                  FK_OK, "exclude: %s", fk_last_error());
+        int self = 0;
+        for (int i = 0; i < r.count; i++) self |= r.matches[i].image_id == base + 1;
+        CHECK(!self, "%s: the excluded image is not returned", metrics[m]);
+        fk_gallery_result_free(&r);
+        /* Several queries at once: each the same as alone. */
+        fk_gallery_results rs;
+        float two[256];
+        memcpy(two, q, sizeof q);
+        memcpy(two + 128, q, sizeof q);
+        CHECK(fk_gallery_search_embeddings(g, two, 2, 128, 0, &rs) == FK_OK && rs.count == 2 &&
+                  abs(rs.items[0].count - want) <= 1 && rs.items[1].count == rs.items[0].count,
+              "%s: batch of two: %s", metrics[m], fk_last_error());
+        fk_gallery_results_free(&rs);
+        /* top_k still caps, whatever the distance. */
+        CHECK(fk_gallery_search_embedding(g, q, 128, 3, 0, &r) == FK_OK && r.count == 3,
+              "top_k 3");
+        fk_gallery_result_free(&r);
+        CHECK(fk_gallery_search_embedding(g, q, 128, -1, 0, &r) == FK_EINVAL, "top_k -1");
+        fk_gallery_close(g);
+    }
+    free(rows);
+}
+
+/* register: every face of a group photo in one go, max_faces, duplicates
+ * by pixels (whatever the stride), allow_duplicates, paths kept apart,
+ * and a search with another model naming what the gallery holds. */
+static void test_register(void) {
+    fk_context *ctx = NULL;
+    if (fk_context_new(NULL, &ctx) != FK_OK) return;
+    char src[PATH_MAX], probe[PATH_MAX + 64];
+    snprintf(src, sizeof src, "%s/face-api", fk_context_get_model_home(ctx));
+    snprintf(probe, sizeof probe, "%s/face_recognition_model.bin", src);
+    struct stat sb;
+    if (stat(probe, &sb) != 0) {
+        printf("register checks skipped: no models in %s\n", fk_context_get_model_home(ctx));
+        fk_context_free(ctx);
+        return;
+    }
+    char path[128], img1[PATH_MAX + 64], img2[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/register.db", tmp);
+    snprintf(img1, sizeof img1, "%s/sample1.jpg", src);
+    snprintf(img2, sizeof img2, "%s/sample2.jpg", src);
+    fk_image *a = NULL, *b = NULL;
+    fk_gallery *g = NULL;
+    CHECK(fk_image_load(img1, 0, &a) == FK_OK && fk_image_load(img2, 0, &b) == FK_OK, "load");
+    CHECK(fk_gallery_open(path, NULL, creating(), &g) == FK_OK, "open: %s", fk_last_error());
+    if (!a || !b || !g) goto done;
+    fk_faces det = {0};
+    CHECK(fk_detect(ctx, a, NULL, &det) == FK_OK && det.count >= 2, "sample1 is a group photo");
+
+    fk_gallery_register_result r;
+    CHECK(fk_gallery_register(g, ctx, a, "group", "sample1.jpg", NULL, &r) == FK_OK,
+          "register: %s", fk_last_error());
+    CHECK(!r.duplicate && r.faces.count == det.count && r.path && !strcmp(r.path, "sample1.jpg") &&
+              !r.duplicate_identity, "every face stored: %d of %d detected", r.faces.count,
+          det.count);
+    int distinct = 1;
+    for (int i = 0; i < r.faces.count; i++)
+        for (int k = 0; k < i; k++) distinct &= r.face_ids[i] > 0 && r.face_ids[i] != r.face_ids[k];
+    CHECK(distinct && r.faces.faces[0].embedding_dim == 128, "face ids and embeddings");
+    fk_gallery_register_result_free(&r);
+    fk_gallery_stats st;
+    CHECK(fk_gallery_get_stats(g, &st) == FK_OK && st.faces == det.count && st.images == 1,
+          "stats: %d faces", st.faces);
+
+    /* The same pixels again, in a buffer of another stride: a duplicate,
+     * nothing stored. */
+    fk_image *wide = NULL;
+    CHECK(fk_image_new(a->width + 7, a->height, a->channels, &wide) == FK_OK, "image");
+    if (wide) {
+        fk_image view = *a;
+        view.data = wide->data;
+        view.stride = wide->stride;
+        for (int y = 0; y < a->height; y++)
+            memcpy(wide->data + (size_t)y * wide->stride, a->data + (size_t)y * a->stride,
+                   (size_t)a->width * a->channels);
+        CHECK(fk_gallery_register(g, ctx, &view, "someone", "-", NULL, &r) == FK_OK &&
+                  r.duplicate && r.faces.count == 0 && r.duplicate_identity &&
+                  !strcmp(r.duplicate_identity, "group") &&
+                  !strcmp(r.duplicate_path, "sample1.jpg"),
+              "a duplicate, registered as group: %s", fk_last_error());
+        fk_gallery_register_result_free(&r);
+        fk_image_free(wide);
+    }
+    CHECK(fk_gallery_get_stats(g, &st) == FK_OK && st.faces == det.count, "count unchanged");
+    /* allow_duplicates: stored again, under a path of its own. */
+    fk_gallery_register_options ro;
+    fk_gallery_register_options_init(&ro);
+    ro.allow_duplicates = 1;
+    CHECK(fk_gallery_register(g, ctx, a, "group", "sample1.jpg", &ro, &r) == FK_OK &&
+              !r.duplicate && r.faces.count == det.count && !strcmp(r.path, "sample1.jpg#2") &&
+              r.duplicate_identity && !strcmp(r.duplicate_identity, "group"),
+          "allow_duplicates stores it: %s (path %s)", fk_last_error(), r.path ? r.path : "-");
+    fk_gallery_register_result_free(&r);
+    CHECK(fk_gallery_get_stats(g, &st) == FK_OK && st.faces == 2 * det.count && st.images == 2,
+          "stats after allow_duplicates: %d faces", st.faces);
+    /* max_faces 1: the largest face only. */
+    fk_faces det2 = {0};
+    CHECK(fk_detect(ctx, b, NULL, &det2) == FK_OK && det2.count >= 2, "sample2 group");
+    float largest = 0;
+    for (int i = 0; i < det2.count; i++)
+        if (det2.faces[i].w * det2.faces[i].h > largest) largest = det2.faces[i].w * det2.faces[i].h;
+    fk_gallery_register_options_init(&ro);
+    ro.max_faces = 1;
+    CHECK(fk_gallery_register(g, ctx, b, "two", "sample2.jpg", &ro, &r) == FK_OK &&
+              r.faces.count == 1 && r.faces.faces[0].w * r.faces.faces[0].h >= largest * 0.999f,
+          "max_faces 1: the largest face: %s", fk_last_error());
+    fk_gallery_register_result_free(&r);
+    ro.max_faces = -1;
+    CHECK(fk_gallery_register(g, ctx, b, "two", "x", &ro, &r) == FK_EINVAL, "max_faces -1");
+    CHECK(fk_gallery_register(g, ctx, b, "", "x", NULL, &r) == FK_EINVAL, "empty identity");
+    CHECK(fk_gallery_register(g, ctx, b, "two", "x", NULL, NULL) == FK_EINVAL, "NULL out");
+    int ndet = det.count;
+    fk_faces_free(&det);
+    fk_faces_free(&det2);
+
+    /* Searching with another model: an error naming what is stored. */
+    fk_options o;
+    fk_options_init(&o);
+    o.model = "MobileFaceNet";
+    fk_gallery *other = NULL;
+    fk_gallery_results res = {0};
+    if (fk_gallery_open(path, &o, NULL, &other) == FK_OK) {
+        fk_status s = fk_gallery_search(other, ctx, a, 0, &res);
+        CHECK(s == FK_EINVAL && res.count == 0, "another model: %s", fk_last_error());
+        char want[256];
+        snprintf(want, sizeof want, "holds no faces for model MobileFaceNet, detector ssd, "
+                 "align on; it holds %d faces of model Dlib, detector ssd, align on: pass "
+                 "--model Dlib", 2 * ndet + 1);
+        CHECK(strstr(fk_last_error(), want) != NULL, "message: %s", fk_last_error());
+        fk_gallery_results_free(&res);
+        fk_gallery_close(other);
+    }
+    /* top_k 0 through the image search: the group's own faces at distance
+     * ~0, every match within the threshold. */
+    CHECK(fk_gallery_search(g, ctx, a, 0, &res) == FK_OK && res.count == ndet,
+          "search: %s", fk_last_error());
+    for (int i = 0; i < res.count; i++) {
+        int ok = res.items[i].count >= 2; /* itself, and its allowed duplicate */
+        for (int k = 0; k < res.items[i].count; k++)
+            ok &= res.items[i].matches[k].distance <= res.items[i].matches[k].threshold;
+        CHECK(ok && res.items[i].matches[0].distance < 1e-4f &&
+                  !strcmp(res.items[i].matches[0].identity, "group") &&
+                  res.items[i].matches[0].hash[0],
+              "face %d: %d matches", i, res.items[i].count);
+    }
+    fk_gallery_results_free(&res);
+done:
+    fk_gallery_close(g);
+    fk_image_free(a);
+    fk_image_free(b);
+    fk_context_free(ctx);
+}
+
 int main(void) {
     if (!mkdtemp(tmp)) {
         perror("mkdtemp");
@@ -834,6 +1050,8 @@ int main(void) {
     test_kill_safety_db();
     test_indexer();
     test_indexer_scaled();
+    test_search_within();
+    test_register();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmp);

@@ -452,7 +452,7 @@ static void test_small_and_args(void) {
     /* Bad arguments. */
     fk_gallery_results rs = {0};
     CHECK(fk_gallery_search_embeddings(g, e, 0, DIM, 3, &rs) == FK_EINVAL, "count 0");
-    CHECK(fk_gallery_search_embeddings(g, e, 1, DIM, 0, &rs) == FK_EINVAL, "top_k 0");
+    CHECK(fk_gallery_search_embeddings(g, e, 1, DIM, -1, &rs) == FK_EINVAL, "top_k -1");
     CHECK(fk_gallery_search_embeddings(g, e, 1, DIM - 1, 3, &rs) == FK_EINVAL, "wrong dim");
     CHECK(fk_gallery_search_embeddings(NULL, e, 1, DIM, 3, &rs) == FK_EINVAL, "NULL gallery");
     CHECK(fk_gallery_get_ann_info(g, NULL) == FK_EINVAL, "NULL info");
@@ -487,6 +487,75 @@ static void test_small_and_args(void) {
     fk__faiss_free(f);
 }
 
+/* top_k 0 through the index: every face within the threshold, the
+ * candidates asked of faiss growing past the first 32 (a threshold that
+ * takes ~70 faces per query), against the exact scan: a subset with the
+ * same distances, sorted, within the threshold, nearly all of it. */
+static void test_ann_within(void) {
+    const char *kinds[] = {"hnsw", "ivfpq"};
+    /* IVF-PQ probes the lists near the query: the far end of so wide a
+     * threshold (cosine 0.2, unrelated faces) is where it loses recall;
+     * the query's own identity (~0.3) it must always find. */
+    const double need[] = {0.95, 0.5};
+    for (int k = 0; k < 2; k++) {
+        fk_options o;
+        fk_options_init(&o);
+        o.detector = "skip";
+        o.threshold = 0.8f;
+        fk_gallery_options go;
+        fk_gallery_options_init(&go);
+        go.search_method = "exact";
+        fk_gallery *exact = NULL, *ann = NULL;
+        CHECK(fk_gallery_open(db, &o, &go, &exact) == FK_OK, "open exact");
+        go.search_method = "ann";
+        go.ann_index = kinds[k];
+        CHECK(fk_gallery_open(db, &o, &go, &ann) == FK_OK, "open ann");
+        if (!exact || !ann) {
+            fk_gallery_close(exact);
+            fk_gallery_close(ann);
+            continue;
+        }
+        uint64_t seed = 1000 + k;
+        long found = 0, total = 0, close_missed = 0;
+        int subset = 1, sorted = 1, within = 1, method = 1;
+        for (int t = 0; t < 8; t++) {
+            float q[DIM];
+            sample((t * 37) % IDS, &seed, q);
+            fk_gallery_result e = {0}, a = {0};
+            CHECK(fk_gallery_search_embedding(exact, q, DIM, 0, 0, &e) == FK_OK &&
+                      fk_gallery_search_embedding(ann, q, DIM, 0, 0, &a) == FK_OK,
+                  "search: %s", fk_last_error());
+            method &= a.method && !strcmp(a.method, kinds[k]);
+            for (int i = 0; i < a.count; i++) {
+                within &= a.matches[i].distance <= a.matches[i].threshold;
+                if (i) sorted &= a.matches[i - 1].distance <= a.matches[i].distance;
+                int in = 0;
+                for (int j = 0; j < e.count && !in; j++)
+                    in = e.matches[j].face_id == a.matches[i].face_id &&
+                         fabsf(e.matches[j].distance - a.matches[i].distance) < 1e-5f;
+                subset &= in;
+            }
+            for (int j = 0; j < e.count; j++) {
+                int in = 0;
+                for (int i = 0; i < a.count && !in; i++)
+                    in = a.matches[i].face_id == e.matches[j].face_id;
+                close_missed += !in && e.matches[j].distance < 0.5f;
+            }
+            found += a.count;
+            total += e.count;
+            fk_gallery_result_free(&e);
+            fk_gallery_result_free(&a);
+        }
+        CHECK(method && subset && sorted && within, "%s: method %d, subset of exact %d, sorted "
+              "%d, within %d", kinds[k], method, subset, sorted, within);
+        CHECK(total > 8 * 32 && found >= need[k] * total && close_missed == 0,
+              "%s: %ld of %ld exact matches (more than 32 a query), %ld within 0.5 missed",
+              kinds[k], found, total, close_missed);
+        fk_gallery_close(exact);
+        fk_gallery_close(ann);
+    }
+}
+
 int main(void) {
     if (!mkdtemp(tmp)) test_skip("cannot create a temporary folder");
     snprintf(db, sizeof db, "%s/g.db", tmp);
@@ -517,6 +586,7 @@ int main(void) {
     test_euclidean();
     test_batch();
     test_small_and_args();
+    test_ann_within();
     free(centers);
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);

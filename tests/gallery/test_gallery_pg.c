@@ -469,10 +469,67 @@ static void test_faces(const char *lfw) {
                      people[p].name, people[p].reg[i]);
             fk_image *img = NULL;
             fk_status st = fk_image_load(path, 0, &img);
-            if (st == FK_OK) st = fk_gallery_register(g, ctx, img, people[p].name, path, NULL);
+            fk_gallery_register_result rr;
+            if (st == FK_OK)
+                st = fk_gallery_register(g, ctx, img, people[p].name, path, NULL, &rr);
+            if (st == FK_OK) fk_gallery_register_result_free(&rr);
             CHECK(st == FK_OK, "register %s: %s", path, fk_last_error());
             fk_image_free(img);
         }
+    /* The same photo again (any identity): a duplicate, nothing stored;
+     * allow_duplicates stores it under a path of its own. */
+    snprintf(path, sizeof path, "%s/%s/%s_%04d.jpg", lfw, people[0].name, people[0].name,
+             people[0].reg[0]);
+    fk_image *again = NULL;
+    fk_gallery_register_result rr;
+    fk_gallery_stats gs0, gs1;
+    CHECK(fk_image_load(path, 0, &again) == FK_OK && fk_gallery_get_stats(g, &gs0) == FK_OK,
+          "load: %s", fk_last_error());
+    CHECK(again && fk_gallery_register(g, ctx, again, "someone else", "copy.jpg", NULL, &rr) ==
+                       FK_OK && rr.duplicate && rr.faces.count == 0 &&
+              !strcmp(rr.duplicate_identity, people[0].name) && !strcmp(rr.duplicate_path, path),
+          "a duplicate on PostgreSQL: %s", fk_last_error());
+    fk_gallery_register_result_free(&rr);
+    CHECK(fk_gallery_get_stats(g, &gs1) == FK_OK && gs1.faces == gs0.faces, "count unchanged");
+    fk_gallery_register_options ro;
+    fk_gallery_register_options_init(&ro);
+    ro.allow_duplicates = 1;
+    CHECK(again && fk_gallery_register(g, ctx, again, people[0].name, path, &ro, &rr) == FK_OK &&
+              !rr.duplicate && rr.faces.count == 1 && rr.path && strstr(rr.path, "#2"),
+          "allow_duplicates on PostgreSQL: %s", fk_last_error());
+    fk_gallery_register_result_free(&rr);
+    CHECK(fk_gallery_get_stats(g, &gs1) == FK_OK && gs1.faces == gs0.faces + 1, "one more face");
+    int removed = 0;
+    CHECK(fk_gallery_remove(g, people[0].name, &removed) == FK_OK && removed == 3,
+          "remove: %s", fk_last_error());
+    /* register it back as it was */
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s/%s_%04d.jpg", lfw, people[0].name, people[0].name,
+                 people[0].reg[i]);
+        fk_image *img = NULL;
+        fk_status st = fk_image_load(path, 0, &img);
+        if (st == FK_OK) st = fk_gallery_register(g, ctx, img, people[0].name, path, NULL, &rr);
+        CHECK(st == FK_OK && rr.faces.count == 1, "re-register: %s", fk_last_error());
+        if (st == FK_OK) fk_gallery_register_result_free(&rr);
+        fk_image_free(img);
+    }
+    /* Another model: an error naming what the database holds. */
+    fk_options mo;
+    fk_options_init(&mo);
+    mo.model = "MobileFaceNet";
+    fk_gallery *gm = NULL;
+    fk_gallery_results none = {0};
+    CHECK(fk_gallery_open(u, &mo, NULL, &gm) == FK_OK, "open MobileFaceNet: %s",
+          fk_last_error());
+    CHECK(gm && again && fk_gallery_search(gm, ctx, again, 0, &none) == FK_EINVAL &&
+              strstr(fk_last_error(), "holds no faces for model MobileFaceNet") &&
+              strstr(fk_last_error(), "faces of model Dlib, detector ssd, align on: pass "
+                                      "--model Dlib") && !strstr(fk_last_error(), password),
+          "another model on PostgreSQL: %s", fk_last_error());
+    fk_gallery_results_free(&none);
+    fk_gallery_close(gm);
+    fk_image_free(again);
+
     int right = 0;
     for (int p = 0; p < NPEOPLE; p++) {
         snprintf(path, sizeof path, "%s/%s/%s_%04d.jpg", lfw, people[p].name, people[p].name,
@@ -513,6 +570,21 @@ static void test_faces(const char *lfw) {
     CHECK(!strstr(out_buf, password) && strstr(out_buf, "127.0.0.1"),
           "register prints the URI without password: %.300s", out_buf);
     json_decref(j);
+
+    /* Again: reported as a duplicate of Adam4, nothing stored. */
+    rc = run(reg);
+    j = json_loads(out_buf, 0, &je);
+    CHECK(rc == 0 && j && json_is_true(json_object_get(j, "duplicate")) &&
+              json_is_false(json_object_get(j, "registered")) &&
+              json_array_size(json_object_get(j, "faces")) == 0 &&
+              strstr(err_buf, "already registered as Adam4"),
+          "cli register twice: %.300s %s", out_buf, err_buf);
+    json_decref(j);
+    const char *other[] = {cli, "search", img, "--db", u, "--model", "MobileFaceNet", NULL};
+    rc = run(other);
+    CHECK(rc == 1 && strstr(err_buf, "model Dlib") && strstr(err_buf, "pass --model Dlib") &&
+              !strstr(err_buf, password) && out_buf[0] == '\0',
+          "cli search with another model: %d %s", rc, err_buf);
 
     const char *search[] = {cli, "search", img, "--db", u, "--top-k", "2", NULL};
     rc = run(search);
