@@ -691,8 +691,11 @@ void fk_gallery_options_init(fk_gallery_options *go);
  * (register, search, index_folder). opt and go may each be NULL for
  * defaults. All names are checked before anything is opened or created:
  * an unknown model, detector, metric, search_method or ann_index is
- * FK_EINVAL naming the valid values. The caller owns *out
- * (fk_gallery_close). */
+ * FK_EINVAL naming the valid values. opt->normalization is part of the
+ * configuration (faces embedded with another input normalization are kept
+ * apart); opt->l2_normalize is FK_EINVAL (a gallery stores embeddings as
+ * the model gives them, which its thresholds are measured on). The caller
+ * owns *out (fk_gallery_close). */
 fk_status fk_gallery_open(const char *path, const fk_options *opt,
                           const fk_gallery_options *go, fk_gallery **out);
 /* Close the handle and free its memory; NULL is a no-op. */

@@ -149,9 +149,20 @@ static fk_status resolve(fk_gallery *g, const fk_options *in,
     g->opt.image_names[0] = g->opt.image_names[1] = NULL;
     st = resolve_search(g, gin);
     if (st != FK_OK) return st;
-    /* Each recognizer has one fixed input normalization today; the column
-     * is there so a second one never mixes with the first. */
+    /* Embeddings made with another input normalization are another
+     * configuration (fk_options_check above has refused unknown names and
+     * overrides a model cannot take). */
+    static const char *const NORMS[] = {"base", "raw", "Facenet", "Facenet2018", "VGGFace",
+                                        "VGGFace2", "ArcFace"};
     g->normalization = "base";
+    for (int i = 0; g->opt.normalization && i < 7; i++)
+        if (!strcasecmp(g->opt.normalization, NORMS[i])) g->normalization = NORMS[i];
+    g->opt.normalization = g->normalization;
+    /* Stored embeddings are the model's own: the thresholds are measured on
+     * them, and cosine and euclidean_l2 normalise anyway. */
+    if (g->opt.l2_normalize)
+        return fk__fail(FK_EINVAL, "fk_gallery_open: l2_normalize is not for galleries (they "
+                        "store embeddings as the model gives them; use metric euclidean_l2)");
     if (g->opt.threshold > 0) g->threshold = g->opt.threshold;
     else return fk_threshold(g->opt.model, g->opt.metric, &g->threshold);
     return FK_OK;

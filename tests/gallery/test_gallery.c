@@ -1015,6 +1015,36 @@ static void test_register(void) {
         fk_gallery_results_free(&res);
         fk_gallery_close(other);
     }
+    /* Another input normalization is another configuration: its faces
+     * are kept apart and the stats name it; l2_normalize is refused. */
+    fk_options_init(&o);
+    o.normalization = "facenet2018";
+    fk_gallery *norm = NULL;
+    CHECK(fk_gallery_open(path, &o, NULL, &norm) == FK_OK, "open Facenet2018: %s",
+          fk_last_error());
+    if (norm) {
+        CHECK(fk_gallery_search(norm, ctx, a, 0, &res) == FK_EINVAL &&
+                  strstr(fk_last_error(), "holds no faces"),
+              "no Facenet2018 faces yet: %s", fk_last_error());
+        fk_gallery_results_free(&res);
+        CHECK(fk_gallery_register(norm, ctx, b, "two-f", "sample2.jpg", NULL, &r) == FK_OK &&
+                  r.faces.count >= 2 && !strcmp(r.faces.faces[0].normalization, "Facenet2018"),
+              "register with Facenet2018: %s", fk_last_error());
+        fk_gallery_register_result_free(&r);
+        CHECK(fk_gallery_get_stats(norm, &st) == FK_OK && !strcmp(st.normalization, "Facenet2018") &&
+                  st.identities == 1 && st.configurations >= 2,
+              "stats: %s, %d identities, %d configurations", st.normalization, st.identities,
+              st.configurations);
+        fk_gallery_close(norm);
+    }
+    CHECK(fk_gallery_get_stats(g, &st) == FK_OK && !strcmp(st.normalization, "base") &&
+              st.faces == 2 * ndet + 1,
+          "the base configuration is untouched: %d faces", st.faces);
+    fk_options_init(&o);
+    o.l2_normalize = 1;
+    CHECK(fk_gallery_open(path, &o, NULL, &norm) == FK_EINVAL &&
+              strstr(fk_last_error(), "l2_normalize"),
+          "l2_normalize refused: %s", fk_last_error());
     /* top_k 0 through the image search: the group's own faces at distance
      * ~0, every match within the threshold. */
     CHECK(fk_gallery_search(g, ctx, a, 0, &res) == FK_OK && res.count == ndet,
