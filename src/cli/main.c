@@ -175,7 +175,7 @@ static const cli_command COMMANDS[] = {
      "first: identity (the matched image's path), name, hash, target_*,\n"
      "source_*, threshold, distance, confidence.",
      "facekit find query.jpg --db photos/ --top-k 3", 1,
-     {O_DB, O_TOP_K, O_SEARCH_METHOD, O_ANN, PIPELINE, METRIC, O_THRESHOLD, O_QUIET, IMAGES,
+     {O_DB, O_TOP_K, O_SEARCH_METHOD, O_ANN, PIPELINE, O_NORMALIZATION, METRIC, O_THRESHOLD, O_QUIET, IMAGES,
       O_HELP, 0}},
     {"register", cmd_register, "add the faces of an image to a gallery",
      "facekit register IMG [--id NAME] [--db F] [options]",
@@ -185,7 +185,7 @@ static const cli_command COMMANDS[] = {
      "skipped unless --allow-duplicates. A gallery is a file or a PostgreSQL\n"
      "database shared by many processes.",
      "facekit register alice.jpg --db gallery.db", 1,
-     {O_ID, O_DB, O_MAX_FACES, O_ALLOW_DUPLICATES, PIPELINE, O_QUIET, IMAGES, O_HELP, 0}},
+     {O_ID, O_DB, O_MAX_FACES, O_ALLOW_DUPLICATES, PIPELINE, O_NORMALIZATION, O_QUIET, IMAGES, O_HELP, 0}},
     {"search", cmd_search, "closest registered faces (JSON)",
      "facekit search IMG [--db F] [options]",
      "Ranks the gallery's faces against every face of IMG; prints every match\n"
@@ -193,7 +193,7 @@ static const cli_command COMMANDS[] = {
      "name), source (the image it came from), hash, target_*, source_*,\n"
      "threshold, distance, confidence.",
      "facekit search query.jpg --db gallery.db --top-k 5", 1,
-     {O_DB, O_TOP_K, O_SEARCH_METHOD, O_ANN, PIPELINE, METRIC, O_THRESHOLD, O_QUIET, IMAGES,
+     {O_DB, O_TOP_K, O_SEARCH_METHOD, O_ANN, PIPELINE, O_NORMALIZATION, METRIC, O_THRESHOLD, O_QUIET, IMAGES,
       O_HELP, 0}},
     {"gallery", cmd_gallery, "list, count or remove identities",
      "facekit gallery list|stats [--db F] | gallery remove NAME [--db F]",

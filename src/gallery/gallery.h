@@ -39,7 +39,7 @@ struct pg_conn; /* libpq's PGconn */
 
 /* A configuration of the file and its face count (other_configs). */
 typedef struct fk__gallery_config_faces {
-    char model[64], detector[64];
+    char model[64], detector[64], normalization[32];
     int align;
     int faces;
 } fk__gallery_config_faces;

@@ -247,9 +247,11 @@ fk_status fk__gallery_check_other_configs(fk_gallery *g) {
     size_t at = 0;
     for (int i = 0; i < n && i < 3 && at < sizeof held; i++)
         at += (size_t)snprintf(held + at, sizeof held - at, "%s%d face%s of model %s, detector "
-                               "%s, align %s", i == 0 ? "" : i + 1 == n ? " and " : ", ",
+                               "%s, align %s%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ",
                                c[i].faces, c[i].faces == 1 ? "" : "s", c[i].model,
-                               c[i].detector, c[i].align ? "on" : "off");
+                               c[i].detector, c[i].align ? "on" : "off",
+                               strcmp(c[i].normalization, "base") ? ", normalization " : "",
+                               strcmp(c[i].normalization, "base") ? c[i].normalization : "");
     if (n > 3 && at < sizeof held)
         snprintf(held + at, sizeof held - at, " and %d more configurations", n - 3);
     char hint[256] = "";
@@ -260,11 +262,16 @@ fk_status fk__gallery_check_other_configs(fk_gallery *g) {
         at += (size_t)snprintf(hint + at, sizeof hint - at, "%s--detector %s", at ? " " : "",
                                c[0].detector);
     if (c[0].align != g->opt.align && at < sizeof hint)
-        snprintf(hint + at, sizeof hint - at, "%s--align %s", at ? " " : "",
-                 c[0].align ? "true" : "false");
-    return fk__fail(FK_EINVAL, "%s holds no faces for model %s, detector %s, align %s; it "
+        at += (size_t)snprintf(hint + at, sizeof hint - at, "%s--align %s", at ? " " : "",
+                               c[0].align ? "true" : "false");
+    if (strcmp(c[0].normalization, g->normalization) && at < sizeof hint)
+        snprintf(hint + at, sizeof hint - at, "%s--normalization %s", at ? " " : "",
+                 c[0].normalization);
+    int base = !strcmp(g->normalization, "base");
+    return fk__fail(FK_EINVAL, "%s holds no faces for model %s, detector %s, align %s%s%s; it "
                     "holds %s: pass %s", g->path, g->opt.model, g->opt.detector,
-                    g->opt.align ? "on" : "off", held, hint);
+                    g->opt.align ? "on" : "off", base ? "" : ", normalization ",
+                    base ? "" : g->normalization, held, hint);
 }
 
 /* ---- list / remove / stats / register ----------------------------------- */

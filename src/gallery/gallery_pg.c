@@ -575,9 +575,10 @@ static fk_status pg_other_configs(fk_gallery *g, fk__gallery_config_faces *out, 
     pg_args a = {0};
     arg_i64(&a, g->config_id);
     fk_status st = FK_OK;
-    PGresult *r = run(g, "SELECT c.model, c.detector, c.align, count(f.id) AS n FROM configs c "
-                      "JOIN images i ON i.config_id=c.id JOIN faces f ON f.image_id=i.id "
-                      "WHERE c.id<>$1 GROUP BY c.id, c.model, c.detector, c.align "
+    PGresult *r = run(g, "SELECT c.model, c.detector, c.align, count(f.id) AS n, c.normalization "
+                      "FROM configs c JOIN images i ON i.config_id=c.id JOIN faces f ON "
+                      "f.image_id=i.id WHERE c.id<>$1 "
+                      "GROUP BY c.id, c.model, c.detector, c.align, c.normalization "
                       "ORDER BY n DESC, c.id", &a, 0, PGRES_TUPLES_OK,
                       "reading the configurations", &st);
     if (!r) return st;
@@ -587,6 +588,7 @@ static fk_status pg_other_configs(fk_gallery *g, fk__gallery_config_faces *out, 
         snprintf(out[i].detector, sizeof out[i].detector, "%s", PQgetvalue(r, i, 1));
         out[i].align = (int)col_i64(r, i, 2);
         out[i].faces = (int)col_i64(r, i, 3);
+        snprintf(out[i].normalization, sizeof out[i].normalization, "%s", PQgetvalue(r, i, 4));
     }
     *count = n;
     PQclear(r);

@@ -436,8 +436,8 @@ static fk_status sq_other_configs(fk_gallery *g, fk__gallery_config_faces *out, 
                                   int *count) {
     *count = 0;
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(g->db, "SELECT c.model, c.detector, c.align, count(f.id) AS n "
-                           "FROM configs c JOIN images i ON i.config_id=c.id JOIN faces f ON "
+    if (sqlite3_prepare_v2(g->db, "SELECT c.model, c.detector, c.align, count(f.id) AS n, "
+                           "c.normalization FROM configs c JOIN images i ON i.config_id=c.id JOIN faces f ON "
                            "f.image_id=i.id WHERE c.id<>?1 GROUP BY c.id ORDER BY n DESC, c.id",
                            -1, &s, NULL) != SQLITE_OK)
         return fk__gallery_db_fail(g, "reading the configurations");
@@ -452,6 +452,8 @@ static fk_status sq_other_configs(fk_gallery *g, fk__gallery_config_faces *out, 
             snprintf(c->detector, sizeof c->detector, "%s", d ? d : "");
             c->align = sqlite3_column_int(s, 2);
             c->faces = sqlite3_column_int(s, 3);
+            const char *nm = (const char *)sqlite3_column_text(s, 4);
+            snprintf(c->normalization, sizeof c->normalization, "%s", nm ? nm : "base");
         }
         (*count)++;
     }
