@@ -108,6 +108,7 @@ static json_t *match_json(const fk_gallery_match *m, const fk_face *q, const cha
         json_object_set_new(o, "name", json_string(m->identity));
     } else {
         json_object_set_new(o, "identity", json_string(m->identity));
+        json_object_set_new(o, "img_name", json_string(m->identity)); /* deepface's search */
         json_object_set_new(o, "source", json_string(m->path));
     }
     json_object_set_new(o, "hash", json_string(m->hash));
@@ -310,8 +311,9 @@ int cmd_register(cli_args *a) {
                                                    cli_facial_area(&res.faces.faces[i]),
                                                    "face_confidence",
                                                    (double)res.faces.faces[i].confidence));
-        json_t *out = json_pack("{s:b, s:b, s:s, s:s, s:o, s:s}", "registered", !res.duplicate,
-                                "duplicate", res.duplicate, "identity", id, "source",
+        json_t *out = json_pack("{s:b, s:i, s:b, s:s, s:s, s:o, s:s}", "registered",
+                                !res.duplicate, "inserted", res.faces.count, "duplicate",
+                                res.duplicate, "identity", id, "source",
                                 res.path ? res.path : source, "faces", faces, "db", where);
         if (res.duplicate_identity)
             json_object_set_new(out, "duplicate_of",
