@@ -107,6 +107,7 @@ static json_t *match_json(const fk_gallery_match *m, const fk_face *q, const cha
         json_object_set_new(o, "identity", json_string(file));
         json_object_set_new(o, "name", json_string(m->identity));
     } else {
+        json_object_set_new(o, "id", json_integer((json_int_t)m->face_id));
         json_object_set_new(o, "identity", json_string(m->identity));
         json_object_set_new(o, "img_name", json_string(m->identity)); /* deepface's search */
         json_object_set_new(o, "source", json_string(m->path));

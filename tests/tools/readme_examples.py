@@ -5,6 +5,8 @@ Every fenced block of the README written as
 
     ```console
     $ facekit <args> [| jq ...]
+
+(or any bash line naming facekit, e.g. one that makes a scratch folder first)
     <the output it printed>
     ```
 
@@ -34,7 +36,7 @@ import subprocess
 import sys
 
 TIMING_KEYS = {"time", "seconds", "time_ms"}
-BLOCK = re.compile(r"```console\n(\$ facekit [^\n]*)\n(.*?)```", re.S)
+BLOCK = re.compile(r"```console\n(\$ [^\n]*facekit [^\n]*)\n(.*?)```", re.S)
 
 
 def home():
@@ -42,7 +44,7 @@ def home():
 
 
 def run(command_line):
-    """Run one '$ facekit ...' line through bash; returns (stdout, rc)."""
+    """Run one '$ ...' line through bash; returns (stdout, rc)."""
     cli = os.environ.get("FK_CLI", "facekit")
     script = command_line[2:].replace("~/.facekit", home())
     env = dict(os.environ, FACEKIT_HOME=home(), FACEKIT_THREADS="2")

@@ -84,8 +84,8 @@ def table_rows(readme):
         if len(cells) < 4 or set(cells[0]) <= set("-: ") or cells[0] == "command":
             continue
         fields = re.findall(r"`([^`]+)`", cells[1])
-        rows.append((cells[0].strip("`"), fields, cells[3].split()[0].strip("*").lower()
-                     if cells[3] else ""))
+        word = re.match(r"[A-Za-z]*", cells[3]).group(0).lower()
+        rows.append((cells[0].strip("`"), fields, word))
     return rows
 
 
