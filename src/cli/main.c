@@ -277,9 +277,9 @@ static void command_help(FILE *f, const cli_command *c) {
 static void general_help(FILE *f) {
     fputs("usage: facekit <command> [options]\n\ncommands:\n", f);
     for (int i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-12s%s\n", COMMANDS[i].name, COMMANDS[i].summary);
-    fputs("  help CMD    the options of CMD (same as facekit CMD --help)\n"
-          "  version     the version (also --version)\n\n"
+        fprintf(f, "  %-15s%s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fputs("  help CMD       the options of CMD (same as facekit CMD --help)\n"
+          "  version        the version (also --version)\n\n"
           "run 'facekit CMD --help' for a command's options and an example.\n"
           "environment: FACEKIT_HOME model home (default ~/.facekit),\n"
           "             FACEKIT_THREADS default thread count\n"
