@@ -37,6 +37,15 @@ enum { FK_IMG_OK = 0, FK_IMG_NOFACE = 1, FK_IMG_UNREADABLE = 2 };
 
 struct pg_conn; /* libpq's PGconn */
 
+/* A row of the embedding matrix with its sort key (a distance, or a
+ * negated similarity), and the qsort order of the searches: smallest key
+ * first, ties by row, so results are deterministic (gallery_search.c). */
+typedef struct fk__gallery_ranked {
+    float key;
+    int idx;
+} fk__gallery_ranked;
+int fk__gallery_cmp_ranked(const void *a, const void *b);
+
 /* A configuration of the file and its face count (other_configs). */
 typedef struct fk__gallery_config_faces {
     char model[64], detector[64], normalization[32];

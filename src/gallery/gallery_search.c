@@ -133,6 +133,12 @@ typedef struct topk_job {
     heap *heaps; /* one per chunk */
 } topk_job;
 
+int fk__gallery_cmp_ranked(const void *a, const void *b) {
+    const fk__gallery_ranked *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return x->idx - y->idx; /* ties: the earlier row first, deterministic */
+}
+
 /* Pool callback: chunks [begin, end) of the rows. */
 static void topk_chunks(void *arg, long begin, long end) {
     topk_job *j = arg;
@@ -147,16 +153,6 @@ static void topk_chunks(void *arg, long begin, long end) {
     }
 }
 
-typedef struct ranked {
-    float key;
-    int idx;
-} ranked;
-
-static int cmp_ranked(const void *a, const void *b) {
-    const ranked *x = a, *y = b;
-    if (x->key != y->key) return x->key < y->key ? -1 : 1;
-    return x->idx - y->idx; /* ties: the earlier row first, deterministic */
-}
 
 int fk__gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
                     const unsigned char *skip, int n, int dim, const float *q, int k,
@@ -169,7 +165,7 @@ int fk__gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
     heap *heaps = calloc((size_t)chunks, sizeof *heaps);
     float *keys = malloc((size_t)chunks * k * sizeof *keys);
     int *idxs = malloc((size_t)chunks * k * sizeof *idxs);
-    ranked *all = malloc((size_t)chunks * k * sizeof *all);
+    fk__gallery_ranked *all = malloc((size_t)chunks * k * sizeof *all);
     int got = 0;
     if (heaps && keys && idxs && all) {
         for (int c = 0; c < chunks; c++)
@@ -180,8 +176,8 @@ int fk__gallery_topk(fk_pool *pool, const float *matrix, const float *bias,
         int m = 0;
         for (int c = 0; c < chunks; c++)
             for (int i = 0; i < heaps[c].size; i++)
-                all[m++] = (ranked){heaps[c].key[i], heaps[c].idx[i]};
-        qsort(all, (size_t)m, sizeof *all, cmp_ranked);
+                all[m++] = (fk__gallery_ranked){heaps[c].key[i], heaps[c].idx[i]};
+        qsort(all, (size_t)m, sizeof *all, fk__gallery_cmp_ranked);
         got = m < k ? m : k;
         for (int i = 0; i < got; i++) {
             idx[i] = all[i].idx;
@@ -427,7 +423,7 @@ int fk__gallery_topk_batch(fk_pool *pool, const float *matrix, const float *bias
     float *worst = malloc((size_t)slots * nqp * sizeof *worst);
     float *qt = tiled ? calloc((size_t)dim * nqp, sizeof *qt) : NULL;
     float *scores = tiled ? NULL : malloc((size_t)slots * nq * block * sizeof *scores);
-    ranked *all = malloc((size_t)slots * kk * sizeof *all);
+    fk__gallery_ranked *all = malloc((size_t)slots * kk * sizeof *all);
     int rc = -1;
     if (heaps && keys && idxs && worst && (tiled ? qt != NULL : scores != NULL) && all) {
         for (size_t h = 0; h < nh; h++)
@@ -449,9 +445,9 @@ int fk__gallery_topk_batch(fk_pool *pool, const float *matrix, const float *bias
             int m = 0;
             for (int c = 0; c < slots; c++) {
                 heap *h = &heaps[(size_t)c * nq + qi];
-                for (int i = 0; i < h->size; i++) all[m++] = (ranked){h->key[i], h->idx[i]};
+                for (int i = 0; i < h->size; i++) all[m++] = (fk__gallery_ranked){h->key[i], h->idx[i]};
             }
-            qsort(all, (size_t)m, sizeof *all, cmp_ranked);
+            qsort(all, (size_t)m, sizeof *all, fk__gallery_cmp_ranked);
             got[qi] = m < kk ? m : kk;
             for (int i = 0; i < k; i++) {
                 idx[(size_t)qi * k + i] = i < got[qi] ? all[i].idx : -1;

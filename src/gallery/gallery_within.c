@@ -11,23 +11,13 @@
 #include "core/threadpool.h"
 #include "gallery/gallery.h"
 
-typedef struct ranked {
-    float key;
-    int idx;
-} ranked;
-
-static int cmp_ranked(const void *a, const void *b) {
-    const ranked *x = a, *y = b;
-    if (x->key != y->key) return x->key < y->key ? -1 : 1;
-    return x->idx - y->idx; /* ties: the earlier row first, deterministic */
-}
 
 typedef struct within_job {
     const float *matrix, *bias, *q;
     const unsigned char *skip;
     int n, dim, chunks;
     float bound;
-    ranked **lists; /* one per chunk */
+    fk__gallery_ranked **lists; /* one per chunk */
     int *counts, *failed;
 } within_job;
 
@@ -36,7 +26,7 @@ static void within_chunks(void *arg, long begin, long end) {
     for (long c = begin; c < end; c++) {
         long r0 = (long)j->n * c / j->chunks, r1 = (long)j->n * (c + 1) / j->chunks;
         int cap = 0, m = 0;
-        ranked *list = NULL;
+        fk__gallery_ranked *list = NULL;
         for (long r = r0; r < r1; r++) {
             if (j->skip && j->skip[r]) continue;
             float d = fk__gallery_dot(j->q, j->matrix + (size_t)r * j->dim, j->dim);
@@ -44,14 +34,14 @@ static void within_chunks(void *arg, long begin, long end) {
             if (!(key <= j->bound)) continue;
             if (m == cap) {
                 cap = cap ? cap * 2 : 64;
-                ranked *grown = realloc(list, (size_t)cap * sizeof *list);
+                fk__gallery_ranked *grown = realloc(list, (size_t)cap * sizeof *list);
                 if (!grown) {
                     j->failed[c] = 1;
                     break;
                 }
                 list = grown;
             }
-            list[m++] = (ranked){key, (int)r};
+            list[m++] = (fk__gallery_ranked){key, (int)r};
         }
         j->lists[c] = list;
         j->counts[c] = m;
@@ -66,7 +56,7 @@ int fk__gallery_within(fk_pool *pool, const float *matrix, const float *bias,
     if (n <= 0) return 0;
     int threads = pool ? fk__pool_threads(pool) : 1;
     int chunks = n >= 8192 ? threads : 1;
-    ranked **lists = calloc((size_t)chunks, sizeof *lists);
+    fk__gallery_ranked **lists = calloc((size_t)chunks, sizeof *lists);
     int *counts = calloc((size_t)chunks, sizeof *counts);
     int *failed = calloc((size_t)chunks, sizeof *failed);
     int got = -1;
@@ -79,7 +69,7 @@ int fk__gallery_within(fk_pool *pool, const float *matrix, const float *bias,
             m += counts[c];
             bad |= failed[c];
         }
-        ranked *all = bad ? NULL : malloc((size_t)(m > 0 ? m : 1) * sizeof *all);
+        fk__gallery_ranked *all = bad ? NULL : malloc((size_t)(m > 0 ? m : 1) * sizeof *all);
         *idx = all ? malloc((size_t)(m > 0 ? m : 1) * sizeof **idx) : NULL;
         *key = *idx ? malloc((size_t)(m > 0 ? m : 1) * sizeof **key) : NULL;
         if (*key) {
@@ -88,7 +78,7 @@ int fk__gallery_within(fk_pool *pool, const float *matrix, const float *bias,
                 if (counts[c]) memcpy(all + at, lists[c], (size_t)counts[c] * sizeof *all);
                 at += counts[c];
             }
-            qsort(all, (size_t)m, sizeof *all, cmp_ranked);
+            qsort(all, (size_t)m, sizeof *all, fk__gallery_cmp_ranked);
             for (int i = 0; i < m; i++) {
                 (*idx)[i] = all[i].idx;
                 (*key)[i] = all[i].key;
