@@ -255,8 +255,10 @@ done:
 /* register's default --id: the file name without folder and extension,
  * when IMG names a file (stdin "-" and base64 strings do not). */
 static int default_id(const char *arg, char *buf, size_t cap) {
-    struct stat sb;
-    if (!strcmp(arg, "-") || stat(arg, &sb) != 0 || !S_ISREG(sb.st_mode)) return -1;
+    /* Not for "-", a data URI or base64 (cli_image_label names those); a
+     * file name that does not exist gets a name too, so the load that
+     * follows says "cannot open" rather than asking for --id. */
+    if (cli_image_label(arg) != arg) return -1;
     const char *base = strrchr(arg, '/');
     base = base ? base + 1 : arg;
     const char *dot = strrchr(base, '.');
