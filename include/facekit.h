@@ -271,6 +271,10 @@ typedef struct fk_options {
     int max_faces;            /* keep the max_faces largest faces (by box
                                  area, as deepface does) of each image;
                                  0 (default): every face */
+    int anti_spoofing;        /* 1: every face found is checked by the
+                                 anti-spoofing model (fk_face.is_real,
+                                 antispoof_score), and verify and gallery
+                                 register/search refuse a spoof; default 0 */
     int l2_normalize;         /* 1: every embedding returned has unit L2
                                  length (deepface's l2_normalize); default 0:
                                  as the model gives it */
@@ -339,6 +343,10 @@ typedef struct fk_face {
     const char *const *keypoint_names;
     float *embedding;         /* represent/verify only; owned by the list */
     int embedding_dim;
+    int spoof_checked;        /* 1 when opt->anti_spoofing checked this face:
+                                 then is_real and antispoof_score are set */
+    int is_real;              /* the anti-spoofing model's verdict */
+    float antispoof_score;    /* its confidence in that verdict, 0..1 */
     const char *normalization; /* with an embedding: the input normalization
                                   it was made with, "base" (the model's own)
                                   or deepface's name (fk_options), static */
@@ -609,8 +617,9 @@ fk_status fk_models_verify(const char *home, fk_log_fn log, void *user);
 
 typedef struct fk_model_info {
     const char *name;       /* "Dlib", "ssd", "landmarks68" */
-    const char *role;       /* "recognizer", "detector", "landmarks" (later:
-                               "age", "gender", "emotion", "anti-spoofing") */
+    const char *role;       /* "recognizer", "detector", "landmarks",
+                               "analyzer" (age, gender, emotion, race) or
+                               "anti-spoofing" */
     const char *files;      /* weight files, relative to the home (absolute
                                for system files), ", "-separated */
     const char *input;      /* "150x150 RGB" */

@@ -17,9 +17,7 @@ const char *fk__model_role_name(fk_model_role role) {
     case FK_ROLE_DETECTOR: return "detector";
     case FK_ROLE_LANDMARKS: return "landmarks";
     case FK_ROLE_RECOGNIZER: return "recognizer";
-    case FK_ROLE_AGE: return "age";
-    case FK_ROLE_GENDER: return "gender";
-    case FK_ROLE_EMOTION: return "emotion";
+    case FK_ROLE_ANALYZER: return "analyzer";
     case FK_ROLE_ANTISPOOF: return "anti-spoofing";
     }
     return "?";

@@ -14,9 +14,11 @@
  * load time.
  *
  * The run hook is role-specific: a recognizer embeds chips, a detector
- * finds faces, a landmarker places points. Analysis models (age, gender,
- * emotion, anti-spoofing) get their role here and their hook when the first
- * of them arrives.
+ * finds faces, a landmarker places points, an analyzer (age, gender,
+ * emotion, race) or an anti-spoofing model tells about faces already found:
+ * it is given the image and the faces, and cuts each face the way it was
+ * trained (a tight crop, the face with context around it, gray...), all
+ * faces of the image in one batch where it can.
  */
 #ifndef FK_MODELS_MODEL_H
 #define FK_MODELS_MODEL_H
@@ -30,13 +32,12 @@ typedef enum fk_model_role {
     FK_ROLE_DETECTOR,
     FK_ROLE_LANDMARKS,
     FK_ROLE_RECOGNIZER,
-    FK_ROLE_AGE,
-    FK_ROLE_GENDER,
-    FK_ROLE_EMOTION,
-    FK_ROLE_ANTISPOOF
+    FK_ROLE_ANALYZER,  /* age, gender, emotion, race: see `attributes` */
+    FK_ROLE_ANTISPOOF  /* is the face real (FK_ATTR_SPOOF) */
 } fk_model_role;
 
-/* "detector", "landmarks", "recognizer", "age", ... (static). */
+/* "detector", "landmarks", "recognizer", "analyzer", "anti-spoofing"
+ * (static). */
 const char *fk__model_role_name(fk_model_role role);
 
 /* How a recognizer's training chips were cut. */
@@ -106,6 +107,40 @@ const char *fk__input_norm_names(void);
 /* Fill dst with the chip's w * h * 3 values (RGB order, row-major). */
 void fk__input_norm_fill(const fk_input_norm *n, const fk_image *chip, float *dst);
 
+/* ---- analysis ------------------------------------------------------------
+ * What an analyzer or anti-spoofing model tells (fk_model_desc.attributes,
+ * a bit set: gear gives age, gender and race from one run). */
+enum {
+    FK_ATTR_AGE = 1,
+    FK_ATTR_GENDER = 2,
+    FK_ATTR_EMOTION = 4,
+    FK_ATTR_RACE = 8,
+    FK_ATTR_SPOOF = 16
+};
+
+#define FK_EMOTION_COUNT 7 /* deepface's order: angry, disgust, fear, happy,
+                              sad, surprise, neutral */
+#define FK_RACE_MAX 8      /* a model's own race classes, at most */
+
+/* One face's analysis, as a model gives it: only the fields of the bits it
+ * has in `attributes` are filled. Probabilities are 0..1 (the public API
+ * turns them into deepface's percentages). */
+typedef struct fk_attr_result {
+    float age;                     /* FK_ATTR_AGE: years */
+    float woman, man;              /* FK_ATTR_GENDER: probabilities, sum 1 */
+    float emotion[FK_EMOTION_COUNT]; /* FK_ATTR_EMOTION, deepface's order */
+    float race[FK_RACE_MAX];       /* FK_ATTR_RACE: the model's classes
+                                      (desc race_names), sum 1 */
+    float real;                    /* FK_ATTR_SPOOF: probability that the
+                                      face is real, 0..1 */
+} fk_attr_result;
+
+/* Analyzers and anti-spoofing models: results for n faces of img (boxes,
+ * eyes and landmarks as the detect stage gives them, in img's pixels). */
+typedef fk_status (*fk_model_analyze_fn)(void *model, const fk_image *img,
+                                         const fk_face *faces, int n,
+                                         fk_pool *pool, fk_attr_result *out);
+
 /* Load the model from the home into *out (owned by the caller, released
  * with the free hook). */
 typedef fk_status (*fk_model_load_fn)(const char *home, void **out);
@@ -164,6 +199,15 @@ typedef struct fk_model_desc {
     fk_model_embed_fn embed;         /* FK_ROLE_RECOGNIZER */
     fk_model_detect_fn detect;       /* FK_ROLE_DETECTOR */
     fk_model_landmarks_fn landmarks; /* FK_ROLE_LANDMARKS */
+
+    /* FK_ROLE_ANALYZER, FK_ROLE_ANTISPOOF */
+    unsigned attributes;             /* FK_ATTR_* bits it gives */
+    const char *const *race_names;   /* FK_ATTR_RACE: its classes, in its
+                                        order (static) */
+    int race_count;
+    float spoof_threshold;           /* FK_ATTR_SPOOF: real when real >=
+                                        this (measured: command beside it) */
+    fk_model_analyze_fn analyze;
 } fk_model_desc;
 
 /* ---- the catalogue (catalogue.c) ---------------------------------------- */

@@ -120,3 +120,19 @@ fk_status fk__zoo_landmarks(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
     return st;
 }
 
+fk_status fk__zoo_analyze(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
+                         const fk_image *img, const fk_face *faces, int n,
+                         fk_attr_result *out) {
+    if (!m || !m->analyze) return fk__fail(FK_EINVAL, "fk__zoo_analyze: not an analysis model");
+    if (n <= 0) return FK_OK;
+    void *model;
+    fk_status st = fk__zoo_model(z, m, &model);
+    if (st == FK_OK) {
+        memset(out, 0, sizeof *out * (size_t)n);
+        st = m->analyze(model, img, faces, n, pool, out);
+    }
+    if (st == FK_OK)
+        st = fk__check_finite(m, "analysis", (const float *)out,
+                              sizeof *out / sizeof(float) * (size_t)n);
+    return st;
+}

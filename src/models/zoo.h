@@ -37,5 +37,10 @@ fk_status fk__zoo_detect(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
 fk_status fk__zoo_landmarks(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
                            const fk_image *img, float x, float y, float w, float h,
                            fk_point *pts);
+/* n faces of img through an analyzer or anti-spoofing model; every value
+ * of every filled field checked finite. */
+fk_status fk__zoo_analyze(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
+                         const fk_image *img, const fk_face *faces, int n,
+                         fk_attr_result *out);
 
 #endif
