@@ -65,7 +65,9 @@ typedef enum fk_status {
     FK_ETOOBIG,   /* an image or input exceeds a configured limit */
     FK_ENOFACE,   /* no face found and detection was enforced */
     FK_EMODEL,    /* a model file is missing or does not match its model */
-    FK_EEXTERNAL  /* an external program (npm) or library (libcrypto) failed */
+    FK_EEXTERNAL, /* an external program (npm) or library (libcrypto) failed */
+    FK_ESPOOF     /* anti_spoofing judged a face a spoof (verify, gallery
+                     register and search refuse the image) */
 } fk_status;
 
 /* The message explaining the last failure on this thread; read it right
@@ -274,7 +276,12 @@ typedef struct fk_options {
     int anti_spoofing;        /* 1: every face found is checked by the
                                  anti-spoofing model (fk_face.is_real,
                                  antispoof_score), and verify and gallery
-                                 register/search refuse a spoof; default 0 */
+                                 register/search refuse a spoof (FK_ESPOOF,
+                                 see fk_faces_check_real); default 0 */
+    const char *antispoof_model; /* the anti-spoofing model (role
+                                 "anti-spoofing" in fk_models_list):
+                                 "antispoof" (default), "liveness" or
+                                 "FaceAntiSpoofing" */
     int l2_normalize;         /* 1: every embedding returned has unit L2
                                  length (deepface's l2_normalize); default 0:
                                  as the model gives it */
@@ -345,8 +352,13 @@ typedef struct fk_face {
     int embedding_dim;
     int spoof_checked;        /* 1 when opt->anti_spoofing checked this face:
                                  then is_real and antispoof_score are set */
-    int is_real;              /* the anti-spoofing model's verdict */
-    float antispoof_score;    /* its confidence in that verdict, 0..1 */
+    int is_real;              /* the anti-spoofing model's verdict: its
+                                 probability that the face is real is at
+                                 least the model's threshold */
+    float antispoof_score;    /* its confidence in that verdict, 0..1: the
+                                 model's probability that the face is real
+                                 when is_real, else 1 minus it (deepface
+                                 reports the winning class's score) */
     const char *normalization; /* with an embedding: the input normalization
                                   it was made with, "base" (the model's own)
                                   or deepface's name (fk_options), static */
@@ -374,6 +386,16 @@ fk_status fk_detect(fk_context *ctx, const fk_image *img, const fk_options *opt,
  * embedding (embedding_dim floats of opt's model, owned by *out). */
 fk_status fk_represent(fk_context *ctx, const fk_image *img,
                        const fk_options *opt, fk_faces *out);
+
+/* FK_ESPOOF when a face of `faces` was checked (spoof_checked) and judged
+ * a spoof, with the message "<image_name>: face <i> at (x, y, w, h) looks
+ * like a spoof (antispoof_score 0.93, model antispoof); pass
+ * --anti-spoofing false to skip the check" (the first such face; i counts
+ * from 1; the model named is opt->antispoof_model's, opt may be NULL). FK_OK
+ * when every face is real or was not checked. fk_verify and the gallery's
+ * register and search call it on every image they read. */
+fk_status fk_faces_check_real(const fk_faces *faces, const char *image_name,
+                              const fk_options *opt);
 
 /* Align and embed faces already found (by fk_detect, or built by the caller:
  * a box, eye centres and optionally the 68 landmarks) with opt's model; each
@@ -432,7 +454,11 @@ typedef struct fk_verify_result {
 } fk_verify_result;
 
 /* Same person or not. With several faces in an image, the closest pair of
- * faces across the two images decides (as deepface does). A context with two
+ * faces across the two images decides (as deepface does). With
+ * opt->anti_spoofing, an image with any face judged a spoof is refused
+ * (FK_ESPOOF, see fk_faces_check_real), even when another of its faces is
+ * real: deepface refuses the image as soon as one face is a spoof, and a
+ * photo of a photo held up beside a real face is exactly the attack. A context with two
  * or more threads works on both images at once, one thread each; for that it
  * loads a second set of the models on its first verify (memory: the models
  * twice). The answer is the same either way. */

@@ -188,6 +188,12 @@ fk_status fk__resolve_options(const fk_options *in, fk_options *out) {
     st = fk__represent_normalization(rec, out->normalization, &norm);
     if (st != FK_OK) return st;
     out->normalization = norm ? norm->name : "base";
+    const fk_model_desc *spoof;
+    st = fk__antispoof_find(out->antispoof_model, &spoof);
+    if (st != FK_OK) return st;
+    out->antispoof_model = spoof->name;
+    if (out->anti_spoofing != 0 && out->anti_spoofing != 1)
+        return fk__fail(FK_EINVAL, "anti_spoofing must be 0 or 1");
     static const char *const COLORS[] = {"rgb", "bgr", "gray"};
     const char *color = out->color_face ? out->color_face : "rgb";
     out->color_face = NULL;
@@ -196,6 +202,35 @@ fk_status fk__resolve_options(const fk_options *in, fk_options *out) {
     if (!out->color_face)
         return fk__fail(FK_EINVAL, "unknown color_face '%s'; valid: rgb, bgr, gray", color);
     return FK_OK;
+}
+
+/* FK_ESPOOF for the first checked face judged a spoof; boxes are reported
+ * multiplied by k (1 / image scale: the pixels the user sees). */
+static fk_status refuse_spoof(const fk_faces *faces, const char *image_name,
+                              const char *model, float k) {
+    for (int i = 0; i < faces->count; i++) {
+        fk_face f = faces->faces[i];
+        if (!f.spoof_checked || f.is_real) continue;
+        fk__face_rescale(&f, k);
+        return fk__fail(FK_ESPOOF,
+                       "%s: face %d at (%.0f, %.0f, %.0f, %.0f) looks like a spoof "
+                       "(antispoof_score %.2f, model %s); pass --anti-spoofing false to "
+                       "skip the check",
+                       image_name ? image_name : "image", i + 1, f.x, f.y, f.w, f.h,
+                       f.antispoof_score, model);
+    }
+    return FK_OK;
+}
+
+fk_status fk_faces_check_real(const fk_faces *faces, const char *image_name,
+                              const fk_options *opt) {
+    fk__clear_error();
+    if (!faces || (faces->count > 0 && !faces->faces))
+        return fk__fail(FK_EINVAL, "fk_faces_check_real: faces is NULL");
+    const fk_model_desc *m;
+    fk_status st = fk__antispoof_find(opt ? opt->antispoof_model : NULL, &m);
+    if (st != FK_OK) return st;
+    return refuse_spoof(faces, image_name, m->name, 1.0f);
 }
 
 fk_status fk_options_check(const fk_options *opt) {
@@ -370,6 +405,12 @@ fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
     }
     fk_faces a = {0}, b = {0};
     st = verify_both_images(ctx, img1, img2, &o, &a, &b);
+    /* A spoof anywhere refuses its image (facekit.h): checked in original
+     * pixels, so the message gives the box the user sees. */
+    if (st == FK_OK && o.anti_spoofing)
+        st = refuse_spoof(&a, o.image_names[0], o.antispoof_model, 1.0f / fk__image_scale(img1));
+    if (st == FK_OK && o.anti_spoofing)
+        st = refuse_spoof(&b, o.image_names[1], o.antispoof_model, 1.0f / fk__image_scale(img2));
     int i = -1, j = -1;
     float d = 0;
     if (st == FK_OK) st = fk__closest_pair(&a, &b, o.metric, &i, &j, &d);

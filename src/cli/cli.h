@@ -75,6 +75,11 @@ int cli_fail(void);
 
 /* A face's facial_area object (deepface's field names). */
 json_t *cli_facial_area(const fk_face *f);
+/* With --anti-spoofing, add the face's is_real and antispoof_score to the
+ * object o (deepface's field names); without it, o keeps deepface's shape. */
+void cli_spoof_fields(json_t *o, const cli_args *a, const fk_face *f);
+/* o with cli_spoof_fields added, returned (for json_pack chains). */
+json_t *cli_with_spoof(json_t *o, const cli_args *a, const fk_face *f);
 
 int cmd_verify(cli_args *a);
 /* verify --embeddings (cmd_verify_embeddings.c). */

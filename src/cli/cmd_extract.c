@@ -182,13 +182,13 @@ int cmd_extract_faces(cli_args *a) {
             rc = cli_fail();
         }
         if (rc) break;
-        json_array_append_new(list, json_pack("{s:o, s:o, s:f, s:o, s:i, s:i, s:i}", "face", face,
+        json_array_append_new(list, cli_with_spoof(json_pack("{s:o, s:o, s:f, s:o, s:i, s:i, s:i}", "face", face,
                                               "facial_area", cli_facial_area(&c->face),
                                               "confidence", (double)c->face.confidence,
                                               "eyes_in_face", eyes_json(c),
                                               "width", c->image->width, "height",
                                               c->image->height, "channels",
-                                              c->image->channels));
+                                              c->image->channels), a, &c->face));
     }
     if (rc)
         json_decref(list);

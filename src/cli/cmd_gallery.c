@@ -129,7 +129,7 @@ static json_t *match_json(const fk_gallery_match *m, const fk_face *q, const cha
 
 /* Every query face with its matches within the threshold (the library
  * already cut them to that with top_k 0; with --top-k, here). */
-static json_t *results_json(const fk_gallery_results *r, const char *dir) {
+static json_t *results_json(const cli_args *a, const fk_gallery_results *r, const char *dir) {
     json_t *list = json_array();
     for (int i = 0; i < r->count; i++) {
         const fk_gallery_result *res = &r->items[i];
@@ -137,9 +137,10 @@ static json_t *results_json(const fk_gallery_results *r, const char *dir) {
         for (int k = 0; k < res->count; k++)
             if (res->matches[k].distance <= res->matches[k].threshold)
                 json_array_append_new(matches, match_json(&res->matches[k], &res->face, dir));
-        json_array_append_new(list, json_pack("{s:o, s:f, s:o}", "source_area",
+        json_array_append_new(list, cli_with_spoof(json_pack("{s:o, s:f, s:o}", "source_area",
                                               cli_facial_area(&res->face), "face_confidence",
-                                              (double)res->face.confidence, "matches", matches));
+                                              (double)res->face.confidence, "matches", matches),
+                                              a, &res->face));
     }
     return list;
 }
@@ -234,7 +235,7 @@ int cmd_find(cli_args *a) {
         rc = cli_fail();
         goto done;
     }
-    json_t *out = json_pack("{s:o}", "results", results_json(&res, dir));
+    json_t *out = json_pack("{s:o}", "results", results_json(a, &res, dir));
     config_json(g, out);
     json_object_set_new(out, "similarity_metric", json_string(a->opt.metric));
     method_json(g, &res, a, out);
@@ -309,11 +310,12 @@ int cmd_register(cli_args *a) {
         const char *where = fk_gallery_get_stats(g, &gs) == FK_OK ? gs.location : db;
         json_t *faces = json_array();
         for (int i = 0; i < res.faces.count; i++)
-            json_array_append_new(faces, json_pack("{s:I, s:o, s:f}", "face_id",
+            json_array_append_new(faces, cli_with_spoof(json_pack("{s:I, s:o, s:f}", "face_id",
                                                    (json_int_t)res.face_ids[i], "facial_area",
                                                    cli_facial_area(&res.faces.faces[i]),
                                                    "face_confidence",
-                                                   (double)res.faces.faces[i].confidence));
+                                                   (double)res.faces.faces[i].confidence),
+                                                   a, &res.faces.faces[i]));
         json_t *out = json_pack("{s:b, s:i, s:b, s:s, s:s, s:o, s:s}", "registered",
                                 !res.duplicate, "inserted", res.faces.count, "duplicate",
                                 res.duplicate, "identity", id, "source",
@@ -354,7 +356,7 @@ int cmd_search(cli_args *a) {
         fk_gallery_search(g, ctx, img, a->top_k, &res) != FK_OK) {
         rc = cli_fail();
     } else {
-        json_t *out = json_pack("{s:o}", "results", results_json(&res, NULL));
+        json_t *out = json_pack("{s:o}", "results", results_json(a, &res, NULL));
         config_json(g, out);
         json_object_set_new(out, "similarity_metric", json_string(a->opt.metric));
         method_json(g, &res, a, out);

@@ -41,6 +41,17 @@ json_t *cli_facial_area(const fk_face *f) {
     return o;
 }
 
+void cli_spoof_fields(json_t *o, const cli_args *a, const fk_face *f) {
+    if (!o || !a->opt.anti_spoofing || !f->spoof_checked) return;
+    json_object_set_new(o, "is_real", json_boolean(f->is_real));
+    json_object_set_new(o, "antispoof_score", json_real(f->antispoof_score));
+}
+
+json_t *cli_with_spoof(json_t *o, const cli_args *a, const fk_face *f) {
+    cli_spoof_fields(o, a, f);
+    return o;
+}
+
 /* A context honouring --threads. */
 static int open_context(const cli_args *a, fk_context **ctx) {
     fk_context_options co;
@@ -82,8 +93,9 @@ int cmd_verify(cli_args *a) {
         fk_verify(ctx, i1, i2, &a->opt, &r) != FK_OK) {
         rc = cli_fail();
     } else {
-        json_t *areas = json_pack("{s:o, s:o}", "img1", cli_facial_area(&r.face1),
-                                  "img2", cli_facial_area(&r.face2));
+        json_t *areas = json_pack("{s:o, s:o}", "img1",
+                                  cli_with_spoof(cli_facial_area(&r.face1), a, &r.face1),
+                                  "img2", cli_with_spoof(cli_facial_area(&r.face2), a, &r.face2));
         json_t *out = json_pack(
             "{s:b, s:f, s:f, s:f, s:s, s:s, s:s, s:o, s:{s:f, s:f}, s:f}",
             "verified", r.verified, "distance", (double)r.distance,
@@ -123,6 +135,7 @@ int cmd_represent(cli_args *a) {
             /* Only when asked for: deepface's output keeps its shape. */
             if (a->opt.normalization)
                 json_object_set_new(o, "normalization", json_string(f->normalization));
+            cli_spoof_fields(o, a, f);
             json_array_append_new(list, o);
         }
         cli_print_json(list);
@@ -166,9 +179,9 @@ int cmd_detect(cli_args *a) {
             json_t *lm = json_array();
             for (int k = 0; k < f->landmark_count; k++)
                 json_array_append_new(lm, point_json(f->landmarks[k]));
-            json_array_append_new(list, json_pack("{s:o, s:f, s:o}", "facial_area",
+            json_array_append_new(list, cli_with_spoof(json_pack("{s:o, s:f, s:o}", "facial_area",
                                                   cli_facial_area(f), "confidence",
-                                                  (double)f->confidence, "landmarks", lm));
+                                                  (double)f->confidence, "landmarks", lm), a, f));
         }
         cli_print_json(list);
     }

@@ -34,7 +34,7 @@ enum {
     O_MARKDOWN, O_JSON, O_SWEEP, O_STRICT, O_DB, O_ID, O_TOP_K, O_SEARCH_METHOD, O_ANN,
     O_EMBEDDINGS,
     O_MAX_FACES, O_OUT_DIR, O_FORMAT, O_COLOR_FACE, O_NORMALIZE_FACE, O_L2_NORMALIZE,
-    O_NORMALIZATION, O_ALLOW_DUPLICATES, O_ANTI_SPOOFING,
+    O_NORMALIZATION, O_ALLOW_DUPLICATES, O_ANTI_SPOOFING, O_ANTISPOOF_MODEL,
 };
 
 typedef struct cli_option {
@@ -97,6 +97,8 @@ static const cli_option OPTIONS[] = {
      "instead of skipping it", 0},
     {O_ANTI_SPOOFING, "anti-spoofing", "BOOL",
      "check that every face is real, not a photo or a screen\n(is_real, antispoof_score; default false)", 0},
+    {O_ANTISPOOF_MODEL, "antispoof-model", "NAME",
+     "the anti-spoofing model: antispoof (default),\nliveness or FaceAntiSpoofing", 0},
     {O_HELP, "help", NULL, "this help", 0},
 };
 #define NOPTIONS ((int)(sizeof OPTIONS / sizeof OPTIONS[0]))
@@ -110,7 +112,7 @@ static const cli_option *option_by_id(int id) {
 /* The option groups most commands share (0-terminated lists are built by
  * concatenating these in the command table). */
 #define PIPELINE O_MODEL, O_DETECTOR, O_DETECTOR_BACKEND, O_ALIGN, O_ENFORCE, O_EXPAND, O_MIN_CONFIDENCE, \
-    O_ANTI_SPOOFING
+    O_ANTI_SPOOFING, O_ANTISPOOF_MODEL
 #define METRIC O_METRIC, O_DISTANCE_METRIC
 #define IMAGES O_MAX_MEGAPIXELS, O_DECODE_MAX_SIDE, O_FULL_DECODE, O_THREADS
 
@@ -153,7 +155,7 @@ static const cli_command COMMANDS[] = {
      "landmarks as JSON, most confident first.",
      "facekit detect group.jpg --out annotated.jpg", 1,
      {O_DETECTOR, O_DETECTOR_BACKEND, O_ENFORCE, O_EXPAND, O_MIN_CONFIDENCE, O_MAX_FACES,
-      O_ANTI_SPOOFING, O_OUT,
+      O_ANTI_SPOOFING, O_ANTISPOOF_MODEL, O_OUT,
       IMAGES, O_HELP, 0}},
     {"models", cmd_models, "fetch, list or verify the model files",
      "facekit models fetch|list|verify [options]",
@@ -359,6 +361,7 @@ static int set_option(cli_args *a, int id, const char *v) {
     case O_DB: a->db_path = v; return 0;
     case O_ID: a->id = v; return 0;
     case O_ANTI_SPOOFING: return parse_bool(v, &a->opt.anti_spoofing);
+    case O_ANTISPOOF_MODEL: a->opt.antispoof_model = v; return 0;
     case O_ALLOW_DUPLICATES: a->allow_duplicates = 1; return 0;
     case O_TOP_K: return parse_int(v, 1, 1000000, &a->top_k);
     case O_EMBEDDINGS: a->embeddings = 1; return 0;

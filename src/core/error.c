@@ -57,6 +57,7 @@ const char *fk_status_name(fk_status s) {
     case FK_ENOFACE: return "no face detected";
     case FK_EMODEL: return "model missing or invalid";
     case FK_EEXTERNAL: return "external tool failed";
+    case FK_ESPOOF: return "spoof detected";
     }
     return "unknown status";
 }

@@ -2,7 +2,11 @@
  * detect.c - the detect stage (see detect.h): run the chosen detector, then
  * the 68-point landmark model on every detected face (the default
  * recognizer aligns on them, and they give the eye centres when the
- * detector does not).
+ * detector does not), then, with anti_spoofing, the anti-spoofing model on
+ * all of them in one call (it cuts each face as it was trained: a tight
+ * crop or the face with context around it). The check sees the detector's
+ * box, before expand_percentage: the verdict on a face should not depend on
+ * how much margin the caller wants in its crops.
  */
 #include "detect/detect.h"
 
@@ -49,6 +53,30 @@ static void keep_largest(fk_faces *faces, int max) {
  * get the image's name in front. */
 static fk_status with_name(fk_status st, const char *name) {
     return st == FK_EMODEL ? st : fk__fail_prefix(st, "%s", name);
+}
+
+fk_status fk__antispoof_find(const char *name, const fk_model_desc **out) {
+    return fk__model_find(FK_ROLE_ANTISPOOF, "anti-spoofing model",
+                          name ? name : FK__DEFAULT_ANTISPOOF, NULL, out);
+}
+
+/* Fill spoof_checked, is_real and antispoof_score of every face. */
+static fk_status check_spoof(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
+                             const fk_options *opt, fk_faces *faces) {
+    const fk_model_desc *m;
+    fk_status st = fk__antispoof_find(opt->antispoof_model, &m);
+    if (st != FK_OK || faces->count == 0) return st;
+    fk_attr_result *r = calloc((size_t)faces->count, sizeof *r);
+    if (!r) return fk__fail(FK_ENOMEM, "out of memory");
+    st = fk__zoo_analyze(zoo, m, pool, img, faces->faces, faces->count, r);
+    for (int i = 0; st == FK_OK && i < faces->count; i++) {
+        fk_face *f = &faces->faces[i];
+        f->spoof_checked = 1;
+        f->is_real = r[i].real >= m->spoof_threshold;
+        f->antispoof_score = f->is_real ? r[i].real : 1 - r[i].real;
+    }
+    free(r);
+    return st;
 }
 
 fk_status fk__detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
@@ -130,6 +158,13 @@ fk_status fk__detect_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
     free(found);
     keep_largest(out, opt->max_faces);
     n = out->count;
+    if (opt->anti_spoofing) {
+        st = check_spoof(zoo, pool, img, opt, out);
+        if (st != FK_OK) {
+            fk_faces_free(out);
+            return with_name(st, name);
+        }
+    }
     for (int i = 0; i < n; i++)
         expand_box(&out->faces[i], opt->expand_percentage, img->width, img->height);
     if (landmarks_ms) *landmarks_ms += fk__now_ms() - t1;

@@ -720,9 +720,15 @@ fk_status fk_gallery_search(fk_gallery *g, fk_context *ctx, const fk_image *img,
     memset(out, 0, sizeof *out);
     fk_faces faces = {0};
     fk_options o = g->opt;
-    o.image_names[0] = "query";
+    if (!o.image_names[0]) o.image_names[0] = "query";
     fk_status st = fk_represent(ctx, img, &o, &faces);
-    if (st != FK_OK) return st;
+    /* deepface's find refuses a spoofed query ("Spoof detected in given
+     * image."); the gallery's own photos were checked when registered. */
+    if (st == FK_OK && o.anti_spoofing) st = fk_faces_check_real(&faces, o.image_names[0], &o);
+    if (st != FK_OK) {
+        fk_faces_free(&faces);
+        return st;
+    }
     float *emb = malloc((size_t)(faces.count > 0 ? faces.count : 1) * g->dim * sizeof *emb);
     if (!emb) st = fk__fail(FK_ENOMEM, "out of memory");
     for (int i = 0; st == FK_OK && i < faces.count; i++) {

