@@ -280,8 +280,7 @@ typedef struct fk_options {
                                  see fk_faces_check_real); default 0 */
     const char *antispoof_model; /* the anti-spoofing model (role
                                  "anti-spoofing" in fk_models_list):
-                                 "antispoof" (default), "liveness" or
-                                 "FaceAntiSpoofing" */
+                                 "antispoof" (default) or "liveness" */
     int l2_normalize;         /* 1: every embedding returned has unit L2
                                  length (deepface's l2_normalize); default 0:
                                  as the model gives it */

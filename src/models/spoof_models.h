@@ -1,6 +1,6 @@
 /*
- * spoof_models.h - what the anti-spoofing models (antispoof.c, liveness.c,
- * face_antispoofing.c) share: the square face cut they are given, and the
+ * spoof_models.h - what the anti-spoofing models (antispoof.c, liveness.c)
+ * share: the square face cut they are given, and the
  * run of a one-input TF.js graph over a batch of such cuts.
  */
 #ifndef FK_MODELS_SPOOF_MODELS_H

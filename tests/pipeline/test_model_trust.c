@@ -154,6 +154,20 @@ static void test_catalogue(void) {
         case FK_ROLE_LANDMARKS:
             CHECK(m->landmarks && m->dim > 0, "%s: landmarks hook", m->name);
             break;
+        case FK_ROLE_ANALYZER:
+            CHECK(m->analyze && m->attributes &&
+                      !(m->attributes & ~(unsigned)(FK_ATTR_AGE | FK_ATTR_GENDER |
+                                                    FK_ATTR_EMOTION | FK_ATTR_RACE)),
+                  "%s: analyzer facts", m->name);
+            if (m->attributes & FK_ATTR_RACE)
+                CHECK(m->race_names && m->race_count > 0 && m->race_count <= FK_RACE_MAX,
+                      "%s: race classes", m->name);
+            break;
+        case FK_ROLE_ANTISPOOF:
+            CHECK(m->analyze && m->attributes == FK_ATTR_SPOOF && m->spoof_threshold > 0 &&
+                      m->spoof_threshold < 1,
+                  "%s: anti-spoofing facts", m->name);
+            break;
         default:
             CHECK(0, "%s: role without a run path yet", m->name);
         }
