@@ -40,7 +40,11 @@
     X(mobilefacenet)                                                           \
     X(mobileface)                                                              \
     X(opencv)                                                                  \
-    X(mediapipe)
+    X(mediapipe)                                                               \
+    X(gear)                                                                    \
+    X(oarriaga_gender)                                                         \
+    X(oarriaga_emotion)                                                        \
+    X(faceres_attr)
 
 #define DECLARE(id) extern const fk_model_desc fk__model_##id;
 #define ENTRY(id) &fk__model_##id,
