@@ -154,6 +154,15 @@ static void test_catalogue(void) {
         case FK_ROLE_LANDMARKS:
             CHECK(m->landmarks && m->dim > 0, "%s: landmarks hook", m->name);
             break;
+        case FK_ROLE_ANALYZER:
+            CHECK(m->analyze && m->attributes && !(m->attributes & ~15u) && m->input_w > 0,
+                  "%s: analyzer facts", m->name);
+            CHECK(!(m->attributes & FK_ATTR_RACE) ||
+                      (m->race_names && m->race_count > 0 && m->race_count <= FK_RACE_MAX),
+                  "%s: race classes", m->name);
+            CHECK(fk__recognizer_find(m->name, &found) == FK_EINVAL, "%s: an analyzer as --model",
+                  m->name);
+            break;
         default:
             CHECK(0, "%s: role without a run path yet", m->name);
         }
