@@ -64,10 +64,10 @@ static inline float px(const fk_image *img, int x, int y, int c) {
     return img->data[(size_t)y * img->stride + (size_t)x * 3 + (size_t)c];
 }
 
-void fk__attr_crop_fill(const fk_image *img, const fk_face *f, const float sub[4],
+void fk__attr_crop_fill(const fk_image *img, const fk_face *f, float scale, const float sub[4],
                        int size, int channels, fk_attr_fill fill, float *dst) {
     /* human's square face box */
-    float side = (f->w > f->h ? f->w : f->h) * FK_ATTR_FACE_SCALE;
+    float side = (f->w > f->h ? f->w : f->h) * scale;
     float cx = f->x + f->w / 2, cy = f->y + f->h / 2;
     float x0 = cx - side / 2, y0 = cy - side / 2, bw = side, bh = side;
     if (sub) {
@@ -101,7 +101,8 @@ void fk__attr_crop_fill(const fk_image *img, const fk_face *f, const float sub[4
 }
 
 fk_status fk__attr_graph_run(fk_attr_graph *g, const fk_image *img, const fk_face *faces,
-                            int n, const float sub[4], fk_attr_fill fill, fk_pool *pool,
+                            int n, float scale, const float sub[4], fk_attr_fill fill,
+                            fk_pool *pool,
                             fk_attr_take_fn take, void *ctx) {
     if (!g || !img || img->channels != 3 || !faces || n <= 0 || !take)
         return fk__fail(FK_EINVAL, "%s: bad arguments (an RGB image and faces are needed)",
@@ -117,7 +118,7 @@ fk_status fk__attr_graph_run(fk_attr_graph *g, const fk_image *img, const fk_fac
     for (int first = 0; first < n; first += cap) {
         int count = n - first < cap ? n - first : cap;
         for (int i = 0; i < count; i++)
-            fk__attr_crop_fill(img, &faces[first + i], sub, g->size, g->channels, fill,
+            fk__attr_crop_fill(img, &faces[first + i], scale, sub, g->size, g->channels, fill,
                                g->input + per * (size_t)i);
         fk_status st = fk__tfjs_model_run_batch(g->model, count, g->input, pool);
         if (st != FK_OK) return st;

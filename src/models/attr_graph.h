@@ -28,7 +28,8 @@ typedef enum fk_attr_fill {
                          then (gray - 0.5) * 2 (oarriaga) */
 } fk_attr_fill;
 
-/* Box enlargement of human's face crop. */
+/* Box enlargement of human's face crop; a model may use its own
+ * (`scale` below), measured. */
 #define FK_ATTR_FACE_SCALE 1.2f
 
 typedef struct fk_attr_graph {
@@ -46,18 +47,19 @@ fk_status fk__attr_graph_load(const char *home, const char *name, const char *fi
                              fk_attr_graph **out);
 void fk__attr_graph_free(fk_attr_graph *g);
 
-/* The faces' crops (sub-box `sub` = top, left, bottom, right as fractions
- * of human's square face box; NULL: all of it) filled per `fill` and run in
+/* The faces' crops (the square face box enlarged `scale` times; sub-box
+ * `sub` = top, left, bottom, right as fractions of it, NULL: all of it) filled per `fill` and run in
  * batches; after each batch `take(ctx, first, count)` reads the outputs
  * (fk__tfjs_model_result). */
 typedef void (*fk_attr_take_fn)(void *ctx, const fk_attr_graph *g, int first, int count);
 fk_status fk__attr_graph_run(fk_attr_graph *g, const fk_image *img, const fk_face *faces,
-                            int n, const float sub[4], fk_attr_fill fill, fk_pool *pool,
+                            int n, float scale, const float sub[4], fk_attr_fill fill,
+                            fk_pool *pool,
                             fk_attr_take_fn take, void *ctx);
 
 /* Fill dst (size * size * channels) with one face's crop: exposed for the
  * tests. */
-void fk__attr_crop_fill(const fk_image *img, const fk_face *f, const float sub[4],
+void fk__attr_crop_fill(const fk_image *img, const fk_face *f, float scale, const float sub[4],
                        int size, int channels, fk_attr_fill fill, float *dst);
 
 #endif

@@ -58,8 +58,8 @@ static void gear_take(void *ctx, const fk_attr_graph *g, int first, int count) {
 
 static fk_status gear_analyze(void *model, const fk_image *img, const fk_face *faces, int n,
                               fk_pool *pool, fk_attr_result *out) {
-    return fk__attr_graph_run(model, img, faces, n, SUB_BOX, FK_FILL_RGB_01, pool, gear_take,
-                              out);
+    return fk__attr_graph_run(model, img, faces, n, FK_ATTR_FACE_SCALE, SUB_BOX, FK_FILL_RGB_01,
+                              pool, gear_take, out);
 }
 
 const fk_model_desc fk__model_gear = {

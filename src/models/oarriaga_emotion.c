@@ -37,7 +37,8 @@ static void oe_take(void *ctx, const fk_attr_graph *g, int first, int count) {
 
 static fk_status oe_analyze(void *model, const fk_image *img, const fk_face *faces, int n,
                             fk_pool *pool, fk_attr_result *out) {
-    return fk__attr_graph_run(model, img, faces, n, NULL, FK_FILL_GRAY_PM1, pool, oe_take, out);
+    return fk__attr_graph_run(model, img, faces, n, FK_ATTR_FACE_SCALE, NULL, FK_FILL_GRAY_PM1,
+                              pool, oe_take, out);
 }
 
 const fk_model_desc fk__model_oarriaga_emotion = {
