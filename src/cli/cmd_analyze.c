@@ -14,7 +14,10 @@
 /* One face as deepface's analyze prints it. */
 static json_t *face_json(const fk_face_analysis *f) {
     json_t *o = json_object();
-    if (f->actions & FK_ACTION_AGE) json_object_set_new(o, "age", json_real(f->age));
+    /* deepface prints int(apparent_age); fk_face_analysis.age keeps the
+     * fraction for library users */
+    if (f->actions & FK_ACTION_AGE)
+        json_object_set_new(o, "age", json_integer((json_int_t)f->age));
     if (f->actions & FK_ACTION_GENDER) {
         json_object_set_new(o, "gender", json_pack("{s:f, s:f}", "Woman", (double)f->woman,
                                                    "Man", (double)f->man));

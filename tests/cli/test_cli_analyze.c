@@ -50,7 +50,7 @@ int main(void) {
         json_t *f = json_array_get(j, i);
         json_t *g = json_object_get(f, "gender"), *e = json_object_get(f, "emotion");
         json_t *r = json_object_get(f, "race"), *area = json_object_get(f, "region");
-        CHECK(json_is_number(json_object_get(f, "age")) &&
+        CHECK(json_is_integer(json_object_get(f, "age")) &&
                   json_is_number(json_object_get(g, "Woman")) &&
                   json_is_number(json_object_get(g, "Man")) && json_object_size(g) == 2,
               "face %zu: age, gender", i);
