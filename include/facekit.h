@@ -438,6 +438,97 @@ void fk_face_crops_free(fk_face_crops *crops);
 fk_status fk_extract_faces(fk_context *ctx, const fk_image *img, const fk_options *opt,
                            fk_face_crops *out);
 
+/* ---- analyze: age, gender, emotion, race -------------------------------- */
+
+/* What fk_analyze tells about each face (deepface's `actions`), a bit set. */
+enum {
+    FK_ACTION_AGE = 1,
+    FK_ACTION_GENDER = 2,
+    FK_ACTION_EMOTION = 4,
+    FK_ACTION_RACE = 8,
+    FK_ACTION_ALL = 15
+};
+
+#define FK_EMOTIONS 7   /* deepface's order: angry, disgust, fear, happy, sad,
+                           surprise, neutral (fk_emotion_name) */
+#define FK_RACES_MAX 8
+
+typedef struct fk_analyze_options {
+    unsigned actions;          /* FK_ACTION_* bits; default FK_ACTION_ALL */
+    /* The model per action, by name (any case; `facekit models list` shows
+     * the analyzers); NULL: the default (fk_analyze_default_model). One
+     * model may serve several actions (GEAR gives age, gender and race):
+     * it then runs once. */
+    const char *age_model;
+    const char *gender_model;
+    const char *emotion_model;
+    const char *race_model;
+} fk_analyze_options;
+
+/* Writes the defaults above. */
+void fk_analyze_options_init(fk_analyze_options *ao);
+
+/* Check ao without touching any file or model: the action bits, and that
+ * each action's model is an analyzer giving that action. FK_EINVAL with a
+ * message listing the valid names; FK_OK otherwise (fk_analyze checks the
+ * same things). */
+fk_status fk_analyze_options_check(const fk_analyze_options *ao);
+
+/* "age,gender,emotion,race" (any subset, any case, comma-separated, spaces
+ * allowed) -> FK_ACTION_* bits in *out. FK_EINVAL naming the unknown word
+ * and listing the valid ones; an empty list is FK_EINVAL too. */
+fk_status fk_analyze_actions_parse(const char *list, unsigned *out);
+
+/* The default model of one action (FK_ACTION_AGE ...), static; NULL for
+ * anything but a single action bit. */
+const char *fk_analyze_default_model(unsigned action);
+
+/* deepface's name of emotion i (0..FK_EMOTIONS-1), static; NULL outside. */
+const char *fk_emotion_name(int i);
+
+/* One face's analysis. Percentages are 0..100 and each group sums to 100;
+ * only the groups of `actions` are filled. */
+typedef struct fk_face_analysis {
+    fk_face face;              /* as fk_detect finds it (original pixels; the
+                                  anti-spoofing fields set when
+                                  opt->anti_spoofing); no embedding */
+    unsigned actions;          /* the FK_ACTION_* bits filled */
+    float age;                 /* years */
+    float woman, man;          /* percent */
+    const char *dominant_gender;  /* "Woman" or "Man" (static) */
+    float emotion[FK_EMOTIONS];   /* percent, in fk_emotion_name's order */
+    const char *dominant_emotion; /* static */
+    int race_count;            /* the race model's own classes */
+    const char *race_names[FK_RACES_MAX]; /* deepface's names where the class is
+                                  the same ("asian", "indian", "black",
+                                  "white"), else the model's ("other"),
+                                  static */
+    float race[FK_RACES_MAX];  /* percent */
+    const char *dominant_race; /* static */
+    /* The canonical names of the models used (static; NULL when the action
+     * was not asked for). */
+    const char *age_model, *gender_model, *emotion_model, *race_model;
+} fk_face_analysis;
+
+typedef struct fk_analysis {
+    fk_face_analysis *faces;
+    int count;
+} fk_analysis;
+
+/* Frees the array and zeroes the struct; NULL is a no-op. */
+void fk_analysis_free(fk_analysis *a);
+
+/* deepface's analyze: detect (as fk_detect with opt: detector, min
+ * confidence, enforce detection, max_faces, expand_percentage,
+ * anti_spoofing), then run each asked action's model once over all the
+ * faces of the image (one batch per model). ao NULL: every action with the
+ * default models. FK_EINVAL for an unknown model name or a model that does
+ * not give the action it was named for (the message lists the valid
+ * ones); FK_EMODEL, FK_ENOFACE, FK_ENOMEM as the pipeline's other calls.
+ * The caller owns *out (fk_analysis_free), empty on failure. */
+fk_status fk_analyze(fk_context *ctx, const fk_image *img, const fk_options *opt,
+                     const fk_analyze_options *ao, fk_analysis *out);
+
 typedef struct fk_verify_result {
     int verified;           /* distance <= threshold */
     float distance;

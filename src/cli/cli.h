@@ -43,6 +43,11 @@ typedef struct cli_args {
                                files of embeddings, not images */
     const char *format;     /* extract-faces --format: "jpg", "png", "webp" */
     int normalize_face;     /* extract-faces --normalize-face */
+    const char *actions;    /* analyze --actions (checked by the command) */
+    const char *age_model;  /* analyze --age-model ... (NULL: default) */
+    const char *gender_model;
+    const char *emotion_model;
+    const char *race_model;
 } cli_args;
 
 /* main.c parses each command's own options (its table says which) into a
@@ -103,5 +108,15 @@ int cmd_extract_faces(cli_args *a);
     "data:image/png;base64 URL, or with --out the file written), facial_area,\n"  \
     "confidence, eyes_in_face (the eyes in crop pixels), width and height."
 int cli_extract_format(cli_args *a, const char *v);
+
+/* cmd_analyze.c: `facekit analyze` and its --help text. */
+int cmd_analyze(cli_args *a);
+#define CMD_ANALYZE_ABOUT                                                          \
+    "Age, gender, emotion and race of every face of IMG, as deepface's analyze:\n" \
+    "age, gender {Woman, Man} and dominant_gender, emotion {angry, disgust,\n"     \
+    "fear, happy, sad, surprise, neutral} and dominant_emotion, race and\n"        \
+    "dominant_race (percentages), region and face_confidence as JSON; with\n"     \
+    "--anti-spoofing true also is_real and antispoof_score. Models: see\n"        \
+    "'facekit models list' (analyzers)."
 
 #endif

@@ -35,6 +35,7 @@ enum {
     O_EMBEDDINGS,
     O_MAX_FACES, O_OUT_DIR, O_FORMAT, O_COLOR_FACE, O_NORMALIZE_FACE, O_L2_NORMALIZE,
     O_NORMALIZATION, O_ALLOW_DUPLICATES, O_ANTI_SPOOFING, O_ANTISPOOF_MODEL,
+    O_ACTIONS, O_AGE_MODEL, O_GENDER_MODEL, O_EMOTION_MODEL, O_RACE_MODEL,
 };
 
 typedef struct cli_option {
@@ -99,6 +100,11 @@ static const cli_option OPTIONS[] = {
      "check that every face is real, not a photo or a screen\n(is_real, antispoof_score; default false)", 0},
     {O_ANTISPOOF_MODEL, "antispoof-model", "NAME",
      "the anti-spoofing model: antispoof (default) or\nliveness", 0},
+    {O_ACTIONS, "actions", "LIST", "what to tell: age,gender,emotion,race (default all)", 0},
+    {O_AGE_MODEL, "age-model", "M", "age analyzer (default FaceRes-Attr; or GEAR)", 0},
+    {O_GENDER_MODEL, "gender-model", "M", "gender analyzer (default FaceRes-Attr; or GEAR,\nOarriaga-Gender)", 0},
+    {O_EMOTION_MODEL, "emotion-model", "M", "emotion analyzer (default Oarriaga-Emotion)", 0},
+    {O_RACE_MODEL, "race-model", "M", "race analyzer (default GEAR)", 0},
     {O_HELP, "help", NULL, "this help", 0},
 };
 #define NOPTIONS ((int)(sizeof OPTIONS / sizeof OPTIONS[0]))
@@ -149,6 +155,12 @@ static const cli_command COMMANDS[] = {
      "facekit extract-faces IMG [--out DIR] [options]", CMD_EXTRACT_ABOUT,
      "facekit extract-faces group.jpg --out faces/ --format png", 1,
      {O_OUT_DIR, O_FORMAT, O_COLOR_FACE, O_NORMALIZE_FACE, PIPELINE, O_MAX_FACES, IMAGES, O_HELP, 0}},
+    {"analyze", cmd_analyze, "age, gender, emotion, race of every face (JSON)",
+     "facekit analyze IMG [--actions age,gender,emotion,race] [options]", CMD_ANALYZE_ABOUT,
+     "facekit analyze group.jpg --actions age,gender", 1,
+     {O_ACTIONS, O_AGE_MODEL, O_GENDER_MODEL, O_EMOTION_MODEL, O_RACE_MODEL, O_DETECTOR,
+      O_DETECTOR_BACKEND, O_ENFORCE, O_EXPAND, O_MIN_CONFIDENCE, O_MAX_FACES, O_ANTI_SPOOFING,
+      O_ANTISPOOF_MODEL, IMAGES, O_HELP, 0}},
     {"detect", cmd_detect, "faces, landmarks, eyes (JSON); --out draws them",
      "facekit detect IMG [--out FILE] [options]",
      "Finds every face of IMG: facial_area (with eyes), confidence and the 68\n"
@@ -362,6 +374,11 @@ static int set_option(cli_args *a, int id, const char *v) {
     case O_ID: a->id = v; return 0;
     case O_ANTI_SPOOFING: return parse_bool(v, &a->opt.anti_spoofing);
     case O_ANTISPOOF_MODEL: a->opt.antispoof_model = v; return 0;
+    case O_ACTIONS: a->actions = v; return 0;
+    case O_AGE_MODEL: a->age_model = v; return 0;
+    case O_GENDER_MODEL: a->gender_model = v; return 0;
+    case O_EMOTION_MODEL: a->emotion_model = v; return 0;
+    case O_RACE_MODEL: a->race_model = v; return 0;
     case O_ALLOW_DUPLICATES: a->allow_duplicates = 1; return 0;
     case O_TOP_K: return parse_int(v, 1, 1000000, &a->top_k);
     case O_EMBEDDINGS: a->embeddings = 1; return 0;

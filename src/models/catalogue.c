@@ -43,6 +43,10 @@
     X(mediapipe)                                                               \
     X(antispoof)                                                               \
     X(liveness)                                                                \
+    X(gear)                                                                    \
+    X(oarriaga_gender)                                                         \
+    X(oarriaga_emotion)                                                        \
+    X(faceres_attr)
 
 #define DECLARE(id) extern const fk_model_desc fk__model_##id;
 #define ENTRY(id) &fk__model_##id,

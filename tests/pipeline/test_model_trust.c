@@ -162,6 +162,9 @@ static void test_catalogue(void) {
             if (m->attributes & FK_ATTR_RACE)
                 CHECK(m->race_names && m->race_count > 0 && m->race_count <= FK_RACE_MAX,
                       "%s: race classes", m->name);
+            CHECK(m->input_w > 0, "%s: analyzer input size", m->name);
+            CHECK(fk__recognizer_find(m->name, &found) == FK_EINVAL, "%s: an analyzer as --model",
+                  m->name);
             break;
         case FK_ROLE_ANTISPOOF:
             CHECK(m->analyze && m->attributes == FK_ATTR_SPOOF && m->spoof_threshold > 0 &&

@@ -8,8 +8,10 @@
 //       <human-models models dir> > tests/data/graph_models_reference.txt
 //
 // Each model runs once on a synthetic input that the C test rebuilds exactly:
-//   in[((y * W) + x) * 3 + c] = ((x * 3 + y * 5 + c * 7) % 17) / 16 * range
-// (range = the model's natural pixel range). Output format, one block per
+//   in[((y * W) + x) * C + c] = ((x * 3 + y * 5 + c * 7) % 17) / 16 * range
+// (range = the model's natural pixel range; C = the Placeholder's channels,
+// 1 for the gray analyzers, whose range -1 gives values in -1..0 and so
+// covers the sign their (gray - 0.5) * 2 input has). Output format, one block per
 // model output:
 //   <model> <size> <range> <output name> <count>
 //   <count values, %.7g, whitespace separated>
@@ -25,6 +27,9 @@ const MODELS = [
   ['mobileface', 112, 1, ['batchnorm0/add_1']],
   ['blazeface-back', 256, 1, ['Identity', 'Identity_1', 'Identity_2', 'Identity_3']],
   ['blazeface-front', 128, 1, ['Identity', 'Identity_1', 'Identity_2', 'Identity_3']],
+  ['gear', 198, 1, ['Identity', 'Identity_1', 'Identity_2']],
+  ['gender', 64, -1, ['Identity']],
+  ['emotion', 64, -1, ['Identity']],
 ];
 
 async function main() {
@@ -43,12 +48,14 @@ async function main() {
     const model = await tf.loadGraphModel(tf.io.fromMemory({
       modelTopology: json.modelTopology, weightSpecs: specs, weightData: data,
     }));
-    const input = new Float32Array(size * size * 3);
+    const ph = json.modelTopology.node.find((n) => n.op === 'Placeholder');
+    const ch = Number(ph.attr.shape.shape.dim[3].size);
+    const input = new Float32Array(size * size * ch);
     for (let y = 0; y < size; y++)
       for (let x = 0; x < size; x++)
-        for (let c = 0; c < 3; c++)
-          input[(y * size + x) * 3 + c] = ((x * 3 + y * 5 + c * 7) % 17) / 16 * range;
-    const t = tf.tensor4d(input, [1, size, size, 3]);
+        for (let c = 0; c < ch; c++)
+          input[(y * size + x) * ch + c] = ((x * 3 + y * 5 + c * 7) % 17) / 16 * range;
+    const t = tf.tensor4d(input, [1, size, size, ch]);
     const res = model.execute(t, outputs);
     const list = Array.isArray(res) ? res : [res];
     for (let i = 0; i < outputs.length; i++) {
