@@ -55,6 +55,8 @@ def commands(tmp):
         ("extract-faces --anti-spoofing", ["extract-faces", s[0], "--anti-spoofing", "true"], None),
         ("represent --anti-spoofing", ["represent", s[0], "--anti-spoofing", "true"], None),
         ("verify --anti-spoofing", ["verify", s[0], s[2], "--anti-spoofing", "true"], None),
+        ("analyze", ["analyze", s[0]], None),
+        ("analyze --anti-spoofing", ["analyze", s[0], "--anti-spoofing", "true"], None),
         ("find", ["find", s[2], "--db", photos, "--quiet"], None),
         ("register", ["register", s[0], "--db", db], None),
         ("search", ["search", s[2], "--db", db], None),
