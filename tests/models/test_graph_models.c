@@ -241,7 +241,7 @@ int main(void) {
     CHECK(nb > 0, "cannot read %s", fixture);
     const char *models[] = {"faceres", "faceres-deep", "mobilefacenet", "mobileface",
                             "blazeface-back", "blazeface-front", "gear", "gender",
-                            "emotion"};
+                            "emotion", "antispoof", "liveness"};
     const char *only = getenv("FK_GRAPH_MODEL"); /* run one model while debugging */
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
         if (only && strcmp(only, models[i]) != 0) continue;

@@ -30,6 +30,8 @@ const MODELS = [
   ['gear', 198, 1, ['Identity', 'Identity_1', 'Identity_2']],
   ['gender', 64, -1, ['Identity']],
   ['emotion', 64, -1, ['Identity']],
+  ['antispoof', 128, 1, ['Identity']],
+  ['liveness', 32, 1, ['Identity']],
 ];
 
 async function main() {
