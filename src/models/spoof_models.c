@@ -4,14 +4,12 @@
  */
 #include "models/spoof_models.h"
 
-#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 
 #include "core/error.h"
 #include "image/image.h"
-#include "models/model_store.h"
-#include "nn/tfjs_graph.h"
+#include "models/attr_graph.h"
 
 fk_status fk__face_crop_square(const fk_image *img, const fk_face *f, float factor,
                               int size, fk_image **out) {
@@ -55,46 +53,41 @@ void fk__face_crop_fill(const fk_image *cut, float scale, float *dst) {
 #define SPOOF_BATCH 16 /* cuts per run: the inputs are small (128x128 at
                           most), so one run covers a crowded photo */
 
+/* The graph is loaded and its input checked by the analyzers' loader
+ * (attr_graph.c); only the cut differs (spoof_models.h). */
 typedef struct spoof_graph {
     const fk_spoof_graph_spec *spec;
-    fk_tfjs_model *model;
-    float *input; /* SPOOF_BATCH cuts */
+    fk_attr_graph *g;
 } spoof_graph;
 
 void fk__spoof_graph_free(void *model) {
     spoof_graph *m = model;
     if (!m) return;
-    fk__tfjs_model_free(m->model);
-    free(m->input);
+    fk__attr_graph_free(m->g);
     free(m);
 }
 
 fk_status fk__spoof_graph_load(const char *home, const fk_spoof_graph_spec *spec,
                               void **out) {
     *out = NULL;
-    char path[PATH_MAX];
-    fk_status st = fk__model_file(home, "human-models", spec->file, path, sizeof path);
-    if (st != FK_OK) return st;
     spoof_graph *m = calloc(1, sizeof *m);
     if (!m) return fk__fail(FK_ENOMEM, "%s: out of memory", spec->name);
     m->spec = spec;
     const char *outputs[1] = {spec->output};
-    st = fk__tfjs_model_load(path, spec->name, outputs, 1, &m->model);
+    fk_status st = fk__attr_graph_load(home, spec->name, spec->file, outputs, 1, spec->size, 3,
+                                       &m->g);
     if (st == FK_OK) {
-        int h, w, c;
         long count = 0;
-        fk__tfjs_model_input_shape(m->model, &h, &w, &c);
-        fk__tfjs_model_result(m->model, 0, &count);
-        if (h != spec->size || w != spec->size || c != 3 || count != spec->classes)
-            st = fk__fail(FK_EMODEL,
-                         "%s: %s takes %dx%dx%d and gives %ld values; expected "
-                         "%dx%dx3 -> %d (run `facekit models fetch` to reinstall)",
-                         spec->name, path, h, w, c, count, spec->size, spec->size,
+        fk__tfjs_model_result(m->g->model, 0, &count);
+        if (count != spec->classes)
+            st = fk__fail(FK_EMODEL, "%s: %s gives %ld values; expected %d (run `facekit "
+                         "models fetch` to reinstall)", spec->name, spec->file, count,
                          spec->classes);
     }
     if (st == FK_OK) {
-        m->input = malloc(sizeof(float) * SPOOF_BATCH * (size_t)spec->size * spec->size * 3);
-        if (!m->input) st = fk__fail(FK_ENOMEM, "%s: out of memory", spec->name);
+        m->g->input = malloc(sizeof(float) * SPOOF_BATCH * (size_t)spec->size * spec->size * 3);
+        if (!m->g->input) st = fk__fail(FK_ENOMEM, "%s: out of memory", spec->name);
+        m->g->cap = SPOOF_BATCH;
     }
     if (st != FK_OK) {
         fk__spoof_graph_free(m);
@@ -115,12 +108,12 @@ fk_status fk__spoof_graph_run(void *model, const fk_image *img, const fk_face *f
             fk_image *cut;
             fk_status st = fk__face_crop_square(img, &faces[first + i], s->factor, s->size, &cut);
             if (st != FK_OK) return fk__fail_prefix(st, "%s", s->name);
-            fk__face_crop_fill(cut, 1.0f / 255, m->input + per * i);
+            fk__face_crop_fill(cut, 1.0f / 255, m->g->input + per * i);
             fk_image_free(cut);
         }
-        fk_status st = fk__tfjs_model_run_batch(m->model, count, m->input, pool);
+        fk_status st = fk__tfjs_model_run_batch(m->g->model, count, m->g->input, pool);
         if (st != FK_OK) return st;
-        const float *o = fk__tfjs_model_result(m->model, 0, NULL);
+        const float *o = fk__tfjs_model_result(m->g->model, 0, NULL);
         for (long k = 0; k < (long)count * s->classes; k++)
             out[(long)first * s->classes + k] = o[k];
     }
