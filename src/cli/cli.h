@@ -60,6 +60,10 @@ typedef struct cli_args {
  * more are reduced (by 1/2) and accuracy cannot suffer. */
 #define CLI_DECODE_MAX_SIDE 2048
 
+/* A context honouring --threads and --max-megapixels; 0, or -1 with
+ * fk_last_error() set. */
+int cli_open_context(const cli_args *a, fk_context **ctx);
+
 /* fk_image_load_source (a path, "-", a data URI or base64) with the command
  * line's --max-megapixels and --decode-max-side. */
 fk_status cli_load_image(const cli_args *a, const char *path, fk_image **out);

@@ -67,15 +67,12 @@ int cmd_analyze(cli_args *a) {
         fprintf(stderr, "facekit analyze: %s; run 'facekit analyze --help'\n", fk_last_error());
         return 2;
     }
-    fk_context_options co;
-    fk_context_options_init(&co);
-    co.threads = a->threads;
     fk_context *ctx = NULL;
     fk_image *img = NULL;
     fk_analysis res = {0};
     a->opt.image_names[0] = cli_image_label(a->positional[0]);
     int rc = 0;
-    if (fk_context_new(&co, &ctx) != FK_OK || cli_load_image(a, a->positional[0], &img) != FK_OK ||
+    if (cli_open_context(a, &ctx) || cli_load_image(a, a->positional[0], &img) != FK_OK ||
         fk_analyze(ctx, img, &a->opt, &ao, &res) != FK_OK) {
         rc = cli_fail();
         goto done;

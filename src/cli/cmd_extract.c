@@ -149,15 +149,12 @@ int cmd_extract_faces(cli_args *a) {
     }
     const char *ext = a->format ? a->format : "jpg";
     if (a->out_path && make_dirs(a->out_path)) return 1;
-    fk_context_options co;
-    fk_context_options_init(&co);
-    co.threads = a->threads;
     fk_context *ctx = NULL;
     fk_image *img = NULL;
     fk_face_crops crops = {0};
     a->opt.image_names[0] = cli_image_label(a->positional[0]);
     int rc = 0;
-    if (fk_context_new(&co, &ctx) != FK_OK || cli_load_image(a, a->positional[0], &img) != FK_OK ||
+    if (cli_open_context(a, &ctx) || cli_load_image(a, a->positional[0], &img) != FK_OK ||
         fk_extract_faces(ctx, img, &a->opt, &crops) != FK_OK) {
         rc = cli_fail();
         goto done;

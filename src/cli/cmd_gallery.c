@@ -30,14 +30,6 @@
 #define DEFAULT_GALLERY "gallery.db"
 #define INDEX_NAME "facekit-index.sqlite"
 
-static int open_context(const cli_args *a, fk_context **ctx) {
-    fk_context_options co;
-    fk_context_options_init(&co);
-    co.threads = a->threads;
-    co.max_pixels = a->max_pixels;
-    return fk_context_new(&co, ctx) == FK_OK ? 0 : -1;
-}
-
 static int usage(const char *text) {
     fprintf(stderr, "facekit: usage: %s\n", text);
     return 2;
@@ -214,7 +206,7 @@ int cmd_find(cli_args *a) {
     io.warn = on_warn;
     io.user = &ps;
     a->opt.image_names[0] = cli_image_label(a->positional[0]);
-    if (open_context(a, &ctx) ||
+    if (cli_open_context(a, &ctx) ||
         fk_gallery_open(index_path, &a->opt, gallery_options(a, 1, &go), &g) != FK_OK ||
         cli_load_image(a, a->positional[0], &img) != FK_OK) {
         rc = cli_fail();
@@ -299,7 +291,7 @@ int cmd_register(cli_args *a) {
     ro.allow_duplicates = a->allow_duplicates;
     fk_gallery_options go;
     a->opt.image_names[0] = cli_image_label(arg);
-    if (open_context(a, &ctx) || cli_load_image(a, arg, &img) != FK_OK ||
+    if (cli_open_context(a, &ctx) || cli_load_image(a, arg, &img) != FK_OK ||
         fk_gallery_open(db, &a->opt, gallery_options(a, 1, &go), &g) != FK_OK ||
         fk_gallery_register(g, ctx, img, id, source, &ro, &res) != FK_OK) {
         rc = cli_fail();
@@ -350,7 +342,7 @@ int cmd_search(cli_args *a) {
     fk_gallery_results res = {0};
     fk_gallery_options go;
     a->opt.image_names[0] = cli_image_label(a->positional[0]);
-    if (open_context(a, &ctx) ||
+    if (cli_open_context(a, &ctx) ||
         fk_gallery_open(db, &a->opt, gallery_options(a, 0, &go), &g) != FK_OK ||
         cli_load_image(a, a->positional[0], &img) != FK_OK ||
         fk_gallery_search(g, ctx, img, a->top_k, &res) != FK_OK) {

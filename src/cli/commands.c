@@ -52,11 +52,11 @@ json_t *cli_with_spoof(json_t *o, const cli_args *a, const fk_face *f) {
     return o;
 }
 
-/* A context honouring --threads. */
-static int open_context(const cli_args *a, fk_context **ctx) {
+int cli_open_context(const cli_args *a, fk_context **ctx) {
     fk_context_options co;
     fk_context_options_init(&co);
     co.threads = a->threads;
+    co.max_pixels = a->max_pixels;
     return fk_context_new(&co, ctx) == FK_OK ? 0 : -1;
 }
 
@@ -88,7 +88,7 @@ int cmd_verify(cli_args *a) {
     fk_verify_result r;
     a->opt.image_names[0] = cli_image_label(a->positional[0]);
     a->opt.image_names[1] = cli_image_label(a->positional[1]);
-    if (open_context(a, &ctx) || cli_load_image(a, a->positional[0], &i1) != FK_OK ||
+    if (cli_open_context(a, &ctx) || cli_load_image(a, a->positional[0], &i1) != FK_OK ||
         cli_load_image(a, a->positional[1], &i2) != FK_OK ||
         fk_verify(ctx, i1, i2, &a->opt, &r) != FK_OK) {
         rc = cli_fail();
@@ -120,7 +120,7 @@ int cmd_represent(cli_args *a) {
     fk_image *img = NULL;
     fk_faces faces = {0};
     a->opt.image_names[0] = cli_image_label(a->positional[0]);
-    if (open_context(a, &ctx) || cli_load_image(a, a->positional[0], &img) != FK_OK ||
+    if (cli_open_context(a, &ctx) || cli_load_image(a, a->positional[0], &img) != FK_OK ||
         fk_represent(ctx, img, &a->opt, &faces) != FK_OK) {
         rc = cli_fail();
     } else {
@@ -168,7 +168,7 @@ int cmd_detect(cli_args *a) {
     fk_image *img = NULL;
     fk_faces faces = {0};
     a->opt.image_names[0] = cli_image_label(a->positional[0]);
-    if (open_context(a, &ctx) || cli_load_image(a, a->positional[0], &img) != FK_OK ||
+    if (cli_open_context(a, &ctx) || cli_load_image(a, a->positional[0], &img) != FK_OK ||
         fk_detect(ctx, img, &a->opt, &faces) != FK_OK ||
         (a->out_path && write_annotated(img, &faces, a->out_path))) {
         rc = cli_fail();
