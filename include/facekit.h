@@ -66,8 +66,9 @@ typedef enum fk_status {
     FK_ENOFACE,   /* no face found and detection was enforced */
     FK_EMODEL,    /* a model file is missing or does not match its model */
     FK_EEXTERNAL, /* an external program (npm) or library (libcrypto) failed */
-    FK_ESPOOF     /* anti_spoofing judged a face a spoof (verify, gallery
-                     register and search refuse the image) */
+    FK_ESPOOF     /* anti_spoofing judged a face a spoof (represent, verify,
+                     analyze, gallery register and search refuse the
+                     image) */
 } fk_status;
 
 /* The message explaining the last failure on this thread; read it right
@@ -275,9 +276,11 @@ typedef struct fk_options {
                                  0 (default): every face */
     int anti_spoofing;        /* 1: every face found is checked by the
                                  anti-spoofing model (fk_face.is_real,
-                                 antispoof_score), and verify and gallery
-                                 register/search refuse a spoof (FK_ESPOOF,
-                                 see fk_faces_check_real); default 0 */
+                                 antispoof_score); represent, verify,
+                                 analyze and gallery register/search refuse
+                                 an image with a spoof (FK_ESPOOF, see
+                                 fk_faces_check_real), detect and
+                                 extract_faces report it; default 0 */
     const char *antispoof_model; /* the anti-spoofing model (role
                                  "anti-spoofing" in fk_models_list):
                                  "antispoof" (default) or "liveness" */
@@ -382,7 +385,11 @@ fk_status fk_detect(fk_context *ctx, const fk_image *img, const fk_options *opt,
                     fk_faces *out);
 
 /* Detect, align and embed every face, as fk_detect, and fill each face's
- * embedding (embedding_dim floats of opt's model, owned by *out). */
+ * embedding (embedding_dim floats of opt's model, owned by *out). With
+ * opt->anti_spoofing, an image with a face judged a spoof is refused
+ * (FK_ESPOOF naming opt->image_names[0], as fk_faces_check_real words it)
+ * before any embedding is made, as deepface's represent refuses it; only
+ * fk_detect and fk_extract_faces report the verdict without refusing. */
 fk_status fk_represent(fk_context *ctx, const fk_image *img,
                        const fk_options *opt, fk_faces *out);
 
@@ -524,7 +531,9 @@ void fk_analysis_free(fk_analysis *a);
  * faces of the image (one batch per model). ao NULL: every action with the
  * default models. FK_EINVAL for an unknown model name or a model that does
  * not give the action it was named for (the message lists the valid
- * ones); FK_EMODEL, FK_ENOFACE, FK_ENOMEM as the pipeline's other calls.
+ * ones); FK_EMODEL, FK_ENOFACE, FK_ENOMEM as the pipeline's other calls;
+ * with opt->anti_spoofing, FK_ESPOOF for an image with a face judged a
+ * spoof, as fk_represent (deepface's analyze refuses it too).
  * The caller owns *out (fk_analysis_free), empty on failure. */
 fk_status fk_analyze(fk_context *ctx, const fk_image *img, const fk_options *opt,
                      const fk_analyze_options *ao, fk_analysis *out);
@@ -991,9 +1000,10 @@ typedef struct fk_gallery_results {
  * The caller owns *out (fk_gallery_results_free), which is empty on
  * failure. FK_ENOFACE when img holds no face (with the handle's
  * enforce_detection; without it the whole image is the query); top_k must
- * be >= 0. */
+ * be >= 0. image_name labels the image in error messages ("IMG: no face
+ * detected", "IMG: face 1 ... looks like a spoof"); NULL says "query". */
 fk_status fk_gallery_search(fk_gallery *g, fk_context *ctx, const fk_image *img,
-                            int top_k, fk_gallery_results *out);
+                            const char *image_name, int top_k, fk_gallery_results *out);
 /* The same for one embedding of the gallery's dimension (FK_EINVAL on
  * another); *out is freed with fk_gallery_result_free. exclude_image_id
  * > 0 leaves that image's faces out (leave-one-out evaluation). */

@@ -214,7 +214,11 @@ fk_status fk_analyze(fk_context *ctx, const fk_image *img, const fk_options *opt
     fk_faces faces = {0};
     st = fk__detect_faces(fk__context_zoo(ctx), fk__context_pool(ctx), img, o.image_names[0],
                          &o, &faces, NULL, NULL);
-    if (st != FK_OK) return st;
+    if (st == FK_OK) st = fk__refuse_spoof(&faces, &o, o.image_names[0], img);
+    if (st != FK_OK) {
+        fk_faces_free(&faces);
+        return st;
+    }
     int n = faces.count;
     out->faces = calloc((size_t)(n ? n : 1), sizeof *out->faces);
     fk_attr_result *r = calloc((size_t)(n ? n : 1), sizeof *r);

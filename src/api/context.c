@@ -222,6 +222,12 @@ static fk_status refuse_spoof(const fk_faces *faces, const char *image_name,
     return FK_OK;
 }
 
+fk_status fk__refuse_spoof(const fk_faces *faces, const fk_options *o, const char *image_name,
+                           const fk_image *img) {
+    if (!o->anti_spoofing) return FK_OK;
+    return refuse_spoof(faces, image_name, o->antispoof_model, 1.0f / fk__image_scale(img));
+}
+
 fk_status fk_faces_check_real(const fk_faces *faces, const char *image_name,
                               const fk_options *opt) {
     fk__clear_error();
@@ -268,6 +274,7 @@ fk_status fk__represent_timed(fk_context *ctx, const fk_image *img,
     if (!times) times = &local;
     st = fk__detect_faces(ctx->zoo, ctx->pool, img, o.image_names[0], &o, out,
                          &times->detect_ms, &times->landmarks_ms);
+    if (st == FK_OK) st = fk__refuse_spoof(out, &o, o.image_names[0], img);
     if (st == FK_OK)
         st = fk__represent_faces(ctx->zoo, ctx->pool, img, &o, out,
                                 &times->align_ms, &times->embed_ms);
@@ -407,10 +414,8 @@ fk_status fk_verify(fk_context *ctx, const fk_image *img1, const fk_image *img2,
     st = verify_both_images(ctx, img1, img2, &o, &a, &b);
     /* A spoof anywhere refuses its image (facekit.h): checked in original
      * pixels, so the message gives the box the user sees. */
-    if (st == FK_OK && o.anti_spoofing)
-        st = refuse_spoof(&a, o.image_names[0], o.antispoof_model, 1.0f / fk__image_scale(img1));
-    if (st == FK_OK && o.anti_spoofing)
-        st = refuse_spoof(&b, o.image_names[1], o.antispoof_model, 1.0f / fk__image_scale(img2));
+    if (st == FK_OK) st = fk__refuse_spoof(&a, &o, o.image_names[0], img1);
+    if (st == FK_OK) st = fk__refuse_spoof(&b, &o, o.image_names[1], img2);
     int i = -1, j = -1;
     float d = 0;
     if (st == FK_OK) st = fk__closest_pair(&a, &b, o.metric, &i, &j, &d);

@@ -223,7 +223,7 @@ int cmd_find(cli_args *a) {
                 "%d removed, %d unreadable, %d without a face), %d faces, %.1f s\n",
                 index_path, st.files, st.unchanged, st.added, st.changed, st.removed,
                 st.unreadable, st.no_face, st.faces, st.seconds);
-    if (fk_gallery_search(g, ctx, img, a->top_k, &res) != FK_OK) {
+    if (fk_gallery_search(g, ctx, img, a->opt.image_names[0], a->top_k, &res) != FK_OK) {
         rc = cli_fail();
         goto done;
     }
@@ -345,7 +345,7 @@ int cmd_search(cli_args *a) {
     if (cli_open_context(a, &ctx) ||
         fk_gallery_open(db, &a->opt, gallery_options(a, 0, &go), &g) != FK_OK ||
         cli_load_image(a, a->positional[0], &img) != FK_OK ||
-        fk_gallery_search(g, ctx, img, a->top_k, &res) != FK_OK) {
+        fk_gallery_search(g, ctx, img, a->opt.image_names[0], a->top_k, &res) != FK_OK) {
         rc = cli_fail();
     } else {
         json_t *out = json_pack("{s:o}", "results", results_json(a, &res, NULL));

@@ -427,9 +427,9 @@ fk_status fk_gallery_register(fk_gallery *g, fk_context *ctx, const fk_image *im
     fk_options o = g->opt;
     o.image_names[0] = source;
     if (ro->max_faces > 0) o.max_faces = ro->max_faces;
+    /* With anti_spoofing, fk_represent refuses a spoofed photo (FK_ESPOOF),
+     * as deepface's register does: nothing is stored. */
     st = fk_represent(ctx, img, &o, &out->faces);
-    /* deepface's register refuses a spoofed photo: nothing is stored. */
-    if (st == FK_OK && o.anti_spoofing) st = fk_faces_check_real(&out->faces, source, &o);
     if (st == FK_OK && out->faces.count == 0)
         st = fk__fail(FK_ENOFACE, "%s: no face detected", source);
     if (st == FK_OK) {

@@ -214,6 +214,10 @@ static fk_status run_job(index_run *r, fk_context *ctx, index_job *j) {
     }
     fk_options o = r->opt;
     o.image_names[0] = path;
+    /* The folder is the user's own gallery: deepface's find checks only the
+     * query for spoofs, never the database images, and one spoof-looking
+     * photo must not stop the index. */
+    o.anti_spoofing = 0;
     st = fk_represent(ctx, img, &o, &j->faces);
     fk_image_free(img);
     if (st == FK_ENOFACE || (st == FK_OK && j->faces.count == 0)) {

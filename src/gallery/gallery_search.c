@@ -712,19 +712,19 @@ fk_status fk_gallery_search_embeddings(fk_gallery *g, const float *embeddings, i
     return st;
 }
 
-fk_status fk_gallery_search(fk_gallery *g, fk_context *ctx, const fk_image *img, int top_k,
-                            fk_gallery_results *out) {
+fk_status fk_gallery_search(fk_gallery *g, fk_context *ctx, const fk_image *img,
+                            const char *image_name, int top_k, fk_gallery_results *out) {
     fk__clear_error();
     if (!g || !ctx || !img || !out || top_k < 0)
         return fk__fail(FK_EINVAL, "fk_gallery_search: bad arguments (top_k >= 0)");
     memset(out, 0, sizeof *out);
     fk_faces faces = {0};
     fk_options o = g->opt;
-    if (!o.image_names[0]) o.image_names[0] = "query";
+    o.image_names[0] = image_name ? image_name : "query";
+    /* With anti_spoofing, fk_represent refuses a spoofed query (FK_ESPOOF),
+     * as deepface's find does; the gallery's own photos were checked when
+     * they were registered. */
     fk_status st = fk_represent(ctx, img, &o, &faces);
-    /* deepface's find refuses a spoofed query ("Spoof detected in given
-     * image."); the gallery's own photos were checked when registered. */
-    if (st == FK_OK && o.anti_spoofing) st = fk_faces_check_real(&faces, o.image_names[0], &o);
     if (st != FK_OK) {
         fk_faces_free(&faces);
         return st;

@@ -749,7 +749,7 @@ static void test_indexer(void) {
     snprintf(p, sizeof p, "%s/sample3.jpg", src);
     if (fk_image_load(p, 0, &img) == FK_OK) {
         fk_gallery_results r;
-        CHECK(fk_gallery_search(g, ctx, img, 3, &r) == FK_OK && r.count >= 1, "search: %s",
+        CHECK(fk_gallery_search(g, ctx, img, NULL, 3, &r) == FK_OK && r.count >= 1, "search: %s",
               fk_last_error());
         int zed = 0, sample3 = 0;
         for (int i = 0; i < r.count; i++)
@@ -802,7 +802,7 @@ static void test_indexer_scaled(void) {
     fk_image *img = NULL;
     fk_gallery_results res = {0};
     CHECK(fk_image_load(src, 0, &img) == FK_OK, "load sample1");
-    CHECK(g && img && fk_gallery_search(g, ctx, img, 1, &res) == FK_OK && res.count == 3,
+    CHECK(g && img && fk_gallery_search(g, ctx, img, NULL, 1, &res) == FK_OK && res.count == 3,
           "search: %s", fk_last_error());
     for (int i = 0; i < res.count; i++) {
         const fk_gallery_result *r = &res.items[i];
@@ -1005,7 +1005,7 @@ static void test_register(void) {
     fk_gallery *other = NULL;
     fk_gallery_results res = {0};
     if (fk_gallery_open(path, &o, NULL, &other) == FK_OK) {
-        fk_status s = fk_gallery_search(other, ctx, a, 0, &res);
+        fk_status s = fk_gallery_search(other, ctx, a, NULL, 0, &res);
         CHECK(s == FK_EINVAL && res.count == 0, "another model: %s", fk_last_error());
         char want[256];
         snprintf(want, sizeof want, "holds no faces for model MobileFaceNet, detector ssd, "
@@ -1023,7 +1023,7 @@ static void test_register(void) {
     CHECK(fk_gallery_open(path, &o, NULL, &norm) == FK_OK, "open Facenet2018: %s",
           fk_last_error());
     if (norm) {
-        CHECK(fk_gallery_search(norm, ctx, a, 0, &res) == FK_EINVAL &&
+        CHECK(fk_gallery_search(norm, ctx, a, NULL, 0, &res) == FK_EINVAL &&
                   strstr(fk_last_error(), "align on, normalization Facenet2018; it holds") &&
                   strstr(fk_last_error(), "pass --normalization base"),
               "no Facenet2018 faces yet: %s", fk_last_error());
@@ -1048,7 +1048,7 @@ static void test_register(void) {
           "l2_normalize refused: %s", fk_last_error());
     /* top_k 0 through the image search: the group's own faces at distance
      * ~0, every match within the threshold. */
-    CHECK(fk_gallery_search(g, ctx, a, 0, &res) == FK_OK && res.count == ndet,
+    CHECK(fk_gallery_search(g, ctx, a, NULL, 0, &res) == FK_OK && res.count == ndet,
           "search: %s", fk_last_error());
     for (int i = 0; i < res.count; i++) {
         int ok = res.items[i].count >= 2; /* itself, and its allowed duplicate */

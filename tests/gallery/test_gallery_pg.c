@@ -521,7 +521,7 @@ static void test_faces(const char *lfw) {
     fk_gallery_results none = {0};
     CHECK(fk_gallery_open(u, &mo, NULL, &gm) == FK_OK, "open MobileFaceNet: %s",
           fk_last_error());
-    CHECK(gm && again && fk_gallery_search(gm, ctx, again, 0, &none) == FK_EINVAL &&
+    CHECK(gm && again && fk_gallery_search(gm, ctx, again, NULL, 0, &none) == FK_EINVAL &&
               strstr(fk_last_error(), "holds no faces for model MobileFaceNet") &&
               strstr(fk_last_error(), "faces of model Dlib, detector ssd, align on: pass "
                                       "--model Dlib") && !strstr(fk_last_error(), password),
@@ -537,7 +537,7 @@ static void test_faces(const char *lfw) {
         fk_image *img = NULL;
         fk_gallery_results res = {0};
         if (fk_image_load(path, 0, &img) == FK_OK &&
-            fk_gallery_search(g, ctx, img, 3, &res) == FK_OK && res.count >= 1 &&
+            fk_gallery_search(g, ctx, img, NULL, 3, &res) == FK_OK && res.count >= 1 &&
             res.items[0].count >= 1) {
             const fk_gallery_match *m = &res.items[0].matches[0];
             if (!strcmp(m->identity, people[p].name) && m->distance <= m->threshold) right++;

@@ -78,7 +78,7 @@ int main(int argc, char **argv) {
     fk_gallery_register_result_free(&reg);
     /* top_k 0: every gallery face within the threshold, closest first. */
     fk_gallery_results res;
-    if (fk_gallery_search(g, ctx, b, 0, &res) != FK_OK) return fail("fk_gallery_search");
+    if (fk_gallery_search(g, ctx, b, "sample3.jpg", 0, &res) != FK_OK) return fail("fk_gallery_search");
     /* The closest of sample3's faces to alice must be the one verify
      * paired with her (its centre inside r.face2), within the threshold. */
     int best = -1;
