@@ -104,9 +104,9 @@ static const cli_option OPTIONS[] = {
     {O_ANTISPOOF_MODEL, "antispoof-model", "NAME",
      "the anti-spoofing model: antispoof (default) or\nliveness", 0},
     {O_ACTIONS, "actions", "LIST", "what to tell: age,gender,emotion,race (default all)", 0},
-    {O_AGE_MODEL, "age-model", "M", "age analyzer (default FaceRes-Attr; or GEAR)", 0},
-    {O_GENDER_MODEL, "gender-model", "M", "gender analyzer (default FaceRes-Attr; or GEAR,\nOarriaga-Gender)", 0},
-    {O_EMOTION_MODEL, "emotion-model", "M", "emotion analyzer (default Oarriaga-Emotion)", 0},
+    {O_AGE_MODEL, "age-model", "M", "age analyzer (default FaceApi-AgeGender; or\nFaceRes-Attr, GEAR)", 0},
+    {O_GENDER_MODEL, "gender-model", "M", "gender analyzer (default FaceApi-AgeGender; or\nFaceRes-Attr, GEAR, Oarriaga-Gender)", 0},
+    {O_EMOTION_MODEL, "emotion-model", "M", "emotion analyzer (default FaceApi-Expression; or\nOarriaga-Emotion)", 0},
     {O_RACE_MODEL, "race-model", "M", "race analyzer (default GEAR)", 0},
     {O_HELP, "help", NULL, "this help", 0},
 };
