@@ -10,7 +10,8 @@
 #   --test   also what only the test suite needs: a PostgreSQL server for
 #            the PostgreSQL gallery tests, man for the man page check, cwebp
 #            for the WebP tests, jq
-#            and python3 for the README examples check
+#            python3 for the README examples check, and PyTorch + h5py +
+#            NumPy for the Keras-model reference tests
 set -euo pipefail
 
 BUILD=(
@@ -30,6 +31,8 @@ BUILD=(
                         # static C++ library, bridged by src/gallery/ann_faiss.cpp
                         # (FK_WITH_FAISS)
   g++                   # that one C++ file
+  libhdf5-dev           # Keras .h5 weights of the deepface models users bring
+                        # (src/nn/keras_h5.c; FK_WITH_HDF5, optional)
 )
 MODELS=(
   npm                   # facekit models fetch
@@ -42,6 +45,10 @@ TEST=(
                         # decoder on a WebP made by Google's own encoder
   jq python3            # tests/cli/test_readme.sh re-runs the README examples
                         # (tests/tools/readme_examples.py; they pipe through jq)
+  python3-torch python3-h5py python3-numpy
+                        # tests/tools/keras_ref.py: the reference networks (random
+                        # weights written as Keras .h5) the deepface models'
+                        # C architectures are checked against
 )
 
 want=("${BUILD[@]}" "${MODELS[@]}")
