@@ -117,16 +117,17 @@ static int read_str_attr(hid_t loc, const char *name, str_list *l, const char **
     hid_t s = a >= 0 ? H5Aget_space(a) : -1;
     hid_t mt = -1;
     *why = "is not a list of strings";
-    if (t < 0 || s < 0 || H5Tget_class(t) != H5T_STRING) goto done;
+    if (t < 0 || s < 0) goto done;
     int nd = H5Sget_simple_extent_ndims(s);
     hssize_t np = H5Sget_simple_extent_npoints(s);
     if (nd < 0 || nd > 1 || np < 0) goto done;
-    if (np > MAX_LAYERS || l->count + np > MAX_LAYERS) {
-        *why = "lists too many names";
+    if (np == 0) { /* Keras writes an empty list as np.asarray([]): float64 */
+        rc = 0;
         goto done;
     }
-    if (np == 0) {
-        rc = 0;
+    if (H5Tget_class(t) != H5T_STRING) goto done;
+    if (np > MAX_LAYERS || l->count + np > MAX_LAYERS) {
+        *why = "lists too many names";
         goto done;
     }
     mt = H5Tcopy(H5T_C_S1);

@@ -39,12 +39,12 @@ static void put_names(hid_t loc, const char *attr, const char *const *names, int
     H5Tset_strpad(t, H5T_STR_NULLPAD);
     hsize_t d = (hsize_t)n;
     hid_t s = n ? H5Screate_simple(1, &d, NULL) : H5Screate(H5S_NULL);
-    if (!n) { /* an empty list, as h5py writes np.array([], dtype='S1') */
+    if (!n) { /* an empty list, as Keras writes it: np.asarray([]), float64 */
         H5Sclose(s);
         d = 0;
         s = H5Screate_simple(1, &d, NULL);
     }
-    hid_t a = H5Acreate2(loc, attr, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t a = H5Acreate2(loc, attr, n ? t : H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT);
     if (n) H5Awrite(a, t, buf);
     H5Aclose(a);
     H5Sclose(s);
