@@ -10,8 +10,9 @@
 #   --test   also what only the test suite needs: a PostgreSQL server for
 #            the PostgreSQL gallery tests, man for the man page check, cwebp
 #            for the WebP tests, jq
-#            and python3 for the README examples check, curl and wrk for
-#            the server's test and benchmarks
+#            python3 for the README examples check, curl and wrk for the
+#            server's test and benchmarks, and PyTorch + h5py + NumPy for
+#            the Keras-model reference tests
 set -euo pipefail
 
 BUILD=(
@@ -32,6 +33,8 @@ BUILD=(
                         # (FK_WITH_FAISS)
   g++                   # that one C++ file
   libmicrohttpd-dev     # facekit serve, the HTTP API (optional: FK_WITH_SERVER)
+  libhdf5-dev           # Keras .h5 weights of the deepface models users bring
+                        # (src/nn/keras_h5.c; FK_WITH_HDF5, optional)
 )
 MODELS=(
   npm                   # facekit models fetch
@@ -46,6 +49,10 @@ TEST=(
                         # (tests/tools/readme_examples.py; they pipe through jq)
   curl                  # tests/server/test_serve.sh drives facekit serve with it
   wrk                   # make bench-serve, make soak-serve (HTTP load)
+  python3-torch python3-h5py python3-numpy
+                        # tests/tools/keras_ref.py: the reference networks (random
+                        # weights written as Keras .h5) the deepface models'
+                        # C architectures are checked against
 )
 
 want=("${BUILD[@]}" "${MODELS[@]}")

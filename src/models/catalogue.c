@@ -39,6 +39,9 @@
     X(faceres_deep)                                                            \
     X(mobilefacenet)                                                           \
     X(mobileface)                                                              \
+    X(vgg_face)                                                                \
+    X(vgg_face_2622)                                                           \
+    X(deepid)                                                                  \
     X(opencv)                                                                  \
     X(mediapipe)                                                               \
     X(antispoof)                                                               \

@@ -119,7 +119,8 @@ static void test_catalogue(void) {
         CHECK(m->load && m->free && m->input && m->layout && m->normalization && m->output &&
                   m->summary && m->origin && m->license,
               "%s: incomplete description", m->name);
-        CHECK(m->files[0].path != NULL, "%s: no files", m->name);
+        CHECK(m->files[0].path != NULL || (m->user_file && m->load_file), "%s: no files",
+              m->name);
         for (int f = 0; f < FK_MODEL_MAX_FILES && m->files[f].path; f++) {
             if (m->files[f].package)
                 CHECK(in_package(&m->files[f]), "%s: %s/%s is in no package", m->name,
@@ -175,7 +176,7 @@ static void test_catalogue(void) {
             CHECK(0, "%s: role without a run path yet", m->name);
         }
     }
-    CHECK(recognizers == 5 && detectors == 5, "%d recognizers, %d detectors", recognizers,
+    CHECK(recognizers == 8 && detectors == 5, "%d recognizers, %d detectors", recognizers,
           detectors);
     /* The pinned thresholds, exactly. */
     float t = 0;
