@@ -76,8 +76,9 @@ test-asan: models
 # One run of everything speed: every model's graph at batch 1 and 8 on 1
 # thread and on every core with the sgemm ceiling measured in the same run,
 # verify of a photo pair, represent over LFW images, stage timings on
-# sample1.jpg, and the same models and tasks under TensorFlow.js (wasm:
-# face-api, Human's graph models) on the same inputs, printed as ratios with
+# sample1.jpg, analyze (all four actions) on one LFW face and on sample1's
+# three, and the same models and tasks under TensorFlow.js (wasm: face-api,
+# Human's graph models) on the same inputs, printed as ratios with
 # PASS/MISS against the targets. The peers' npm packages are pinned in
 # bench/peers/package-lock.json. Kernel GFLOP/s: build/bench_kernels.
 LFW_COUNT ?= 60

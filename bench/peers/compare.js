@@ -1,6 +1,6 @@
 // compare.js - facekit against its peers under TensorFlow.js (wasm) in one
 // run, on the same inputs, with the same weights; prints one table with the
-// ratios and PASS/MISS against the speed targets of issue 5.
+// ratios and PASS/MISS against the speed targets of issues 5 and 14.
 //
 //   node bench/peers/compare.js BUILD_DIR MODEL_HOME [LFW_DIR] [LFW_COUNT]
 //
@@ -8,8 +8,11 @@
 // this order: BUILD_DIR/bench_models --json (sgemm ceiling, every model at
 // batch 1 and 8 on 1 thread and on every core, verify of face-api's
 // sample1.jpg + sample3.jpg, represent over the first LFW_COUNT images of
-// LFW_DIR), BUILD_DIR/bench_pipeline --json (stages on sample1.jpg), then
-// faceapi.js and human.js on the same inputs. The peers run on one wasm
+// LFW_DIR), BUILD_DIR/bench_pipeline --json (stages on sample1.jpg; analyze
+// with every action and the default models on the first of those LFW images
+// and on sample1.jpg), then faceapi.js and human.js on the same inputs (for
+// analyze: the same graph files on the same crops of the faces facekit
+// found, from the pixels facekit decoded). The peers run on one wasm
 // thread (tfjs-backend-wasm has no threads in Node). Ratios are peer time /
 // facekit time (for represent: facekit images/s / peer images/s): above 1
 // means facekit is faster.
@@ -54,14 +57,20 @@ if (process.env.OPENBLAS_CORETYPE) {
   ceilings.push(`${own.sgemm_gflops[1].toFixed(1)} (OpenBLAS ${own.blas_core}, its own choice)`);
   fk.sgemm_gflops = fk.sgemm_gflops.map((g, i) => Math.max(g, own.sgemm_gflops[i]));
 }
-const stages = run(path.join(buildDir, 'bench_pipeline'), [photo, '10', '--json']);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fk-bench-'));
+// analyze: one face (the first LFW image, as represent takes them) and the
+// three of sample1.jpg.
+const analyzeImages = [...(fk.represent.paths.length ? [[fk.represent.paths[0], 'LFW']] : []), [photo, 'sample1']];
+const stages = run(path.join(buildDir, 'bench_pipeline'),
+  [photo, '10', '--json', '--pixels', tmp, ...analyzeImages.flatMap(([p]) => ['--analyze', p])]);
+const analyzeList = path.join(tmp, 'analyze.json');
+fs.writeFileSync(analyzeList, JSON.stringify(stages.analyze || []));
 const list = path.join(tmp, 'images.txt');
 fs.writeFileSync(list, fk.represent.paths.join('\n') + '\n');
 const peerArgs = [faceapiDir, photo, '10', '1', '--models', '--pair', ...pair];
 if (fk.represent.images > 0) peerArgs.push('--images', list);
 const fa = node('faceapi.js', peerArgs);
-const hu = fs.existsSync(humanDir) ? node('human.js', [humanDir, RUNS, '1']) : { models: {} };
+const hu = fs.existsSync(humanDir) ? node('human.js', [humanDir, RUNS, '1', '--analyze', analyzeList]) : { models: {} };
 fs.rmSync(tmp, { recursive: true, force: true });
 const loadAfter = fs.readFileSync('/proc/loadavg', 'utf8').trim();
 
@@ -82,8 +91,8 @@ console.log('-'.repeat(head.length + 20));
 const peerModels = { ...(fa.models || {}), ...(hu.models || {}) };
 const misses = [];
 const row = (label, f1, fn, p, target, ok, higherBetter = false) => {
-  const r1 = higherBetter ? f1 / p : p / f1;
-  const rn = higherBetter ? fn / p : p / fn;
+  const r1 = p == null ? null : higherBetter ? f1 / p : p / f1;
+  const rn = p == null ? null : higherBetter ? fn / p : p / fn;
   const pass = ok ? ok(r1, rn) : null;
   if (pass === false) misses.push(label);
   const unit = higherBetter ? '/s' : ' ms';
@@ -118,6 +127,18 @@ for (const [label, key] of [['stage detect (sample1)', 'detect_ms'], ['stage lan
   row(label, s1[key], sn[key], fa[key], '(info)', null);
 const sum = (s) => s.detect_ms + s.landmarks_ms + s.align_ms + s.embed_ms;
 row('stage pipeline (sample1)', sum(s1), sum(sn), fa.pipeline_ms, '(info)', null);
+// analyze: the analysis stage given the faces (each default model's crop,
+// input fill and graph runs over all the faces; target), then the whole
+// fk_analyze call with detection (facekit only: Human detects with its own
+// BlazeFace, not the SSD facekit uses).
+const analyzed = (stages.analyze || []).map((a, k) => ({ fk: a, peer: (hu.analyze || [])[k], tag: analyzeImages[k][1] }));
+for (const { fk: a, peer, tag } of analyzed) {
+  const n = a.faces.length;
+  const b1 = a.by_threads[0], bn = a.by_threads[a.by_threads.length - 1];
+  row(`analyze ${n} face${n === 1 ? '' : 's'} (${tag})`, b1.stage_ms, bn.stage_ms, peer ? peer.stage_ms : null,
+    `${tn}T>=5x`, peer ? (r1, rn) => rn >= 5 : null);
+  row(`  whole call, with detect`, b1.call_ms, bn.call_ms, null, '(info)', null);
+}
 
 console.log(`\nshare of the ${tn}-thread sgemm ceiling (${fk.sgemm_gflops[1].toFixed(1)} GFLOP/s), better of batch 1 and 8:`);
 for (const m of fk.models) {
@@ -126,6 +147,26 @@ for (const m of fk.models) {
   const target = ['Dlib', 'FaceRes'].includes(m.name);
   if (target && frac < 0.5) misses.push(`${m.name} ceiling`);
   console.log(`  ${pad(m.name, 14)} ${m.gflop.toFixed(3).padStart(7)} GFLOP  ${best.toFixed(1).padStart(6)} GFLOP/s  ${(100 * frac).toFixed(0).padStart(3)}%${target ? `  target >=50% ${verdict(frac >= 0.5)}` : ''}`);
+}
+if (analyzed.length) {
+  const t = analyzed[0].fk.by_threads;
+  console.log(`\nanalyze (all four actions; facekit median of ${stages.runs}, peer of ${RUNS} runs), ms per model over all the faces, facekit ${t[0].threads}T / ${t[t.length - 1].threads}T / peer:`);
+  // Largest difference of the outputs (facekit's printed to 6 digits): the
+  // same graphs on the same crops give the same values.
+  const diff = { age: 0, man: 0, emotion: 0, race: 0 };
+  for (const { fk: a, peer, tag } of analyzed) {
+    const parts = a.models.map((m, i) => `${m} ${a.by_threads.map((b) => b.model_ms[i].toFixed(1)).join(' / ')} / ${peer ? peer.model_ms[m].toFixed(1) : '-'}`);
+    console.log(`  ${pad(`${a.faces.length} (${tag})`, 12)} ${parts.join(';  ')}`);
+    for (let i = 0; peer && i < a.faces.length; i++) {
+      const f = a.faces[i], p = peer.faces[i];
+      diff.age = Math.max(diff.age, Math.abs(f.age - p.age));
+      diff.man = Math.max(diff.man, Math.abs(f.man - p.man));
+      for (const key of ['emotion', 'race']) f[key].forEach((v, j) => { diff[key] = Math.max(diff[key], Math.abs(v - p[key][j])); });
+    }
+  }
+  if (analyzed.every((a) => a.peer)) {
+    console.log(`  outputs, largest |facekit - peer| (peer on facekit's decoded pixels): age ${diff.age.toExponential(1)} years, P(man) ${diff.man.toExponential(1)}, emotion ${diff.emotion.toExponential(1)}, race ${diff.race.toExponential(1)}`);
+  }
 }
 console.log(`\npeak RSS of bench_models: ${fk.peak_rss_mb.pipeline.toFixed(0)} MB after verify + represent, ${fk.peak_rss_mb.total.toFixed(0)} MB with every model loaded`);
 console.log(misses.length ? `MISS: ${misses.join(', ')}` : 'all targets PASS');

@@ -3,17 +3,33 @@
 // in the model home, which @vladmandic/human 3.3.6 loads too), run by
 // TensorFlow.js 4.22 with the wasm backend in Node. Prints one JSON object.
 //
-//   node bench/peers/human.js HUMAN_MODELS_DIR [RUNS] [THREADS]
+//   node bench/peers/human.js HUMAN_MODELS_DIR [RUNS] [THREADS] [--analyze FILE]
 //
 // For each model: model.execute on a fixed-size input of pseudo-random
 // values, asking for the same output node facekit reads (so both run the
 // same sub-graph), at batch 1 and at batch 8 (milliseconds per item), the
 // median of RUNS (at most 5 at batch 8) after a warm-up run.
+//
+// --analyze FILE: the "analyze" list of bench_pipeline --json (images, the
+// faces facekit detected, its outputs). For each image, decoded with
+// jpeg-js or read from the raw pixels facekit decoded (bench_pipeline
+// --pixels; not timed), the analysis stage as facekit's fk_analyze runs it
+// with its default models: FaceRes-Attr (faceres.json, gender_pred and
+// age_pred), Oarriaga-Emotion (emotion.json) and GEAR (gear.json), each
+// once over all the faces in one batch: tf.image.cropAndResize of the
+// faces' boxes (the box enlarged 1.2x and squared, GEAR's sub-box; the
+// boxes placed so that cropAndResize samples the same points as facekit's
+// bilinear crop), the model's input scaling (gray for emotion), execute,
+// outputs read back. Median of RUNS after a warm-up, in total and per
+// model; the outputs are returned too, reduced the way facekit reduces
+// them (age: expectation over FaceRes's 100 bins), for compare.js to check
+// that both sides computed the same thing.
 
 'use strict';
 
 const fs = require('fs');
 const path = require('path');
+const jpeg = require('jpeg-js');
 const tf = require('@tensorflow/tfjs');
 const wasm = require('@tensorflow/tfjs-backend-wasm');
 
@@ -77,10 +93,155 @@ function timeExecute(model, input, outputs, runs) {
   return median(times);
 }
 
+// An image as a float32 [1, h, w, 3] tensor of 0..255: facekit's decoded
+// pixels when bench_pipeline wrote them (raw RGB), else the JPEG decoded
+// with jpeg-js (alpha dropped).
+function readImage(item) {
+  if (item.pixels) {
+    const raw = fs.readFileSync(item.pixels);
+    if (raw.length !== item.width * item.height * 3) throw new Error(`${item.pixels}: not ${item.width}x${item.height} RGB`);
+    return tf.tensor4d(Float32Array.from(raw), [1, item.height, item.width, 3]);
+  }
+  const raw = jpeg.decode(fs.readFileSync(item.image), { useTArray: true, formatAsRGBA: true });
+  const rgb = new Float32Array(raw.width * raw.height * 3);
+  for (let i = 0, j = 0; i < raw.data.length; i += 4, j += 3) {
+    rgb[j] = raw.data[i];
+    rgb[j + 1] = raw.data[i + 1];
+    rgb[j + 2] = raw.data[i + 2];
+  }
+  return tf.tensor4d(rgb, [1, raw.height, raw.width, 3]);
+}
+
+const FACE_SCALE = 1.2;
+// facekit's analyzers (src/models/faceres_attr.c, oarriaga_emotion.c,
+// gear.c): file, outputs, input size, sub-box of the square face box
+// [top, left, bottom, right], input scaling of the 0..255 crop.
+let gray = null; // the gray weights, made once the backend is ready
+const ANALYZERS = {
+  'FaceRes-Attr': {
+    file: 'faceres.json', outputs: ['gender_pred/Sigmoid', 'age_pred/Softmax'], size: 224, sub: null,
+    prep: (crops) => crops,
+  },
+  'Oarriaga-Emotion': {
+    file: 'emotion.json', outputs: ['Identity'], size: 64, sub: null,
+    prep: (crops) => tf.mul(tf.sub(tf.div(tf.sum(tf.mul(crops, gray), -1, true), 255), 0.5), 2),
+  },
+  GEAR: {
+    file: 'gear.json', outputs: ['Identity', 'Identity_1', 'Identity_2'], size: 198, sub: [0, 0.1, 0.9, 0.9],
+    prep: (crops) => tf.div(crops, 255),
+  },
+};
+
+// cropAndResize boxes (normalized y1, x1, y2, x2) sampling what facekit's
+// fk__attr_crop_fill samples: output pixel i at y0 + (i + 0.5) * bh / size
+// - 0.5; cropAndResize puts it at y1 * (H - 1) + i * (y2 - y1) * (H - 1) /
+// (size - 1), so y1 and y2 are the first and last sample over H - 1.
+function cropBoxes(faces, a, width, height) {
+  const boxes = [];
+  for (const f of faces) {
+    const side = Math.max(f.w, f.h) * FACE_SCALE;
+    let x0 = f.x + f.w / 2 - side / 2, y0 = f.y + f.h / 2 - side / 2, bw = side, bh = side;
+    if (a.sub) {
+      x0 += a.sub[1] * side;
+      y0 += a.sub[0] * side;
+      bw = (a.sub[3] - a.sub[1]) * side;
+      bh = (a.sub[2] - a.sub[0]) * side;
+    }
+    const first = (o, b) => o + (0.5 * b) / a.size - 0.5;
+    const last = (o, b) => o + ((a.size - 0.5) * b) / a.size - 0.5;
+    boxes.push(first(y0, bh) / (height - 1), first(x0, bw) / (width - 1),
+      last(y0, bh) / (height - 1), last(x0, bw) / (width - 1));
+  }
+  return boxes;
+}
+
+// One analyzer over all the faces: crop, scale, execute, read back.
+function runAnalyzer(a, image, boxes, n) {
+  const outs = tf.tidy(() => {
+    const crops = tf.image.cropAndResize(image, tf.tensor2d(boxes, [n, 4]),
+      tf.tensor1d(new Array(n).fill(0), 'int32'), [a.size, a.size], 'bilinear', 0);
+    const out = a.model.execute(a.prep(crops), a.outputs);
+    return Array.isArray(out) ? out : [out];
+  });
+  const data = outs.map((t) => t.dataSync());
+  tf.dispose(outs);
+  return data;
+}
+
+// The outputs reduced as facekit reduces them (compare.js compares them).
+function reduce(name, data, n) {
+  const faces = [];
+  for (let i = 0; i < n; i++) {
+    const r = {};
+    if (name === 'FaceRes-Attr') {
+      r.man = Math.min(1, Math.max(0, data[0][i]));
+      let years = 0, total = 0;
+      for (let k = 0; k < 100; k++) {
+        years += k * data[1][i * 100 + k];
+        total += data[1][i * 100 + k];
+      }
+      r.age = total > 0 ? years / total : 0;
+    } else if (name === 'Oarriaga-Emotion') {
+      const p = Array.from(data[0].slice(i * 7, i * 7 + 7));
+      const s = p.reduce((x, y) => x + y, 0);
+      r.emotion = p.map((v) => v / s);
+    } else {
+      const p = Array.from(data[2].slice(i * 5, i * 5 + 5));
+      const s = p.reduce((x, y) => x + y, 0);
+      r.race = p.map((v) => v / s);
+    }
+    faces.push(r);
+  }
+  return faces;
+}
+
+async function analyze(dir, file, runs) {
+  const list = JSON.parse(fs.readFileSync(file, 'utf8'));
+  if (!gray) gray = tf.tensor1d([0.2989, 0.5870, 0.1140]);
+  const loaded = {};
+  const result = [];
+  for (const item of list) {
+    const names = item.models.filter((m) => ANALYZERS[m]);
+    for (const m of names) {
+      if (!loaded[m]) loaded[m] = { ...ANALYZERS[m], model: await loadGraph(path.join(dir, ANALYZERS[m].file)) };
+    }
+    const image = readImage(item);
+    const [, height, width] = image.shape;
+    const n = item.faces.length;
+    const faces = item.faces.map(() => ({}));
+    const once = (perModel) => {
+      for (const m of names) {
+        const t0 = performance.now();
+        const data = runAnalyzer(loaded[m], image, cropBoxes(item.faces, loaded[m], width, height), n);
+        if (perModel) perModel[m].push(performance.now() - t0);
+        else reduce(m, data, n).forEach((r, i) => Object.assign(faces[i], r));
+      }
+    };
+    once(null); // warm-up, keeping the outputs
+    const per = Object.fromEntries(names.map((m) => [m, []]));
+    const total = [];
+    for (let r = 0; r < runs; r++) {
+      const t0 = performance.now();
+      once(per);
+      total.push(performance.now() - t0);
+    }
+    tf.dispose(image);
+    result.push({
+      image: item.image, pixels: item.pixels ? 'facekit' : 'jpeg-js', width, height, faces,
+      stage_ms: median(total), model_ms: Object.fromEntries(names.map((m) => [m, median(per[m])])),
+    });
+  }
+  for (const m of Object.values(loaded)) m.model.dispose();
+  return result;
+}
+
 async function main() {
-  const [dir, runsArg, threadsArg] = process.argv.slice(2);
-  if (!dir) {
-    console.error('usage: node human.js HUMAN_MODELS_DIR [RUNS] [THREADS]');
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--analyze');
+  const analyzeFile = at >= 0 ? args.splice(at, 2)[1] : null;
+  const [dir, runsArg, threadsArg] = args;
+  if (!dir || (at >= 0 && !analyzeFile)) {
+    console.error('usage: node human.js HUMAN_MODELS_DIR [RUNS] [THREADS] [--analyze FILE]');
     process.exit(2);
   }
   const runs = Number(runsArg || 5);
@@ -109,6 +270,7 @@ async function main() {
     result.models[name] = entry;
     model.dispose();
   }
+  if (analyzeFile) result.analyze = await analyze(dir, analyzeFile, runs);
   console.log(JSON.stringify(result, null, 2));
 }
 

@@ -20,6 +20,8 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "api/profile.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "detect/detect.h"
 #include "models/model.h"
@@ -199,9 +201,13 @@ static void fill_action(int i, const fk_model_desc *m, const fk_attr_result *r, 
     }
 }
 
-fk_status fk_analyze(fk_context *ctx, const fk_image *img, const fk_options *opt,
-                     const fk_analyze_options *ao, fk_analysis *out) {
+fk_status fk__analyze_timed(fk_context *ctx, const fk_image *img, const fk_options *opt,
+                            const fk_analyze_options *ao, fk_analysis *out,
+                            fk__analyze_times *times) {
     fk__clear_error();
+    fk__analyze_times local;
+    if (!times) times = &local;
+    memset(times, 0, sizeof *times);
     if (!ctx || !out) return fk__fail(FK_EINVAL, "fk_analyze: ctx and out are required");
     memset(out, 0, sizeof *out);
     fk_analyze_options a;
@@ -217,8 +223,10 @@ fk_status fk_analyze(fk_context *ctx, const fk_image *img, const fk_options *opt
     if (st != FK_OK) return st;
 
     fk_faces faces = {0};
+    double t0 = fk__now_ms();
     st = fk__detect_faces(fk__context_zoo(ctx), fk__context_pool(ctx), img, o.image_names[0],
                          &o, &faces, NULL, NULL);
+    times->detect_ms = fk__now_ms() - t0;
     if (st == FK_OK) st = fk__refuse_spoof(&faces, &o, o.image_names[0], img);
     if (st != FK_OK) {
         fk_faces_free(&faces);
@@ -234,8 +242,13 @@ fk_status fk_analyze(fk_context *ctx, const fk_image *img, const fk_options *opt
         int first_use = 1;
         for (int k = 0; k < i; k++) first_use &= models[k] != models[i];
         if (!first_use) continue;
+        double tm = fk__now_ms();
         st = fk__zoo_analyze(fk__context_zoo(ctx), models[i], fk__context_pool(ctx), img,
                              faces.faces, n, r);
+        tm = fk__now_ms() - tm;
+        times->analyze_ms += tm;
+        times->model[times->model_count] = models[i]->name;
+        times->model_ms[times->model_count++] = tm;
         if (st != FK_OK) st = st == FK_EMODEL ? st : fk__fail_prefix(st, "%s", o.image_names[0]);
         for (int k = i; st == FK_OK && k < NACTIONS; k++)
             if (models[k] == models[i]) fill_action(k, models[i], r, n, out->faces);
@@ -253,4 +266,9 @@ fk_status fk_analyze(fk_context *ctx, const fk_image *img, const fk_options *opt
     fk_faces_free(&faces);
     if (st != FK_OK) fk_analysis_free(out);
     return st;
+}
+
+fk_status fk_analyze(fk_context *ctx, const fk_image *img, const fk_options *opt,
+                     const fk_analyze_options *ao, fk_analysis *out) {
+    return fk__analyze_timed(ctx, img, opt, ao, out, NULL);
 }

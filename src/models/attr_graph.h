@@ -57,8 +57,12 @@ fk_status fk__attr_graph_run(fk_attr_graph *g, const fk_image *img, const fk_fac
                             fk_pool *pool,
                             fk_attr_take_fn take, void *ctx);
 
-/* Fill dst (size * size * channels) with one face's crop: exposed for the
- * tests. */
+/* The largest input side the crop fills (its column table is on the
+ * stack); the analyzers' inputs are 64 to 224. */
+#define FK_ATTR_MAX_SIZE 1024
+
+/* Fill dst (size * size * channels, size <= FK_ATTR_MAX_SIZE) with one
+ * face's crop: exposed for the tests. */
 void fk__attr_crop_fill(const fk_image *img, const fk_face *f, float scale, const float sub[4],
                        int size, int channels, fk_attr_fill fill, float *dst);
 
