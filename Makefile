@@ -27,7 +27,7 @@ LFW        := ../shared/data/lfw-devtrain
 # before it builds (the build itself is parallel: cmake --build -j).
 .NOTPARALLEL:
 .PHONY: all deps deps-test build install models demo test test-release test-asan bench \
-        bench-search eval clean
+        bench-search bench-serve soak-serve eval clean
 
 all: build
 
@@ -93,6 +93,19 @@ DIM  ?= 128
 ANN  ?= hnsw
 bench-search: build
 	@$(BUILD)/bench_search --rows $(ROWS) --dim $(DIM) --ann $(ANN)
+
+# facekit serve under wrk on loopback: requests/s, p50/p99 of /verify and
+# /represent (LFW images, base64 JSON) at concurrency 1, 2, 8, 32, and the
+# ratio to the same work in-process (SERVE_DUR per point, SERVE_WORKERS).
+# soak-serve: /verify at saturation for SOAK_MIN minutes, 5xx and RSS drift.
+SERVE_DUR     ?= 10s
+SERVE_WORKERS ?= $(shell nproc)
+SOAK_MIN      ?= 10
+bench-serve: build
+	@bench/bench_serve.sh $(BUILD) $(LFW)/images $(SERVE_DUR) $(SERVE_WORKERS)
+
+soak-serve: build
+	@bench/bench_serve.sh --soak $(BUILD) $(LFW)/images $(SOAK_MIN) $(SERVE_WORKERS)
 
 eval: models
 	$(FACEKIT) eval --pairs $(LFW)/pairsDevTrain.txt --images $(LFW)/images

@@ -15,7 +15,11 @@
 #      api                        the pipeline and everything under it
 #      gallery                    core only: it reaches the pipeline
 #                                 through the public API (facekit.h)
+#      json                       facekit.h only: the deepface-shaped JSON
+#                                 of results, shared by cli and server
 #      cli, server, python        facekit.h and their own headers only
+#                                 (cli and server: json too; cli: server,
+#                                 whose `facekit serve` it dispatches)
 #    include/facekit.h is the public contract: any file may include it. A
 #    folder not in the table is an error, so a new one gets placed.
 # 2. Length. A file under SRC_DIR longer than 800 lines must say why in its
@@ -42,8 +46,9 @@ declare -A allow=(
   [verify]="detect align represent analyze models image nn core"
   [api]="detect align represent analyze verify models image nn core"
   [gallery]="core"
-  [cli]=""
-  [server]=""
+  [json]=""
+  [cli]="json server"
+  [server]="json"
   [python]=""
 )
 

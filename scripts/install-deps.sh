@@ -10,7 +10,8 @@
 #   --test   also what only the test suite needs: a PostgreSQL server for
 #            the PostgreSQL gallery tests, man for the man page check, cwebp
 #            for the WebP tests, jq
-#            and python3 for the README examples check
+#            and python3 for the README examples check, curl and wrk for
+#            the server's test and benchmarks
 set -euo pipefail
 
 BUILD=(
@@ -30,6 +31,7 @@ BUILD=(
                         # static C++ library, bridged by src/gallery/ann_faiss.cpp
                         # (FK_WITH_FAISS)
   g++                   # that one C++ file
+  libmicrohttpd-dev     # facekit serve, the HTTP API (optional: FK_WITH_SERVER)
 )
 MODELS=(
   npm                   # facekit models fetch
@@ -42,6 +44,8 @@ TEST=(
                         # decoder on a WebP made by Google's own encoder
   jq python3            # tests/cli/test_readme.sh re-runs the README examples
                         # (tests/tools/readme_examples.py; they pipe through jq)
+  curl                  # tests/server/test_serve.sh drives facekit serve with it
+  wrk                   # make bench-serve, make soak-serve (HTTP load)
 )
 
 want=("${BUILD[@]}" "${MODELS[@]}")

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "facekit.h"
+#include "json/results_json.h"
 
 /* Parsed command line: positional arguments plus the pipeline options. */
 typedef struct cli_args {
@@ -82,9 +83,8 @@ void cli_print_json(json_t *v);
 /* Print "facekit: <fk_last_error()>" and return exit code 1. */
 int cli_fail(void);
 
-/* A face's facial_area object (deepface's field names). */
-json_t *cli_facial_area(const fk_face *f);
-/* With --anti-spoofing, add the face's is_real and antispoof_score to the
+/* The JSON of results (facial_area, verify, represent, analyze, gallery) is
+ * json/results_json.h's, shared with the server. With --anti-spoofing, add the face's is_real and antispoof_score to the
  * object o (deepface's field names); without it, o keeps deepface's shape. */
 void cli_spoof_fields(json_t *o, const cli_args *a, const fk_face *f);
 /* o with cli_spoof_fields added, returned (for json_pack chains). */

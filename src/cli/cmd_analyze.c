@@ -11,41 +11,6 @@
 
 #include "cli/cli.h"
 
-/* One face as deepface's analyze prints it. */
-static json_t *face_json(const fk_face_analysis *f) {
-    json_t *o = json_object();
-    /* deepface prints int(apparent_age); fk_face_analysis.age keeps the
-     * fraction for library users */
-    if (f->actions & FK_ACTION_AGE)
-        json_object_set_new(o, "age", json_integer((json_int_t)f->age));
-    if (f->actions & FK_ACTION_GENDER) {
-        json_object_set_new(o, "gender", json_pack("{s:f, s:f}", "Woman", (double)f->woman,
-                                                   "Man", (double)f->man));
-        json_object_set_new(o, "dominant_gender", json_string(f->dominant_gender));
-    }
-    if (f->actions & FK_ACTION_EMOTION) {
-        json_t *e = json_object();
-        for (int k = 0; k < FK_EMOTIONS; k++)
-            json_object_set_new(e, fk_emotion_name(k), json_real(f->emotion[k]));
-        json_object_set_new(o, "emotion", e);
-        json_object_set_new(o, "dominant_emotion", json_string(f->dominant_emotion));
-    }
-    if (f->actions & FK_ACTION_RACE) {
-        json_t *r = json_object();
-        for (int k = 0; k < f->race_count; k++)
-            json_object_set_new(r, f->race_names[k], json_real(f->race[k]));
-        json_object_set_new(o, "race", r);
-        json_object_set_new(o, "dominant_race", json_string(f->dominant_race));
-    }
-    json_object_set_new(o, "region", cli_facial_area(&f->face));
-    json_object_set_new(o, "face_confidence", json_real(f->face.confidence));
-    if (f->face.spoof_checked) {
-        json_object_set_new(o, "is_real", json_boolean(f->face.is_real));
-        json_object_set_new(o, "antispoof_score", json_real(f->face.antispoof_score));
-    }
-    return o;
-}
-
 int cmd_analyze(cli_args *a) {
     if (a->npositional != 1) {
         fprintf(stderr, "facekit: usage: facekit analyze IMG [--actions age,gender,emotion,race] "
@@ -77,9 +42,7 @@ int cmd_analyze(cli_args *a) {
         rc = cli_fail();
         goto done;
     }
-    json_t *list = json_array();
-    for (int i = 0; i < res.count; i++) json_array_append_new(list, face_json(&res.faces[i]));
-    cli_print_json(list);
+    cli_print_json(rj_analysis(&res));
 done:
     fk_analysis_free(&res);
     fk_image_free(img);

@@ -180,7 +180,7 @@ int cmd_extract_faces(cli_args *a) {
         }
         if (rc) break;
         json_array_append_new(list, cli_with_spoof(json_pack("{s:o, s:o, s:f, s:o, s:i, s:i, s:i}", "face", face,
-                                              "facial_area", cli_facial_area(&c->face),
+                                              "facial_area", rj_facial_area(&c->face),
                                               "confidence", (double)c->face.confidence,
                                               "eyes_in_face", eyes_json(c),
                                               "width", c->image->width, "height",

@@ -72,71 +72,6 @@ static void on_warn(void *user, const char *msg) {
 
 /* ---- JSON --------------------------------------------------------------- */
 
-static json_t *eyes_or_null(int known, fk_point p) {
-    return known ? json_pack("[f, f]", (double)p.x, (double)p.y) : json_null();
-}
-
-/* The facial_area fields of one side of a match ("target" or "source"). */
-static void area_fields(json_t *o, const char *side, const fk_face *f) {
-    const char *names[4] = {"x", "y", "w", "h"};
-    float v[4] = {f->x, f->y, f->w, f->h};
-    char key[32];
-    for (int i = 0; i < 4; i++) {
-        snprintf(key, sizeof key, "%s_%s", side, names[i]);
-        json_object_set_new(o, key, json_integer((int)(v[i] + 0.5f)));
-    }
-}
-
-/* One match: deepface's find columns (identity, hash, target_*, source_*,
- * threshold, distance, confidence) plus facekit's eyes. dir (find): the
- * identity is the image's path under it, the name an extra field; NULL
- * (search): the identity is the registered name, the source an extra. */
-static json_t *match_json(const fk_gallery_match *m, const fk_face *q, const char *dir) {
-    json_t *o = json_object();
-    if (dir) {
-        char file[4096];
-        snprintf(file, sizeof file, "%s/%s", dir, m->path);
-        json_object_set_new(o, "identity", json_string(file));
-        json_object_set_new(o, "name", json_string(m->identity));
-    } else {
-        json_object_set_new(o, "id", json_integer((json_int_t)m->face_id));
-        json_object_set_new(o, "identity", json_string(m->identity));
-        json_object_set_new(o, "img_name", json_string(m->identity)); /* deepface's search */
-        json_object_set_new(o, "source", json_string(m->path));
-    }
-    json_object_set_new(o, "hash", json_string(m->hash));
-    area_fields(o, "target", &m->area);
-    json_object_set_new(o, "target_left_eye", eyes_or_null(m->has_eyes, m->area.left_eye));
-    json_object_set_new(o, "target_right_eye", eyes_or_null(m->has_eyes, m->area.right_eye));
-    area_fields(o, "source", q);
-    json_object_set_new(o, "threshold", json_real(m->threshold));
-    json_object_set_new(o, "distance", json_real(m->distance));
-    float conf = 0;
-    if (fk_confidence(m->distance, m->threshold, &conf) == FK_OK)
-        json_object_set_new(o, "confidence", json_real(conf));
-    else
-        json_object_set_new(o, "confidence", json_null());
-    return o;
-}
-
-/* Every query face with its matches within the threshold (the library
- * already cut them to that with top_k 0; with --top-k, here). */
-static json_t *results_json(const cli_args *a, const fk_gallery_results *r, const char *dir) {
-    json_t *list = json_array();
-    for (int i = 0; i < r->count; i++) {
-        const fk_gallery_result *res = &r->items[i];
-        json_t *matches = json_array();
-        for (int k = 0; k < res->count; k++)
-            if (res->matches[k].distance <= res->matches[k].threshold)
-                json_array_append_new(matches, match_json(&res->matches[k], &res->face, dir));
-        json_array_append_new(list, cli_with_spoof(json_pack("{s:o, s:f, s:o}", "source_area",
-                                              cli_facial_area(&res->face), "face_confidence",
-                                              (double)res->face.confidence, "matches", matches),
-                                              a, &res->face));
-    }
-    return list;
-}
-
 /* Which method answered (the first face's; all faces of one call are
  * answered alike), and a warning when the ANN index file was not usable. */
 static void method_json(fk_gallery *g, const fk_gallery_results *r, const cli_args *a,
@@ -147,14 +82,6 @@ static void method_json(fk_gallery *g, const fk_gallery_results *r, const cli_ar
     fk_gallery_ann_info info;
     if (fk_gallery_get_ann_info(g, &info) == FK_OK && info.note[0] && !a->quiet)
         fprintf(stderr, "facekit: warning: %s\n", info.note);
-}
-
-static json_t *config_json(fk_gallery *g, json_t *o) {
-    fk_gallery_stats s;
-    if (fk_gallery_get_stats(g, &s) != FK_OK) return o;
-    json_object_set_new(o, "model", json_string(s.model));
-    json_object_set_new(o, "detector_backend", json_string(s.detector));
-    return o;
 }
 
 /* The gallery's own options from --search-method and --ann; create: the
@@ -227,8 +154,8 @@ int cmd_find(cli_args *a) {
         rc = cli_fail();
         goto done;
     }
-    json_t *out = json_pack("{s:o}", "results", results_json(a, &res, dir));
-    config_json(g, out);
+    json_t *out = json_pack("{s:o}", "results", rj_gallery_results(&res, a->opt.anti_spoofing, dir));
+    rj_gallery_config(g, out);
     json_object_set_new(out, "similarity_metric", json_string(a->opt.metric));
     method_json(g, &res, a, out);
     json_object_set_new(out, "index", json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f}",
@@ -300,27 +227,12 @@ int cmd_register(cli_args *a) {
          * password. */
         fk_gallery_stats gs;
         const char *where = fk_gallery_get_stats(g, &gs) == FK_OK ? gs.location : db;
-        json_t *faces = json_array();
-        for (int i = 0; i < res.faces.count; i++)
-            json_array_append_new(faces, cli_with_spoof(json_pack("{s:I, s:o, s:f}", "face_id",
-                                                   (json_int_t)res.face_ids[i], "facial_area",
-                                                   cli_facial_area(&res.faces.faces[i]),
-                                                   "face_confidence",
-                                                   (double)res.faces.faces[i].confidence),
-                                                   a, &res.faces.faces[i]));
-        json_t *out = json_pack("{s:b, s:i, s:b, s:s, s:s, s:o, s:s}", "registered",
-                                !res.duplicate, "inserted", res.faces.count, "duplicate",
-                                res.duplicate, "identity", id, "source",
-                                res.path ? res.path : source, "faces", faces, "db", where);
-        if (res.duplicate_identity)
-            json_object_set_new(out, "duplicate_of",
-                                json_pack("{s:s, s:s}", "identity", res.duplicate_identity,
-                                          "source", res.duplicate_path));
+        json_t *out = rj_register(&res, id, source, where, a->opt.anti_spoofing);
         if (res.duplicate && !a->quiet)
             fprintf(stderr, "facekit: %s is already registered as %s (%s): nothing stored; "
                     "pass --allow-duplicates to store it again\n", source,
                     res.duplicate_identity, res.duplicate_path);
-        cli_print_json(config_json(g, out));
+        cli_print_json(rj_gallery_config(g, out));
     }
     fk_gallery_register_result_free(&res);
     fk_image_free(img);
@@ -348,8 +260,8 @@ int cmd_search(cli_args *a) {
         fk_gallery_search(g, ctx, img, a->opt.image_names[0], a->top_k, &res) != FK_OK) {
         rc = cli_fail();
     } else {
-        json_t *out = json_pack("{s:o}", "results", results_json(a, &res, NULL));
-        config_json(g, out);
+        json_t *out = json_pack("{s:o}", "results", rj_gallery_results(&res, a->opt.anti_spoofing, NULL));
+        rj_gallery_config(g, out);
         json_object_set_new(out, "similarity_metric", json_string(a->opt.metric));
         method_json(g, &res, a, out);
         json_object_set_new(out, "time", json_real(cli_now_s() - t0));

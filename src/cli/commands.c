@@ -18,33 +18,8 @@ double cli_now_s(void) {
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static json_t *point_json(fk_point p) {
-    return json_pack("[f, f]", (double)p.x, (double)p.y);
-}
-
-json_t *cli_facial_area(const fk_face *f) {
-    json_t *o = json_pack("{s:i, s:i, s:i, s:i}", "x", (int)(f->x + 0.5f),
-                          "y", (int)(f->y + 0.5f), "w", (int)(f->w + 0.5f),
-                          "h", (int)(f->h + 0.5f));
-    if (f->landmark_count) {
-        json_object_set_new(o, "left_eye", point_json(f->left_eye));
-        json_object_set_new(o, "right_eye", point_json(f->right_eye));
-    } else {
-        json_object_set_new(o, "left_eye", json_null());
-        json_object_set_new(o, "right_eye", json_null());
-    }
-    /* The detector's own other points (nose, mouth, ears), as deepface adds
-     * them to the facial area; its eyes are already left_eye/right_eye. */
-    for (int k = 0; f->keypoint_names && k < f->keypoint_count && k < FK_MAX_KEYPOINTS; k++)
-        if (strcmp(f->keypoint_names[k], "left_eye") != 0 && strcmp(f->keypoint_names[k], "right_eye") != 0)
-            json_object_set_new(o, f->keypoint_names[k], point_json(f->keypoints[k]));
-    return o;
-}
-
 void cli_spoof_fields(json_t *o, const cli_args *a, const fk_face *f) {
-    if (!o || !a->opt.anti_spoofing || !f->spoof_checked) return;
-    json_object_set_new(o, "is_real", json_boolean(f->is_real));
-    json_object_set_new(o, "antispoof_score", json_real(f->antispoof_score));
+    rj_spoof_fields(o, a->opt.anti_spoofing, f);
 }
 
 json_t *cli_with_spoof(json_t *o, const cli_args *a, const fk_face *f) {
@@ -93,18 +68,7 @@ int cmd_verify(cli_args *a) {
         fk_verify(ctx, i1, i2, &a->opt, &r) != FK_OK) {
         rc = cli_fail();
     } else {
-        json_t *areas = json_pack("{s:o, s:o}", "img1",
-                                  cli_with_spoof(cli_facial_area(&r.face1), a, &r.face1),
-                                  "img2", cli_with_spoof(cli_facial_area(&r.face2), a, &r.face2));
-        json_t *out = json_pack(
-            "{s:b, s:f, s:f, s:f, s:s, s:s, s:s, s:o, s:{s:f, s:f}, s:f}",
-            "verified", r.verified, "distance", (double)r.distance,
-            "threshold", (double)r.threshold, "confidence", (double)r.confidence,
-            "model", r.model,
-            "detector_backend", r.detector, "similarity_metric", r.metric,
-            "facial_areas", areas, "face_confidence", "img1",
-            (double)r.face1.confidence, "img2", (double)r.face2.confidence,
-            "time", cli_now_s() - t0);
+        json_t *out = rj_verify(&r, a->opt.anti_spoofing, cli_now_s() - t0);
         cli_print_json(out);
     }
     fk_image_free(i1);
@@ -124,20 +88,7 @@ int cmd_represent(cli_args *a) {
         fk_represent(ctx, img, &a->opt, &faces) != FK_OK) {
         rc = cli_fail();
     } else {
-        json_t *list = json_array();
-        for (int i = 0; i < faces.count; i++) {
-            const fk_face *f = &faces.faces[i];
-            json_t *emb = json_array();
-            for (int k = 0; k < f->embedding_dim; k++)
-                json_array_append_new(emb, json_real(f->embedding[k]));
-            json_t *o = json_pack("{s:o, s:o, s:f}", "embedding", emb, "facial_area",
-                                  cli_facial_area(f), "face_confidence", (double)f->confidence);
-            /* Only when asked for: deepface's output keeps its shape. */
-            if (a->opt.normalization)
-                json_object_set_new(o, "normalization", json_string(f->normalization));
-            cli_spoof_fields(o, a, f);
-            json_array_append_new(list, o);
-        }
+        json_t *list = rj_represent(&faces, &a->opt);
         cli_print_json(list);
     }
     fk_faces_free(&faces);
@@ -178,9 +129,9 @@ int cmd_detect(cli_args *a) {
             const fk_face *f = &faces.faces[i];
             json_t *lm = json_array();
             for (int k = 0; k < f->landmark_count; k++)
-                json_array_append_new(lm, point_json(f->landmarks[k]));
+                json_array_append_new(lm, rj_point(f->landmarks[k]));
             json_array_append_new(list, cli_with_spoof(json_pack("{s:o, s:f, s:o}", "facial_area",
-                                                  cli_facial_area(f), "confidence",
+                                                  rj_facial_area(f), "confidence",
                                                   (double)f->confidence, "landmarks", lm), a, f));
         }
         cli_print_json(list);

@@ -23,6 +23,9 @@
 #include <strings.h>
 
 #include "cli/cli.h"
+#if FK_WITH_SERVER
+#include "server/server.h"
+#endif
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -296,6 +299,7 @@ static void general_help(FILE *f) {
     fputs("usage: facekit <command> [options]\n\ncommands:\n", f);
     for (int i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-15s%s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fputs("  serve          deepface's REST API over HTTP (facekit serve --help)\n", f);
     fputs("  help CMD       the options of CMD (same as facekit CMD --help)\n"
           "  version        the version (also --version)\n\n"
           "run 'facekit CMD --help' for a command's options and an example.\n"
@@ -538,6 +542,18 @@ int cli_fail(void) {
     return 1;
 }
 
+/* `facekit serve` parses its own options (src/server/serve_main.c). */
+static int serve(int argc, char **argv) {
+#if FK_WITH_SERVER
+    return serve_main(argc, argv);
+#else
+    (void)argc, (void)argv;
+    fprintf(stderr, "facekit: serve is not built into this facekit: libmicrohttpd-dev was not "
+            "installed at build time (install it, then rebuild)\n");
+    return 1;
+#endif
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         general_help(stderr);
@@ -553,6 +569,10 @@ int main(int argc, char **argv) {
             general_help(stdout);
             return 0;
         }
+        if (!strcmp(argv[2], "serve") && argc == 3) {
+            char *help[] = {argv[2], "--help", NULL};
+            return serve(2, help);
+        }
         const cli_command *c = command_by_name(argv[2]);
         if (!c || argc > 3) {
             fprintf(stderr, "facekit help: unknown command '%s'; run 'facekit --help'\n", argv[2]);
@@ -561,6 +581,7 @@ int main(int argc, char **argv) {
         command_help(stdout, c);
         return 0;
     }
+    if (!strcmp(cmd, "serve")) return serve(argc - 1, argv + 1);
     const cli_command *c = command_by_name(cmd);
     if (!c) {
         fprintf(stderr, "facekit: unknown command '%s'; run 'facekit --help'\n", cmd);
