@@ -371,7 +371,7 @@ static void do_search(srv_worker *w, const srv_request *q, srv_reply *r) {
         search_method_of(q, &method, &ann, r) || !(g = gallery_for(w, &o, method, ann, r)) ||
         load(w, q, "img", &img, NULL, 0, r))
         goto done;
-    fk_status s = fk_gallery_search(g, w->ctx, img, k, &res);
+    fk_status s = fk_gallery_search(g, w->ctx, img, "img", k, &res);
     if (s != FK_OK) {
         srv_fail(r, s);
         goto done;
