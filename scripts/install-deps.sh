@@ -11,7 +11,8 @@
 #            the PostgreSQL gallery tests, man for the man page check, cwebp
 #            for the WebP tests, jq
 #            and python3 for the README examples check, curl and wrk for
-#            the server's test and benchmarks
+#            the server's test and benchmarks, chromium and ffmpeg for the
+#            web page's browser test
 set -euo pipefail
 
 BUILD=(
@@ -45,6 +46,8 @@ TEST=(
   jq python3            # tests/cli/test_readme.sh re-runs the README examples
                         # (tests/tools/readme_examples.py; they pipe through jq)
   curl                  # tests/server/test_serve.sh drives facekit serve with it
+  chromium              # tests/server/test_web.sh runs the web page headless
+  ffmpeg                # ... and makes its fake camera clip from face photos
   wrk                   # make bench-serve, make soak-serve (HTTP load)
 )
 

@@ -335,7 +335,7 @@ try:
     def tab(name):
         js(f"document.getElementById('tab-{name}').click()")
 
-    viewport(1280, 900)
+    viewport(390, 844, phone=True)
     cdp.call("Page.navigate", url=BASE + "/")
     time.sleep(0.2)
     wait("document.documentElement.dataset.ready === '1'", "the page loads /health and /models")
@@ -343,6 +343,10 @@ try:
           "the model select is filled from GET /models")
     check("ready" in js("document.getElementById('status').textContent"),
           "the status pill says the server is ready")
+    js("document.getElementById('settings').open = true")
+    shot("settings-phone", full=False)
+    js("document.getElementById('settings').open = false")
+    viewport(1280, 900)
 
     # -- verify two uploaded photos
     set_photo("v1", S1)
@@ -363,7 +367,17 @@ try:
     shot("verify-phone")
     viewport(1280, 900)
 
-    # -- an error is readable: a text file given as a photo
+    # -- errors are readable: the server's (no face, 422) and the page's own
+    gray = os.path.join(T, "wall.png")
+    ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=320x240", "-frames:v", "1", gray)
+    set_photo("v2", gray)
+    js("document.getElementById('verify-btn').click()")
+    e = wait("document.querySelector('#verify-out .alert.error') && document.querySelector('#verify-out .alert.error').innerText",
+             "the server's error is shown")
+    check(bool(e) and "422" in e and "wall.png: no face" in e,
+          f"a photo without a face gives a readable 422 naming the file: {e!r}")
+    shot("error-desktop", full=False)
+    # a text file given as a photo
     note = os.path.join(T, "notes.txt")
     open(note, "w").write("not a photo")
     set_file("#v2-file", note)
@@ -379,11 +393,17 @@ try:
     set_photo("an", S1)
     wait("!document.getElementById('analyze-btn').disabled", "Analyze is enabled with a photo")
     js("document.getElementById('analyze-btn').click()")
+    prog = js("document.getElementById('analyze-out').innerText")
+    check("Analyzing" in (prog or ""), f"progress is shown while waiting: {prog!r}")
+    shot("analyze-progress", full=False)
     n = wait("document.querySelectorAll('#analysis .face-card').length", "analysis cards appear")
     text = js("document.getElementById('analyze-out').innerText")
     check((n or 0) == len(a1) and "AGE" in text.upper() and "EMOTION" in text.upper(),
           f"a card per face with age and emotion ({n} cards, {len(a1)} faces)")
     shot("analyze-desktop")
+    viewport(390, 844, phone=True)
+    shot("analyze-phone")
+    viewport(1280, 900)
 
     # -- gallery: register two faces, search a group photo
     tab("gallery")
@@ -402,6 +422,9 @@ try:
              "search results appear")
     check(bool(r) and "alice" in r, "searching sample3 finds alice")
     shot("gallery-desktop")
+    viewport(390, 844, phone=True)
+    shot("gallery-phone")
+    viewport(1280, 900)
 
     # -- live verify from the camera
     tab("camera")
