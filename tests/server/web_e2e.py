@@ -15,8 +15,9 @@ library). Like a user it:
     those photos, and the verdict must be "verified".
 
 Screenshots at a desktop (1280x900) and a phone (390x844) viewport go to
-<build>/test-web/; with FK_WEB_DOCS=1 they are also copied to docs/img/
-for the README. Exit 77 (skip) without chromium, ffmpeg or the demo photos.
+<build>/test-web/; with FK_WEB_DOCS=1 four of them are also written to
+docs/img/ for the README (as JPEG). Exit 77 (skip) without chromium, ffmpeg
+or the demo photos.
 """
 import base64
 import json
@@ -69,24 +70,29 @@ def check(cond, what):
 # ---- the server --------------------------------------------------------------
 
 T = tempfile.mkdtemp(prefix="fk-web-")
-err_path = os.path.join(T, "serve.err")
-server = subprocess.Popen([CLI, "serve", "--port", "0", "--workers", "1", "--db",
-                           os.path.join(T, "gallery.db")],
-                          stdout=subprocess.DEVNULL, stderr=open(err_path, "w"))
-BASE = None
-for _ in range(600):
-    time.sleep(0.05)
-    m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", open(err_path).read())
-    if m:
-        BASE = m.group(1)
-        break
-    if server.poll() is not None:
-        break
-if not BASE:
+servers = []
+
+
+def start_server(name, *args):
+    """facekit serve on a free port; returns its base URL."""
+    err_path = os.path.join(T, name + ".err")
+    p = subprocess.Popen([CLI, "serve", "--port", "0", "--workers", "1", *args],
+                         stdout=subprocess.DEVNULL, stderr=open(err_path, "w"))
+    servers.append(p)
+    for _ in range(600):
+        time.sleep(0.05)
+        m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", open(err_path).read())
+        if m:
+            return m.group(1)
+        if p.poll() is not None:
+            break
     print(open(err_path).read())
     if "serve is not built" in open(err_path).read():
         skip("facekit was built without the server (libmicrohttpd-dev)")
     raise SystemExit("FAIL the server did not start")
+
+
+BASE = start_server("serve", "--db", os.path.join(T, "gallery.db"))
 
 
 def post_json(path, body):
@@ -243,10 +249,10 @@ browser = subprocess.Popen([CHROMIUM, "--headless", "--no-sandbox", "--disable-g
 
 
 def cleanup():
-    for p in (browser, server):
+    for p in (browser, *servers):
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
-    for p in (browser, server):
+    for p in (browser, *servers):
         try:
             p.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -302,7 +308,11 @@ try:
         cdp.call("Emulation.setDeviceMetricsOverride", width=w, height=h,
                  deviceScaleFactor=2 if phone else 1, mobile=phone)
 
-    shots = []
+    # FK_WEB_DOCS=1: the README's screenshots are rewritten in docs/img/
+    DOCS = os.path.join(SRC, "docs", "img") if os.environ.get("FK_WEB_DOCS") == "1" else None
+    DOCS_SHOTS = ("verify-desktop", "verify-phone", "analyze-desktop", "camera-desktop")
+    if DOCS:
+        os.makedirs(DOCS, exist_ok=True)
 
     def shot(name, full=True):
         """A screenshot of the whole page (or the viewport) as PNG."""
@@ -317,8 +327,15 @@ try:
         path = os.path.join(OUT, name + ".png")
         with open(path, "wb") as f:
             f.write(data)
-        shots.append(path)
         print(f"     screenshot {path} ({len(data) // 1024} KiB)")
+        if DOCS and name in DOCS_SHOTS:
+            # the README's copies as JPEG: a PNG of photos is 4-5 times larger
+            params.update(format="jpeg", quality=85)
+            data = base64.b64decode(cdp.call("Page.captureScreenshot", **params)["data"])
+            path = os.path.join(DOCS, f"web-{name}.jpg")
+            with open(path, "wb") as f:
+                f.write(data)
+            print(f"     for the README {path} ({len(data) // 1024} KiB)")
 
     def set_file(selector, path):
         root = cdp.call("DOM.getDocument", depth=0)["root"]["nodeId"]
@@ -443,12 +460,30 @@ try:
     viewport(390, 844, phone=True)
     shot("camera-phone")
 
-    if os.environ.get("FK_WEB_DOCS") == "1":
-        docs = os.path.join(SRC, "docs", "img")
-        os.makedirs(docs, exist_ok=True)
-        for p in shots:
-            shutil.copy(p, os.path.join(docs, "web-" + os.path.basename(p)))
-        print(f"     copied {len(shots)} screenshots to {docs}")
+    # -- a server with an API key: the page asks for it, sends it as Bearer
+    keyfile = os.path.join(T, "key")
+    open(keyfile, "w").write("web-test-key\n")
+    KEYED = start_server("keyed", "--api-key-file", keyfile)
+    viewport(1280, 900)
+    cdp.call("Page.navigate", url=KEYED + "/#verify")
+    time.sleep(0.2)
+    wait("document.documentElement.dataset.ready === '1'", "the page loads from the keyed server")
+    check(js("document.getElementById('settings').open") is True,
+          "settings open by themselves when the server needs a key")
+    set_photo("v1", S1)
+    set_photo("v2", S3)
+    js("document.getElementById('verify-btn').click()")
+    e = wait("document.querySelector('#verify-out .alert.error') && document.querySelector('#verify-out .alert.error').innerText",
+             "a missing key is reported")
+    check(bool(e) and "401" in e and "API key" in e, f"a missing key is a readable 401: {e!r}")
+    js("(() => { const k = document.getElementById('apikey'); k.value = 'web-test-key'; k.dispatchEvent(new Event('input')); })()")
+    js("document.getElementById('verify-btn').click()")
+    v = wait("document.getElementById('verdict') && document.getElementById('verdict').dataset.verdict",
+             "a verdict with the key")
+    check(v == "true", f"with the key the verdict comes: {v!r}")
+    check(js("sessionStorage.getItem('facekit.apiKey')") == "web-test-key",
+          "the key is kept in sessionStorage")
+
     try:
         cdp.call("Browser.close")
     except RuntimeError:
