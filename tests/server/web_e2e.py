@@ -383,6 +383,9 @@ try:
     viewport(390, 844, phone=True)
     shot("verify-phone")
     viewport(1280, 900)
+    cdp.call("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": "dark"}])
+    shot("verify-dark", full=False)
+    cdp.call("Emulation.setEmulatedMedia", features=[])
 
     # -- errors are readable: the server's (no face, 422) and the page's own
     gray = os.path.join(T, "wall.png")
