@@ -299,6 +299,13 @@ typedef struct fk_options {
                                  model given other inputs than it was trained
                                  on gives other, usually worse, embeddings:
                                  this is for comparing with deepface */
+    const char *weights;      /* the recognizer's weights file, for the
+                                 models whose weights users bring
+                                 (deepface's Keras .h5: VGG-Face, DeepID);
+                                 NULL (default): deepface's file name in
+                                 $DEEPFACE_HOME/.deepface/weights/ (default
+                                 $HOME), then <model home>/deepface/.
+                                 FK_EINVAL for a model facekit installs */
     const char *color_face;   /* fk_extract_faces: "rgb" (default), "bgr"
                                  (channels swapped) or "gray" (1 channel,
                                  BT.601 luma) */

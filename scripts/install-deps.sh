@@ -10,9 +10,10 @@
 #   --test   also what only the test suite needs: a PostgreSQL server for
 #            the PostgreSQL gallery tests, man for the man page check, cwebp
 #            for the WebP tests, jq
-#            and python3 for the README examples check, curl and wrk for
-#            the server's test and benchmarks, chromium and ffmpeg for the
-#            web page's browser test
+#            python3 for the README examples check, curl and wrk for the
+#            server's test and benchmarks, chromium and ffmpeg for the web
+#            page's browser test, and PyTorch + h5py + NumPy for the
+#            Keras-model reference tests
 set -euo pipefail
 
 BUILD=(
@@ -33,6 +34,8 @@ BUILD=(
                         # (FK_WITH_FAISS)
   g++                   # that one C++ file
   libmicrohttpd-dev     # facekit serve, the HTTP API (optional: FK_WITH_SERVER)
+  libhdf5-dev           # Keras .h5 weights of the deepface models users bring
+                        # (src/nn/keras_h5.c; FK_WITH_HDF5, optional)
 )
 MODELS=(
   npm                   # facekit models fetch
@@ -49,6 +52,10 @@ TEST=(
   chromium              # tests/server/test_web.sh runs the web page headless
   ffmpeg                # ... and makes its fake camera clip from face photos
   wrk                   # make bench-serve, make soak-serve (HTTP load)
+  python3-torch python3-h5py python3-numpy
+                        # tests/tools/keras_ref.py: the reference networks (random
+                        # weights written as Keras .h5) the deepface models'
+                        # C architectures are checked against
 )
 
 want=("${BUILD[@]}" "${MODELS[@]}")

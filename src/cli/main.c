@@ -38,7 +38,7 @@ enum {
     O_EMBEDDINGS,
     O_MAX_FACES, O_OUT_DIR, O_FORMAT, O_COLOR_FACE, O_NORMALIZE_FACE, O_L2_NORMALIZE,
     O_NORMALIZATION, O_ALLOW_DUPLICATES, O_ANTI_SPOOFING, O_ANTISPOOF_MODEL,
-    O_ACTIONS, O_AGE_MODEL, O_GENDER_MODEL, O_EMOTION_MODEL, O_RACE_MODEL,
+    O_ACTIONS, O_AGE_MODEL, O_GENDER_MODEL, O_EMOTION_MODEL, O_RACE_MODEL, O_WEIGHTS,
 };
 
 typedef struct cli_option {
@@ -97,6 +97,9 @@ static const cli_option OPTIONS[] = {
     {O_NORMALIZATION, "normalization", "NAME",
      "the model's input normalization: base (default: the\nmodel's own), raw, Facenet, "
      "Facenet2018, VGGFace,\nVGGFace2, ArcFace", 0},
+    {O_WEIGHTS, "weights", "FILE",
+     "the model's .h5 weights, for the deepface models you\nbring (VGG-Face, DeepID; default: "
+     "deepface's file in\n$DEEPFACE_HOME/.deepface/weights, then the model home)", 0},
     {O_ALLOW_DUPLICATES, "allow-duplicates", NULL, "store an image already registered (same pixels)\nagain "
      "instead of skipping it", 0},
     {O_ANTI_SPOOFING, "anti-spoofing", "BOOL",
@@ -104,9 +107,9 @@ static const cli_option OPTIONS[] = {
     {O_ANTISPOOF_MODEL, "antispoof-model", "NAME",
      "the anti-spoofing model: antispoof (default) or\nliveness", 0},
     {O_ACTIONS, "actions", "LIST", "what to tell: age,gender,emotion,race (default all)", 0},
-    {O_AGE_MODEL, "age-model", "M", "age analyzer (default FaceRes-Attr; or GEAR)", 0},
-    {O_GENDER_MODEL, "gender-model", "M", "gender analyzer (default FaceRes-Attr; or GEAR,\nOarriaga-Gender)", 0},
-    {O_EMOTION_MODEL, "emotion-model", "M", "emotion analyzer (default Oarriaga-Emotion)", 0},
+    {O_AGE_MODEL, "age-model", "M", "age analyzer (default FaceApi-AgeGender; or\nFaceRes-Attr, GEAR)", 0},
+    {O_GENDER_MODEL, "gender-model", "M", "gender analyzer (default FaceApi-AgeGender; or\nFaceRes-Attr, GEAR, Oarriaga-Gender)", 0},
+    {O_EMOTION_MODEL, "emotion-model", "M", "emotion analyzer (default FaceApi-Expression; or\nOarriaga-Emotion)", 0},
     {O_RACE_MODEL, "race-model", "M", "race analyzer (default GEAR)", 0},
     {O_HELP, "help", NULL, "this help", 0},
 };
@@ -147,13 +150,13 @@ static const cli_command COMMANDS[] = {
      "time as JSON.\n"
      "With --embeddings, compares embeddings saved by 'facekit represent'.",
      "facekit verify alice1.jpg alice2.jpg --model MobileFaceNet --metric euclidean_l2", 1,
-     {PIPELINE, METRIC, O_THRESHOLD, O_EMBEDDINGS, IMAGES, O_HELP, 0}},
+     {PIPELINE, O_NORMALIZATION, O_WEIGHTS, METRIC, O_THRESHOLD, O_EMBEDDINGS, IMAGES, O_HELP, 0}},
     {"represent", cmd_represent, "embeddings of every face (JSON)",
      "facekit represent IMG [options]",
      "Detects, aligns and embeds every face of IMG; prints each face's\n"
      "embedding, facial_area and face_confidence as JSON.",
      "facekit represent group.jpg --detector mtcnn", 1,
-     {PIPELINE, O_MAX_FACES, O_L2_NORMALIZE, O_NORMALIZATION, IMAGES, O_HELP, 0}},
+     {PIPELINE, O_MAX_FACES, O_L2_NORMALIZE, O_NORMALIZATION, O_WEIGHTS, IMAGES, O_HELP, 0}},
     {"extract-faces", cmd_extract_faces, "the detected faces cut out (JSON; --out writes files)",
      "facekit extract-faces IMG [--out DIR] [options]", CMD_EXTRACT_ABOUT,
      "facekit extract-faces group.jpg --out faces/ --format png", 1,
@@ -196,7 +199,7 @@ static const cli_command COMMANDS[] = {
      "first: identity (the matched image's path), name, hash, target_*,\n"
      "source_*, threshold, distance, confidence.",
      "facekit find query.jpg --db photos/ --top-k 3", 1,
-     {O_DB, O_TOP_K, O_SEARCH_METHOD, O_ANN, PIPELINE, O_NORMALIZATION, METRIC, O_THRESHOLD, O_QUIET, IMAGES,
+     {O_DB, O_TOP_K, O_SEARCH_METHOD, O_ANN, PIPELINE, O_NORMALIZATION, O_WEIGHTS, METRIC, O_THRESHOLD, O_QUIET, IMAGES,
       O_HELP, 0}},
     {"register", cmd_register, "add the faces of an image to a gallery",
      "facekit register IMG [--id NAME] [--db F] [options]",
@@ -206,7 +209,7 @@ static const cli_command COMMANDS[] = {
      "skipped unless --allow-duplicates. A gallery is a file or a PostgreSQL\n"
      "database shared by many processes.",
      "facekit register alice.jpg --db gallery.db", 1,
-     {O_ID, O_DB, O_MAX_FACES, O_ALLOW_DUPLICATES, PIPELINE, O_NORMALIZATION, O_QUIET, IMAGES, O_HELP, 0}},
+     {O_ID, O_DB, O_MAX_FACES, O_ALLOW_DUPLICATES, PIPELINE, O_NORMALIZATION, O_WEIGHTS, O_QUIET, IMAGES, O_HELP, 0}},
     {"search", cmd_search, "closest registered faces (JSON)",
      "facekit search IMG [--db F] [options]",
      "Ranks the gallery's faces against every face of IMG; prints every match\n"
@@ -214,7 +217,7 @@ static const cli_command COMMANDS[] = {
      "name), source (the image it came from), hash, target_*, source_*,\n"
      "threshold, distance, confidence.",
      "facekit search query.jpg --db gallery.db --top-k 5", 1,
-     {O_DB, O_TOP_K, O_SEARCH_METHOD, O_ANN, PIPELINE, O_NORMALIZATION, METRIC, O_THRESHOLD, O_QUIET, IMAGES,
+     {O_DB, O_TOP_K, O_SEARCH_METHOD, O_ANN, PIPELINE, O_NORMALIZATION, O_WEIGHTS, METRIC, O_THRESHOLD, O_QUIET, IMAGES,
       O_HELP, 0}},
     {"gallery", cmd_gallery, "list, count or remove identities",
      "facekit gallery list|stats [--db F] | gallery remove NAME [--db F]",
@@ -393,6 +396,7 @@ static int set_option(cli_args *a, int id, const char *v) {
     case O_NORMALIZE_FACE: return parse_bool(v, &a->normalize_face);
     case O_L2_NORMALIZE: return parse_bool(v, &a->opt.l2_normalize);
     case O_NORMALIZATION: a->opt.normalization = v; return 0;
+    case O_WEIGHTS: a->opt.weights = v; return 0;
     case O_SEARCH_METHOD:
         /* Checked here, before any file is read; fk_gallery_open checks the
          * same names (any case) for library users. */

@@ -39,6 +39,9 @@
     X(faceres_deep)                                                            \
     X(mobilefacenet)                                                           \
     X(mobileface)                                                              \
+    X(vgg_face)                                                                \
+    X(vgg_face_2622)                                                           \
+    X(deepid)                                                                  \
     X(opencv)                                                                  \
     X(mediapipe)                                                               \
     X(antispoof)                                                               \
@@ -46,7 +49,9 @@
     X(gear)                                                                    \
     X(oarriaga_gender)                                                         \
     X(oarriaga_emotion)                                                        \
-    X(faceres_attr)
+    X(faceres_attr)                                                            \
+    X(faceapi_age_gender)                                                      \
+    X(faceapi_expression)
 
 #define DECLARE(id) extern const fk_model_desc fk__model_##id;
 #define ENTRY(id) &fk__model_##id,

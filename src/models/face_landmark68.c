@@ -5,19 +5,16 @@
  * Facts used:
  *  - input: the face box, padded to a square (centred, black) and resized to
  *    112x112 RGB, normalised as (x - [122.782, 117.001, 104.298]) / 255;
- *  - four dense blocks of four layers each; every layer is a 3x3
- *    depthwise-separable conv (the very first a plain 3x3 conv) + bias, the
- *    first layer of each block with stride 2; inside a block each layer's
- *    input is ReLU of the sum of all earlier layer outputs of the block;
- *  - 7x7/2 average pool (VALID) -> 256 features -> fully connected -> 136
+ *  - face-api's FaceFeatureExtractor (faceapi_net.c: four dense blocks,
+ *    7x7/2 average pool -> 256 features) -> fully connected -> 136
  *    values: (x, y) of each point relative to the padded square, in 0..1.
  */
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/error.h"
 #include "image/image.h"
 #include "models/face_models.h"
+#include "models/faceapi_net.h"
 #include "models/model.h"
 #include "models/net.h"
 
@@ -30,63 +27,11 @@ struct fk_landmarks68 {
     int out;
 };
 
-/* Layer `layer` of dense block `block`: a 3x3 conv (the network's first
- * layer) or a depthwise + pointwise pair, plus bias, then `act`. */
-static int lm_layer(fk_net *m, int in, int block, int layer, int in_c,
-                    int out_c, int stride, fk_act act, fk_status *st) {
-    char name[96];
-    fk_act none = {.kind = FK_ACT_NONE};
-    int bshape[1] = {out_c};
-    snprintf(name, sizeof name, "dense%d/conv%d/bias", block, layer);
-    const fk_weight *bias = fk__net_weight(m, name, 1, bshape, st);
-    if (block == 0 && layer == 0) {
-        int fshape[4] = {3, 3, in_c, out_c};
-        snprintf(name, sizeof name, "dense%d/conv%d/filters", block, layer);
-        const fk_weight *f = fk__net_weight(m, name, 4, fshape, st);
-        if (*st != FK_OK) return -1;
-        return fk__graph_conv(m->graph, in, f->data, bias->data, 3, 3, in_c,
-                             out_c, stride, FK_PAD_SAME, act);
-    }
-    int dshape[4] = {3, 3, in_c, 1};
-    int pshape[4] = {1, 1, in_c, out_c};
-    snprintf(name, sizeof name, "dense%d/conv%d/depthwise_filter", block, layer);
-    const fk_weight *dw = fk__net_weight(m, name, 4, dshape, st);
-    snprintf(name, sizeof name, "dense%d/conv%d/pointwise_filter", block, layer);
-    const fk_weight *pw = fk__net_weight(m, name, 4, pshape, st);
-    if (*st != FK_OK) return -1;
-    int v = fk__graph_depthwise(m->graph, in, dw->data, NULL, 3, 3, in_c, stride,
-                               FK_PAD_SAME, none);
-    return fk__graph_conv(m->graph, v, pw->data, bias->data, 1, 1, in_c, out_c,
-                         1, FK_PAD_SAME, act);
-}
-
-/* A dense block: out1 = relu(L0(x)); out2 = L1(out1);
- * out3 = L2(relu(out1 + out2)); out4 = L3(relu(out1 + out2 + out3));
- * result = relu(out1 + out2 + out3 + out4). */
-static int lm_block(fk_net *m, int in, int block, int in_c, int out_c,
-                    fk_status *st) {
-    fk_act relu = {.kind = FK_ACT_RELU};
-    fk_act none = {.kind = FK_ACT_NONE};
-    fk_graph *g = m->graph;
-    int out1 = lm_layer(m, in, block, 0, in_c, out_c, 2, relu, st);
-    int out2 = lm_layer(m, out1, block, 1, out_c, out_c, 1, none, st);
-    int in3 = fk__graph_add(g, out1, out2, relu);
-    int out3 = lm_layer(m, in3, block, 2, out_c, out_c, 1, none, st);
-    int s12 = fk__graph_add(g, out1, out2, none);
-    int in4 = fk__graph_add(g, s12, out3, relu);
-    int out4 = lm_layer(m, in4, block, 3, out_c, out_c, 1, none, st);
-    int s123 = fk__graph_add(g, s12, out3, none);
-    return fk__graph_add(g, s123, out4, relu);
-}
-
 static fk_status lm_build(fk_net *m, void *model) {
     fk_landmarks68 *lm = model;
     fk_status st = FK_OK;
-    static const int ch[5] = {3, 32, 64, 128, 256};
-    int v = 0;
-    for (int b = 0; b < 4 && st == FK_OK; b++) v = lm_block(m, v, b, ch[b], ch[b + 1], &st);
+    int v = fk__faceapi_feature_extractor(m, &st);
     if (st != FK_OK) return st;
-    v = fk__graph_pool(m->graph, FK_OP_AVGPOOL, v, 7, 2, FK_PAD_VALID);
     int wshape[2] = {256, 136}, bshape[1] = {136};
     const fk_weight *w = fk__net_weight(m, "fc/weights", 2, wshape, &st);
     const fk_weight *b = fk__net_weight(m, "fc/bias", 1, bshape, &st);

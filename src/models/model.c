@@ -28,6 +28,7 @@ const char *fk__align_kind_name(fk_align_kind kind) {
     case FK_ALIGN_DLIB68: return "dlib68";
     case FK_ALIGN_ARCFACE5: return "arcface5";
     case FK_ALIGN_EYES_BOX: return "eyes-box";
+    case FK_ALIGN_DEEPFACE: return "deepface";
     case FK_ALIGN_NONE: break;
     }
     return "";
@@ -85,6 +86,69 @@ void fk__input_norm_fill(const fk_input_norm *n, const fk_image *chip, float *ds
         const uint8_t *row = chip->data + (size_t)y * chip->stride;
         for (int k = 0; k < w * 3; k++) *dst++ = (row[k] - mean[k % 3]) * scale;
     }
+}
+
+/* One axis of cv2.resize's INTER_LINEAR: source index and weight of each
+ * destination index (src_x = (x + 0.5) * src / dst - 0.5, clamped). */
+static void linear_axis(int dst, int src, int *i0, int *i1, float *t) {
+    const double scale = (double)src / dst;
+    for (int x = 0; x < dst; x++) {
+        double f = (x + 0.5) * scale - 0.5;
+        int i = (int)floor(f);
+        float w = (float)(f - i);
+        if (i < 0) i = 0, w = 0;
+        if (i >= src - 1) i = src - 1, w = 0;
+        i0[x] = i;
+        i1[x] = i + 1 < src ? i + 1 : src - 1;
+        t[x] = w;
+    }
+}
+
+void fk__input_norm_fill_letterbox(const fk_input_norm *n, const fk_image *face, int w,
+                                   int h, float *dst) {
+    const int fw = face->width, fh = face->height, fc = face->channels;
+    double f = fmin((double)h / fh, (double)w / fw);
+    int dw = (int)(fw * f), dh = (int)(fh * f);
+    if (dw > w) dw = w; /* rounding never gets here; never write past */
+    if (dh > h) dh = h;
+    if (dw < 1) dw = 1;
+    if (dh < 1) dh = 1;
+    const int top = (h - dh) / 2, left = (w - dw) / 2;
+    for (long i = 0; i < (long)w * h * 3; i++) dst[i] = 0;
+    /* The tables are small (input sides), on the stack up to 1024. */
+    int xi0[1024], xi1[1024], yi0[1024], yi1[1024];
+    float xt[1024], yt[1024];
+    if (dw > 1024 || dh > 1024) return; /* no model is that large */
+    linear_axis(dw, fw, xi0, xi1, xt);
+    linear_axis(dh, fh, yi0, yi1, yt);
+    for (int y = 0; y < dh; y++) {
+        const uint8_t *r0 = face->data + (size_t)yi0[y] * face->stride;
+        const uint8_t *r1 = face->data + (size_t)yi1[y] * face->stride;
+        float *o = dst + ((size_t)(top + y) * w + left) * 3;
+        for (int x = 0; x < dw; x++, o += 3) {
+            const int a = xi0[x] * fc, b = xi1[x] * fc;
+            for (int c = 0; c < 3; c++) {
+                const int k = fc == 3 ? 2 - c : 0; /* BGR */
+                float v0 = r0[a + k] + (r0[b + k] - r0[a + k]) * xt[x];
+                float v1 = r1[a + k] + (r1[b + k] - r1[a + k]) * xt[x];
+                o[c] = v0 + (v1 - v0) * yt[y];
+            }
+        }
+    }
+    float mean[3] = {n->mean[2], n->mean[1], n->mean[0]}, scale = n->scale; /* BGR */
+    const long cnt = (long)w * h * 3;
+    if (n->per_image) {
+        double sum = 0, sq = 0;
+        for (long i = 0; i < cnt; i++) {
+            sum += dst[i];
+            sq += (double)dst[i] * dst[i];
+        }
+        double m = sum / cnt, var = sq / cnt - m * m;
+        double sd = var > 1e-12 ? sqrt(var) : 1.0;
+        mean[0] = mean[1] = mean[2] = (float)m;
+        scale = (float)(1.0 / sd);
+    }
+    for (long i = 0; i < cnt; i++) dst[i] = (dst[i] - mean[i % 3]) * scale;
 }
 
 /* ---- finite outputs ------------------------------------------------------

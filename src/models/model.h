@@ -46,8 +46,12 @@ typedef enum fk_align_kind {
     FK_ALIGN_DLIB68,   /* dlib's mean face, landmarks 17..67, with padding */
     FK_ALIGN_ARCFACE5, /* InsightFace's 5-point 112x112 template (eyes, nose,
                           mouth corners from the 68 landmarks) */
-    FK_ALIGN_EYES_BOX  /* the detector box, eye-levelled, square, `padding`
+    FK_ALIGN_EYES_BOX, /* the detector box, eye-levelled, square, `padding`
                           margin on each side */
+    FK_ALIGN_DEEPFACE  /* deepface's face: the detector box at its own
+                          size and shape, eye-levelled when aligning; the
+                          embed hook letterboxes it to the input
+                          (fk__input_norm_fill_letterbox) */
 } fk_align_kind;
 
 /* "dlib68", "arcface5", "eyes-box" or "" (static). */
@@ -106,6 +110,16 @@ fk_status fk__input_norm_find(const char *name, const fk_input_norm **out);
 const char *fk__input_norm_names(void);
 /* Fill dst with the chip's w * h * 3 values (RGB order, row-major). */
 void fk__input_norm_fill(const fk_input_norm *n, const fk_image *chip, float *dst);
+/* deepface's represent input for a face of any size (its
+ * preprocessing.resize_image, then normalize_input): the face scaled by
+ * min(w / face w, h / face h) to int(face w * f) x int(face h * f) (bilinear
+ * as cv2.resize INTER_LINEAR, on float values, no rounding to 8 bits),
+ * centred on a black w x h canvas (the odd pixel of padding at the bottom
+ * and right), channels in BGR order as deepface feeds its Keras models,
+ * then `n` (in 0..255 units; per_image statistics over the whole canvas,
+ * padding included, as deepface's). w * h * 3 values. */
+void fk__input_norm_fill_letterbox(const fk_input_norm *n, const fk_image *face, int w,
+                                   int h, float *dst);
 
 /* ---- analysis ------------------------------------------------------------
  * What an analyzer or anti-spoofing model tells (fk_model_desc.attributes,
@@ -196,6 +210,13 @@ typedef struct fk_model_desc {
 
     fk_model_load_fn load;
     fk_model_free_fn free;
+    /* Models whose weights users bring (deepface's Keras files): the file's
+     * name where deepface keeps it (~/.deepface/weights/<user_file>), and a
+     * load from a given path. Such a model has no `files`; load(home)
+     * discovers the file itself (keras_model.h), load_file takes the
+     * caller's (--weights). NULL for models facekit installs. */
+    const char *user_file;
+    fk_status (*load_file)(const char *path, void **out);
     fk_model_embed_fn embed;         /* FK_ROLE_RECOGNIZER */
     fk_model_detect_fn detect;       /* FK_ROLE_DETECTOR */
     fk_model_landmarks_fn landmarks; /* FK_ROLE_LANDMARKS */

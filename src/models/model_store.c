@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "models/keras_model.h"
 
 #define PATH_CAP FK_STORE_PATH_CAP
 #define STAMP_NAME FK_STAMP_NAME
@@ -179,6 +180,8 @@ static void build_files_text(void) {
     for (int i = 0; i < n; i++) {
         char *t = files_text[i];
         size_t len = 0;
+        if (all[i]->user_file) /* the user's own file (keras_model.h) */
+            snprintf(t, FILES_TEXT_CAP, "~/.deepface/weights/%s (yours)", all[i]->user_file);
         for (int f = 0; f < FK_MODEL_MAX_FILES && all[i]->files[f].path; f++) {
             const fk_model_file *mf = &all[i]->files[f];
             int w = mf->package ? snprintf(t + len, FILES_TEXT_CAP - len, "%s%s/%s",
@@ -232,6 +235,11 @@ fk_status fk_models_list(const char *home, fk_model_info *infos, int cap,
             if (m->thresholds[k] > 0) info->has_thresholds = 1;
         }
         info->installed = 1;
+        if (m->user_file) {
+            char found[PATH_CAP];
+            info->installed = fk__user_weights_find(h, m, NULL, found, sizeof found) == FK_OK;
+            fk__clear_error();
+        }
         for (int f = 0; f < FK_MODEL_MAX_FILES && m->files[f].path; f++) {
             /* A file without a package is a system file (Debian's opencv-data). */
             const fk_model_file *mf = &m->files[f];

@@ -4,17 +4,20 @@
 #include "models/zoo.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/error.h"
+#include "models/keras_model.h"
 #include "models/model_store.h"
 
 #define ZOO_SLOTS 32
 
 typedef struct zoo_slot {
-    char key[64];
+    char key[PATH_MAX + 64]; /* a model's name, + "\t" + its file for the
+                                models whose weights users bring */
     void *model;
     fk_model_free_fn free_fn;
 } zoo_slot;
@@ -65,7 +68,45 @@ fk_status fk__zoo_get(fk_zoo *z, const char *key, fk_model_load_fn load,
     return FK_OK;
 }
 
+/* A model whose weights the user brings: cached under its name and file, so
+ * another --weights loads the other file. */
+static fk_status zoo_user_model(fk_zoo *z, const fk_model_desc *m, const char *weights,
+                                void **out) {
+    char path[PATH_MAX], key[PATH_MAX + 64];
+    fk_status st = fk__user_weights_find(z->home, m, weights, path, sizeof path);
+    if (st != FK_OK) return st;
+    if (snprintf(key, sizeof key, "%s\t%s", m->name, path) >= (int)sizeof key)
+        return fk__fail(FK_EINVAL, "%s: weights path too long", m->name);
+    for (int i = 0; i < z->used; i++)
+        if (strcmp(z->slots[i].key, key) == 0) {
+            *out = z->slots[i].model;
+            return FK_OK;
+        }
+    if (z->used == ZOO_SLOTS) return fk__fail(FK_EINVAL, "model zoo: no room for '%s'", key);
+    void *model = NULL;
+    st = m->load_file(path, &model);
+    if (st != FK_OK) return st;
+    zoo_slot *s = &z->slots[z->used++];
+    strcpy(s->key, key);
+    s->model = model;
+    s->free_fn = m->free;
+    *out = model;
+    return FK_OK;
+}
+
+fk_status fk__zoo_model_weights(fk_zoo *z, const fk_model_desc *m, const char *weights,
+                               void **out) {
+    if (z && m && m->user_file && m->load_file && m->free && out)
+        return zoo_user_model(z, m, weights, out);
+    if (weights && *weights && m)
+        return fk__fail(FK_EINVAL, "--weights is for the models whose weights you bring "
+                        "(VGG-Face, DeepID, ...); %s's are installed by facekit", m->name);
+    return fk__zoo_model(z, m, out);
+}
+
 fk_status fk__zoo_model(fk_zoo *z, const fk_model_desc *m, void **out) {
+    if (z && m && m->user_file && m->load_file && m->free && out)
+        return zoo_user_model(z, m, NULL, out);
     if (!z || !m || !m->load || !m->free || !out)
         return fk__fail(FK_EINVAL, "fk__zoo_model: bad arguments");
     for (int i = 0; i < z->used; i++)
@@ -82,10 +123,10 @@ fk_status fk__zoo_model(fk_zoo *z, const fk_model_desc *m, void **out) {
 
 fk_status fk__zoo_embed(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
                        const fk_image *const *chips, int n,
-                       const fk_input_norm *norm, float *out) {
+                       const fk_input_norm *norm, const char *weights, float *out) {
     if (!m || !m->embed) return fk__fail(FK_EINVAL, "fk__zoo_embed: not a recognizer");
     void *model;
-    fk_status st = fk__zoo_model(z, m, &model);
+    fk_status st = fk__zoo_model_weights(z, m, weights, &model);
     if (st == FK_OK) st = m->embed(model, chips, n, norm, pool, out);
     if (st == FK_OK) st = fk__check_finite(m, "embedding", out, (size_t)n * (size_t)m->dim);
     return st;

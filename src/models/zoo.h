@@ -28,9 +28,14 @@ fk_status fk__zoo_get(fk_zoo *z, const char *key, fk_model_load_fn load,
  * against the package stamp (model_store.h fk__model_check_files), run its
  * role's hook, and refuse non-finite outputs (FK_EMODEL naming the model). */
 fk_status fk__zoo_model(fk_zoo *z, const fk_model_desc *m, void **out);
+/* The same with the weights file of a model whose weights users bring
+ * (fk_model_desc.user_file; NULL: discovered as keras_model.h says);
+ * FK_EINVAL when `weights` is given for a model facekit installs. */
+fk_status fk__zoo_model_weights(fk_zoo *z, const fk_model_desc *m, const char *weights,
+                               void **out);
 fk_status fk__zoo_embed(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
                        const fk_image *const *chips, int n,
-                       const fk_input_norm *norm, float *out);
+                       const fk_input_norm *norm, const char *weights, float *out);
 fk_status fk__zoo_detect(fk_zoo *z, const fk_model_desc *m, fk_pool *pool,
                         const fk_image *img, float min_score, fk_detection **out,
                         int *count);

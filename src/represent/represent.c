@@ -18,7 +18,38 @@
 #include "align/align_eyes_box.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "image/image.h"
 #include "represent/recognizers.h"
+
+/* deepface's face for its Keras models: the box at its own size (grown
+ * by expand_percentage about its centre), rotated about its centre so the
+ * eyes are level when aligning; the model letterboxes it. */
+static fk_status deepface_face(const fk_image *img, const fk_face *f, int align,
+                               float expand_percentage, fk_image **chip, double m[6]) {
+    const double k = 1.0 + expand_percentage / 100.0;
+    const double bw = f->w * k, bh = f->h * k;
+    const double cx = f->x + f->w / 2.0, cy = f->y + f->h / 2.0;
+    int w = (int)lround(bw), h = (int)lround(bh);
+    if (w < 1) w = 1;
+    if (h < 1) h = 1;
+    if ((long)w * h > 64L * 1024 * 1024)
+        return fk__fail(FK_EINVAL, "align: a face box of %dx%d pixels is too large", w, h);
+    double a = 0;
+    int eyes = f->left_eye.x != f->right_eye.x || f->left_eye.y != f->right_eye.y;
+    if (align && eyes) a = fk__align_eye_angle(f->left_eye, f->right_eye);
+    /* chip (u, v) -> image: rotate by a about the box centre */
+    const double c = cos(a), s = sin(a), u0 = w / 2.0, v0 = h / 2.0;
+    m[0] = c;
+    m[1] = -s;
+    m[3] = s;
+    m[4] = c;
+    m[2] = cx - 0.5 - (c * (u0 - 0.5) - s * (v0 - 0.5));
+    m[5] = cy - 0.5 - (s * (u0 - 0.5) + c * (v0 - 0.5));
+    if (a == 0 && w == (int)bw && h == (int)bh && k == 1.0 && f->x == (int)f->x &&
+        f->y == (int)f->y) /* a whole-pixel box: an exact copy */
+        return fk__image_crop(img, (int)f->x, (int)f->y, w, h, 0, chip);
+    return fk__image_warp_affine(img, m, w, h, FK_BORDER_CONSTANT, 0, chip);
+}
 
 fk_status fk__represent_chip(const fk_model_desc *rec, const fk_image *img,
                             const fk_face *f, int align, float expand_percentage,
@@ -36,6 +67,8 @@ fk_status fk__represent_chip(const fk_model_desc *rec, const fk_image *img,
     } else if (landmarks && rec->chip == FK_ALIGN_ARCFACE5) {
         st = fk__align_map_arcface(f->landmarks, size, m);
         fk__align_map_zoom(m, size, zoom);
+    } else if (rec->chip == FK_ALIGN_DEEPFACE) {
+        return deepface_face(img, f, align, expand_percentage, chip, m);
     } else if (rec->chip == FK_ALIGN_EYES_BOX) { /* straightened only when aligning */
         fk__align_map_eyes_box(f->x, f->y, f->w, f->h, align ? f->left_eye : f->right_eye,
                                f->right_eye, size, rec->padding, m);
@@ -96,7 +129,7 @@ fk_status fk__represent_faces(fk_zoo *zoo, fk_pool *pool, const fk_image *img,
     }
     double t1 = fk__now_ms();
     if (st == FK_OK)
-        st = fk__zoo_embed(zoo, rec, pool, (const fk_image *const *)chips, n, norm, emb);
+        st = fk__zoo_embed(zoo, rec, pool, (const fk_image *const *)chips, n, norm, opt->weights, emb);
     for (int i = 0; i < n; i++) fk_image_free(chips[i]);
     free(chips);
     if (st == FK_OK && opt->l2_normalize) l2_rows(emb, n, dim);

@@ -15,7 +15,10 @@
  * and the face has the landmarks for it, else the box squared and resized;
  * landmark-aligned chips widened by expand_percentage about their centre
  * (box chips widen with the expanded box itself). *chip is a new
- * input_w x input_w RGB image; m its map (align.h: chip pixel -> img pixel). */
+ * input_w x input_w RGB image; m its map (align.h: chip pixel -> img pixel).
+ * For FK_ALIGN_DEEPFACE models the chip is deepface's face instead: the
+ * box at its own size, eye-levelled when aligning (the model letterboxes
+ * it to its input as deepface's represent does). */
 fk_status fk__represent_chip(const fk_model_desc *rec, const fk_image *img,
                             const fk_face *f, int align, float expand_percentage,
                             fk_image **chip, double m[6]);

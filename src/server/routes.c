@@ -54,9 +54,9 @@ const srv_key srv_keys[] = {
     {"actions", "array", B(R_ANALYZE), 0,
      "what to tell: a list or a comma-separated string of age, gender, emotion, race "
      "(default all)"},
-    {"age_model", "string", B(R_ANALYZE), 0, "age analyzer (default FaceRes-Attr)"},
-    {"gender_model", "string", B(R_ANALYZE), 0, "gender analyzer (default FaceRes-Attr)"},
-    {"emotion_model", "string", B(R_ANALYZE), 0, "emotion analyzer (default Oarriaga-Emotion)"},
+    {"age_model", "string", B(R_ANALYZE), 0, "age analyzer (default FaceApi-AgeGender)"},
+    {"gender_model", "string", B(R_ANALYZE), 0, "gender analyzer (default FaceApi-AgeGender)"},
+    {"emotion_model", "string", B(R_ANALYZE), 0, "emotion analyzer (default FaceApi-Expression)"},
     {"race_model", "string", B(R_ANALYZE), 0, "race analyzer (default GEAR)"},
     {"img_name", "string", B(R_REGISTER), 0,
      "the identity to register the faces as (default: the file name of an uploaded file or "

@@ -1,0 +1,86 @@
+/*
+ * keras_model.h - what the deepface recognizers (VGG-Face, DeepID, ...)
+ * share: finding the user's own .h5 weights, building a graph layer by
+ * layer from them, and embedding as deepface's represent does.
+ *
+ * Their weights are in no registry facekit can fetch from; a deepface user
+ * already has them. A model's description names deepface's file
+ * (fk_model_desc.user_file, e.g. "vgg_face_weights.h5"), and the file is
+ * looked for, first found wins:
+ *   1. the path the caller gives (--weights FILE, fk_options.weights);
+ *   2. $DEEPFACE_HOME/.deepface/weights/<file> (DEEPFACE_HOME defaults to
+ *      $HOME, as in deepface's folder_utils.get_deepface_home);
+ *   3. <facekit home>/deepface/<file>.
+ * When none holds it, FK_EMODEL says where it looked and what deepface
+ * calls the file.
+ *
+ * Each model file holds only its architecture: a build function that asks
+ * for its layers in Keras' order through fk__keras_conv / fk__keras_dense
+ * (or fk__keras_h5_layer directly for anything else) and returns the output
+ * value. Everything else (opening, the layer-count check at the end,
+ * graph fusion, batching, the input fill, L2) is here, once.
+ */
+#ifndef FK_MODELS_KERAS_MODEL_H
+#define FK_MODELS_KERAS_MODEL_H
+
+#include <stddef.h>
+
+#include "models/model.h"
+#include "nn/graph.h"
+#include "nn/keras_h5.h"
+
+/* Where the weights of `m` are: the first of the places above holding a
+ * file (override may be NULL). FK_EMODEL listing the places otherwise. */
+fk_status fk__user_weights_find(const char *home, const fk_model_desc *m,
+                               const char *override, char *path, size_t cap);
+
+/* Appends the model's layers to g (value 0 is the H x W x 3 input) reading
+ * them from k in order; sets *out to the value the model returns. */
+typedef fk_status (*fk_keras_build_fn)(fk_keras_h5 *k, fk_graph *g, int *out);
+
+/* One deepface model's build recipe (static, in the model's file). */
+typedef struct fk_keras_arch {
+    const fk_model_desc *desc;  /* name, input_w/h, dim, input_norm */
+    fk_keras_build_fn build;
+    int l2;                     /* L2-normalise the output, as deepface's
+                                   forward does for this model */
+} fk_keras_arch;
+
+typedef struct fk_keras_net fk_keras_net;
+
+/* Load arch's network from the .h5 at `path`. */
+fk_status fk__keras_net_load(const fk_keras_arch *arch, const char *path,
+                            fk_keras_net **out);
+void fk__keras_net_free(fk_keras_net *net);
+/* Embed n faces (RGB, any size: each is letterboxed to the model's input
+ * as deepface's represent does, see fk__input_norm_fill_letterbox) into
+ * n * dim floats. norm NULL: the model's own (desc input_norm). */
+fk_status fk__keras_net_embed(fk_keras_net *net, const fk_image *const *faces, int n,
+                             const fk_input_norm *norm, fk_pool *pool, float *out);
+/* The graph it runs, planned for *h x *w (benchmarks, tests). */
+fk_graph *fk__keras_net_graph(fk_keras_net *net, int *h, int *w);
+/* Run the graph on n ready inputs (n x H x W x 3 floats, as the model's
+ * input); the outputs (n * dim) are post-processed (L2) as embed's. For the
+ * reference tests, which feed exactly the reference's inputs. */
+fk_status fk__keras_net_run(fk_keras_net *net, const float *input, int n, fk_pool *pool,
+                           float *out);
+
+/* ---- layer helpers for build functions ----------------------------------
+ * The next layer of k as a Keras Conv2D (kernel kh x kw x in_c x out_c +
+ * bias) or Dense (in x out + bias) named `name` (deepface's name, for
+ * messages), appended to g. Return the new value, or -1 with *st set;
+ * once *st is not FK_OK they do nothing, so a builder checks once. */
+int fk__keras_conv(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int kh, int kw,
+                  int in_c, int out_c, int stride, fk_padding pad, fk_act_kind act,
+                  fk_status *st);
+int fk__keras_dense(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int in_f,
+                   int out_f, fk_act_kind act, fk_status *st);
+
+/* Hooks for a deepface model's description: load (discovers the file in
+ * `home`'s places without an override) is given per model, as it needs its
+ * arch; these are shared. */
+void fk__keras_free_hook(void *model);
+fk_status fk__keras_embed_hook(void *model, const fk_image *const *faces, int n,
+                               const fk_input_norm *norm, fk_pool *pool, float *out);
+
+#endif

@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""keras_ref.py OUTDIR [--face FACE.ppm] [--models a,b] - reference networks
+for facekit's Keras-model architectures (src/models/deepface_*.c).
+
+Each architecture is built here a second time, independently of the C code,
+in PyTorch (Debian python3-torch), with seeded random weights. The weights
+are written as Keras' save_weights writes a .h5 (h5py): root attribute
+layer_names listing every layer (those without weights too), one group per
+layer with attribute weight_names, one dataset per weight at
+<layer>/<layer>/kernel:0, conv kernels as height x width x in x out, dense
+kernels as in x out. Layer names and order are deepface's (or what a Keras 2
+session would have numbered them), so the file looks like the user's.
+
+The networks then run on fixed random inputs and, with --face, on one real
+face (a binary PPM), prepared as deepface's represent prepares it: /255,
+RGB -> BGR, resized keeping its aspect ratio (bilinear, cv2.resize's
+INTER_LINEAR formula) and padded with black to the model's size, then the
+model's normalization (all "base" here: the 0..1 BGR values).
+
+Written per model M into OUTDIR:
+  M.h5          the weights
+  M.in.f32      the inputs, NHWC float32, the face last when given
+  M.out.f32     what facekit's model must return for each input
+and one line per model in OUTDIR/manifest.txt:
+  M h5_file input_h input_w n_inputs out_dim face(0/1)
+Weights are rounded to float16-representable values, so a file may store
+them as float16 (VGG-Face's does: it exercises that path and halves its
+size) and give the same outputs.
+
+Only a test tool: tests/models/test_deepface_models.c runs it into a temp
+folder; nothing it writes is committed.
+"""
+import argparse
+import os
+import sys
+
+import h5py
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+torch.set_grad_enabled(False)
+torch.set_num_threads(2)
+
+
+# ---- weights --------------------------------------------------------------
+
+class Weights:
+    """Seeded random weights, He-scaled so deep ReLU stacks keep their range,
+    and the Keras layer table they are written as."""
+
+    def __init__(self, seed):
+        self.gen = torch.Generator().manual_seed(seed)
+        self.layers = []  # (name, [(weight name, numpy array)])
+
+    def rand(self, shape, std):
+        t = torch.randn(shape, generator=self.gen) * std
+        return t.half().float()  # float16-representable
+
+    def conv(self, name, kh, kw, cin, cout, bias=True):
+        k = self.rand((kh, kw, cin, cout), (2.0 / (kh * kw * cin)) ** 0.5)
+        ws = [(name + "/kernel:0", k)]
+        b = None
+        if bias:
+            b = self.rand((cout,), 0.05)
+            ws.append((name + "/bias:0", b))
+        self.layers.append((name, ws))
+        return k, b
+
+    def dense(self, name, cin, cout):
+        k = self.rand((cin, cout), (2.0 / cin) ** 0.5)
+        b = self.rand((cout,), 0.05)
+        self.layers.append((name, [(name + "/kernel:0", k), (name + "/bias:0", b)]))
+        return k, b
+
+    def none(self, name):
+        self.layers.append((name, []))
+
+    def save(self, path, dtype):
+        with h5py.File(path, "w") as f:
+            f.attrs["layer_names"] = np.array([n.encode() for n, _ in self.layers])
+            f.attrs["backend"] = b"tensorflow"
+            f.attrs["keras_version"] = b"2.2.4"
+            for name, ws in self.layers:
+                g = f.create_group(name)
+                g.attrs["weight_names"] = np.array([w.encode() for w, _ in ws])
+                for wname, arr in ws:
+                    g.create_dataset(wname, data=arr.numpy().astype(dtype))
+
+
+def conv2d(x, k, b, stride=1, pad=0):
+    """x NCHW; k Keras HWIO."""
+    w = k.permute(3, 2, 0, 1).contiguous()
+    return F.conv2d(x, w, b, stride=stride, padding=pad)
+
+
+def flatten_nhwc(x):
+    """Keras' Flatten on channels-last data: (h, w, c) order."""
+    return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
+
+
+def l2(v):
+    return v / v.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+# ---- VGG-Face (deepface VGGFace.py) -----------------------------------------
+
+def vgg_face(seed):
+    w = Weights(seed)
+    blocks = [(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)]
+    convs = []
+    cin, i, zp, mp = 3, 0, 0, 0
+    for cout, n in blocks:
+        for _ in range(n):
+            w.none("zero_padding2d" + ("_%d" % zp if zp else ""))
+            zp += 1
+            convs.append(w.conv("conv2d" + ("_%d" % i if i else ""), 3, 3, cin, cout))
+            i += 1
+            cin = cout
+        w.none("max_pooling2d" + ("_%d" % mp if mp else ""))
+        mp += 1
+    fc6 = w.conv("conv2d_%d" % i, 7, 7, 512, 4096)
+    w.none("dropout")
+    fc7 = w.conv("conv2d_%d" % (i + 1), 1, 1, 4096, 4096)
+    w.none("dropout_1")
+    fc8 = w.conv("conv2d_%d" % (i + 2), 1, 1, 4096, 2622)
+    w.none("flatten")
+    w.none("activation")
+
+    def run(x):
+        c = 0
+        for cout, n in blocks:
+            for _ in range(n):
+                k, b = convs[c]
+                x = F.relu(conv2d(x, k, b, pad=1))
+                c += 1
+            x = F.max_pool2d(x, 2, 2)
+        x = F.relu(conv2d(x, *fc6))
+        f7 = F.relu(conv2d(x, *fc7))
+        f8 = conv2d(f7, *fc8)
+        return {"vgg_face": l2(flatten_nhwc(f7)), "vgg_face_2622": flatten_nhwc(f8)}
+
+    return w, run, (224, 224), np.float16
+
+
+# ---- DeepID (deepface DeepID.py) --------------------------------------------
+
+def deepid(seed):
+    w = Weights(seed)
+    w.none("input_1")
+    c1 = w.conv("Conv1", 4, 4, 3, 20)
+    w.none("Pool1"); w.none("D1")
+    c2 = w.conv("Conv2", 3, 3, 20, 40)
+    w.none("Pool2"); w.none("D2")
+    c3 = w.conv("Conv3", 3, 3, 40, 60)
+    w.none("Pool3"); w.none("D3")
+    # Keras orders a functional model's layers by depth from the output:
+    # Conv4 (depth 4) before the flattens (3) before fc11 and fc12 (2)
+    c4 = w.conv("Conv4", 2, 2, 60, 80)
+    w.none("flatten"); w.none("flatten_1")
+    fc11 = w.dense("fc11", 5 * 4 * 60, 160)
+    fc12 = w.dense("fc12", 4 * 3 * 80, 160)
+    w.none("add"); w.none("deepid")
+
+    def run(x):
+        x = F.max_pool2d(F.relu(conv2d(x, *c1)), 2, 2)
+        x = F.max_pool2d(F.relu(conv2d(x, *c2)), 2, 2)
+        x = F.max_pool2d(F.relu(conv2d(x, *c3)), 2, 2)
+        a = flatten_nhwc(x) @ fc11[0] + fc11[1]
+        y = F.relu(conv2d(x, *c4))
+        b = flatten_nhwc(y) @ fc12[0] + fc12[1]
+        return {"deepid": F.relu(a + b)}
+
+    return w, run, (55, 47), np.float32
+
+
+ARCHS = {"vgg_face": vgg_face, "deepid": deepid}
+
+
+# ---- deepface's input preparation ---------------------------------------------
+
+def read_ppm(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    parts = data.split(maxsplit=4)
+    if parts[0] != b"P6" or int(parts[3]) != 255:
+        sys.exit("%s: not a binary 8-bit PPM" % path)
+    w, h = int(parts[1]), int(parts[2])
+    return np.frombuffer(parts[4][: w * h * 3], np.uint8).reshape(h, w, 3)
+
+
+def resize_linear(img, dw, dh):
+    """cv2.resize(img, (dw, dh)) with INTER_LINEAR on float data."""
+    h, w = img.shape[:2]
+
+    def axis(dst, src):
+        f = (np.arange(dst) + 0.5) * (src / dst) - 0.5
+        i0 = np.floor(f).astype(np.int64)
+        t = f - i0
+        t[i0 < 0] = 0
+        i0[i0 < 0] = 0
+        hi = i0 >= src - 1
+        t[hi] = 0
+        i0[hi] = src - 1
+        i1 = np.minimum(i0 + 1, src - 1)
+        return i0, i1, t.astype(np.float32)
+
+    y0, y1, ty = axis(dh, h)
+    x0, x1, tx = axis(dw, w)
+    top = img[y0][:, x0] * (1 - tx)[None, :, None] + img[y0][:, x1] * tx[None, :, None]
+    bot = img[y1][:, x0] * (1 - tx)[None, :, None] + img[y1][:, x1] * tx[None, :, None]
+    return (top * (1 - ty)[:, None, None] + bot * ty[:, None, None]).astype(np.float32)
+
+
+def deepface_input(rgb, th, tw):
+    """deepface represent: /255, BGR, resize_image (aspect kept, black pad)."""
+    img = rgb[:, :, ::-1].astype(np.float32) / 255.0
+    factor = min(th / img.shape[0], tw / img.shape[1])
+    dw, dh = int(img.shape[1] * factor), int(img.shape[0] * factor)
+    img = resize_linear(img, dw, dh)
+    d0, d1 = th - img.shape[0], tw - img.shape[1]
+    img = np.pad(img, ((d0 // 2, d0 - d0 // 2), (d1 // 2, d1 - d1 // 2), (0, 0)))
+    if img.shape[:2] != (th, tw):
+        img = resize_linear(img, tw, th)
+    return img
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("outdir")
+    ap.add_argument("--face")
+    ap.add_argument("--models", default=",".join(ARCHS))
+    ap.add_argument("--inputs", type=int, default=2)
+    a = ap.parse_args()
+    face = read_ppm(a.face) if a.face else None
+    rng = np.random.default_rng(1234)
+    lines = []
+    for seed, arch in enumerate(a.models.split(",")):
+        w, run, (h, wd), dtype = ARCHS[arch](100 + seed)
+        path = os.path.join(a.outdir, arch + ".h5")
+        w.save(path, dtype)
+        xs = [rng.random((h, wd, 3), dtype=np.float32) for _ in range(a.inputs)]
+        if face is not None:
+            xs.append(deepface_input(face, h, wd))
+        x = np.stack(xs).astype(np.float32)
+        outs = run(torch.from_numpy(x).permute(0, 3, 1, 2).contiguous())
+        for name, out in outs.items():
+            x.tofile(os.path.join(a.outdir, name + ".in.f32"))
+            out.numpy().astype(np.float32).tofile(os.path.join(a.outdir, name + ".out.f32"))
+            lines.append("%s %s.h5 %d %d %d %d %d\n" % (name, arch, h, wd, len(xs),
+                                                       out.shape[1], face is not None))
+    with open(os.path.join(a.outdir, "manifest.txt"), "w") as f:
+        f.writelines(lines)
+
+
+if __name__ == "__main__":
+    main()
