@@ -416,8 +416,11 @@ try:
     prog = js("document.getElementById('analyze-out').innerText")
     check("Analyzing" in (prog or ""), f"progress is shown while waiting: {prog!r}")
     shot("analyze-progress", full=False)
-    n = wait("document.querySelectorAll('#analysis .face-card').length", "analysis cards appear")
-    text = js("document.getElementById('analyze-out').innerText")
+    wait("!!document.querySelector('#analysis, #analyze-out .alert')", "analysis cards or an error appear")
+    n = js("document.querySelectorAll('#analysis .face-card').length")
+    text = js("document.getElementById('analyze-out').innerText") or ""
+    if not n:
+        print(text)
     check((n or 0) == len(a1) and "AGE" in text.upper() and "EMOTION" in text.upper(),
           f"a card per face with age and emotion ({n} cards, {len(a1)} faces)")
     shot("analyze-desktop")
