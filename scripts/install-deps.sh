@@ -11,8 +11,9 @@
 #            the PostgreSQL gallery tests, man for the man page check, cwebp
 #            for the WebP tests, jq
 #            python3 for the README examples check, curl and wrk for the
-#            server's test and benchmarks, and PyTorch + h5py + NumPy for
-#            the Keras-model reference tests
+#            server's test and benchmarks, chromium and ffmpeg for the web
+#            page's browser test, and PyTorch + h5py + NumPy for the
+#            Keras-model reference tests
 set -euo pipefail
 
 BUILD=(
@@ -48,6 +49,8 @@ TEST=(
   jq python3            # tests/cli/test_readme.sh re-runs the README examples
                         # (tests/tools/readme_examples.py; they pipe through jq)
   curl                  # tests/server/test_serve.sh drives facekit serve with it
+  chromium              # tests/server/test_web.sh runs the web page headless
+  ffmpeg                # ... and makes its fake camera clip from face photos
   wrk                   # make bench-serve, make soak-serve (HTTP load)
   python3-torch python3-h5py python3-numpy
                         # tests/tools/keras_ref.py: the reference networks (random
