@@ -66,8 +66,30 @@ int srv_status_of(fk_status s) {
     return 500;
 }
 
+/* The library's messages name the command line's options in their hints
+ * ("pass --enforce-detection false to use the whole image"); over HTTP the
+ * same setting is the request key enforce_detection, so "--a-b" becomes
+ * "a_b". */
+static void hints_as_keys(const char *in, char *out, size_t cap) {
+    size_t o = 0;
+    for (const char *p = in; *p && o + 1 < cap; p++) {
+        if (p[0] == '-' && p[1] == '-' && p[2] >= 'a' && p[2] <= 'z' &&
+            (p == in || p[-1] == ' ' || p[-1] == '(')) {
+            p += 2;
+            while (*p && o + 1 < cap && ((*p >= 'a' && *p <= 'z') || *p == '-'))
+                out[o++] = *p == '-' ? '_' : *p, p++;
+            p--;
+            continue;
+        }
+        out[o++] = *p;
+    }
+    out[o] = 0;
+}
+
 void srv_fail(srv_reply *r, fk_status s) {
-    srv_error(r, srv_status_of(s), "%s", fk_last_error());
+    char msg[1024];
+    hints_as_keys(fk_last_error(), msg, sizeof msg);
+    srv_error(r, srv_status_of(s), "%s", msg);
     if (s == FK_ENOMEM) r->retry_after = 1;
 }
 

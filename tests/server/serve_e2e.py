@@ -279,7 +279,10 @@ with open(big, "w") as f:
 err("an oversized body (declared)", 413, curl(URL + "/represent", "-H", "Content-Type: application/json", "--data-binary", f"@{big}"))
 err("an oversized body (chunked, nothing declared)", 413, curl(URL + "/represent", "-X", "POST", "-H", "Content-Type: application/json",
                                                              "-H", "Expect:", "-T", "-", stdin=big))
-err("no face", 422, curl(URL + "/represent", "-F", f"img=@{NOFACE}"))
+_, _, body = err("no face", 422, curl(URL + "/represent", "-F", f"img=@{NOFACE}"))
+msg = body.get("exception", "") if isinstance(body, dict) else ""
+check("enforce_detection" in msg and "--" not in msg,
+      f"the no-face hint names the request key, not the CLI flag: {msg}")
 st, h, body = curl(URL + "/represent", "-F", f"img=@{NOFACE}", "-F", "enforce_detection=false")
 check(st == 200 and len(body["results"]) == 1, "no face with enforce_detection false: the whole image, 200")
 err("a path with ..", 403, post_json(URL + "/represent", {"img": "../outside.jpg"}))
