@@ -68,34 +68,94 @@ fk_status fk__user_weights_find(const char *home, const fk_model_desc *m,
 
 /* ---- layers --------------------------------------------------------------- */
 
-int fk__keras_conv(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int kh, int kw,
-                  int in_c, int out_c, int stride, fk_padding pad, fk_act_kind act,
-                  fk_status *st) {
+int fk__keras_conv_ex(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int kh,
+                     int kw, int in_c, int out_c, int sh, int sw, fk_padding pad,
+                     int use_bias, fk_act_kind act, fk_status *st) {
     if (*st != FK_OK) return -1;
     const fk_keras_weight spec[2] = {{"kernel", 4, {kh, kw, in_c, out_c}},
                                      {"bias", 1, {out_c}}};
-    const float *w[2];
-    *st = fk__keras_h5_layer(k, name, spec, 2, w);
+    const float *w[2] = {NULL, NULL};
+    *st = fk__keras_h5_layer(k, name, spec, use_bias ? 2 : 1, w);
     if (*st != FK_OK) return -1;
-    if (kh != kw) {
-        *st = fk__fail(FK_EINVAL, "%s: non-square kernels are not supported", name);
+    if (sh != sw) {
+        *st = fk__fail(FK_EINVAL, "%s: strides %dx%d: only equal strides are supported",
+                       name, sh, sw);
         return -1;
     }
     fk_act a = {.kind = act};
-    int v = fk__graph_conv(g, in, w[0], w[1], kh, kw, in_c, out_c, stride, pad, a);
+    int v = fk__graph_conv(g, in, w[0], w[1], kh, kw, in_c, out_c, sh, pad, a);
+    if (v < 0) *st = fk__graph_build_status(g);
+    return v;
+}
+
+int fk__keras_conv(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int kh, int kw,
+                  int in_c, int out_c, int stride, fk_padding pad, fk_act_kind act,
+                  fk_status *st) {
+    return fk__keras_conv_ex(k, g, in, name, kh, kw, in_c, out_c, stride, stride, pad, 1,
+                             act, st);
+}
+
+int fk__keras_dense_ex(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int in_f,
+                      int out_f, int use_bias, fk_act_kind act, fk_status *st) {
+    if (*st != FK_OK) return -1;
+    const fk_keras_weight spec[2] = {{"kernel", 2, {in_f, out_f}}, {"bias", 1, {out_f}}};
+    const float *w[2] = {NULL, NULL};
+    *st = fk__keras_h5_layer(k, name, spec, use_bias ? 2 : 1, w);
+    if (*st != FK_OK) return -1;
+    fk_act a = {.kind = act};
+    int v = fk__graph_fc(g, in, w[0], w[1], in_f, out_f, a);
     if (v < 0) *st = fk__graph_build_status(g);
     return v;
 }
 
 int fk__keras_dense(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int in_f,
                    int out_f, fk_act_kind act, fk_status *st) {
+    return fk__keras_dense_ex(k, g, in, name, in_f, out_f, 1, act, st);
+}
+
+void fk__keras_bn_fold(const float *const *w, unsigned flags, float eps, int c, float *s,
+                      float *t) {
+    int i = 0;
+    const float *gamma = flags & FK_KERAS_BN_SCALE ? w[i++] : NULL;
+    const float *beta = flags & FK_KERAS_BN_CENTER ? w[i++] : NULL;
+    const float *mean = w[i], *var = w[i + 1];
+    for (int o = 0; o < c; o++) {
+        /* in double, so the fold adds no error of its own */
+        double r = 1.0 / sqrt((double)var[o] + eps);
+        double sc = (gamma ? gamma[o] : 1.0) * r;
+        s[o] = (float)sc;
+        t[o] = (float)((beta ? beta[o] : 0.0) - mean[o] * sc);
+    }
+}
+
+int fk__keras_bn(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int c,
+                unsigned flags, float eps, fk_act_kind act, fk_status *st) {
     if (*st != FK_OK) return -1;
-    const fk_keras_weight spec[2] = {{"kernel", 2, {in_f, out_f}}, {"bias", 1, {out_f}}};
-    const float *w[2];
-    *st = fk__keras_h5_layer(k, name, spec, 2, w);
+    if (c <= 0 || c > FK_KERAS_MAX_WEIGHT || fk__graph_channels(g, in) != c ||
+        (act != FK_ACT_NONE && act != FK_ACT_RELU) || !(eps > 0)) {
+        *st = fk__fail(FK_EINVAL, "%s: bad batch-norm arguments (%d channels, value has %d)",
+                       name, c, fk__graph_channels(g, in));
+        return -1;
+    }
+    fk_keras_weight spec[4];
+    int n = 0;
+    if (flags & FK_KERAS_BN_SCALE) spec[n++] = (fk_keras_weight){"gamma", 1, {c}};
+    if (flags & FK_KERAS_BN_CENTER) spec[n++] = (fk_keras_weight){"beta", 1, {c}};
+    spec[n++] = (fk_keras_weight){"moving_mean", 1, {c}};
+    spec[n++] = (fk_keras_weight){"moving_variance", 1, {c}};
+    const float *w[4];
+    *st = fk__keras_h5_layer(k, name, spec, n, w);
     if (*st != FK_OK) return -1;
-    fk_act a = {.kind = act};
-    int v = fk__graph_fc(g, in, w[0], w[1], in_f, out_f, a);
+    float *st_buf = malloc(sizeof(float) * 2 * (size_t)c);
+    if (!st_buf || fk__graph_keep(g, st_buf) != FK_OK) {
+        *st = fk__fail(FK_ENOMEM, "%s: out of memory", name);
+        return -1;
+    }
+    fk__keras_bn_fold(w, flags, eps, c, st_buf, st_buf + c);
+    fk_shape4 ks = {1, 1, 1, c};
+    int v = fk__graph_binary_const(g, FK_BIN_MUL, in, st_buf, ks, 0);
+    v = fk__graph_binary_const(g, FK_BIN_ADD, v, st_buf + c, ks, 0);
+    if (act == FK_ACT_RELU) v = fk__graph_unary(g, FK_UN_RELU, v);
     if (v < 0) *st = fk__graph_build_status(g);
     return v;
 }

@@ -75,6 +75,35 @@ int fk__keras_conv(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int kh
                   fk_status *st);
 int fk__keras_dense(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int in_f,
                    int out_f, fk_act_kind act, fk_status *st);
+/* The same with all of Keras' Conv2D / Dense: kernel kh x kw (non-square,
+ * 1x7, 7x1, allowed), strides sh x sw (the graph runs equal strides only:
+ * sh != sw is FK_EINVAL naming the layer), use_bias 0 for use_bias=False
+ * (the layer then holds its kernel only). */
+int fk__keras_conv_ex(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int kh,
+                     int kw, int in_c, int out_c, int sh, int sw, fk_padding pad,
+                     int use_bias, fk_act_kind act, fk_status *st);
+int fk__keras_dense_ex(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int in_f,
+                      int out_f, int use_bias, fk_act_kind act, fk_status *st);
+
+/* Keras BatchNormalization at inference: y = gamma (x - mean) /
+ * sqrt(var + eps) + beta per channel. Its weights, in Keras' order, are
+ * gamma (only with scale=True), beta (only with center=True), moving_mean,
+ * moving_variance: 4 by default, 3 with scale=False (deepface's Facenet).
+ * flags: FK_KERAS_BN_SCALE | FK_KERAS_BN_CENTER as the layer was built
+ * (FK_KERAS_BN_DEFAULT for Keras' defaults); eps: the layer's epsilon
+ * (Keras' default 1e-3; the architecture states its own). */
+enum { FK_KERAS_BN_SCALE = 1, FK_KERAS_BN_CENTER = 2 };
+#define FK_KERAS_BN_DEFAULT (FK_KERAS_BN_SCALE | FK_KERAS_BN_CENTER)
+/* Fold BN weights (w in the order above, as flags say) into a per-channel
+ * scale s and shift t (c each): y = s x + t. */
+void fk__keras_bn_fold(const float *const *w, unsigned flags, float eps, int c, float *s,
+                      float *t);
+/* The next layer of k as a BatchNormalization of the c channels of `in`
+ * (then act, FK_ACT_NONE or FK_ACT_RELU), appended as x * s + t: when `in`
+ * comes from a convolution without activation, fk__graph_fuse folds both
+ * into its filter and bias (one node, as if the file had no BN). */
+int fk__keras_bn(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int c,
+                unsigned flags, float eps, fk_act_kind act, fk_status *st);
 
 /* Hooks for a deepface model's description: load (discovers the file in
  * `home`'s places without an override) is given per model, as it needs its
