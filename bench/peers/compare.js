@@ -12,7 +12,10 @@
 // with every action and the default models on the first of those LFW images
 // and on sample1.jpg), then faceapi.js and human.js on the same inputs (for
 // analyze: the same graph files on the same crops of the faces facekit
-// found, from the pixels facekit decoded). The peers run on one wasm
+// found, from the pixels facekit decoded: face-api's own nets and cut for
+// the FaceApi-* analyzers, the graph files for the others; an analyze row
+// whose peer lacks any model facekit ran is a MISS, never a partial sum).
+// The peers run on one wasm
 // thread (tfjs-backend-wasm has no threads in Node). Ratios are peer time /
 // facekit time (for represent: facekit images/s / peer images/s): above 1
 // means facekit is faster.
@@ -70,7 +73,8 @@ fs.writeFileSync(list, fk.represent.paths.join('\n') + '\n');
 const peerArgs = [faceapiDir, photo, '10', '1', '--models', '--pair', ...pair];
 if (fk.represent.images > 0) peerArgs.push('--images', list);
 const fa = node('faceapi.js', peerArgs);
-const hu = fs.existsSync(humanDir) ? node('human.js', [humanDir, RUNS, '1', '--analyze', analyzeList]) : { models: {} };
+const hu = fs.existsSync(humanDir)
+  ? node('human.js', [humanDir, RUNS, '1', '--analyze', analyzeList, '--faceapi', faceapiDir]) : { models: {} };
 fs.rmSync(tmp, { recursive: true, force: true });
 const loadAfter = fs.readFileSync('/proc/loadavg', 'utf8').trim();
 
@@ -131,12 +135,22 @@ row('stage pipeline (sample1)', sum(s1), sum(sn), fa.pipeline_ms, '(info)', null
 // input fill and graph runs over all the faces; target), then the whole
 // fk_analyze call with detection (facekit only: Human detects with its own
 // BlazeFace, not the SSD facekit uses).
-const analyzed = (stages.analyze || []).map((a, k) => ({ fk: a, peer: (hu.analyze || [])[k], tag: analyzeImages[k][1] }));
-for (const { fk: a, peer, tag } of analyzed) {
+const analyzed = (stages.analyze || []).map((a, k) => {
+  const peer = (hu.analyze || [])[k];
+  // every model facekit ran must have been run by the peer, or no ratio
+  const lacks = peer ? a.models.filter((m) => !(peer.model_ms && m in peer.model_ms)) : a.models;
+  return { fk: a, peer, tag: analyzeImages[k][1], lacks, complete: !!peer && lacks.length === 0 };
+});
+for (const { fk: a, peer, tag, lacks, complete } of analyzed) {
   const n = a.faces.length;
   const b1 = a.by_threads[0], bn = a.by_threads[a.by_threads.length - 1];
-  row(`analyze ${n} face${n === 1 ? '' : 's'} (${tag})`, b1.stage_ms, bn.stage_ms, peer ? peer.stage_ms : null,
-    `${tn}T>=5x`, peer ? (r1, rn) => rn >= 5 : null);
+  const label = `analyze ${n} face${n === 1 ? '' : 's'} (${tag})`;
+  if (complete) {
+    row(label, b1.stage_ms, bn.stage_ms, peer.stage_ms, `${tn}T>=5x`, (r1, rn) => rn >= 5);
+  } else {
+    misses.push(`${label}: peer lacks ${lacks.join(', ')}`);
+    console.log(`${pad(label, 26)}${num(b1.stage_ms, ' ms')}${num(bn.stage_ms, ' ms')}${num(null)}${ratio(null)}${ratio(null)}  ${tn}T>=5x MISS (peer ${peer ? 'lacks' : 'absent, lacks'} ${lacks.join(', ')}: no ratio from a partial sum)`);
+  }
   row(`  whole call, with detect`, b1.call_ms, bn.call_ms, null, '(info)', null);
 }
 
@@ -154,18 +168,22 @@ if (analyzed.length) {
   // Largest difference of the outputs (facekit's printed to 6 digits): the
   // same graphs on the same crops give the same values.
   const diff = { age: 0, man: 0, emotion: 0, race: 0 };
-  for (const { fk: a, peer, tag } of analyzed) {
-    const parts = a.models.map((m, i) => `${m} ${a.by_threads.map((b) => b.model_ms[i].toFixed(1)).join(' / ')} / ${peer ? peer.model_ms[m].toFixed(1) : '-'}`);
+  for (const { fk: a, peer, tag, complete } of analyzed) {
+    const pm = (m) => (peer && peer.model_ms && m in peer.model_ms ? peer.model_ms[m].toFixed(1) : 'MISSING');
+    const parts = a.models.map((m, i) => `${m} ${a.by_threads.map((b) => b.model_ms[i].toFixed(1)).join(' / ')} / ${pm(m)}`);
     console.log(`  ${pad(`${a.faces.length} (${tag})`, 12)} ${parts.join(';  ')}`);
-    for (let i = 0; peer && i < a.faces.length; i++) {
+    for (let i = 0; complete && i < a.faces.length; i++) {
       const f = a.faces[i], p = peer.faces[i];
       diff.age = Math.max(diff.age, Math.abs(f.age - p.age));
       diff.man = Math.max(diff.man, Math.abs(f.man - p.man));
       for (const key of ['emotion', 'race']) f[key].forEach((v, j) => { diff[key] = Math.max(diff[key], Math.abs(v - p[key][j])); });
     }
   }
-  if (analyzed.every((a) => a.peer)) {
-    console.log(`  outputs, largest |facekit - peer| (peer on facekit's decoded pixels): age ${diff.age.toExponential(1)} years, P(man) ${diff.man.toExponential(1)}, emotion ${diff.emotion.toExponential(1)}, race ${diff.race.toExponential(1)}`);
+  if (analyzed.every((a) => a.complete)) {
+    const names = [...new Set(analyzed.flatMap((a) => a.fk.models))].join(', ');
+    console.log(`  outputs (${names}), largest |facekit - peer| (peer on facekit's decoded pixels): age ${diff.age.toExponential(1)} years, P(man) ${diff.man.toExponential(1)}, emotion ${diff.emotion.toExponential(1)}, race ${diff.race.toExponential(1)}`);
+  } else {
+    console.log('  outputs not compared: the peer did not run every model');
   }
 }
 console.log(`\npeak RSS of bench_models: ${fk.peak_rss_mb.pipeline.toFixed(0)} MB after verify + represent, ${fk.peak_rss_mb.total.toFixed(0)} MB with every model loaded`);

@@ -1,9 +1,11 @@
 // human.js - the peer for the Human models in facekit's model benchmark:
 // the same TF.js graph-model files facekit executes (the human-models package
 // in the model home, which @vladmandic/human 3.3.6 loads too), run by
-// TensorFlow.js 4.22 with the wasm backend in Node. Prints one JSON object.
+// TensorFlow.js 4.22 with the wasm backend in Node; and the peer of
+// facekit's analysis stage. Prints one JSON object.
 //
-//   node bench/peers/human.js HUMAN_MODELS_DIR [RUNS] [THREADS] [--analyze FILE]
+//   node bench/peers/human.js HUMAN_MODELS_DIR [RUNS] [THREADS]
+//        [--analyze FILE [--faceapi FACEAPI_MODEL_DIR]]
 //
 // For each model: model.execute on a fixed-size input of pseudo-random
 // values, asking for the same output node facekit reads (so both run the
@@ -11,19 +13,34 @@
 // median of RUNS (at most 5 at batch 8) after a warm-up run.
 //
 // --analyze FILE: the "analyze" list of bench_pipeline --json (images, the
-// faces facekit detected, its outputs). For each image, decoded with
-// jpeg-js or read from the raw pixels facekit decoded (bench_pipeline
-// --pixels; not timed), the analysis stage as facekit's fk_analyze runs it
-// with its default models: FaceRes-Attr (faceres.json, gender_pred and
-// age_pred), Oarriaga-Emotion (emotion.json) and GEAR (gear.json), each
-// once over all the faces in one batch: tf.image.cropAndResize of the
-// faces' boxes (the box enlarged 1.2x and squared, GEAR's sub-box; the
-// boxes placed so that cropAndResize samples the same points as facekit's
-// bilinear crop), the model's input scaling (gray for emotion), execute,
-// outputs read back. Median of RUNS after a warm-up, in total and per
-// model; the outputs are returned too, reduced the way facekit reduces
-// them (age: expectation over FaceRes's 100 bins), for compare.js to check
-// that both sides computed the same thing.
+// faces facekit detected, the models fk_analyze ran, its outputs). For each
+// image, decoded with jpeg-js or read from the raw pixels facekit decoded
+// (bench_pipeline --pixels; not timed, nor is making the image tensors),
+// the analysis stage as facekit's fk_analyze runs it: each model it ran,
+// once over all the faces in one batch, crop + input fill + net + outputs
+// read back, and nothing else (no decode, no detection):
+//  - FaceApi-AgeGender, FaceApi-Expression (the defaults): face-api's own
+//    ageGenderNet and faceExpressionNet (@vladmandic/face-api 1.7.15, the
+//    weights in FACEAPI_MODEL_DIR) with face-api's own cut, as
+//    tests/tools/faceapi_attr_reference.js runs them: extractFaceTensors of
+//    the boxes from the int32 image tensor (clip, floor), then net.forward
+//    on all the face tensors at once (NetInput: centred pad to square,
+//    resizeBilinear to 112, mean and /255). face-api's withAgeAndGender()
+//    and withFaceExpressions() would run the nets one face at a time; one
+//    batch is what facekit does, and no slower.
+//  - FaceRes-Attr (faceres.json, gender_pred and age_pred), Oarriaga-Emotion
+//    (emotion.json), GEAR (gear.json; the race default): the graph files in
+//    HUMAN_MODELS_DIR, tf.image.cropAndResize of the faces' boxes (the box
+//    enlarged 1.2x and squared, GEAR's sub-box; the boxes placed so that
+//    cropAndResize samples the same points as facekit's bilinear crop), the
+//    model's input scaling (gray for emotion), execute.
+// Median of RUNS after a warm-up, in total and per model. A model facekit
+// ran that this peer cannot run (not in the tables below, or its files
+// absent) is listed in "missing" and left out: compare.js then refuses the
+// row rather than compare a partial sum. The outputs are returned too,
+// reduced the way facekit reduces them (FaceRes age: expectation over its
+// 100 bins; emotions in deepface's order), for compare.js to check that
+// both sides computed the same thing.
 
 'use strict';
 
@@ -32,6 +49,8 @@ const path = require('path');
 const jpeg = require('jpeg-js');
 const tf = require('@tensorflow/tfjs');
 const wasm = require('@tensorflow/tfjs-backend-wasm');
+
+let faceapi = null; // @vladmandic/face-api, required when --faceapi is given
 
 // name (as facekit's bench_models prints it), file, output nodes, input size,
 // whether the graph takes a batch
@@ -132,6 +151,31 @@ const ANALYZERS = {
   },
 };
 
+// facekit's face-api analyzers (src/models/faceapi_age_gender.c,
+// faceapi_expression.c): the face-api net, its manifest (to tell whether the
+// weights are there).
+const FACEAPI_ANALYZERS = {
+  'FaceApi-AgeGender': { net: 'ageGenderNet', manifest: 'age_gender_model-weights_manifest.json' },
+  'FaceApi-Expression': { net: 'faceExpressionNet', manifest: 'face_expression_model-weights_manifest.json' },
+};
+// deepface's emotion k (facekit's order: angry, disgust, fear, happy, sad,
+// surprise, neutral) is face-api's output TO_FACEAPI[k] (neutral, happy,
+// sad, angry, fearful, disgusted, surprised), as faceapi_expression.c maps it
+const TO_FACEAPI = [3, 5, 4, 1, 2, 6, 0];
+
+// One face-api analyzer over all the faces: face-api's cut of every box
+// from the int32 [h, w, 3] image, one forward of the batch, read back.
+async function runFaceApi(a, image, faces) {
+  const rects = faces.map((f) => new faceapi.Rect(f.x, f.y, f.w, f.h));
+  const crops = await faceapi.extractFaceTensors(image, rects);
+  if (crops.length !== faces.length) throw new Error(`face-api cut ${crops.length} of ${faces.length} faces`);
+  const out = await faceapi.nets[a.net].forward(crops);
+  const list = out instanceof tf.Tensor ? [out] : [out.age, out.gender];
+  const data = list.map((t) => t.dataSync());
+  tf.dispose([...crops, ...list]);
+  return data;
+}
+
 // cropAndResize boxes (normalized y1, x1, y2, x2) sampling what facekit's
 // fk__attr_crop_fill samples: output pixel i at y0 + (i + 0.5) * bh / size
 // - 0.5; cropAndResize puts it at y1 * (H - 1) + i * (y2 - y1) * (H - 1) /
@@ -181,6 +225,15 @@ function reduce(name, data, n) {
         total += data[1][i * 100 + k];
       }
       r.age = total > 0 ? years / total : 0;
+    } else if (name === 'FaceApi-AgeGender') {
+      // facekit: age as the net gives it, gender {man, woman} renormalized
+      const man = Math.max(0, data[1][2 * i]), woman = Math.max(0, data[1][2 * i + 1]);
+      r.age = data[0][i];
+      r.man = man + woman > 0 ? man / (man + woman) : 0.5;
+    } else if (name === 'FaceApi-Expression') {
+      const p = TO_FACEAPI.map((k) => Math.max(0, data[0][i * 7 + k]));
+      const s = p.reduce((x, y) => x + y, 0);
+      r.emotion = p.map((v) => v / s);
     } else if (name === 'Oarriaga-Emotion') {
       const p = Array.from(data[0].slice(i * 7, i * 7 + 7));
       const s = p.reduce((x, y) => x + y, 0);
@@ -195,43 +248,62 @@ function reduce(name, data, n) {
   return faces;
 }
 
-async function analyze(dir, file, runs) {
+// Whether this peer can run facekit's model m: its table entry and files.
+function canRun(m, dir, faceapiDir) {
+  if (ANALYZERS[m]) return fs.existsSync(path.join(dir, ANALYZERS[m].file));
+  if (FACEAPI_ANALYZERS[m]) return !!faceapiDir && fs.existsSync(path.join(faceapiDir, FACEAPI_ANALYZERS[m].manifest));
+  return false;
+}
+
+async function analyze(dir, file, runs, faceapiDir) {
   const list = JSON.parse(fs.readFileSync(file, 'utf8'));
   if (!gray) gray = tf.tensor1d([0.2989, 0.5870, 0.1140]);
   const loaded = {};
   const result = [];
   for (const item of list) {
-    const names = item.models.filter((m) => ANALYZERS[m]);
+    const names = item.models.filter((m) => canRun(m, dir, faceapiDir));
+    const missing = item.models.filter((m) => !names.includes(m));
     for (const m of names) {
-      if (!loaded[m]) loaded[m] = { ...ANALYZERS[m], model: await loadGraph(path.join(dir, ANALYZERS[m].file)) };
+      if (loaded[m]) continue;
+      if (ANALYZERS[m]) {
+        loaded[m] = { ...ANALYZERS[m], model: await loadGraph(path.join(dir, ANALYZERS[m].file)) };
+      } else {
+        const a = FACEAPI_ANALYZERS[m];
+        await faceapi.nets[a.net].loadFromDisk(faceapiDir);
+        loaded[m] = { ...a, faceapi: true };
+      }
     }
     const image = readImage(item);
     const [, height, width] = image.shape;
+    // face-api cuts from the int32 image tensor, as its callers pass it
+    const image3 = names.some((m) => loaded[m].faceapi) ? tf.tidy(() => tf.cast(tf.squeeze(image, [0]), 'int32')) : null;
     const n = item.faces.length;
     const faces = item.faces.map(() => ({}));
-    const once = (perModel) => {
+    const once = async (perModel) => {
       for (const m of names) {
+        const a = loaded[m];
         const t0 = performance.now();
-        const data = runAnalyzer(loaded[m], image, cropBoxes(item.faces, loaded[m], width, height), n);
+        const data = a.faceapi ? await runFaceApi(a, image3, item.faces)
+          : runAnalyzer(a, image, cropBoxes(item.faces, a, width, height), n);
         if (perModel) perModel[m].push(performance.now() - t0);
         else reduce(m, data, n).forEach((r, i) => Object.assign(faces[i], r));
       }
     };
-    once(null); // warm-up, keeping the outputs
+    await once(null); // warm-up, keeping the outputs
     const per = Object.fromEntries(names.map((m) => [m, []]));
     const total = [];
     for (let r = 0; r < runs; r++) {
       const t0 = performance.now();
-      once(per);
+      await once(per);
       total.push(performance.now() - t0);
     }
-    tf.dispose(image);
+    tf.dispose([image, ...(image3 ? [image3] : [])]);
     result.push({
-      image: item.image, pixels: item.pixels ? 'facekit' : 'jpeg-js', width, height, faces,
+      image: item.image, pixels: item.pixels ? 'facekit' : 'jpeg-js', width, height, faces, missing,
       stage_ms: median(total), model_ms: Object.fromEntries(names.map((m) => [m, median(per[m])])),
     });
   }
-  for (const m of Object.values(loaded)) m.model.dispose();
+  for (const m of Object.values(loaded)) if (m.model) m.model.dispose();
   return result;
 }
 
@@ -239,9 +311,11 @@ async function main() {
   const args = process.argv.slice(2);
   const at = args.indexOf('--analyze');
   const analyzeFile = at >= 0 ? args.splice(at, 2)[1] : null;
+  const fa = args.indexOf('--faceapi');
+  const faceapiDir = fa >= 0 ? args.splice(fa, 2)[1] : null;
   const [dir, runsArg, threadsArg] = args;
-  if (!dir || (at >= 0 && !analyzeFile)) {
-    console.error('usage: node human.js HUMAN_MODELS_DIR [RUNS] [THREADS] [--analyze FILE]');
+  if (!dir || (at >= 0 && !analyzeFile) || (fa >= 0 && !faceapiDir)) {
+    console.error('usage: node human.js HUMAN_MODELS_DIR [RUNS] [THREADS] [--analyze FILE [--faceapi DIR]]');
     process.exit(2);
   }
   const runs = Number(runsArg || 5);
@@ -250,8 +324,9 @@ async function main() {
   if (threads > 1) wasm.setThreadsCount(threads);
   await tf.setBackend('wasm');
   await tf.ready();
+  if (faceapiDir) faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
   const result = {
-    peer: `Human 3.3.6 graph models, tfjs ${tf.version.tfjs}, wasm backend`,
+    peer: `Human 3.3.6 graph models${faceapiDir ? ' + face-api 1.7.15 attribute nets' : ''}, tfjs ${tf.version.tfjs}, wasm backend`,
     wasm_threads: wasm.getThreadsCount ? wasm.getThreadsCount() : threads,
     models: {},
   };
@@ -270,7 +345,7 @@ async function main() {
     result.models[name] = entry;
     model.dispose();
   }
-  if (analyzeFile) result.analyze = await analyze(dir, analyzeFile, runs);
+  if (analyzeFile) result.analyze = await analyze(dir, analyzeFile, runs, faceapiDir);
   console.log(JSON.stringify(result, null, 2));
 }
 
