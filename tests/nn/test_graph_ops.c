@@ -15,6 +15,7 @@
 
 #include "../test.h"
 #include "nn/graph.h"
+#include "nn/graph_internal.h"
 #include "nn/kernels.h"
 
 static unsigned rng = 12345;
@@ -302,6 +303,64 @@ static int build_chain(fk_graph **out, int *o1, int *o2, int *o3, int *o4) {
     fk__graph_mark_output(g, w2);
     *out = g, *o1 = d, *o2 = u3, *o3 = w, *o4 = w2;
     return fk__graph_build_status(g) == FK_OK;
+}
+
+/* Batch norm after a ReLU and before a VALID max-pool (GEAR's blocks): the
+ * pool moves in front of the multiply and add (same function, a quarter of
+ * the values). Not when a scale is negative, not before a SAME pool, not
+ * when the affine value has another reader. */
+static int build_pool_affine(fk_graph **out, int *o1, int *o2) {
+    static float filt[3 * 3 * 3 * 4], bias[4], scale[4], neg[4], shift[4];
+    static int init;
+    if (!init) {
+        for (size_t i = 0; i < sizeof filt / sizeof *filt; i++) filt[i] = frand();
+        for (int i = 0; i < 4; i++)
+            bias[i] = frand(), scale[i] = 0.1f + fabsf(frand()), neg[i] = scale[i],
+            shift[i] = frand();
+        neg[2] = -0.5f;
+        init = 1;
+    }
+    fk_graph *g;
+    if (fk__graph_new(3, &g) != FK_OK) return 0;
+    fk_act relu = {FK_ACT_RELU, 0, NULL};
+    const fk_shape4 pc = {1, 1, 1, 4};
+    int v = fk__graph_conv(g, 0, filt, bias, 3, 3, 3, 4, 1, FK_PAD_SAME, relu);
+    v = fk__graph_binary_const(g, FK_BIN_MUL, v, scale, pc, 0);
+    v = fk__graph_binary_const(g, FK_BIN_ADD, v, shift, pc, 1);
+    v = fk__graph_pool(g, FK_OP_MAXPOOL, v, 2, 2, FK_PAD_VALID); /* moves */
+    v = fk__graph_binary_const(g, FK_BIN_SUB, v, shift, pc, 0);
+    v = fk__graph_pool(g, FK_OP_MAXPOOL, v, 2, 1, FK_PAD_VALID); /* moves */
+    int n = fk__graph_binary_const(g, FK_BIN_MUL, v, neg, pc, 0);
+    n = fk__graph_pool(g, FK_OP_MAXPOOL, n, 2, 2, FK_PAD_VALID); /* a negative scale: stays */
+    int m = fk__graph_binary_const(g, FK_BIN_MUL, v, scale, pc, 0);
+    m = fk__graph_pool(g, FK_OP_MAXPOOL, m, 2, 2, FK_PAD_SAME); /* SAME: stays */
+    fk__graph_mark_output(g, n);
+    fk__graph_mark_output(g, m);
+    *out = g, *o1 = n, *o2 = m;
+    return fk__graph_build_status(g) == FK_OK;
+}
+
+static void test_fuse_pool_affine(fk_pool *pool) {
+    fk_graph *plain, *fused;
+    int p[2], f[2];
+    CHECK(build_pool_affine(&plain, &p[0], &p[1]) && build_pool_affine(&fused, &f[0], &f[1]),
+          "build");
+    CHECK(fk__graph_fuse(fused) == FK_OK, "fuse: %s", fk_last_error());
+    /* conv, pool, mul, then the second pool moves in front of the add and
+     * the subtract too; the last two pools stay behind their multiplies */
+    static const fk_op want[] = {FK_OP_CONV,   FK_OP_MAXPOOL, FK_OP_BINARY, FK_OP_MAXPOOL,
+                                 FK_OP_BINARY, FK_OP_BINARY,  FK_OP_BINARY, FK_OP_MAXPOOL,
+                                 FK_OP_BINARY, FK_OP_MAXPOOL};
+    int ok = fused->n_nodes == (int)(sizeof want / sizeof *want);
+    for (int k = 0; ok && k < fused->n_nodes; k++) ok = fused->nodes[k].op == want[k];
+    CHECK(ok, "pools moved before the positive affine steps only (%d nodes)", fused->n_nodes);
+    CHECK(fk__graph_plan(plain, 2, 12, 10) == FK_OK && fk__graph_plan(fused, 2, 12, 10) == FK_OK,
+          "plan: %s", fk_last_error());
+    float *in = rand_buf(2 * 12 * 10 * 3);
+    same_outputs("pool before affine", plain, p, fused, f, 2, in, pool);
+    free(in);
+    fk__graph_free(plain);
+    fk__graph_free(fused);
 }
 
 static void test_fuse(fk_pool *pool) {
@@ -599,6 +658,7 @@ int main(void) {
     test_fuse(pool);
     test_fuse_residual(pool);
     test_fuse_prelu(pool);
+    test_fuse_pool_affine(pool);
     fk__pool_free(pool);
     return test_summary();
 }
