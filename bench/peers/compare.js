@@ -13,6 +13,9 @@
 // thread (tfjs-backend-wasm has no threads in Node). Ratios are peer time /
 // facekit time (for represent: facekit images/s / peer images/s): above 1
 // means facekit is faster.
+//
+// Then the speed anchor of issue 16 (anchor.js): deepface's seminal
+// architectures under facekit and under ONNX Runtime's native CPU engine.
 
 'use strict';
 
@@ -128,4 +131,6 @@ for (const m of fk.models) {
   console.log(`  ${pad(m.name, 14)} ${m.gflop.toFixed(3).padStart(7)} GFLOP  ${best.toFixed(1).padStart(6)} GFLOP/s  ${(100 * frac).toFixed(0).padStart(3)}%${target ? `  target >=50% ${verdict(frac >= 0.5)}` : ''}`);
 }
 console.log(`\npeak RSS of bench_models: ${fk.peak_rss_mb.pipeline.toFixed(0)} MB after verify + represent, ${fk.peak_rss_mb.total.toFixed(0)} MB with every model loaded`);
+
+misses.push(...require('./anchor.js').anchor(buildDir));
 console.log(misses.length ? `MISS: ${misses.join(', ')}` : 'all targets PASS');
