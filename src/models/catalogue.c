@@ -42,6 +42,7 @@
     X(vgg_face)                                                                \
     X(vgg_face_2622)                                                           \
     X(deepid)                                                                  \
+    X(fb_deepface)                                                             \
     X(opencv)                                                                  \
     X(mediapipe)                                                               \
     X(antispoof)                                                               \

@@ -73,6 +73,18 @@ class Weights:
         self.layers.append((name, [(name + "/kernel:0", k), (name + "/bias:0", b)]))
         return k, b
 
+    def local(self, name, oh, ow, k, cin, cout):
+        """LocallyConnected2D: kernel [oh*ow][k*k*cin][cout], bias [oh][ow][cout]."""
+        kern = self.rand((oh * ow, k * k * cin, cout), (2.0 / (k * k * cin)) ** 0.5)
+        b = self.rand((oh, ow, cout), 0.05)
+        self.layers.append((name, [(name + "/kernel:0", kern), (name + "/bias:0", b)]))
+        return kern, b
+
+    def unread(self, name, shapes):
+        """A layer facekit checks but never reads (a dropped classifier head):
+        datasets of the right shape left unwritten (HDF5's fill value)."""
+        self.layers.append((name, [(name + "/" + w + ":0", s) for w, s in shapes]))
+
     def none(self, name):
         self.layers.append((name, []))
 
@@ -85,7 +97,10 @@ class Weights:
                 g = f.create_group(name)
                 g.attrs["weight_names"] = np.array([w.encode() for w, _ in ws])
                 for wname, arr in ws:
-                    g.create_dataset(wname, data=arr.numpy().astype(dtype))
+                    if isinstance(arr, tuple):
+                        g.create_dataset(wname, shape=arr, dtype=dtype)
+                    else:
+                        g.create_dataset(wname, data=arr.numpy().astype(dtype))
 
 
 def conv2d(x, k, b, stride=1, pad=0):
@@ -174,7 +189,45 @@ def deepid(seed):
     return w, run, (55, 47), np.float32
 
 
-ARCHS = {"vgg_face": vgg_face, "deepid": deepid}
+# ---- DeepFace (deepface FbDeepFace.py) -----------------------------------------
+
+def local2d(x, kern, b, k, stride):
+    """Keras LocallyConnected2D on NCHW x: unfold gives each patch in (c, ky,
+    kx) order, Keras' kernel rows are (ky, kx, c)."""
+    n, c, h, wd = x.shape
+    oh, ow = (h - k) // stride + 1, (wd - k) // stride + 1
+    cols = F.unfold(x, k, stride=stride)  # n, c*k*k, oh*ow
+    kk = kern.reshape(oh * ow, k, k, c, -1).permute(0, 3, 1, 2, 4).reshape(oh * ow, c * k * k, -1)
+    y = torch.einsum("nfl,lfo->nlo", cols, kk) + b.reshape(oh * ow, -1)
+    return y.reshape(n, oh, ow, -1).permute(0, 3, 1, 2)
+
+
+def fb_deepface(seed):
+    w = Weights(seed)
+    c1 = w.conv("C1", 11, 11, 3, 32)
+    w.none("M2")
+    c3 = w.conv("C3", 9, 9, 32, 16)
+    l4 = w.local("L4", 55, 55, 9, 16, 16)
+    l5 = w.local("L5", 25, 25, 7, 16, 16)
+    l6 = w.local("L6", 21, 21, 5, 16, 16)
+    w.none("F0")
+    f7 = w.dense("F7", 7056, 4096)
+    w.none("D0")
+    w.unread("F8", [("kernel", (4096, 8631)), ("bias", (8631,))])
+
+    def run(x):
+        x = F.relu(conv2d(x, *c1))
+        x = F.max_pool2d(F.pad(x, (0, 1, 0, 1), value=float("-inf")), 3, 2)  # SAME: 142 -> 71
+        x = F.relu(conv2d(x, *c3))
+        x = F.relu(local2d(x, *l4, 9, 1))
+        x = F.relu(local2d(x, *l5, 7, 2))
+        x = F.relu(local2d(x, *l6, 5, 1))
+        return {"fb_deepface": F.relu(flatten_nhwc(x) @ f7[0] + f7[1])}
+
+    return w, run, (152, 152), np.float16
+
+
+ARCHS = {"vgg_face": vgg_face, "deepid": deepid, "fb_deepface": fb_deepface}
 
 
 # ---- deepface's input preparation ---------------------------------------------
