@@ -42,6 +42,8 @@
     X(vgg_face)                                                                \
     X(vgg_face_2622)                                                           \
     X(deepid)                                                                  \
+    X(facenet)                                                                 \
+    X(facenet512)                                                              \
     X(fb_deepface)                                                             \
     X(opencv)                                                                  \
     X(mediapipe)                                                               \
