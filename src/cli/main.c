@@ -105,7 +105,7 @@ static const cli_option OPTIONS[] = {
     {O_ANTI_SPOOFING, "anti-spoofing", "BOOL",
      "check that every face is real, not a photo or a screen\n(is_real, antispoof_score; default false)", 0},
     {O_ANTISPOOF_MODEL, "antispoof-model", "NAME",
-     "the anti-spoofing model: antispoof (default) or\nliveness", 0},
+     "the anti-spoofing model: antispoof (default),\nliveness or FaceAntiSpoofing", 0},
     {O_ACTIONS, "actions", "LIST", "what to tell: age,gender,emotion,race (default all)", 0},
     {O_AGE_MODEL, "age-model", "M", "age analyzer (default FaceApi-AgeGender; or\nFaceRes-Attr, GEAR)", 0},
     {O_GENDER_MODEL, "gender-model", "M", "gender analyzer (default FaceApi-AgeGender; or\nFaceRes-Attr, GEAR, Oarriaga-Gender)", 0},

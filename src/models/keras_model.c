@@ -68,36 +68,400 @@ fk_status fk__user_weights_find(const char *home, const fk_model_desc *m,
 
 /* ---- layers --------------------------------------------------------------- */
 
-int fk__keras_conv(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int kh, int kw,
-                  int in_c, int out_c, int stride, fk_padding pad, fk_act_kind act,
-                  fk_status *st) {
+int fk__keras_conv_ex(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int kh,
+                     int kw, int in_c, int out_c, int sh, int sw, fk_padding pad,
+                     int use_bias, fk_act_kind act, fk_status *st) {
     if (*st != FK_OK) return -1;
     const fk_keras_weight spec[2] = {{"kernel", 4, {kh, kw, in_c, out_c}},
                                      {"bias", 1, {out_c}}};
-    const float *w[2];
-    *st = fk__keras_h5_layer(k, name, spec, 2, w);
+    const float *w[2] = {NULL, NULL};
+    *st = fk__keras_h5_layer(k, name, spec, use_bias ? 2 : 1, w);
     if (*st != FK_OK) return -1;
-    if (kh != kw) {
-        *st = fk__fail(FK_EINVAL, "%s: non-square kernels are not supported", name);
+    if (sh != sw) {
+        *st = fk__fail(FK_EINVAL, "%s: strides %dx%d: only equal strides are supported",
+                       name, sh, sw);
         return -1;
     }
     fk_act a = {.kind = act};
-    int v = fk__graph_conv(g, in, w[0], w[1], kh, kw, in_c, out_c, stride, pad, a);
+    int v = fk__graph_conv(g, in, w[0], w[1], kh, kw, in_c, out_c, sh, pad, a);
+    if (v < 0) *st = fk__graph_build_status(g);
+    return v;
+}
+
+int fk__keras_conv(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int kh, int kw,
+                  int in_c, int out_c, int stride, fk_padding pad, fk_act_kind act,
+                  fk_status *st) {
+    return fk__keras_conv_ex(k, g, in, name, kh, kw, in_c, out_c, stride, stride, pad, 1,
+                             act, st);
+}
+
+int fk__keras_dense_ex(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int in_f,
+                      int out_f, int use_bias, fk_act_kind act, fk_status *st) {
+    if (*st != FK_OK) return -1;
+    const fk_keras_weight spec[2] = {{"kernel", 2, {in_f, out_f}}, {"bias", 1, {out_f}}};
+    const float *w[2] = {NULL, NULL};
+    *st = fk__keras_h5_layer(k, name, spec, use_bias ? 2 : 1, w);
+    if (*st != FK_OK) return -1;
+    fk_act a = {.kind = act};
+    int v = fk__graph_fc(g, in, w[0], w[1], in_f, out_f, a);
     if (v < 0) *st = fk__graph_build_status(g);
     return v;
 }
 
 int fk__keras_dense(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int in_f,
                    int out_f, fk_act_kind act, fk_status *st) {
+    return fk__keras_dense_ex(k, g, in, name, in_f, out_f, 1, act, st);
+}
+
+void fk__keras_bn_fold(const float *const *w, unsigned flags, float eps, int c, float *s,
+                      float *t) {
+    int i = 0;
+    const float *gamma = flags & FK_KERAS_BN_SCALE ? w[i++] : NULL;
+    const float *beta = flags & FK_KERAS_BN_CENTER ? w[i++] : NULL;
+    const float *mean = w[i], *var = w[i + 1];
+    for (int o = 0; o < c; o++) {
+        /* in double, so the fold adds no error of its own */
+        double r = 1.0 / sqrt((double)var[o] + eps);
+        double sc = (gamma ? gamma[o] : 1.0) * r;
+        s[o] = (float)sc;
+        t[o] = (float)((beta ? beta[o] : 0.0) - mean[o] * sc);
+    }
+}
+
+int fk__keras_bn(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int c,
+                unsigned flags, float eps, fk_act_kind act, fk_status *st) {
     if (*st != FK_OK) return -1;
-    const fk_keras_weight spec[2] = {{"kernel", 2, {in_f, out_f}}, {"bias", 1, {out_f}}};
-    const float *w[2];
-    *st = fk__keras_h5_layer(k, name, spec, 2, w);
+    if (c <= 0 || c > FK_KERAS_MAX_WEIGHT || fk__graph_channels(g, in) != c ||
+        (act != FK_ACT_NONE && act != FK_ACT_RELU) || !(eps > 0)) {
+        *st = fk__fail(FK_EINVAL, "%s: bad batch-norm arguments (%d channels, value has %d)",
+                       name, c, fk__graph_channels(g, in));
+        return -1;
+    }
+    fk_keras_weight spec[4];
+    int n = 0;
+    if (flags & FK_KERAS_BN_SCALE) spec[n++] = (fk_keras_weight){"gamma", 1, {c}};
+    if (flags & FK_KERAS_BN_CENTER) spec[n++] = (fk_keras_weight){"beta", 1, {c}};
+    spec[n++] = (fk_keras_weight){"moving_mean", 1, {c}};
+    spec[n++] = (fk_keras_weight){"moving_variance", 1, {c}};
+    const float *w[4];
+    *st = fk__keras_h5_layer(k, name, spec, n, w);
     if (*st != FK_OK) return -1;
-    fk_act a = {.kind = act};
-    int v = fk__graph_fc(g, in, w[0], w[1], in_f, out_f, a);
+    float *st_buf = malloc(sizeof(float) * 2 * (size_t)c);
+    if (!st_buf || fk__graph_keep(g, st_buf) != FK_OK) {
+        *st = fk__fail(FK_ENOMEM, "%s: out of memory", name);
+        return -1;
+    }
+    fk__keras_bn_fold(w, flags, eps, c, st_buf, st_buf + c);
+    fk_shape4 ks = {1, 1, 1, c};
+    int v = fk__graph_binary_const(g, FK_BIN_MUL, in, st_buf, ks, 0);
+    v = fk__graph_binary_const(g, FK_BIN_ADD, v, st_buf + c, ks, 0);
+    if (act == FK_ACT_RELU) v = fk__graph_unary(g, FK_UN_RELU, v);
     if (v < 0) *st = fk__graph_build_status(g);
     return v;
+}
+
+/* ---- functional models (keras_model.h) ----------------------------------- */
+
+typedef enum kf_kind {
+    KF_INPUT, KF_CONV, KF_DENSE, KF_BN, KF_RELU, KF_POOL, KF_CONCAT, KF_ADD, KF_SCALE,
+    KF_GAP, KF_PASS
+} kf_kind;
+
+#define KF_MAX_IN 4
+#define KF_MAX_LAYERS 4096
+
+typedef struct kf_layer {
+    kf_kind kind;
+    int n_in, in[KF_MAX_IN];
+    char name[128];
+    int c;                          /* output channels */
+    int kh, kw, stride, use_bias;   /* conv, pool (kh = k) */
+    fk_padding pad;
+    fk_op pool_op;
+    unsigned bn_flags;
+    float eps, scale;
+    const float *w[4];              /* read weights */
+    int value;                      /* graph value */
+} kf_layer;
+
+/* Remember the first recording error and its message. */
+#define KF_FAIL(f, ...)                                                        \
+    ((f)->st = fk__fail(__VA_ARGS__),                                          \
+     snprintf((f)->msg, sizeof (f)->msg, "%s", fk_last_error()))
+
+struct fk_keras_fn {
+    kf_layer *l;
+    int n, cap;
+    fk_status st;
+    char msg[256];  /* the first error's message, for fk__kf_build */
+};
+
+fk_keras_fn *fk__kf_new(int in_c) {
+    fk_keras_fn *f = calloc(1, sizeof *f);
+    if (!f) return NULL;
+    f->cap = 256;
+    f->l = calloc((size_t)f->cap, sizeof *f->l);
+    if (!f->l) {
+        free(f);
+        return NULL;
+    }
+    f->n = 1;
+    f->l[0] = (kf_layer){.kind = KF_INPUT, .c = in_c, .value = 0};
+    snprintf(f->l[0].name, sizeof f->l[0].name, "input");
+    return f;
+}
+
+void fk__kf_free(fk_keras_fn *f) {
+    if (!f) return;
+    free(f->l);
+    free(f);
+}
+
+/* Append a layer reading in[0..n_in-1]; NULL once failed. */
+static kf_layer *kf_add(fk_keras_fn *f, kf_kind kind, const char *name, int n_in,
+                        const int *in) {
+    if (!f || f->st != FK_OK) return NULL;
+    if (n_in < 1 || n_in > KF_MAX_IN) {
+        KF_FAIL(f, FK_EINVAL, "keras model: %d inputs to one layer", n_in);
+        return NULL;
+    }
+    for (int i = 0; i < n_in; i++)
+        if (in[i] < 0 || in[i] >= f->n) {
+            KF_FAIL(f, FK_EINVAL, "keras model: %s reads an unknown layer",
+                             name ? name : "a layer");
+            return NULL;
+        }
+    if (f->n == f->cap) {
+        if (f->cap >= KF_MAX_LAYERS) {
+            KF_FAIL(f, FK_EINVAL, "keras model: more than %d layers", KF_MAX_LAYERS);
+            return NULL;
+        }
+        kf_layer *nl = realloc(f->l, sizeof *nl * (size_t)f->cap * 2);
+        if (!nl) {
+            KF_FAIL(f, FK_ENOMEM, "keras model: out of memory");
+            return NULL;
+        }
+        f->l = nl;
+        f->cap *= 2;
+    }
+    kf_layer *L = &f->l[f->n++];
+    *L = (kf_layer){.kind = kind, .n_in = n_in, .c = f->l[in[0]].c, .value = -1};
+    memcpy(L->in, in, sizeof(int) * (size_t)n_in);
+    snprintf(L->name, sizeof L->name, "%s", name ? name : "");
+    return L;
+}
+
+int fk__kf_conv(fk_keras_fn *f, int in, const char *name, int out_c, int kh, int kw,
+               int stride, fk_padding pad, int use_bias) {
+    kf_layer *L = kf_add(f, KF_CONV, name, 1, &in);
+    if (!L) return -1;
+    if (out_c <= 0 || kh <= 0 || kw <= 0 || stride <= 0) {
+        KF_FAIL(f, FK_EINVAL, "%s: bad Conv2D arguments", L->name);
+        return -1;
+    }
+    L->c = out_c, L->kh = kh, L->kw = kw, L->stride = stride, L->pad = pad;
+    L->use_bias = use_bias;
+    return f->n - 1;
+}
+
+int fk__kf_dense(fk_keras_fn *f, int in, const char *name, int out_f, int use_bias) {
+    kf_layer *L = kf_add(f, KF_DENSE, name, 1, &in);
+    if (!L) return -1;
+    if (out_f <= 0) {
+        KF_FAIL(f, FK_EINVAL, "%s: bad Dense arguments", L->name);
+        return -1;
+    }
+    L->c = out_f, L->use_bias = use_bias;
+    return f->n - 1;
+}
+
+int fk__kf_bn(fk_keras_fn *f, int in, const char *name, unsigned flags, float eps) {
+    kf_layer *L = kf_add(f, KF_BN, name, 1, &in);
+    if (!L) return -1;
+    if (!(eps > 0)) {
+        KF_FAIL(f, FK_EINVAL, "%s: batch-norm epsilon must be > 0", L->name);
+        return -1;
+    }
+    L->bn_flags = flags, L->eps = eps;
+    return f->n - 1;
+}
+
+int fk__kf_relu(fk_keras_fn *f, int in) {
+    return kf_add(f, KF_RELU, "relu", 1, &in) ? f->n - 1 : -1;
+}
+
+int fk__kf_pool(fk_keras_fn *f, int in, fk_op op, int k, int stride, fk_padding pad) {
+    kf_layer *L = kf_add(f, KF_POOL, "pool", 1, &in);
+    if (!L) return -1;
+    if ((op != FK_OP_MAXPOOL && op != FK_OP_AVGPOOL) || k <= 0 || stride <= 0) {
+        KF_FAIL(f, FK_EINVAL, "keras model: bad pooling arguments");
+        return -1;
+    }
+    L->pool_op = op, L->kh = L->kw = k, L->stride = stride, L->pad = pad;
+    return f->n - 1;
+}
+
+int fk__kf_concat(fk_keras_fn *f, int n, const int *in) {
+    kf_layer *L = kf_add(f, KF_CONCAT, "concatenate", n, in);
+    if (!L) return -1;
+    L->c = 0;
+    for (int i = 0; i < n; i++) L->c += f->l[in[i]].c;
+    return f->n - 1;
+}
+
+int fk__kf_add(fk_keras_fn *f, int a, int b) {
+    int in[2] = {a, b};
+    kf_layer *L = kf_add(f, KF_ADD, "add", 2, in);
+    if (!L) return -1;
+    if (f->l[a].c != f->l[b].c) {
+        KF_FAIL(f, FK_EINVAL, "keras model: add of %d and %d channels", f->l[a].c,
+                         f->l[b].c);
+        return -1;
+    }
+    return f->n - 1;
+}
+
+int fk__kf_scale(fk_keras_fn *f, int in, float s) {
+    kf_layer *L = kf_add(f, KF_SCALE, "lambda", 1, &in);
+    if (!L) return -1;
+    L->scale = s;
+    return f->n - 1;
+}
+
+int fk__kf_gap(fk_keras_fn *f, int in) {
+    return kf_add(f, KF_GAP, "global_average_pooling2d", 1, &in) ? f->n - 1 : -1;
+}
+
+int fk__kf_pass(fk_keras_fn *f, int in) {
+    return kf_add(f, KF_PASS, "pass", 1, &in) ? f->n - 1 : -1;
+}
+
+/* Keras' walk: depth-first from the output, inputs in order; a layer is
+ * numbered when first met (idx), appended once all its inputs are done
+ * (post, so the output is last). */
+static void kf_walk(const fk_keras_fn *f, int l, int *idx, int *n_idx, char *done,
+                    int *post, int *n_post) {
+    if (done[l]) return;
+    if (idx[l] < 0) idx[l] = (*n_idx)++;
+    for (int i = 0; i < f->l[l].n_in; i++)
+        kf_walk(f, f->l[l].in[i], idx, n_idx, done, post, n_post);
+    done[l] = 1;
+    post[(*n_post)++] = l;
+}
+
+/* Keras' layer order: x before y when deeper, or as deep and met first. */
+static int kf_before(const int *depth, const int *idx, int x, int y) {
+    return depth[x] != depth[y] ? depth[x] > depth[y] : idx[x] < idx[y];
+}
+
+/* Read one layer's weights (the recorded shapes say what to expect). */
+static fk_status kf_read(fk_keras_fn *f, kf_layer *L, fk_keras_h5 *k) {
+    int cin = f->l[L->in[0]].c;
+    fk_keras_weight spec[4];
+    int n = 0;
+    if (L->kind == KF_CONV) {
+        spec[n++] = (fk_keras_weight){"kernel", 4, {L->kh, L->kw, cin, L->c}};
+        if (L->use_bias) spec[n++] = (fk_keras_weight){"bias", 1, {L->c}};
+    } else if (L->kind == KF_DENSE) {
+        spec[n++] = (fk_keras_weight){"kernel", 2, {cin, L->c}};
+        if (L->use_bias) spec[n++] = (fk_keras_weight){"bias", 1, {L->c}};
+    } else {
+        if (L->bn_flags & FK_KERAS_BN_SCALE) spec[n++] = (fk_keras_weight){"gamma", 1, {L->c}};
+        if (L->bn_flags & FK_KERAS_BN_CENTER) spec[n++] = (fk_keras_weight){"beta", 1, {L->c}};
+        spec[n++] = (fk_keras_weight){"moving_mean", 1, {L->c}};
+        spec[n++] = (fk_keras_weight){"moving_variance", 1, {L->c}};
+    }
+    return fk__keras_h5_layer(k, L->name, spec, n, L->w);
+}
+
+/* Append layer L to g (its inputs are there: ids are in build order). */
+static fk_status kf_emit(fk_keras_fn *f, kf_layer *L, fk_graph *g) {
+    const int a = f->l[L->in[0]].value;
+    const fk_act none = {.kind = FK_ACT_NONE};
+    const fk_shape4 one = {1, 1, 1, 1}, per_c = {1, 1, 1, L->c};
+    int v = -1;
+    switch (L->kind) {
+    case KF_INPUT: return FK_OK;
+    case KF_CONV:
+        v = fk__graph_conv(g, a, L->w[0], L->use_bias ? L->w[1] : NULL, L->kh, L->kw,
+                           f->l[L->in[0]].c, L->c, L->stride, L->pad, none);
+        break;
+    case KF_DENSE:
+        v = fk__graph_fc(g, a, L->w[0], L->use_bias ? L->w[1] : NULL, f->l[L->in[0]].c, L->c,
+                         none);
+        break;
+    case KF_BN: {
+        float *s = malloc(sizeof(float) * 2 * (size_t)L->c);
+        if (!s || fk__graph_keep(g, s) != FK_OK)
+            return fk__fail(FK_ENOMEM, "%s: out of memory", L->name);
+        fk__keras_bn_fold(L->w, L->bn_flags, L->eps, L->c, s, s + L->c);
+        v = fk__graph_binary_const(g, FK_BIN_MUL, a, s, per_c, 0);
+        v = fk__graph_binary_const(g, FK_BIN_ADD, v, s + L->c, per_c, 0);
+        break;
+    }
+    case KF_RELU: v = fk__graph_unary(g, FK_UN_RELU, a); break;
+    case KF_POOL: v = fk__graph_pool(g, L->pool_op, a, L->kh, L->stride, L->pad); break;
+    case KF_CONCAT:
+        v = a;
+        for (int i = 1; i < L->n_in; i++) v = fk__graph_concat(g, v, f->l[L->in[i]].value);
+        break;
+    case KF_ADD: v = fk__graph_add(g, a, f->l[L->in[1]].value, none); break;
+    case KF_SCALE: {
+        float *s = malloc(sizeof *s);
+        if (!s || fk__graph_keep(g, s) != FK_OK)
+            return fk__fail(FK_ENOMEM, "%s: out of memory", L->name);
+        *s = L->scale;
+        v = fk__graph_binary_const(g, FK_BIN_MUL, a, s, one, 0);
+        break;
+    }
+    case KF_GAP: v = fk__graph_mean_hw(g, a); break;
+    case KF_PASS: v = a; break;
+    }
+    L->value = v;
+    return v < 0 ? fk__graph_build_status(g) : FK_OK;
+}
+
+fk_status fk__kf_build(fk_keras_fn *f, fk_keras_h5 *k, fk_graph *g, int out_layer, int *out) {
+    if (!f) return fk__fail(FK_ENOMEM, "keras model: out of memory");
+    if (f->st != FK_OK) return fk__fail(f->st, "%s", f->msg);
+    if (!k || !g || !out || out_layer < 0 || out_layer >= f->n)
+        return fk__fail(FK_EINVAL, "fk__kf_build: bad arguments");
+    int n = f->n;
+    int *idx = malloc(sizeof(int) * 4 * (size_t)n);
+    char *done = calloc((size_t)n, 1);
+    if (!idx || !done) {
+        free(idx);
+        free(done);
+        return fk__fail(FK_ENOMEM, "keras model: out of memory");
+    }
+    int *post = idx + n, *depth = idx + 2 * n, *order = idx + 3 * n;
+    int n_idx = 0, n_post = 0;
+    for (int i = 0; i < n; i++) idx[i] = -1, depth[i] = 0;
+    kf_walk(f, out_layer, idx, &n_idx, done, post, &n_post);
+    /* depths, from the output back (Keras: reversed(nodes_in_decreasing_depth)) */
+    for (int i = n_post - 1; i >= 0; i--) {
+        const kf_layer *L = &f->l[post[i]];
+        for (int j = 0; j < L->n_in; j++)
+            if (depth[L->in[j]] < depth[post[i]] + 1) depth[L->in[j]] = depth[post[i]] + 1;
+    }
+    memcpy(order, post, sizeof(int) * (size_t)n_post);
+    for (int i = 1; i < n_post; i++) { /* insertion sort: a few thousand layers at most */
+        int x = order[i], j = i;
+        for (; j > 0 && kf_before(depth, idx, x, order[j - 1]); j--) order[j] = order[j - 1];
+        order[j] = x;
+    }
+    fk_status st = FK_OK;
+    for (int i = 0; i < n_post && st == FK_OK; i++) {
+        kf_layer *L = &f->l[order[i]];
+        if (L->kind == KF_CONV || L->kind == KF_DENSE || L->kind == KF_BN)
+            st = kf_read(f, L, k);
+    }
+    for (int i = 0; i < n && st == FK_OK; i++)
+        if (done[i]) st = kf_emit(f, &f->l[i], g);
+    if (st == FK_OK) *out = f->l[out_layer].value;
+    free(idx);
+    free(done);
+    return st;
 }
 
 /* ---- the network ---------------------------------------------------------- */

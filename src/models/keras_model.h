@@ -75,6 +75,75 @@ int fk__keras_conv(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int kh
                   fk_status *st);
 int fk__keras_dense(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int in_f,
                    int out_f, fk_act_kind act, fk_status *st);
+/* The same with all of Keras' Conv2D / Dense: kernel kh x kw (non-square,
+ * 1x7, 7x1, allowed), strides sh x sw (the graph runs equal strides only:
+ * sh != sw is FK_EINVAL naming the layer), use_bias 0 for use_bias=False
+ * (the layer then holds its kernel only). */
+int fk__keras_conv_ex(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int kh,
+                     int kw, int in_c, int out_c, int sh, int sw, fk_padding pad,
+                     int use_bias, fk_act_kind act, fk_status *st);
+int fk__keras_dense_ex(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int in_f,
+                      int out_f, int use_bias, fk_act_kind act, fk_status *st);
+
+/* Keras BatchNormalization at inference: y = gamma (x - mean) /
+ * sqrt(var + eps) + beta per channel. Its weights, in Keras' order, are
+ * gamma (only with scale=True), beta (only with center=True), moving_mean,
+ * moving_variance: 4 by default, 3 with scale=False (deepface's Facenet).
+ * flags: FK_KERAS_BN_SCALE | FK_KERAS_BN_CENTER as the layer was built
+ * (FK_KERAS_BN_DEFAULT for Keras' defaults); eps: the layer's epsilon
+ * (Keras' default 1e-3; the architecture states its own). */
+enum { FK_KERAS_BN_SCALE = 1, FK_KERAS_BN_CENTER = 2 };
+#define FK_KERAS_BN_DEFAULT (FK_KERAS_BN_SCALE | FK_KERAS_BN_CENTER)
+/* Fold BN weights (w in the order above, as flags say) into a per-channel
+ * scale s and shift t (c each): y = s x + t. */
+void fk__keras_bn_fold(const float *const *w, unsigned flags, float eps, int c, float *s,
+                      float *t);
+/* The next layer of k as a BatchNormalization of the c channels of `in`
+ * (then act, FK_ACT_NONE or FK_ACT_RELU), appended as x * s + t: when `in`
+ * comes from a convolution without activation, fk__graph_fuse folds both
+ * into its filter and bias (one node, as if the file had no BN). */
+int fk__keras_bn(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int c,
+                unsigned flags, float eps, fk_act_kind act, fk_status *st);
+
+/* ---- functional models --------------------------------------------------
+ * A Keras functional model (branches, concatenations, residual adds) has
+ * its layers, and so its file's weights, in Keras' order, not the order the
+ * code built them: Keras (Network._map_graph_network, the same in Keras 2
+ * and tf.keras) walks the graph depth-first from the output, numbering
+ * each layer when first met, gives each layer its depth (the longest path
+ * to the output), and lists layers by decreasing depth, ties by that
+ * number. Weightless layers (Activation, Lambda, Add, Dropout, ...) count
+ * in the depths, so every Keras layer is recorded, then fk__kf_build
+ * orders them as Keras does, reads the file's layers in that order and
+ * appends the graph in build order.
+ *
+ * Each recorder call takes layer ids (0 is the input) and returns the new
+ * layer's id, or -1 once anything failed (then calls do nothing and
+ * fk__kf_build reports the first error). Names are deepface's (messages). */
+typedef struct fk_keras_fn fk_keras_fn;
+
+/* A recorder for a model whose input has in_c channels (NULL: no memory;
+ * fk__kf_build(NULL, ...) then says so). */
+fk_keras_fn *fk__kf_new(int in_c);
+void fk__kf_free(fk_keras_fn *f);
+/* Conv2D(out_c, (kh, kw), strides=stride, padding, use_bias), no activation. */
+int fk__kf_conv(fk_keras_fn *f, int in, const char *name, int out_c, int kh, int kw,
+               int stride, fk_padding pad, int use_bias);
+/* Dense(out_f, use_bias) of a 1x1 (pooled or flattened) input. */
+int fk__kf_dense(fk_keras_fn *f, int in, const char *name, int out_f, int use_bias);
+/* BatchNormalization as fk__keras_bn (flags, eps). */
+int fk__kf_bn(fk_keras_fn *f, int in, const char *name, unsigned flags, float eps);
+int fk__kf_relu(fk_keras_fn *f, int in);                   /* Activation('relu') */
+int fk__kf_pool(fk_keras_fn *f, int in, fk_op op, int k, int stride, fk_padding pad);
+int fk__kf_concat(fk_keras_fn *f, int n, const int *in);   /* Concatenate(axis=3) */
+int fk__kf_add(fk_keras_fn *f, int a, int b);              /* add([a, b]) */
+int fk__kf_scale(fk_keras_fn *f, int in, float s);         /* Lambda: x * s */
+int fk__kf_gap(fk_keras_fn *f, int in);                    /* GlobalAveragePooling2D */
+int fk__kf_pass(fk_keras_fn *f, int in);  /* Dropout, Flatten, ...: identity */
+/* Read the weights of f's layers from k in Keras' order and append the
+ * network to g; *out is the graph value of layer `out_layer`, which is the
+ * model's output (the walk starts there). */
+fk_status fk__kf_build(fk_keras_fn *f, fk_keras_h5 *k, fk_graph *g, int out_layer, int *out);
 
 /* Hooks for a deepface model's description: load (discovers the file in
  * `home`'s places without an override) is given per model, as it needs its

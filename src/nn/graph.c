@@ -273,6 +273,76 @@ int fk__graph_reshape(fk_graph *g, int in, int h, int w, int c) {
     return add_node(g, n, c);
 }
 
+/* Resolve one dimension of a strided slice (TensorFlow's rules, graph.h)
+ * into its first index, step and length; 0 when it is empty. */
+static int slice_dim(const fk_slice *s, int k, int d, int *from, int *step) {
+    int st = s->strides[k], b = s->begin[k], e = s->end[k];
+    unsigned bit = 1u << k;
+    if (s->shrink_mask & bit) {
+        if (b < 0) b += d;
+        *from = b;
+        *step = 1;
+        return b >= 0 && b < d ? 1 : -1;
+    }
+    /* valid positions are 0..d-1; a negative stride may stop at -1 */
+    long lo = st > 0 ? 0 : -1, hi = st > 0 ? d : d - 1;
+    long lb, le;
+    if (s->begin_mask & bit) lb = st > 0 ? 0 : d - 1;
+    else lb = b < 0 ? (long)b + d : b;
+    if (s->end_mask & bit) le = st > 0 ? d : -1;
+    else le = e < 0 ? (long)e + d : e;
+    lb = lb < lo ? lo : lb > hi ? hi : lb;
+    le = le < lo ? lo : le > hi ? hi : le;
+    long len = st > 0 ? (le - lb + st - 1) / st : (lb - le + (-st) - 1) / (-st);
+    *from = (int)lb;
+    *step = st;
+    return len > 0 ? (int)len : 0;
+}
+
+int fk__graph_slice(fk_graph *g, int in, const fk_slice *spec) {
+    if (g->build_status != FK_OK) return -1;
+    if (!valid_value(g, in) || !spec)
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: bad slice arguments");
+    for (int k = 0; k < 4; k++)
+        if (spec->strides[k] == 0)
+            return fk__graph_build_fail(g, FK_EMODEL, "graph: slice with stride 0");
+    if ((spec->begin_mask | spec->end_mask | spec->shrink_mask) & ~0xfu)
+        return fk__graph_build_fail(g, FK_EMODEL, "graph: slice mask beyond 4 dimensions");
+    fk_node n = {.op = FK_OP_SLICE, .in = {in, -1}, .slice = *spec};
+    /* Channels are fixed while building (only batch, height and width
+     * follow the plan), so the channel count out is known now. */
+    int from, step, c = slice_dim(spec, 3, g->values[in].c, &from, &step);
+    if (c <= 0)
+        return fk__graph_build_fail(g, FK_EMODEL, "graph: slice of %d channels is %s",
+                                    g->values[in].c, c < 0 ? "out of range" : "empty");
+    return add_node(g, n, c);
+}
+
+int fk__graph_concat(fk_graph *g, int a, int b) {
+    if (g->build_status != FK_OK) return -1;
+    if (!valid_value(g, a) || !valid_value(g, b))
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: concat reads an unknown value");
+    fk_node n = {.op = FK_OP_CONCAT, .in = {a, b}};
+    return add_node(g, n, g->values[a].c + g->values[b].c);
+}
+
+int fk__graph_local(fk_graph *g, int in, const float *filt, const float *bias,
+                   int kh, int kw, int in_c, int out_c, int stride, int oh, int ow,
+                   fk_act act) {
+    if (g->build_status != FK_OK) return -1;
+    if (!valid_value(g, in) || !filt || kh <= 0 || kw <= 0 || out_c <= 0 || stride <= 0 ||
+        oh <= 0 || ow <= 0)
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: bad locally-connected arguments");
+    if (g->values[in].c != in_c)
+        return fk__graph_build_fail(g, FK_EMODEL,
+                                    "graph: locally-connected layer expects %d input "
+                                    "channels, value has %d", in_c, g->values[in].c);
+    fk_node n = {.op = FK_OP_LOCAL, .in = {in, -1}, .w = filt, .b = bias, .kh = kh,
+                 .kw = kw, .in_c = in_c, .out_c = out_c, .stride = stride,
+                 .pad = FK_PAD_VALID, .act = act, .kshape = {0, oh, ow, out_c}};
+    return add_node(g, n, out_c);
+}
+
 void fk__graph_mark_output(fk_graph *g, int value) {
     if (!valid_value(g, value)) {
         fk__graph_build_fail(g, FK_EINVAL, "graph: output %d is not a value", value);
@@ -290,6 +360,7 @@ static fk_status infer_shape(fk_graph *g, fk_node *nd, double *macs) {
     switch (nd->op) {
     case FK_OP_CONV:
     case FK_OP_DEPTHWISE:
+    case FK_OP_LOCAL:
     case FK_OP_MAXPOOL:
     case FK_OP_AVGPOOL: {
         fk_window win = {.kh = nd->kh, .kw = nd->kw, .stride_h = nd->stride,
@@ -310,7 +381,12 @@ static fk_status infer_shape(fk_graph *g, fk_node *nd, double *macs) {
                                "%dx%dx%dx%d output",
                                r.n, r.h, r.w, r.c, o.n, o.h, o.w, o.c);
         }
-        if (nd->op == FK_OP_CONV)
+        if (nd->op == FK_OP_LOCAL && (o.h != nd->kshape.h || o.w != nd->kshape.w))
+            return fk__fail(FK_EMODEL,
+                           "graph: locally-connected layer has weights for %dx%d outputs, "
+                           "its %dx%d input gives %dx%d", nd->kshape.h, nd->kshape.w, a.h,
+                           a.w, o.h, o.w);
+        if (nd->op == FK_OP_CONV || nd->op == FK_OP_LOCAL)
             *macs += (double)o.n * o.h * o.w * o.c * nd->kh * nd->kw * nd->in_c;
         else if (nd->op == FK_OP_DEPTHWISE)
             *macs += (double)o.n * o.h * o.w * o.c * nd->kh * nd->kw;
@@ -366,6 +442,30 @@ static fk_status infer_shape(fk_graph *g, fk_node *nd, double *macs) {
         if (nd->ip[2]) o.w = 1;
         if (nd->ip[3]) o.c = 1;
         break;
+    case FK_OP_SLICE: {
+        const int d[4] = {a.n, a.h, a.w, a.c};
+        int len[4];
+        for (int k = 0; k < 4; k++) {
+            len[k] = slice_dim(&nd->slice, k, d[k], &nd->from[k], &nd->step[k]);
+            if (len[k] < 0)
+                return fk__fail(FK_EMODEL, "graph: slice takes element %d of a dimension "
+                               "of %d", nd->slice.begin[k], d[k]);
+            if (len[k] == 0)
+                return fk__fail(FK_EMODEL, "graph: slice of %dx%dx%dx%d is empty in "
+                               "dimension %d", a.n, a.h, a.w, a.c, k);
+        }
+        o = (fk_shape4){len[0], len[1], len[2], len[3]};
+        break;
+    }
+    case FK_OP_CONCAT: {
+        const fk_shape4 b = g->values[nd->in[1]].shape;
+        if (a.n != b.n || a.h != b.h || a.w != b.w)
+            return fk__fail(FK_EMODEL, "graph: cannot concatenate %dx%dx%dx%d and "
+                           "%dx%dx%dx%d along channels", a.n, a.h, a.w, a.c, b.n, b.h,
+                           b.w, b.c);
+        o.c = a.c + b.c;
+        break;
+    }
     case FK_OP_RESHAPE:
         o.h = nd->kshape.h;
         o.w = nd->kshape.w;
@@ -530,6 +630,9 @@ static int run_reference(const fk_graph *g, const fk_node *nd, const float *a,
     case FK_OP_DEPTHWISE:
         fk__depthwise_ref(a, is, nd->w, nd->b, &nd->win, &nd->act, o);
         return 1;
+    case FK_OP_LOCAL:
+        fk__local_ref(a, is, nd->w, nd->b, nd->out_c, &nd->win, &nd->act, o);
+        return 1;
     case FK_OP_MAXPOOL:
         fk__maxpool_ref(a, is, &nd->win, o);
         return 1;
@@ -561,6 +664,9 @@ static int run_reference(const fk_graph *g, const fk_node *nd, const float *a,
         return 1;
     case FK_OP_REDUCE:
         fk__reduce_ref((fk_reduce_op)nd->sub, a, is, nd->ip, o);
+        return 1;
+    case FK_OP_SLICE:
+        fk__slice_ref(a, is, nd->from, nd->step, o, g->values[nd->out].shape);
         return 1;
     default:
         return 0;
@@ -654,6 +760,16 @@ fk_status fk__graph_run(fk_graph *g, const float *input, fk_pool *pool) {
             break;
         case FK_OP_RESHAPE:
             memcpy(o, a, (size_t)vo->count * sizeof(float));
+            break;
+        case FK_OP_SLICE:
+            fk__slice(a, va->shape, nd->from, nd->step, o, vo->shape, pool);
+            break;
+        case FK_OP_CONCAT:
+            fk__concat_channels(a, va->shape, value_data(g, nd->in[1], input),
+                               g->values[nd->in[1]].shape, o);
+            break;
+        case FK_OP_LOCAL:
+            fk__local(a, va->shape, nd->w, nd->b, nd->out_c, &nd->win, &nd->act, o, pool);
             break;
         }
     }

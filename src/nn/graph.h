@@ -46,8 +46,26 @@ typedef enum fk_op {
     FK_OP_PAD,        /* constant padding of any dimension */
     FK_OP_REDUCE,     /* sum / mean / max over chosen dimensions (kept as 1) */
     FK_OP_SOFTMAX,    /* softmax over channels */
-    FK_OP_RESHAPE     /* same values, new h x w x c (batch unchanged) */
+    FK_OP_RESHAPE,    /* same values, new h x w x c (batch unchanged) */
+    FK_OP_SLICE,      /* strided slice (fk_slice) */
+    FK_OP_CONCAT,     /* a then b along channels */
+    FK_OP_LOCAL       /* locally connected 2-D + bias + activation */
 } fk_op;
+
+/* A strided slice as TensorFlow's StridedSlice states it, in NHWC (index 0
+ * = n ... 3 = c; bit k of a mask = dimension k). Per dimension of size d:
+ * begin and end count from the end when negative and are clamped into the
+ * dimension; a begin_mask bit means "from the first element" (the last for
+ * a negative stride) and an end_mask bit "to the end"; the output has
+ * ceil((end - begin) / stride) elements. A shrink_mask bit takes the single
+ * element at begin (the dimension becomes 1; the front end drops it from
+ * its own rank). Strides are nonzero. Resolved at plan time against the
+ * real input shape, so masks and negative indices follow the batch size.
+ * Ellipsis and new axes are the front end's to expand or refuse. */
+typedef struct fk_slice {
+    int begin[4], end[4], strides[4];
+    unsigned begin_mask, end_mask, shrink_mask;
+} fk_slice;
 
 /* Padding of a window op: TensorFlow's SAME or VALID, or explicit. */
 typedef enum fk_padding { FK_PAD_VALID = 0, FK_PAD_SAME = 1 } fk_padding;
@@ -71,6 +89,13 @@ int fk__graph_mean_hw(fk_graph *g, int in);
 int fk__graph_fc(fk_graph *g, int in, const float *w, const float *bias,
                 int in_features, int out_features, fk_act act);
 int fk__graph_sigmoid(fk_graph *g, int in);
+/* Keras LocallyConnected2D (VALID, the only padding Keras has for it):
+ * filt [oh * ow][kh * kw * in_c][out_c], bias [oh][ow][out_c] (kernels.h,
+ * fk__local). The output size oh x ow is fixed by the weights, so planning
+ * fails unless the input gives exactly that. */
+int fk__graph_local(fk_graph *g, int in, const float *filt, const float *bias,
+                   int kh, int kw, int in_c, int out_c, int stride, int oh, int ow,
+                   fk_act act);
 void fk__graph_mark_output(fk_graph *g, int value);
 
 /* General ops, enough to execute TensorFlow graphs (see tfjs_graph.h).
@@ -89,6 +114,10 @@ int fk__graph_softmax(fk_graph *g, int in);
 /* View the value as batch x h x w x c (copied; the element count must
  * match at plan time). */
 int fk__graph_reshape(fk_graph *g, int in, int h, int w, int c);
+/* Strided slice of `in` (see fk_slice). An empty result is a plan error. */
+int fk__graph_slice(fk_graph *g, int in, const fk_slice *spec);
+/* a and b side by side along channels (same batch, height and width). */
+int fk__graph_concat(fk_graph *g, int a, int b);
 /* The first error met while building (FK_OK if none), with its message
  * set again for this thread when it is an error. */
 fk_status fk__graph_build_status(const fk_graph *g);

@@ -25,6 +25,9 @@ typedef struct fk_node {
     fk_shape4 kshape; /* FK_OP_BINARY constant shape; FK_OP_RESHAPE target */
     int ip[8];        /* FK_OP_PAD pads, FK_OP_REDUCE axes */
     float fparam;     /* FK_OP_PAD value */
+    fk_slice slice;   /* FK_OP_SLICE as built */
+    int from[4], step[4]; /* FK_OP_SLICE resolved by plan: first element,
+                             step per dimension */
 } fk_node;
 
 typedef struct fk_value {

@@ -93,6 +93,21 @@ void fk__depthwise(const float *in, fk_shape4 is, const float *filt,
                   const float *bias, const fk_window *win, const fk_act *act,
                   float *out, fk_pool *pool);
 
+/* ---- locally connected (Keras LocallyConnected2D, no padding) --------- *
+ * A convolution whose filter differs at every output position: out[n][y][x]
+ * = act(patch(y, x) . filt[y * ow + x] + bias[y][x]), where the patch is
+ * the input window at (y * stride_h, x * stride_w) flattened in (ky, kx,
+ * ci) order. filt: [oh * ow][kh * kw * is.c][oc] (Keras' layout); bias:
+ * [oh][ow][oc] or NULL; out: [is.n][oh][ow][oc]. win's pads must be 0. */
+void fk__local_ref(const float *in, fk_shape4 is, const float *filt,
+                  const float *bias, int oc, const fk_window *win,
+                  const fk_act *act, float *out);
+/* The same split by output positions over the pool, the batch inner so a
+ * position's filter is read from memory once per run, channels in vectors. */
+void fk__local(const float *in, fk_shape4 is, const float *filt,
+              const float *bias, int oc, const fk_window *win,
+              const fk_act *act, float *out, fk_pool *pool);
+
 /* ---- fully connected: out[m][n] = act(in[m][k] . w[k][n] + bias[n]) ---- */
 void fk__fc_ref(const float *in, int m, int k, const float *w,
                const float *bias, int n, const fk_act *act, float *out);
@@ -143,7 +158,10 @@ void fk__mean_hw(const float *in, fk_shape4 is, float *out);
  * the operands' sizes are equal or one of them is 1; so is the output
  * shape (the larger of the two). out may alias a when sa equals so. */
 typedef enum fk_binop {
-    FK_BIN_ADD, FK_BIN_SUB, FK_BIN_MUL, FK_BIN_DIV, FK_BIN_MAX, FK_BIN_MIN
+    FK_BIN_ADD, FK_BIN_SUB, FK_BIN_MUL, FK_BIN_DIV, FK_BIN_MAX, FK_BIN_MIN,
+    /* comparisons: 1.0 where true, 0.0 where false (TensorFlow's bool
+     * tensors, which models cast to float and multiply) */
+    FK_BIN_GREATER, FK_BIN_GREATER_EQUAL, FK_BIN_LESS, FK_BIN_LESS_EQUAL
 } fk_binop;
 void fk__binary_ref(fk_binop op, const float *a, fk_shape4 sa, const float *b,
                    fk_shape4 sb, float *out, fk_shape4 so);
@@ -174,5 +192,21 @@ void fk__reduce_ref(fk_reduce_op op, const float *in, fk_shape4 is,
                    const int axes[4], float *out);
 void fk__reduce(fk_reduce_op op, const float *in, fk_shape4 is,
                const int axes[4], float *out);
+
+/* Strided slice: out[n][y][x][c] = in[start[0] + n * step[0]]
+ * [start[1] + y * step[1]][start[2] + x * step[2]][start[3] + c * step[3]]
+ * for the output shape os; steps may be negative (reversal), every index
+ * read must be inside is (the graph resolves TensorFlow's begin / end /
+ * masks into start and os, graph.h). */
+void fk__slice_ref(const float *in, fk_shape4 is, const int start[4],
+                  const int step[4], float *out, fk_shape4 os);
+/* The same, copying whole runs of channels when step[3] is 1. */
+void fk__slice(const float *in, fk_shape4 is, const int start[4],
+              const int step[4], float *out, fk_shape4 os, fk_pool *pool);
+
+/* Concatenation along channels: out[p] = a[p] (sa.c values) then b[p]
+ * (sb.c values) for every pixel p; sa and sb agree in n, h and w. */
+void fk__concat_channels(const float *a, fk_shape4 sa, const float *b,
+                        fk_shape4 sb, float *out);
 
 #endif

@@ -99,6 +99,7 @@ static void binary_rows(void *arg, long r0, long r1) {
         case FK_BIN_DIV: BIN_LOOP(x / y); break;
         case FK_BIN_MAX: BIN_LOOP(x > y ? x : y); break;
         case FK_BIN_MIN: BIN_LOOP(x < y ? x : y); break;
+        default: break; /* comparisons take the reference loop (fk__binary) */
         }
     }
 }
@@ -177,6 +178,12 @@ static void binary_per_channel(void *arg, long p0, long p1) {
 void fk__binary(fk_binop op, const float *a, fk_shape4 sa, const float *b,
                fk_shape4 sb, float *out, fk_shape4 so, fk_pool *pool) {
     binary_job j = {op, a, b, sa, sb, so, out};
+    if (op >= FK_BIN_GREATER) {
+        /* Comparisons route a tree network's decisions: a handful of
+         * values (FaceAntiSpoofing compares 7 scalars), not worth vectors. */
+        fk__binary_ref(op, a, sa, b, sb, out, so);
+        return;
+    }
     if (same_shape(sa, so) && same_shape(sb, so)) {
         long count = (long)so.n * so.h * so.w * so.c;
         fk__pool_run(pool, count, 8192, binary_flat, &j);
@@ -302,4 +309,41 @@ void fk__reduce(fk_reduce_op op, const float *in, fk_shape4 is,
         return;
     }
     fk__reduce_ref(op, in, is, axes, out);
+}
+
+/* ---- strided slice ------------------------------------------------------ */
+
+typedef struct slice_job {
+    const float *in;
+    fk_shape4 is, os;
+    const int *start, *step;
+    float *out;
+} slice_job;
+
+/* Output rows (one (n, y, x) pixel each) r0..r1; a pixel's channels are a
+ * contiguous run of the input when the channel step is 1. */
+static void slice_rows(void *arg, long r0, long r1) {
+    const slice_job *j = arg;
+    const fk_shape4 is = j->is, os = j->os;
+    for (long r = r0; r < r1; r++) {
+        int x = (int)(r % os.w), y = (int)((r / os.w) % os.h),
+            n = (int)(r / ((long)os.w * os.h));
+        const float *src = j->in +
+            ((((long)j->start[0] + (long)n * j->step[0]) * is.h + j->start[1] +
+              (long)y * j->step[1]) * is.w + j->start[2] + (long)x * j->step[2]) * is.c +
+            j->start[3];
+        float *o = j->out + r * os.c;
+        if (j->step[3] == 1) {
+            memcpy(o, src, (size_t)os.c * sizeof(float));
+        } else {
+            for (int c = 0; c < os.c; c++) o[c] = src[(long)c * j->step[3]];
+        }
+    }
+}
+
+void fk__slice(const float *in, fk_shape4 is, const int start[4], const int step[4],
+              float *out, fk_shape4 os, fk_pool *pool) {
+    slice_job j = {in, is, os, start, step, out};
+    long rows = (long)os.n * os.h * os.w;
+    fk__pool_run(pool, rows, 1 + 16384 / (1 + (long)os.c), slice_rows, &j);
 }

@@ -16,6 +16,7 @@
 #include "nn/kernels.h"
 
 #include <math.h>
+#include <string.h>
 
 /* ---- window geometry ---------------------------------------------------- */
 
@@ -379,6 +380,10 @@ static inline float binop_1(fk_binop op, float x, float y) {
     case FK_BIN_DIV: return x / y;
     case FK_BIN_MAX: return x > y ? x : y;
     case FK_BIN_MIN: return x < y ? x : y;
+    case FK_BIN_GREATER: return x > y ? 1.0f : 0.0f;
+    case FK_BIN_GREATER_EQUAL: return x >= y ? 1.0f : 0.0f;
+    case FK_BIN_LESS: return x < y ? 1.0f : 0.0f;
+    case FK_BIN_LESS_EQUAL: return x <= y ? 1.0f : 0.0f;
     }
     return 0.0f;
 }
@@ -461,4 +466,54 @@ void fk__reduce_ref(fk_reduce_op op, const float *in, fk_shape4 is,
                 }
     if (op == FK_RED_MEAN && per > 0)
         for (long k = 0; k < ocount; k++) out[k] /= (float)per;
+}
+
+void fk__slice_ref(const float *in, fk_shape4 is, const int start[4], const int step[4],
+                  float *out, fk_shape4 os) {
+    long i = 0;
+    for (int n = 0; n < os.n; n++)
+        for (int y = 0; y < os.h; y++)
+            for (int x = 0; x < os.w; x++)
+                for (int c = 0; c < os.c; c++, i++) {
+                    long sn = start[0] + (long)n * step[0], sy = start[1] + (long)y * step[1],
+                         sx = start[2] + (long)x * step[2], sc = start[3] + (long)c * step[3];
+                    out[i] = in[((sn * is.h + sy) * is.w + sx) * is.c + sc];
+                }
+}
+
+void fk__concat_channels(const float *a, fk_shape4 sa, const float *b, fk_shape4 sb,
+                        float *out) {
+    long pixels = (long)sa.n * sa.h * sa.w;
+    for (long p = 0; p < pixels; p++) {
+        memcpy(out, a + p * sa.c, (size_t)sa.c * sizeof(float));
+        memcpy(out + sa.c, b + p * sb.c, (size_t)sb.c * sizeof(float));
+        out += sa.c + sb.c;
+    }
+}
+
+void fk__local_ref(const float *in, fk_shape4 is, const float *filt, const float *bias,
+                  int oc, const fk_window *win, const fk_act *act, float *out) {
+    int oh, ow;
+    fk__window_out(win, is.h, is.w, &oh, &ow);
+    const long taps = (long)win->kh * win->kw * is.c;
+    for (int n = 0; n < is.n; n++)
+        for (int y = 0; y < oh; y++)
+            for (int x = 0; x < ow; x++) {
+                const long pos = (long)y * ow + x;
+                const float *f = filt + pos * taps * oc;
+                float *o = out + (((long)n * oh + y) * ow + x) * oc;
+                for (int co = 0; co < oc; co++) {
+                    float acc = bias ? bias[pos * oc + co] : 0.0f;
+                    long t = 0;
+                    for (int ky = 0; ky < win->kh; ky++)
+                        for (int kx = 0; kx < win->kw; kx++)
+                            for (int ci = 0; ci < is.c; ci++, t++) {
+                                long iy = (long)y * win->stride_h + ky;
+                                long ix = (long)x * win->stride_w + kx;
+                                acc += in[(((long)n * is.h + iy) * is.w + ix) * is.c + ci] *
+                                       f[t * oc + co];
+                            }
+                    o[co] = act_one(act, acc, co);
+                }
+            }
 }

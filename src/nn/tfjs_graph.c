@@ -11,7 +11,7 @@
  * HWIO filters, depthwise filters [kh][kw][c][multiplier], SAME padding with
  * the odd pixel at the bottom/right, fused_ops lists of _Fused* nodes).
  *
- * long file: about 820 lines, kept whole. The op converters, the resolver
+ * long file: about 900 lines, kept whole. The op converters, the resolver
  * that dispatches to them and the small helpers form one recursion over one
  * conversion context (a converter resolves its inputs, which runs other
  * converters); cutting it would put the context, the tensor value and some
@@ -551,6 +551,84 @@ static fk_status conv_expand(conv_ctx *cx, json_t *node, tv *t) {
     return finish_reshape(cx, node, x, t);
 }
 
+/* StridedSlice with constant begin / end / strides of the input's rank
+ * (at most 4): TensorFlow dimension i is NHWC dimension 4 - rank + i, the
+ * NHWC dimensions before it are taken whole. Ellipsis and new axes are
+ * refused. Slicing a constant is folded with the reference kernel. */
+static fk_status conv_strided_slice(conv_ctx *cx, json_t *node, tv *t) {
+    tv *x, *b, *e, *s;
+    fk_status st = input_tv(cx, node, 0, &x);
+    if (st == FK_OK) st = const_input(cx, node, 1, &b);
+    if (st == FK_OK) st = const_input(cx, node, 2, &e);
+    if (st == FK_OK) st = const_input(cx, node, 3, &s);
+    if (st != FK_OK) return st;
+    long ellipsis = json_long(json_object_get(attr(node, "ellipsis_mask"), "i"));
+    long new_axis = json_long(json_object_get(attr(node, "new_axis_mask"), "i"));
+    unsigned bm = (unsigned)json_long(json_object_get(attr(node, "begin_mask"), "i"));
+    unsigned em = (unsigned)json_long(json_object_get(attr(node, "end_mask"), "i"));
+    unsigned sm = (unsigned)json_long(json_object_get(attr(node, "shrink_axis_mask"), "i"));
+    if (ellipsis || new_axis) return unsupported(cx, node, "ellipsis or new-axis masks");
+    int r = x->rank;
+    if (r < 1 || tv_count(b) != r || tv_count(e) != r || tv_count(s) != r)
+        return unsupported(cx, node, "begin, end and strides must have the input's rank");
+    fk_slice sp = {{0, 0, 0, 0}, {0, 0, 0, 0}, {1, 1, 1, 1}, 0, 0, 0};
+    for (int k = 0; k < 4 - r; k++) sp.begin_mask |= 1u << k, sp.end_mask |= 1u << k;
+    int kept[4] = {1, 1, 1, 1};
+    t->rank = 0;
+    for (int i = 0; i < r; i++) {
+        int d = 4 - r + i, size = x->dims[i];
+        sp.begin[d] = (int)b->data[i];
+        sp.end[d] = (int)e->data[i];
+        sp.strides[d] = (int)s->data[i];
+        if (bm >> i & 1) sp.begin_mask |= 1u << d;
+        if (em >> i & 1) sp.end_mask |= 1u << d;
+        if (sm >> i & 1) sp.shrink_mask |= 1u << d;
+        if (sp.strides[d] == 0) return unsupported(cx, node, "stride 0");
+        /* the static size (batch 1) by the same rules the graph applies */
+        int st_ = sp.strides[d];
+        long lo, hi, len;
+        if (sm >> i & 1) {
+            len = 1;
+        } else {
+            lo = (bm >> i & 1) ? (st_ > 0 ? 0 : size - 1)
+                               : (sp.begin[d] < 0 ? (long)sp.begin[d] + size : sp.begin[d]);
+            hi = (em >> i & 1) ? (st_ > 0 ? size : -1)
+                               : (sp.end[d] < 0 ? (long)sp.end[d] + size : sp.end[d]);
+            long mn = st_ > 0 ? 0 : -1, mx = st_ > 0 ? size : size - 1;
+            lo = lo < mn ? mn : lo > mx ? mx : lo;
+            hi = hi < mn ? mn : hi > mx ? mx : hi;
+            len = st_ > 0 ? (hi - lo + st_ - 1) / st_ : (lo - hi - st_ - 1) / -st_;
+            if (len <= 0) return unsupported(cx, node, "empty slice");
+            t->dims[t->rank++] = (int)len;
+        }
+        kept[d] = (int)len;
+    }
+    fk_shape4 have = {kept[0], kept[1], kept[2], kept[3]};
+    if (x->is_const) {
+        fk_graph *tmp = NULL;
+        /* fold: slice the constant through a one-node graph */
+        fk_shape4 xs = to_nhwc(x->rank, x->dims);
+        float *o = keep_floats(cx, tv_count(t), &st);
+        if (!o) return st;
+        st = fk__graph_new(xs.c, &tmp);
+        int v = st == FK_OK ? fk__graph_slice(tmp, 0, &sp) : -1;
+        if (v >= 0) fk__graph_mark_output(tmp, v);
+        if (st == FK_OK) st = fk__graph_plan(tmp, xs.n, xs.h, xs.w);
+        if (st == FK_OK) fk__graph_use_reference(tmp, 1);
+        if (st == FK_OK) st = fk__graph_run(tmp, x->data, NULL);
+        if (st == FK_OK) memcpy(o, fk__graph_output(tmp, v, NULL), sizeof(float) * (size_t)tv_count(t));
+        fk__graph_free(tmp);
+        if (st != FK_OK) return fk__fail_prefix(st, "%s: node '%s'", cx->file, node_name(node));
+        t->is_const = 1;
+        t->data = o;
+        return FK_OK;
+    }
+    t->value = fk__graph_slice(cx->m->graph, x->value, &sp);
+    st = built(cx, t->value);
+    if (st != FK_OK) return st;
+    return relayout(cx, t, have);
+}
+
 /* Sum, Mean, Max over constant axes. */
 static fk_status conv_reduce(conv_ctx *cx, json_t *node, tv *t, fk_reduce_op op) {
     tv *x, *a;
@@ -682,6 +760,7 @@ static fk_status resolve(conv_ctx *cx, long idx, tv **out) {
     else if (strcmp(op, "Reshape") == 0) st = conv_reshape(cx, node, &r);
     else if (strcmp(op, "Squeeze") == 0) st = conv_squeeze(cx, node, &r);
     else if (strcmp(op, "ExpandDims") == 0) st = conv_expand(cx, node, &r);
+    else if (strcmp(op, "StridedSlice") == 0) st = conv_strided_slice(cx, node, &r);
     else st = unsupported(cx, node, "op not supported by facekit's graph executor");
     if (st != FK_OK) return st;
     r.state = 2;

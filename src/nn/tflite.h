@@ -27,9 +27,15 @@
  * (filters OHWI -> HWIO), DEPTHWISE_CONV_2D, FULLY_CONNECTED (weights
  * [out][in] -> [in][out]), MAX/AVERAGE_POOL_2D, ADD, LOGISTIC, a PRELU right
  * after a conv or fully-connected op (fused as FK_ACT_PRELU), RESHAPE and
- * DEQUANTIZE of constants (aliases: NHWC memory order does not change), and
- * a SOFTMAX on a model output, which the graph IR lacks and the caller
- * applies (fk_tfl_output.softmax).
+ * DEQUANTIZE of constants (aliases: NHWC memory order does not change; a
+ * reshape that moves values between height, width and channels becomes a
+ * graph reshape), a SOFTMAX on a model output, which the graph IR lacks and
+ * the caller applies (fk_tfl_output.softmax), LEAKY_RELU fused into the
+ * conv, fully-connected or ADD operator before it, SUB / MUL / DIV of two
+ * values or a value and a constant, GREATER(_EQUAL) / LESS(_EQUAL) (bool
+ * tensors are float 1 / 0, so a CAST from bool to float is an alias),
+ * CONCATENATION along the last axis and STRIDED_SLICE of tensors of up to 4
+ * dimensions (begin, end, shrink masks; not ellipsis or new axes).
  *
  * Files converted by the old TOCO converter spell two of these out in
  * elementary ops, which the converter recognises as wholes:
@@ -69,8 +75,10 @@ enum {
     FK_TFL_MUL = 18, FK_TFL_RELU = 19, FK_TFL_RELU6 = 21, FK_TFL_RESHAPE = 22,
     FK_TFL_SOFTMAX = 25, FK_TFL_TANH = 28, FK_TFL_CUSTOM = 32, FK_TFL_PAD = 34,
     FK_TFL_TRANSPOSE = 39, FK_TFL_MEAN = 40, FK_TFL_SUB = 41, FK_TFL_DIV = 42,
-    FK_TFL_EXP = 47, FK_TFL_PRELU = 54, FK_TFL_NEG = 59, FK_TFL_SUM = 74,
-    FK_TFL_REDUCE_MAX = 82, FK_TFL_ABS = 101
+    FK_TFL_STRIDED_SLICE = 45, FK_TFL_EXP = 47, FK_TFL_CAST = 53, FK_TFL_PRELU = 54,
+    FK_TFL_LESS = 58, FK_TFL_NEG = 59, FK_TFL_GREATER = 61, FK_TFL_GREATER_EQUAL = 62,
+    FK_TFL_LESS_EQUAL = 63, FK_TFL_SUM = 74, FK_TFL_REDUCE_MAX = 82,
+    FK_TFL_LEAKY_RELU = 98, FK_TFL_ABS = 101
 };
 
 /* Fused activation (schema enum ActivationFunctionType). */
@@ -113,6 +121,11 @@ typedef struct fk_tfl_op {
     float beta;                 /* softmax (1 when absent) */
     int n_new_shape;            /* reshape options */
     int new_shape[FK_TFL_MAX_DIMS];
+    int axis;                   /* concatenation */
+    float alpha;                /* leaky relu */
+    unsigned begin_mask, end_mask, ellipsis_mask, new_axis_mask,
+             shrink_axis_mask;  /* strided slice */
+    int slice_offset;           /* strided slice: end is begin + end */
 } fk_tfl_op;
 
 typedef struct fk_tfl_model {

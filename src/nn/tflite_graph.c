@@ -239,7 +239,7 @@ static int match_softmax(const conv_ctx *c, int i, int *out, int ops[5]) {
 }
 
 /* When op i has no fused activation and its only reader is an activation
- * op (PRELU, RELU, RELU6, TANH, LOGISTIC), fuse that op: *act gets it and
+ * op (PRELU, RELU, RELU6, TANH, LOGISTIC, LEAKY_RELU), fuse that op: *act gets it and
  * *out_tensor its output. `channels` is the producer's output channels. */
 static fk_status fuse_activation(conv_ctx *c, int i, int channels, fk_act *act,
                                  int *out_tensor) {
@@ -307,6 +307,10 @@ static fk_status fuse_activation(conv_ctx *c, int i, int channels, fk_act *act,
         case FK_TFL_RELU6: act->kind = FK_ACT_RELU6; break;
         case FK_TFL_TANH: act->kind = FK_ACT_TANH; break;
         case FK_TFL_LOGISTIC: act->kind = FK_ACT_SIGMOID; break;
+        case FK_TFL_LEAKY_RELU:
+            act->kind = FK_ACT_LEAKY;
+            act->alpha = o->alpha;
+            break;
         default: return FK_OK;
         }
         c->done[j] = 1;
@@ -332,13 +336,16 @@ static fk_padding map_pad(int tfl_pad) {
     return tfl_pad == FK_TFL_PAD_VALID ? FK_PAD_VALID : FK_PAD_SAME;
 }
 
+/* A graph builder refused op i: it recorded why, fk__graph_plan reports
+ * it; name the operator. */
+static fk_status graph_failed(const conv_ctx *c, int i) {
+    fk_status st = fk__graph_plan(c->g, 1, 1, 1);
+    return fk__fail_prefix(st == FK_OK ? FK_EFORMAT : st, "%s: operator %d (%s)",
+                          c->m->what, i, fk__tflite_op_name(c->m->ops[i].code));
+}
+
 static fk_status set_value(conv_ctx *c, int i, int tensor, int value) {
-    if (value < 0) {
-        /* The graph recorded why; fk__graph_plan reports it. Name the op. */
-        fk_status st = fk__graph_plan(c->g, 1, 1, 1);
-        return fk__fail_prefix(st == FK_OK ? FK_EFORMAT : st, "%s: operator %d (%s)",
-                              c->m->what, i, fk__tflite_op_name(c->m->ops[i].code));
-    }
+    if (value < 0) return graph_failed(c, i);
     c->val[tensor] = (tval){value, 0, 1.0f, 0};
     return FK_OK;
 }
@@ -458,6 +465,128 @@ static int same_shape(const fk_tfl_tensor *a, const fk_tfl_tensor *b) {
     return 1;
 }
 
+/* ---- shapes: every graph value is laid out as its TFLite tensor's shape
+ * right-aligned into NHWC ([c] -> 1x1x1xc, [n,c] -> nx1x1xc), except the
+ * `flat` aliases of a reshape across the batch. */
+
+static fk_status nhwc_of(const conv_ctx *c, int i, const fk_tfl_tensor *t, fk_shape4 *s) {
+    if (t->ndim > 4)
+        return op_error(c, i, "tensor '%s' has %d dimensions (at most 4)",
+                        t->name ? t->name : "", t->ndim);
+    int d[4] = {1, 1, 1, 1};
+    for (int k = 0; k < t->ndim; k++) d[4 - t->ndim + k] = t->shape[k];
+    *s = (fk_shape4){d[0], d[1], d[2], d[3]};
+    return FK_OK;
+}
+
+/* Value v laid out as `have`; make it `want` (a graph reshape unless they
+ * agree). The batch must stay where it is. */
+static fk_status relayout(conv_ctx *c, int i, int *v, fk_shape4 have, fk_shape4 want) {
+    if (have.h == want.h && have.w == want.w && have.c == want.c) return FK_OK;
+    if (have.n != want.n)
+        return op_error(c, i, "moves values across the batch dimension");
+    *v = fk__graph_reshape(c->g, *v, want.h, want.w, want.c);
+    return *v < 0 ? graph_failed(c, i) : FK_OK;
+}
+
+/* SUB, MUL, DIV and the comparisons: two values, or a value and a
+ * constant (either side), NumPy broadcasting over the NHWC layouts. */
+static fk_status convert_binary(conv_ctx *c, int i, fk_binop bop) {
+    const fk_tfl_op *op = &c->m->ops[i];
+    if (op->n_inputs != 2) return op_error(c, i, "expects 2 inputs");
+    const fk_tfl_tensor *k0 = const_input(c, i, 0), *k1 = const_input(c, i, 1);
+    if (k0 && k1) return op_error(c, i, "both inputs are constants");
+    int a = -1;
+    fk_status st = data_input(c, i, k0 ? 1 : 0, 0, &a);
+    if (st != FK_OK) return st;
+    fk_act act;
+    if ((st = map_act(c, i, op->activation, &act)) != FK_OK) return st;
+    if (act.kind != FK_ACT_NONE && act.kind != FK_ACT_RELU && act.kind != FK_ACT_RELU6)
+        return op_error(c, i, "fused activation %d on an elementwise operator", op->activation);
+    int v;
+    const fk_tfl_tensor *k = k0 ? k0 : k1;
+    if (k) {
+        fk_shape4 ks;
+        if ((st = nhwc_of(c, i, k, &ks)) != FK_OK) return st;
+        v = fk__graph_binary_const(c->g, bop, a, k->data, ks, k0 != NULL);
+    } else {
+        int b;
+        if ((st = data_input(c, i, 1, 0, &b)) != FK_OK) return st;
+        v = fk__graph_binary(c->g, bop, a, b);
+    }
+    if (v >= 0 && act.kind != FK_ACT_NONE)
+        v = fk__graph_unary(c->g, act.kind == FK_ACT_RELU ? FK_UN_RELU : FK_UN_RELU6, v);
+    return set_value(c, i, op->outputs[0], v);
+}
+
+/* STRIDED_SLICE of a tensor of up to 4 dimensions, constant begin / end /
+ * strides; dimension k of the tensor is NHWC dimension 4 - ndim + k, the
+ * leading NHWC dimensions it lacks are taken whole. */
+static fk_status convert_slice(conv_ctx *c, int i) {
+    const fk_tfl_op *op = &c->m->ops[i];
+    int a = -1;
+    fk_status st = data_input(c, i, 0, 0, &a);
+    if (st != FK_OK) return st;
+    const fk_tfl_tensor *x = &c->m->tensors[op->inputs[0]];
+    const fk_tfl_tensor *y = &c->m->tensors[op->outputs[0]];
+    const fk_tfl_tensor *b = const_input(c, i, 1), *e = const_input(c, i, 2),
+                        *s = const_input(c, i, 3);
+    if (op->ellipsis_mask || op->new_axis_mask)
+        return op_error(c, i, "ellipsis or new-axis masks (%#x, %#x) are not supported",
+                        op->ellipsis_mask, op->new_axis_mask);
+    if (x->ndim > 4 || x->ndim < 1)
+        return op_error(c, i, "slicing a tensor of %d dimensions (1 to 4)", x->ndim);
+    int r = x->ndim;
+    if (!b || !e || b->count != r || e->count != r || (s && s->count != r))
+        return op_error(c, i, "begin, end and strides must be constants of %d values", r);
+    fk_slice sp = {{0, 0, 0, 0}, {0, 0, 0, 0}, {1, 1, 1, 1}, 0, 0, 0};
+    for (int k = 0; k < 4 - r; k++) sp.begin_mask |= 1u << k, sp.end_mask |= 1u << k;
+    for (int k = 0; k < r; k++) {
+        int d = 4 - r + k;
+        unsigned bit = 1u << k;
+        sp.begin[d] = (int)b->data[k];
+        sp.end[d] = op->slice_offset ? (int)(b->data[k] + e->data[k]) : (int)e->data[k];
+        sp.strides[d] = s ? (int)s->data[k] : 1;
+        if (op->begin_mask & bit) sp.begin_mask |= 1u << d;
+        if (op->end_mask & bit) sp.end_mask |= 1u << d;
+        if (op->shrink_axis_mask & bit) sp.shrink_mask |= 1u << d;
+    }
+    int v = fk__graph_slice(c->g, a, &sp);
+    if (v < 0) return graph_failed(c, i);
+    /* The slice keeps a shrunk dimension as 1; the output tensor drops it. */
+    fk_shape4 want = {1, 1, 1, 1};
+    if ((st = nhwc_of(c, i, y, &want)) != FK_OK) return st;
+    int kept[4] = {1, 1, 1, 1}, j = y->ndim - 1;
+    for (int d = 3; d >= 4 - r; d--)
+        kept[d] = (sp.shrink_mask & (1u << d)) ? 1 : (j >= 0 ? y->shape[j--] : 1);
+    fk_shape4 have = {kept[0], kept[1], kept[2], kept[3]};
+    if ((st = relayout(c, i, &v, have, want)) != FK_OK) return st;
+    return set_value(c, i, op->outputs[0], v);
+}
+
+/* CONCATENATION along the last axis, as a chain of two-value concats. */
+static fk_status convert_concat(conv_ctx *c, int i) {
+    const fk_tfl_op *op = &c->m->ops[i];
+    const fk_tfl_tensor *y = &c->m->tensors[op->outputs[0]];
+    int axis = op->axis < 0 ? op->axis + y->ndim : op->axis;
+    if (axis != y->ndim - 1)
+        return op_error(c, i, "concatenation along axis %d of %d (only the last)", op->axis,
+                        y->ndim);
+    if (op->activation != FK_TFL_ACT_NONE)
+        return op_error(c, i, "fused activation %d on a concatenation", op->activation);
+    if (op->n_inputs < 1) return op_error(c, i, "no inputs");
+    int v;
+    fk_status st = data_input(c, i, 0, 0, &v);
+    for (int k = 1; k < op->n_inputs && st == FK_OK; k++) {
+        int b;
+        st = data_input(c, i, k, 0, &b);
+        if (st == FK_OK) v = fk__graph_concat(c->g, v, b);
+        if (v < 0) return graph_failed(c, i);
+    }
+    if (st != FK_OK) return st;
+    return set_value(c, i, op->outputs[0], v);
+}
+
 static fk_status convert_op(conv_ctx *c, int i) {
     const fk_tfl_model *m = c->m;
     const fk_tfl_op *op = &m->ops[i];
@@ -472,11 +601,36 @@ static fk_status convert_op(conv_ctx *c, int i) {
     case FK_TFL_ADD: {
         int a, b;
         fk_act act;
+        const fk_tfl_tensor *y = &m->tensors[out_t];
         fk_status st = data_input(c, i, 0, 0, &a);
         if (st == FK_OK) st = data_input(c, i, 1, 0, &b);
         if (st == FK_OK) st = map_act(c, i, op->activation, &act);
+        /* a LEAKY_RELU (or other activation) after a residual add */
+        if (st == FK_OK)
+            st = fuse_activation(c, i, y->ndim ? y->shape[y->ndim - 1] : 1, &act, &out_t);
         if (st != FK_OK) return st;
         return set_value(c, i, out_t, fk__graph_add(c->g, a, b, act));
+    }
+    case FK_TFL_SUB: return convert_binary(c, i, FK_BIN_SUB);
+    case FK_TFL_MUL: return convert_binary(c, i, FK_BIN_MUL);
+    case FK_TFL_DIV: return convert_binary(c, i, FK_BIN_DIV);
+    case FK_TFL_GREATER: return convert_binary(c, i, FK_BIN_GREATER);
+    case FK_TFL_GREATER_EQUAL: return convert_binary(c, i, FK_BIN_GREATER_EQUAL);
+    case FK_TFL_LESS: return convert_binary(c, i, FK_BIN_LESS);
+    case FK_TFL_LESS_EQUAL: return convert_binary(c, i, FK_BIN_LESS_EQUAL);
+    case FK_TFL_STRIDED_SLICE: return convert_slice(c, i);
+    case FK_TFL_CONCATENATION: return convert_concat(c, i);
+    case FK_TFL_CAST: {
+        /* bool tensors are already float 1 / 0 in the graph */
+        int a;
+        fk_status st = data_input(c, i, 0, 0, &a);
+        if (st != FK_OK) return st;
+        int from = m->tensors[op->inputs[0]].type, to = m->tensors[out_t].type;
+        if ((from != FK_TFL_BOOL && from != FK_TFL_FLOAT32) || to != FK_TFL_FLOAT32)
+            return op_error(c, i, "cast from type %d to %d (only bool or float32 to "
+                            "float32)", from, to);
+        c->val[out_t] = c->val[op->inputs[0]];
+        return FK_OK;
     }
     case FK_TFL_LOGISTIC: {
         int a;
@@ -489,7 +643,19 @@ static fk_status convert_op(conv_ctx *c, int i) {
         fk_status st = data_input(c, i, 0, 0, &a);
         if (st != FK_OK) return st;
         tval v = c->val[op->inputs[0]];
-        if (!same_shape(&m->tensors[op->inputs[0]], &m->tensors[out_t])) v.flat = 1;
+        const fk_tfl_tensor *x = &m->tensors[op->inputs[0]], *y = &m->tensors[out_t];
+        fk_shape4 have = {1, 1, 1, 1}, want = have;
+        if (!v.flat && x->ndim <= 4 && y->ndim <= 4 && x->count == y->count &&
+            nhwc_of(c, i, x, &have) == FK_OK && nhwc_of(c, i, y, &want) == FK_OK &&
+            have.n == want.n) {
+            /* values move between height, width and channels: an
+             * elementwise op after it must see the new layout */
+            st = relayout(c, i, &a, have, want);
+            if (st != FK_OK) return st;
+            return set_value(c, i, out_t, a);
+        }
+        /* across the batch: an alias only a flattening op may read */
+        if (!same_shape(x, y)) v.flat = 1;
         c->val[out_t] = v;
         return FK_OK;
     }
@@ -521,8 +687,9 @@ static fk_status convert_op(conv_ctx *c, int i) {
     case FK_TFL_RELU:
     case FK_TFL_RELU6:
     case FK_TFL_TANH:
-        return op_error(c, i, "a standalone activation (only fused after a conv "
-                        "or fully-connected operator)");
+    case FK_TFL_LEAKY_RELU:
+        return op_error(c, i, "a standalone activation (only fused after a conv, "
+                        "fully-connected or add operator)");
     default:
         if (op->custom)
             return op_error(c, i, "custom operator '%s' is not supported", op->custom);

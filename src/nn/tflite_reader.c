@@ -555,6 +555,21 @@ static void read_options(fb *r, const fb_table *opt, fk_tfl_op *op) {
     case 29: /* DivOptions */
         op->activation = (int)get_int(r, opt, 0, 1, 1, 0);
         break;
+    case 10: /* ConcatenationOptions */
+        op->axis = (int)get_int(r, opt, 0, 4, 1, 0);
+        op->activation = (int)get_int(r, opt, 1, 1, 1, 0);
+        break;
+    case 32: /* StridedSliceOptions */
+        op->begin_mask = (unsigned)get_int(r, opt, 0, 4, 1, 0);
+        op->end_mask = (unsigned)get_int(r, opt, 1, 4, 1, 0);
+        op->ellipsis_mask = (unsigned)get_int(r, opt, 2, 4, 1, 0);
+        op->new_axis_mask = (unsigned)get_int(r, opt, 3, 4, 1, 0);
+        op->shrink_axis_mask = (unsigned)get_int(r, opt, 4, 4, 1, 0);
+        op->slice_offset = (int)get_int(r, opt, 5, 1, 0, 0);
+        break;
+    case 75: /* LeakyReluOptions */
+        op->alpha = get_f32(r, opt, 0, 0.0f);
+        break;
     case 9: /* SoftmaxOptions */
         op->beta = get_f32(r, opt, 0, 1.0f);
         break;
@@ -759,38 +774,26 @@ int fk__tflite_find_tensor(const fk_tfl_model *m, const char *name) {
 }
 
 const char *fk__tflite_op_name(int code) {
-    switch (code) {
-    case FK_TFL_ADD: return "ADD";
-    case FK_TFL_AVERAGE_POOL_2D: return "AVERAGE_POOL_2D";
-    case FK_TFL_CONCATENATION: return "CONCATENATION";
-    case FK_TFL_CONV_2D: return "CONV_2D";
-    case FK_TFL_DEPTHWISE_CONV_2D: return "DEPTHWISE_CONV_2D";
-    case FK_TFL_DEQUANTIZE: return "DEQUANTIZE";
-    case FK_TFL_FULLY_CONNECTED: return "FULLY_CONNECTED";
-    case FK_TFL_LOGISTIC: return "LOGISTIC";
-    case FK_TFL_MAX_POOL_2D: return "MAX_POOL_2D";
-    case FK_TFL_MUL: return "MUL";
-    case FK_TFL_RELU: return "RELU";
-    case FK_TFL_RELU6: return "RELU6";
-    case FK_TFL_RESHAPE: return "RESHAPE";
-    case FK_TFL_SOFTMAX: return "SOFTMAX";
-    case FK_TFL_TANH: return "TANH";
-    case FK_TFL_CUSTOM: return "CUSTOM";
-    case FK_TFL_PAD: return "PAD";
-    case FK_TFL_TRANSPOSE: return "TRANSPOSE";
-    case FK_TFL_MEAN: return "MEAN";
-    case FK_TFL_SUB: return "SUB";
-    case FK_TFL_PRELU: return "PRELU";
-    case FK_TFL_DIV: return "DIV";
-    case FK_TFL_EXP: return "EXP";
-    case FK_TFL_NEG: return "NEG";
-    case FK_TFL_SUM: return "SUM";
-    case FK_TFL_REDUCE_MAX: return "REDUCE_MAX";
-    case FK_TFL_ABS: return "ABS";
-    default: {
-        static _Thread_local char buf[24];
-        snprintf(buf, sizeof buf, "op#%d", code);
-        return buf;
-    }
-    }
+    static const struct { int code; const char *name; } names[] = {
+        {FK_TFL_ADD, "ADD"}, {FK_TFL_AVERAGE_POOL_2D, "AVERAGE_POOL_2D"},
+        {FK_TFL_CONCATENATION, "CONCATENATION"}, {FK_TFL_CONV_2D, "CONV_2D"},
+        {FK_TFL_DEPTHWISE_CONV_2D, "DEPTHWISE_CONV_2D"},
+        {FK_TFL_DEQUANTIZE, "DEQUANTIZE"}, {FK_TFL_FULLY_CONNECTED, "FULLY_CONNECTED"},
+        {FK_TFL_LOGISTIC, "LOGISTIC"}, {FK_TFL_MAX_POOL_2D, "MAX_POOL_2D"},
+        {FK_TFL_MUL, "MUL"}, {FK_TFL_RELU, "RELU"}, {FK_TFL_RELU6, "RELU6"},
+        {FK_TFL_RESHAPE, "RESHAPE"}, {FK_TFL_SOFTMAX, "SOFTMAX"}, {FK_TFL_TANH, "TANH"},
+        {FK_TFL_CUSTOM, "CUSTOM"}, {FK_TFL_PAD, "PAD"}, {FK_TFL_TRANSPOSE, "TRANSPOSE"},
+        {FK_TFL_MEAN, "MEAN"}, {FK_TFL_SUB, "SUB"}, {FK_TFL_DIV, "DIV"},
+        {FK_TFL_STRIDED_SLICE, "STRIDED_SLICE"}, {FK_TFL_EXP, "EXP"},
+        {FK_TFL_CAST, "CAST"}, {FK_TFL_PRELU, "PRELU"}, {FK_TFL_LESS, "LESS"},
+        {FK_TFL_NEG, "NEG"}, {FK_TFL_GREATER, "GREATER"},
+        {FK_TFL_GREATER_EQUAL, "GREATER_EQUAL"}, {FK_TFL_LESS_EQUAL, "LESS_EQUAL"},
+        {FK_TFL_SUM, "SUM"}, {FK_TFL_REDUCE_MAX, "REDUCE_MAX"},
+        {FK_TFL_LEAKY_RELU, "LEAKY_RELU"}, {FK_TFL_ABS, "ABS"},
+    };
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (names[k].code == code) return names[k].name;
+    static _Thread_local char buf[24];
+    snprintf(buf, sizeof buf, "op#%d", code);
+    return buf;
 }

@@ -1,6 +1,7 @@
 /*
  * test_deepface_models.c - the deepface recognizers' architectures (VGG-
- * Face, VGG-Face-2622, DeepID) against an independent reference.
+ * Face, VGG-Face-2622, DeepID, Facenet, Facenet512, DeepFace) against an
+ * independent reference.
  *
  * tests/tools/keras_ref.py builds each network again in PyTorch with
  * seeded random weights, writes them as Keras' save_weights would (.h5),
@@ -91,6 +92,9 @@ static const char *desc_name(const char *ref) {
     if (!strcmp(ref, "vgg_face")) return "VGG-Face";
     if (!strcmp(ref, "vgg_face_2622")) return "VGG-Face-2622";
     if (!strcmp(ref, "deepid")) return "DeepID";
+    if (!strcmp(ref, "fb_deepface")) return "DeepFace";
+    if (!strcmp(ref, "facenet")) return "Facenet";
+    if (!strcmp(ref, "facenet512")) return "Facenet512";
     return NULL;
 }
 
@@ -245,18 +249,25 @@ int main(void) {
         models++;
     }
     if (mf) fclose(mf);
-    CHECK(models == 3, "models in the manifest: %d", models);
+    CHECK(models == 6, "models in the manifest: %d", models);
 
     if (rc == 0) {
         /* another model's file: the first layer that differs is named */
         expect_load_error("VGG-Face", "deepid.h5", "layer conv1_1 (file: Conv1): kernel is 3x3x3x64, file has 4x4x3x20", NULL);
         expect_load_error("DeepID", "vgg_face.h5", "layer Conv1 (file: conv2d): kernel is 4x4x3x20, file has 3x3x3x64", NULL);
+        expect_load_error("Facenet", "deepid.h5", "layer Conv2d_1a_3x3 (file: Conv1) has 1 weights (kernel), file has 2", NULL);
+        /* the same network but for the last layers: found in Keras' order */
+        expect_load_error("Facenet512", "facenet.h5", "layer Bottleneck (file: Bottleneck): kernel is 1792x512, file has 1792x128", NULL);
         struct stat sb;
         char p[600];
         snprintf(p, sizeof p, "%s/deepid.h5", dir);
         stat(p, &sb);
         copy_prefix("deepid.h5", "cut.h5", sb.st_size / 2);
         expect_load_error("DeepID", "cut.h5", "cut.h5", NULL);
+        expect_load_error("DeepFace", "deepid.h5",
+                          "layer C1 (file: Conv1): kernel is 11x11x3x32, file has 4x4x3x20", NULL);
+        expect_load_error("DeepID", "fb_deepface.h5",
+                          "layer Conv1 (file: C1): kernel is 4x4x3x20, file has 11x11x3x32", NULL);
         copy_prefix("manifest.txt", "foreign.h5", 1 << 20);
         expect_load_error("DeepID", "foreign.h5", "not an HDF5 file", "DeepID");
         if (face) test_discovery(face, pool);

@@ -8,8 +8,8 @@
  * model.json by fk__tfjs_model_load and run with the fast kernels and with
  * the reference kernels; both must match TF.js within a tolerance scaled to
  * the output's magnitude. That part is left out when human-models is not
- * installed in the model home (`facekit models fetch`); a hand-made model
- * checked against hand-derived values always runs.
+ * installed in the model home (`facekit models fetch`); hand-made models
+ * checked against hand-derived values (one for StridedSlice) always run.
  */
 #include <math.h>
 #include <stdio.h>
@@ -217,8 +217,95 @@ static void test_handmade(void) {
     rmdir(dir);
 }
 
+/* StridedSlice as SSR-Net writes it and more, by hand. x is 1x2x3x2 with
+ * element (y, x, c) = (y * 3 + x) * 2 + c:
+ *   v = x[:, -1, ::2, 1]  (begin and end masks 0b0101, shrink 0b1010)
+ *     = [7, 11], shape [1, 2];
+ *   k = [10, 20, 30, 40][3:0:-2] = [40, 20] (a constant, folded at load);
+ *   a = v + k = [47, 31];
+ *   t = x[:, :, 1:, :1] = [2, 4, 8, 10], shape [1, 2, 2, 1];
+ * and an ellipsis mask is refused by name. */
+static void test_strided_slice(void) {
+    char dir[] = "/tmp/fk_slice_test_XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    char path[256];
+    for (int pass = 0; pass < 2; pass++) {
+        snprintf(path, sizeof path, "%s/model.json", dir);
+        FILE *f = fopen(path, "w");
+        fprintf(f,
+          "{\"format\": \"graph-model\", \"modelTopology\": {\"node\": [\n"
+          "{\"name\": \"x\", \"op\": \"Placeholder\", \"attr\": {\"shape\": {\"shape\": "
+          "{\"dim\": [{\"size\": \"-1\"}, {\"size\": \"2\"}, {\"size\": \"3\"}, {\"size\": \"2\"}]}}}},\n"
+          "{\"name\": \"kc\", \"op\": \"Const\"},\n"
+          "{\"name\": \"b1\", \"op\": \"Const\"}, {\"name\": \"e1\", \"op\": \"Const\"}, {\"name\": \"s1\", \"op\": \"Const\"},\n"
+          "{\"name\": \"b2\", \"op\": \"Const\"}, {\"name\": \"e2\", \"op\": \"Const\"}, {\"name\": \"s2\", \"op\": \"Const\"},\n"
+          "{\"name\": \"b3\", \"op\": \"Const\"}, {\"name\": \"e3\", \"op\": \"Const\"}, {\"name\": \"s3\", \"op\": \"Const\"},\n"
+          "{\"name\": \"v\", \"op\": \"StridedSlice\", \"input\": [\"x\", \"b1\", \"e1\", \"s1\"], \"attr\": {"
+          "\"begin_mask\": {\"i\": \"5\"}, \"end_mask\": {\"i\": \"5\"}, \"shrink_axis_mask\": {\"i\": \"10\"}, "
+          "\"ellipsis_mask\": {\"i\": \"%s\"}, \"new_axis_mask\": {\"i\": \"0\"}}},\n"
+          "{\"name\": \"k\", \"op\": \"StridedSlice\", \"input\": [\"kc\", \"b2\", \"e2\", \"s2\"]},\n"
+          "{\"name\": \"a\", \"op\": \"AddV2\", \"input\": [\"v\", \"k\"]},\n"
+          "{\"name\": \"t\", \"op\": \"StridedSlice\", \"input\": [\"x\", \"b3\", \"e3\", \"s3\"], \"attr\": {"
+          "\"begin_mask\": {\"i\": \"11\"}, \"end_mask\": {\"i\": \"7\"}}}\n"
+          "]}, \"weightsManifest\": [{\"paths\": [\"model.bin\"], \"weights\": [\n"
+          "{\"name\": \"kc\", \"shape\": [4], \"dtype\": \"float32\"},\n"
+          "{\"name\": \"b1\", \"shape\": [4], \"dtype\": \"int32\"},\n"
+          "{\"name\": \"e1\", \"shape\": [4], \"dtype\": \"int32\"},\n"
+          "{\"name\": \"s1\", \"shape\": [4], \"dtype\": \"int32\"},\n"
+          "{\"name\": \"b2\", \"shape\": [1], \"dtype\": \"int32\"},\n"
+          "{\"name\": \"e2\", \"shape\": [1], \"dtype\": \"int32\"},\n"
+          "{\"name\": \"s2\", \"shape\": [1], \"dtype\": \"int32\"},\n"
+          "{\"name\": \"b3\", \"shape\": [4], \"dtype\": \"int32\"},\n"
+          "{\"name\": \"e3\", \"shape\": [4], \"dtype\": \"int32\"},\n"
+          "{\"name\": \"s3\", \"shape\": [4], \"dtype\": \"int32\"}]}]}\n",
+          pass ? "2" : "0");
+        fclose(f);
+        snprintf(path, sizeof path, "%s/model.bin", dir);
+        f = fopen(path, "wb");
+        const float kc[4] = {10, 20, 30, 40};
+        const int32_t ints[] = {0, -1, 0, 1,  0, 0, 0, 0,  1, 1, 2, 1, /* v */
+                                3, 0, -2,                             /* k */
+                                0, 0, 1, 0,  0, 0, 0, 1,  1, 1, 1, 1}; /* t */
+        fwrite(kc, sizeof kc, 1, f);
+        fwrite(ints, sizeof ints, 1, f);
+        fclose(f);
+        snprintf(path, sizeof path, "%s/model.json", dir);
+        const char *outs[2] = {"a", "t"};
+        fk_tfjs_model *m = NULL;
+        fk_status st = fk__tfjs_model_load(path, "slices", outs, 2, &m);
+        if (pass) {
+            CHECK(st == FK_EFORMAT && strstr(fk_last_error(), "ellipsis"), "ellipsis: %s",
+                  fk_last_error());
+            continue;
+        }
+        CHECK(st == FK_OK, "slices: %s", fk_last_error());
+        if (st != FK_OK) continue;
+        float x[12];
+        for (int i = 0; i < 12; i++) x[i] = (float)i;
+        for (int ref = 0; ref < 2; ref++) {
+            fk__graph_use_reference(fk__tfjs_model_graph(m), ref);
+            CHECK(fk__tfjs_model_run(m, x, NULL) == FK_OK, "run: %s", fk_last_error());
+            long na = 0, nt = 0;
+            const float *a = fk__tfjs_model_result(m, 0, &na), *t = fk__tfjs_model_result(m, 1, &nt);
+            CHECK(na == 2 && a[0] == 47 && a[1] == 31, "x[:, -1, ::2, 1] + k: %ld %g %g", na,
+                  a[0], a[1]);
+            CHECK(nt == 4 && t[0] == 2 && t[1] == 4 && t[2] == 8 && t[3] == 10,
+                  "x[:, :, 1:, :1]: %ld %g %g %g %g", nt, t[0], t[1], t[2], t[3]);
+        }
+        fk__tfjs_model_free(m);
+    }
+    remove(path);
+    snprintf(path, sizeof path, "%s/model.bin", dir);
+    remove(path);
+    rmdir(dir);
+}
+
 int main(void) {
     test_handmade();
+    test_strided_slice();
     char home[1024], dir[1200], fixture[1200], probe[1300];
     const char *src = test_env("FK_SOURCE_DIR", ".");
     snprintf(fixture, sizeof fixture, "%s/tests/data/graph_models_reference.txt", src);

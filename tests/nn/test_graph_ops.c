@@ -1,7 +1,8 @@
 /*
  * test_graph_ops.c - the general ops added for the TF.js graph executor:
- * binary (NumPy broadcasting), unary, pad, reduce, and their graph nodes
- * (with softmax and reshape).
+ * binary (NumPy broadcasting, comparisons), unary, pad, reduce, strided
+ * slice, channel concatenation, and their graph nodes (with softmax and
+ * reshape).
  *
  * Each kernel is checked twice: on tiny inputs against values worked out by
  * hand, and on random tensors of many shapes the fast kernel against the
@@ -430,6 +431,241 @@ static void test_fuse_prelu(fk_pool *pool) {
     fk__graph_free(fused);
 }
 
+/* Comparisons give 1 or 0, the fast path agreeing with the reference. */
+static void test_compare(fk_pool *pool) {
+    const float a[4] = {-1, 0, 0.5f, 2}, zero = 0;
+    const fk_shape4 sa = {1, 1, 1, 4}, one = {1, 1, 1, 1};
+    const struct { fk_binop op; float want[4]; } cases[] = {
+        {FK_BIN_GREATER, {0, 0, 1, 1}},
+        {FK_BIN_GREATER_EQUAL, {0, 1, 1, 1}},
+        {FK_BIN_LESS, {1, 0, 0, 0}},
+        {FK_BIN_LESS_EQUAL, {1, 1, 0, 0}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        float r[4], f[4];
+        fk__binary_ref(cases[k].op, a, sa, &zero, one, r, sa);
+        fk__binary(cases[k].op, a, sa, &zero, one, f, sa, pool);
+        CHECK(memcmp(r, cases[k].want, sizeof r) == 0, "compare %d by hand", (int)cases[k].op);
+        CHECK(memcmp(f, cases[k].want, sizeof f) == 0, "compare %d fast", (int)cases[k].op);
+    }
+    /* constant first: 0 < a */
+    float r[4];
+    fk__binary_ref(FK_BIN_LESS, &zero, one, a, sa, r, sa);
+    const float want[4] = {0, 0, 1, 1};
+    CHECK(memcmp(r, want, sizeof r) == 0, "0 < a");
+}
+
+/* Run a one-slice graph on the 1x2x3x4 tensor 0..23 (batch copies add
+ * 100 per image) with both kernels; the output must be `want`. */
+static void slice_case(const char *what, const fk_slice *sp, int batch, fk_shape4 want_s,
+                       const float *want, fk_pool *pool) {
+    fk_graph *g;
+    CHECK(fk__graph_new(4, &g) == FK_OK, "new");
+    int v = fk__graph_slice(g, 0, sp);
+    fk__graph_mark_output(g, v);
+    CHECK(fk__graph_plan(g, batch, 2, 3) == FK_OK, "%s: plan: %s", what, fk_last_error());
+    float in[2 * 24];
+    for (int i = 0; i < 2 * 24; i++) in[i] = (float)(i % 24 + 100 * (i / 24));
+    for (int ref = 0; ref < 2; ref++) {
+        fk__graph_use_reference(g, ref);
+        CHECK(fk__graph_run(g, in, pool) == FK_OK, "%s: run", what);
+        fk_shape4 s;
+        const float *o = fk__graph_output(g, v, &s);
+        CHECK(s.n == want_s.n && s.h == want_s.h && s.w == want_s.w && s.c == want_s.c,
+              "%s: shape %dx%dx%dx%d", what, s.n, s.h, s.w, s.c);
+        CHECK(memcmp(o, want, sizeof(float) * (size_t)count4(want_s)) == 0,
+              "%s (%s kernel): wrong values", what, ref ? "reference" : "fast");
+    }
+    fk__graph_free(g);
+}
+
+static void test_slice(fk_pool *pool) {
+    /* element (y, x, c) of the input is (y * 3 + x) * 4 + c */
+    const fk_slice a = {{0, 0, 1, 1}, {0, 2, 3, 4}, {1, 1, 1, 2}, 1, 1, 0};
+    const float want_a[8] = {5, 7, 9, 11, 17, 19, 21, 23}; /* x 1..2, c 1 and 3 */
+    slice_case("steps", &a, 1, (fk_shape4){1, 2, 2, 2}, want_a, pool);
+    /* last row (shrink at -1), x reversed by masks, c from -2 on */
+    const fk_slice b = {{0, -1, 0, -2}, {0, 0, 0, 0}, {1, 1, -1, 1}, 1 | 4, 1 | 4 | 8, 2};
+    const float want_b[6] = {22, 23, 18, 19, 14, 15};
+    slice_case("shrink, reverse", &b, 1, (fk_shape4){1, 1, 3, 2}, want_b, pool);
+    /* c from 3 down to (not including) 0 by 2: c = 3, 1; x end 100 clamps */
+    const fk_slice c = {{0, 0, 0, 3}, {0, 0, 100, 0}, {1, 1, 1, -2}, 1 | 2 | 4, 1 | 2, 0};
+    float want_c[12];
+    for (int p = 0; p < 6; p++) want_c[2 * p] = p * 4 + 3.0f, want_c[2 * p + 1] = p * 4 + 1.0f;
+    slice_case("negative channel step, clamped end", &c, 1, (fk_shape4){1, 2, 3, 2}, want_c,
+               pool);
+    /* masks follow the planned batch: both images, x = 2 only */
+    const fk_slice d = {{0, 0, 2, 0}, {0, 0, 3, 0}, {1, 1, 1, 1}, 1 | 2 | 8, 1 | 2 | 8, 0};
+    const float want_d[16] = {8, 9, 10, 11, 20, 21, 22, 23, 108, 109, 110, 111, 120, 121, 122, 123};
+    slice_case("batch of 2", &d, 2, (fk_shape4){2, 2, 1, 4}, want_d, pool);
+    /* the second image only (begin 1 of the batch, negative end) */
+    const fk_slice e = {{-1, 1, 0, 0}, {0, 2, 1, 1}, {1, 1, 1, 1}, 0, 1, 0};
+    const float want_e[1] = {112};
+    slice_case("batch index", &e, 2, (fk_shape4){1, 1, 1, 1}, want_e, pool);
+
+    /* errors: stride 0 and channels out of range at build; an empty or
+     * out-of-range height at plan */
+    fk_graph *g;
+    CHECK(fk__graph_new(4, &g) == FK_OK, "new");
+    const fk_slice zero = {{0}, {0}, {1, 0, 1, 1}, 15, 15, 0};
+    CHECK(fk__graph_slice(g, 0, &zero) < 0 && fk__graph_plan(g, 1, 2, 3) == FK_EMODEL,
+          "stride 0 is refused");
+    fk__graph_free(g);
+    CHECK(fk__graph_new(4, &g) == FK_OK, "new");
+    const fk_slice cbad = {{0, 0, 0, 4}, {0}, {1, 1, 1, 1}, 7, 7, 8};
+    CHECK(fk__graph_slice(g, 0, &cbad) < 0, "channel 4 of 4 is refused");
+    fk__graph_free(g);
+    CHECK(fk__graph_new(4, &g) == FK_OK, "new");
+    const fk_slice empty = {{0, 0, 2, 0}, {0, 0, 1, 0}, {1, 1, 1, 1}, 11, 11, 0};
+    fk__graph_mark_output(g, fk__graph_slice(g, 0, &empty));
+    CHECK(fk__graph_plan(g, 1, 2, 3) == FK_EMODEL, "an empty slice is a plan error");
+    fk__graph_free(g);
+    CHECK(fk__graph_new(4, &g) == FK_OK, "new");
+    const fk_slice hbad = {{0, 2, 0, 0}, {0}, {1, 1, 1, 1}, 13, 13, 2};
+    fk__graph_mark_output(g, fk__graph_slice(g, 0, &hbad));
+    CHECK(fk__graph_plan(g, 1, 2, 3) == FK_EMODEL, "row 2 of 2 is a plan error");
+    CHECK(fk__graph_plan(g, 1, 3, 3) == FK_OK, "row 2 of 3 plans");
+    fk__graph_free(g);
+
+    /* the fast kernel against the reference on random geometry */
+    for (int t = 0; t < 200; t++) {
+        fk_shape4 is = {1 + (int)(rng % 3), 1 + (int)((rng >> 4) % 9), 1 + (int)((rng >> 9) % 9),
+                        1 + (int)((rng >> 14) % 40)};
+        frand();
+        int d[4] = {is.n, is.h, is.w, is.c}, start[4], step[4], len[4];
+        for (int k = 0; k < 4; k++) {
+            frand();
+            step[k] = (int)(rng % 3) + 1;
+            if ((rng >> 5) & 1) step[k] = -step[k];
+            start[k] = (int)((rng >> 7) % (unsigned)d[k]);
+            int room = step[k] > 0 ? d[k] - start[k] : start[k] + 1;
+            len[k] = 1 + (int)((rng >> 12) % (unsigned)((room + abs(step[k]) - 1) / abs(step[k])));
+        }
+        fk_shape4 os = {len[0], len[1], len[2], len[3]};
+        float *in = rand_buf(count4(is));
+        float *r = malloc(sizeof(float) * (size_t)count4(os));
+        float *f = malloc(sizeof(float) * (size_t)count4(os));
+        fk__slice_ref(in, is, start, step, r, os);
+        fk__slice(in, is, start, step, f, os, pool);
+        if (memcmp(r, f, sizeof(float) * (size_t)count4(os)) != 0) {
+            CHECK(0, "slice %d: fast != reference", t);
+            t = 200;
+        }
+        free(in);
+        free(r);
+        free(f);
+    }
+}
+
+static void test_concat(fk_pool *pool) {
+    fk_graph *g;
+    CHECK(fk__graph_new(2, &g) == FK_OK, "new");
+    static const float k = 10;
+    int b = fk__graph_binary_const(g, FK_BIN_MUL, 0, &k, (fk_shape4){1, 1, 1, 1}, 0);
+    const fk_slice first = {{0, 0, 0, 0}, {0, 0, 0, 1}, {1, 1, 1, 1}, 7, 7, 0};
+    b = fk__graph_slice(g, b, &first); /* 10 x channel 0 */
+    int v = fk__graph_concat(g, 0, b);
+    CHECK(fk__graph_channels(g, v) == 3, "3 channels while building");
+    v = fk__graph_concat(g, v, 0); /* 5 channels */
+    fk__graph_mark_output(g, v);
+    CHECK(fk__graph_plan(g, 1, 1, 2) == FK_OK, "plan: %s", fk_last_error());
+    const float in[4] = {1, 2, 3, 4};
+    const float want[10] = {1, 2, 10, 1, 2, 3, 4, 30, 3, 4};
+    CHECK(fk__graph_run(g, in, pool) == FK_OK, "run");
+    fk_shape4 s;
+    const float *o = fk__graph_output(g, v, &s);
+    CHECK(s.c == 5 && s.w == 2 && memcmp(o, want, sizeof want) == 0, "concat values");
+    /* different widths do not concatenate */
+    const fk_slice half = {{0, 0, 0, 0}, {0, 0, 1, 0}, {1, 1, 1, 1}, 11, 11, 0};
+    fk__graph_mark_output(g, fk__graph_concat(g, 0, fk__graph_slice(g, 0, &half)));
+    CHECK(fk__graph_plan(g, 1, 1, 2) == FK_EMODEL, "1x2 with 1x1 is a plan error");
+    fk__graph_free(g);
+}
+
+/* Locally connected: a filter per output position. By hand on a 3x3 image
+ * of 1..9, 2x2 windows: channel 0's filters sum the window (plus 100 x the
+ * position as bias), channel 1's pick tap t = position out of it, which a
+ * shared (convolution) filter could not do. Then the fast kernel against
+ * the reference on random shapes, through the graph, and the plan-time
+ * check of the input size the weights were made for. */
+static void test_local(fk_pool *pool) {
+    const float in[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    float filt[4 * 4 * 2], bias[4 * 2];
+    for (int p = 0; p < 4; p++) {
+        for (int t = 0; t < 4; t++) {
+            filt[(p * 4 + t) * 2 + 0] = 1;
+            filt[(p * 4 + t) * 2 + 1] = p == t;
+        }
+        bias[p * 2 + 0] = 100.0f * p;
+        bias[p * 2 + 1] = 0;
+    }
+    fk_window win = {.kh = 2, .kw = 2, .stride_h = 1, .stride_w = 1};
+    const float want[8] = {12, 1, 116, 3, 224, 7, 328, 9};
+    float o[8];
+    fk__local_ref(in, (fk_shape4){1, 3, 3, 1}, filt, bias, 2, &win, NULL, o);
+    CHECK(memcmp(o, want, sizeof o) == 0, "local by hand (reference)");
+    memset(o, 0, sizeof o);
+    fk__local(in, (fk_shape4){1, 3, 3, 1}, filt, bias, 2, &win, NULL, o, pool);
+    CHECK(memcmp(o, want, sizeof o) == 0, "local by hand (fast)");
+    /* stride 2 over the same image with 1x1 windows: corners 1, 3, 7, 9 */
+    fk_window w1 = {.kh = 1, .kw = 1, .stride_h = 2, .stride_w = 2};
+    const float f1[4] = {1, -1, 2, 0.5f}, want1[4] = {1, -3, 14, 4.5f};
+    fk__local(in, (fk_shape4){1, 3, 3, 1}, f1, NULL, 1, &w1, NULL, o, pool);
+    CHECK(memcmp(o, want1, sizeof want1) == 0, "local stride 2 (fast)");
+    fk__local_ref(in, (fk_shape4){1, 3, 3, 1}, f1, NULL, 1, &w1, NULL, o);
+    CHECK(memcmp(o, want1, sizeof want1) == 0, "local stride 2 (reference)");
+
+    const int ocs[] = {1, 3, 4, 16, 34, 40};
+    static float slope[40];
+    for (int i = 0; i < 40; i++) slope[i] = 0.01f * i;
+    for (int t = 0; t < 24; t++) {
+        fk_shape4 is = {1 + t % 3, 5 + t % 4, 4 + t % 5, 1 + t % 5};
+        int oc = ocs[t % 6], k = 1 + t % 3, stride = 1 + (t / 6) % 2;
+        fk_window wn = {.kh = k, .kw = k == 3 ? 2 : k, .stride_h = stride, .stride_w = stride};
+        int oh, ow;
+        fk__window_out(&wn, is.h, is.w, &oh, &ow);
+        long taps = (long)wn.kh * wn.kw * is.c, on = (long)is.n * oh * ow * oc;
+        float *x = rand_buf(count4(is)), *f = rand_buf((long)oh * ow * taps * oc);
+        float *b = rand_buf((long)oh * ow * oc);
+        float *r = malloc(sizeof(float) * (size_t)on), *q = malloc(sizeof(float) * (size_t)on);
+        fk_act acts[3] = {{.kind = FK_ACT_RELU}, {.kind = FK_ACT_PRELU, .slope = slope},
+                          {.kind = FK_ACT_SIGMOID}};
+        fk_act *act = t % 4 == 3 ? NULL : &acts[t % 4];
+        fk__local_ref(x, is, f, t % 5 ? b : NULL, oc, &wn, act, r);
+        fk__local(x, is, f, t % 5 ? b : NULL, oc, &wn, act, q, t % 2 ? pool : NULL);
+        double d = 0;
+        for (long i = 0; i < on; i++) d = fmax(d, fabs(r[i] - q[i]));
+        CHECK(d <= 1e-5, "local fast vs reference, case %d (oc %d, %dx%d/%d): %g", t, oc,
+              wn.kh, wn.kw, stride, d);
+        if (t == 4) { /* through the graph, fast and reference */
+            fk_graph *g;
+            CHECK(fk__graph_new(is.c, &g) == FK_OK, "new");
+            fk_act none = {0};
+            int v = fk__graph_local(g, 0, f, NULL, wn.kh, wn.kw, is.c, oc, stride, oh, ow,
+                                    none);
+            CHECK(fk__graph_channels(g, v) == oc, "local channels");
+            fk__graph_mark_output(g, v);
+            CHECK(fk__graph_plan(g, is.n, is.h, is.w) == FK_OK, "plan: %s", fk_last_error());
+            fk__local_ref(x, is, f, NULL, oc, &wn, NULL, r);
+            for (int ref = 0; ref < 2; ref++) {
+                fk__graph_use_reference(g, ref);
+                CHECK(fk__graph_run(g, x, pool) == FK_OK, "run");
+                fk_shape4 s;
+                const float *go = fk__graph_output(g, v, &s);
+                CHECK(s.h == oh && s.w == ow && s.c == oc && s.n == is.n, "local shape");
+                d = 0;
+                for (long i = 0; i < on; i++) d = fmax(d, fabs(r[i] - go[i]));
+                CHECK(d <= 1e-5, "local graph (%s) off by %g", ref ? "reference" : "fast", d);
+            }
+            CHECK(fk__graph_plan(g, is.n, is.h + 1, is.w) == FK_EMODEL &&
+                      strstr(fk_last_error(), "locally-connected"),
+                  "another input size is a plan error: %s", fk_last_error());
+            fk__graph_free(g);
+        }
+        free(x); free(f); free(b); free(r); free(q);
+    }
+}
+
 int main(void) {
     fk_pool *pool;
     if (fk__pool_new(2, &pool) != FK_OK) return 1;
@@ -439,6 +675,11 @@ int main(void) {
     test_unary(pool);
     test_pad(pool);
     test_reduce();
+    test_compare(pool);
+    test_slice(pool);
+    test_slice(NULL);
+    test_concat(pool);
+    test_local(pool);
     test_graph(pool);
     test_fuse(pool);
     test_fuse_residual(pool);

@@ -26,7 +26,9 @@
  *    transposed) on random inputs, including a batch of R-Net inputs;
  *  - the same for MobileFaceNet.tflite (DEPTHWISE_CONV_2D, ABS and RESHAPE
  *    added to the interpreter), whose PReLU is spelled
- *    relu(x) + k * (x - abs(x)): fused whole, on a batch of two faces.
+ *    relu(x) + k * (x - abs(x)): fused whole, on a batch of two faces;
+ *  - the same for FaceAntiSpoofing.tflite (LEAKY_RELU, AVERAGE_POOL_2D,
+ *    STRIDED_SLICE, GREATER_EQUAL, LESS, CAST and CONCATENATION added).
  */
 #include <limits.h>
 #include <math.h>
@@ -517,6 +519,7 @@ static int interpret(const fk_tfl_model *m, const rt *input, rt *vals) {
         const rt *a = &vals[op->inputs[0]];
         const fk_tfl_tensor *c1 = op->n_inputs > 1 ? &m->tensors[op->inputs[1]] : NULL;
         rt out;
+        if (op->code == FK_TFL_DEQUANTIZE && m->tensors[op->outputs[0]].data) continue;
         switch (op->code) {
         case FK_TFL_CONV_2D: {
             const fk_tfl_tensor *f = c1, *bias = &m->tensors[op->inputs[2]];
@@ -612,12 +615,93 @@ static int interpret(const fk_tfl_model *m, const rt *input, rt *vals) {
                 }
             break;
         }
+        case FK_TFL_AVERAGE_POOL_2D: { /* over the real (unpadded) pixels */
+            int oh, ow, c = a->shape[3];
+            int pt = pad_before(a->shape[1], op->filter_h, op->stride_h, op->padding == FK_TFL_PAD_SAME, &oh);
+            int pl = pad_before(a->shape[2], op->filter_w, op->stride_w, op->padding == FK_TFL_PAD_SAME, &ow);
+            int sh[4] = {a->shape[0], oh, ow, c};
+            out = rt_new(4, sh);
+            for (int n = 0; n < sh[0]; n++)
+                for (int y = 0; y < oh; y++)
+                    for (int x = 0; x < ow; x++)
+                        for (int k = 0; k < c; k++) {
+                            double sum = 0;
+                            int real = 0;
+                            for (int u = 0; u < op->filter_h; u++)
+                                for (int v = 0; v < op->filter_w; v++) {
+                                    int iy = y * op->stride_h - pt + u, ix = x * op->stride_w - pl + v;
+                                    if (iy < 0 || ix < 0 || iy >= a->shape[1] || ix >= a->shape[2]) continue;
+                                    sum += a->data[(((long)n * a->shape[1] + iy) * a->shape[2] + ix) * c + k];
+                                    real++;
+                                }
+                            out.data[(((long)n * oh + y) * ow + x) * c + k] = (float)(sum / real);
+                        }
+            break;
+        }
+        case FK_TFL_STRIDED_SLICE: {
+            /* per dimension: the indices begin, begin + stride, ... before
+             * end, after TensorFlow's masks and negative indices */
+            const float *b = m->tensors[op->inputs[1]].data, *e = m->tensors[op->inputs[2]].data,
+                        *st = m->tensors[op->inputs[3]].data;
+            static int idx[4][4096];
+            int len[4] = {1, 1, 1, 1}, sh[4], nd = 0;
+            for (int d = 0; d < a->ndim; d++) {
+                int size = a->shape[d], step = (int)st[d];
+                int lo = (int)b[d], hi = (int)e[d];
+                if (lo < 0) lo += size;
+                if (hi < 0) hi += size;
+                if (op->begin_mask >> d & 1) lo = step > 0 ? 0 : size - 1;
+                if (op->end_mask >> d & 1) hi = step > 0 ? size : -1;
+                if (op->shrink_axis_mask >> d & 1) hi = lo + 1, step = 1;
+                len[d] = 0;
+                for (int k = lo; step > 0 ? k < hi : k > hi; k += step)
+                    if (k >= 0 && k < size && len[d] < 4096) idx[d][len[d]++] = k;
+                if (!(op->shrink_axis_mask >> d & 1)) sh[nd++] = len[d];
+            }
+            for (int d = a->ndim; d < 4; d++) idx[d][0] = 0;
+            out = rt_new(nd, sh);
+            long o = 0;
+            int s4[4] = {1, 1, 1, 1};
+            for (int d = 0; d < a->ndim; d++) s4[d] = a->shape[d];
+            for (int i0 = 0; i0 < len[0]; i0++)
+                for (int i1 = 0; i1 < len[1]; i1++)
+                    for (int i2 = 0; i2 < len[2]; i2++)
+                        for (int i3 = 0; i3 < len[3]; i3++)
+                            out.data[o++] = a->data[(((long)idx[0][i0] * s4[1] + idx[1][i1]) * s4[2] +
+                                                     idx[2][i2]) * s4[3] + idx[3][i3]];
+            break;
+        }
+        case FK_TFL_CONCATENATION: { /* along the last axis */
+            int sh[4], nd = a->ndim, last = 0;
+            memcpy(sh, a->shape, sizeof sh);
+            for (int j = 0; j < op->n_inputs; j++) last += vals[op->inputs[j]].shape[nd - 1];
+            sh[nd - 1] = last;
+            out = rt_new(nd, sh);
+            long rows = out.count / last, o = 0;
+            for (long r = 0; r < rows; r++)
+                for (int j = 0; j < op->n_inputs; j++) {
+                    const rt *x = &vals[op->inputs[j]];
+                    int c = x->shape[nd - 1];
+                    for (int k = 0; k < c; k++) out.data[o++] = x->data[r * c + k];
+                }
+            break;
+        }
+        case FK_TFL_GREATER_EQUAL: case FK_TFL_LESS: { /* against a scalar constant */
+            float k = c1->data[0];
+            out = rt_new(a->ndim, a->shape);
+            for (long j = 0; j < a->count; j++)
+                out.data[j] = op->code == FK_TFL_LESS ? a->data[j] < k : a->data[j] >= k;
+            break;
+        }
         case FK_TFL_RELU: case FK_TFL_NEG: case FK_TFL_EXP: case FK_TFL_ABS:
+        case FK_TFL_LEAKY_RELU: case FK_TFL_CAST:
             out = rt_new(a->ndim, a->shape);
             for (long k = 0; k < a->count; k++) {
                 float x = a->data[k];
                 out.data[k] = op->code == FK_TFL_RELU ? fmaxf(x, 0) : op->code == FK_TFL_NEG ? -x
-                            : op->code == FK_TFL_ABS ? fabsf(x) : expf(x);
+                            : op->code == FK_TFL_ABS ? fabsf(x)
+                            : op->code == FK_TFL_LEAKY_RELU ? (x < 0 ? op->alpha * x : x)
+                            : op->code == FK_TFL_CAST ? x : expf(x);
             }
             break;
         case FK_TFL_MUL: case FK_TFL_ADD: case FK_TFL_SUB: case FK_TFL_DIV: {
@@ -758,6 +842,48 @@ static void test_mobilefacenet(void) {
     compare_net("MobileFaceNet.tflite", 2, 112, 112, 0);
 }
 
+/* FaceAntiSpoofing.tflite: a deep tree network (convolutions with
+ * standalone LEAKY_RELU, residual ADDs, tree routing by GREATER_EQUAL /
+ * LESS on projections of STRIDED_SLICEd features, CAST of the decisions,
+ * MUL along the paths, CONCATENATION of the 8 leaves). The graph must fuse
+ * every LEAKY_RELU (none is left standalone) and agree with the file's own
+ * operators, the routing mask exactly. */
+static void test_face_antispoofing(void) {
+    char path[PATH_MAX + 160];
+    snprintf(path, sizeof path, "%s/FaceAntiSpoofing.tflite", dir);
+    if (access(path, R_OK) != 0) return; /* an extra file of the package */
+    fk_tfl_model *m = load("FaceAntiSpoofing.tflite");
+    if (!m) return;
+    int leaky = 0, slices = 0, routes = 0;
+    for (int i = 0; i < m->n_ops; i++) {
+        const fk_tfl_op *op = &m->ops[i];
+        if (op->code == FK_TFL_LEAKY_RELU) leaky += op->alpha == 0.2f;
+        if (op->code == FK_TFL_STRIDED_SLICE)
+            slices += op->begin_mask == 3 && op->end_mask == 3 && !op->shrink_axis_mask;
+        routes += op->code == FK_TFL_GREATER_EQUAL || op->code == FK_TFL_LESS;
+    }
+    CHECK(m->n_ops == 477 && leaky == 80 && slices == 7 && routes == 14,
+          "FaceAntiSpoofing: %d ops, %d leaky relus (alpha 0.2), %d slices, %d routes", m->n_ops,
+          leaky, slices, routes);
+    const fk_tfl_tensor *in = &m->tensors[m->inputs[0]];
+    CHECK(in->ndim == 4 && in->shape[1] == 256 && in->shape[2] == 256 && in->shape[3] == 3,
+          "FaceAntiSpoofing: input 256x256x3");
+    CHECK(strcmp(fk__tflite_op_name(FK_TFL_STRIDED_SLICE), "STRIDED_SLICE") == 0 &&
+          strcmp(fk__tflite_op_name(FK_TFL_LEAKY_RELU), "LEAKY_RELU") == 0, "names");
+    fk_graph *g = NULL;
+    fk_tfl_output outs[4];
+    int count = 0;
+    CHECK(fk__graph_new(3, &g) == FK_OK, "graph");
+    CHECK(fk__tflite_build(m, g, outs, 4, &count) == FK_OK, "build: %s", fk_last_error());
+    /* 72 convs, 23 fc, 14 adds (in conv epilogues), 14 pools, 7 reshapes,
+     * slices, subs, 14 compares, 14 muls, 14 concats: no LEAKY node */
+    CHECK(fk__graph_node_count(g) <= 72 + 23 + 14 + 7 + 7 + 7 + 7 + 14 + 14 + 14,
+          "FaceAntiSpoofing: %d graph nodes", fk__graph_node_count(g));
+    fk__graph_free(g);
+    fk__tflite_free(m);
+    compare_net("FaceAntiSpoofing.tflite", 1, 256, 256, 0);
+}
+
 int main(void) {
     const char *home = getenv("FACEKIT_HOME");
     char def[PATH_MAX];
@@ -780,5 +906,6 @@ int main(void) {
     compare_net("rnet.tflite", 3, 24, 24, 1);
     compare_net("onet.tflite", 2, 48, 48, 1);
     test_mobilefacenet();
+    test_face_antispoofing();
     return test_summary();
 }

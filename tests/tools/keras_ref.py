@@ -73,6 +73,18 @@ class Weights:
         self.layers.append((name, [(name + "/kernel:0", k), (name + "/bias:0", b)]))
         return k, b
 
+    def local(self, name, oh, ow, k, cin, cout):
+        """LocallyConnected2D: kernel [oh*ow][k*k*cin][cout], bias [oh][ow][cout]."""
+        kern = self.rand((oh * ow, k * k * cin, cout), (2.0 / (k * k * cin)) ** 0.5)
+        b = self.rand((oh, ow, cout), 0.05)
+        self.layers.append((name, [(name + "/kernel:0", kern), (name + "/bias:0", b)]))
+        return kern, b
+
+    def unread(self, name, shapes):
+        """A layer facekit checks but never reads (a dropped classifier head):
+        datasets of the right shape left unwritten (HDF5's fill value)."""
+        self.layers.append((name, [(name + "/" + w + ":0", s) for w, s in shapes]))
+
     def none(self, name):
         self.layers.append((name, []))
 
@@ -85,7 +97,10 @@ class Weights:
                 g = f.create_group(name)
                 g.attrs["weight_names"] = np.array([w.encode() for w, _ in ws])
                 for wname, arr in ws:
-                    g.create_dataset(wname, data=arr.numpy().astype(dtype))
+                    if isinstance(arr, tuple):
+                        g.create_dataset(wname, shape=arr, dtype=dtype)
+                    else:
+                        g.create_dataset(wname, data=arr.numpy().astype(dtype))
 
 
 def conv2d(x, k, b, stride=1, pad=0):
@@ -174,7 +189,211 @@ def deepid(seed):
     return w, run, (55, 47), np.float32
 
 
-ARCHS = {"vgg_face": vgg_face, "deepid": deepid}
+# ---- DeepFace (deepface FbDeepFace.py) -----------------------------------------
+
+def local2d(x, kern, b, k, stride):
+    """Keras LocallyConnected2D on NCHW x: unfold gives each patch in (c, ky,
+    kx) order, Keras' kernel rows are (ky, kx, c)."""
+    n, c, h, wd = x.shape
+    oh, ow = (h - k) // stride + 1, (wd - k) // stride + 1
+    cols = F.unfold(x, k, stride=stride)  # n, c*k*k, oh*ow
+    kk = kern.reshape(oh * ow, k, k, c, -1).permute(0, 3, 1, 2, 4).reshape(oh * ow, c * k * k, -1)
+    y = torch.einsum("nfl,lfo->nlo", cols, kk) + b.reshape(oh * ow, -1)
+    return y.reshape(n, oh, ow, -1).permute(0, 3, 1, 2)
+
+
+def fb_deepface(seed):
+    w = Weights(seed)
+    c1 = w.conv("C1", 11, 11, 3, 32)
+    w.none("M2")
+    c3 = w.conv("C3", 9, 9, 32, 16)
+    l4 = w.local("L4", 55, 55, 9, 16, 16)
+    l5 = w.local("L5", 25, 25, 7, 16, 16)
+    l6 = w.local("L6", 21, 21, 5, 16, 16)
+    w.none("F0")
+    f7 = w.dense("F7", 7056, 4096)
+    w.none("D0")
+    w.unread("F8", [("kernel", (4096, 8631)), ("bias", (8631,))])
+
+    def run(x):
+        x = F.relu(conv2d(x, *c1))
+        x = F.max_pool2d(F.pad(x, (0, 1, 0, 1), value=float("-inf")), 3, 2)  # SAME: 142 -> 71
+        x = F.relu(conv2d(x, *c3))
+        x = F.relu(local2d(x, *l4, 9, 1))
+        x = F.relu(local2d(x, *l5, 7, 2))
+        x = F.relu(local2d(x, *l6, 5, 1))
+        return {"fb_deepface": F.relu(flatten_nhwc(x) @ f7[0] + f7[1])}
+
+    return w, run, (152, 152), np.float16
+
+
+# ---- Keras functional models: the file's layer order ------------------------
+
+class Functional:
+    """Records a functional model's layers (weighted or not) while running
+    it eagerly, then lists them as Keras' Network._map_graph_network does:
+    by decreasing depth (longest path to the output), ties in the order a
+    depth-first walk from the output, inputs in order, first meets them."""
+
+    def __init__(self, w):
+        self.w = w
+        self.layers = [("input_1", [], [])]  # (name, input ids, weights)
+
+    def layer(self, name, inputs, weights=()):
+        self.layers.append((name, list(inputs), list(weights)))
+        return len(self.layers) - 1
+
+    def finish(self, out):
+        idx, done, post = {}, set(), []
+
+        def walk(l):
+            if l in done:
+                return
+            idx.setdefault(l, len(idx))
+            for i in self.layers[l][1]:
+                walk(i)
+            done.add(l)
+            post.append(l)
+
+        walk(out)
+        depth = {l: 0 for l in post}
+        for l in reversed(post):
+            for i in self.layers[l][1]:
+                depth[i] = max(depth[i], depth[l] + 1)
+        order = sorted(post, key=lambda l: (-depth[l], idx[l]))
+        self.w.layers = [(self.layers[l][0], self.layers[l][2]) for l in order]
+
+
+class T:
+    """A tensor (NCHW) and the id of the Keras layer that made it."""
+
+    def __init__(self, x, lid):
+        self.x, self.id = x, lid
+
+
+def tf_same_pad(x, kh, kw, s):
+    """TensorFlow's SAME: output ceil(in / s), the odd pixel bottom/right."""
+    h, wd = x.shape[2], x.shape[3]
+    ph = max((-(-h // s) - 1) * s + kh - h, 0)
+    pw = max((-(-wd // s) - 1) * s + kw - wd, 0)
+    return F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+
+
+def fn_conv(fn, t, name, cout, kh, kw, stride=1, same=False, bias=False):
+    cin = t.x.shape[1]
+    k = fn.w.rand((kh, kw, cin, cout), (2.0 / (kh * kw * cin)) ** 0.5)
+    ws = [(name + "/kernel:0", k)]
+    b = None
+    if bias:
+        b = fn.w.rand((cout,), 0.05)
+        ws.append((name + "/bias:0", b))
+    x = tf_same_pad(t.x, kh, kw, stride) if same else t.x
+    return T(conv2d(x, k, b, stride=stride), fn.layer(name, [t.id], ws))
+
+
+def fn_bn(fn, t, name, eps, scale=True):
+    c = t.x.shape[1]
+    gamma = fn.w.rand((c,), 0.2) + 1.0 if scale else None
+    beta = fn.w.rand((c,), 0.05)
+    mean = fn.w.rand((c,), 0.1)
+    var = (torch.rand((c,), generator=fn.w.gen) * 1.5 + 0.5).half().float()
+    ws = ([(name + "/gamma:0", gamma)] if scale else []) + [
+        (name + "/beta:0", beta), (name + "/moving_mean:0", mean),
+        (name + "/moving_variance:0", var)]
+    if t.x.dim() == 2:
+        y = (t.x - mean) / torch.sqrt(var + eps) * (gamma if scale else 1) + beta
+    else:
+        y = F.batch_norm(t.x, mean, var, gamma, beta, False, 0.0, eps)
+    return T(y, fn.layer(name, [t.id], ws))
+
+
+def fn_op(fn, name, ts, y):
+    """A weightless layer (Activation, Lambda, Add, Concatenate, pools...)."""
+    return T(y, fn.layer(name, [t.id for t in ts]))
+
+
+# ---- Facenet, Facenet512 (deepface Facenet.py, Inception-ResNet-v1) ------------
+
+def facenet_net(fn, x, dim):
+    def cbr(t, name, cout, kh, kw, stride=1, same=True):
+        t = fn_conv(fn, t, name, cout, kh, kw, stride, same)
+        t = fn_bn(fn, t, name + "_BatchNorm", 0.001, scale=False)
+        return fn_op(fn, name + "_Activation", [t], F.relu(t.x))
+
+    def residual(t, blk, br, c, scale, relu):
+        m = fn_op(fn, blk + "_Concatenate", br, torch.cat([b.x for b in br], 1))
+        up = fn_conv(fn, m, blk + "_Conv2d_1x1", c, 1, 1, same=True, bias=True)
+        up = fn_op(fn, blk + "_lambda", [up], up.x * scale)
+        t = fn_op(fn, blk + "_add", [t, up], t.x + up.x)
+        return fn_op(fn, blk + "_Activation", [t], F.relu(t.x)) if relu else t
+
+    t = T(x, 0)
+    t = cbr(t, "Conv2d_1a_3x3", 32, 3, 3, 2, same=False)
+    t = cbr(t, "Conv2d_2a_3x3", 32, 3, 3, same=False)
+    t = cbr(t, "Conv2d_2b_3x3", 64, 3, 3)
+    t = fn_op(fn, "MaxPool_3a_3x3", [t], F.max_pool2d(t.x, 3, 2))
+    t = cbr(t, "Conv2d_3b_1x1", 80, 1, 1, same=False)
+    t = cbr(t, "Conv2d_4a_3x3", 192, 3, 3, same=False)
+    t = cbr(t, "Conv2d_4b_3x3", 256, 3, 3, 2, same=False)
+    for i in range(1, 6):
+        b = "Block35_%d" % i
+        b0 = cbr(t, b + "_Branch_0_Conv2d_1x1", 32, 1, 1)
+        b1 = cbr(cbr(t, b + "_Branch_1_Conv2d_0a_1x1", 32, 1, 1), b + "_Branch_1_Conv2d_0b_3x3", 32, 3, 3)
+        b2 = cbr(t, b + "_Branch_2_Conv2d_0a_1x1", 32, 1, 1)
+        b2 = cbr(cbr(b2, b + "_Branch_2_Conv2d_0b_3x3", 32, 3, 3), b + "_Branch_2_Conv2d_0c_3x3", 32, 3, 3)
+        t = residual(t, b, [b0, b1, b2], 256, 0.17, True)
+    b0 = cbr(t, "Mixed_6a_Branch_0_Conv2d_1a_3x3", 384, 3, 3, 2, same=False)
+    b1 = cbr(t, "Mixed_6a_Branch_1_Conv2d_0a_1x1", 192, 1, 1)
+    b1 = cbr(b1, "Mixed_6a_Branch_1_Conv2d_0b_3x3", 192, 3, 3)
+    b1 = cbr(b1, "Mixed_6a_Branch_1_Conv2d_1a_3x3", 256, 3, 3, 2, same=False)
+    b2 = fn_op(fn, "Mixed_6a_Branch_2_MaxPool_1a_3x3", [t], F.max_pool2d(t.x, 3, 2))
+    t = fn_op(fn, "Mixed_6a", [b0, b1, b2], torch.cat([b0.x, b1.x, b2.x], 1))
+    for i in range(1, 11):
+        b = "Block17_%d" % i
+        b0 = cbr(t, b + "_Branch_0_Conv2d_1x1", 128, 1, 1)
+        b1 = cbr(t, b + "_Branch_1_Conv2d_0a_1x1", 128, 1, 1)
+        b1 = cbr(cbr(b1, b + "_Branch_1_Conv2d_0b_1x7", 128, 1, 7), b + "_Branch_1_Conv2d_0c_7x1", 128, 7, 1)
+        t = residual(t, b, [b0, b1], 896, 0.1, True)
+    b0 = cbr(cbr(t, "Mixed_7a_Branch_0_Conv2d_0a_1x1", 256, 1, 1), "Mixed_7a_Branch_0_Conv2d_1a_3x3", 384, 3, 3, 2, same=False)
+    b1 = cbr(cbr(t, "Mixed_7a_Branch_1_Conv2d_0a_1x1", 256, 1, 1), "Mixed_7a_Branch_1_Conv2d_1a_3x3", 256, 3, 3, 2, same=False)
+    b2 = cbr(cbr(t, "Mixed_7a_Branch_2_Conv2d_0a_1x1", 256, 1, 1), "Mixed_7a_Branch_2_Conv2d_0b_3x3", 256, 3, 3)
+    b2 = cbr(b2, "Mixed_7a_Branch_2_Conv2d_1a_3x3", 256, 3, 3, 2, same=False)
+    b3 = fn_op(fn, "Mixed_7a_Branch_3_MaxPool_1a_3x3", [t], F.max_pool2d(t.x, 3, 2))
+    t = fn_op(fn, "Mixed_7a", [b0, b1, b2, b3], torch.cat([b0.x, b1.x, b2.x, b3.x], 1))
+    for i in range(1, 7):
+        b = "Block8_%d" % i
+        b0 = cbr(t, b + "_Branch_0_Conv2d_1x1", 192, 1, 1)
+        b1 = cbr(t, b + "_Branch_1_Conv2d_0a_1x1", 192, 1, 1)
+        b1 = cbr(cbr(b1, b + "_Branch_1_Conv2d_0b_1x3", 192, 1, 3), b + "_Branch_1_Conv2d_0c_3x1", 192, 3, 1)
+        t = residual(t, b, [b0, b1], 1792, 0.2 if i < 6 else 1.0, i < 6)
+    t = fn_op(fn, "AvgPool", [t], t.x.mean(dim=(2, 3)))
+    t = fn_op(fn, "Dropout", [t], t.x)
+    k = fn.w.rand((t.x.shape[1], dim), (2.0 / t.x.shape[1]) ** 0.5)
+    t = T(t.x @ k, fn.layer("Bottleneck", [t.id], [("Bottleneck/kernel:0", k)]))
+    t = fn_bn(fn, t, "Bottleneck_BatchNorm", 0.001, scale=False)
+    fn.finish(t.id)
+    return t.x
+
+
+def facenet_arch(name, dim):
+    def arch(seed):
+        w = Weights(seed)
+
+        def run(x):
+            return {name: facenet_net(Functional(w), x, dim)}
+
+        return w, run, (160, 160), np.float16
+
+    return arch
+
+
+ARCHS = {
+    "vgg_face": vgg_face,
+    "deepid": deepid,
+    "facenet": facenet_arch("facenet", 128),
+    "facenet512": facenet_arch("facenet512", 512),
+    "fb_deepface": fb_deepface,
+}
 
 
 # ---- deepface's input preparation ---------------------------------------------
@@ -237,13 +456,13 @@ def main():
     lines = []
     for seed, arch in enumerate(a.models.split(",")):
         w, run, (h, wd), dtype = ARCHS[arch](100 + seed)
-        path = os.path.join(a.outdir, arch + ".h5")
-        w.save(path, dtype)
         xs = [rng.random((h, wd, 3), dtype=np.float32) for _ in range(a.inputs)]
         if face is not None:
             xs.append(deepface_input(face, h, wd))
         x = np.stack(xs).astype(np.float32)
         outs = run(torch.from_numpy(x).permute(0, 3, 1, 2).contiguous())
+        # after the run: a functional model's layers are known once traced
+        w.save(os.path.join(a.outdir, arch + ".h5"), dtype)
         for name, out in outs.items():
             x.tofile(os.path.join(a.outdir, name + ".in.f32"))
             out.numpy().astype(np.float32).tofile(os.path.join(a.outdir, name + ".out.f32"))
