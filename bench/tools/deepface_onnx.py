@@ -39,6 +39,9 @@ import keras_ref  # noqa: E402
 ENTRIES = [
     ("VGG-Face", "vgg_face", "vgg_face"),
     ("DeepID", "deepid", "deepid"),
+    ("Facenet512", "facenet512", "facenet512"),
+    ("Facenet", "facenet", "facenet"),
+    ("DeepFace", "fb_deepface", "fb_deepface"),
 ]
 
 FILES = (".h5", ".onnx", ".in.nhwc.f32", ".in.nchw.f32", ".ref.f32")
@@ -58,16 +61,49 @@ class Net(torch.nn.Module):
 
 def write_entry(outdir, name, arch, out_key, seed):
     w, run, (h, wd), dtype = keras_ref.ARCHS[arch](seed)
+    # A functional architecture draws its weights while it runs (keras_ref's
+    # Functional recorder): record torch's random draws during the first run
+    # and replay them after, so every later call - the export's trace
+    # included, which must see constants, not random ops - runs the same
+    # weights.
+    drawn, real = [], (torch.randn, torch.rand)
+
+    def recorder(fn):
+        def draw(*args, **kw):
+            drawn.append(fn(*args, **kw))
+            return drawn[-1]
+        return draw
+
+    def replay(*args, **kw):
+        replay.at += 1
+        return drawn[replay.at - 1]
+
     base = os.path.join(outdir, name)
-    w.save(base + ".h5", dtype)
     x = np.random.default_rng(seed).random((1, h, wd, 3), dtype=np.float32)
     xc = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
-    keys = list(run(xc).keys())
-    net = Net(run, keys).eval()
-    ref = net(xc)[keys.index(out_key)]
-    torch.onnx.export(net, (xc,), base + ".onnx", input_names=["input"], output_names=keys,
-                      dynamic_axes={"input": {0: "n"}, **{k: {0: "n"} for k in keys}},
-                      opset_version=13, do_constant_folding=True)
+    torch.randn, torch.rand = recorder(real[0]), recorder(real[1])
+    try:
+        outs = run(xc)
+    finally:
+        torch.randn, torch.rand = real
+    w.save(base + ".h5", dtype)  # after the run: a functional model's layers are known
+    keys = list(outs.keys())
+    ref = outs[out_key]
+
+    class Replayed(Net):
+        def forward(self, x):
+            replay.at = 0
+            return super().forward(x)
+
+    net = Replayed(run, keys).eval()
+    torch.randn = torch.rand = replay
+    try:
+        torch.onnx.export(net, (xc,), base + ".onnx", input_names=["input"],
+                          output_names=keys,
+                          dynamic_axes={"input": {0: "n"}, **{k: {0: "n"} for k in keys}},
+                          opset_version=13, do_constant_folding=True)
+    finally:
+        torch.randn, torch.rand = real
     x.tofile(base + ".in.nhwc.f32")
     xc.numpy().tofile(base + ".in.nchw.f32")
     ref.numpy().astype(np.float32).tofile(base + ".ref.f32")
