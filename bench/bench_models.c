@@ -4,7 +4,7 @@
  *
  *   build/bench_models [--threads N] [--runs N] [--pair A.jpg B.jpg]
  *                      [--lfw DIR] [--lfw-count N] [--only NAME] [--json]
- *   build/bench_models --deepface DIR NAME [--threads N] [--runs N]
+ *   build/bench_models --deepface DIR NAME [--threads N] [--runs N] [--profile]
  *
  * For 1 thread and for N threads (default $FACEKIT_THREADS, else every
  * core) it prints:
@@ -39,7 +39,9 @@
  * bench/tools/deepface_onnx.py. It runs the model once on DIR/NAME.in.nhwc.f32,
  * writes what facekit returns to DIR/NAME.fk.f32 (for the ONNX Runtime
  * check) with its largest difference from torch's DIR/NAME.ref.f32, then
- * times the graph as above, and prints only that (always JSON).
+ * times the graph as above, and prints only that (always JSON). With
+ * --profile it prints instead, for batch 1 and 8 on each pool, every
+ * convolution's time run alone against the whole graph's (text).
  */
 #include <cblas.h>
 #include <dirent.h>
@@ -59,6 +61,7 @@
 #include "models/keras_model.h"
 #include "nn/gemm.h"
 #include "nn/graph.h"
+#include "nn/graph_internal.h"
 #include "nn/kernels.h"
 #include "core/threadpool.h"
 
@@ -229,8 +232,50 @@ static float *read_f32(const char *path, size_t n) {
     return p;
 }
 
+/* --profile: each convolution of `g` (planned for n) run alone on its place
+ * in the arena, the median of `runs` after a warm-up, against the whole
+ * graph: where the time goes. Each reads its input where the plan put it,
+ * holding whatever the last full run left there (later values may share the
+ * space): the kernels' speed does not depend on the values. */
+static void profile_graph(fk_graph *g, int n, int h, int w, const float *input, fk_pool *pool,
+                          int runs, const char *label) {
+    double total = time_graph(g, n, h, w, input, pool, runs), convs = 0;
+    printf("%s: %.2f ms the whole graph at batch %d on %d thread(s)\n", label, total, n,
+           fk__pool_threads(pool));
+    printf("  %4s %-18s %-9s %6s %8s %9s %7s %6s\n", "node", "input (n h w c)", "kernel", "out_c",
+           "ms", "GFLOP/s", "share", "cum%");
+    double *t = calloc((size_t)runs, sizeof *t);
+    if (!t) return;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const fk_node *nd = &g->nodes[i];
+        if (nd->op != FK_OP_CONV) continue;
+        const fk_value *va = &g->values[nd->in[0]], *vo = &g->values[nd->out];
+        const float *a = nd->in[0] == 0 ? input : g->arena + va->offset;
+        const float *r = nd->in[1] < 0 ? NULL
+                         : nd->in[1] == 0 ? input : g->arena + g->values[nd->in[1]].offset;
+        float *o = g->arena + vo->offset;
+        for (int k = -1; k < runs; k++) {
+            double t0 = now_ms();
+            fk__conv2d_res(a, va->shape, nd->w, nd->b, r, nd->out_c, &nd->win, &nd->act, o,
+                           g->workspace, pool);
+            if (k >= 0) t[k] = now_ms() - t0;
+        }
+        double ms = median(t, runs);
+        double gf = 2.0 * vo->count * nd->kh * nd->kw * va->shape.c / 1e9;
+        convs += ms;
+        char in[32], ker[16];
+        snprintf(in, sizeof in, "%dx%dx%dx%d", va->shape.n, va->shape.h, va->shape.w, va->shape.c);
+        snprintf(ker, sizeof ker, "%dx%d/%d", nd->kh, nd->kw, nd->stride);
+        printf("  %4d %-18s %-9s %6d %8.2f %9.1f %6.1f%% %5.0f%%\n", i, in, ker, nd->out_c, ms,
+               gf / ms * 1e3, 100 * ms / total, 100 * convs / total);
+    }
+    printf("  convolutions %.2f ms, the rest %.2f ms (%.1f%%)\n\n", convs, total - convs,
+           100 * (total - convs) / total);
+    free(t);
+}
+
 static int bench_deepface(const char *dir, const char *name, fk_pool *pools[2],
-                          const int tcount[2], int runs) {
+                          const int tcount[2], int runs, int profile) {
     const fk_model_desc *d = fk__model_get(name);
     if (!d || !d->load_file || d->dim <= 0) {
         fprintf(stderr, "bench_models: %s is not a model read from deepface's weights\n", name);
@@ -269,6 +314,12 @@ static int bench_deepface(const char *dir, const char *name, fk_pool *pools[2],
         goto done;
     }
     fclose(f);
+    if (profile) {
+        for (int t = 0; t < 2; t++)
+            for (int n = 1; n <= 8; n += 7) profile_graph(g, n, h, w, input, pools[t], runs, name);
+        rc = 0;
+        goto done;
+    }
     /* deepface feeds 0..1 values; fill_random gives [-1, 1), speed is the same */
     double ms1[2], ms8[2];
     for (int t = 0; t < 2; t++) {
@@ -461,11 +512,12 @@ done:
 /* ---- main ------------------------------------------------------------------ */
 
 int main(int argc, char **argv) {
-    int json = 0, runs = 5, threads = 0, lfw_count = 60, ceiling_only = 0;
+    int json = 0, runs = 5, threads = 0, lfw_count = 60, ceiling_only = 0, profile = 0;
     const char *pair[2] = {NULL, NULL}, *lfw = NULL, *only = NULL, *deepface[2] = {NULL, NULL};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--ceiling-only")) ceiling_only = 1;
+        else if (!strcmp(argv[i], "--profile")) profile = 1;
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--lfw") && i + 1 < argc) lfw = argv[++i];
@@ -482,7 +534,7 @@ int main(int argc, char **argv) {
             fprintf(stderr,
                     "usage: bench_models [--threads N] [--runs N] [--pair A B] "
                     "[--lfw DIR] [--lfw-count N] [--only MODEL] [--ceiling-only] [--json]\n"
-                    "       bench_models --deepface DIR NAME [--threads N] [--runs N]\n");
+                    "       bench_models --deepface DIR NAME [--threads N] [--runs N] [--profile]\n");
             return 2;
         }
     }
@@ -516,7 +568,7 @@ int main(int argc, char **argv) {
     }
 
     if (deepface[0]) {
-        int rc = bench_deepface(deepface[0], deepface[1], pools, tcount, runs);
+        int rc = bench_deepface(deepface[0], deepface[1], pools, tcount, runs, profile);
         fk__pool_free(pools[0]);
         fk__pool_free(pools[1]);
         return rc;
