@@ -272,6 +272,13 @@ int main(void) {
         expect_load_error("DeepID", "cut.h5", "cut.h5", NULL);
         expect_load_error("DeepFace", "deepid.h5",
                           "layer C1 (file: Conv1): kernel is 11x11x3x32, file has 4x4x3x20", NULL);
+        expect_load_error("ArcFace", "deepid.h5",
+                          "layer conv1_conv (file: Conv1) has 1 weights (kernel), file has 2",
+                          NULL);
+        expect_load_error("VGGFace2-ResNet50", "arcface.h5",
+                          "layer conv1/7x7_s2 (file: conv1_conv): kernel is 7x7x3x64, file has "
+                          "3x3x3x64", NULL);
+        expect_load_error("VGGFace2-SENet50", "vggface2_resnet50.h5", "layer conv2_1_", NULL);
         expect_load_error("DeepID", "fb_deepface.h5",
                           "layer Conv1 (file: C1): kernel is 4x4x3x20, file has 11x11x3x32", NULL);
         copy_prefix("manifest.txt", "foreign.h5", 1 << 20);
