@@ -42,6 +42,9 @@ ENTRIES = [
     ("Facenet512", "facenet512", "facenet512"),
     ("Facenet", "facenet", "facenet"),
     ("DeepFace", "fb_deepface", "fb_deepface"),
+    ("ArcFace", "arcface", "arcface"),
+    ("VGGFace2-ResNet50", "vggface2_resnet50", "vggface2_resnet50"),
+    ("VGGFace2-SENet50", "vggface2_senet50", "vggface2_senet50"),
 ]
 
 FILES = (".h5", ".onnx", ".in.nhwc.f32", ".in.nchw.f32", ".ref.f32")
