@@ -82,7 +82,9 @@ async function main() {
     if (out.diff_ref == null) {
       const x = new ort.Tensor('float32', f32(path.join(dir, `${name}.in.nchw.f32`)), [1, 3, entry.h, entry.w]);
       const y = (await session.run({ input: x }))[entry.out].data;
-      out.diff_ref = maxDiff(y, f32(path.join(dir, `${name}.ref.f32`)));
+      const ref = f32(path.join(dir, `${name}.ref.f32`));
+      out.diff_ref = maxDiff(y, ref);
+      out.ref_scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
       const fk = path.join(dir, `${name}.fk.f32`);
       out.diff_facekit = fs.existsSync(fk) ? maxDiff(y, f32(fk)) : null;
     }
