@@ -129,6 +129,8 @@ def main():
     manifest = []
     for seed, (name, arch, out_key) in enumerate(ENTRIES):
         if want and name not in want:
+            if name in old:  # keep what an earlier run wrote
+                manifest.append(old[name])
             continue
         if arch not in keras_ref.ARCHS:
             print("deepface_onnx: %s: keras_ref.py has no %s, skipped" % (name, arch),
