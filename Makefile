@@ -26,7 +26,7 @@ LFW        := ../shared/data/lfw-devtrain
 # One step after another: `make -j test` must still install the packages
 # before it builds (the build itself is parallel: cmake --build -j).
 .NOTPARALLEL:
-.PHONY: all deps deps-test build install models demo test test-release test-asan bench \
+.PHONY: all deps deps-test build install models demo test test-release test-asan bench bench-anchor \
         bench-search bench-serve soak-serve eval clean
 
 all: build
@@ -80,11 +80,20 @@ test-asan: models
 # three, and the same models and tasks under TensorFlow.js (wasm: face-api,
 # Human's graph models) on the same inputs, printed as ratios with
 # PASS/MISS against the targets. The peers' npm packages are pinned in
-# bench/peers/package-lock.json. Kernel GFLOP/s: build/bench_kernels.
+# bench/peers/package-lock.json. Then the speed anchor (bench/peers/anchor.js):
+# deepface's architectures with random weights, facekit against ONNX
+# Runtime's CPU engine (onnxruntime-node) on the same network, generated into
+# $(BUILD)/bench-deepface/ by Debian's python3-torch + python3-onnx;
+# `make bench-anchor` runs only that part. Kernel GFLOP/s: build/bench_kernels.
 LFW_COUNT ?= 60
+PEERS_NPM = cd bench/peers && ([ -d node_modules/@vladmandic/human ] && [ -d node_modules/onnxruntime-node ] || npm ci --no-audit --no-fund --loglevel=error)
 bench: deps models
-	@cd bench/peers && ([ -d node_modules/@vladmandic/human ] || npm ci --no-audit --no-fund --loglevel=error)
+	@$(PEERS_NPM)
 	@node bench/peers/compare.js $(BUILD) $(HOME_DIR) $(LFW)/images $(LFW_COUNT)
+
+bench-anchor: build
+	@$(PEERS_NPM)
+	@node bench/peers/anchor.js $(BUILD)
 
 # 1:N search: facekit exact vs faiss IndexFlatIP vs facekit ANN on synthetic
 # embeddings (ROWS, DIM, ANN=none|hnsw|ivfpq|hnsw,ivfpq; bench/bench_search.c

@@ -4,6 +4,7 @@
  *
  *   build/bench_models [--threads N] [--runs N] [--pair A.jpg B.jpg]
  *                      [--lfw DIR] [--lfw-count N] [--only NAME] [--json]
+ *   build/bench_models --deepface DIR NAME [--threads N] [--runs N] [--profile]
  *
  * For 1 thread and for N threads (default $FACEKIT_THREADS, else every
  * core) it prints:
@@ -31,10 +32,21 @@
  * Every figure is the median of --runs timed runs (default 5; at most 5 at batch 8)
  * after one warm-up run. Inputs are deterministic pseudo-random values: the
  * kernels' speed does not depend on them.
+ *
+ * --deepface DIR NAME is the speed anchor's facekit half (issue 16; the
+ * other half is bench/peers/onnx.js, both driven by compare.js): deepface's
+ * model NAME from DIR/NAME.h5, written with its ONNX twin by
+ * bench/tools/deepface_onnx.py. It runs the model once on DIR/NAME.in.nhwc.f32,
+ * writes what facekit returns to DIR/NAME.fk.f32 (for the ONNX Runtime
+ * check) with its largest difference from torch's DIR/NAME.ref.f32, then
+ * times the graph as above, and prints only that (always JSON). With
+ * --profile it prints instead, for batch 1 and 8 on each pool, every
+ * convolution's time run alone against the whole graph's (text).
  */
 #include <cblas.h>
 #include <dirent.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -46,8 +58,10 @@
 
 #include "facekit.h"
 #include "models/face_models.h"
+#include "models/keras_model.h"
 #include "nn/gemm.h"
 #include "nn/graph.h"
+#include "nn/graph_internal.h"
 #include "nn/kernels.h"
 #include "core/threadpool.h"
 
@@ -201,6 +215,129 @@ static int load_models(const char *home, const char *only, model_entry *e) {
     }
 #undef WANT
     return n;
+}
+
+/* ---- the speed anchor: one deepface model from the bench cache ------------ */
+
+/* n floats of `path`, or NULL (message printed). */
+static float *read_f32(const char *path, size_t n) {
+    FILE *f = fopen(path, "rb");
+    float *p = f ? malloc(n * sizeof *p) : NULL;
+    if (!p || fread(p, sizeof *p, n, f) != n) {
+        fprintf(stderr, "bench_models: %s: cannot read %zu floats\n", path, n);
+        free(p);
+        p = NULL;
+    }
+    if (f) fclose(f);
+    return p;
+}
+
+/* --profile: each convolution of `g` (planned for n) run alone on its place
+ * in the arena, the median of `runs` after a warm-up, against the whole
+ * graph: where the time goes. Each reads its input where the plan put it,
+ * holding whatever the last full run left there (later values may share the
+ * space): the kernels' speed does not depend on the values. */
+static void profile_graph(fk_graph *g, int n, int h, int w, const float *input, fk_pool *pool,
+                          int runs, const char *label) {
+    double total = time_graph(g, n, h, w, input, pool, runs), convs = 0;
+    printf("%s: %.2f ms the whole graph at batch %d on %d thread(s)\n", label, total, n,
+           fk__pool_threads(pool));
+    printf("  %4s %-18s %-9s %6s %8s %9s %7s %6s\n", "node", "input (n h w c)", "kernel", "out_c",
+           "ms", "GFLOP/s", "share", "cum%");
+    double *t = calloc((size_t)runs, sizeof *t);
+    if (!t) return;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const fk_node *nd = &g->nodes[i];
+        if (nd->op != FK_OP_CONV) continue;
+        const fk_value *va = &g->values[nd->in[0]], *vo = &g->values[nd->out];
+        const float *a = nd->in[0] == 0 ? input : g->arena + va->offset;
+        const float *r = nd->in[1] < 0 ? NULL
+                         : nd->in[1] == 0 ? input : g->arena + g->values[nd->in[1]].offset;
+        float *o = g->arena + vo->offset;
+        for (int k = -1; k < runs; k++) {
+            double t0 = now_ms();
+            fk__conv2d_res(a, va->shape, nd->w, nd->b, r, nd->out_c, &nd->win, &nd->act, o,
+                           g->workspace, pool);
+            if (k >= 0) t[k] = now_ms() - t0;
+        }
+        double ms = median(t, runs);
+        double gf = 2.0 * vo->count * nd->kh * nd->kw * va->shape.c / 1e9;
+        convs += ms;
+        char in[32], ker[16];
+        snprintf(in, sizeof in, "%dx%dx%dx%d", va->shape.n, va->shape.h, va->shape.w, va->shape.c);
+        snprintf(ker, sizeof ker, "%dx%d/%d", nd->kh, nd->kw, nd->stride);
+        printf("  %4d %-18s %-9s %6d %8.2f %9.1f %6.1f%% %5.0f%%\n", i, in, ker, nd->out_c, ms,
+               gf / ms * 1e3, 100 * ms / total, 100 * convs / total);
+    }
+    printf("  convolutions %.2f ms, the rest %.2f ms (%.1f%%)\n\n", convs, total - convs,
+           100 * (total - convs) / total);
+    free(t);
+}
+
+static int bench_deepface(const char *dir, const char *name, fk_pool *pools[2],
+                          const int tcount[2], int runs, int profile) {
+    const fk_model_desc *d = fk__model_get(name);
+    if (!d || !d->load_file || d->dim <= 0) {
+        fprintf(stderr, "bench_models: %s is not a model read from deepface's weights\n", name);
+        return 1;
+    }
+    char path[PATH_MAX + 64];
+    void *handle = NULL;
+    snprintf(path, sizeof path, "%s/%s.h5", dir, name);
+    if (d->load_file(path, &handle) != FK_OK) {
+        fprintf(stderr, "bench_models: %s\n", fk_last_error());
+        return 1;
+    }
+    fk_keras_net *net = handle;
+    int h, w, rc = 1;
+    fk_graph *g = fk__keras_net_graph(net, &h, &w);
+    const size_t per = (size_t)h * w * 3;
+    float *out = malloc(sizeof *out * (size_t)d->dim), *check = NULL, *ref = NULL;
+    float *input = fill_random(8 * per);
+    snprintf(path, sizeof path, "%s/%s.in.nhwc.f32", dir, name);
+    if (out && input) check = read_f32(path, per);
+    snprintf(path, sizeof path, "%s/%s.ref.f32", dir, name);
+    if (check) ref = read_f32(path, (size_t)d->dim);
+    if (!ref) goto done;
+    if (fk__keras_net_run(net, check, 1, pools[1], out) != FK_OK) {
+        fprintf(stderr, "bench_models: %s: %s\n", name, fk_last_error());
+        goto done;
+    }
+    double diff = 0;
+    for (int i = 0; i < d->dim; i++)
+        if (fabs((double)out[i] - ref[i]) > diff) diff = fabs((double)out[i] - ref[i]);
+    snprintf(path, sizeof path, "%s/%s.fk.f32", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(out, sizeof *out, (size_t)d->dim, f) != (size_t)d->dim) {
+        fprintf(stderr, "bench_models: %s: cannot write\n", path);
+        if (f) fclose(f);
+        goto done;
+    }
+    fclose(f);
+    if (profile) {
+        for (int t = 0; t < 2; t++)
+            for (int n = 1; n <= 8; n += 7) profile_graph(g, n, h, w, input, pools[t], runs, name);
+        rc = 0;
+        goto done;
+    }
+    /* deepface feeds 0..1 values; fill_random gives [-1, 1), speed is the same */
+    double ms1[2], ms8[2];
+    for (int t = 0; t < 2; t++) {
+        ms1[t] = time_graph(g, 1, h, w, input, pools[t], runs);
+        double b8 = time_graph(g, 8, h, w, input, pools[t], runs > 5 ? 5 : runs);
+        ms8[t] = b8 > 0 ? b8 / 8 : -1;
+    }
+    fk__graph_plan(g, 1, h, w);
+    printf("{\"name\": \"%s\", \"threads\": [%d, %d], \"runs\": %d, \"input\": [%d, %d, 3], "
+           "\"gflop\": %.4f, \"diff_ref\": %.3g, \"ms_b1\": [%.3f, %.3f], "
+           "\"ms_b8\": [%.3f, %.3f]}\n",
+           name, tcount[0], tcount[1], runs, h, w, 2.0 * fk__graph_macs(g) / 1e9, diff, ms1[0],
+           ms1[1], ms8[0], ms8[1]);
+    rc = ms1[0] > 0 && ms1[1] > 0 && ms8[0] > 0 && ms8[1] > 0 ? 0 : 1;
+done:
+    free(out), free(check), free(ref), free(input);
+    if (d->free) d->free(handle);
+    return rc;
 }
 
 /* ---- verify and represent -------------------------------------------------- */
@@ -375,24 +512,29 @@ done:
 /* ---- main ------------------------------------------------------------------ */
 
 int main(int argc, char **argv) {
-    int json = 0, runs = 5, threads = 0, lfw_count = 60, ceiling_only = 0;
-    const char *pair[2] = {NULL, NULL}, *lfw = NULL, *only = NULL;
+    int json = 0, runs = 5, threads = 0, lfw_count = 60, ceiling_only = 0, profile = 0;
+    const char *pair[2] = {NULL, NULL}, *lfw = NULL, *only = NULL, *deepface[2] = {NULL, NULL};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--ceiling-only")) ceiling_only = 1;
+        else if (!strcmp(argv[i], "--profile")) profile = 1;
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--lfw") && i + 1 < argc) lfw = argv[++i];
         else if (!strcmp(argv[i], "--lfw-count") && i + 1 < argc)
             lfw_count = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
-        else if (!strcmp(argv[i], "--pair") && i + 2 < argc) {
+        else if (!strcmp(argv[i], "--deepface") && i + 2 < argc) {
+            deepface[0] = argv[++i];
+            deepface[1] = argv[++i];
+        } else if (!strcmp(argv[i], "--pair") && i + 2 < argc) {
             pair[0] = argv[++i];
             pair[1] = argv[++i];
         } else {
             fprintf(stderr,
                     "usage: bench_models [--threads N] [--runs N] [--pair A B] "
-                    "[--lfw DIR] [--lfw-count N] [--only MODEL] [--ceiling-only] [--json]\n");
+                    "[--lfw DIR] [--lfw-count N] [--only MODEL] [--ceiling-only] [--json]\n"
+                    "       bench_models --deepface DIR NAME [--threads N] [--runs N] [--profile]\n");
             return 2;
         }
     }
@@ -423,6 +565,13 @@ int main(int argc, char **argv) {
         fk__pool_new(tcount[1], &pools[1]) != FK_OK) {
         fprintf(stderr, "%s\n", fk_last_error());
         return 1;
+    }
+
+    if (deepface[0]) {
+        int rc = bench_deepface(deepface[0], deepface[1], pools, tcount, runs, profile);
+        fk__pool_free(pools[0]);
+        fk__pool_free(pools[1]);
+        return rc;
     }
 
     /* 1. the ceiling */

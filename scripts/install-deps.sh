@@ -56,6 +56,8 @@ TEST=(
                         # tests/tools/keras_ref.py: the reference networks (random
                         # weights written as Keras .h5) the deepface models'
                         # C architectures are checked against
+  python3-onnx          # make bench: bench/tools/deepface_onnx.py exports the same
+                        # torch networks to ONNX for ONNX Runtime (the speed anchor)
 )
 
 want=("${BUILD[@]}" "${MODELS[@]}")

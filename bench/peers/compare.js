@@ -19,6 +19,9 @@
 // thread (tfjs-backend-wasm has no threads in Node). Ratios are peer time /
 // facekit time (for represent: facekit images/s / peer images/s): above 1
 // means facekit is faster.
+//
+// Then the speed anchor of issue 16 (anchor.js): deepface's seminal
+// architectures under facekit and under ONNX Runtime's native CPU engine.
 
 'use strict';
 
@@ -187,4 +190,6 @@ if (analyzed.length) {
   }
 }
 console.log(`\npeak RSS of bench_models: ${fk.peak_rss_mb.pipeline.toFixed(0)} MB after verify + represent, ${fk.peak_rss_mb.total.toFixed(0)} MB with every model loaded`);
+
+misses.push(...require('./anchor.js').anchor(buildDir));
 console.log(misses.length ? `MISS: ${misses.join(', ')}` : 'all targets PASS');

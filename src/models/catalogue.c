@@ -44,6 +44,10 @@
     X(deepid)                                                                  \
     X(facenet)                                                                 \
     X(facenet512)                                                              \
+    X(fb_deepface)                                                             \
+    X(arcface)                                                                 \
+    X(vggface2_resnet50)                                                       \
+    X(vggface2_senet50)                                                        \
     X(opencv)                                                                  \
     X(mediapipe)                                                               \
     X(antispoof)                                                               \

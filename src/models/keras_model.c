@@ -164,7 +164,7 @@ int fk__keras_bn(fk_keras_h5 *k, fk_graph *g, int in, const char *name, int c,
 
 typedef enum kf_kind {
     KF_INPUT, KF_CONV, KF_DENSE, KF_BN, KF_RELU, KF_POOL, KF_CONCAT, KF_ADD, KF_SCALE,
-    KF_GAP, KF_PASS
+    KF_GAP, KF_PASS, KF_PAD, KF_PRELU, KF_SIGMOID, KF_MUL, KF_FLATTEN
 } kf_kind;
 
 #define KF_MAX_IN 4
@@ -175,7 +175,7 @@ typedef struct kf_layer {
     int n_in, in[KF_MAX_IN];
     char name[128];
     int c;                          /* output channels */
-    int kh, kw, stride, use_bias;   /* conv, pool (kh = k) */
+    int kh, kw, stride, use_bias;   /* conv, pool (kh = k), zero padding (kh = pad) */
     fk_padding pad;
     fk_op pool_op;
     unsigned bn_flags;
@@ -336,6 +336,48 @@ int fk__kf_pass(fk_keras_fn *f, int in) {
     return kf_add(f, KF_PASS, "pass", 1, &in) ? f->n - 1 : -1;
 }
 
+int fk__kf_zeropad(fk_keras_fn *f, int in, const char *name, int pad) {
+    kf_layer *L = kf_add(f, KF_PAD, name, 1, &in);
+    if (!L) return -1;
+    if (pad < 0) {
+        KF_FAIL(f, FK_EINVAL, "%s: bad ZeroPadding2D", L->name);
+        return -1;
+    }
+    L->kh = pad;
+    return f->n - 1;
+}
+
+int fk__kf_prelu(fk_keras_fn *f, int in, const char *name) {
+    return kf_add(f, KF_PRELU, name, 1, &in) ? f->n - 1 : -1;
+}
+
+int fk__kf_sigmoid(fk_keras_fn *f, int in) {
+    return kf_add(f, KF_SIGMOID, "sigmoid", 1, &in) ? f->n - 1 : -1;
+}
+
+int fk__kf_mul(fk_keras_fn *f, int a, int b) {
+    int in[2] = {a, b};
+    kf_layer *L = kf_add(f, KF_MUL, "multiply", 2, in);
+    if (!L) return -1;
+    if (f->l[a].c != f->l[b].c) {
+        KF_FAIL(f, FK_EINVAL, "keras model: multiply of %d and %d channels", f->l[a].c,
+                f->l[b].c);
+        return -1;
+    }
+    return f->n - 1;
+}
+
+int fk__kf_flatten(fk_keras_fn *f, int in, int h, int w) {
+    kf_layer *L = kf_add(f, KF_FLATTEN, "flatten", 1, &in);
+    if (!L) return -1;
+    if (h <= 0 || w <= 0 || (long)h * w * L->c > INT_MAX / 4) {
+        KF_FAIL(f, FK_EINVAL, "keras model: bad Flatten of %dx%d", h, w);
+        return -1;
+    }
+    L->c *= h * w;
+    return f->n - 1;
+}
+
 /* Keras' walk: depth-first from the output, inputs in order; a layer is
  * numbered when first met (idx), appended once all its inputs are done
  * (post, so the output is last). */
@@ -365,6 +407,8 @@ static fk_status kf_read(fk_keras_fn *f, kf_layer *L, fk_keras_h5 *k) {
     } else if (L->kind == KF_DENSE) {
         spec[n++] = (fk_keras_weight){"kernel", 2, {cin, L->c}};
         if (L->use_bias) spec[n++] = (fk_keras_weight){"bias", 1, {L->c}};
+    } else if (L->kind == KF_PRELU) { /* shared_axes=[1, 2]: one slope a channel */
+        spec[n++] = (fk_keras_weight){"alpha", 3, {1, 1, L->c}};
     } else {
         if (L->bn_flags & FK_KERAS_BN_SCALE) spec[n++] = (fk_keras_weight){"gamma", 1, {L->c}};
         if (L->bn_flags & FK_KERAS_BN_CENTER) spec[n++] = (fk_keras_weight){"beta", 1, {L->c}};
@@ -416,6 +460,24 @@ static fk_status kf_emit(fk_keras_fn *f, kf_layer *L, fk_graph *g) {
     }
     case KF_GAP: v = fk__graph_mean_hw(g, a); break;
     case KF_PASS: v = a; break;
+    case KF_PAD: {
+        const int pads[8] = {0, 0, L->kh, L->kh, L->kh, L->kh, 0, 0};
+        v = fk__graph_pad(g, a, pads, 0.0f);
+        break;
+    }
+    case KF_PRELU: {
+        /* max(x, 0) + alpha * min(x, 0): fk__graph_fuse folds it into the
+         * activation of a convolution before it */
+        static const float zero = 0.0f;
+        int mx = fk__graph_binary_const(g, FK_BIN_MAX, a, &zero, one, 0);
+        int mn = fk__graph_binary_const(g, FK_BIN_MIN, a, &zero, one, 0);
+        mn = fk__graph_binary_const(g, FK_BIN_MUL, mn, L->w[0], per_c, 0);
+        v = fk__graph_binary(g, FK_BIN_ADD, mx, mn);
+        break;
+    }
+    case KF_SIGMOID: v = fk__graph_sigmoid(g, a); break;
+    case KF_MUL: v = fk__graph_binary(g, FK_BIN_MUL, a, f->l[L->in[1]].value); break;
+    case KF_FLATTEN: v = fk__graph_reshape(g, a, 1, 1, L->c); break;
     }
     L->value = v;
     return v < 0 ? fk__graph_build_status(g) : FK_OK;
@@ -453,7 +515,8 @@ fk_status fk__kf_build(fk_keras_fn *f, fk_keras_h5 *k, fk_graph *g, int out_laye
     fk_status st = FK_OK;
     for (int i = 0; i < n_post && st == FK_OK; i++) {
         kf_layer *L = &f->l[order[i]];
-        if (L->kind == KF_CONV || L->kind == KF_DENSE || L->kind == KF_BN)
+        if (L->kind == KF_CONV || L->kind == KF_DENSE || L->kind == KF_BN ||
+            L->kind == KF_PRELU)
             st = kf_read(f, L, k);
     }
     for (int i = 0; i < n && st == FK_OK; i++)

@@ -140,6 +140,12 @@ int fk__kf_add(fk_keras_fn *f, int a, int b);              /* add([a, b]) */
 int fk__kf_scale(fk_keras_fn *f, int in, float s);         /* Lambda: x * s */
 int fk__kf_gap(fk_keras_fn *f, int in);                    /* GlobalAveragePooling2D */
 int fk__kf_pass(fk_keras_fn *f, int in);  /* Dropout, Flatten, ...: identity */
+int fk__kf_zeropad(fk_keras_fn *f, int in, const char *name, int pad); /* ZeroPadding2D(pad) */
+int fk__kf_prelu(fk_keras_fn *f, int in, const char *name); /* PReLU(shared_axes=[1, 2]) */
+int fk__kf_sigmoid(fk_keras_fn *f, int in);                /* Activation('sigmoid') */
+int fk__kf_mul(fk_keras_fn *f, int a, int b);  /* multiply([a, b]); b may be 1x1 (SE) */
+/* Flatten of an h x w input (Dense after it reads h * w * c values). */
+int fk__kf_flatten(fk_keras_fn *f, int in, int h, int w);
 /* Read the weights of f's layers from k in Keras' order and append the
  * network to g; *out is the graph value of layer `out_layer`, which is the
  * model's output (the walk starts there). */

@@ -326,6 +326,23 @@ int fk__graph_concat(fk_graph *g, int a, int b) {
     return add_node(g, n, g->values[a].c + g->values[b].c);
 }
 
+int fk__graph_local(fk_graph *g, int in, const float *filt, const float *bias,
+                   int kh, int kw, int in_c, int out_c, int stride, int oh, int ow,
+                   fk_act act) {
+    if (g->build_status != FK_OK) return -1;
+    if (!valid_value(g, in) || !filt || kh <= 0 || kw <= 0 || out_c <= 0 || stride <= 0 ||
+        oh <= 0 || ow <= 0)
+        return fk__graph_build_fail(g, FK_EINVAL, "graph: bad locally-connected arguments");
+    if (g->values[in].c != in_c)
+        return fk__graph_build_fail(g, FK_EMODEL,
+                                    "graph: locally-connected layer expects %d input "
+                                    "channels, value has %d", in_c, g->values[in].c);
+    fk_node n = {.op = FK_OP_LOCAL, .in = {in, -1}, .w = filt, .b = bias, .kh = kh,
+                 .kw = kw, .in_c = in_c, .out_c = out_c, .stride = stride,
+                 .pad = FK_PAD_VALID, .act = act, .kshape = {0, oh, ow, out_c}};
+    return add_node(g, n, out_c);
+}
+
 void fk__graph_mark_output(fk_graph *g, int value) {
     if (!valid_value(g, value)) {
         fk__graph_build_fail(g, FK_EINVAL, "graph: output %d is not a value", value);
@@ -343,6 +360,7 @@ static fk_status infer_shape(fk_graph *g, fk_node *nd, double *macs) {
     switch (nd->op) {
     case FK_OP_CONV:
     case FK_OP_DEPTHWISE:
+    case FK_OP_LOCAL:
     case FK_OP_MAXPOOL:
     case FK_OP_AVGPOOL: {
         fk_window win = {.kh = nd->kh, .kw = nd->kw, .stride_h = nd->stride,
@@ -363,7 +381,12 @@ static fk_status infer_shape(fk_graph *g, fk_node *nd, double *macs) {
                                "%dx%dx%dx%d output",
                                r.n, r.h, r.w, r.c, o.n, o.h, o.w, o.c);
         }
-        if (nd->op == FK_OP_CONV)
+        if (nd->op == FK_OP_LOCAL && (o.h != nd->kshape.h || o.w != nd->kshape.w))
+            return fk__fail(FK_EMODEL,
+                           "graph: locally-connected layer has weights for %dx%d outputs, "
+                           "its %dx%d input gives %dx%d", nd->kshape.h, nd->kshape.w, a.h,
+                           a.w, o.h, o.w);
+        if (nd->op == FK_OP_CONV || nd->op == FK_OP_LOCAL)
             *macs += (double)o.n * o.h * o.w * o.c * nd->kh * nd->kw * nd->in_c;
         else if (nd->op == FK_OP_DEPTHWISE)
             *macs += (double)o.n * o.h * o.w * o.c * nd->kh * nd->kw;
@@ -607,6 +630,9 @@ static int run_reference(const fk_graph *g, const fk_node *nd, const float *a,
     case FK_OP_DEPTHWISE:
         fk__depthwise_ref(a, is, nd->w, nd->b, &nd->win, &nd->act, o);
         return 1;
+    case FK_OP_LOCAL:
+        fk__local_ref(a, is, nd->w, nd->b, nd->out_c, &nd->win, &nd->act, o);
+        return 1;
     case FK_OP_MAXPOOL:
         fk__maxpool_ref(a, is, &nd->win, o);
         return 1;
@@ -741,6 +767,9 @@ fk_status fk__graph_run(fk_graph *g, const float *input, fk_pool *pool) {
         case FK_OP_CONCAT:
             fk__concat_channels(a, va->shape, value_data(g, nd->in[1], input),
                                g->values[nd->in[1]].shape, o);
+            break;
+        case FK_OP_LOCAL:
+            fk__local(a, va->shape, nd->w, nd->b, nd->out_c, &nd->win, &nd->act, o, pool);
             break;
         }
     }

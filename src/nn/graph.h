@@ -48,7 +48,8 @@ typedef enum fk_op {
     FK_OP_SOFTMAX,    /* softmax over channels */
     FK_OP_RESHAPE,    /* same values, new h x w x c (batch unchanged) */
     FK_OP_SLICE,      /* strided slice (fk_slice) */
-    FK_OP_CONCAT      /* a then b along channels */
+    FK_OP_CONCAT,     /* a then b along channels */
+    FK_OP_LOCAL       /* locally connected 2-D + bias + activation */
 } fk_op;
 
 /* A strided slice as TensorFlow's StridedSlice states it, in NHWC (index 0
@@ -88,6 +89,13 @@ int fk__graph_mean_hw(fk_graph *g, int in);
 int fk__graph_fc(fk_graph *g, int in, const float *w, const float *bias,
                 int in_features, int out_features, fk_act act);
 int fk__graph_sigmoid(fk_graph *g, int in);
+/* Keras LocallyConnected2D (VALID, the only padding Keras has for it):
+ * filt [oh * ow][kh * kw * in_c][out_c], bias [oh][ow][out_c] (kernels.h,
+ * fk__local). The output size oh x ow is fixed by the weights, so planning
+ * fails unless the input gives exactly that. */
+int fk__graph_local(fk_graph *g, int in, const float *filt, const float *bias,
+                   int kh, int kw, int in_c, int out_c, int stride, int oh, int ow,
+                   fk_act act);
 void fk__graph_mark_output(fk_graph *g, int value);
 
 /* General ops, enough to execute TensorFlow graphs (see tfjs_graph.h).

@@ -420,6 +420,7 @@ static fk_status read_weight(fk_keras_h5 *k, hid_t g, const h5_layer *L, const c
                       H5Tget_class(t) == H5T_INTEGER ? "integer " : "non-float ", bytes);
         goto done;
     }
+    if (!out) goto done; /* checked, not wanted (fk__keras_h5_layer's out NULL) */
     float *buf = malloc(sizeof(float) * (size_t)(count > 0 ? count : 1));
     if (!buf) {
         st = fk__fail(FK_ENOMEM, "%s: out of memory for layer %s (%ld values)", k->what, name,
@@ -445,7 +446,7 @@ done:
 
 fk_status fk__keras_h5_layer(fk_keras_h5 *k, const char *name,
                             const fk_keras_weight *spec, int n, const float **out) {
-    if (!k || !name || !spec || !out || n <= 0 || n > MAX_WEIGHTS)
+    if (!k || !name || !spec || n <= 0 || n > MAX_WEIGHTS)
         return fk__fail(FK_EINVAL, "fk__keras_h5_layer: bad arguments");
     for (int i = 0; i < n; i++) {
         long c = 1;
@@ -491,14 +492,14 @@ fk_status fk__keras_h5_layer(fk_keras_h5 *k, const char *name,
                       k->path, name, L->name);
     float *bufs[MAX_WEIGHTS] = {0};
     for (int i = 0; i < n && st == FK_OK; i++)
-        st = read_weight(k, g, L, name, i, &spec[i], &bufs[i]);
+        st = read_weight(k, g, L, name, i, &spec[i], out ? &bufs[i] : NULL);
     if (g >= 0) H5Gclose(g);
     h5_leave(&q);
     if (st != FK_OK) {
         for (int i = 0; i < n; i++) free(bufs[i]);
         return st;
     }
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; out && i < n; i++) {
         k->data[k->ndata++] = bufs[i];
         out[i] = bufs[i];
     }

@@ -76,7 +76,9 @@ const char *fk__keras_h5_layer_name(const fk_keras_h5 *k, int i);
  * n weights `spec` (n <= 8): checks and reads them into out[0..n-1]
  * (float32, owned by k, valid until fk__keras_h5_free). FK_EMODEL naming
  * the layer when the file has no more layers, a different number of
- * weights, another shape or a type that is not float. */
+ * weights, another shape or a type that is not float. out NULL: the
+ * layer is checked the same way but not read (a head the network drops,
+ * such as DeepFace's 8631-way classifier, 141 MB as float32). */
 fk_status fk__keras_h5_layer(fk_keras_h5 *k, const char *name,
                             const fk_keras_weight *spec, int n, const float **out);
 /* Done: FK_EMODEL when the file holds more layers with weights than were

@@ -93,6 +93,21 @@ void fk__depthwise(const float *in, fk_shape4 is, const float *filt,
                   const float *bias, const fk_window *win, const fk_act *act,
                   float *out, fk_pool *pool);
 
+/* ---- locally connected (Keras LocallyConnected2D, no padding) --------- *
+ * A convolution whose filter differs at every output position: out[n][y][x]
+ * = act(patch(y, x) . filt[y * ow + x] + bias[y][x]), where the patch is
+ * the input window at (y * stride_h, x * stride_w) flattened in (ky, kx,
+ * ci) order. filt: [oh * ow][kh * kw * is.c][oc] (Keras' layout); bias:
+ * [oh][ow][oc] or NULL; out: [is.n][oh][ow][oc]. win's pads must be 0. */
+void fk__local_ref(const float *in, fk_shape4 is, const float *filt,
+                  const float *bias, int oc, const fk_window *win,
+                  const fk_act *act, float *out);
+/* The same split by output positions over the pool, the batch inner so a
+ * position's filter is read from memory once per run, channels in vectors. */
+void fk__local(const float *in, fk_shape4 is, const float *filt,
+              const float *bias, int oc, const fk_window *win,
+              const fk_act *act, float *out, fk_pool *pool);
+
 /* ---- fully connected: out[m][n] = act(in[m][k] . w[k][n] + bias[n]) ---- */
 void fk__fc_ref(const float *in, int m, int k, const float *w,
                const float *bias, int n, const fk_act *act, float *out);

@@ -490,3 +490,30 @@ void fk__concat_channels(const float *a, fk_shape4 sa, const float *b, fk_shape4
         out += sa.c + sb.c;
     }
 }
+
+void fk__local_ref(const float *in, fk_shape4 is, const float *filt, const float *bias,
+                  int oc, const fk_window *win, const fk_act *act, float *out) {
+    int oh, ow;
+    fk__window_out(win, is.h, is.w, &oh, &ow);
+    const long taps = (long)win->kh * win->kw * is.c;
+    for (int n = 0; n < is.n; n++)
+        for (int y = 0; y < oh; y++)
+            for (int x = 0; x < ow; x++) {
+                const long pos = (long)y * ow + x;
+                const float *f = filt + pos * taps * oc;
+                float *o = out + (((long)n * oh + y) * ow + x) * oc;
+                for (int co = 0; co < oc; co++) {
+                    float acc = bias ? bias[pos * oc + co] : 0.0f;
+                    long t = 0;
+                    for (int ky = 0; ky < win->kh; ky++)
+                        for (int kx = 0; kx < win->kw; kx++)
+                            for (int ci = 0; ci < is.c; ci++, t++) {
+                                long iy = (long)y * win->stride_h + ky;
+                                long ix = (long)x * win->stride_w + kx;
+                                acc += in[(((long)n * is.h + iy) * is.w + ix) * is.c + ci] *
+                                       f[t * oc + co];
+                            }
+                    o[co] = act_one(act, acc, co);
+                }
+            }
+}

@@ -641,6 +641,90 @@ static void test_concat(fk_pool *pool) {
     fk__graph_free(g);
 }
 
+/* Locally connected: a filter per output position. By hand on a 3x3 image
+ * of 1..9, 2x2 windows: channel 0's filters sum the window (plus 100 x the
+ * position as bias), channel 1's pick tap t = position out of it, which a
+ * shared (convolution) filter could not do. Then the fast kernel against
+ * the reference on random shapes, through the graph, and the plan-time
+ * check of the input size the weights were made for. */
+static void test_local(fk_pool *pool) {
+    const float in[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    float filt[4 * 4 * 2], bias[4 * 2];
+    for (int p = 0; p < 4; p++) {
+        for (int t = 0; t < 4; t++) {
+            filt[(p * 4 + t) * 2 + 0] = 1;
+            filt[(p * 4 + t) * 2 + 1] = p == t;
+        }
+        bias[p * 2 + 0] = 100.0f * p;
+        bias[p * 2 + 1] = 0;
+    }
+    fk_window win = {.kh = 2, .kw = 2, .stride_h = 1, .stride_w = 1};
+    const float want[8] = {12, 1, 116, 3, 224, 7, 328, 9};
+    float o[8];
+    fk__local_ref(in, (fk_shape4){1, 3, 3, 1}, filt, bias, 2, &win, NULL, o);
+    CHECK(memcmp(o, want, sizeof o) == 0, "local by hand (reference)");
+    memset(o, 0, sizeof o);
+    fk__local(in, (fk_shape4){1, 3, 3, 1}, filt, bias, 2, &win, NULL, o, pool);
+    CHECK(memcmp(o, want, sizeof o) == 0, "local by hand (fast)");
+    /* stride 2 over the same image with 1x1 windows: corners 1, 3, 7, 9 */
+    fk_window w1 = {.kh = 1, .kw = 1, .stride_h = 2, .stride_w = 2};
+    const float f1[4] = {1, -1, 2, 0.5f}, want1[4] = {1, -3, 14, 4.5f};
+    fk__local(in, (fk_shape4){1, 3, 3, 1}, f1, NULL, 1, &w1, NULL, o, pool);
+    CHECK(memcmp(o, want1, sizeof want1) == 0, "local stride 2 (fast)");
+    fk__local_ref(in, (fk_shape4){1, 3, 3, 1}, f1, NULL, 1, &w1, NULL, o);
+    CHECK(memcmp(o, want1, sizeof want1) == 0, "local stride 2 (reference)");
+
+    const int ocs[] = {1, 3, 4, 16, 34, 40};
+    static float slope[40];
+    for (int i = 0; i < 40; i++) slope[i] = 0.01f * i;
+    for (int t = 0; t < 24; t++) {
+        fk_shape4 is = {1 + t % 3, 5 + t % 4, 4 + t % 5, 1 + t % 5};
+        int oc = ocs[t % 6], k = 1 + t % 3, stride = 1 + (t / 6) % 2;
+        fk_window wn = {.kh = k, .kw = k == 3 ? 2 : k, .stride_h = stride, .stride_w = stride};
+        int oh, ow;
+        fk__window_out(&wn, is.h, is.w, &oh, &ow);
+        long taps = (long)wn.kh * wn.kw * is.c, on = (long)is.n * oh * ow * oc;
+        float *x = rand_buf(count4(is)), *f = rand_buf((long)oh * ow * taps * oc);
+        float *b = rand_buf((long)oh * ow * oc);
+        float *r = malloc(sizeof(float) * (size_t)on), *q = malloc(sizeof(float) * (size_t)on);
+        fk_act acts[3] = {{.kind = FK_ACT_RELU}, {.kind = FK_ACT_PRELU, .slope = slope},
+                          {.kind = FK_ACT_SIGMOID}};
+        fk_act *act = t % 4 == 3 ? NULL : &acts[t % 4];
+        fk__local_ref(x, is, f, t % 5 ? b : NULL, oc, &wn, act, r);
+        fk__local(x, is, f, t % 5 ? b : NULL, oc, &wn, act, q, t % 2 ? pool : NULL);
+        double d = 0;
+        for (long i = 0; i < on; i++) d = fmax(d, fabs(r[i] - q[i]));
+        CHECK(d <= 1e-5, "local fast vs reference, case %d (oc %d, %dx%d/%d): %g", t, oc,
+              wn.kh, wn.kw, stride, d);
+        if (t == 4) { /* through the graph, fast and reference */
+            fk_graph *g;
+            CHECK(fk__graph_new(is.c, &g) == FK_OK, "new");
+            fk_act none = {0};
+            int v = fk__graph_local(g, 0, f, NULL, wn.kh, wn.kw, is.c, oc, stride, oh, ow,
+                                    none);
+            CHECK(fk__graph_channels(g, v) == oc, "local channels");
+            fk__graph_mark_output(g, v);
+            CHECK(fk__graph_plan(g, is.n, is.h, is.w) == FK_OK, "plan: %s", fk_last_error());
+            fk__local_ref(x, is, f, NULL, oc, &wn, NULL, r);
+            for (int ref = 0; ref < 2; ref++) {
+                fk__graph_use_reference(g, ref);
+                CHECK(fk__graph_run(g, x, pool) == FK_OK, "run");
+                fk_shape4 s;
+                const float *go = fk__graph_output(g, v, &s);
+                CHECK(s.h == oh && s.w == ow && s.c == oc && s.n == is.n, "local shape");
+                d = 0;
+                for (long i = 0; i < on; i++) d = fmax(d, fabs(r[i] - go[i]));
+                CHECK(d <= 1e-5, "local graph (%s) off by %g", ref ? "reference" : "fast", d);
+            }
+            CHECK(fk__graph_plan(g, is.n, is.h + 1, is.w) == FK_EMODEL &&
+                      strstr(fk_last_error(), "locally-connected"),
+                  "another input size is a plan error: %s", fk_last_error());
+            fk__graph_free(g);
+        }
+        free(x); free(f); free(b); free(r); free(q);
+    }
+}
+
 int main(void) {
     fk_pool *pool;
     if (fk__pool_new(2, &pool) != FK_OK) return 1;
@@ -654,6 +738,7 @@ int main(void) {
     test_slice(pool);
     test_slice(NULL);
     test_concat(pool);
+    test_local(pool);
     test_graph(pool);
     test_fuse(pool);
     test_fuse_residual(pool);

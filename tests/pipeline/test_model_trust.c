@@ -176,7 +176,7 @@ static void test_catalogue(void) {
             CHECK(0, "%s: role without a run path yet", m->name);
         }
     }
-    CHECK(recognizers == 10 && detectors == 5, "%d recognizers, %d detectors", recognizers,
+    CHECK(recognizers == 14 && detectors == 5, "%d recognizers, %d detectors", recognizers,
           detectors);
     /* The pinned thresholds, exactly. */
     float t = 0;

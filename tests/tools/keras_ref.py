@@ -73,6 +73,18 @@ class Weights:
         self.layers.append((name, [(name + "/kernel:0", k), (name + "/bias:0", b)]))
         return k, b
 
+    def local(self, name, oh, ow, k, cin, cout):
+        """LocallyConnected2D: kernel [oh*ow][k*k*cin][cout], bias [oh][ow][cout]."""
+        kern = self.rand((oh * ow, k * k * cin, cout), (2.0 / (k * k * cin)) ** 0.5)
+        b = self.rand((oh, ow, cout), 0.05)
+        self.layers.append((name, [(name + "/kernel:0", kern), (name + "/bias:0", b)]))
+        return kern, b
+
+    def unread(self, name, shapes):
+        """A layer facekit checks but never reads (a dropped classifier head):
+        datasets of the right shape left unwritten (HDF5's fill value)."""
+        self.layers.append((name, [(name + "/" + w + ":0", s) for w, s in shapes]))
+
     def none(self, name):
         self.layers.append((name, []))
 
@@ -85,7 +97,10 @@ class Weights:
                 g = f.create_group(name)
                 g.attrs["weight_names"] = np.array([w.encode() for w, _ in ws])
                 for wname, arr in ws:
-                    g.create_dataset(wname, data=arr.numpy().astype(dtype))
+                    if isinstance(arr, tuple):
+                        g.create_dataset(wname, shape=arr, dtype=dtype)
+                    else:
+                        g.create_dataset(wname, data=arr.numpy().astype(dtype))
 
 
 def conv2d(x, k, b, stride=1, pad=0):
@@ -174,6 +189,44 @@ def deepid(seed):
     return w, run, (55, 47), np.float32
 
 
+# ---- DeepFace (deepface FbDeepFace.py) -----------------------------------------
+
+def local2d(x, kern, b, k, stride):
+    """Keras LocallyConnected2D on NCHW x: unfold gives each patch in (c, ky,
+    kx) order, Keras' kernel rows are (ky, kx, c)."""
+    n, c, h, wd = x.shape
+    oh, ow = (h - k) // stride + 1, (wd - k) // stride + 1
+    cols = F.unfold(x, k, stride=stride)  # n, c*k*k, oh*ow
+    kk = kern.reshape(oh * ow, k, k, c, -1).permute(0, 3, 1, 2, 4).reshape(oh * ow, c * k * k, -1)
+    y = torch.einsum("nfl,lfo->nlo", cols, kk) + b.reshape(oh * ow, -1)
+    return y.reshape(n, oh, ow, -1).permute(0, 3, 1, 2)
+
+
+def fb_deepface(seed):
+    w = Weights(seed)
+    c1 = w.conv("C1", 11, 11, 3, 32)
+    w.none("M2")
+    c3 = w.conv("C3", 9, 9, 32, 16)
+    l4 = w.local("L4", 55, 55, 9, 16, 16)
+    l5 = w.local("L5", 25, 25, 7, 16, 16)
+    l6 = w.local("L6", 21, 21, 5, 16, 16)
+    w.none("F0")
+    f7 = w.dense("F7", 7056, 4096)
+    w.none("D0")
+    w.unread("F8", [("kernel", (4096, 8631)), ("bias", (8631,))])
+
+    def run(x):
+        x = F.relu(conv2d(x, *c1))
+        x = F.max_pool2d(F.pad(x, (0, 1, 0, 1), value=float("-inf")), 3, 2)  # SAME: 142 -> 71
+        x = F.relu(conv2d(x, *c3))
+        x = F.relu(local2d(x, *l4, 9, 1))
+        x = F.relu(local2d(x, *l5, 7, 2))
+        x = F.relu(local2d(x, *l6, 5, 1))
+        return {"fb_deepface": F.relu(flatten_nhwc(x) @ f7[0] + f7[1])}
+
+    return w, run, (152, 152), np.float16
+
+
 # ---- Keras functional models: the file's layer order ------------------------
 
 class Functional:
@@ -187,6 +240,12 @@ class Functional:
         self.layers = [("input_1", [], [])]  # (name, input ids, weights)
 
     def layer(self, name, inputs, weights=()):
+        # a repeated name gets Keras' _1, _2 ... (weightless layers: "add")
+        used = {l[0] for l in self.layers}
+        base, k = name, 0
+        while name in used:
+            k += 1
+            name = "%s_%d" % (base, k)
         self.layers.append((name, list(inputs), list(weights)))
         return len(self.layers) - 1
 
@@ -226,9 +285,9 @@ def tf_same_pad(x, kh, kw, s):
     return F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
 
 
-def fn_conv(fn, t, name, cout, kh, kw, stride=1, same=False, bias=False):
+def fn_conv(fn, t, name, cout, kh, kw, stride=1, same=False, bias=False, gain=1.0):
     cin = t.x.shape[1]
-    k = fn.w.rand((kh, kw, cin, cout), (2.0 / (kh * kw * cin)) ** 0.5)
+    k = fn.w.rand((kh, kw, cin, cout), gain * (2.0 / (kh * kw * cin)) ** 0.5)
     ws = [(name + "/kernel:0", k)]
     b = None
     if bias:
@@ -240,7 +299,7 @@ def fn_conv(fn, t, name, cout, kh, kw, stride=1, same=False, bias=False):
 
 def fn_bn(fn, t, name, eps, scale=True):
     c = t.x.shape[1]
-    gamma = fn.w.rand((c,), 0.2) + 1.0 if scale else None
+    gamma = (fn.w.rand((c,), 0.2) + 1.0).half().float() if scale else None
     beta = fn.w.rand((c,), 0.05)
     mean = fn.w.rand((c,), 0.1)
     var = (torch.rand((c,), generator=fn.w.gen) * 1.5 + 0.5).half().float()
@@ -334,8 +393,140 @@ def facenet_arch(name, dim):
     return arch
 
 
-ARCHS = {"vgg_face": vgg_face, "deepid": deepid,
-         "facenet": facenet_arch("facenet", 128), "facenet512": facenet_arch("facenet512", 512)}
+# ---- ArcFace (deepface ArcFace.py, ResNet-34 with PReLU) -------------------------
+
+def fn_prelu(fn, t, name):
+    """PReLU(shared_axes=[1, 2]): alpha stored as 1 x 1 x c."""
+    c = t.x.shape[1]
+    a = (fn.w.rand((1, 1, c), 0.1) + 0.25).half().float()
+    return T(F.prelu(t.x, a.reshape(c)), fn.layer(name, [t.id], [(name + "/alpha:0", a)]))
+
+
+def fn_dense(fn, t, name, cout, bias=True):
+    cin = t.x.shape[1]
+    k = fn.w.rand((cin, cout), (2.0 / cin) ** 0.5)
+    ws = [(name + "/kernel:0", k)]
+    y = t.x @ k
+    if bias:
+        b = fn.w.rand((cout,), 0.05)
+        ws.append((name + "/bias:0", b))
+        y = y + b
+    return T(y, fn.layer(name, [t.id], ws))
+
+
+def arcface_net(fn, x):
+    eps = 2e-5
+    t = T(x, 0)
+    t = fn_op(fn, "conv1_pad", [t], F.pad(t.x, (1, 1, 1, 1)))
+    t = fn_bn(fn, fn_conv(fn, t, "conv1_conv", 64, 3, 3), "conv1_bn", eps)
+    t = fn_prelu(fn, t, "conv1_prelu")
+    for s, (filters, blocks) in enumerate([(64, 3), (128, 4), (256, 6), (512, 3)]):
+        for b in range(1, blocks + 1):
+            name, stride = "conv%d_block%d" % (s + 2, b), 2 if b == 1 else 1
+            sc = t
+            if b == 1:
+                sc = fn_conv(fn, t, name + "_0_conv", filters, 1, 1, stride)
+                sc = fn_bn(fn, sc, name + "_0_bn", eps)
+            y = fn_bn(fn, t, name + "_1_bn", eps)
+            y = fn_op(fn, name + "_1_pad", [y], F.pad(y.x, (1, 1, 1, 1)))
+            y = fn_bn(fn, fn_conv(fn, y, name + "_1_conv", filters, 3, 3), name + "_2_bn", eps)
+            y = fn_prelu(fn, y, name + "_1_prelu")
+            y = fn_op(fn, name + "_2_pad", [y], F.pad(y.x, (1, 1, 1, 1)))
+            y = fn_conv(fn, y, name + "_2_conv", filters, 3, 3, stride)
+            y = fn_bn(fn, y, name + "_3_bn", eps)
+            t = fn_op(fn, name + "_add", [sc, y], sc.x + y.x)
+    t = fn_bn(fn, t, "batch_normalization", eps)
+    t = fn_op(fn, "dropout", [t], t.x)
+    t = fn_op(fn, "flatten", [t], flatten_nhwc(t.x))
+    t = fn_dense(fn, t, "dense", 512)
+    t = fn_bn(fn, t, "embedding", eps)
+    fn.finish(t.id)
+    return t.x
+
+
+def arcface(seed):
+    w = Weights(seed)
+
+    def run(x):
+        return {"arcface": arcface_net(Functional(w), x)}
+
+    return w, run, (112, 112), np.float16
+
+
+# ---- VGGFace2 ResNet-50 and SENet-50 (keras-vggface models.py, notop) ------------
+
+def vggface2_norm(x):
+    # keras-vggface preprocess_input(version=2) on deepface's BGR 0..1 input
+    return x * 255.0 - np.array([91.4953, 103.8827, 131.0912], np.float32)
+
+
+def vggface2_resnet(se):
+    eps = 1e-4 if se else 1e-3
+
+    def cbr(fn, t, name, cout, k, stride=1, relu=True, gain=1.0):
+        t = fn_conv(fn, t, name, cout, k, k, stride, same=k > 1, gain=gain)
+        t = fn_bn(fn, t, name + "/bn", eps)
+        return fn_op(fn, "activation", [t], F.relu(t.x)) if relu else t
+
+    def se_block(fn, t, name):
+        c = t.x.shape[1]
+        g = fn_op(fn, "global_average_pooling2d", [t], t.x.mean((2, 3), keepdim=True))
+        g = fn_op(fn, "reshape", [g], g.x)
+        g = fn_conv(fn, g, name + "_1x1_down", c // 16, 1, 1, bias=True)
+        g = fn_op(fn, "activation", [g], F.relu(g.x))
+        g = fn_conv(fn, g, name + "_1x1_up", c, 1, 1, bias=True)
+        g = fn_op(fn, "activation", [g], torch.sigmoid(g.x))
+        return fn_op(fn, "multiply", [t, g], t.x * g.x)
+
+    def block(fn, t, f1, f3, stage, b, stride, proj):
+        name = "conv%d_%d" % (stage, b)
+        y = cbr(fn, t, name + "_1x1_reduce", f1, 1, stride)
+        y = cbr(fn, y, name + "_3x3", f1, 3)
+        y = cbr(fn, y, name + "_1x1_increase", f3, 1, relu=False)
+        if se:
+            y = se_block(fn, y, name)
+        sc = cbr(fn, t, name + "_1x1_proj", f3, 1, stride, relu=False) if proj else t
+        m = fn_op(fn, "add", [y, sc], y.x + sc.x)
+        return fn_op(fn, "activation", [m], F.relu(m.x))
+
+    def net(fn, x):
+        # conv1 scaled for 0..255 inputs: random BN statistics do not
+        # normalise, and SE gates on 100x larger features turn chaotic
+        # (float rounding alone then changes the answer)
+        t = cbr(fn, T(x, 0), "conv1/7x7_s2", 64, 7, 2, gain=1.0 / 64)
+        t = fn_op(fn, "max_pooling2d", [t], F.max_pool2d(t.x, 3, 2))
+        for stage, (f1, f3, n) in enumerate([(64, 256, 3), (128, 512, 4), (256, 1024, 6),
+                                             (512, 2048, 3)]):
+            for b in range(1, n + 1):
+                stride = 1 if stage == 0 or b > 1 else 2
+                t = block(fn, t, f1, f3, stage + 2, b, stride, b == 1)
+        t = fn_op(fn, "avg_pool", [t], F.avg_pool2d(t.x, 7))
+        fn.finish(t.id)
+        return t.x.flatten(1)
+
+    def arch(seed):
+        w = Weights(seed)
+        name = "vggface2_senet50" if se else "vggface2_resnet50"
+
+        def run(x):
+            return {name: net(Functional(w), x)}
+
+        run.norm = vggface2_norm
+        return w, run, (224, 224), np.float16
+
+    return arch
+
+
+ARCHS = {
+    "vgg_face": vgg_face,
+    "deepid": deepid,
+    "facenet": facenet_arch("facenet", 128),
+    "facenet512": facenet_arch("facenet512", 512),
+    "fb_deepface": fb_deepface,
+    "arcface": arcface,
+    "vggface2_resnet50": vggface2_resnet(False),
+    "vggface2_senet50": vggface2_resnet(True),
+}
 
 
 # ---- deepface's input preparation ---------------------------------------------
@@ -400,7 +591,7 @@ def main():
         w, run, (h, wd), dtype = ARCHS[arch](100 + seed)
         xs = [rng.random((h, wd, 3), dtype=np.float32) for _ in range(a.inputs)]
         if face is not None:
-            xs.append(deepface_input(face, h, wd))
+            xs.append(getattr(run, "norm", lambda v: v)(deepface_input(face, h, wd)))
         x = np.stack(xs).astype(np.float32)
         outs = run(torch.from_numpy(x).permute(0, 3, 1, 2).contiguous())
         # after the run: a functional model's layers are known once traced
