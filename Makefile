@@ -84,12 +84,14 @@ test-asan: models
 # deepface's architectures with random weights, facekit against ONNX
 # Runtime's CPU engine (onnxruntime-node) on the same network, generated into
 # $(BUILD)/bench-deepface/ by Debian's python3-torch + python3-onnx;
-# `make bench-anchor` runs only that part. Kernel GFLOP/s: build/bench_kernels.
+# `make bench-anchor` runs only that part, `make bench ANCHOR=0` all but it.
+# Kernel GFLOP/s: build/bench_kernels.
 LFW_COUNT ?= 60
+ANCHOR    ?= 1
 PEERS_NPM = cd bench/peers && ([ -d node_modules/@vladmandic/human ] && [ -d node_modules/onnxruntime-node ] || npm ci --no-audit --no-fund --loglevel=error)
 bench: deps models
 	@$(PEERS_NPM)
-	@node bench/peers/compare.js $(BUILD) $(HOME_DIR) $(LFW)/images $(LFW_COUNT)
+	@ANCHOR=$(ANCHOR) node bench/peers/compare.js $(BUILD) $(HOME_DIR) $(LFW)/images $(LFW_COUNT)
 
 bench-anchor: build
 	@$(PEERS_NPM)
